@@ -1,0 +1,134 @@
+"""Control-plane API: health, the LinkedIn connection (OAuth), sync steps, launch and metrics."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audience_sync import secrets_store
+from audience_sync.connections import ConnectionService
+from audience_sync.errors import ApiError
+from audience_sync.http import json_response, new_resolver, normalise_request, proxy_response, reject_oversized
+from audience_sync.metrics import public_metrics
+from audience_sync.metrics_store import MetricsStore
+from audience_sync.models import StepConfig
+from audience_sync.settings import Settings, settings
+from audience_sync.steps import Launcher, StepRepository, step_view
+
+logger = Logger()
+tracer = Tracer()
+app = new_resolver(logger)
+_STEP_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+CALLBACK_PATH = "/v1/connections/linkedin/callback"
+
+
+class Services:
+    def __init__(self, config: Settings):
+        self.settings = config
+        self.connections = ConnectionService(config, secrets_store.linkedin_client_secret(config))
+        self.steps = StepRepository(config)
+        self.metrics = MetricsStore(config)
+        self.launcher = Launcher(config, self.steps, self.connections)
+
+
+@cache
+def services() -> Services:
+    return Services(settings())
+
+
+def _step_id(step_id: str) -> str:
+    if not _STEP_ID.match(step_id):
+        raise ApiError(400, "invalid_step_id", "step ids are 1-128 characters of A-Z a-z 0-9 _ . : -")
+    return step_id
+
+
+def _redirect_uri() -> str:
+    """The callback URL registered with LinkedIn; derived from the request unless configured."""
+    configured = services().settings.oauth_redirect_uri
+    if configured:
+        return configured
+    context = app.current_event.request_context
+    stage = context.stage if context.stage and context.stage != "$default" else ""
+    domain = context.domain_name or app.current_event.headers.get("Host", "")
+    prefix = f"/{stage}" if stage and domain.endswith(".amazonaws.com") else ""
+    return f"https://{domain}{prefix}{CALLBACK_PATH}"
+
+
+@app.get("/v1/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/v1/connections/linkedin/authorize")
+def authorize():  # noqa: ANN201 - a Response annotation makes the resolver validate the redirect body
+    svc = services()
+    url = svc.connections.begin_authorization(secrets_store.oauth_state_key(svc.settings), _redirect_uri())
+    return json_response(302, {"authorization_url": url}, headers={"Location": url})
+
+
+@app.get(CALLBACK_PATH)
+def callback(
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    state: Annotated[str | None, Query(max_length=2048)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+    error_description: Annotated[str | None, Query(max_length=1024)] = None,
+) -> dict[str, Any]:
+    if error:
+        raise ApiError(
+            400,
+            "authorization_denied",
+            f"LinkedIn authorization failed: {error} {error_description or ''}".strip(),
+        )
+    if not code or not state:
+        raise ApiError(400, "invalid_request", "code and state are required")
+    svc = services()
+    return svc.connections.complete_authorization(secrets_store.oauth_state_key(svc.settings), code, state)
+
+
+@app.get("/v1/connections/linkedin")
+def connection() -> dict[str, Any]:
+    return services().connections.view()
+
+
+@app.delete("/v1/connections/linkedin")
+def disconnect() -> dict[str, Any]:
+    services().connections.disconnect()
+    return services().connections.view()
+
+
+@app.put("/v1/steps/<step_id>")
+def put_step(step_id: str, config: StepConfig) -> dict[str, Any]:
+    return step_view(services().steps.put_config(_step_id(step_id), config))
+
+
+@app.get("/v1/steps/<step_id>")
+def get_step(step_id: str) -> dict[str, Any]:
+    return step_view(services().steps.get(_step_id(step_id)))
+
+
+@app.post("/v1/steps/<step_id>/launch")
+def launch(step_id: str) -> dict[str, Any]:
+    return services().launcher.launch(_step_id(step_id))
+
+
+@app.get("/v1/steps/<step_id>/metrics")
+def step_metrics(step_id: str) -> dict[str, int]:
+    svc = services()
+    svc.steps.get(_step_id(step_id))  # 404 for an unknown step rather than zeros
+    return public_metrics(svc.metrics.get(step_id))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    oversized = reject_oversized(event)
+    if oversized is not None:
+        return proxy_response(oversized)
+    return app.resolve(normalise_request(event), context)

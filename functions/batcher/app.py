@@ -1,0 +1,56 @@
+"""SQS-triggered batcher: packs queued users into LinkedIn requests inside the shared rate limit.
+
+Powertools' BatchProcessor calls a handler per record; here one LinkedIn request carries users from
+many records, so the handler builds `batchItemFailures` itself (the documented partial-response shape).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audience_sync import secrets_store
+from audience_sync.batcher import Batcher
+from audience_sync.clock import SystemClock
+from audience_sync.connections import CONNECTION_ID, ConnectionService
+from audience_sync.metrics_store import MetricsStore
+from audience_sync.publisher import QueuePublisher
+from audience_sync.ratelimit_store import DynamoTokenBucket, default_policy
+from audience_sync.settings import settings
+from audience_sync.steps import StepRepository
+
+logger = Logger()
+tracer = Tracer()
+clock = SystemClock()
+
+
+@cache
+def batcher() -> Batcher:
+    config = settings()
+    return Batcher(
+        settings=config,
+        connections=ConnectionService(config, secrets_store.linkedin_client_secret(config)),
+        metrics=MetricsStore(config),
+        steps=StepRepository(config),
+        bucket=DynamoTokenBucket(
+            config.rate_limit_table,
+            f"linkedin#{CONNECTION_ID}",
+            default_policy(config.requests_per_second),
+            clock,
+        ),
+        publisher=QueuePublisher(config.sync_queue_url),
+        clock=clock,
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records", [])
+    deadline_ms = clock.now_ms() + context.get_remaining_time_in_millis()
+    failed = batcher().handle(records, deadline_ms)
+    logger.info("batch done", extra={"records": len(records), "failed": len(failed)})
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -1,0 +1,97 @@
+"""Step entry webhook: `POST /v1/steps/{step_id}/users` → validated, filtered, hashed, queued, counted."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audience_sync.errors import ApiError
+from audience_sync.http import new_resolver, normalise_request, proxy_response, reject_oversized
+from audience_sync.ingest import IngestService, users_digest
+from audience_sync.metrics_store import MetricsStore
+from audience_sync.models import WebhookBody
+from audience_sync.publisher import PublishError, QueuePublisher
+from audience_sync.settings import settings
+from audience_sync.steps import StepRepository
+
+logger = Logger()
+tracer = Tracer()
+app = new_resolver(logger)
+_STEP_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# A webhook retried within a day with the same idempotency_key is answered from the first result.
+IDEMPOTENCY_TTL_SECONDS = 86_400
+
+
+class Ingest:
+    def __init__(self) -> None:
+        config = settings()
+        self.service = IngestService(
+            StepRepository(config), MetricsStore(config), QueuePublisher(config.sync_queue_url)
+        )
+        persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table)
+        self.accept_once = idempotent_function(
+            data_keyword_argument="request",
+            persistence_store=persistence,
+            config=IdempotencyConfig(
+                event_key_jmespath="[step_id, idempotency_key]",
+                payload_validation_jmespath="users_digest",
+                expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+            ),
+        )(self._accept)
+
+    def _accept(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.service.accept(request["step_id"], request["body"], request["correlation_id"])
+
+    def accept(self, step_id: str, body: WebhookBody, correlation_id: str | None) -> dict[str, Any]:
+        request = {"step_id": step_id, "body": body, "correlation_id": correlation_id}
+        if body.idempotency_key is None:
+            return self._accept(request)
+        request.update(idempotency_key=body.idempotency_key, users_digest=users_digest(body))
+        try:
+            result: dict[str, Any] = self.accept_once(request=request)
+        except IdempotencyValidationError as exc:
+            raise ApiError(422, "idempotency_key_reused", "this idempotency_key was used with different users") from exc
+        except IdempotencyAlreadyInProgressError as exc:
+            raise ApiError(409, "request_in_progress", "a request with this idempotency_key is in progress") from exc
+        return result
+
+
+@cache
+def ingest() -> Ingest:
+    return Ingest()
+
+
+@app.post("/v1/steps/<step_id>/users")
+def post_users(step_id: str, body: WebhookBody) -> tuple[dict[str, Any], int]:
+    if not _STEP_ID.match(step_id):
+        raise ApiError(400, "invalid_step_id", "step ids are 1-128 characters of A-Z a-z 0-9 _ . : -")
+    try:
+        result = ingest().accept(step_id, body, app.current_event.request_context.request_id)
+    except PublishError as exc:
+        raise ApiError(
+            503, "queue_unavailable", "users could not be queued; retry with the same idempotency_key"
+        ) from exc
+    return result, 202
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    oversized = reject_oversized(event)
+    if oversized is not None:
+        return proxy_response(oversized)
+    return app.resolve(normalise_request(event), context)

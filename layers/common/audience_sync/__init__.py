@@ -1,0 +1,1 @@
+"""Domain package shared by every Lambda function (shipped as the `Common` layer)."""

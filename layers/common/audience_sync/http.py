@@ -1,0 +1,83 @@
+"""HTTP glue shared by the API and ingest functions: one error envelope, size limits, no 5xx for bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from audience_sync.errors import ApiError
+from audience_sync.models import MAX_BODY_BYTES
+
+
+def normalise_request(event: dict[str, Any]) -> dict[str, Any]:
+    """Every body this API accepts is JSON, whatever Content-Type the client sent (curl -d sends a form type);
+    without this, a form Content-Type makes the resolver parse the JSON as form fields."""
+    if not event.get("body"):
+        return event
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    headers["Content-Type"] = "application/json"
+    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+    multi["Content-Type"] = ["application/json"]
+    return {**event, "headers": headers, "multiValueHeaders": multi}
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers,
+    )
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.status, error.body())
+
+
+def new_resolver(logger: Logger) -> APIGatewayRestResolver:
+    """A resolver with pydantic validation whose every error uses the public envelope."""
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response:
+        # Field locations and messages only: pydantic's "input" would echo user data (emails) back and into logs.
+        details = [
+            {"loc": [str(p) for p in e.get("loc", ())], "type": e.get("type"), "message": e.get("msg", "")}
+            for e in error.errors()
+        ]
+        malformed = any(d["type"] in ("json_invalid", "model_attributes_type") for d in details)
+        code = "malformed_json" if malformed else "invalid_request"
+        return error_response(ApiError(400, code, "the request body is not valid", details[:50]))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return error_response(ApiError(404, "not_found", "no such route"))
+
+    return app
+
+
+def reject_oversized(event: dict[str, Any]) -> Response | None:
+    """413 before any parsing when the body is larger than the contract allows."""
+    body = event.get("body") or ""
+    size = len(body) if event.get("isBase64Encoded") else len(body.encode("utf-8"))
+    if size > MAX_BODY_BYTES:
+        error = ApiError(413, "payload_too_large", f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
+        return error_response(error)
+    return None
+
+
+def proxy_response(response: Response) -> dict[str, Any]:
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": response.body if isinstance(response.body, str) else json.dumps(response.body),
+        "isBase64Encoded": False,
+    }

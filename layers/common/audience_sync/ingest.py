@@ -1,0 +1,86 @@
+"""Step entry webhook: filter, normalise and hash, enqueue many users per message, count once."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from audience_sync.errors import Conflict
+from audience_sync.filters import passes
+from audience_sync.metrics import StepDelta
+from audience_sync.metrics_store import MetricsStore
+from audience_sync.models import EntryFilter, MatchField, WebhookBody, WebhookUser
+from audience_sync.normalise import QueuedUser, prepare_user
+from audience_sync.publisher import QueuePublisher, message_bodies
+from audience_sync.queue_message import QueuedMessage, SyncTarget
+from audience_sync.steps import ACTIVE, StepRepository, sync_target
+
+
+def triage(
+    users: list[WebhookUser], filters: list[EntryFilter], match_fields: frozenset[MatchField], last_step: bool
+) -> tuple[list[QueuedUser], StepDelta]:
+    """Who enters, who is queued, who cannot be synced and why. Pure: the hot path of ingest."""
+    queued: list[QueuedUser] = []
+    delta = StepDelta()
+    for user in users:
+        if filters and not passes(user, filters):
+            delta.add("filtered")
+            continue
+        prepared = prepare_user(user, match_fields)
+        if isinstance(prepared, str):
+            delta.add("not_synced", reason=prepared)
+        else:
+            queued.append(prepared)
+    entered = len(queued) + delta.counts["not_synced"]
+    delta.add("entered", entered)
+    # The journey does not wait for LinkedIn: a user leaves the step as soon as it has entered it.
+    delta.add("exited" if last_step else "proceeded", entered)
+    return queued, delta
+
+
+def users_digest(body: WebhookBody) -> str:
+    """Fingerprint of the users, so a reused idempotency_key with a different payload is caught."""
+    return hashlib.sha256(body.model_dump_json(include={"users"}).encode()).hexdigest()
+
+
+class IngestService:
+    def __init__(
+        self,
+        steps: StepRepository,
+        metrics: MetricsStore,
+        publisher: QueuePublisher,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ):
+        self.steps = steps
+        self.metrics = metrics
+        self.publisher = publisher
+        self.now_ms = now_ms
+
+    def accept(self, step_id: str, body: WebhookBody, correlation_id: str | None) -> dict[str, Any]:
+        step = self.steps.get(step_id)
+        if step.get("status") != ACTIVE:
+            raise Conflict("step_not_active", f"step '{step_id}' is not launched (POST /v1/steps/{step_id}/launch)")
+        config = step["config"]
+        filters = [EntryFilter.model_validate(f) for f in config.get("entry_filters", [])]
+        match_fields = frozenset(MatchField(f) for f in config.get("match_fields", []))
+        queued, delta = triage(body.users, filters, match_fields, bool(config.get("last_step")))
+        if queued:
+            self._enqueue(step_id, sync_target(step), queued, correlation_id)
+        self.metrics.apply(step_id, delta)
+        return {
+            "accepted": len(queued),
+            "filtered": delta.counts["filtered"],
+            "not_synced": delta.counts["not_synced"],
+        }
+
+    def _enqueue(self, step_id: str, target: SyncTarget, users: list[QueuedUser], correlation_id: str | None) -> None:
+        template = QueuedMessage(
+            step_id=step_id,
+            target=target,
+            users=[users[0]],
+            correlation_id=correlation_id,
+            first_enqueued_at=self.now_ms(),
+        )
+        self.publisher.send(message_bodies(template, users), correlation_id=correlation_id)

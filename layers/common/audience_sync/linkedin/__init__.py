@@ -1,0 +1,1 @@
+"""LinkedIn Marketing API: OAuth and Matched Audiences (DMP segments)."""

@@ -1,0 +1,66 @@
+"""Per-step counters and their arithmetic. Pure: no AWS.
+
+`pending` is derived, never stored: entered - synced - not_synced - errored. A user who is neither
+synced, not synced nor errored is, by definition, still pending — so the counters cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+COUNTERS = ("entered", "filtered", "proceeded", "exited", "synced", "not_synced", "errored")
+PUBLIC_METRICS = ("entered", "proceeded", "synced", "not_synced", "pending", "errored", "exited")
+REASON_PREFIX = {"not_synced": "not_synced_reason_", "errored": "errored_reason_"}
+
+
+@dataclass(slots=True)
+class StepDelta:
+    """Changes to one step's counters, gathered over a request or a batch and written in one update."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    not_synced_reasons: Counter[str] = field(default_factory=Counter)
+    errored_reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, counter: str, n: int = 1, reason: str | None = None) -> None:
+        if counter not in COUNTERS:
+            raise ValueError(f"unknown counter {counter}")
+        if n <= 0:
+            return
+        self.counts[counter] += n
+        if reason is not None:
+            if counter == "not_synced":
+                self.not_synced_reasons[reason] += n
+            elif counter == "errored":
+                self.errored_reasons[reason] += n
+            else:
+                raise ValueError(f"{counter} has no reasons")
+
+    def merge(self, other: StepDelta) -> None:
+        self.counts.update(other.counts)
+        self.not_synced_reasons.update(other.not_synced_reasons)
+        self.errored_reasons.update(other.errored_reasons)
+
+    def attributes(self) -> dict[str, int]:
+        """Flat attribute -> increment, as stored in the metrics table (readable in the console)."""
+        out = {name: n for name, n in self.counts.items() if n}
+        out.update({REASON_PREFIX["not_synced"] + r: n for r, n in self.not_synced_reasons.items() if n})
+        out.update({REASON_PREFIX["errored"] + r: n for r, n in self.errored_reasons.items() if n})
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(+self.counts)
+
+
+def public_metrics(item: dict[str, Any] | None) -> dict[str, int]:
+    """The contract's seven metrics from a stored counters item (missing counters are 0)."""
+    item = item or {}
+    values = {name: int(item.get(name, 0)) for name in COUNTERS}
+    values["pending"] = values["entered"] - values["synced"] - values["not_synced"] - values["errored"]
+    return {name: values[name] for name in PUBLIC_METRICS}
+
+
+def reasons(item: dict[str, Any] | None, counter: str) -> dict[str, int]:
+    prefix = REASON_PREFIX[counter]
+    return {k[len(prefix) :]: int(v) for k, v in (item or {}).items() if k.startswith(prefix)}

@@ -1,0 +1,63 @@
+"""Step counters in DynamoDB (one atomic UpdateItem per step per request/batch) and as EMF metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from audience_sync import aws
+from audience_sync.metrics import StepDelta, public_metrics
+from audience_sync.settings import Settings
+
+_EMF_NAMES = {
+    "entered": "Entered",
+    "filtered": "Filtered",
+    "proceeded": "Proceeded",
+    "exited": "Exited",
+    "synced": "Synced",
+    "not_synced": "NotSynced",
+    "errored": "Errored",
+}
+
+
+class MetricsStore:
+    def __init__(self, settings: Settings):
+        self.table = aws.table(settings.metrics_table)
+
+    def apply(self, step_id: str, delta: StepDelta) -> dict[str, Any]:
+        """Add `delta` atomically and return the counters after it. No-op for an empty delta."""
+        increments = delta.attributes()
+        if not increments:
+            return self.get(step_id)
+        names = {f"#c{i}": name for i, name in enumerate(increments)}
+        values: dict[str, Any] = {f":c{i}": n for i, n in enumerate(increments.values())}
+        values[":now"] = time.time_ns() // 1_000_000
+        result = self.table.update_item(
+            Key={"step_id": step_id},
+            UpdateExpression="ADD "
+            + ", ".join(f"#c{i} :c{i}" for i in range(len(increments)))
+            + " SET updated_at = :now",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        item: dict[str, Any] = result["Attributes"]
+        emit_emf(step_id, delta, item)
+        return item
+
+    def get(self, step_id: str) -> dict[str, Any]:
+        item: dict[str, Any] = self.table.get_item(Key={"step_id": step_id}).get("Item") or {"step_id": step_id}
+        return item
+
+
+def emit_emf(step_id: str, delta: StepDelta, counters_after: dict[str, Any]) -> None:
+    """One EMF blob per step: the increments as counts, and pending as a gauge of the stored counters."""
+    metrics = EphemeralMetrics()
+    metrics.add_dimension(name="step", value=step_id)
+    for counter, n in delta.counts.items():
+        if n:
+            metrics.add_metric(name=_EMF_NAMES[counter], unit=MetricUnit.Count, value=n)
+    metrics.add_metric(name="Pending", unit=MetricUnit.Count, value=public_metrics(counters_after)["pending"])
+    metrics.flush_metrics()

@@ -1,0 +1,100 @@
+"""Public request models (validated with pydantic) and the records we store and queue."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+MAX_USERS_PER_WEBHOOK = 10_000
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+
+
+class MatchField(StrEnum):
+    EMAIL = "email"
+    FIRST_LAST_NAME = "first_last_name"
+    ANDROID_GAID = "android_gaid"
+
+
+class Action(StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+
+
+class FilterOp(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    EXISTS = "exists"
+    NOT_EXISTS = "not_exists"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EntryFilter(StrictModel):
+    attribute: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    op: FilterOp
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _value_needed_for_comparisons(self) -> EntryFilter:
+        if self.op in (FilterOp.EQ, FilterOp.NE) and "value" not in self.model_fields_set:
+            raise ValueError(f"op '{self.op.value}' needs a 'value'")
+        return self
+
+
+class AudienceRef(StrictModel):
+    """Either a new audience to create (`name`) or an existing LinkedIn DMP segment (`id`)."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = None
+    id: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,20}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AudienceRef:
+        if self.name and self.id:
+            raise ValueError("give either 'name' (new audience) or 'id' (existing audience), not both")
+        return self
+
+
+class StepConfig(StrictModel):
+    """Body of `PUT /v1/steps/{step_id}`. Incomplete configs are accepted; `launch` reports what is missing."""
+
+    partner: Literal["linkedin"] = "linkedin"
+    ad_account_id: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,20}$")] | None = None
+    audience: AudienceRef | None = None
+    action: Action = Action.ADD
+    match_fields: Annotated[list[MatchField], Field(max_length=3)] = Field(default_factory=list)
+    entry_filters: Annotated[list[EntryFilter], Field(max_length=50)] = Field(default_factory=list)
+    last_step: bool = False
+
+    @model_validator(mode="after")
+    def _unique_match_fields(self) -> StepConfig:
+        if len(set(self.match_fields)) != len(self.match_fields):
+            raise ValueError("match_fields must not repeat")
+        return self
+
+
+ShortText = Annotated[str, StringConstraints(max_length=1024)]
+
+
+class WebhookUser(BaseModel):
+    """One user entering the step. Unknown top-level fields are kept so entry filters can test them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    email: ShortText | None = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    android_gaid: ShortText | None = None
+    ad_tracking_enabled: bool | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class WebhookBody(StrictModel):
+    users: Annotated[list[WebhookUser], Field(min_length=1, max_length=MAX_USERS_PER_WEBHOOK)]
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None

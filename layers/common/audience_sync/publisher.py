@@ -1,0 +1,86 @@
+"""Puts queued users on the sync queue: many users per message, messages sent in batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+
+from audience_sync import aws
+from audience_sync.normalise import QueuedUser
+from audience_sync.queue_message import QueuedMessage
+
+# SQS allows 256 KiB per message and per SendMessageBatch call; leave room for attributes.
+MAX_MESSAGE_BYTES = 240_000
+_SEND_ATTEMPTS = 3
+
+
+class PublishError(Exception):
+    pass
+
+
+def chunk_users(users: Sequence[QueuedUser], max_bytes: int, overhead: int) -> Iterator[list[QueuedUser]]:
+    """Consecutive runs of users whose JSON fits in `max_bytes` with `overhead` bytes of envelope."""
+    chunk: list[QueuedUser] = []
+    size = overhead
+    for user in users:
+        user_bytes = len(json.dumps(user, separators=(",", ":")).encode()) + 1
+        if chunk and size + user_bytes > max_bytes:
+            yield chunk
+            chunk, size = [], overhead
+        chunk.append(user)
+        size += user_bytes
+    if chunk:
+        yield chunk
+
+
+def message_bodies(template: QueuedMessage, users: Sequence[QueuedUser]) -> list[str]:
+    overhead = len(template.model_copy(update={"users": []}).model_dump_json()) + 16
+    return [
+        template.model_copy(update={"users": chunk}).model_dump_json()
+        for chunk in chunk_users(users, MAX_MESSAGE_BYTES, overhead)
+    ]
+
+
+class QueuePublisher:
+    def __init__(self, queue_url: str):
+        self.queue_url = queue_url
+
+    def send(self, bodies: Sequence[str], delay_seconds: int = 0, correlation_id: str | None = None) -> None:
+        """Send every body; raise PublishError if any is still refused after retries."""
+        pending = list(enumerate(bodies))
+        attributes = {"correlation_id": {"DataType": "String", "StringValue": correlation_id}} if correlation_id else {}
+        for _ in range(_SEND_ATTEMPTS):
+            if not pending:
+                return
+            failed: list[tuple[int, str]] = []
+            for group in _fits_one_call(pending):
+                entries = [
+                    {
+                        "Id": str(i),
+                        "MessageBody": body,
+                        "DelaySeconds": min(delay_seconds, 900),
+                        "MessageAttributes": attributes,
+                    }
+                    for i, body in group
+                ]
+                result = aws.client("sqs").send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+                failed_ids = {f["Id"] for f in result.get("Failed", [])}
+                failed.extend((i, body) for i, body in group if str(i) in failed_ids)
+            pending = failed
+        if pending:
+            raise PublishError(f"{len(pending)} messages were refused by SQS")
+
+
+def _fits_one_call(items: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+    """Groups of at most 10 messages and 256 KiB in total, the SendMessageBatch limits."""
+    group: list[tuple[int, str]] = []
+    size = 0
+    for item in items:
+        item_size = len(item[1].encode())
+        if group and (len(group) == 10 or size + item_size > 250_000):
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += item_size
+    if group:
+        yield group

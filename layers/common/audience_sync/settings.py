@@ -1,0 +1,68 @@
+"""Configuration read once from the environment the template (or local mode) sets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def _env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    steps_table: str
+    metrics_table: str
+    connections_table: str
+    rate_limit_table: str
+    idempotency_table: str
+    sync_queue_url: str
+    token_key_id: str
+    linkedin_app_secret_arn: str
+    oauth_state_secret_arn: str
+    linkedin_api_url: str
+    linkedin_oauth_url: str
+    linkedin_client_id: str
+    linkedin_version: str
+    linkedin_source_platform: str
+    oauth_redirect_uri: str
+    max_elements: int
+    requests_per_second: float
+    retry_horizon_seconds: int
+    flush_seconds: int
+    time_scale: float
+
+    @staticmethod
+    def from_env() -> Settings:
+        return Settings(
+            steps_table=_env("STEPS_TABLE"),
+            metrics_table=_env("METRICS_TABLE"),
+            connections_table=_env("CONNECTIONS_TABLE"),
+            rate_limit_table=_env("RATE_LIMIT_TABLE"),
+            idempotency_table=_env("IDEMPOTENCY_TABLE"),
+            sync_queue_url=_env("SYNC_QUEUE_URL"),
+            token_key_id=_env("TOKEN_KEY_ID"),
+            linkedin_app_secret_arn=_env("LINKEDIN_APP_SECRET_ARN"),
+            oauth_state_secret_arn=_env("OAUTH_STATE_SECRET_ARN"),
+            linkedin_api_url=_env("LINKEDIN_API_URL").rstrip("/"),
+            linkedin_oauth_url=_env("LINKEDIN_OAUTH_URL").rstrip("/"),
+            linkedin_client_id=_env("LINKEDIN_CLIENT_ID"),
+            linkedin_version=_env("LINKEDIN_VERSION", "202609"),
+            linkedin_source_platform=_env("LINKEDIN_SOURCE_PLATFORM", ""),
+            oauth_redirect_uri=_env("OAUTH_REDIRECT_URI", ""),
+            max_elements=int(_env("LINKEDIN_MAX_ELEMENTS", "5000")),
+            requests_per_second=float(_env("LINKEDIN_REQUESTS_PER_SECOND", "10")),
+            retry_horizon_seconds=int(_env("RETRY_HORIZON_SECONDS", "46800")),
+            flush_seconds=int(_env("FLUSH_SECONDS", "5")),
+            time_scale=float(_env("TIME_SCALE", "1")),
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()

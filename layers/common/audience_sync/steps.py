@@ -1,0 +1,241 @@
+"""Sync steps: configuration, launch validation (seed FAQ "Why is my Canvas not allowed to launch?"),
+and audience creation on LinkedIn."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from audience_sync import aws
+from audience_sync.connections import ConnectionService, NotConnected
+from audience_sync.errors import ApiError, NotFound
+from audience_sync.linkedin.errors import Disposition, LinkedInError
+from audience_sync.models import StepConfig
+from audience_sync.queue_message import SyncTarget
+from audience_sync.settings import Settings
+
+ACTIVE = "active"
+DRAFT = "draft"
+# Changing any of these re-targets the sync, so an active step goes back to draft and must be launched again.
+_TARGET_FIELDS = ("ad_account_id", "audience", "action")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class StepRepository:
+    def __init__(self, settings: Settings):
+        self.table = aws.table(settings.steps_table)
+
+    def get(self, step_id: str) -> dict[str, Any]:
+        item: dict[str, Any] | None = self.table.get_item(Key={"step_id": step_id}).get("Item")
+        if item is None:
+            raise NotFound(f"step '{step_id}'", code="step_not_found")
+        return item
+
+    def put_config(self, step_id: str, config: StepConfig) -> dict[str, Any]:
+        now = _now_ms()
+        new_config = config.model_dump(mode="json", exclude_none=True)
+        existing: dict[str, Any] | None = self.table.get_item(Key={"step_id": step_id}, ConsistentRead=True).get("Item")
+        item: dict[str, Any] = dict(existing or {"step_id": step_id, "status": DRAFT, "created_at": now})
+        if existing and any(existing["config"].get(f) != new_config.get(f) for f in _TARGET_FIELDS):
+            item["status"] = DRAFT
+            item.pop("error", None)
+        item["config"] = new_config
+        item["updated_at"] = now
+        self.table.put_item(Item=item)
+        return item
+
+    def activate(self, step_id: str, audience_id: str, audience_created_at: int | None) -> dict[str, Any]:
+        now = _now_ms()
+        values: dict[str, Any] = {":a": ACTIVE, ":aud": audience_id, ":now": now}
+        sets = "#s = :a, audience_id = :aud, launched_at = :now, updated_at = :now"
+        if audience_created_at is not None:
+            sets += ", audience_created_at = :created"
+            values[":created"] = audience_created_at
+        result = self.table.update_item(
+            Key={"step_id": step_id},
+            UpdateExpression=f"SET {sets} REMOVE #e",
+            ConditionExpression="attribute_exists(step_id)",
+            ExpressionAttributeNames={"#s": "status", "#e": "error"},
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        attributes: dict[str, Any] = result["Attributes"]
+        return attributes
+
+    def set_error(self, step_id: str, code: str) -> None:
+        try:
+            self.table.update_item(
+                Key={"step_id": step_id},
+                UpdateExpression="SET #e = :e, updated_at = :now",
+                ConditionExpression="attribute_exists(step_id)",
+                ExpressionAttributeNames={"#e": "error"},
+                ExpressionAttributeValues={":e": code, ":now": _now_ms()},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+def step_view(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "step_id": item["step_id"],
+        "status": item.get("status", DRAFT),
+        "config": item.get("config", {}),
+        "audience_id": item.get("audience_id"),
+        "error": item.get("error"),
+        "created_at": _int(item.get("created_at")),
+        "updated_at": _int(item.get("updated_at")),
+        "launched_at": _int(item.get("launched_at")),
+    }
+
+
+def sync_target(item: dict[str, Any]) -> SyncTarget:
+    config = item["config"]
+    return SyncTarget(
+        connection_id="linkedin",
+        ad_account_id=config["ad_account_id"],
+        audience_id=item["audience_id"],
+        action=config.get("action", "add"),
+        audience_created_at=_int(item.get("audience_created_at")),
+    )
+
+
+def launch_problems(config: dict[str, Any], connection: dict[str, Any]) -> list[dict[str, str]]:
+    """Everything that stops a launch, all at once. Pure."""
+    problems: list[dict[str, str]] = []
+    if connection["status"] != "connected":
+        problems.append(
+            _problem(
+                "connection",
+                f"linkedin_{connection['status']}",
+                "connect a LinkedIn ad account (GET /v1/connections/linkedin/authorize)",
+            )
+        )
+    account_id = config.get("ad_account_id")
+    if not account_id:
+        problems.append(_problem("ad_account_id", "required", "select a LinkedIn ad account"))
+    elif connection["status"] == "connected":
+        account = next((a for a in connection["ad_accounts"] if a["id"] == account_id), None)
+        if account is None:
+            problems.append(
+                _problem(
+                    "ad_account_id",
+                    "unknown_ad_account",
+                    "the connected LinkedIn member has no access to this ad account",
+                )
+            )
+        elif not account["usable"]:
+            problems.append(
+                _problem(
+                    "ad_account_id",
+                    "ad_account_read_only",
+                    f"role {account['role']} cannot manage audiences; ask for Creative Manager or higher",
+                )
+            )
+    audience = config.get("audience") or {}
+    if not audience.get("name") and not audience.get("id"):
+        problems.append(
+            _problem("audience", "required", "enter a name for a new audience or the id of an existing one")
+        )
+    if not config.get("match_fields"):
+        problems.append(_problem("match_fields", "required", "select at least one field to match"))
+    return problems
+
+
+def _problem(field: str, code: str, message: str) -> dict[str, str]:
+    return {"field": field, "code": code, "message": message}
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+class Launcher:
+    def __init__(self, settings: Settings, steps: StepRepository, connections: ConnectionService):
+        self.settings = settings
+        self.steps = steps
+        self.connections = connections
+
+    def launch(self, step_id: str) -> dict[str, Any]:
+        item = self.steps.get(step_id)
+        config = item.get("config", {})
+        problems = launch_problems(config, self.connections.view())
+        if problems:
+            raise ApiError(422, "launch_invalid", "the step cannot be launched", problems)
+        audience = config["audience"]
+        try:
+            if audience.get("id"):
+                self._with_token(lambda token: self.connections.linkedin.get_segment(token, audience["id"]))
+                audience_id, created_at = audience["id"], None
+            elif (
+                item.get("audience_id")
+                and item.get("audience_name") == audience["name"]
+                and item.get("audience_account") == config["ad_account_id"]
+            ):
+                audience_id, created_at = item["audience_id"], _int(item.get("audience_created_at"))
+            else:
+                audience_id = self._with_token(
+                    lambda token: self.connections.linkedin.create_segment(
+                        token,
+                        config["ad_account_id"],
+                        audience["name"],
+                        self.settings.linkedin_source_platform,
+                        step_id,
+                    )
+                )
+                created_at = _now_ms()
+                self.steps.table.update_item(
+                    Key={"step_id": step_id},
+                    UpdateExpression="SET audience_name = :n, audience_account = :a",
+                    ExpressionAttributeValues={":n": audience["name"], ":a": config["ad_account_id"]},
+                )
+        except NotConnected as exc:
+            raise ApiError(
+                422,
+                "launch_invalid",
+                "the step cannot be launched",
+                [_problem("connection", f"linkedin_{exc.status}", "reconnect LinkedIn")],
+            ) from exc
+        except LinkedInError as exc:
+            raise _launch_error(exc) from exc
+        updated = self.steps.activate(step_id, audience_id, created_at)
+        return {"status": updated["status"], "audience_id": audience_id}
+
+    def _with_token(self, call: Any) -> Any:
+        token = self.connections.access_token()
+        try:
+            return call(token.value)
+        except LinkedInError as exc:
+            if exc.disposition is not Disposition.REFRESH_TOKEN:
+                raise
+            return call(self.connections.refresh(token).value)
+
+
+def _launch_error(exc: LinkedInError) -> ApiError:
+    if exc.disposition is Disposition.NOT_FOUND:
+        return ApiError(
+            422,
+            "launch_invalid",
+            "the step cannot be launched",
+            [_problem("audience", "audience_not_found", "LinkedIn has no audience with this id")],
+        )
+    if exc.disposition is Disposition.ACCESS_DENIED:
+        return ApiError(
+            422,
+            "launch_invalid",
+            "the step cannot be launched",
+            [_problem("ad_account_id", "ad_account_access", "LinkedIn denied access to this ad account")],
+        )
+    if exc.disposition is Disposition.REFRESH_TOKEN:
+        return ApiError(
+            422,
+            "launch_invalid",
+            "the step cannot be launched",
+            [_problem("connection", "linkedin_invalid_token", "reconnect LinkedIn")],
+        )
+    return ApiError(502, "linkedin_unavailable", f"LinkedIn did not accept the request ({exc.reason})")

@@ -1,0 +1,108 @@
+"""Lambda functions from the template, run in-process: one module instance per warm "container"."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import queue
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+_instances = itertools.count(1)
+
+
+@dataclass
+class LocalFunction:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+    events: dict[str, dict[str, Any]]
+    _idle: queue.SimpleQueue[ModuleType] = field(default_factory=queue.SimpleQueue)
+
+    def _load(self) -> ModuleType:
+        module_name, _ = self.handler.rsplit(".", 1)
+        path = self.code_dir / f"{module_name.replace('.', '/')}.py"
+        unique = f"_local_{self.logical_id}_{next(_instances)}"
+        spec = importlib.util.spec_from_file_location(unique, path)
+        if spec is None or spec.loader is None:
+            raise RuntimeError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        spec.loader.exec_module(module)
+        return module
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Invoke like Lambda: reuse an idle container or start a new one; exceptions propagate."""
+        try:
+            module = self._idle.get_nowait()
+        except queue.Empty:
+            module = self._load()
+        try:
+            handler = getattr(module, self.handler.rsplit(".", 1)[1])
+            return handler(event, self._context())
+        finally:
+            self._idle.put(module)
+
+    def _context(self) -> SimpleNamespace:
+        deadline = time.monotonic() + self.timeout
+        return SimpleNamespace(
+            function_name=self.logical_id,
+            function_version="$LATEST",
+            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.logical_id}",
+            memory_limit_in_mb=self.memory,
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{self.logical_id}",
+            log_stream_name="local",
+            get_remaining_time_in_millis=lambda: max(0, int((deadline - time.monotonic()) * 1000)),
+        )
+
+
+def load_functions(template: dict[str, Any], root: Path, resolver: Any) -> dict[str, LocalFunction]:
+    """Every AWS::Serverless::Function, with Globals merged in and its environment resolved."""
+    defaults = (template.get("Globals") or {}).get("Function") or {}
+    functions: dict[str, LocalFunction] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        env = dict(((defaults.get("Environment") or {}).get("Variables")) or {})
+        env.update(((props.get("Environment") or {}).get("Variables")) or {})
+        functions[logical_id] = LocalFunction(
+            logical_id=logical_id,
+            code_dir=root / str(props.get("CodeUri", defaults.get("CodeUri", "."))),
+            handler=str(props.get("Handler", defaults.get("Handler"))),
+            timeout=int(resolver.resolve(props.get("Timeout", defaults.get("Timeout", 3)))),
+            memory=int(resolver.resolve(props.get("MemorySize", defaults.get("MemorySize", 128)))),
+            environment={k: str(resolver.resolve(v)) for k, v in env.items()},
+            events=props.get("Events") or {},
+        )
+    return functions
+
+
+def shared_environment(functions: dict[str, LocalFunction]) -> dict[str, str]:
+    """One process runs every function, so their environments must agree on every shared key."""
+    merged: dict[str, str] = {}
+    for function in functions.values():
+        for key, value in function.environment.items():
+            if merged.setdefault(key, value) != value:
+                raise RuntimeError(
+                    f"{function.logical_id} sets {key} differently from another function; local mode runs all "
+                    "functions in one process, so give per-function settings distinct names"
+                )
+    return merged
+
+
+def layer_paths(template: dict[str, Any], root: Path) -> list[Path]:
+    return [
+        root / str(resource["Properties"]["ContentUri"])
+        for resource in template.get("Resources", {}).values()
+        if resource["Type"] == "AWS::Serverless::LayerVersion"
+    ]

@@ -1,0 +1,96 @@
+"""Creates the template's stateful resources (tables, queues, keys, secrets) in the emulated account."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import boto3
+
+from localmode.template import Resolver, UnresolvedReference
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+def _physical_name(stack: str, logical_id: str) -> str:
+    return f"{stack}-{logical_id}"
+
+
+def _create_table(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
+    client = boto3.client("dynamodb", region_name=REGION)
+    name = _physical_name(stack, logical_id)
+    client.create_table(
+        TableName=name,
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        client.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+        )
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+    resolver.set_resource(logical_id, name, Arn=arn)
+
+
+def _create_queue(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
+    attributes: dict[str, str] = {}
+    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+        if key in props:
+            attributes[key] = str(resolver.resolve(props[key]))
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(resolver.resolve(props["RedrivePolicy"]))
+    client = boto3.client("sqs", region_name=REGION)
+    url = client.create_queue(QueueName=_physical_name(stack, logical_id), Attributes=attributes)["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    resolver.set_resource(logical_id, url, Arn=arn, QueueUrl=url, QueueName=_physical_name(stack, logical_id))
+
+
+def _create_key(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
+    key = boto3.client("kms", region_name=REGION).create_key(Description=f"{stack} {logical_id}")["KeyMetadata"]
+    resolver.set_resource(logical_id, key["KeyId"], Arn=key["Arn"], KeyId=key["KeyId"])
+
+
+def _create_secret(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
+    if "SecretString" in props:
+        value = str(resolver.resolve(props["SecretString"]))
+    else:
+        value = secrets.token_urlsafe(48)  # GenerateSecretString
+    arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=_physical_name(stack, logical_id), SecretString=value
+    )["ARN"]
+    resolver.set_resource(logical_id, arn, Id=arn)
+
+
+_CREATORS = {
+    "AWS::DynamoDB::Table": _create_table,
+    "AWS::SQS::Queue": _create_queue,
+    "AWS::KMS::Key": _create_key,
+    "AWS::SecretsManager::Secret": _create_secret,
+}
+
+
+def create_resources(template: dict[str, Any], resolver: Resolver, stack: str) -> list[str]:
+    """Create every supported resource, dependencies first (a queue's DLQ before the queue)."""
+    pending = {
+        logical_id: resource
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource["Type"] in _CREATORS
+    }
+    created: list[str] = []
+    while pending:
+        progressed = False
+        for logical_id, resource in list(pending.items()):
+            try:
+                _CREATORS[resource["Type"]](logical_id, resource.get("Properties", {}), resolver, stack)
+            except UnresolvedReference:
+                continue
+            created.append(logical_id)
+            del pending[logical_id]
+            progressed = True
+        if not progressed:
+            raise RuntimeError(f"cannot resolve references of {sorted(pending)}")
+    return created

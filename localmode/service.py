@@ -1,0 +1,179 @@
+"""The whole service on one machine: moto for AWS, the real handlers wired from template.yaml, and the
+built-in LinkedIn sandbox — no AWS account, no Docker."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from localmode.api_gateway import ApiGateway
+from localmode.event_sources import SqsPoller, Schedule, rate_seconds
+from localmode.functions import LocalFunction, layer_paths, load_functions, shared_environment
+from localmode.resources import ACCOUNT_ID, REGION, create_resources
+from localmode.sandbox import LinkedInSandbox
+from localmode.template import Resolver, load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+logger = logging.getLogger("localmode")
+SANDBOX_PREFIX = "/linkedin"
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    port: int = 3000
+    api_key: str = "local-dev-key"
+    linkedin_api_url: str | None = None
+    linkedin_oauth_url: str | None = None
+    linkedin_client_id: str = "sandbox-client-id"
+    linkedin_client_secret: str = "sandbox-client-secret"  # noqa: S105 - the sandbox's published test value
+    flush_seconds: int = 5
+    time_scale: float = 1.0
+    log_level: str = "WARNING"
+
+    @staticmethod
+    def from_env(env: dict[str, str] | None = None) -> LocalConfig:
+        env = dict(os.environ if env is None else env)
+        scale = float(env.get("TIME_SCALE", "1"))
+        if scale <= 0:
+            raise ValueError("TIME_SCALE must be positive")
+        return LocalConfig(
+            port=int(env.get("PORT", "3000")),
+            api_key=env.get("API_KEY", "local-dev-key"),
+            linkedin_api_url=env.get("LINKEDIN_API_URL") or None,
+            linkedin_oauth_url=env.get("LINKEDIN_OAUTH_URL") or None,
+            linkedin_client_id=env.get("LINKEDIN_CLIENT_ID", "sandbox-client-id"),
+            linkedin_client_secret=env.get("LINKEDIN_CLIENT_SECRET", "sandbox-client-secret"),
+            flush_seconds=int(env.get("FLUSH_SECONDS", "5")),
+            time_scale=scale,
+            log_level=env.get("LOG_LEVEL", "WARNING").upper(),
+        )
+
+
+class _Late:
+    """A WSGI app set after the socket is bound (the callback URL needs the real port first)."""
+
+    app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+class LocalService:
+    def __init__(self, config: LocalConfig, root: Path = ROOT, template_name: str = "template.yaml"):
+        self.config = config
+        self.root = root
+        self.template = load_template(root / template_name)
+        self.stop_event = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.functions: dict[str, LocalFunction] = {}
+        self.sandbox = LinkedInSandbox()
+        self._mock: Any = None
+        self._late = _Late()
+        self.server: BaseWSGIServer = make_server("127.0.0.1", config.port, self._late, threaded=True)
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
+
+    # ---- wiring -------------------------------------------------------------------------------
+    def parameters(self) -> dict[str, str]:
+        params = {name: str(spec.get("Default", "")) for name, spec in self.template.get("Parameters", {}).items()}
+        variables = (((self.template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get(
+            "Variables"
+        ) or {}
+        for variable, value in variables.items():  # an env var of the same name overrides the parameter behind it
+            if isinstance(value, dict) and value.get("Ref") in params and variable in os.environ:
+                params[value["Ref"]] = os.environ[variable]
+        sandbox = self.base_url + SANDBOX_PREFIX
+        params.update(
+            LinkedInApiUrl=self.config.linkedin_api_url or f"{sandbox}/rest",
+            LinkedInOAuthUrl=self.config.linkedin_oauth_url or f"{sandbox}/oauth/v2",
+            LinkedInClientId=self.config.linkedin_client_id,
+            LinkedInClientSecret=self.config.linkedin_client_secret,
+            FlushSeconds=str(self.config.flush_seconds),
+            OAuthRedirectUri=f"{self.base_url}/v1/connections/linkedin/callback",
+        )
+        return params
+
+    def start(self) -> None:
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_SESSION_TOKEN="local",  # noqa: S106
+            AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
+        )
+        from moto import mock_aws  # imported late: moto is a local-mode dependency, not a Lambda one
+
+        self._mock = mock_aws()
+        self._mock.start()
+        for path in layer_paths(self.template, self.root):  # what Lambda puts on sys.path from the layers
+            if str(path) not in sys.path:
+                sys.path.insert(0, str(path))
+        from audience_sync import aws
+
+        aws.reset()
+        stack = os.environ.get("STACK_NAME", "audience-sync")
+        resolver = Resolver(self.parameters(), {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID,
+                                                "AWS::Partition": "aws", "AWS::StackName": stack})
+        create_resources(self.template, resolver, stack)
+        api_id = next(k for k, r in self.template["Resources"].items() if r["Type"] == "AWS::Serverless::Api")
+        resolver.set_resource(api_id, "local")
+        self.functions = load_functions(self.template, self.root, resolver)
+        os.environ.update(shared_environment(self.functions))
+        os.environ.update(
+            TIME_SCALE=str(self.config.time_scale),
+            POWERTOOLS_TRACE_DISABLED="true",
+            POWERTOOLS_LOG_LEVEL=self.config.log_level,
+            POWERTOOLS_METRICS_DISABLED=os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        )
+        stage = str(self.template["Resources"][api_id]["Properties"].get("StageName", "api"))
+        gateway = ApiGateway(self.template, self.functions, api_id, self.config.api_key, stage)
+        self._late.app = DispatcherMiddleware(gateway, {SANDBOX_PREFIX: self.sandbox})
+        self._start_event_sources(resolver)
+        server_thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+        server_thread.start()
+        self.threads.append(server_thread)
+
+    def _start_event_sources(self, resolver: Resolver) -> None:
+        for function in self.functions.values():
+            for name, event in function.events.items():
+                props = event.get("Properties", {})
+                if event.get("Type") == "SQS":
+                    queue_arn = resolver.resolve(props["Queue"])
+                    queue_id = next(k for k, v in resolver.attributes.items() if k[1] == "Arn" and v == queue_arn)[0]
+                    concurrency = int((props.get("ScalingConfig") or {}).get("MaximumConcurrency", 2))
+                    for n in range(concurrency):
+                        poller = SqsPoller(
+                            function,
+                            queue_url=resolver.values[queue_id],
+                            queue_arn=queue_arn,
+                            batch_size=int(resolver.resolve(props.get("BatchSize", 10))),
+                            window=float(resolver.resolve(props.get("MaximumBatchingWindowInSeconds", 0))),
+                            report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                            stop=self.stop_event,
+                            name=f"{function.logical_id}.{name}.{n}",
+                        )
+                        poller.start()
+                        self.threads.append(poller)
+                elif event.get("Type") == "Schedule":
+                    period = rate_seconds(str(props.get("Schedule", "")))
+                    if period is None:
+                        logger.warning("schedule %s of %s is not a rate(); not run locally", name, function.logical_id)
+                        continue
+                    schedule = Schedule(function, period / self.config.time_scale, self.stop_event,
+                                        name=f"{function.logical_id}.{name}")
+                    schedule.start()
+                    self.threads.append(schedule)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.server.shutdown()
+        self.server.server_close()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None

@@ -1,0 +1,47 @@
+"""The curl walk-through printed when local mode starts (the README shows the same steps)."""
+
+from __future__ import annotations
+
+from localmode.service import LocalConfig
+
+STEP = (
+    '{"partner":"linkedin","ad_account_id":"507000001","audience":{"name":"Welcome series"},"action":"add",'
+    '"match_fields":["email","first_last_name"],'
+    '"entry_filters":[{"attribute":"ad_tracking_enabled","op":"eq","value":true}],"last_step":false}'
+)
+USERS = (
+    '{"users":['
+    '{"external_id":"u-1","email":" Ana.Ruiz@Example.com ","first_name":"Ana","last_name":"Ruiz","ad_tracking_enabled":true},'
+    '{"external_id":"u-2","email":"bo@example.com","ad_tracking_enabled":false},'
+    '{"external_id":"u-3","ad_tracking_enabled":true}],'
+    '"idempotency_key":"evt-0001"}'
+)
+
+
+def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
+    linkedin = f"{base_url}/linkedin (built-in sandbox)" if sandbox else str(config.linkedin_api_url)
+    lines = [
+        "",
+        "Audience sync is running locally: AWS emulated in-process (moto), handlers wired from template.yaml.",
+        f"  API       {base_url}   (header x-api-key: {config.api_key})",
+        f"  LinkedIn  {linkedin}",
+        f"  Batching  every {config.flush_seconds} s; TIME_SCALE={config.time_scale:g}",
+        "",
+        "Walk-through (copy and paste):",
+        f"  export API={base_url} KEY={config.api_key}",
+        '  curl -s -H "x-api-key: $KEY" $API/v1/health',
+        "  # 1. connect LinkedIn (the sandbox approves at once; -L follows LinkedIn's redirect back to the callback)",
+        '  curl -s -L -H "x-api-key: $KEY" $API/v1/connections/linkedin/authorize',
+        '  curl -s -H "x-api-key: $KEY" $API/v1/connections/linkedin',
+        "  # 2. configure a sync step, then launch it (creates the LinkedIn audience)",
+        f"  curl -s -X PUT -H \"x-api-key: $KEY\" -H 'content-type: application/json' $API/v1/steps/welcome -d '{STEP}'",
+        '  curl -s -X POST -H "x-api-key: $KEY" $API/v1/steps/welcome/launch',
+        "  # 3. users enter the step: u-1 is synced, u-2 is filtered out, u-3 has no match field",
+        f"  curl -s -X POST -H \"x-api-key: $KEY\" -H 'content-type: application/json' $API/v1/steps/welcome/users -d '{USERS}'",
+        f"  # 4. after ~{config.flush_seconds + 1} s: the step's metrics, and the audience as LinkedIn sees it",
+        '  curl -s -H "x-api-key: $KEY" $API/v1/steps/welcome/metrics',
+    ]
+    if sandbox:
+        lines.append("  curl -s $API/linkedin/_sandbox/segments")
+    lines += ["", "Stop with Ctrl-C.", ""]
+    return "\n".join(lines)
