@@ -42,7 +42,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 test: install lint typecheck
-	SAM_CLI=$(SAM) $(VENV)/bin/pytest -q
+	SAM_CLI=$(CURDIR)/$(SAM) $(VENV)/bin/pytest -q
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit
@@ -51,7 +51,7 @@ e2e: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/e2e
 
 template: install
-	SAM_CLI=$(SAM) $(VENV)/bin/pytest -q tests/template
+	SAM_CLI=$(CURDIR)/$(SAM) $(VENV)/bin/pytest -q tests/template
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build

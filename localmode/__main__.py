@@ -14,8 +14,7 @@ from localmode.walkthrough import walkthrough
 
 def main() -> int:
     config = LocalConfig.from_env()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     for noisy in ("botocore", "boto3", "urllib3", "moto", "responses"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

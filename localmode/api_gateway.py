@@ -46,14 +46,16 @@ def routes_from(template: dict[str, Any], functions: dict[str, LocalFunction], a
             if props.get("RestApiId", {}).get("Ref", api_id) != api_id:
                 continue
             required = (props.get("Auth") or {}).get("ApiKeyRequired", api_default)
-            routes.append(Route(props["Method"].upper(), props["Path"], _compile(props["Path"]), function,
-                                bool(required)))
+            routes.append(
+                Route(props["Method"].upper(), props["Path"], _compile(props["Path"]), function, bool(required))
+            )
     return routes
 
 
 class ApiGateway:
-    def __init__(self, template: dict[str, Any], functions: dict[str, LocalFunction], api_id: str, api_key: str,
-                 stage: str):
+    def __init__(
+        self, template: dict[str, Any], functions: dict[str, LocalFunction], api_id: str, api_key: str, stage: str
+    ):
         self.routes = routes_from(template, functions, api_id)
         self.responses = (template["Resources"][api_id]["Properties"].get("GatewayResponses")) or {}
         self.api_key = api_key
@@ -88,8 +90,9 @@ class ApiGateway:
         except Exception:
             logger.exception("%s failed", route.function.logical_id)
             return self.gateway_response("DEFAULT_5XX", 502, "Internal server error")
-        logger.info("%s %s -> %s in %.0f ms", method, path, result.get("statusCode"),
-                    (time.monotonic() - started) * 1000)
+        logger.info(
+            "%s %s -> %s in %.0f ms", method, path, result.get("statusCode"), (time.monotonic() - started) * 1000
+        )
         return self._response(result)
 
     def _event(self, request: Request, route: Route, params: dict[str, str], raw: bytes) -> dict[str, Any]:

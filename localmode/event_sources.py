@@ -20,8 +20,17 @@ class SqsPoller(threading.Thread):
     """One concurrent batcher: long-polls, gathers up to BatchSize records or the batching window, invokes,
     then deletes what succeeded. Failed records stay invisible until their visibility timeout, as on AWS."""
 
-    def __init__(self, function: LocalFunction, queue_url: str, queue_arn: str, batch_size: int, window: float,
-                 report_failures: bool, stop: threading.Event, name: str):
+    def __init__(
+        self,
+        function: LocalFunction,
+        queue_url: str,
+        queue_arn: str,
+        batch_size: int,
+        window: float,
+        report_failures: bool,
+        stop: threading.Event,
+        name: str,
+    ):
         super().__init__(name=name, daemon=True)
         self.function = function
         self.queue_url = queue_url
@@ -76,7 +85,7 @@ class SqsPoller(threading.Thread):
                 break
         return records
 
-    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, message: Any) -> dict[str, Any]:
         return {
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],

@@ -37,13 +37,13 @@ def _create_table(logical_id: str, props: dict[str, Any], resolver: Resolver, st
 
 
 def _create_queue(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
-    attributes: dict[str, str] = {}
+    attributes: dict[str, Any] = {}
     for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
         if key in props:
             attributes[key] = str(resolver.resolve(props[key]))
     if "RedrivePolicy" in props:
         attributes["RedrivePolicy"] = json.dumps(resolver.resolve(props["RedrivePolicy"]))
-    client = boto3.client("sqs", region_name=REGION)
+    client: Any = boto3.client("sqs", region_name=REGION)
     url = client.create_queue(QueueName=_physical_name(stack, logical_id), Attributes=attributes)["QueueUrl"]
     arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     resolver.set_resource(logical_id, url, Arn=arn, QueueUrl=url, QueueName=_physical_name(stack, logical_id))
@@ -55,10 +55,8 @@ def _create_key(logical_id: str, props: dict[str, Any], resolver: Resolver, stac
 
 
 def _create_secret(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
-    if "SecretString" in props:
-        value = str(resolver.resolve(props["SecretString"]))
-    else:
-        value = secrets.token_urlsafe(48)  # GenerateSecretString
+    # GenerateSecretString is emulated with a random value of the same strength.
+    value = str(resolver.resolve(props["SecretString"])) if "SecretString" in props else secrets.token_urlsafe(48)
     arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name=_physical_name(stack, logical_id), SecretString=value
     )["ARN"]

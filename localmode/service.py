@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +13,12 @@ from typing import Any
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from localmode.api_gateway import ApiGateway
-from localmode.event_sources import SqsPoller, Schedule, rate_seconds
-from localmode.functions import LocalFunction, layer_paths, load_functions, shared_environment
-from localmode.resources import ACCOUNT_ID, REGION, create_resources
+from localmode.event_sources import Schedule, SqsPoller, rate_seconds
+from localmode.functions import LocalFunction
+from localmode.provision import ROOT, Stack, provision
 from localmode.sandbox import LinkedInSandbox
 from localmode.template import Resolver, load_template
 
-ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("localmode")
 SANDBOX_PREFIX = "/linkedin"
 
@@ -74,65 +71,40 @@ class LocalService:
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.functions: dict[str, LocalFunction] = {}
+        self.stack: Stack | None = None
         self.sandbox = LinkedInSandbox()
         self._mock: Any = None
         self._late = _Late()
         self.server: BaseWSGIServer = make_server("127.0.0.1", config.port, self._late, threaded=True)
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
 
-    # ---- wiring -------------------------------------------------------------------------------
-    def parameters(self) -> dict[str, str]:
-        params = {name: str(spec.get("Default", "")) for name, spec in self.template.get("Parameters", {}).items()}
-        variables = (((self.template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get(
-            "Variables"
-        ) or {}
-        for variable, value in variables.items():  # an env var of the same name overrides the parameter behind it
-            if isinstance(value, dict) and value.get("Ref") in params and variable in os.environ:
-                params[value["Ref"]] = os.environ[variable]
-        sandbox = self.base_url + SANDBOX_PREFIX
-        params.update(
-            LinkedInApiUrl=self.config.linkedin_api_url or f"{sandbox}/rest",
-            LinkedInOAuthUrl=self.config.linkedin_oauth_url or f"{sandbox}/oauth/v2",
-            LinkedInClientId=self.config.linkedin_client_id,
-            LinkedInClientSecret=self.config.linkedin_client_secret,
-            FlushSeconds=str(self.config.flush_seconds),
-            OAuthRedirectUri=f"{self.base_url}/v1/connections/linkedin/callback",
-        )
-        return params
-
     def start(self) -> None:
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_SESSION_TOKEN="local",  # noqa: S106
-            AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
-        )
         from moto import mock_aws  # imported late: moto is a local-mode dependency, not a Lambda one
 
         self._mock = mock_aws()
         self._mock.start()
-        for path in layer_paths(self.template, self.root):  # what Lambda puts on sys.path from the layers
-            if str(path) not in sys.path:
-                sys.path.insert(0, str(path))
-        from audience_sync import aws
-
-        aws.reset()
-        stack = os.environ.get("STACK_NAME", "audience-sync")
-        resolver = Resolver(self.parameters(), {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID,
-                                                "AWS::Partition": "aws", "AWS::StackName": stack})
-        create_resources(self.template, resolver, stack)
-        api_id = next(k for k, r in self.template["Resources"].items() if r["Type"] == "AWS::Serverless::Api")
-        resolver.set_resource(api_id, "local")
-        self.functions = load_functions(self.template, self.root, resolver)
-        os.environ.update(shared_environment(self.functions))
-        os.environ.update(
-            TIME_SCALE=str(self.config.time_scale),
-            POWERTOOLS_TRACE_DISABLED="true",
-            POWERTOOLS_LOG_LEVEL=self.config.log_level,
-            POWERTOOLS_METRICS_DISABLED=os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        sandbox = self.base_url + SANDBOX_PREFIX
+        self.stack = provision(
+            overrides={
+                "LinkedInApiUrl": self.config.linkedin_api_url or f"{sandbox}/rest",
+                "LinkedInOAuthUrl": self.config.linkedin_oauth_url or f"{sandbox}/oauth/v2",
+                "LinkedInClientId": self.config.linkedin_client_id,
+                "LinkedInClientSecret": self.config.linkedin_client_secret,
+                "FlushSeconds": str(self.config.flush_seconds),
+                "OAuthRedirectUri": f"{self.base_url}/v1/connections/linkedin/callback",
+            },
+            extra_env={
+                "TIME_SCALE": str(self.config.time_scale),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": self.config.log_level,
+                "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            },
+            root=self.root,
+            stack_name=os.environ.get("STACK_NAME", "audience-sync"),
         )
-        stage = str(self.template["Resources"][api_id]["Properties"].get("StageName", "api"))
-        gateway = ApiGateway(self.template, self.functions, api_id, self.config.api_key, stage)
-        self._late.app = DispatcherMiddleware(gateway, {SANDBOX_PREFIX: self.sandbox})
-        self._start_event_sources(resolver)
+        self.functions = self.stack.functions
+        self._late.app = DispatcherMiddleware(self.stack.gateway(self.config.api_key), {SANDBOX_PREFIX: self.sandbox})
+        self._start_event_sources(self.stack.resolver)
         server_thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
         server_thread.start()
         self.threads.append(server_thread)
@@ -163,8 +135,9 @@ class LocalService:
                     if period is None:
                         logger.warning("schedule %s of %s is not a rate(); not run locally", name, function.logical_id)
                         continue
-                    schedule = Schedule(function, period / self.config.time_scale, self.stop_event,
-                                        name=f"{function.logical_id}.{name}")
+                    schedule = Schedule(
+                        function, period / self.config.time_scale, self.stop_event, name=f"{function.logical_id}.{name}"
+                    )
                     schedule.start()
                     self.threads.append(schedule)
 

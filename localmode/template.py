@@ -53,7 +53,7 @@ class Resolver:
         for name, value in attributes.items():
             self.attributes[(logical_id, name)] = value
 
-    def resolve(self, value: Any) -> Any:
+    def resolve(self, value: Any) -> Any:  # noqa: PLR0911 - one return per intrinsic function
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):

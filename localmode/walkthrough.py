@@ -11,7 +11,8 @@ STEP = (
 )
 USERS = (
     '{"users":['
-    '{"external_id":"u-1","email":" Ana.Ruiz@Example.com ","first_name":"Ana","last_name":"Ruiz","ad_tracking_enabled":true},'
+    '{"external_id":"u-1","email":" Ana.Ruiz@Example.com ","first_name":"Ana","last_name":"Ruiz",'
+    '"ad_tracking_enabled":true},'
     '{"external_id":"u-2","email":"bo@example.com","ad_tracking_enabled":false},'
     '{"external_id":"u-3","ad_tracking_enabled":true}],'
     '"idempotency_key":"evt-0001"}'
@@ -34,10 +35,10 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
         '  curl -s -L -H "x-api-key: $KEY" $API/v1/connections/linkedin/authorize',
         '  curl -s -H "x-api-key: $KEY" $API/v1/connections/linkedin',
         "  # 2. configure a sync step, then launch it (creates the LinkedIn audience)",
-        f"  curl -s -X PUT -H \"x-api-key: $KEY\" -H 'content-type: application/json' $API/v1/steps/welcome -d '{STEP}'",
+        f"  curl -s -X PUT -H \"x-api-key: $KEY\" $API/v1/steps/welcome -d '{STEP}'",
         '  curl -s -X POST -H "x-api-key: $KEY" $API/v1/steps/welcome/launch',
         "  # 3. users enter the step: u-1 is synced, u-2 is filtered out, u-3 has no match field",
-        f"  curl -s -X POST -H \"x-api-key: $KEY\" -H 'content-type: application/json' $API/v1/steps/welcome/users -d '{USERS}'",
+        f"  curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/steps/welcome/users -d '{USERS}'",
         f"  # 4. after ~{config.flush_seconds + 1} s: the step's metrics, and the audience as LinkedIn sees it",
         '  curl -s -H "x-api-key: $KEY" $API/v1/steps/welcome/metrics',
     ]

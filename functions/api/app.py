@@ -7,7 +7,6 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -67,7 +66,7 @@ def health() -> dict[str, str]:
 
 
 @app.get("/v1/connections/linkedin/authorize")
-def authorize():  # noqa: ANN201 - a Response annotation makes the resolver validate the redirect body
+def authorize():
     svc = services()
     url = svc.connections.begin_authorization(secrets_store.oauth_state_key(svc.settings), _redirect_uri())
     return json_response(302, {"authorization_url": url}, headers={"Location": url})

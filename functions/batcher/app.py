@@ -38,7 +38,7 @@ def batcher() -> Batcher:
         bucket=DynamoTokenBucket(
             config.rate_limit_table,
             f"linkedin#{CONNECTION_ID}",
-            default_policy(config.requests_per_second),
+            default_policy(config.requests_per_second, config.rate_headroom_percent),
             clock,
         ),
         publisher=QueuePublisher(config.sync_queue_url),

@@ -43,14 +43,17 @@ class Ingest:
             StepRepository(config), MetricsStore(config), QueuePublisher(config.sync_queue_url)
         )
         persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table)
+        # lambda_handler registers each invocation's context, so a request cut off by a timeout only
+        # blocks retries with its idempotency_key until that invocation's deadline, not for the whole TTL.
+        self.idempotency_config = IdempotencyConfig(
+            event_key_jmespath="[step_id, idempotency_key]",
+            payload_validation_jmespath="users_digest",
+            expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+        )
         self.accept_once = idempotent_function(
             data_keyword_argument="request",
             persistence_store=persistence,
-            config=IdempotencyConfig(
-                event_key_jmespath="[step_id, idempotency_key]",
-                payload_validation_jmespath="users_digest",
-                expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-            ),
+            config=self.idempotency_config,
         )(self._accept)
 
     def _accept(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -94,4 +97,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     oversized = reject_oversized(event)
     if oversized is not None:
         return proxy_response(oversized)
+    ingest().idempotency_config.register_lambda_context(context)
     return app.resolve(normalise_request(event), context)

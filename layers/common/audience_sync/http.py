@@ -53,7 +53,14 @@ def new_resolver(logger: Logger) -> APIGatewayRestResolver:
             {"loc": [str(p) for p in e.get("loc", ())], "type": e.get("type"), "message": e.get("msg", "")}
             for e in error.errors()
         ]
-        malformed = any(d["type"] in ("json_invalid", "model_attributes_type") for d in details)
+        if any(d["type"] == "too_long" and d["loc"] == ["body", "users"] for d in details):
+            # The contract answers 413 above MAX_USERS_PER_WEBHOOK users, like a body over 5 MB.
+            return error_response(ApiError(413, "payload_too_large", "too many users in one request", details[:50]))
+        # Not JSON, or a body that is not an object; a nested field of the wrong type is just invalid.
+        malformed = any(
+            d["type"] == "json_invalid" or (d["type"] == "model_attributes_type" and d["loc"] == ["body"])
+            for d in details
+        )
         code = "malformed_json" if malformed else "invalid_request"
         return error_response(ApiError(400, code, "the request body is not valid", details[:50]))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 MAX_USERS_PER_WEBHOOK = 10_000
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -69,7 +69,7 @@ class StepConfig(StrictModel):
     action: Action = Action.ADD
     match_fields: Annotated[list[MatchField], Field(max_length=3)] = Field(default_factory=list)
     entry_filters: Annotated[list[EntryFilter], Field(max_length=50)] = Field(default_factory=list)
-    last_step: bool = False
+    last_step: StrictBool = False  # JSON true/false only: "yes" or "0" is a mistake, not a choice
 
     @model_validator(mode="after")
     def _unique_match_fields(self) -> StepConfig:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing_extensions import NotRequired, TypedDict  # pydantic needs this TypedDict on Python < 3.12
+from typing import NotRequired  # pydantic needs this TypedDict on Python < 3.12
+
+from typing_extensions import TypedDict
 
 from audience_sync.models import MatchField, WebhookUser
 

@@ -21,12 +21,12 @@ class PublishError(Exception):
 def chunk_users(users: Sequence[QueuedUser], max_bytes: int, overhead: int) -> Iterator[list[QueuedUser]]:
     """Consecutive runs of users whose JSON fits in `max_bytes` with `overhead` bytes of envelope."""
     chunk: list[QueuedUser] = []
-    size = overhead
+    size = overhead + 1  # "[" and "]", less the comma the last user does not need
     for user in users:
         user_bytes = len(json.dumps(user, separators=(",", ":")).encode()) + 1
         if chunk and size + user_bytes > max_bytes:
             yield chunk
-            chunk, size = [], overhead
+            chunk, size = [], overhead + 1
         chunk.append(user)
         size += user_bytes
     if chunk:

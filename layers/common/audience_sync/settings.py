@@ -33,6 +33,7 @@ class Settings:
     oauth_redirect_uri: str
     max_elements: int
     requests_per_second: float
+    rate_headroom_percent: float
     retry_horizon_seconds: int
     flush_seconds: int
     time_scale: float
@@ -57,6 +58,7 @@ class Settings:
             oauth_redirect_uri=_env("OAUTH_REDIRECT_URI", ""),
             max_elements=int(_env("LINKEDIN_MAX_ELEMENTS", "5000")),
             requests_per_second=float(_env("LINKEDIN_REQUESTS_PER_SECOND", "10")),
+            rate_headroom_percent=float(_env("LINKEDIN_RATE_HEADROOM_PERCENT", "8")),
             retry_horizon_seconds=int(_env("RETRY_HORIZON_SECONDS", "46800")),
             flush_seconds=int(_env("FLUSH_SECONDS", "5")),
             time_scale=float(_env("TIME_SCALE", "1")),

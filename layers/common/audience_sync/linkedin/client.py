@@ -142,9 +142,10 @@ class LinkedInClient:
 def parse_element_results(response: requests.Response, expected: int) -> list[ElementResult]:
     """Per-element statuses. A 2xx without them means the whole batch was accepted (older API versions)."""
     try:
-        elements = response.json().get("elements")
+        body = response.json()
     except ValueError:
-        elements = None
+        body = None
+    elements = body.get("elements") if isinstance(body, dict) else None
     if not isinstance(elements, list):
         return [ElementResult(201)] * expected
     results = []

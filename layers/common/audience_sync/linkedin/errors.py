@@ -51,6 +51,6 @@ def element_disposition(status: int) -> Disposition:
     """Per-element results of BATCH_CREATE: a 4xx ends only that user; throttles and 5xx are retried."""
     if 200 <= status < 300:
         return Disposition.OK
-    if status in (408, 429) or status >= 500:
+    if status in (0, 408, 409, 423, 429) or status >= 500:  # as classify: conflicts/locks are transient
         return Disposition.RETRY
     return Disposition.REJECTED

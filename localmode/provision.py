@@ -1,0 +1,82 @@
+"""Builds the stack from template.yaml inside an active moto mock: resources, functions, environment.
+
+Local mode and the tests share this, so both run exactly what the template declares.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from localmode import moto_atomic
+from localmode.api_gateway import ApiGateway
+from localmode.functions import LocalFunction, layer_paths, load_functions, shared_environment
+from localmode.resources import ACCOUNT_ID, REGION, create_resources
+from localmode.template import Resolver, load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@dataclass
+class Stack:
+    template: dict[str, Any]
+    resolver: Resolver
+    functions: dict[str, LocalFunction]
+    api_id: str
+
+    def ref(self, logical_id: str) -> str:
+        return self.resolver.values[logical_id]
+
+    def gateway(self, api_key: str) -> ApiGateway:
+        stage = str(self.template["Resources"][self.api_id]["Properties"].get("StageName", "api"))
+        return ApiGateway(self.template, self.functions, self.api_id, api_key, stage)
+
+
+def template_parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+    """Template defaults; then any env var the functions read that is a !Ref to a parameter; then overrides."""
+    params = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    variables = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get(
+        "Variables"
+    ) or {}
+    for variable, value in variables.items():
+        if isinstance(value, dict) and value.get("Ref") in params and variable in os.environ:
+            params[value["Ref"]] = os.environ[variable]
+    params.update(overrides)
+    return params
+
+
+def provision(
+    overrides: dict[str, str], extra_env: dict[str, str], root: Path = ROOT, stack_name: str = "audience-sync"
+) -> Stack:
+    """Create the template's resources in the (already started) moto mock and export the functions' env."""
+    template = load_template(root / "template.yaml")
+    moto_atomic.install()
+    os.environ.update(AWS_ENV)
+    for path in layer_paths(template, root):  # what Lambda puts on sys.path from the layers
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    from audience_sync import aws, settings
+
+    aws.reset()
+    settings.settings.cache_clear()
+    resolver = Resolver(
+        template_parameters(template, overrides),
+        {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws", "AWS::StackName": stack_name},
+    )
+    create_resources(template, resolver, stack_name)
+    api_id = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Api")
+    resolver.set_resource(api_id, "local")
+    functions = load_functions(template, root, resolver)
+    os.environ.update(shared_environment(functions))
+    os.environ.update(extra_env)
+    return Stack(template, resolver, functions, api_id)

@@ -1,0 +1,231 @@
+"""End to end over HTTP against `python -m localmode`: connect → configure → launch → post users → the LinkedIn
+audience and the metrics are exactly right. Also: bad input changes nothing; the LinkedIn URLs are honoured."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from localmode.sandbox import LinkedInSandbox
+from tests.e2e.local_service import Service, local_service
+
+pytestmark = pytest.mark.e2e
+
+
+def sha(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)  # polling an asynchronous pipeline over HTTP
+
+
+def connect(service: Service) -> dict[str, Any]:
+    response = requests.get(service.url("/v1/connections/linkedin/authorize"), headers=service.headers, timeout=10)
+    assert response.status_code == 200, response.text  # requests followed authorize → LinkedIn → callback
+    assert [r.status_code for r in response.history] == [302, 302]
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def configure_and_launch(service: Service, step_id: str, **config: Any) -> str:
+    step = {
+        "partner": "linkedin",
+        "ad_account_id": "507000001",
+        "audience": {"name": f"Audience of {step_id}"},
+        "action": "add",
+        "match_fields": ["email", "first_last_name", "android_gaid"],
+        **config,
+    }
+    put = requests.put(service.url(f"/v1/steps/{step_id}"), json=step, headers=service.headers, timeout=10)
+    assert put.status_code == 200, put.text
+    launch = requests.post(service.url(f"/v1/steps/{step_id}/launch"), headers=service.headers, timeout=10)
+    assert launch.status_code == 200, launch.text
+    assert launch.json()["status"] == "active"
+    audience_id: str = launch.json()["audience_id"]
+    return audience_id
+
+
+def metrics(service: Service, step_id: str) -> dict[str, int]:
+    response = requests.get(service.url(f"/v1/steps/{step_id}/metrics"), headers=service.headers, timeout=10)
+    assert response.status_code == 200, response.text
+    body: dict[str, int] = response.json()
+    return body
+
+
+def post_users(service: Service, step_id: str, body: Any, **kwargs: Any) -> requests.Response:
+    return requests.post(
+        service.url(f"/v1/steps/{step_id}/users"), json=body, headers=service.headers, timeout=30, **kwargs
+    )
+
+
+USERS = [
+    {
+        "external_id": "u-1",
+        "email": " Ana.Ruiz@Example.com ",
+        "first_name": "Ana",
+        "last_name": "Ruiz",
+        "ad_tracking_enabled": True,
+    },
+    {"external_id": "u-2", "email": "bo@example.com", "ad_tracking_enabled": True, "attributes": {"opted_in": True}},
+    {"external_id": "u-3", "first_name": "  Cy ", "last_name": "Lee", "ad_tracking_enabled": True},
+    {"external_id": "u-4", "android_gaid": "38400000-8cf0-11bd-b23e-10b96e40000d", "ad_tracking_enabled": True},
+    {"external_id": "u-5", "email": "not-an-email", "ad_tracking_enabled": True},  # nothing usable: not synced
+    {"external_id": "u-6", "ad_tracking_enabled": True},  # no match field: not synced
+    {"external_id": "u-7", "email": "filtered@example.com", "ad_tracking_enabled": False},  # filtered out
+    {
+        "external_id": "u-8",
+        "email": "dns@example.com",
+        "ad_tracking_enabled": True,
+        "attributes": {"do_not_sell_or_share": True},
+    },  # filtered out
+]
+FILTERS = [
+    {"attribute": "ad_tracking_enabled", "op": "eq", "value": True},
+    {"attribute": "do_not_sell_or_share", "op": "ne", "value": True},
+]
+EXPECTED_MEMBERS = [
+    [{"idType": "SHA256_EMAIL", "idValue": sha("ana.ruiz@example.com")}],
+    [{"idType": "SHA256_EMAIL", "idValue": sha("bo@example.com")}],
+    [],  # Cy Lee: name only
+    [{"idType": "GOOGLE_AID", "idValue": "38400000-8cf0-11bd-b23e-10b96e40000d"}],
+]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with local_service(tmp_path_factory.mktemp("local")) as running:
+        yield running
+
+
+def test_walkthrough_syncs_exactly_the_expected_identities(service: Service) -> None:
+    connection = connect(service)
+    assert connection["status"] == "connected"
+    assert {a["id"]: a["usable"] for a in connection["ad_accounts"]} == {"507000001": True, "507000002": False}
+    audience_id = configure_and_launch(service, "welcome", entry_filters=FILTERS)
+
+    posted_at = time.time()
+    first = post_users(service, "welcome", {"users": USERS, "idempotency_key": "evt-1"})
+    assert first.status_code == 202, first.text
+    assert first.json() == {"accepted": 4, "filtered": 2, "not_synced": 2}
+    again = post_users(service, "welcome", {"users": USERS, "idempotency_key": "evt-1"})
+    assert again.status_code == 202 and again.json() == first.json()  # counted once
+
+    settled = wait_for(lambda: (m := metrics(service, "welcome"))["pending"] == 0 and m, 30, "pending == 0")
+    assert settled == {
+        "entered": 6,
+        "proceeded": 6,
+        "synced": 4,
+        "not_synced": 2,
+        "pending": 0,
+        "errored": 0,
+        "exited": 0,
+    }
+
+    members = requests.get(service.url(f"/linkedin/_sandbox/segments/{audience_id}/members"), timeout=10).json()
+    ids = sorted(str(m.get("userIds")) for m in members["members"])
+    assert ids == sorted(str(m) for m in EXPECTED_MEMBERS)
+    names = [(m.get("firstName"), m.get("lastName")) for m in members["members"] if m.get("firstName")]
+    assert sorted(names) == [("Ana", "Ruiz"), ("Cy", "Lee")]
+
+    log = requests.get(service.url("/linkedin/_sandbox/requests"), timeout=10).json()
+    user_calls = [r for r in log if r["path"].endswith("/users")]
+    assert user_calls, "no request reached LinkedIn"
+    for call in user_calls:
+        assert call["status"] == 200
+        assert call["linkedin_version"] and call["restli_protocol_version"] == "2.0.0"
+        assert call["restli_method"] == "BATCH_CREATE"
+        assert call["elements"] <= 5000
+    # LinkedIn asks for >= 5 s between creating a segment and streaming into it; then one flush window.
+    assert user_calls[0]["t"] - posted_at < 5 + 1 + 3
+
+
+def test_bad_input_gets_4xx_and_changes_nothing(service: Service) -> None:
+    configure_and_launch(service, "strict")
+    before = metrics(service, "strict")
+    url = service.url("/v1/steps/strict/users")
+    cases = {
+        "malformed json": requests.post(url, data=b"{not json", headers=service.headers, timeout=10),
+        "wrong types": post_users(service, "strict", {"users": "everyone"}),
+        "missing external_id": post_users(service, "strict", {"users": [{"email": "a@example.com"}]}),
+        "no users": post_users(service, "strict", {"users": []}),
+        "too many users": post_users(service, "strict", {"users": [{"external_id": str(i)} for i in range(10_001)]}),
+        "oversized body": requests.post(
+            url, data=b'{"users": [' + b" " * (5 * 1024 * 1024) + b"]}", headers=service.headers, timeout=30
+        ),
+        "unknown step": post_users(service, "nope", {"users": [{"external_id": "x"}]}),
+        "missing key": requests.post(url, json={"users": [{"external_id": "x", "email": "k@example.com"}]}, timeout=10),
+    }
+    statuses = {name: r.status_code for name, r in cases.items()}
+    assert all(400 <= s < 500 for s in statuses.values()), statuses
+    assert statuses["oversized body"] == 413 and statuses["too many users"] == 413
+    assert statuses["unknown step"] == 404 and statuses["missing key"] == 403
+    for response in cases.values():
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+    time.sleep(1.5)  # one flush window: anything wrongly queued would have been counted by now
+    assert metrics(service, "strict") == before
+
+
+@pytest.fixture
+def external_linkedin() -> Iterator[str]:
+    """An independent LinkedIn-compatible endpoint on its own port (not the one local mode mounts)."""
+    app = LinkedInSandbox()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_linkedin_urls_point_at_another_endpoint_and_the_rate_limit_holds(
+    tmp_path: Path, external_linkedin: str
+) -> None:
+    url = external_linkedin
+    env = {
+        "LINKEDIN_API_URL": f"{url}/rest",
+        "LINKEDIN_OAUTH_URL": f"{url}/oauth/v2",
+        "LINKEDIN_MAX_ELEMENTS": "100",
+    }  # small requests, so 3,000 users make 30 requests to pace
+    with local_service(tmp_path, **env) as svc:
+        connect(svc)
+        audience_id = configure_and_launch(svc, "paced", match_fields=["email"])
+        users = [{"external_id": f"p-{i}", "email": f"person{i}@example.com"} for i in range(3000)]
+        assert post_users(svc, "paced", {"users": users}).json()["accepted"] == 3000
+        try:
+            wait_for(lambda: metrics(svc, "paced")["synced"] == 3000, 60, "3,000 synced")
+        except AssertionError:
+            print(svc.log()[-6000:])
+            raise
+        assert metrics(svc, "paced")["pending"] == 0
+        local_log = requests.get(svc.url("/linkedin/_sandbox/requests"), timeout=10).json()
+    assert local_log == []  # the built-in sandbox saw nothing: every call went to the configured endpoint
+
+    members = requests.get(f"{url}/_sandbox/segments/{audience_id}/members", timeout=10).json()["members"]
+    expected = sorted(sha(f"person{i}@example.com") for i in range(3000))
+    assert sorted(m["userIds"][0]["idValue"] for m in members) == expected
+    calls = [r for r in requests.get(f"{url}/_sandbox/requests", timeout=10).json() if r["path"].endswith("/users")]
+    assert len(calls) >= 30 and all(c["elements"] <= 100 for c in calls)
+    times = sorted(c["t"] for c in calls)
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    gaps = [round((b - a) * 1000) for a, b in itertools.pairwise(times)]
+    assert busiest <= 10, f"{busiest} requests within one second; gaps in ms: {gaps}"

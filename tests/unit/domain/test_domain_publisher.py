@@ -1,0 +1,83 @@
+"""publisher.py: users cut into queue messages that fit SQS, many users per message, order kept."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from audience_sync.normalise import QueuedUser, hash_email
+from audience_sync.publisher import MAX_MESSAGE_BYTES, chunk_users, message_bodies
+from audience_sync.queue_message import QueuedMessage, SyncTarget
+
+
+def compact(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+def users(n: int, seed: int = 1) -> list[QueuedUser]:
+    rng = random.Random(seed)
+    out: list[QueuedUser] = []
+    for i in range(n):
+        user: QueuedUser = {"x": f"user-{i}-" + "z" * rng.randrange(0, 40)}
+        if rng.random() < 0.8:
+            user["e"] = hash_email(f"person{i}@example.com") or ""
+        if rng.random() < 0.5:
+            user["f"] = "Ána" * rng.randrange(1, 11)
+            user["l"] = "Ruiz"
+        if rng.random() < 0.3:
+            user["g"] = f"38400000-8cf0-11bd-b23e-{i:012d}"
+        out.append(user)
+    return out
+
+
+@pytest.mark.parametrize("overhead", [0, 2, 37])
+def test_chunks_fit_keep_order_and_are_never_empty(overhead: int) -> None:
+    data = users(300)
+    for max_bytes in [*range(400, 700, 7), 1_000, 5_000]:  # above the largest single user
+        chunks = list(chunk_users(data, max_bytes, overhead))
+        assert all(chunks), max_bytes
+        assert [u for chunk in chunks for u in chunk] == data
+        for chunk in chunks:
+            assert compact(chunk) + overhead <= max_bytes, (max_bytes, overhead, compact(chunk))
+
+
+def test_chunks_are_as_full_as_allowed() -> None:
+    data = [{"x": str(i)} for i in range(10)]  # each user is 9 bytes of JSON
+    # 3 users as a JSON list: [ + 3*9 + 2 commas + ] = 31 bytes
+    assert [len(c) for c in chunk_users(data, 31, 0)] == [3, 3, 3, 1]
+    assert [len(c) for c in chunk_users(data, 30, 0)] == [2, 2, 2, 2, 2]
+
+
+def test_no_users_no_chunks() -> None:
+    assert list(chunk_users([], 100, 0)) == []
+
+
+def test_message_bodies_for_10000_users() -> None:
+    data = users(10_000)
+    target = SyncTarget(connection_id="linkedin", ad_account_id="507", audience_id="9", action="add")
+    template = QueuedMessage(
+        step_id="step-1", target=target, users=[data[0]], correlation_id="c" * 36, first_enqueued_at=1_790_000_000_000
+    )
+    bodies = message_bodies(template, data)
+    assert len(bodies) <= 10  # thousands of users per message
+    assert len(bodies) * 500 < len(data)
+    back: list[QueuedUser] = []
+    for body in bodies:
+        assert len(body.encode()) <= MAX_MESSAGE_BYTES
+        message = QueuedMessage.model_validate_json(body)
+        assert message.step_id == "step-1"
+        assert message.target == target
+        assert message.correlation_id == template.correlation_id
+        assert message.first_enqueued_at == template.first_enqueued_at
+        back.extend(message.users)
+    assert back == data
+
+
+def test_one_small_batch_is_one_message() -> None:
+    target = SyncTarget(connection_id="linkedin", ad_account_id="1", audience_id="2", action="remove")
+    data = users(3)
+    bodies = message_bodies(QueuedMessage(step_id="s", target=target, users=[data[0]], first_enqueued_at=0), data)
+    assert len(bodies) == 1
+    assert QueuedMessage.model_validate_json(bodies[0]).users == data
