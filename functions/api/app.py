@@ -12,9 +12,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync import secrets_store
-from audience_sync.connections import ConnectionService
+from audience_sync.audience import describe
+from audience_sync.connections import ConnectionService, NotConnected
 from audience_sync.errors import ApiError
 from audience_sync.http import json_response, new_resolver, normalise_request, proxy_response, reject_oversized
+from audience_sync.linkedin.errors import Disposition, LinkedInError
 from audience_sync.metrics import public_metrics
 from audience_sync.metrics_store import MetricsStore
 from audience_sync.models import StepConfig
@@ -122,6 +124,26 @@ def step_metrics(step_id: str) -> dict[str, int]:
     svc = services()
     svc.steps.get(_step_id(step_id))  # 404 for an unknown step rather than zeros
     return public_metrics(svc.metrics.get(step_id))
+
+
+@app.get("/v1/steps/<step_id>/audience")
+def step_audience(step_id: str) -> dict[str, Any]:
+    """Fetched from LinkedIn on demand, so a change there shows at once (caching is a later step)."""
+    svc = services()
+    item = svc.steps.get(_step_id(step_id))
+    if not item.get("audience_id"):
+        raise ApiError(409, "step_not_launched", "the step has no LinkedIn audience yet; launch it first")
+    try:
+        segment = svc.launcher.with_token(
+            lambda token: svc.connections.linkedin.get_segment(token, item["audience_id"])
+        )
+    except NotConnected as exc:
+        raise ApiError(409, f"linkedin_{exc.status}", "reconnect LinkedIn to read the audience") from exc
+    except LinkedInError as exc:
+        if exc.disposition is Disposition.NOT_FOUND:
+            raise ApiError(404, "audience_not_found", "LinkedIn has no audience with this id (deleted?)") from exc
+        raise ApiError(502, "linkedin_unavailable", f"LinkedIn did not answer ({exc.reason})") from exc
+    return describe(segment)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

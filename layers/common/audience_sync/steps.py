@@ -170,7 +170,7 @@ class Launcher:
         audience = config["audience"]
         try:
             if audience.get("id"):
-                self._with_token(lambda token: self.connections.linkedin.get_segment(token, audience["id"]))
+                self.with_token(lambda token: self.connections.linkedin.get_segment(token, audience["id"]))
                 audience_id, created_at = audience["id"], None
             elif (
                 item.get("audience_id")
@@ -179,7 +179,7 @@ class Launcher:
             ):
                 audience_id, created_at = item["audience_id"], _int(item.get("audience_created_at"))
             else:
-                audience_id = self._with_token(
+                audience_id = self.with_token(
                     lambda token: self.connections.linkedin.create_segment(
                         token,
                         config["ad_account_id"],
@@ -206,7 +206,8 @@ class Launcher:
         updated = self.steps.activate(step_id, audience_id, created_at)
         return {"status": updated["status"], "audience_id": audience_id}
 
-    def _with_token(self, call: Any) -> Any:
+    def with_token(self, call: Any) -> Any:
+        """Run `call(access_token)`, refreshing the token once if LinkedIn answers 401."""
         token = self.connections.access_token()
         try:
             return call(token.value)
