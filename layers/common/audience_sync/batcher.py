@@ -199,7 +199,8 @@ class Batcher:
                 continue
             deltas[message.step_id].merge(delta)
         for step_id, delta in deltas.items():
-            self.metrics.apply(step_id, delta)
+            if delta:  # only retries: nothing to count yet
+                self.metrics.apply(step_id, delta)
         return failed
 
     def _retry(self, message: QueuedMessage, users: list[QueuedUser], reason: str, now: int, delta: StepDelta) -> bool:

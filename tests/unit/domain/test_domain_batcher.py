@@ -97,6 +97,7 @@ class FakeMetrics:
     applied: list[tuple[str, dict[str, int]]] = field(default_factory=list)
 
     def apply(self, step_id: str, delta: StepDelta) -> dict[str, Any]:
+        assert delta, "an empty delta would cost a DynamoDB write for nothing"
         self.applied.append((step_id, delta.attributes()))
         return {}
 

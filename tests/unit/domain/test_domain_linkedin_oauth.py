@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +9,7 @@ import pytest
 import requests
 
 from audience_sync.linkedin.oauth import OAuthClient, OAuthError, TokenGrant, authorization_url
+from tests.unit.domain.http_fakes import FakeSession, response
 
 
 def test_authorization_url() -> None:
@@ -25,28 +25,6 @@ def test_authorization_url() -> None:
         "state": ["st.ate"],
         "scope": ["r_ads rw_dmp_segments"],
     }
-
-
-def response(status: int, body: Any, reason: str = "") -> requests.Response:
-    r = requests.Response()
-    r.status_code = status
-    r.reason = reason
-    r._content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return r
-
-
-class FakeSession(requests.Session):
-    def __init__(self, *answers: requests.Response | Exception):
-        super().__init__()
-        self.answers = list(answers)
-        self.calls: list[dict[str, Any]] = []
-
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.calls.append({"method": method, "url": url, **kwargs})
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
 
 
 GRANT = {
