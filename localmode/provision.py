@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localmode import moto_atomic
+from localmode import moto_threadsafe
 from localmode.api_gateway import ApiGateway
 from localmode.functions import LocalFunction, layer_paths, load_functions, shared_environment
 from localmode.resources import ACCOUNT_ID, REGION, create_resources
@@ -60,7 +60,7 @@ def provision(
 ) -> Stack:
     """Create the template's resources in the (already started) moto mock and export the functions' env."""
     template = load_template(root / "template.yaml")
-    moto_atomic.install()
+    moto_threadsafe.install()
     os.environ.update(AWS_ENV)
     for path in layer_paths(template, root):  # what Lambda puts on sys.path from the layers
         if str(path) not in sys.path:

@@ -110,7 +110,7 @@ def test_real_threads_share_the_limit_slow(stack: Any) -> None:
 
     def worker() -> None:
         bucket = _bucket(stack, SystemClock(), key="linkedin#threads")
-        # moto's conditional writes are made atomic per item by localmode.moto_atomic (installed by provision)
+        # moto's conditional writes are made atomic per item by localmode.moto_threadsafe (installed by provision)
         try:
             for _ in range(15):
                 assert bucket.acquire(SystemClock().now_ms() + 30_000)

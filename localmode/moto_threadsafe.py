@@ -1,0 +1,73 @@
+"""Make moto as atomic as the services it emulates, for a process where several threads share it.
+
+moto's backends are not thread-safe. Local mode runs the API, the ingest and two batchers as threads on one
+moto, and two races were observed:
+- DynamoDB checks a ConditionExpression and applies the write in separate steps: two threads both passed the
+  same condition (2 of 200 simultaneous conditional creates), so two batchers spent one rate-limit token.
+- SQS `receive_message` marks a message received, then copies it, while iterating the queue that other threads
+  append to; a failure in between hides the message for the whole visibility timeout (a batch stalled for
+  12 minutes in a loaded CI run).
+One process-wide lock around each backend operation gives the per-item atomicity of the real services. A long
+poll is run as repeated short polls, so the lock is never held while waiting.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from typing import Any
+
+_LOCK = threading.RLock()
+_DYNAMODB = ("get_item", "put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items", "query")
+_SQS = (
+    "send_message",
+    "send_message_batch",
+    "delete_message",
+    "delete_message_batch",
+    "change_message_visibility",
+    "change_message_visibility_batch",
+)
+_POLL_INTERVAL = 0.05
+_installed = False
+
+
+def _locked(original: Any) -> Any:
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            return original(*args, **kwargs)
+
+    return wrapper
+
+
+def _short_polls(original: Any) -> Any:
+    @functools.wraps(original)
+    def receive_message(
+        self: Any, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any, **kwargs: Any
+    ) -> Any:
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with _LOCK:
+                messages = original(self, queue_name, count, 0, *args, **kwargs)
+            if messages or time.monotonic() >= deadline:
+                return messages
+            time.sleep(_POLL_INTERVAL)
+
+    return receive_message
+
+
+def install() -> None:
+    global _installed  # noqa: PLW0603 - patching moto's classes once per process
+    with _LOCK:
+        if _installed:
+            return
+        from moto.dynamodb.models import DynamoDBBackend
+        from moto.sqs.models import SQSBackend
+
+        for name in _DYNAMODB:
+            setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
+        for name in _SQS:
+            setattr(SQSBackend, name, _locked(getattr(SQSBackend, name)))
+        SQSBackend.receive_message = _short_polls(SQSBackend.receive_message)  # type: ignore[method-assign]
+        _installed = True

@@ -1,0 +1,101 @@
+"""localmode.moto_threadsafe: moto shared by threads behaves as atomically as DynamoDB and SQS do."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from localmode import moto_threadsafe
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    moto_threadsafe.install()
+    with mock_aws():
+        yield
+
+
+def test_only_one_of_two_simultaneous_conditional_creates_wins(aws: None) -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName="buckets",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    double_wins = 0
+    for trial in range(200):
+        wins: list[int] = []
+        barrier = threading.Barrier(2)
+
+        def create(key: str = str(trial), won: list[int] = wins, start: threading.Barrier = barrier) -> None:
+            start.wait()
+            try:
+                client.put_item(
+                    TableName="buckets", Item={"k": {"S": key}}, ConditionExpression="attribute_not_exists(k)"
+                )
+                won.append(1)
+            except client.exceptions.ConditionalCheckFailedException:
+                pass
+
+        threads = [threading.Thread(target=create) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        double_wins += len(wins) > 1
+    assert double_wins == 0
+
+
+def test_concurrent_senders_and_receivers_lose_no_message(aws: None) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
+    sent = [f"m-{i}" for i in range(300)]
+    received: list[str] = []
+    lock = threading.Lock()
+    done_sending = threading.Event()
+
+    def send() -> None:
+        for start in range(0, len(sent), 10):
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(sent[start : start + 10])]
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        done_sending.set()
+
+    def receive() -> None:
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < 1.5 or not done_sending.is_set():
+            messages: list[dict[str, Any]] = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            if messages:
+                idle_since = time.monotonic()
+            for message in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                with lock:
+                    received.append(message["Body"])
+
+    threads = [threading.Thread(target=send)] + [threading.Thread(target=receive) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(received) == sorted(sent)  # each exactly once: none hidden by a half-finished receive
+
+
+def test_a_long_poll_still_waits_for_a_message(aws: None) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    threading.Timer(0.3, lambda: sqs.send_message(QueueUrl=url, MessageBody="late")).start()
+    started = time.monotonic()
+    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])
+    assert [m["Body"] for m in messages] == ["late"]
+    assert time.monotonic() - started < 1.5  # returned when the message came, not at the end of the poll
+    started = time.monotonic()
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
+    assert time.monotonic() - started >= 0.9  # an empty long poll waits its full time
