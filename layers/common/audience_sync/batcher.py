@@ -18,6 +18,7 @@ from audience_sync.clock import Clock
 from audience_sync.connections import AccessToken, ConnectionService, NotConnected
 from audience_sync.linkedin.client import ElementResult, LinkedInClient, encode_users_body
 from audience_sync.linkedin.errors import Disposition, LinkedInError, element_disposition
+from audience_sync.linkedin.oauth import OAuthError
 from audience_sync.metrics import StepDelta
 from audience_sync.metrics_store import MetricsStore
 from audience_sync.normalise import QueuedUser, linkedin_element
@@ -137,11 +138,11 @@ class Batcher:
                 results = self.linkedin.send_users(token.value, target.audience_id, body, len(users))
             except LinkedInError as exc:
                 if exc.disposition is Disposition.REFRESH_TOKEN and attempt == 0:
-                    try:
-                        token = self._refresh(token)
-                    except NotConnected as dead:
-                        mark_all(Outcome("deferred", f"linkedin_{dead.status}"))
+                    refreshed = self._refreshed(token)
+                    if isinstance(refreshed, Outcome):
+                        mark_all(refreshed)
                         return
+                    token = refreshed
                     continue
                 mark_all(Outcome("deferred", self._request_failed(exc, request, messages)))
                 return
@@ -167,8 +168,14 @@ class Batcher:
             self._token = self.connections.access_token()
         return self._token
 
-    def _refresh(self, stale: AccessToken) -> AccessToken:
-        self._token = self.connections.refresh(stale)
+    def _refreshed(self, stale: AccessToken) -> AccessToken | Outcome:
+        """A fresh token, or the deferral for users who must wait (dead grant, or LinkedIn's OAuth down)."""
+        try:
+            self._token = self.connections.refresh(stale)
+        except NotConnected as dead:
+            return Outcome("deferred", f"linkedin_{dead.status}")
+        except OAuthError as unavailable:
+            return Outcome("deferred", f"linkedin_refresh_{unavailable.error}")
         return self._token
 
     # ---- accounting --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from audience_sync.batcher import NOT_SENT_IN_TIME, Batcher, Outcome, element_ou
 from audience_sync.connections import AccessToken, NotConnected
 from audience_sync.linkedin.client import ElementResult
 from audience_sync.linkedin.errors import LinkedInError
+from audience_sync.linkedin.oauth import OAuthError
 from audience_sync.metrics import StepDelta
 from audience_sync.normalise import QueuedUser, hash_email
 from audience_sync.publisher import PublishError
@@ -369,6 +370,17 @@ def test_401_and_dead_refresh_defers_with_invalid_token() -> None:
     assert w.metrics.counted == []
     (sent,) = w.publisher.sent
     assert sent.messages[0].last_error == "linkedin_invalid_token"
+
+
+def test_401_while_linkedins_token_endpoint_is_down_defers_instead_of_failing_the_batch() -> None:
+    w = world(
+        LinkedInError(401, "EXPIRED_ACCESS_TOKEN", "Expired access token"),
+        connections=FakeConnections(refresh_raises=OAuthError(503, "unreachable", "Service Unavailable")),
+    )
+    assert w.run(message(AUD_A, 2, "a")) == []  # no batch item failure: the users are in the retry
+    assert w.connections.invalid == []  # a transient outage does not disconnect anyone
+    assert w.publisher.sent[0].messages[0].last_error == "linkedin_refresh_unreachable"
+    assert w.metrics.counted == []
 
 
 def test_401_twice_marks_the_connection_invalid() -> None:
