@@ -518,3 +518,18 @@ def test_api_event_samples_match_template_routes(template: dict[str, Any]) -> No
         has_key = "x-api-key" in {k.lower() for k in event["headers"]}
         assert has_key == (event["resource"] != CALLBACK_PATH), path.name
     assert api_samples >= 5
+
+
+def test_functions_may_write_the_tables_their_code_writes(template: dict[str, Any]) -> None:
+    """Local mode does not enforce IAM, so this is where a missing write permission is caught."""
+    writes = {"DynamoDBCrudPolicy", "DynamoDBWritePolicy"}
+
+    def writable(function: str) -> set[str]:
+        policies = template["Resources"][function]["Properties"]["Policies"]
+        return {next(iter(p.values()))["TableName"]["Ref"] for p in policies if isinstance(p, dict) and set(p) & writes}
+
+    # batcher: step errors (steps.set_error), counters, rate bucket, token refresh
+    assert {"StepsTable", "MetricsTable", "RateLimitTable", "ConnectionsTable"} <= writable("BatcherFunction")
+    assert {"MetricsTable", "IdempotencyTable"} <= writable("IngestFunction")
+    assert {"StepsTable", "ConnectionsTable"} <= writable("ApiFunction")
+    assert {"ConnectionsTable"} <= writable("TokenRefreshFunction")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -9,19 +10,33 @@ import boto3
 from botocore.config import Config
 
 _CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 4})
+# Creating clients from boto3's default session is not thread-safe (local mode runs functions as threads);
+# the clients themselves are, and Table actions are stateless wrappers over the client.
+_CREATE = threading.Lock()
 
 
 @cache
-def client(service: str) -> Any:
+def _client(service: str) -> Any:
     return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
 @cache
-def table(name: str) -> Any:
+def _table(name: str) -> Any:
     return boto3.resource("dynamodb", config=_CONFIG).Table(name)
+
+
+def client(service: str) -> Any:
+    with _CREATE:
+        return _client(service)
+
+
+def table(name: str) -> Any:
+    with _CREATE:
+        return _table(name)
 
 
 def reset() -> None:
     """Forget cached clients (tests and local mode start a fresh emulated account)."""
-    client.cache_clear()
-    table.cache_clear()
+    with _CREATE:
+        _client.cache_clear()
+        _table.cache_clear()

@@ -1,8 +1,10 @@
 """The batcher: queued users → packed LinkedIn requests → per-user outcomes → counters.
 
 Accounting is per SQS message: a message's outcomes are counted only once the whole message is
-settled (every user synced, errored, or handed to the retry). A message that cannot be settled is
-reported as a batch item failure and counts nothing, so its redelivery cannot double count.
+settled (every user synced, errored, or handed to the retry; users not sent before the deadline go to
+the retry too, so they never wait out the queue's visibility timeout or drift towards the DLQ). A message
+that cannot be settled (the retry hand-off failed, or it is unreadable) is reported as a batch item failure
+and counts nothing, so its redelivery cannot double count.
 """
 
 from __future__ import annotations
@@ -186,9 +188,6 @@ class Batcher:
         deltas: dict[str, StepDelta] = defaultdict(StepDelta)
         now = self.clock.now_ms()
         for message, message_id, results in zip(messages, message_ids, outcomes, strict=True):
-            if all(o is None for o in results):
-                failed.append(message_id)  # nothing happened to it: SQS redelivers it whole
-                continue
             delta = StepDelta()
             retry_users: list[QueuedUser] = []
             retry_reason = NOT_SENT_IN_TIME

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -248,6 +248,8 @@ class ConnectionService:
                 self.mark_invalid(f"refresh_failed_{exc.error}")
                 raise NotConnected("invalid_token") from exc
             raise
+        if not grant.refresh_token:  # LinkedIn may answer a refresh without one: the old one stays valid
+            grant = replace(grant, refresh_token=tokens["refresh_token"])
         try:
             self._store(grant, None, _int_or_none(item.get("refresh_expires_at")), expected_version=version)
         except ClientError as exc:

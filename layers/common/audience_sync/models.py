@@ -38,7 +38,8 @@ class StrictModel(BaseModel):
 class EntryFilter(StrictModel):
     attribute: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     op: FilterOp
-    value: Any = None
+    # A JSON scalar: what an attribute is compared with. Bounded, so a config always fits a DynamoDB item.
+    value: Annotated[str, StringConstraints(max_length=1024)] | StrictBool | int | float | None = None
 
     @model_validator(mode="after")
     def _value_needed_for_comparisons(self) -> EntryFilter:
@@ -91,7 +92,7 @@ class WebhookUser(BaseModel):
     first_name: ShortText | None = None
     last_name: ShortText | None = None
     android_gaid: ShortText | None = None
-    ad_tracking_enabled: bool | None = None
+    ad_tracking_enabled: StrictBool | None = None  # a consent flag: "yes" or 1 is a wrong type, not true
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -3,7 +3,9 @@ and audience creation on LinkedIn."""
 
 from __future__ import annotations
 
+import json
 import time
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -11,6 +13,7 @@ from botocore.exceptions import ClientError
 from audience_sync import aws
 from audience_sync.connections import ConnectionService, NotConnected
 from audience_sync.errors import ApiError, NotFound
+from audience_sync.linkedin.client import account_urn
 from audience_sync.linkedin.errors import Disposition, LinkedInError
 from audience_sync.models import StepConfig
 from audience_sync.queue_message import SyncTarget
@@ -38,7 +41,8 @@ class StepRepository:
 
     def put_config(self, step_id: str, config: StepConfig) -> dict[str, Any]:
         now = _now_ms()
-        new_config = config.model_dump(mode="json", exclude_none=True)
+        # DynamoDB takes numbers as Decimal, never float (a filter value of 1.5 would otherwise be a 5xx).
+        new_config = json.loads(config.model_dump_json(exclude_none=True), parse_float=Decimal)
         existing: dict[str, Any] | None = self.table.get_item(Key={"step_id": step_id}, ConsistentRead=True).get("Item")
         item: dict[str, Any] = dict(existing or {"step_id": step_id, "status": DRAFT, "created_at": now})
         if existing and any(existing["config"].get(f) != new_config.get(f) for f in _TARGET_FIELDS):
@@ -85,7 +89,7 @@ def step_view(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "step_id": item["step_id"],
         "status": item.get("status", DRAFT),
-        "config": item.get("config", {}),
+        "config": _from_dynamodb(item.get("config", {})),
         "audience_id": item.get("audience_id"),
         "error": item.get("error"),
         "created_at": _int(item.get("created_at")),
@@ -147,6 +151,17 @@ def launch_problems(config: dict[str, Any], connection: dict[str, Any]) -> list[
     return problems
 
 
+def _from_dynamodb(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; a client gave (and gets back) plain JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamodb(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamodb(v) for v in value]
+    return value
+
+
 def _problem(field: str, code: str, message: str) -> dict[str, str]:
     return {"field": field, "code": code, "message": message}
 
@@ -170,14 +185,21 @@ class Launcher:
         audience = config["audience"]
         try:
             if audience.get("id"):
-                self.with_token(lambda token: self.connections.linkedin.get_segment(token, audience["id"]))
+                segment = self.with_token(lambda token: self.connections.linkedin.get_segment(token, audience["id"]))
+                if segment.get("account") not in (None, account_urn(config["ad_account_id"])):
+                    raise ApiError(
+                        422,
+                        "launch_invalid",
+                        "the step cannot be launched",
+                        [_problem("audience", "audience_wrong_account", "this audience belongs to another ad account")],
+                    )
                 audience_id, created_at = audience["id"], None
             elif (
-                item.get("audience_id")
+                item.get("created_audience_id")
                 and item.get("audience_name") == audience["name"]
                 and item.get("audience_account") == config["ad_account_id"]
-            ):
-                audience_id, created_at = item["audience_id"], _int(item.get("audience_created_at"))
+            ):  # relaunch: the audience this step created for this name and account, never one picked by id since
+                audience_id, created_at = item["created_audience_id"], _int(item.get("created_audience_at"))
             else:
                 audience_id = self.with_token(
                     lambda token: self.connections.linkedin.create_segment(
@@ -191,8 +213,14 @@ class Launcher:
                 created_at = _now_ms()
                 self.steps.table.update_item(
                     Key={"step_id": step_id},
-                    UpdateExpression="SET audience_name = :n, audience_account = :a",
-                    ExpressionAttributeValues={":n": audience["name"], ":a": config["ad_account_id"]},
+                    UpdateExpression="SET audience_name = :n, audience_account = :a, created_audience_id = :i, "
+                    "created_audience_at = :t",
+                    ExpressionAttributeValues={
+                        ":n": audience["name"],
+                        ":a": config["ad_account_id"],
+                        ":i": audience_id,
+                        ":t": created_at,
+                    },
                 )
         except NotConnected as exc:
             raise ApiError(

@@ -266,3 +266,11 @@ def test_form_content_type_is_still_parsed_as_json(api: Api) -> None:
     assert reply.status == 202
     assert reply.json == {"accepted": 1, "filtered": 0, "not_synced": 0}
     assert_error(api.request("POST", "/v1/steps/s1/users", raw="users=a", content_type=form), 400, "malformed_json")
+
+
+def test_consent_flag_must_be_a_real_boolean(api: Api) -> None:
+    api.active_step("consent", entry_filters=[{"attribute": "ad_tracking_enabled", "op": "eq", "value": True}])
+    for flag in ("yes", 1, "true"):
+        reply = api.post_users("consent", [{"external_id": "u", "email": "u@example.com", "ad_tracking_enabled": flag}])
+        assert reply.status == 400, reply.text
+    assert api.metrics("consent")["entered"] == 0

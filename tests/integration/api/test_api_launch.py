@@ -98,3 +98,23 @@ def test_launch_after_disconnect_is_422(api: Api) -> None:
     api.put_step("s1", audience={"name": "Other"})
     error = assert_error(api.launch("s1"), 422, "launch_invalid")
     assert _problems(error) == {"connection": "linkedin_disconnected"}
+
+
+def test_an_audience_of_another_ad_account_is_refused(api: Api) -> None:
+    api.connect()
+    other = api.stack.sandbox.app.state.create_segment(
+        {"name": "Someone else's", "type": "USER"}, "urn:li:sponsoredAccount:507000999"
+    )
+    api.put_step("s1", audience={"id": str(other.id)})
+    error = assert_error(api.launch("s1"), 422, "launch_invalid")
+    assert _problems(error) == {"audience": "audience_wrong_account"}
+
+
+def test_relaunch_by_name_reuses_the_audience_this_step_created_not_one_picked_by_id(api: Api) -> None:
+    created = api.active_step("s1", audience={"name": "Mine"})
+    picked = api.active_step("other", audience={"name": "Picked"})
+    api.put_step("s1", audience={"id": picked})
+    assert api.launch("s1").json["audience_id"] == picked
+    api.put_step("s1", audience={"name": "Mine"})
+    assert api.launch("s1").json["audience_id"] == created
+    assert len(api.sandbox_segments()) == 2

@@ -162,3 +162,25 @@ def test_disconnect(api: Api) -> None:
     assert api.raw_connection_item() is None
     # Disconnecting twice is harmless.
     assert api.request("DELETE", "/v1/connections/linkedin").json["status"] == "disconnected"
+
+
+def test_a_refresh_answer_without_a_refresh_token_keeps_the_old_one(api: Api, monkeypatch: Any) -> None:
+    from audience_sync import secrets_store
+    from audience_sync.connections import ConnectionService
+    from audience_sync.linkedin.oauth import OAuthClient, TokenGrant
+    from audience_sync.settings import settings
+
+    api.connect()
+    service = ConnectionService(settings(), secrets_store.linkedin_client_secret(settings()))
+    refresh_tokens: list[str] = []
+
+    def refresh(self: OAuthClient, refresh_token: str) -> TokenGrant:
+        refresh_tokens.append(refresh_token)
+        return TokenGrant("new-access-token-" + "x" * 100, 5184000, None, None, "r_ads,rw_dmp_segments")
+
+    monkeypatch.setattr(OAuthClient, "refresh", refresh)
+    service.refresh()
+    service.refresh()
+    assert service.access_token().value.startswith("new-access-token-")
+    assert len(refresh_tokens) == 2 and refresh_tokens[0] and refresh_tokens[0] == refresh_tokens[1]
+    assert api.get("/v1/connections/linkedin").json["status"] == "connected"

@@ -153,3 +153,21 @@ def _proxy_event(method: str, resource: str, path: str, params: dict[str, str], 
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+def test_filter_values_of_every_json_scalar_type_round_trip(api: Api) -> None:
+    filters = [
+        {"attribute": "score", "op": "eq", "value": 1.5},
+        {"attribute": "tier", "op": "ne", "value": 3},
+        {"attribute": "country", "op": "eq", "value": "ES"},
+        {"attribute": "opted_in_marketing", "op": "eq", "value": True},
+    ]
+    assert api.put_step("typed", entry_filters=filters).status == 200
+    assert api.get("/v1/steps/typed").json["config"]["entry_filters"] == filters
+
+
+def test_oversized_or_non_scalar_filter_values_are_400_not_5xx(api: Api) -> None:
+    for value in ("x" * 500_000, {"nested": [1, 2]}, [1, 2]):
+        reply = api.put_step("big", entry_filters=[{"attribute": "a", "op": "eq", "value": value}])
+        assert reply.status == 400, reply.text
+    assert api.get("/v1/steps/big").status == 404  # nothing stored

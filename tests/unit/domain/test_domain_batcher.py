@@ -422,14 +422,16 @@ def test_unreadable_records_are_failures_others_processed() -> None:
     assert w.metrics.applied == [("step-1", {"synced": 2})]
 
 
-def test_no_rate_limit_token_returns_every_message() -> None:
+def test_no_rate_limit_token_in_time_defers_every_message_without_counting() -> None:
     w = world(bucket=FakeBucket(grant=False))
     records = [record(message(AUD_A, 2, "a")), record(message(AUD_B, 1, "b"))]
     failed = w.batcher.handle(records, DEADLINE)
-    assert failed == [r["messageId"] for r in records]
+    assert failed == []  # deferred, not left to the visibility timeout and the DLQ
     assert w.linkedin.calls == []
     assert w.metrics.counted == []
-    assert w.publisher.sent == []
+    retried = sorted(u["x"] for sent in w.publisher.sent for m in sent.messages for u in m.users)
+    assert retried == ["a0", "a1", "b0"]
+    assert {m.last_error for sent in w.publisher.sent for m in sent.messages} == {NOT_SENT_IN_TIME}
     assert set(w.bucket.deadlines) == {DEADLINE - 35_000}
 
 
