@@ -17,7 +17,7 @@ from localmode.event_sources import Schedule, SqsPoller, rate_seconds
 from localmode.functions import LocalFunction
 from localmode.provision import ROOT, Stack, provision
 from localmode.sandbox import LinkedInSandbox
-from localmode.template import Resolver, load_template
+from localmode.template import Resolver
 
 logger = logging.getLogger("localmode")
 SANDBOX_PREFIX = "/linkedin"
@@ -64,10 +64,9 @@ class _Late:
 
 
 class LocalService:
-    def __init__(self, config: LocalConfig, root: Path = ROOT, template_name: str = "template.yaml"):
+    def __init__(self, config: LocalConfig, root: Path = ROOT):
         self.config = config
         self.root = root
-        self.template = load_template(root / template_name)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.functions: dict[str, LocalFunction] = {}
