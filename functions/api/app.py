@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Annotated, Any
 
@@ -19,14 +18,13 @@ from audience_sync.http import json_response, new_resolver, normalise_request, p
 from audience_sync.linkedin.errors import Disposition, LinkedInError
 from audience_sync.metrics import public_metrics
 from audience_sync.metrics_store import MetricsStore
-from audience_sync.models import StepConfig
+from audience_sync.models import StepConfig, valid_step_id
 from audience_sync.settings import Settings, settings
 from audience_sync.steps import Launcher, StepRepository, step_view
 
 logger = Logger()
 tracer = Tracer()
 app = new_resolver(logger)
-_STEP_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 CALLBACK_PATH = "/v1/connections/linkedin/callback"
 
 
@@ -42,12 +40,6 @@ class Services:
 @cache
 def services() -> Services:
     return Services(settings())
-
-
-def _step_id(step_id: str) -> str:
-    if not _STEP_ID.match(step_id):
-        raise ApiError(400, "invalid_step_id", "step ids are 1-128 characters of A-Z a-z 0-9 _ . : -")
-    return step_id
 
 
 def _redirect_uri() -> str:
@@ -106,23 +98,23 @@ def disconnect() -> dict[str, Any]:
 
 @app.put("/v1/steps/<step_id>")
 def put_step(step_id: str, config: StepConfig) -> dict[str, Any]:
-    return step_view(services().steps.put_config(_step_id(step_id), config))
+    return step_view(services().steps.put_config(valid_step_id(step_id), config))
 
 
 @app.get("/v1/steps/<step_id>")
 def get_step(step_id: str) -> dict[str, Any]:
-    return step_view(services().steps.get(_step_id(step_id)))
+    return step_view(services().steps.get(valid_step_id(step_id)))
 
 
 @app.post("/v1/steps/<step_id>/launch")
 def launch(step_id: str) -> dict[str, Any]:
-    return services().launcher.launch(_step_id(step_id))
+    return services().launcher.launch(valid_step_id(step_id))
 
 
 @app.get("/v1/steps/<step_id>/metrics")
 def step_metrics(step_id: str) -> dict[str, int]:
     svc = services()
-    svc.steps.get(_step_id(step_id))  # 404 for an unknown step rather than zeros
+    svc.steps.get(valid_step_id(step_id))  # 404 for an unknown step rather than zeros
     return public_metrics(svc.metrics.get(step_id))
 
 
@@ -130,7 +122,7 @@ def step_metrics(step_id: str) -> dict[str, int]:
 def step_audience(step_id: str) -> dict[str, Any]:
     """Fetched from LinkedIn on demand, so a change there shows at once (caching is a later step)."""
     svc = services()
-    item = svc.steps.get(_step_id(step_id))
+    item = svc.steps.get(valid_step_id(step_id))
     if not item.get("audience_id"):
         raise ApiError(409, "step_not_launched", "the step has no LinkedIn audience yet; launch it first")
     try:

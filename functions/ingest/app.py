@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any
 
@@ -23,7 +22,7 @@ from audience_sync.errors import ApiError
 from audience_sync.http import new_resolver, normalise_request, proxy_response, reject_oversized
 from audience_sync.ingest import IngestService, users_digest
 from audience_sync.metrics_store import MetricsStore
-from audience_sync.models import WebhookBody
+from audience_sync.models import WebhookBody, valid_step_id
 from audience_sync.publisher import PublishError, QueuePublisher
 from audience_sync.settings import settings
 from audience_sync.steps import StepRepository
@@ -31,7 +30,6 @@ from audience_sync.steps import StepRepository
 logger = Logger()
 tracer = Tracer()
 app = new_resolver(logger)
-_STEP_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # A webhook retried within a day with the same idempotency_key is answered from the first result.
 IDEMPOTENCY_TTL_SECONDS = 86_400
 
@@ -80,10 +78,8 @@ def ingest() -> Ingest:
 
 @app.post("/v1/steps/<step_id>/users")
 def post_users(step_id: str, body: WebhookBody) -> tuple[dict[str, Any], int]:
-    if not _STEP_ID.match(step_id):
-        raise ApiError(400, "invalid_step_id", "step ids are 1-128 characters of A-Z a-z 0-9 _ . : -")
     try:
-        result = ingest().accept(step_id, body, app.current_event.request_context.request_id)
+        result = ingest().accept(valid_step_id(step_id), body, app.current_event.request_context.request_id)
     except PublishError as exc:
         raise ApiError(
             503, "queue_unavailable", "users could not be queued; retry with the same idempotency_key"

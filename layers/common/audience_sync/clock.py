@@ -6,6 +6,11 @@ import time
 from typing import Protocol
 
 
+def now_ms() -> int:
+    """Wall-clock epoch milliseconds: what timestamps in items and messages use."""
+    return time.time_ns() // 1_000_000
+
+
 class Clock(Protocol):
     def now_ms(self) -> int: ...
 
@@ -14,7 +19,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
+        return now_ms()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:

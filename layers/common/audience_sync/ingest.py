@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from typing import Any
 
+from audience_sync.clock import now_ms
 from audience_sync.errors import Conflict
 from audience_sync.filters import passes
 from audience_sync.metrics import StepDelta
@@ -51,7 +51,7 @@ class IngestService:
         steps: StepRepository,
         metrics: MetricsStore,
         publisher: QueuePublisher,
-        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        now_ms: Callable[[], int] = now_ms,
     ):
         self.steps = steps
         self.metrics = metrics

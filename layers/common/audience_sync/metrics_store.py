@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from audience_sync import aws
+from audience_sync.clock import now_ms
 from audience_sync.metrics import StepDelta, public_metrics
 from audience_sync.settings import Settings
 
@@ -33,7 +33,7 @@ class MetricsStore:
             return self.get(step_id)
         names = {f"#c{i}": name for i, name in enumerate(increments)}
         values: dict[str, Any] = {f":c{i}": n for i, n in enumerate(increments.values())}
-        values[":now"] = time.time_ns() // 1_000_000
+        values[":now"] = now_ms()
         result = self.table.update_item(
             Key={"step_id": step_id},
             UpdateExpression="ADD "

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
+from audience_sync.errors import ApiError
+
 MAX_USERS_PER_WEBHOOK = 10_000
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
-StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+_STEP_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+def valid_step_id(step_id: str) -> str:
+    """The step id from a path, or a 400: ids are 1-128 characters of A-Z a-z 0-9 _ . : -."""
+    if not _STEP_ID.match(step_id):
+        raise ApiError(400, "invalid_step_id", "step ids are 1-128 characters of A-Z a-z 0-9 _ . : -")
+    return step_id
 
 
 class MatchField(StrEnum):

@@ -4,13 +4,13 @@ and audience creation on LinkedIn."""
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from audience_sync import aws
+from audience_sync.clock import now_ms
 from audience_sync.connections import ConnectionService, NotConnected
 from audience_sync.errors import ApiError, NotFound
 from audience_sync.linkedin.client import account_urn
@@ -25,10 +25,6 @@ DRAFT = "draft"
 _TARGET_FIELDS = ("ad_account_id", "audience", "action")
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class StepRepository:
     def __init__(self, settings: Settings):
         self.table = aws.table(settings.steps_table)
@@ -40,7 +36,7 @@ class StepRepository:
         return item
 
     def put_config(self, step_id: str, config: StepConfig) -> dict[str, Any]:
-        now = _now_ms()
+        now = now_ms()
         # DynamoDB takes numbers as Decimal, never float (a filter value of 1.5 would otherwise be a 5xx).
         new_config = json.loads(config.model_dump_json(exclude_none=True), parse_float=Decimal)
         existing: dict[str, Any] | None = self.table.get_item(Key={"step_id": step_id}, ConsistentRead=True).get("Item")
@@ -54,7 +50,7 @@ class StepRepository:
         return item
 
     def activate(self, step_id: str, audience_id: str, audience_created_at: int | None) -> dict[str, Any]:
-        now = _now_ms()
+        now = now_ms()
         values: dict[str, Any] = {":a": ACTIVE, ":aud": audience_id, ":now": now}
         sets = "#s = :a, audience_id = :aud, launched_at = :now, updated_at = :now"
         if audience_created_at is not None:
@@ -78,7 +74,7 @@ class StepRepository:
                 UpdateExpression="SET #e = :e, updated_at = :now",
                 ConditionExpression="attribute_exists(step_id)",
                 ExpressionAttributeNames={"#e": "error"},
-                ExpressionAttributeValues={":e": code, ":now": _now_ms()},
+                ExpressionAttributeValues={":e": code, ":now": now_ms()},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -210,7 +206,7 @@ class Launcher:
                         step_id,
                     )
                 )
-                created_at = _now_ms()
+                created_at = now_ms()
                 self.steps.table.update_item(
                     Key={"step_id": step_id},
                     UpdateExpression="SET audience_name = :n, audience_account = :a, created_audience_id = :i, "
