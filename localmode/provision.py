@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localmode import moto_threadsafe
+from localmode import moto_threadsafe, stepfunctions
 from localmode.api_gateway import ApiGateway
 from localmode.functions import LocalFunction, layer_paths, load_functions, shared_environment
 from localmode.resources import ACCOUNT_ID, REGION, create_resources
@@ -33,6 +33,11 @@ class Stack:
     resolver: Resolver
     functions: dict[str, LocalFunction]
     api_id: str
+    state_machines: dict[str, str]  # logical id -> ARN
+
+    def stop(self) -> None:
+        """Stop running executions (their waits end at once) before the emulated account goes away."""
+        stepfunctions.stop_executions(list(self.state_machines.values()))
 
     def ref(self, logical_id: str) -> str:
         return self.resolver.values[logical_id]
@@ -55,10 +60,19 @@ def template_parameters(template: dict[str, Any], overrides: dict[str, str]) -> 
     return params
 
 
+# moto must run state machines (it only records them by default).
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}}
+
+
 def provision(
-    overrides: dict[str, str], extra_env: dict[str, str], root: Path = ROOT, stack_name: str = "audience-sync"
+    overrides: dict[str, str],
+    extra_env: dict[str, str],
+    root: Path = ROOT,
+    stack_name: str = "audience-sync",
+    time_scale: float = 1.0,
 ) -> Stack:
-    """Create the template's resources in the (already started) moto mock and export the functions' env."""
+    """Create the template's resources in the (already started) moto mock, with MOTO_CONFIG, and export the
+    functions' environment. State machine waits and retries are divided by `time_scale`."""
     template = load_template(root / "template.yaml")
     moto_threadsafe.install()
     os.environ.update(AWS_ENV)
@@ -73,10 +87,17 @@ def provision(
         template_parameters(template, overrides),
         {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws", "AWS::StackName": stack_name},
     )
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            name = f"{stack_name}-{logical_id}"
+            resolver.set_resource(logical_id, name, Arn=stepfunctions.function_arn(name))
     create_resources(template, resolver, stack_name)
     api_id = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Api")
     resolver.set_resource(api_id, "local")
     functions = load_functions(template, root, resolver)
+    stepfunctions.create_functions(functions, stack_name)
+    state_machines = stepfunctions.create_state_machines(template, resolver, root, stack_name)
+    stepfunctions.install(functions, stack_name, time_scale)
     os.environ.update(shared_environment(functions))
     os.environ.update(extra_env)
-    return Stack(template, resolver, functions, api_id)
+    return Stack(template, resolver, functions, api_id, state_machines)

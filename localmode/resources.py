@@ -63,7 +63,21 @@ def _create_secret(logical_id: str, props: dict[str, Any], resolver: Resolver, s
     resolver.set_resource(logical_id, arn, Id=arn)
 
 
+def _create_bucket(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
+    name = _physical_name(stack, logical_id).lower()
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=name)
+    resolver.set_resource(logical_id, name, Arn=f"arn:aws:s3:::{name}")
+
+
+def _create_topic(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
+    name = _physical_name(stack, logical_id)
+    arn = boto3.client("sns", region_name=REGION).create_topic(Name=name)["TopicArn"]
+    resolver.set_resource(logical_id, arn, TopicArn=arn, TopicName=name)
+
+
 _CREATORS = {
+    "AWS::S3::Bucket": _create_bucket,
+    "AWS::SNS::Topic": _create_topic,
     "AWS::DynamoDB::Table": _create_table,
     "AWS::SQS::Queue": _create_queue,
     "AWS::KMS::Key": _create_key,

@@ -15,7 +15,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from localmode.event_sources import Schedule, SqsPoller, rate_seconds
 from localmode.functions import LocalFunction
-from localmode.provision import ROOT, Stack, provision
+from localmode.provision import MOTO_CONFIG, ROOT, Stack, provision
 from localmode.sandbox import LinkedInSandbox
 from localmode.template import Resolver
 
@@ -80,7 +80,7 @@ class LocalService:
     def start(self) -> None:
         from moto import mock_aws  # imported late: moto is a local-mode dependency, not a Lambda one
 
-        self._mock = mock_aws()
+        self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         sandbox = self.base_url + SANDBOX_PREFIX
         self.stack = provision(
@@ -93,13 +93,13 @@ class LocalService:
                 "OAuthRedirectUri": f"{self.base_url}/v1/connections/linkedin/callback",
             },
             extra_env={
-                "TIME_SCALE": str(self.config.time_scale),
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": self.config.log_level,
                 "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             },
             root=self.root,
             stack_name=os.environ.get("STACK_NAME", "audience-sync"),
+            time_scale=self.config.time_scale,
         )
         self.functions = self.stack.functions
         self._late.app = DispatcherMiddleware(self.stack.gateway(self.config.api_key), {SANDBOX_PREFIX: self.sandbox})
@@ -146,6 +146,8 @@ class LocalService:
         self.server.server_close()
         for thread in self.threads:
             thread.join(timeout=5)
+        if self.stack is not None:
+            self.stack.stop()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

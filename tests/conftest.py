@@ -52,6 +52,10 @@ def sandbox_server() -> Iterator[SandboxServer]:
         thread.join(timeout=5)
 
 
+# The `stack` fixture's retry waits: 30 s -> 3 ms, 1 h -> 0.36 s, the 13 h horizon -> 4.7 s.
+STACK_TIME_SCALE = 10_000.0
+
+
 @dataclass
 class StackFixture:
     stack: Any  # localmode.provision.Stack
@@ -73,10 +77,10 @@ def stack(sandbox_server: SandboxServer) -> Iterator[StackFixture]:
     """template.yaml provisioned in moto, the functions' environment exported, LinkedIn = the sandbox."""
     from moto import mock_aws
 
-    from localmode.provision import provision
+    from localmode.provision import MOTO_CONFIG, provision
 
     saved = dict(os.environ)
-    with mock_aws():
+    with mock_aws(config=MOTO_CONFIG):
         provisioned = provision(
             overrides={
                 "LinkedInApiUrl": f"{sandbox_server.url}/rest",
@@ -86,10 +90,12 @@ def stack(sandbox_server: SandboxServer) -> Iterator[StackFixture]:
                 "OAuthRedirectUri": "http://127.0.0.1:3000/v1/connections/linkedin/callback",
                 "FlushSeconds": "1",
             },
-            extra_env={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true", "TIME_SCALE": "1"},
+            extra_env={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"},
+            time_scale=STACK_TIME_SCALE,
         )
         try:
             yield StackFixture(provisioned, sandbox_server, api_key="test-key")
         finally:
+            provisioned.stop()
             os.environ.clear()
             os.environ.update(saved)

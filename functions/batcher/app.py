@@ -12,15 +12,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync import secrets_store
+from audience_sync import wiring
 from audience_sync.batcher import Batcher
 from audience_sync.clock import SystemClock
-from audience_sync.connections import CONNECTION_ID, ConnectionService
-from audience_sync.metrics_store import MetricsStore
-from audience_sync.publisher import QueuePublisher
-from audience_sync.ratelimit_store import DynamoTokenBucket, default_policy
 from audience_sync.settings import settings
-from audience_sync.steps import StepRepository
 
 logger = Logger()
 tracer = Tracer()
@@ -32,16 +27,9 @@ def batcher() -> Batcher:
     config = settings()
     return Batcher(
         settings=config,
-        connections=ConnectionService(config, secrets_store.linkedin_client_secret(config)),
-        metrics=MetricsStore(config),
-        steps=StepRepository(config),
-        bucket=DynamoTokenBucket(
-            config.rate_limit_table,
-            f"linkedin#{CONNECTION_ID}",
-            default_policy(config.requests_per_second, config.rate_headroom_percent),
-            clock,
-        ),
-        publisher=QueuePublisher(config.sync_queue_url),
+        sender=wiring.sender(config, clock),
+        ledger=wiring.ledger(config, clock),
+        retries=wiring.retry_store(config),
         clock=clock,
     )
 

@@ -19,6 +19,7 @@ from audience_sync.errors import ApiError
 from audience_sync.linkedin.client import LinkedInClient
 from audience_sync.linkedin.errors import LinkedInError
 from audience_sync.linkedin.oauth import OAuthClient, OAuthError, TokenGrant, authorization_url
+from audience_sync.notifications import Notifier
 from audience_sync.settings import Settings
 
 CONNECTION_ID = "linkedin"
@@ -55,8 +56,10 @@ class ConnectionService:
         client_secret: str,
         linkedin: LinkedInClient | None = None,
         oauth: OAuthClient | None = None,
+        notifier: Notifier | None = None,
     ):
         self.settings = settings
+        self.notifier = notifier or Notifier(settings.notifications_topic_arn)
         self.table = aws.table(settings.connections_table)
         self.linkedin = linkedin or LinkedInClient(settings.linkedin_api_url, settings.linkedin_version)
         self.oauth = oauth or OAuthClient(settings.linkedin_oauth_url, settings.linkedin_client_id, client_secret)
@@ -258,17 +261,20 @@ class ConnectionService:
         return self.access_token()
 
     def mark_invalid(self, reason: str) -> None:
+        """The token is dead: users wait in the retry until a reconnect. Notified once per connection."""
         try:
             self.table.update_item(
                 Key={"pk": _PK},
                 UpdateExpression="SET #s = :s, #e = :e, updated_at = :now",
-                ConditionExpression="attribute_exists(pk)",
+                ConditionExpression="attribute_exists(pk) AND #s <> :s",
                 ExpressionAttributeNames={"#s": "status", "#e": "error"},
                 ExpressionAttributeValues={":s": "invalid_token", ":e": reason, ":now": _now()},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+            return
+        self.notifier.notify("invalid_token", reason=reason)
 
     def refresh_if_expiring(self, within_seconds: int) -> bool:
         item = self._item()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,14 @@ def users_digest(body: WebhookBody) -> str:
     return hashlib.sha256(body.model_dump_json(include={"users"}).encode()).hexdigest()
 
 
+def chunk_base(step_id: str, body: WebhookBody) -> str:
+    """The id of a webhook's queued chunks. A webhook retried with the same idempotency_key (after a 503 that
+    had queued part of it) gets the same ids, so the ledger counts each chunk once."""
+    if body.idempotency_key is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"{step_id}\0{body.idempotency_key}\0{users_digest(body)}".encode()).hexdigest()[:32]
+
+
 class IngestService:
     def __init__(
         self,
@@ -67,7 +76,7 @@ class IngestService:
         match_fields = frozenset(MatchField(f) for f in config.get("match_fields", []))
         queued, delta = triage(body.users, filters, match_fields, bool(config.get("last_step")))
         if queued:
-            self._enqueue(step_id, sync_target(step), queued, correlation_id)
+            self._enqueue(step_id, sync_target(step), queued, correlation_id, chunk_base(step_id, body))
         self.metrics.apply(step_id, delta)
         return {
             "accepted": len(queued),
@@ -75,8 +84,11 @@ class IngestService:
             "not_synced": delta.counts["not_synced"],
         }
 
-    def _enqueue(self, step_id: str, target: SyncTarget, users: list[QueuedUser], correlation_id: str | None) -> None:
+    def _enqueue(
+        self, step_id: str, target: SyncTarget, users: list[QueuedUser], correlation_id: str | None, base_id: str
+    ) -> None:
         template = QueuedMessage(
+            chunk_id=base_id,
             step_id=step_id,
             target=target,
             users=[users[0]],

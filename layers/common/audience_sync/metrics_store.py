@@ -28,21 +28,9 @@ class MetricsStore:
 
     def apply(self, step_id: str, delta: StepDelta) -> dict[str, Any]:
         """Add `delta` atomically and return the counters after it. No-op for an empty delta."""
-        increments = delta.attributes()
-        if not increments:
+        if not delta.attributes():
             return self.get(step_id)
-        names = {f"#c{i}": name for i, name in enumerate(increments)}
-        values: dict[str, Any] = {f":c{i}": n for i, n in enumerate(increments.values())}
-        values[":now"] = now_ms()
-        result = self.table.update_item(
-            Key={"step_id": step_id},
-            UpdateExpression="ADD "
-            + ", ".join(f"#c{i} :c{i}" for i in range(len(increments)))
-            + " SET updated_at = :now",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
+        result = self.table.update_item(**counters_update(step_id, delta, now_ms()), ReturnValues="ALL_NEW")
         item: dict[str, Any] = result["Attributes"]
         emit_emf(step_id, delta, item)
         return item
@@ -52,12 +40,30 @@ class MetricsStore:
         return item
 
 
-def emit_emf(step_id: str, delta: StepDelta, counters_after: dict[str, Any]) -> None:
-    """One EMF blob per step: the increments as counts, and pending as a gauge of the stored counters."""
+def counters_update(step_id: str, delta: StepDelta, now: int) -> dict[str, Any]:
+    """UpdateItem arguments adding `delta` to a step's counters (also used inside the ledger's transaction)."""
+    increments = delta.attributes()
+    names = {f"#c{i}": name for i, name in enumerate(increments)}
+    values: dict[str, Any] = {f":c{i}": n for i, n in enumerate(increments.values())}
+    values[":now"] = now
+    return {
+        "Key": {"step_id": step_id},
+        "UpdateExpression": "ADD "
+        + ", ".join(f"#c{i} :c{i}" for i in range(len(increments)))
+        + " SET updated_at = :now",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def emit_emf(step_id: str, delta: StepDelta, counters_after: dict[str, Any] | None = None) -> None:
+    """One EMF blob per step: the increments as counts, and pending as a gauge of the stored counters when
+    known (a transaction cannot return them; the dashboard derives pending from the counts too)."""
     metrics = EphemeralMetrics()
     metrics.add_dimension(name="step", value=step_id)
     for counter, n in delta.counts.items():
         if n:
             metrics.add_metric(name=_EMF_NAMES[counter], unit=MetricUnit.Count, value=n)
-    metrics.add_metric(name="Pending", unit=MetricUnit.Count, value=public_metrics(counters_after)["pending"])
+    if counters_after is not None:
+        metrics.add_metric(name="Pending", unit=MetricUnit.Count, value=public_metrics(counters_after)["pending"])
     metrics.flush_metrics()

@@ -34,10 +34,11 @@ def chunk_users(users: Sequence[QueuedUser], max_bytes: int, overhead: int) -> I
 
 
 def message_bodies(template: QueuedMessage, users: Sequence[QueuedUser]) -> list[str]:
-    overhead = len(template.model_copy(update={"users": []}).model_dump_json()) + 16
+    """The users in as few messages as fit; chunk i's id is the template's chunk_id + ".i" (deterministic)."""
+    overhead = len(template.model_copy(update={"users": []}).model_dump_json()) + 32
     return [
-        template.model_copy(update={"users": chunk}).model_dump_json()
-        for chunk in chunk_users(users, MAX_MESSAGE_BYTES, overhead)
+        template.model_copy(update={"users": chunk, "chunk_id": f"{template.chunk_id}.{i}"}).model_dump_json()
+        for i, chunk in enumerate(chunk_users(users, MAX_MESSAGE_BYTES, overhead))
     ]
 
 
@@ -45,7 +46,7 @@ class QueuePublisher:
     def __init__(self, queue_url: str):
         self.queue_url = queue_url
 
-    def send(self, bodies: Sequence[str], delay_seconds: int = 0, correlation_id: str | None = None) -> None:
+    def send(self, bodies: Sequence[str], correlation_id: str | None = None) -> None:
         """Send every body; raise PublishError if any is still refused after retries."""
         pending = list(enumerate(bodies))
         attributes = {"correlation_id": {"DataType": "String", "StringValue": correlation_id}} if correlation_id else {}
@@ -58,7 +59,6 @@ class QueuePublisher:
                     {
                         "Id": str(i),
                         "MessageBody": body,
-                        "DelaySeconds": min(delay_seconds, 900),
                         "MessageAttributes": attributes,
                     }
                     for i, body in group

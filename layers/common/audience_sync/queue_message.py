@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from audience_sync.normalise import QueuedUser
 
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 2
 
 
 class SyncTarget(BaseModel):
@@ -31,10 +31,10 @@ class QueuedMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     v: int = MESSAGE_VERSION
+    # The same on every delivery of this message and on a retried webhook's copy: the ledger's key.
+    chunk_id: str = Field(min_length=1, max_length=200)
     step_id: str
     target: SyncTarget
     users: Annotated[list[QueuedUser], Field(min_length=1)]
     correlation_id: str | None = None
-    attempt: int = 0
-    first_enqueued_at: int  # epoch ms of the webhook; the retry horizon counts from here
-    last_error: str | None = None
+    first_enqueued_at: int  # epoch ms of the webhook

@@ -1,23 +1,37 @@
-"""When a deferred user is tried again, and when we stop trying. Pure.
+"""The retry schedule for users LinkedIn did not take, and the horizon after which they count as errored. Pure.
 
-Until the Step Functions retry lands, deferred users go back on the queue with an SQS delay (≤ 900 s)
-that doubles per attempt; after the horizon (13 h by default) they count as errored.
-`time_scale` divides every wait and the horizon (local testing of the 13 h horizon).
+A failed batch waits 30 s, then twice as long each time, capped at 1 h; the last wait is shortened so the
+waits add up to exactly the horizon (13 h by default, `RetryHorizonSeconds`). No jitter: full jitter would
+draw each wait from [0, delay] and halve the horizon on average (serverless-patterns.md §5). Spreading is
+unnecessary because every attempt goes through the shared rate limiter anyway.
 """
 
 from __future__ import annotations
 
-FIRST_DELAY_SECONDS = 5
-MAX_SQS_DELAY_SECONDS = 900
-# LinkedIn answers 404 for a new segment until it propagates; wait this long after creating it.
+FIRST_DELAY_SECONDS = 30
+BACKOFF_RATE = 2
+MAX_DELAY_SECONDS = 3600
+DEFAULT_HORIZON_SECONDS = 13 * 3600
+# LinkedIn answers 404 for a new segment until it propagates; the batcher waits this long after creating it.
 AUDIENCE_PROPAGATION_MS = 5000
+# A 404 on this retry attempt or later (≥ 3.5 min after the first failure) means the audience is gone.
+AUDIENCE_NOT_FOUND_AFTER_ATTEMPT = 3
 
 
-def retry_delay_seconds(attempt: int, time_scale: float = 1.0) -> int:
-    """Delay before attempt `attempt + 1` (attempt 0 is the first send)."""
-    delay = min(MAX_SQS_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** min(attempt, 16))
-    return max(0, round(delay / time_scale))
-
-
-def horizon_passed(first_enqueued_at_ms: int, now_ms: int, horizon_seconds: int, time_scale: float = 1.0) -> bool:
-    return now_ms - first_enqueued_at_ms >= horizon_seconds * 1000 / time_scale
+def retry_schedule(
+    horizon_seconds: int = DEFAULT_HORIZON_SECONDS,
+    first: int = FIRST_DELAY_SECONDS,
+    rate: int = BACKOFF_RATE,
+    cap: int = MAX_DELAY_SECONDS,
+) -> tuple[int, ...]:
+    """Seconds to wait before each retry attempt; they add up to `horizon_seconds`."""
+    if horizon_seconds <= 0 or first <= 0 or rate < 1 or cap < first:
+        raise ValueError("the retry horizon and delays must be positive, and the cap at least the first delay")
+    waits: list[int] = []
+    total, delay = 0, first
+    while total < horizon_seconds:
+        wait = min(delay, cap, horizon_seconds - total)
+        waits.append(wait)
+        total += wait
+        delay = min(delay * rate, cap)
+    return tuple(waits)

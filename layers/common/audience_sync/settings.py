@@ -36,7 +36,10 @@ class Settings:
     rate_headroom_percent: float
     retry_horizon_seconds: int
     flush_seconds: int
-    time_scale: float
+    ledger_table: str
+    retry_bucket: str
+    retry_state_machine_arn: str
+    notifications_topic_arn: str
 
     @staticmethod
     def from_env() -> Settings:
@@ -61,7 +64,10 @@ class Settings:
             rate_headroom_percent=float(_env("LINKEDIN_RATE_HEADROOM_PERCENT", "8")),
             retry_horizon_seconds=int(_env("RETRY_HORIZON_SECONDS", "46800")),
             flush_seconds=int(_env("FLUSH_SECONDS", "5")),
-            time_scale=float(_env("TIME_SCALE", "1")),
+            ledger_table=_env("LEDGER_TABLE"),
+            retry_bucket=_env("RETRY_BUCKET"),
+            retry_state_machine_arn=_env("RETRY_STATE_MACHINE_ARN"),
+            notifications_topic_arn=_env("NOTIFICATIONS_TOPIC_ARN", ""),
         )
 
 

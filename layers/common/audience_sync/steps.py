@@ -23,6 +23,10 @@ ACTIVE = "active"
 DRAFT = "draft"
 # Changing any of these re-targets the sync, so an active step goes back to draft and must be launched again.
 _TARGET_FIELDS = ("ad_account_id", "audience", "action")
+# Step errors the sync sets from LinkedIn's answers; the next accepted request for the step clears them.
+AD_ACCOUNT_ACCESS = "ad_account_access"
+AUDIENCE_NOT_FOUND = "audience_not_found"
+SYNC_ERRORS = (AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND)
 
 
 class StepRepository:
@@ -67,14 +71,32 @@ class StepRepository:
         attributes: dict[str, Any] = result["Attributes"]
         return attributes
 
-    def set_error(self, step_id: str, code: str) -> None:
+    def set_error(self, step_id: str, code: str) -> bool:
+        """Record a step error; True if it is new (so it is notified once, not on every failed request)."""
         try:
             self.table.update_item(
                 Key={"step_id": step_id},
                 UpdateExpression="SET #e = :e, updated_at = :now",
-                ConditionExpression="attribute_exists(step_id)",
+                ConditionExpression="attribute_exists(step_id) AND (attribute_not_exists(#e) OR #e <> :e)",
                 ExpressionAttributeNames={"#e": "error"},
                 ExpressionAttributeValues={":e": code, ":now": now_ms()},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def clear_error(self, step_id: str, codes: tuple[str, ...]) -> None:
+        """Remove the step's error if it is one of `codes` (errors the sync itself sets and a success disproves)."""
+        names = {f":c{i}": code for i, code in enumerate(codes)}
+        try:
+            self.table.update_item(
+                Key={"step_id": step_id},
+                UpdateExpression="REMOVE #e SET updated_at = :now",
+                ConditionExpression=f"#e IN ({', '.join(names)})",
+                ExpressionAttributeNames={"#e": "error"},
+                ExpressionAttributeValues={**names, ":now": now_ms()},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

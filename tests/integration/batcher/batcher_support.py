@@ -20,8 +20,6 @@ ROOT = Path(__file__).resolve().parents[3]
 AD_ACCOUNT_ID = "507000001"  # the sandbox member's writable ad account
 ALL_MATCH_FIELDS = ["email", "first_last_name", "android_gaid"]
 WEBHOOK_MAX_USERS = 10_000
-# retry delays are divided by this, so a re-enqueued message is visible at once (5 s / 1000 rounds to 0)
-FAST_RETRIES = 1000.0
 
 
 def sha256_email(email: str) -> str:
@@ -196,13 +194,43 @@ class Harness:
         attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
         return {name: int(attributes.get(name, 0)) for name in names}
 
-    @staticmethod
-    def set_time_scale(scale: float) -> None:
-        """Before the first batcher invocation of a test: the batcher reads settings once per container."""
-        from audience_sync import settings
+    # ---- the Step Functions retry ------------------------------------------------------------
+    def executions(self, status: str | None = None) -> list[dict[str, Any]]:
+        sfn = boto3.client("stepfunctions")
+        arn = self.stack.stack.ref("RetryStateMachine")
+        kwargs: dict[str, Any] = {"stateMachineArn": arn}
+        if status:
+            kwargs["statusFilter"] = status
+        return sfn.list_executions(**kwargs)["executions"]
 
-        os.environ["TIME_SCALE"] = str(scale)
-        settings.settings.cache_clear()
+    def settle_retries(self, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Wait until every retry execution has finished (the stack's TIME_SCALE makes 13 h take ~5 s)."""
+        deadline = time.monotonic() + timeout
+        while self.executions("RUNNING"):
+            assert time.monotonic() < deadline, "retry executions still running"
+            time.sleep(0.02)
+        return self.executions()
+
+    @staticmethod
+    def retry_time_scale(scale: float) -> None:
+        from localmode import stepfunctions
+
+        stepfunctions.set_time_scale(scale)
+
+    def ledger_ids(self, prefix: str = "") -> list[str]:
+        table = self.dynamodb.Table(self.stack.stack.ref("LedgerTable"))
+        return sorted(i["id"] for i in table.scan()["Items"] if i["id"].startswith(prefix))
+
+    def retry_objects(self) -> list[str]:
+        listed = boto3.client("s3").list_objects_v2(Bucket=self.stack.stack.ref("RetryBucket"))
+        return [o["Key"] for o in listed.get("Contents", [])]
+
+    @staticmethod
+    def schedule() -> tuple[int, ...]:
+        from audience_sync.retry import retry_schedule
+        from audience_sync.settings import settings
+
+        return retry_schedule(settings().retry_horizon_seconds)
 
     # ---- the LinkedIn sandbox ---------------------------------------------------------------
     def sandbox(self, method: str, path: str, body: Any = None, expect: int | None = None) -> Any:

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from tests.integration.batcher.batcher_support import FAST_RETRIES, Harness, email_member, email_user
+from tests.integration.batcher.batcher_support import Harness, email_member, email_user
 
 DAY = 86_400
 
@@ -35,12 +35,13 @@ def test_an_expired_token_is_refreshed_and_used_in_the_same_invocation(connected
     after = h.connection_item()
     assert int(after["version"]) == int(before["version"]) + 1
     assert bytes(after["token_ct"].value) != bytes(before["token_ct"].value)
-    assert sum(h.queue_counts().values()) == 0  # nothing re-enqueued
+    assert sum(h.queue_counts().values()) == 0
+    assert h.executions() == []  # nothing handed to the retry
 
 
 def test_a_revoked_grant_marks_the_connection_and_users_wait_for_a_reconnect(connected: Harness) -> None:
     h = connected
-    h.set_time_scale(FAST_RETRIES)
+    h.retry_time_scale(780)  # the 13 h horizon in 60 s: long enough to reconnect inside it
     audience_id = h.create_step("revoked")
     h.post_users("revoked", [email_user(n) for n in range(3)])
     assert h.sandbox("POST", "/_sandbox/tokens/revoke", expect=200)["revoked"] >= 1
@@ -54,19 +55,21 @@ def test_a_revoked_grant_marks_the_connection_and_users_wait_for_a_reconnect(con
     assert h.members(audience_id) == []
     metrics = h.metrics("revoked")
     assert (metrics["entered"], metrics["synced"], metrics["errored"], metrics["pending"]) == (3, 0, 0, 3)
-    retried = h.drain()
-    assert len(retried) == 1
-    assert json.loads(retried[0]["body"])["last_error"] == "linkedin_invalid_token"
 
-    # Still disconnected: the batcher does not call LinkedIn at all and keeps the users waiting.
+    # Still disconnected: retry attempts do not call LinkedIn at all and keep the users waiting.
     calls = len(h.user_requests())
-    assert h.invoke_batcher(retried) == []
+    deadline = time.monotonic() + 30
+    while len(h.ledger_ids("retry:")) < 3:
+        assert time.monotonic() < deadline, "the retry made no attempts"
+        time.sleep(0.05)
     assert len(h.user_requests()) == calls
     assert h.metrics("revoked")["pending"] == 3
+    assert [e["status"] for e in h.executions()] == ["RUNNING"]
 
     assert h.connect()["status"] == "connected"
-    assert h.sync_once() == (1, [])
+    (execution,) = h.settle_retries()
 
+    assert execution["status"] == "SUCCEEDED"
     assert _sorted(h.members(audience_id)) == _sorted([email_member(n) for n in range(3)])
     metrics = h.metrics("revoked")
     assert (metrics["entered"], metrics["synced"], metrics["errored"], metrics["pending"]) == (3, 3, 0, 0)

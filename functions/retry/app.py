@@ -1,0 +1,50 @@
+"""One attempt of the Step Functions retry: {"key", "attempt"} in, {"outcome", ...} out (see retry_attempt.py).
+
+An exception fails the task; the state machine retries it, and the ledger makes the retry count nothing twice.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from audience_sync import wiring
+from audience_sync.batcher import REQUEST_BUDGET_MS
+from audience_sync.clock import SystemClock
+from audience_sync.notifications import Notifier
+from audience_sync.retry_attempt import RetryAttempt
+from audience_sync.settings import settings
+
+logger = Logger()
+tracer = Tracer()
+clock = SystemClock()
+
+
+class AttemptInput(BaseModel):
+    key: str = Field(pattern=r"^retry/[^/]+/[0-9a-f]{32}/\d+\.json$")
+    attempt: int = Field(ge=1)
+
+
+@cache
+def retry_attempt() -> RetryAttempt:
+    config = settings()
+    return RetryAttempt(
+        settings=config,
+        sender=wiring.sender(config, clock),
+        ledger=wiring.ledger(config, clock),
+        retries=wiring.retry_store(config),
+        notifier=Notifier(config.notifications_topic_arn),
+        clock=clock,
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = AttemptInput.model_validate(event)
+    deadline_ms = clock.now_ms() + context.get_remaining_time_in_millis()
+    return retry_attempt().run(request.key, request.attempt, deadline_ms - REQUEST_BUDGET_MS)

@@ -1,0 +1,115 @@
+"""One attempt of the Step Functions retry (statemachine/retry_batch.asl.json): send a waiting batch again.
+
+The state machine waits `wait_seconds`, calls this with the batch's key and attempt number, and loops while
+the answer is `retry`. Each attempt is exactly-once like the batcher's messages: its outcome and the key of
+the batch still waiting are recorded in the ledger in one transaction with the counters, so a retried task
+(Lambda crash, timeout) returns the recorded answer instead of counting again. The last attempt, at the
+horizon, counts every user still waiting as errored, each with the reason they were waiting for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from audience_sync.clock import Clock
+from audience_sync.ledger import Ledger, LedgerEntry
+from audience_sync.metrics import StepDelta
+from audience_sync.metrics_store import emit_emf
+from audience_sync.notifications import Notifier
+from audience_sync.retry import retry_schedule
+from audience_sync.retry_store import RetryStore
+from audience_sync.sender import Sender
+from audience_sync.settings import Settings
+
+logger = Logger(child=True)
+
+RETRY = "retry"
+SETTLED = "settled"
+HORIZON_PREFIX = "retry_horizon_"
+
+
+def attempt_ledger_id(key: str, attempt: int) -> str:
+    return f"retry:{key.split('/')[-2]}:{attempt}"
+
+
+class RetryAttempt:
+    def __init__(
+        self,
+        settings: Settings,
+        sender: Sender,
+        ledger: Ledger,
+        retries: RetryStore,
+        notifier: Notifier,
+        clock: Clock,
+    ):
+        self.sender = sender
+        self.ledger = ledger
+        self.retries = retries
+        self.notifier = notifier
+        self.clock = clock
+        self.schedule = retry_schedule(settings.retry_horizon_seconds)
+
+    def run(self, key: str, attempt: int, send_by_ms: int) -> dict[str, Any]:
+        ledger_id = attempt_ledger_id(key, attempt)
+        done = self.ledger.recorded([ledger_id])
+        if ledger_id in done:  # this attempt was settled by an earlier try of the same task
+            return self._answer(done[ledger_id], attempt)
+        batch = self.retries.get(key)
+        if batch.attempt != attempt:
+            raise ValueError(f"batch {key} is for attempt {batch.attempt}, not {attempt}")
+        self.sender.start_invocation()
+        outcomes = self.sender.send(batch.target, batch.users, [batch.step_id], send_by_ms, attempt=attempt)
+        final = attempt >= len(self.schedule)  # no wait left after this attempt: the horizon is reached
+        delta = StepDelta()
+        waiting: list[int] = []
+        reasons = list(batch.reasons)
+        for i, outcome in enumerate(outcomes):
+            if outcome.kind == "synced":
+                delta.add("synced")
+            elif outcome.kind == "errored":
+                delta.add("errored", reason=outcome.reason)
+            else:
+                reasons[i] = outcome.reason or reasons[i]
+                if final:
+                    delta.add("errored", reason=HORIZON_PREFIX + reasons[i])
+                else:
+                    waiting.append(i)
+        next_keys: list[str] = []
+        if waiting:
+            following = batch.model_copy(
+                update={
+                    "attempt": attempt + 1,
+                    "users": [batch.users[i] for i in waiting],
+                    "reasons": [reasons[i] for i in waiting],
+                }
+            )
+            next_keys.append(self.retries.put(following))
+        if self.ledger.record(batch.step_id, [LedgerEntry(ledger_id, delta, next_keys)]):
+            return self._answer(self.ledger.recorded([ledger_id])[ledger_id], attempt)
+        if delta:
+            emit_emf(batch.step_id, delta)
+        self.retries.delete(key)
+        logger.info(
+            "retry attempt settled",
+            extra={
+                "attempt": attempt,
+                "synced": delta.counts["synced"],
+                "errored": delta.counts["errored"],
+                "waiting": len(waiting),
+            },
+        )
+        if final and delta.counts["errored"]:
+            self.notifier.notify(
+                "users_errored",
+                step_id=batch.step_id,
+                users=delta.counts["errored"],
+                reasons=dict(delta.errored_reasons),
+            )
+        return self._answer(next_keys, attempt)
+
+    def _answer(self, next_keys: list[str], attempt: int) -> dict[str, Any]:
+        if not next_keys:
+            return {"outcome": SETTLED, "attempt": attempt}
+        return {"outcome": RETRY, "key": next_keys[0], "attempt": attempt + 1, "wait_seconds": self.schedule[attempt]}

@@ -1,0 +1,170 @@
+"""One LinkedIn request for one target, and what it means for each user in it (linkedin-api.md §4).
+
+| answer | the users | side effect |
+|---|---|---|
+| 2xx, element 2xx | synced | clears a step error the sync had set |
+| element 4xx | that user errored, with the reason | |
+| element 429/5xx, request 429/5xx/408/409/423, timeout | retried | |
+| 426 (LinkedIn-Version sunset) | retried | `LinkedInVersionSunset` metric (alarmed) |
+| 401 | one token refresh and resend; then retried | connection `invalid_token` (notified) |
+| 403 | retried (fixing the role within the horizon syncs them) | step error `ad_account_access` (notified) |
+| 404 soon after the audience was created | retried | |
+| 404 that persists | retried until the horizon | step error `audience_not_found` (notified) |
+| no rate-limit token before the deadline | retried | |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from audience_sync.clock import Clock
+from audience_sync.connections import AccessToken, ConnectionService, NotConnected
+from audience_sync.linkedin.client import ElementResult, LinkedInClient, encode_users_body
+from audience_sync.linkedin.errors import Disposition, LinkedInError, element_disposition
+from audience_sync.linkedin.oauth import OAuthError
+from audience_sync.normalise import QueuedUser, linkedin_element
+from audience_sync.notifications import Notifier
+from audience_sync.queue_message import SyncTarget
+from audience_sync.ratelimit_store import DynamoTokenBucket
+from audience_sync.retry import AUDIENCE_NOT_FOUND_AFTER_ATTEMPT, AUDIENCE_PROPAGATION_MS
+from audience_sync.steps import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, SYNC_ERRORS, StepRepository
+
+logger = Logger(child=True)
+
+NOT_SENT_IN_TIME = "not_sent_in_time"
+# A 404 this long after the audience was created is not propagation any more.
+AUDIENCE_NOT_FOUND_GRACE_MS = 10 * 60 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: str  # "synced" | "errored" | "retry"
+    reason: str | None = None
+
+
+SYNCED = Outcome("synced")
+NOT_SENT = Outcome("retry", NOT_SENT_IN_TIME)
+
+
+def element_outcome(result: ElementResult) -> Outcome:
+    """A user's outcome from its element's result: a 4xx ends only that user; throttles and 5xx retry."""
+    disposition = element_disposition(result.status)
+    if disposition is Disposition.OK:
+        return SYNCED
+    if disposition is Disposition.RETRY:
+        return Outcome("retry", f"linkedin_element_{result.status}")
+    return Outcome("errored", f"linkedin_{result.status}_{(result.code or 'invalid_element').lower()}")
+
+
+class Sender:
+    """Sends users to LinkedIn inside the shared rate limit. One instance per invocation (it caches the token)."""
+
+    def __init__(
+        self,
+        connections: ConnectionService,
+        steps: StepRepository,
+        bucket: DynamoTokenBucket,
+        clock: Clock,
+        notifier: Notifier,
+        linkedin: LinkedInClient | None = None,
+    ):
+        self.connections = connections
+        self.steps = steps
+        self.bucket = bucket
+        self.clock = clock
+        self.notifier = notifier
+        self.linkedin = linkedin or connections.linkedin
+        self._token: AccessToken | None = None
+        self.requests_sent = 0
+
+    def start_invocation(self) -> None:
+        self._token = None  # a token may have been refreshed or revoked since the last invocation
+
+    def send(
+        self,
+        target: SyncTarget,
+        users: Sequence[QueuedUser],
+        step_ids: Iterable[str],
+        send_by_ms: int,
+        attempt: int = 0,
+    ) -> list[Outcome]:
+        """Each user's outcome, in order. `attempt` 0 is the first send; retries count up from 1."""
+        steps = sorted(set(step_ids))
+        if target.audience_created_at is not None:
+            wait_ms = target.audience_created_at + AUDIENCE_PROPAGATION_MS - self.clock.now_ms()
+            if wait_ms > 0:
+                if self.clock.now_ms() + wait_ms > send_by_ms:
+                    return [NOT_SENT] * len(users)
+                self.clock.sleep(wait_ms / 1000)
+        body = encode_users_body([linkedin_element(u, target.action) for u in users])
+        try:
+            token = self._access_token()
+        except NotConnected as exc:
+            return [Outcome("retry", f"linkedin_{exc.status}")] * len(users)
+        for first_try in (True, False):
+            if not self.bucket.acquire(send_by_ms):
+                return [NOT_SENT] * len(users)
+            try:
+                self.requests_sent += 1
+                results = self.linkedin.send_users(token.value, target.audience_id, body, len(users))
+            except LinkedInError as exc:
+                if exc.disposition is Disposition.REFRESH_TOKEN and first_try:
+                    refreshed = self._refreshed(token)
+                    if isinstance(refreshed, Outcome):
+                        return [refreshed] * len(users)
+                    token = refreshed
+                    continue
+                return [Outcome("retry", self._request_failed(exc, target, steps, attempt))] * len(users)
+            self._clear_sync_errors(steps)
+            return [element_outcome(result) for result in results]
+        raise AssertionError("unreachable: the second try always returns")
+
+    def _request_failed(self, exc: LinkedInError, target: SyncTarget, steps: list[str], attempt: int) -> str:
+        logger.warning("LinkedIn request failed", extra={"status": exc.status, "code": exc.code, "attempt": attempt})
+        if exc.disposition is Disposition.REFRESH_TOKEN:
+            self.connections.mark_invalid(exc.reason)
+            return "linkedin_invalid_token"
+        if exc.disposition is Disposition.ACCESS_DENIED:
+            self._set_step_error(steps, AD_ACCOUNT_ACCESS)
+        elif exc.disposition is Disposition.NOT_FOUND and self._not_found_persists(target, attempt):
+            self._set_step_error(steps, AUDIENCE_NOT_FOUND)
+            return f"linkedin_{AUDIENCE_NOT_FOUND}"
+        elif exc.status == 426:
+            logger.error("LinkedIn-Version is sunset: raise LinkedInVersion", extra={"code": exc.code})
+            metrics = EphemeralMetrics()
+            metrics.add_metric(name="LinkedInVersionSunset", unit=MetricUnit.Count, value=1)
+            metrics.flush_metrics()
+        return exc.reason
+
+    def _not_found_persists(self, target: SyncTarget, attempt: int) -> bool:
+        if attempt >= AUDIENCE_NOT_FOUND_AFTER_ATTEMPT or target.audience_created_at is None:
+            return True
+        return self.clock.now_ms() - target.audience_created_at > AUDIENCE_NOT_FOUND_GRACE_MS
+
+    def _set_step_error(self, steps: list[str], code: str) -> None:
+        for step_id in steps:
+            if self.steps.set_error(step_id, code):
+                self.notifier.notify(code, step_id=step_id)
+
+    def _clear_sync_errors(self, steps: list[str]) -> None:
+        for step_id in steps:
+            self.steps.clear_error(step_id, SYNC_ERRORS)
+
+    def _access_token(self) -> AccessToken:
+        if self._token is None:
+            self._token = self.connections.access_token()
+        return self._token
+
+    def _refreshed(self, stale: AccessToken) -> AccessToken | Outcome:
+        """A fresh token, or the retry for users who must wait (dead grant, or LinkedIn's OAuth down)."""
+        try:
+            self._token = self.connections.refresh(stale)
+        except NotConnected as dead:
+            return Outcome("retry", f"linkedin_{dead.status}")
+        except OAuthError as unavailable:
+            return Outcome("retry", f"linkedin_refresh_{unavailable.error}")
+        return self._token
