@@ -30,6 +30,7 @@ class SqsPoller(threading.Thread):
         report_failures: bool,
         stop: threading.Event,
         name: str,
+        redelivery_seconds: int | None = None,
     ):
         super().__init__(name=name, daemon=True)
         self.function = function
@@ -41,6 +42,9 @@ class SqsPoller(threading.Thread):
         self.stop = stop
         self.sqs = boto3.client("sqs", region_name="us-east-1")
         self.invocations = 0
+        # When set (TIME_SCALE > 1), failed records come back after this many seconds instead of the queue's
+        # visibility timeout, which TIME_SCALE divides like every other wait.
+        self.redelivery_seconds = redelivery_seconds
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -107,14 +111,29 @@ class SqsPoller(threading.Thread):
             result = self.function.invoke({"Records": records}) or {}
         except Exception:
             logger.exception("%s failed; %d records return to the queue", self.function.logical_id, len(records))
+            self._redeliver(records)
             return
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])} if self.report_failures else set()
+        self._redeliver([r for r in records if r["messageId"] in failed])
         done = [r for r in records if r["messageId"] not in failed]
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+            )
+
+    def _redeliver(self, records: list[dict[str, Any]]) -> None:
+        if self.redelivery_seconds is None or not records:
+            return
+        for start in range(0, len(records), 10):
+            chunk = records[start : start + 10]
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": self.redelivery_seconds}
+                    for i, r in enumerate(chunk)
+                ],
             )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from localmode.chaos import Chaos
 from localmode.event_sources import Schedule, SqsPoller, rate_seconds
 from localmode.functions import LocalFunction
 from localmode.provision import MOTO_CONFIG, ROOT, Stack, provision
@@ -34,6 +35,7 @@ class LocalConfig:
     flush_seconds: int = 5
     time_scale: float = 1.0
     log_level: str = "WARNING"
+    chaos_crash_probability: float = 0.0
 
     @staticmethod
     def from_env(env: dict[str, str] | None = None) -> LocalConfig:
@@ -51,6 +53,7 @@ class LocalConfig:
             flush_seconds=int(env.get("FLUSH_SECONDS", "5")),
             time_scale=scale,
             log_level=env.get("LOG_LEVEL", "WARNING").upper(),
+            chaos_crash_probability=float(env.get("CHAOS_CRASH_PROBABILITY", "0")),
         )
 
 
@@ -72,6 +75,7 @@ class LocalService:
         self.functions: dict[str, LocalFunction] = {}
         self.stack: Stack | None = None
         self.sandbox = LinkedInSandbox()
+        self.chaos = Chaos(config.chaos_crash_probability)
         self._mock: Any = None
         self._late = _Late()
         self.server: BaseWSGIServer = make_server("127.0.0.1", config.port, self._late, threaded=True)
@@ -102,6 +106,7 @@ class LocalService:
             time_scale=self.config.time_scale,
         )
         self.functions = self.stack.functions
+        self.chaos.install(self.functions["BatcherFunction"])
         self._late.app = DispatcherMiddleware(self.stack.gateway(self.config.api_key), {SANDBOX_PREFIX: self.sandbox})
         self._start_event_sources(self.stack.resolver)
         server_thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
@@ -116,6 +121,10 @@ class LocalService:
                     queue_arn = resolver.resolve(props["Queue"])
                     queue_id = next(k for k, v in resolver.attributes.items() if k[1] == "Arn" and v == queue_arn)[0]
                     concurrency = int((props.get("ScalingConfig") or {}).get("MaximumConcurrency", 2))
+                    redelivery = None
+                    if self.config.time_scale > 1:
+                        visibility = resolver.resolve(self.stack_resource(queue_id).get("VisibilityTimeout", 30))
+                        redelivery = int(int(visibility) / self.config.time_scale)
                     for n in range(concurrency):
                         poller = SqsPoller(
                             function,
@@ -126,6 +135,7 @@ class LocalService:
                             report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
                             stop=self.stop_event,
                             name=f"{function.logical_id}.{name}.{n}",
+                            redelivery_seconds=redelivery,
                         )
                         poller.start()
                         self.threads.append(poller)
@@ -140,12 +150,18 @@ class LocalService:
                     schedule.start()
                     self.threads.append(schedule)
 
+    def stack_resource(self, logical_id: str) -> dict[str, Any]:
+        assert self.stack is not None
+        properties: dict[str, Any] = self.stack.template["Resources"][logical_id].get("Properties", {})
+        return properties
+
     def stop(self) -> None:
         self.stop_event.set()
         self.server.shutdown()
         self.server.server_close()
         for thread in self.threads:
             thread.join(timeout=5)
+        self.chaos.uninstall()
         if self.stack is not None:
             self.stack.stop()
         if self._mock is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from localmode.service import LocalConfig
 
 STEP = (
@@ -20,13 +22,16 @@ USERS = (
 
 
 def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
+    horizon = int(os.environ.get("RETRY_HORIZON_SECONDS", "46800"))  # exported from the template by provision
     linkedin = f"{base_url}/linkedin (built-in sandbox)" if sandbox else str(config.linkedin_api_url)
     lines = [
         "",
         "Audience sync is running locally: AWS emulated in-process (moto), handlers wired from template.yaml.",
         f"  API       {base_url}   (header x-api-key: {config.api_key})",
         f"  LinkedIn  {linkedin}",
-        f"  Batching  every {config.flush_seconds} s; TIME_SCALE={config.time_scale:g}",
+        f"  Batching  every {config.flush_seconds} s; TIME_SCALE={config.time_scale:g} "
+        f"(the retry horizon, {horizon / 3600:g} h, takes {horizon / config.time_scale:,.0f} s)"
+        + (f"; CHAOS_CRASH_PROBABILITY={config.chaos_crash_probability:g}" if config.chaos_crash_probability else ""),
         "",
         "Walk-through (copy and paste):",
         f"  export API={base_url} KEY={config.api_key}",
@@ -44,5 +49,9 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
     ]
     if sandbox:
         lines.append("  curl -s $API/linkedin/_sandbox/segments")
+        lines += [
+            "  # 5. make LinkedIn throttle 40 % of requests: those users wait in the Step Functions retry, then sync",
+            '  curl -s -X POST $API/linkedin/_sandbox/faults -d \'{"status":429,"probability":0.4}\'',
+        ]
     lines += ["", "Stop with Ctrl-C.", ""]
     return "\n".join(lines)

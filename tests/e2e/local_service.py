@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -74,3 +76,58 @@ def local_service(tmp_path: Path, **env: str) -> Iterator[Service]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+# ---- helpers over HTTP ---------------------------------------------------------------------------
+def sha(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)  # polling an asynchronous pipeline over HTTP
+
+
+def connect(service: Service) -> dict[str, Any]:
+    response = requests.get(service.url("/v1/connections/linkedin/authorize"), headers=service.headers, timeout=10)
+    assert response.status_code == 200, response.text  # requests followed authorize → LinkedIn → callback
+    assert [r.status_code for r in response.history] == [302, 302]
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def configure_and_launch(service: Service, step_id: str, **config: Any) -> str:
+    step = {
+        "partner": "linkedin",
+        "ad_account_id": "507000001",
+        "audience": {"name": f"Audience of {step_id}"},
+        "action": "add",
+        "match_fields": ["email", "first_last_name", "android_gaid"],
+        **config,
+    }
+    put = requests.put(service.url(f"/v1/steps/{step_id}"), json=step, headers=service.headers, timeout=10)
+    assert put.status_code == 200, put.text
+    launch = requests.post(service.url(f"/v1/steps/{step_id}/launch"), headers=service.headers, timeout=10)
+    assert launch.status_code == 200, launch.text
+    assert launch.json()["status"] == "active"
+    audience_id: str = launch.json()["audience_id"]
+    return audience_id
+
+
+def metrics(service: Service, step_id: str) -> dict[str, int]:
+    response = requests.get(service.url(f"/v1/steps/{step_id}/metrics"), headers=service.headers, timeout=10)
+    assert response.status_code == 200, response.text
+    body: dict[str, int] = response.json()
+    return body
+
+
+def post_users(service: Service, step_id: str, body: Any, **kwargs: Any) -> requests.Response:
+    return requests.post(
+        service.url(f"/v1/steps/{step_id}/users"), json=body, headers=service.headers, timeout=30, **kwargs
+    )

@@ -3,76 +3,26 @@ audience and the metrics are exactly right. Also: bad input changes nothing; the
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from localmode.sandbox import LinkedInSandbox
-from tests.e2e.local_service import Service, local_service
+from tests.e2e.local_service import (
+    Service,
+    configure_and_launch,
+    connect,
+    local_service,
+    metrics,
+    post_users,
+    sha,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def sha(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)  # polling an asynchronous pipeline over HTTP
-
-
-def connect(service: Service) -> dict[str, Any]:
-    response = requests.get(service.url("/v1/connections/linkedin/authorize"), headers=service.headers, timeout=10)
-    assert response.status_code == 200, response.text  # requests followed authorize → LinkedIn → callback
-    assert [r.status_code for r in response.history] == [302, 302]
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def configure_and_launch(service: Service, step_id: str, **config: Any) -> str:
-    step = {
-        "partner": "linkedin",
-        "ad_account_id": "507000001",
-        "audience": {"name": f"Audience of {step_id}"},
-        "action": "add",
-        "match_fields": ["email", "first_last_name", "android_gaid"],
-        **config,
-    }
-    put = requests.put(service.url(f"/v1/steps/{step_id}"), json=step, headers=service.headers, timeout=10)
-    assert put.status_code == 200, put.text
-    launch = requests.post(service.url(f"/v1/steps/{step_id}/launch"), headers=service.headers, timeout=10)
-    assert launch.status_code == 200, launch.text
-    assert launch.json()["status"] == "active"
-    audience_id: str = launch.json()["audience_id"]
-    return audience_id
-
-
-def metrics(service: Service, step_id: str) -> dict[str, int]:
-    response = requests.get(service.url(f"/v1/steps/{step_id}/metrics"), headers=service.headers, timeout=10)
-    assert response.status_code == 200, response.text
-    body: dict[str, int] = response.json()
-    return body
-
-
-def post_users(service: Service, step_id: str, body: Any, **kwargs: Any) -> requests.Response:
-    return requests.post(
-        service.url(f"/v1/steps/{step_id}/users"), json=body, headers=service.headers, timeout=30, **kwargs
-    )
 
 
 USERS = [
@@ -180,21 +130,6 @@ def test_bad_input_gets_4xx_and_changes_nothing(service: Service) -> None:
         assert set(response.json()["error"]) == {"code", "message", "details"}
     time.sleep(1.5)  # one flush window: anything wrongly queued would have been counted by now
     assert metrics(service, "strict") == before
-
-
-@pytest.fixture
-def external_linkedin() -> Iterator[str]:
-    """An independent LinkedIn-compatible endpoint on its own port (not the one local mode mounts)."""
-    app = LinkedInSandbox()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_linkedin_urls_point_at_another_endpoint_and_the_rate_limit_holds(
