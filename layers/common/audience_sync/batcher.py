@@ -100,7 +100,11 @@ class Batcher:
         for request in pack(messages, self.settings.max_elements):
             users = [messages[ref.message].users[ref.user] for ref in request.users]
             step_ids = {messages[ref.message].step_id for ref in request.users}
-            results = self.sender.send(request.target, users, step_ids, deadline_ms - REQUEST_BUDGET_MS)
+            try:
+                results = self.sender.send(request.target, users, step_ids, deadline_ms - REQUEST_BUDGET_MS)
+            except AWS_ERRORS:  # the token bucket or the connection table failed: these users wait in the retry
+                logger.exception("AWS failed around a LinkedIn request; its users go to the retry")
+                continue
             for ref, outcome in zip(request.users, results, strict=True):
                 received[ref.message].outcomes[ref.user] = outcome
 
@@ -136,9 +140,11 @@ class Batcher:
             logger.info("duplicate deliveries already settled", extra={"duplicates": len(duplicates)})
             chunk = [r for r in chunk if message_ledger_id(r.message) not in duplicates]
             entries = []
+        counted = StepDelta()
         for entry in entries:
-            if entry.delta:
-                emit_emf(step_id, entry.delta)
+            counted.merge(entry.delta)
+        if counted:
+            emit_emf(step_id, counted)
         return [r for r, entry in zip(chunk, entries, strict=True) if self._restart(entry.retry_keys, [r])]
 
     def _store_retries(self, step_id: str, chunk: list[_Received]) -> list[list[str]]:

@@ -9,6 +9,7 @@ horizon, counts every user still waiting as errored, each with the reason they w
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,7 +21,7 @@ from audience_sync.metrics_store import emit_emf
 from audience_sync.notifications import Notifier
 from audience_sync.retry import retry_schedule
 from audience_sync.retry_store import RetryStore
-from audience_sync.sender import Sender
+from audience_sync.sender import Outcome, Sender
 from audience_sync.settings import Settings
 
 logger = Logger(child=True)
@@ -62,24 +63,13 @@ class RetryAttempt:
         self.sender.start_invocation()
         outcomes = self.sender.send(batch.target, batch.users, [batch.step_id], send_by_ms, attempt=attempt)
         final = attempt >= len(self.schedule)  # no wait left after this attempt: the horizon is reached
-        delta = StepDelta()
-        waiting: list[int] = []
-        reasons = list(batch.reasons)
-        for i, outcome in enumerate(outcomes):
-            if outcome.kind == "synced":
-                delta.add("synced")
-            elif outcome.kind == "errored":
-                delta.add("errored", reason=outcome.reason)
-            else:
-                reasons[i] = outcome.reason or reasons[i]
-                if final:
-                    delta.add("errored", reason=HORIZON_PREFIX + reasons[i])
-                else:
-                    waiting.append(i)
+        delta, waiting, reasons = _tally(outcomes, batch.reasons, final)
         next_keys: list[str] = []
         if waiting:
             following = batch.model_copy(
                 update={
+                    # A new id per batch: two overlapping tries of this attempt must not write the same object.
+                    "batch_id": uuid.uuid4().hex,
                     "attempt": attempt + 1,
                     "users": [batch.users[i] for i in waiting],
                     "reasons": [reasons[i] for i in waiting],
@@ -87,6 +77,8 @@ class RetryAttempt:
             )
             next_keys.append(self.retries.put(following))
         if self.ledger.record(batch.step_id, [LedgerEntry(ledger_id, delta, next_keys)]):
+            for orphan in next_keys:  # another try of this attempt was recorded first; its answer stands
+                self.retries.delete(orphan)
             return self._answer(self.ledger.recorded([ledger_id])[ledger_id], attempt)
         if delta:
             emit_emf(batch.step_id, delta)
@@ -113,3 +105,22 @@ class RetryAttempt:
         if not next_keys:
             return {"outcome": SETTLED, "attempt": attempt}
         return {"outcome": RETRY, "key": next_keys[0], "attempt": attempt + 1, "wait_seconds": self.schedule[attempt]}
+
+
+def _tally(outcomes: list[Outcome], reasons_before: list[str], final: bool) -> tuple[StepDelta, list[int], list[str]]:
+    """Counts of this attempt, who still waits (indices) and each user's latest reason."""
+    delta = StepDelta()
+    waiting: list[int] = []
+    reasons = list(reasons_before)
+    for i, outcome in enumerate(outcomes):
+        if outcome.kind == "synced":
+            delta.add("synced")
+        elif outcome.kind == "errored":
+            delta.add("errored", reason=outcome.reason)
+        else:
+            reasons[i] = outcome.reason or reasons[i]
+            if final:
+                delta.add("errored", reason=HORIZON_PREFIX + reasons[i])
+            else:
+                waiting.append(i)
+    return delta, waiting, reasons

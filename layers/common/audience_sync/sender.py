@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 
 from audience_sync.clock import Clock
 from audience_sync.connections import AccessToken, ConnectionService, NotConnected
@@ -145,14 +146,21 @@ class Sender:
             return True
         return self.clock.now_ms() - target.audience_created_at > AUDIENCE_NOT_FOUND_GRACE_MS
 
+    # Step errors are best effort: failing to record one must not fail the users' outcomes, which are already known.
     def _set_step_error(self, steps: list[str], code: str) -> None:
         for step_id in steps:
-            if self.steps.set_error(step_id, code):
-                self.notifier.notify(code, step_id=step_id)
+            try:
+                if self.steps.set_error(step_id, code):
+                    self.notifier.notify(code, step_id=step_id)
+            except (ClientError, BotoCoreError):
+                logger.exception("could not record a step error", extra={"step_id": step_id, "error": code})
 
     def _clear_sync_errors(self, steps: list[str]) -> None:
         for step_id in steps:
-            self.steps.clear_error(step_id, SYNC_ERRORS)
+            try:
+                self.steps.clear_error(step_id, SYNC_ERRORS)
+            except (ClientError, BotoCoreError):
+                logger.exception("could not clear a step error", extra={"step_id": step_id})
 
     def _access_token(self) -> AccessToken:
         if self._token is None:

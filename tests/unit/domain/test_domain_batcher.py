@@ -1,269 +1,107 @@
-"""The Batcher with a hand-written fake for every collaborator: no AWS, no network, no sleeping."""
+"""The Batcher with hand-written fakes: packing, per-user outcomes, retry hand-off, exactly-once settling.
+
+The LinkedIn taxonomy itself (what each answer means for a user) is tested against Sender in
+test_domain_sender.py; here the real Sender runs on fakes so the batcher's wiring is exercised end to end.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
-from audience_sync.batcher import NOT_SENT_IN_TIME, Batcher, Outcome, element_outcome
-from audience_sync.connections import AccessToken, NotConnected
+from audience_sync.batcher import REQUEST_BUDGET_MS, Batcher, message_ledger_id
+from audience_sync.ledger import MAX_ENTRIES_PER_TRANSACTION, LedgerEntry
 from audience_sync.linkedin.client import ElementResult
 from audience_sync.linkedin.errors import LinkedInError
-from audience_sync.linkedin.oauth import OAuthError
 from audience_sync.metrics import StepDelta
-from audience_sync.normalise import QueuedUser, hash_email
-from audience_sync.publisher import PublishError
 from audience_sync.queue_message import QueuedMessage, SyncTarget
-from audience_sync.retry import retry_delay_seconds
-from audience_sync.settings import Settings
+from audience_sync.retry import retry_schedule
+from audience_sync.retry_store import RetryBatch, batch_key
+from audience_sync.sender import NOT_SENT_IN_TIME
+from tests.unit.domain.sync_fakes import (
+    AUD_A,
+    AUD_B,
+    T0,
+    Answer,
+    Call,
+    FakeBucket,
+    FakeLedger,
+    FakeRetryStore,
+    Recorded,
+    SenderWorld,
+    aws_error,
+    hashes,
+    sender_world,
+    settings,
+    statuses,
+    users,
+)
 
-T0 = 1_790_000_000_000
-DEADLINE = T0 + 900_000
-AUD_A = SyncTarget(connection_id="linkedin", ad_account_id="507", audience_id="100", action="add")
-AUD_B = SyncTarget(connection_id="linkedin", ad_account_id="507", audience_id="200", action="add")
-
-
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "steps_table": "steps",
-        "metrics_table": "metrics",
-        "connections_table": "connections",
-        "rate_limit_table": "rate",
-        "idempotency_table": "idem",
-        "sync_queue_url": "https://sqs.test/queue",
-        "token_key_id": "key",
-        "linkedin_app_secret_arn": "arn:app",
-        "oauth_state_secret_arn": "arn:state",
-        "linkedin_api_url": "https://api.test/rest",
-        "linkedin_oauth_url": "https://api.test/oauth/v2",
-        "linkedin_client_id": "cid",
-        "linkedin_version": "202609",
-        "linkedin_source_platform": "",
-        "oauth_redirect_uri": "",
-        "max_elements": 5000,
-        "requests_per_second": 10.0,
-        "rate_headroom_percent": 8.0,
-        "retry_horizon_seconds": 46_800,
-        "flush_seconds": 5,
-        "time_scale": 1.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-# ---- fakes ------------------------------------------------------------------------------------
-class FakeClock:
-    def __init__(self, now_ms: int = T0):
-        self.now = now_ms
-        self.sleeps: list[float] = []
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += round(seconds * 1000)
-
-
-@dataclass
-class FakeConnections:
-    refresh_raises: Exception | None = None
-    access_raises: Exception | None = None
-    refreshed: list[AccessToken] = field(default_factory=list)
-    invalid: list[str] = field(default_factory=list)
-    linkedin: Any = None
-
-    def access_token(self) -> AccessToken:
-        if self.access_raises:
-            raise self.access_raises
-        return AccessToken("token-1", 1)
-
-    def refresh(self, stale: AccessToken | None = None) -> AccessToken:
-        assert stale is not None
-        self.refreshed.append(stale)
-        if self.refresh_raises:
-            raise self.refresh_raises
-        return AccessToken("token-2", 2)
-
-    def mark_invalid(self, reason: str) -> None:
-        self.invalid.append(reason)
-
-
-@dataclass
-class FakeMetrics:
-    applied: list[tuple[str, dict[str, int]]] = field(default_factory=list)
-
-    def apply(self, step_id: str, delta: StepDelta) -> dict[str, Any]:
-        assert delta, "an empty delta would cost a DynamoDB write for nothing"
-        self.applied.append((step_id, delta.attributes()))
-        return {}
-
-    @property
-    def counted(self) -> list[tuple[str, dict[str, int]]]:
-        """Applied deltas that change a counter (an empty delta is a no-op for the real store)."""
-        return [(step_id, attrs) for step_id, attrs in self.applied if attrs]
-
-
-@dataclass
-class FakeSteps:
-    errors: list[tuple[str, str]] = field(default_factory=list)
-
-    def set_error(self, step_id: str, code: str) -> None:
-        self.errors.append((step_id, code))
-
-
-@dataclass
-class FakeBucket:
-    grant: bool | list[bool] = True
-    deadlines: list[int] = field(default_factory=list)
-
-    def acquire(self, deadline_ms: int) -> bool:
-        self.deadlines.append(deadline_ms)
-        if isinstance(self.grant, list):
-            return self.grant.pop(0)
-        return self.grant
-
-
-@dataclass
-class Sent:
-    bodies: list[str]
-    delay_seconds: int
-    correlation_id: str | None
-
-    @property
-    def messages(self) -> list[QueuedMessage]:
-        return [QueuedMessage.model_validate_json(b) for b in self.bodies]
-
-
-@dataclass
-class FakePublisher:
-    fail_for_steps: set[str] = field(default_factory=set)
-    sent: list[Sent] = field(default_factory=list)
-
-    def send(self, bodies: list[str], delay_seconds: int = 0, correlation_id: str | None = None) -> None:
-        steps = {QueuedMessage.model_validate_json(b).step_id for b in bodies}
-        if steps & self.fail_for_steps:
-            raise PublishError("refused")
-        self.sent.append(Sent(list(bodies), delay_seconds, correlation_id))
-
-
-Answer = LinkedInError | Callable[[list[dict[str, Any]]], list[ElementResult]]
-
-
-@dataclass
-class Call:
-    token: str
-    segment_id: str
-    elements: list[dict[str, Any]]
-    expected: int
-    at_ms: int
-
-
-class FakeLinkedIn:
-    """Answers from a script; with the script exhausted, every element is accepted."""
-
-    def __init__(self, clock: FakeClock, *script: Answer):
-        self.clock = clock
-        self.script = list(script)
-        self.calls: list[Call] = []
-
-    def send_users(self, token: str, segment_id: str, body: bytes, expected: int) -> list[ElementResult]:
-        elements = json.loads(body)["elements"]
-        assert len(elements) == expected
-        self.calls.append(Call(token, segment_id, elements, expected, self.clock.now_ms()))
-        answer = self.script.pop(0) if self.script else None
-        if isinstance(answer, LinkedInError):
-            raise answer
-        if answer is None:
-            return [ElementResult(201)] * expected
-        return answer(elements)
+DEADLINE = T0 + 120_000
+FIRST_WAIT = retry_schedule()[0]
+BOOM = LinkedInError(500, "error", "boom")
 
 
 @dataclass
 class World:
-    clock: FakeClock
-    connections: FakeConnections
-    metrics: FakeMetrics
-    steps: FakeSteps
-    bucket: FakeBucket
-    publisher: FakePublisher
-    linkedin: FakeLinkedIn
+    s: SenderWorld
+    ledger: FakeLedger
+    retries: FakeRetryStore
     batcher: Batcher
 
-    def run(self, *messages: QueuedMessage | dict[str, Any]) -> list[str]:
-        return self.batcher.handle([m if isinstance(m, dict) else record(m) for m in messages], DEADLINE)
+    def run(self, *items: QueuedMessage | dict[str, Any]) -> list[str]:
+        return self.batcher.handle([i if isinstance(i, dict) else record(i) for i in items], DEADLINE)
+
+    @property
+    def calls(self) -> list[Call]:
+        return self.s.linkedin.calls
+
+    def batches(self, keys: Any = None) -> list[RetryBatch]:
+        """The retry batches stored (in put order), or those behind `keys`."""
+        return [self.retries.objects[k] for k in (self.retries.puts if keys is None else keys)]
 
 
 def world(
     *script: Answer,
+    by_segment: dict[str, list[Answer]] | None = None,
     bucket: FakeBucket | None = None,
-    publisher: FakePublisher | None = None,
-    connections: FakeConnections | None = None,
-    clock: FakeClock | None = None,
+    ledger: FakeLedger | None = None,
+    retries: FakeRetryStore | None = None,
     **config: Any,
 ) -> World:
-    clock = clock or FakeClock()
-    linkedin = FakeLinkedIn(clock, *script)
-    parts = {
-        "connections": connections or FakeConnections(),
-        "metrics": FakeMetrics(),
-        "steps": FakeSteps(),
-        "bucket": bucket or FakeBucket(),
-        "publisher": publisher or FakePublisher(),
-    }
-    parts["connections"].linkedin = linkedin
-    batcher = Batcher(settings(**config), clock=clock, linkedin=linkedin, **parts)  # type: ignore[arg-type]
-    return World(clock=clock, linkedin=linkedin, batcher=batcher, **parts)  # type: ignore[arg-type]
+    s = sender_world(*script, by_segment=by_segment, bucket=bucket)
+    ledger = ledger or FakeLedger()
+    retries = retries or FakeRetryStore()
+    batcher = Batcher(settings(**config), s.sender, ledger, retries, s.clock)  # type: ignore[arg-type]
+    return World(s, ledger, retries, batcher)
 
 
-_ids = iter(range(10**9))
-
-
-def users(n: int, prefix: str) -> list[QueuedUser]:
-    return [{"x": f"{prefix}{i}", "e": hash_email(f"{prefix}{i}@example.com") or ""} for i in range(n)]
-
-
-def message(target: SyncTarget, n: int, prefix: str, step_id: str = "step-1", **fields: Any) -> QueuedMessage:
+def message(
+    target: SyncTarget, n: int, prefix: str, step_id: str = "step-1", chunk_id: str | None = None, **fields: Any
+) -> QueuedMessage:
     data: dict[str, Any] = {"first_enqueued_at": T0 - 1000, "correlation_id": f"corr-{prefix}", **fields}
-    return QueuedMessage(step_id=step_id, target=target, users=users(n, prefix), **data)
+    return QueuedMessage(
+        chunk_id=chunk_id or f"chunk-{prefix}", step_id=step_id, target=target, users=users(n, prefix), **data
+    )
 
 
-def record(m: QueuedMessage) -> dict[str, Any]:
-    return {"messageId": f"msg-{m.users[0]['x']}-{next(_ids)}", "body": m.model_dump_json()}
+def record(m: QueuedMessage, message_id: str | None = None) -> dict[str, Any]:
+    return {"messageId": message_id or f"sqs-{m.chunk_id}", "body": m.model_dump_json()}
 
 
-def hashes(prefix: str, ids: range) -> set[str]:
-    return {hash_email(f"{prefix}{i}@example.com") or "" for i in ids}
-
-
-def sent_hashes(call: Call) -> set[str]:
-    return {uid["idValue"] for e in call.elements for uid in e["userIds"]}
-
-
-def statuses(mapping: dict[int, ElementResult]) -> Callable[[list[dict[str, Any]]], list[ElementResult]]:
-    """Element i gets mapping[i], the others 201."""
-    return lambda elements: [mapping.get(i, ElementResult(201)) for i in range(len(elements))]
-
-
-# ---- element_outcome -----------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("result", "expected"),
-    [
-        (ElementResult(201), Outcome("synced")),
-        (ElementResult(200), Outcome("synced")),
-        (ElementResult(400, "INVALID_ID", "bad"), Outcome("errored", "linkedin_400_invalid_id")),
-        (ElementResult(422), Outcome("errored", "linkedin_422_invalid_element")),
-        (ElementResult(429), Outcome("deferred", "linkedin_element_429")),
-        (ElementResult(500, "missing_result"), Outcome("deferred", "linkedin_element_500")),
-        (ElementResult(503), Outcome("deferred", "linkedin_element_503")),
-    ],
-)
-def test_element_outcome(result: ElementResult, expected: Outcome) -> None:
-    assert element_outcome(result) == expected
+def waiting(batches: list[RetryBatch]) -> dict[str, str]:
+    """external id -> the reason it waits, over the batches."""
+    out: dict[str, str] = {}
+    for batch in batches:
+        for user, reason in zip(batch.users, batch.reasons, strict=True):
+            assert user["x"] not in out, "a user waits in one batch only"
+            out[user["x"]] = reason
+    return out
 
 
 # ---- packing into requests ----------------------------------------------------------------------
@@ -271,221 +109,342 @@ def test_two_audiences_two_requests_never_mixed() -> None:
     w = world()
     failed = w.run(message(AUD_A, 3, "a"), message(AUD_B, 2, "b", step_id="step-2"), message(AUD_A, 2, "c"))
     assert failed == []
-    assert sorted((c.segment_id, c.expected) for c in w.linkedin.calls) == [("100", 5), ("200", 2)]
-    by_segment = {c.segment_id: c for c in w.linkedin.calls}
-    assert sent_hashes(by_segment["100"]) == hashes("a", range(3)) | hashes("c", range(2))
-    assert sent_hashes(by_segment["200"]) == hashes("b", range(2))
-    for call in w.linkedin.calls:
-        assert call.token == "token-1"
-        assert {e["action"] for e in call.elements} == {"ADD"}
-    assert sorted(w.metrics.applied) == [("step-1", {"synced": 5}), ("step-2", {"synced": 2})]
-    assert w.publisher.sent == []
+    assert sorted((c.segment_id, len(c.elements)) for c in w.calls) == [("100", 5), ("200", 2)]
+    by_segment = {c.segment_id: c for c in w.calls}
+    assert by_segment["100"].hashes == hashes("a", range(3)) | hashes("c", range(2))
+    assert by_segment["200"].hashes == hashes("b", range(2))
+    assert w.ledger.counted("step-1") == {"synced": 5}
+    assert w.ledger.counted("step-2") == {"synced": 2}
+    assert {i: r.entry.delta.attributes() for i, r in w.ledger.entries.items()} == {
+        "msg:chunk-a": {"synced": 3},
+        "msg:chunk-b": {"synced": 2},
+        "msg:chunk-c": {"synced": 2},
+    }
+    assert all(r.entry.retry_keys == [] for r in w.ledger.entries.values())
+    assert w.retries.puts == []
+    assert w.retries.started == []
 
 
 def test_12000_users_in_5000_element_requests() -> None:
     w = world(max_elements=5000)
     failed = w.run(*[message(AUD_A, 1000, f"m{i}-") for i in range(12)])
     assert failed == []
-    assert [c.expected for c in w.linkedin.calls] == [5000, 5000, 2000]
-    assert len(w.bucket.deadlines) == 3
-    assert w.metrics.applied == [("step-1", {"synced": 12_000})]
+    assert [len(c.elements) for c in w.calls] == [5000, 5000, 2000]
+    assert len(w.s.bucket.deadlines) == 3
+    assert w.ledger.counted("step-1") == {"synced": 12_000}
+    assert len(w.ledger.transactions) == 1  # 12 messages of one step: one transaction
 
 
-# ---- per-element results --------------------------------------------------------------------------
-def test_element_400_errors_only_that_user() -> None:
-    w = world(statuses({1: ElementResult(400, "INVALID_ID", "bad hash")}))
-    failed = w.run(message(AUD_A, 3, "a"), message(AUD_A, 2, "b"), message(AUD_A, 1, "c", step_id="step-2"))
+def test_messages_are_recorded_in_transactions_of_at_most_99_per_step() -> None:
+    w = world()
+    failed = w.run(*[message(AUD_A, 1, f"m{i}-") for i in range(150)], message(AUD_B, 1, "x", step_id="step-2"))
     assert failed == []
-    assert len(w.linkedin.calls) == 1
-    assert sorted(w.metrics.applied) == [
-        ("step-1", {"synced": 4, "errored": 1, "errored_reason_linkedin_400_invalid_id": 1}),
-        ("step-2", {"synced": 1}),
-    ]
-    assert w.publisher.sent == []
+    sizes = sorted((step, len(entries)) for step, entries in w.ledger.transactions)
+    assert sizes == [("step-1", 51), ("step-1", MAX_ENTRIES_PER_TRANSACTION), ("step-2", 1)]
+    assert w.ledger.counted("step-1") == {"synced": 150}
 
 
-@pytest.mark.parametrize("status", [429, 500])
-def test_element_retry_statuses_are_deferred_not_counted(status: int) -> None:
-    w = world(statuses({0: ElementResult(status), 2: ElementResult(status)}))
-    failed = w.run(message(AUD_A, 4, "a", attempt=2))
-    assert failed == []
-    assert w.metrics.applied == [("step-1", {"synced": 2})]
-    (sent,) = w.publisher.sent
-    assert sent.delay_seconds == retry_delay_seconds(2) == 20
-    assert sent.correlation_id == "corr-a"
-    (retry,) = sent.messages
-    assert [u["x"] for u in retry.users] == ["a0", "a2"]
-    assert retry.attempt == 3
-    assert retry.last_error == f"linkedin_element_{status}"
-    assert retry.first_enqueued_at == T0 - 1000
-    assert retry.target == AUD_A
+def test_rate_limit_deadline_keeps_a_request_budget_back() -> None:
+    w = world()
+    w.run(message(AUD_A, 1, "a"))
+    assert w.s.bucket.deadlines == [DEADLINE - REQUEST_BUDGET_MS]
 
 
-def test_retry_delay_is_scaled() -> None:
-    w = world(statuses({0: ElementResult(500)}), time_scale=10)
-    w.run(message(AUD_A, 1, "a", attempt=3))
-    assert w.publisher.sent[0].delay_seconds == retry_delay_seconds(3, 10) == 4
-
-
-# ---- request-level failures -----------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("error", "reason"),
-    [
-        (LinkedInError(429, "TOO_MANY_REQUESTS", "slow down"), "linkedin_429_too_many_requests"),
-        (LinkedInError(500, "error", "boom"), "linkedin_500_error"),
-        (LinkedInError(0, "timeout", "ReadTimeout"), "linkedin_timeout"),
-    ],
-)
-def test_request_level_retryable_errors_defer_everyone(error: LinkedInError, reason: str) -> None:
-    w = world(error)
-    failed = w.run(message(AUD_A, 3, "a"), message(AUD_A, 2, "b"))
-    assert failed == []
-    assert w.metrics.counted == []
-    assert len(w.publisher.sent) == 2
-    for sent in w.publisher.sent:
-        (retry,) = sent.messages
-        assert retry.attempt == 1
-        assert retry.last_error == reason
-        assert sent.delay_seconds == 5
-    assert sorted(len(s.messages[0].users) for s in w.publisher.sent) == [2, 3]
-
-
-def test_401_then_refresh_resends_once_and_syncs() -> None:
-    w = world(LinkedInError(401, "INVALID_ACCESS_TOKEN", "Invalid access token"))
-    assert w.run(message(AUD_A, 2, "a")) == []
-    assert [c.token for c in w.linkedin.calls] == ["token-1", "token-2"]
-    assert w.connections.refreshed == [AccessToken("token-1", 1)]
-    assert w.connections.invalid == []
-    assert w.metrics.applied == [("step-1", {"synced": 2})]
-    assert len(w.bucket.deadlines) == 2  # the resend takes its own rate-limit token
-
-
-def test_401_and_dead_refresh_defers_with_invalid_token() -> None:
-    w = world(
-        LinkedInError(401, "INVALID_ACCESS_TOKEN", "Invalid access token"),
-        connections=FakeConnections(refresh_raises=NotConnected("invalid_token")),
-    )
-    assert w.run(message(AUD_A, 2, "a")) == []
-    assert len(w.linkedin.calls) == 1
-    assert w.metrics.counted == []
-    (sent,) = w.publisher.sent
-    assert sent.messages[0].last_error == "linkedin_invalid_token"
-
-
-def test_401_while_linkedins_token_endpoint_is_down_defers_instead_of_failing_the_batch() -> None:
-    w = world(
-        LinkedInError(401, "EXPIRED_ACCESS_TOKEN", "Expired access token"),
-        connections=FakeConnections(refresh_raises=OAuthError(503, "unreachable", "Service Unavailable")),
-    )
-    assert w.run(message(AUD_A, 2, "a")) == []  # no batch item failure: the users are in the retry
-    assert w.connections.invalid == []  # a transient outage does not disconnect anyone
-    assert w.publisher.sent[0].messages[0].last_error == "linkedin_refresh_unreachable"
-    assert w.metrics.counted == []
-
-
-def test_401_twice_marks_the_connection_invalid() -> None:
-    error = LinkedInError(401, "REVOKED_ACCESS_TOKEN", "revoked")
-    w = world(error, error)
-    assert w.run(message(AUD_A, 2, "a")) == []
-    assert len(w.linkedin.calls) == 2
-    assert w.connections.invalid == ["linkedin_401_revoked_access_token"]
-    assert w.publisher.sent[0].messages[0].last_error == "linkedin_invalid_token"
-    assert w.metrics.counted == []
-
-
-def test_not_connected_defers() -> None:
-    w = world(connections=FakeConnections(access_raises=NotConnected("disconnected")))
-    assert w.run(message(AUD_A, 1, "a")) == []
-    assert w.linkedin.calls == []
-    assert w.publisher.sent[0].messages[0].last_error == "linkedin_disconnected"
-
-
-def test_403_sets_the_step_error() -> None:
-    w = world(LinkedInError(403, "ACCESS_DENIED", "Not enough permissions"))
-    w.run(message(AUD_A, 1, "a"), message(AUD_A, 1, "b", step_id="step-2"))
-    assert sorted(w.steps.errors) == [("step-1", "ad_account_access"), ("step-2", "ad_account_access")]
-    assert w.metrics.counted == []
-    assert {s.messages[0].last_error for s in w.publisher.sent} == {"linkedin_403_access_denied"}
-
-
-# ---- records, rate limit, publishing ---------------------------------------------------------------
+# ---- unreadable records --------------------------------------------------------------------------
 def test_unreadable_records_are_failures_others_processed() -> None:
     w = world()
-    good = message(AUD_A, 2, "a")
+    no_chunk = message(AUD_A, 1, "z").model_dump(mode="json")
+    del no_chunk["chunk_id"]
     failed = w.run(
         {"messageId": "garbage", "body": "{not json"},
         {"messageId": "wrong-shape", "body": json.dumps({"step_id": "s"})},
+        {"messageId": "no-chunk-id", "body": json.dumps(no_chunk)},
         {"messageId": "no-body"},
-        good,
+        message(AUD_A, 2, "a"),
     )
-    assert failed == ["garbage", "wrong-shape", "no-body"]
-    assert w.metrics.applied == [("step-1", {"synced": 2})]
+    assert failed == ["garbage", "wrong-shape", "no-chunk-id", "no-body"]
+    assert len(w.calls) == 1
+    assert w.ledger.counted("step-1") == {"synced": 2}
 
 
-def test_no_rate_limit_token_in_time_defers_every_message_without_counting() -> None:
-    w = world(bucket=FakeBucket(grant=False))
-    records = [record(message(AUD_A, 2, "a")), record(message(AUD_B, 1, "b"))]
-    failed = w.batcher.handle(records, DEADLINE)
-    assert failed == []  # deferred, not left to the visibility timeout and the DLQ
-    assert w.linkedin.calls == []
-    assert w.metrics.counted == []
-    retried = sorted(u["x"] for sent in w.publisher.sent for m in sent.messages for u in m.users)
-    assert retried == ["a0", "a1", "b0"]
-    assert {m.last_error for sent in w.publisher.sent for m in sent.messages} == {NOT_SENT_IN_TIME}
-    assert set(w.bucket.deadlines) == {DEADLINE - 35_000}
-
-
-def test_partly_sent_message_defers_the_unsent_users() -> None:
+# ---- per-user outcomes and the retry hand-off ------------------------------------------------------
+def test_partly_sent_message_hands_the_unsent_users_to_the_retry() -> None:
     w = world(bucket=FakeBucket(grant=[True, False]), max_elements=2)
     failed = w.run(message(AUD_A, 3, "a"))
     assert failed == []
-    assert w.metrics.applied == [("step-1", {"synced": 2})]
-    (retry,) = w.publisher.sent[0].messages
-    assert [u["x"] for u in retry.users] == ["a2"]
-    assert retry.last_error == NOT_SENT_IN_TIME
+    assert w.ledger.counted("step-1") == {"synced": 2}
+    (batch,) = w.batches()
+    assert [u["x"] for u in batch.users] == ["a2"]
+    assert batch.reasons == [NOT_SENT_IN_TIME]
+    assert w.ledger.keys_of("msg:chunk-a") == [batch.key]
+    assert w.retries.started == [(batch.key, FIRST_WAIT)]
+    assert FIRST_WAIT == 30
 
 
-def test_publish_error_fails_that_message_and_counts_none_of_it() -> None:
-    w = world(statuses({0: ElementResult(500)}), publisher=FakePublisher(fail_for_steps={"step-1"}))
-    bad = record(message(AUD_A, 3, "a", step_id="step-1"))
-    ok = record(message(AUD_A, 2, "b", step_id="step-2"))
-    failed = w.batcher.handle([bad, ok], DEADLINE)
-    assert failed == [bad["messageId"]]
-    assert w.metrics.applied == [("step-2", {"synced": 2})]  # step-1's two synced users are not counted
+def test_no_rate_limit_token_hands_every_message_to_the_retry_without_failing_it() -> None:
+    w = world(bucket=FakeBucket(grant=False))
+    failed = w.run(message(AUD_A, 2, "a"), message(AUD_B, 1, "b"))
+    assert failed == []  # handed to the retry, not left to the visibility timeout and the DLQ
+    assert w.calls == []
+    assert w.ledger.counted("step-1") == {}
+    assert waiting(w.batches()) == {"a0": NOT_SENT_IN_TIME, "a1": NOT_SENT_IN_TIME, "b0": NOT_SENT_IN_TIME}
+    assert set(w.ledger.entries) == {"msg:chunk-a", "msg:chunk-b"}  # recorded, with nothing counted yet
+    assert w.retries.started_keys == set(w.retries.puts)
 
 
-def test_past_the_horizon_deferred_users_are_errored() -> None:
-    horizon = 46_800
-    w = world(statuses({1: ElementResult(503)}))
-    old = message(AUD_A, 3, "a", first_enqueued_at=T0 - horizon * 1000)
-    assert w.run(old) == []
-    assert w.publisher.sent == []
-    assert w.metrics.applied == [
-        ("step-1", {"synced": 2, "errored": 1, "errored_reason_retry_horizon_linkedin_element_503": 1})
+def test_element_4xx_is_counted_errored_and_element_5xx_waits() -> None:
+    w = world(statuses({1: ElementResult(400, "INVALID_ID", "bad hash"), 3: ElementResult(503)}))
+    failed = w.run(message(AUD_A, 3, "a"), message(AUD_A, 2, "b"), message(AUD_A, 1, "c", step_id="step-2"))
+    assert failed == []
+    assert len(w.calls) == 1
+    assert w.ledger.counted("step-1") == {"synced": 3, "errored": 1, "errored_reason_linkedin_400_invalid_id": 1}
+    assert w.ledger.counted("step-2") == {"synced": 1}
+    assert waiting(w.batches()) == {"b0": "linkedin_element_503"}
+    assert w.ledger.keys_of("msg:chunk-b") == w.retries.puts
+    assert w.ledger.keys_of("msg:chunk-a") == []
+
+
+def test_retry_batches_are_per_step_and_target_with_one_reason_per_user() -> None:
+    w = world(
+        by_segment={
+            "100": [statuses({0: ElementResult(429), 2: ElementResult(503), 3: ElementResult(500)})],
+            "200": [BOOM],
+        }
+    )
+    a = message(AUD_A, 3, "a", step_id="step-1")  # request 100: a0 a1 a2 c0 c1
+    b = message(AUD_B, 2, "b", step_id="step-1")  # request 200: b0 b1
+    c = message(AUD_A, 2, "c", step_id="step-2")
+    assert w.run(a, b, c) == []
+    by_group = {(x.step_id, x.target.audience_id): x for x in w.batches()}
+    assert set(by_group) == {("step-1", "100"), ("step-1", "200"), ("step-2", "100")}
+    assert waiting([by_group["step-1", "100"]]) == {"a0": "linkedin_element_429", "a2": "linkedin_element_503"}
+    assert waiting([by_group["step-1", "200"]]) == {"b0": "linkedin_500_error", "b1": "linkedin_500_error"}
+    assert waiting([by_group["step-2", "100"]]) == {"c0": "linkedin_element_500"}
+    assert by_group["step-1", "200"].target == AUD_B
+    for batch in w.batches():
+        assert batch.attempt == 1
+        assert re.fullmatch(r"[0-9a-f]{32}", batch.batch_id)
+        assert batch.key == batch_key(batch.step_id, batch.batch_id, 1)
+        assert batch.first_failed_at == T0
+        assert len(batch.reasons) == len(batch.users)
+    assert by_group["step-1", "100"].correlation_id == "corr-a"
+    assert w.ledger.keys_of("msg:chunk-a") == [by_group["step-1", "100"].key]
+    assert w.ledger.keys_of("msg:chunk-b") == [by_group["step-1", "200"].key]
+    assert w.ledger.keys_of("msg:chunk-c") == [by_group["step-2", "100"].key]
+    assert sorted(w.retries.started) == sorted((x.key, FIRST_WAIT) for x in w.batches())
+    assert w.ledger.counted("step-1") == {"synced": 1}
+    assert w.ledger.counted("step-2") == {"synced": 1}
+
+
+def test_retry_batches_hold_at_most_max_elements_users() -> None:
+    w = world(BOOM, BOOM, BOOM, max_elements=3)
+    failed = w.run(message(AUD_A, 2, "a"), message(AUD_A, 5, "b"))
+    assert failed == []
+    assert [len(b.users) for b in w.batches()] == [3, 3, 1]
+    k1, k2, k3 = w.retries.puts
+    assert [u["x"] for u in w.batches()[0].users] == ["a0", "a1", "b0"]  # arrival order kept
+    assert w.ledger.keys_of("msg:chunk-a") == [k1]
+    assert w.ledger.keys_of("msg:chunk-b") == [k1, k2, k3]  # a batch shared by two messages is in both
+    assert sorted(w.retries.started_keys) == sorted([k1, k2, k3])
+    assert len(set(w.retries.puts)) == 3
+
+
+def test_first_retry_wait_follows_the_configured_horizon() -> None:
+    w = world(BOOM, retry_horizon_seconds=20)
+    w.run(message(AUD_A, 1, "a"))
+    assert [wait for _, wait in w.retries.started] == [20]
+
+
+# ---- exactly once ----------------------------------------------------------------------------------
+def recorded_ledger(m: QueuedMessage, keys: list[str]) -> FakeLedger:
+    ledger = FakeLedger()
+    ledger.record(m.step_id, [LedgerEntry(message_ledger_id(m), StepDelta(), keys)])
+    ledger.transactions.clear()
+    return ledger
+
+
+def test_a_recorded_message_is_not_sent_again_only_its_retries_restarted() -> None:
+    m = message(AUD_A, 2, "a")
+    keys = [batch_key("step-1", "a" * 32, 1), batch_key("step-1", "b" * 32, 1)]
+    w = world(ledger=recorded_ledger(m, keys))
+    assert w.run(m) == []
+    assert w.calls == []
+    assert w.ledger.transactions == []
+    assert w.retries.puts == []
+    assert w.retries.started == [(k, FIRST_WAIT) for k in keys]
+
+
+def test_a_recorded_message_whose_restart_fails_is_failed_again() -> None:
+    m = message(AUD_A, 2, "a")
+    key = batch_key("step-1", "a" * 32, 1)
+    retries = FakeRetryStore()
+    retries.objects[key] = RetryBatch(
+        batch_id="a" * 32,
+        step_id="step-1",
+        target=AUD_A,
+        users=m.users,
+        reasons=["x", "x"],
+        first_failed_at=T0,
+        attempt=1,
+    )
+    retries.fail_start = lambda batch: aws_error("ThrottlingException")
+    w = world(ledger=recorded_ledger(m, [key]), retries=retries)
+    assert w.run(message(AUD_A, 1, "b"), m) == ["sqs-chunk-a"]
+    assert [c.hashes for c in w.calls] == [hashes("b", range(1))]
+
+
+def test_duplicate_delivery_in_one_invocation_is_sent_once_and_both_succeed() -> None:
+    m = message(AUD_A, 2, "a")
+    w = world()
+    failed = w.batcher.handle([record(m, "first"), record(m, "second")], DEADLINE)
+    assert failed == []
+    (call,) = w.calls
+    assert len(call.elements) == 2
+    assert list(w.ledger.entries) == ["msg:chunk-a"]
+    assert w.ledger.counted("step-1") == {"synced": 2}
+
+
+def test_duplicate_delivery_that_cannot_be_settled_fails_both_deliveries() -> None:
+    m = message(AUD_A, 2, "a")
+    w = world()
+    w.ledger.fail_record = lambda step, entries: aws_error()
+    failed = w.batcher.handle([record(m, "first"), record(m, "second")], DEADLINE)
+    assert sorted(failed) == ["first", "second"]
+    assert len(w.calls) == 1
+
+
+def test_record_returning_duplicates_drops_them_and_rebuilds_the_others_retry_batches() -> None:
+    m1 = message(AUD_A, 2, "a")
+    m2 = message(AUD_A, 2, "b")
+    m3 = message(AUD_A, 1, "c")
+    ledger = FakeLedger()
+    winners_key = batch_key("step-1", "f" * 32, 1)
+    # another delivery of m1 records it between this batcher's recorded() and its record()
+    ledger.racing["msg:chunk-a"] = Recorded("step-1", LedgerEntry("msg:chunk-a", StepDelta(), [winners_key]))
+    w = world(statuses({0: ElementResult(503), 2: ElementResult(503)}), ledger=ledger)
+    failed = w.run(m1, m2, m3)
+    assert failed == []  # the duplicate is done: its winner settled it
+    assert ledger.record_calls == [
+        ("step-1", ["msg:chunk-a", "msg:chunk-b", "msg:chunk-c"]),
+        ("step-1", ["msg:chunk-b", "msg:chunk-c"]),
     ]
+    first_round, second_round = w.retries.puts
+    assert waiting(w.batches([first_round])) == {"a0": "linkedin_element_503", "b0": "linkedin_element_503"}
+    assert waiting(w.batches([second_round])) == {"b0": "linkedin_element_503"}  # without m1's users
+    assert first_round != second_round
+    assert w.ledger.keys_of("msg:chunk-b") == [second_round]
+    assert w.ledger.keys_of("msg:chunk-c") == []
+    assert w.ledger.keys_of("msg:chunk-a") == [winners_key]  # the winner's entry is untouched
+    assert w.retries.started == [(second_round, FIRST_WAIT)]
+    assert w.ledger.counted("step-1") == {"synced": 2}  # a1 was counted by the winner, not here
 
 
-def test_just_inside_the_horizon_is_retried() -> None:
-    w = world(statuses({1: ElementResult(503)}))
-    assert w.run(message(AUD_A, 3, "a", first_enqueued_at=T0 - 46_800_000 + 1)) == []
-    assert len(w.publisher.sent) == 1
-    assert w.metrics.applied == [("step-1", {"synced": 2})]
+def test_when_every_message_is_a_duplicate_nothing_is_recorded_or_failed() -> None:
+    ledger = FakeLedger()
+    ledger.racing["msg:chunk-a"] = Recorded("step-1", LedgerEntry("msg:chunk-a", StepDelta(), []))
+    w = world(ledger=ledger)
+    assert w.run(message(AUD_A, 2, "a")) == []
+    assert ledger.transactions == []
+    assert w.retries.started == []
 
 
-def test_new_audience_waits_five_seconds_after_creation() -> None:
-    clock = FakeClock()
-    target = AUD_A.model_copy(update={"audience_created_at": T0 - 2000})
-    w = world(clock=clock)
-    assert w.run(message(target, 1, "a")) == []
-    assert clock.sleeps == [pytest.approx(3.0)]
-    (call,) = w.linkedin.calls
-    assert call.at_ms >= T0 - 2000 + 5000
-    assert w.metrics.applied == [("step-1", {"synced": 1})]
+@pytest.mark.parametrize("error", [aws_error("InternalServerError"), EndpointConnectionError(endpoint_url="x")])
+def test_ledger_unreadable_fails_every_readable_message_and_sends_nothing(error: Exception) -> None:
+    w = world()
+    w.ledger.fail_recorded = error
+    failed = w.run({"messageId": "garbage", "body": "{"}, message(AUD_A, 1, "a"), message(AUD_B, 1, "b"))
+    assert failed == ["garbage", "sqs-chunk-a", "sqs-chunk-b"]
+    assert w.calls == []
+    assert w.retries.puts == []
 
 
-def test_old_audience_does_not_wait() -> None:
-    clock = FakeClock()
-    w = world(clock=clock)
-    w.run(message(AUD_A.model_copy(update={"audience_created_at": T0 - 60_000}), 1, "a"))
-    assert clock.sleeps == []
-    assert w.linkedin.calls[0].at_ms == T0
+def test_ledger_write_error_fails_only_that_steps_messages() -> None:
+    w = world(BOOM)
+    w.ledger.fail_record = lambda step, entries: aws_error() if step == "step-1" else None
+    failed = w.run(message(AUD_A, 1, "a"), message(AUD_A, 1, "b"), message(AUD_A, 1, "c", step_id="step-2"))
+    assert sorted(failed) == ["sqs-chunk-a", "sqs-chunk-b"]
+    assert list(w.ledger.entries) == ["msg:chunk-c"]
+    assert w.ledger.counted("step-1") == {}
+    # step-1's batches were written but never referenced nor started: a redelivery writes its own
+    started = {w.retries.objects[k].step_id for k in w.retries.started_keys}
+    assert started == {"step-2"}
+
+
+def test_retry_store_write_error_fails_only_that_steps_messages_and_records_nothing_for_them() -> None:
+    w = world(BOOM)
+    retries = w.retries
+    retries.fail_put = lambda batch: EndpointConnectionError(endpoint_url="s3") if batch.step_id == "step-1" else None
+    failed = w.run(message(AUD_A, 1, "a"), message(AUD_B, 1, "b", step_id="step-2"))
+    assert failed == ["sqs-chunk-a"]
+    assert [step for step, _ in w.ledger.record_calls] == ["step-2"]
+    assert list(w.ledger.entries) == ["msg:chunk-b"]
+
+
+def test_start_failure_after_record_fails_the_message_and_a_redelivery_restarts_the_same_keys() -> None:
+    w = world(by_segment={"100": [BOOM]})
+    fail_once = {"step-1": 1}
+
+    def flaky(batch: RetryBatch) -> Exception | None:
+        if batch.target.audience_id == "100" and fail_once["step-1"]:
+            fail_once["step-1"] -= 1
+            return aws_error("ServiceUnavailable", "StartExecution")
+        return None
+
+    w.retries.fail_start = flaky
+    a = message(AUD_A, 2, "a")
+    b = message(AUD_B, 1, "b")  # its request is accepted: nothing to start, nothing to fail
+    c = message(AUD_B, 1, "c", step_id="step-2")
+    assert w.run(a, b, c) == ["sqs-chunk-a"]
+    assert w.ledger.counted("step-1") == {"synced": 1}  # recorded: a redelivery counts nothing again
+    keys = w.ledger.keys_of("msg:chunk-a")
+    assert len(keys) == 1
+    assert w.retries.started == []
+    requests_before = len(w.calls)
+
+    assert w.run(a) == []  # the redelivery
+    assert len(w.calls) == requests_before  # not sent again
+    assert w.retries.started == [(keys[0], FIRST_WAIT)]
+    assert len(w.retries.puts) == 1  # no new batch either
+    assert w.ledger.counted("step-1") == {"synced": 1}
+
+
+def test_start_failure_fails_only_the_messages_whose_batch_did_not_start() -> None:
+    w = world(BOOM, BOOM)
+    w.retries.fail_start = lambda batch: aws_error() if batch.target == AUD_A else None
+    failed = w.run(message(AUD_A, 1, "a"), message(AUD_B, 1, "b"))
+    assert failed == ["sqs-chunk-a"]
+    assert [w.retries.objects[k].target for k in w.retries.started_keys] == [AUD_B]
+    assert set(w.ledger.entries) == {"msg:chunk-a", "msg:chunk-b"}
+
+
+def test_counts_are_emitted_as_emf_once_settled(capsys: pytest.CaptureFixture[str]) -> None:
+    w = world(statuses({0: ElementResult(400)}))
+    capsys.readouterr()
+    w.run(message(AUD_A, 3, "a"))
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert sum(b.get("Synced", [0])[0] for b in blobs) == 2
+    assert sum(b.get("Errored", [0])[0] for b in blobs) == 1
+
+
+def test_nothing_is_emitted_for_a_message_that_failed_to_settle(capsys: pytest.CaptureFixture[str]) -> None:
+    w = world()
+    w.ledger.fail_record = lambda step, entries: aws_error()
+    capsys.readouterr()
+    assert w.run(message(AUD_A, 3, "a")) == ["sqs-chunk-a"]
+    assert '"Synced"' not in capsys.readouterr().out
+
+
+class BrokenBucket(FakeBucket):
+    """The rate-limit table is unreachable."""
+
+    def acquire(self, deadline_ms: int) -> bool:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.test")
+
+
+def test_an_aws_error_around_a_request_hands_its_users_to_the_retry_without_failing_the_batch() -> None:
+    w = world(bucket=BrokenBucket())
+    failed = w.run(message(AUD_A, 2, "a"), message(AUD_B, 1, "b", step_id="step-2"))
+    assert failed == []
+    assert w.calls == []
+    assert waiting(w.batches()) == {"a0": NOT_SENT_IN_TIME, "a1": NOT_SENT_IN_TIME, "b0": NOT_SENT_IN_TIME}
+    assert set(w.ledger.entries) == {"msg:chunk-a", "msg:chunk-b"}

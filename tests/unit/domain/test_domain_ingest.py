@@ -1,11 +1,19 @@
-"""ingest.triage and users_digest: who enters, who is queued, who is not synced, and the counters."""
+"""ingest: who enters, who is queued, who is not synced, the counters, and the ids of the queued chunks."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from audience_sync.ingest import triage, users_digest
+import pytest
+
+from audience_sync.errors import Conflict
+from audience_sync.ingest import IngestService, chunk_base, triage, users_digest
+from audience_sync.metrics import StepDelta
 from audience_sync.models import EntryFilter, MatchField, WebhookBody, WebhookUser
+from audience_sync.queue_message import QueuedMessage
 
 EMAIL = frozenset({MatchField.EMAIL})
 CONSENT = [EntryFilter(attribute="opted_in_marketing", op="eq", value=True)]
@@ -67,3 +75,121 @@ def test_users_digest_changes_with_users() -> None:
     assert users_digest(body) == users_digest(same)
     assert len({users_digest(body), users_digest(changed), users_digest(more)}) == 3
     assert len(users_digest(body)) == 64
+
+
+# ---- chunk ids ------------------------------------------------------------------------------------
+def body(key: str | None, *emails: str) -> WebhookBody:
+    return WebhookBody(users=[u(f"id-{e}", email=e) for e in emails or ("a@example.com",)], idempotency_key=key)
+
+
+def test_chunk_base_is_the_same_for_the_same_step_key_and_users() -> None:
+    first = chunk_base("step-1", body("evt-1", "a@example.com", "b@example.com"))
+    assert chunk_base("step-1", body("evt-1", "a@example.com", "b@example.com")) == first
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+
+
+@pytest.mark.parametrize(
+    ("step_id", "webhook"),
+    [
+        ("step-2", body("evt-1", "a@example.com", "b@example.com")),  # another step
+        ("step-1", body("evt-2", "a@example.com", "b@example.com")),  # another key
+        ("step-1", body("evt-1", "a@example.com")),  # the key reused with other users
+        ("step-1", body("evt-1", "b@example.com", "a@example.com")),  # other order
+    ],
+)
+def test_chunk_base_differs_when_step_key_or_users_differ(step_id: str, webhook: WebhookBody) -> None:
+    assert chunk_base(step_id, webhook) != chunk_base("step-1", body("evt-1", "a@example.com", "b@example.com"))
+
+
+def test_chunk_base_without_an_idempotency_key_is_random() -> None:
+    ids = {chunk_base("step-1", body(None)) for _ in range(20)}
+    assert len(ids) == 20
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+
+# ---- IngestService with hand-written fakes ----------------------------------------------------------
+ACTIVE_STEP = {
+    "step_id": "step-1",
+    "status": "active",
+    "audience_id": "9001",
+    "audience_created_at": 1_790_000_000_000,
+    "config": {"ad_account_id": "507", "action": "add", "match_fields": ["email"], "last_step": False},
+}
+
+
+@dataclass
+class FakeStepRepository:
+    item: dict[str, Any]
+
+    def get(self, step_id: str) -> dict[str, Any]:
+        return {**self.item, "step_id": step_id}
+
+
+@dataclass
+class FakeMetricsStore:
+    applied: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+
+    def apply(self, step_id: str, delta: StepDelta) -> dict[str, Any]:
+        self.applied.append((step_id, delta.attributes()))
+        return {}
+
+
+@dataclass
+class FakeQueue:
+    sent: list[tuple[list[str], str | None]] = field(default_factory=list)
+
+    def send(self, bodies: Sequence[str], correlation_id: str | None = None) -> None:
+        self.sent.append((list(bodies), correlation_id))
+
+    def messages(self) -> list[QueuedMessage]:
+        return [QueuedMessage.model_validate_json(b) for bodies, _ in self.sent for b in bodies]
+
+
+def service(step: dict[str, Any] = ACTIVE_STEP) -> tuple[IngestService, FakeMetricsStore, FakeQueue]:
+    metrics, queue = FakeMetricsStore(), FakeQueue()
+    ingest = IngestService(
+        FakeStepRepository(step),  # type: ignore[arg-type]
+        metrics,  # type: ignore[arg-type]
+        queue,  # type: ignore[arg-type]
+        now_ms=lambda: 1_790_000_100_000,
+    )
+    return ingest, metrics, queue
+
+
+def test_a_retried_webhook_queues_chunks_with_the_same_ids() -> None:
+    ingest, _, queue = service()
+    webhook = body("evt-1", "a@example.com", "b@example.com")
+    assert ingest.accept("step-1", webhook, "corr-1") == {"accepted": 2, "filtered": 0, "not_synced": 0}
+    ingest.accept("step-1", webhook, "corr-2")
+    first, second = (QueuedMessage.model_validate_json(bodies[0]) for bodies, _ in queue.sent)
+    assert first.chunk_id == second.chunk_id == f"{chunk_base('step-1', webhook)}.0"
+    assert [c for _, c in queue.sent] == ["corr-1", "corr-2"]
+    assert first.target.audience_id == "9001"
+    assert first.first_enqueued_at == 1_790_000_100_000
+    assert [x["x"] for x in first.users] == ["id-a@example.com", "id-b@example.com"]
+
+
+def test_webhooks_without_a_key_queue_chunks_with_new_ids() -> None:
+    ingest, _, queue = service()
+    webhook = body(None, "a@example.com")
+    ingest.accept("step-1", webhook, None)
+    ingest.accept("step-1", webhook, None)
+    ids = [m.chunk_id for m in queue.messages()]
+    assert len(ids) == len(set(ids)) == 2
+
+
+def test_nothing_queued_when_nobody_can_be_synced_but_the_counts_are_applied() -> None:
+    ingest, metrics, queue = service()
+    result = ingest.accept("step-1", WebhookBody(users=[u("none")]), None)
+    assert result == {"accepted": 0, "filtered": 0, "not_synced": 1}
+    assert queue.sent == []
+    assert metrics.applied == [
+        ("step-1", {"entered": 1, "not_synced": 1, "proceeded": 1, "not_synced_reason_missing_match_fields": 1})
+    ]
+
+
+def test_a_step_that_is_not_active_is_refused() -> None:
+    ingest, metrics, queue = service({**ACTIVE_STEP, "status": "draft"})
+    with pytest.raises(Conflict):
+        ingest.accept("step-1", body("k"), None)
+    assert queue.sent == [] and metrics.applied == []

@@ -16,6 +16,7 @@ B_ADD = SyncTarget(connection_id="linkedin", ad_account_id="1", audience_id="200
 
 def message(target: SyncTarget, n: int, prefix: str = "u") -> QueuedMessage:
     return QueuedMessage(
+        chunk_id=f"chunk-{prefix}",
         step_id="s",
         target=target,
         users=[{"x": f"{prefix}{i}"} for i in range(n)],
