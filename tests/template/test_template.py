@@ -7,23 +7,33 @@ a missing SAM CLI fails these tests instead of skipping them.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from tests.template.template_support import (
+    REPO,
+    TEMPLATE,
+    as_list,
+    functions,
+    load_template,
+    policy_statements,
+    referenced_names,
+    resources_of_type,
+    run,
+    sam_cli,
+    sam_env,
+    translated_template,
+    walk,
+)
 
 pytestmark = pytest.mark.template
 
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "template.yaml"
 EVENTS = REPO / "events"
 CALLBACK_PATH = "/v1/connections/linkedin/callback"
 
@@ -66,6 +76,93 @@ EXPECTED_GLOBAL_ENV = {
     "LINKEDIN_RATE_HEADROOM_PERCENT",
     "RETRY_HORIZON_SECONDS",
     "FLUSH_SECONDS",
+    "LEDGER_TABLE",
+    "RETRY_BUCKET",
+    "RETRY_STATE_MACHINE_ARN",
+    "NOTIFICATIONS_TOPIC_ARN",
+}
+
+EXPECTED_RETRY_OUTPUTS = {
+    "RetryFunctionName",
+    "RetryStateMachineArn",
+    "RetryBucketName",
+    "LedgerTableName",
+    "IntegrationErrorsTopicArn",
+}
+
+EXPECTED_FUNCTIONS = {"ApiFunction", "IngestFunction", "BatcherFunction", "RetryFunction", "TokenRefreshFunction"}
+
+# The one identity-policy statement allowed Resource "*": the retry state machine's CloudWatch Logs delivery.
+# AWS documents these actions as not supporting resource-level permissions, so Step Functions logging needs "*"
+# (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html). Nothing else may use Resource "*".
+LOG_DELIVERY_ACTIONS = frozenset(
+    {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+ALLOWED_WILDCARD_RESOURCE_STATEMENTS = {("RetryStateMachine", LOG_DELIVERY_ACTIONS)}
+# The same statement after the SAM transform, where it lives in the state machine's generated role.
+ALLOWED_WILDCARD_RESOURCE_STATEMENTS_TRANSLATED = {("RetryStateMachineRole", LOG_DELIVERY_ACTIONS)}
+
+# What each function (and the state machine) may change or call, as granted by SAM policy templates. Equality, not
+# a subset: a missing grant is only caught here (local mode does not enforce IAM) and an extra one is excess privilege.
+EXPECTED_WRITES = {
+    # connections (OAuth), step configs, invalid_token notifications
+    "ApiFunction": {"StepsTable", "ConnectionsTable", "IntegrationErrorsTopic"},
+    # counters, Powertools idempotency records, the queue
+    "IngestFunction": {"MetricsTable", "IdempotencyTable", "SyncQueue"},
+    # step errors, counters + ledger (one transaction), rate bucket, token refresh, notifications,
+    # and the hand-off to the retry: the batch in S3, then an execution. No SQS send any more.
+    "BatcherFunction": {
+        "StepsTable",
+        "MetricsTable",
+        "LedgerTable",
+        "RateLimitTable",
+        "ConnectionsTable",
+        "IntegrationErrorsTopic",
+        "RetryBucket",
+        "RetryStateMachine",
+    },
+    # as the batcher, but reads/writes/deletes its batch in S3 and never starts an execution (it answers the
+    # state machine instead)
+    "RetryFunction": {
+        "StepsTable",
+        "MetricsTable",
+        "LedgerTable",
+        "RateLimitTable",
+        "ConnectionsTable",
+        "IntegrationErrorsTopic",
+        "RetryBucket",
+    },
+    # token refresh; invalid_token notifications
+    "TokenRefreshFunction": {"ConnectionsTable", "IntegrationErrorsTopic"},
+    "RetryStateMachine": {"RetryFunction"},
+}
+# SAM policy template -> the parameter naming what it lets the holder change or call.
+WRITE_POLICY_TEMPLATES = {
+    "DynamoDBCrudPolicy": "TableName",
+    "DynamoDBWritePolicy": "TableName",
+    "S3CrudPolicy": "BucketName",
+    "S3WritePolicy": "BucketName",
+    "SQSSendMessagePolicy": "QueueName",
+    "SNSPublishMessagePolicy": "TopicName",
+    "StepFunctionsExecutionPolicy": "StateMachineName",
+    "LambdaInvokePolicy": "FunctionName",
+}
+# Policy templates that only read or use a key; any other template must be classified before it is used.
+READ_POLICY_TEMPLATES = {
+    "DynamoDBReadPolicy",
+    "S3ReadPolicy",
+    "KMSEncryptPolicy",
+    "KMSDecryptPolicy",
+    "AWSSecretsManagerGetSecretValuePolicy",
 }
 
 # Gateway response type -> (status code or None = keep the gateway's own 5xx, envelope error code).
@@ -86,78 +183,11 @@ EXPECTED_EVENT_FILES = {
     "ingest_users.json",
     "batcher_sqs.json",
     "token_refresh_schedule.json",
+    "retry_attempt.json",
 }
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub, ...) into their long form."""
-
-
-def _construct_cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_cfn_tag)
-
-
-@cache
-def _template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
-
-
-@pytest.fixture
-def template() -> dict[str, Any]:
-    return _template()
-
-
-def _resources(tpl: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return {name: res for name, res in tpl["Resources"].items() if res.get("Type") == rtype}
-
-
-def _functions(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return _resources(tpl, "AWS::Serverless::Function")
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    yield node
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
-
-
-def _referenced_names(node: Any) -> set[str]:
-    """Logical ids named by Ref, Fn::GetAtt or ${...} in Fn::Sub anywhere below node."""
-    names: set[str] = set()
-    for item in _walk(node):
-        if not isinstance(item, dict):
-            continue
-        if isinstance(item.get("Ref"), str):
-            names.add(item["Ref"])
-        getatt = item.get("Fn::GetAtt")
-        if isinstance(getatt, list) and getatt:
-            names.add(str(getatt[0]))
-        sub = item.get("Fn::Sub")
-        text = sub[0] if isinstance(sub, list) and sub else sub
-        if isinstance(text, str):
-            names.update(m.split(".", 1)[0] for m in re.findall(r"\$\{([^}!]+)\}", text))
-    return names
 
 
 def full_access_policies(tpl: dict[str, Any]) -> list[str]:
@@ -176,23 +206,87 @@ def full_access_policies(tpl: dict[str, Any]) -> list[str]:
 
 
 def wildcard_actions(node: Any) -> list[str]:
-    """Every Action/NotAction of any policy statement below node that is "*" or "service:*"."""
+    """Every Action/NotAction that is "*" or "service:*" in any Allow statement of any policy below node.
+
+    Deny statements grant nothing, and a deny meant to cover everything (RetryBucketPolicy refuses plain-HTTP
+    requests with s3:*) would only get weaker if it had to list actions.
+    """
     found: list[str] = []
-    for item in _walk(node):
-        if not isinstance(item, dict) or not isinstance(item.get("Statement"), list | dict):
+    for statement in policy_statements(node):
+        if statement.get("Effect") == "Deny":
             continue
-        statements = item["Statement"] if isinstance(item["Statement"], list) else [item["Statement"]]
-        for statement in statements:
-            for key in ("Action", "NotAction"):
-                actions = statement.get(key, [])
-                for action in actions if isinstance(actions, list) else [actions]:
-                    if isinstance(action, str) and (action == "*" or re.fullmatch(r"[\w-]+:\*", action)):
-                        found.append(action)
+        for key in ("Action", "NotAction"):
+            for action in as_list(statement.get(key)):
+                if isinstance(action, str) and (action == "*" or re.fullmatch(r"[\w-]+:\*", action)):
+                    found.append(action)
     return found
 
 
+IDENTITY_POLICY_HOLDERS = {
+    "AWS::Serverless::Function": ("Policies",),
+    "AWS::Serverless::StateMachine": ("Policies",),
+    "AWS::IAM::Role": ("Policies",),  # not AssumeRolePolicyDocument: a trust policy has no Resource
+    "AWS::IAM::Policy": ("PolicyDocument",),
+    "AWS::IAM::ManagedPolicy": ("PolicyDocument",),
+}
+
+
+def wildcard_resource_statements(tpl: dict[str, Any]) -> set[tuple[str, frozenset[str]]]:
+    """(logical id, actions) of every identity-policy Allow statement on Resource "*" (or with NotResource).
+
+    Resource policies are not identity policies: in a key policy Resource "*" means the key itself.
+    """
+    found: set[tuple[str, frozenset[str]]] = set()
+    for name, res in tpl.get("Resources", {}).items():
+        props = res.get("Properties") or {}
+        for key in IDENTITY_POLICY_HOLDERS.get(res.get("Type", ""), ()):
+            for statement in policy_statements(props.get(key)):
+                if statement.get("Effect") == "Deny":
+                    continue
+                if "NotResource" in statement or "*" in as_list(statement.get("Resource")):
+                    actions = as_list(statement.get("Action")) + as_list(statement.get("NotAction"))
+                    found.add((name, frozenset(str(a) for a in actions)))
+    return found
+
+
+def _policy_target(tpl: dict[str, Any], parameter: str, value: Any) -> str:
+    """Logical id a policy template parameter names: !Ref X, !GetAtt X.<parameter>, or a resource's Name."""
+    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
+        return str(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target, attribute = value["Fn::GetAtt"]
+        # e.g. TopicName: !GetAtt Topic.Arn would expand to an ARN inside an ARN and grant nothing
+        assert attribute == parameter, f"{parameter}: !GetAtt {target}.{attribute} must be .{parameter}"
+        return str(target)
+    # Built from the name to avoid a dependency cycle (the state machine's ARN): match a resource's Name.
+    named = [name for name, res in tpl["Resources"].items() if (res.get("Properties") or {}).get("Name") == value]
+    assert len(named) == 1, f"{parameter} {value!r} names no resource of this template"
+    return named[0]
+
+
+def writes(tpl: dict[str, Any], holder: str) -> set[str]:
+    """Logical ids the SAM policy templates of holder let it change or call."""
+    found: set[str] = set()
+    for policy in tpl["Resources"][holder]["Properties"].get("Policies") or []:
+        if not isinstance(policy, dict) or "Statement" in policy:
+            continue
+        (name, params), *rest = policy.items()
+        assert not rest, f"{holder}: one policy template per list entry, got {sorted(policy)}"
+        if name in WRITE_POLICY_TEMPLATES:
+            parameter = WRITE_POLICY_TEMPLATES[name]
+            found.add(_policy_target(tpl, parameter, params[parameter]))
+        else:
+            assert name in READ_POLICY_TEMPLATES, f"{holder}: classify policy template {name} in this test"
+    return found
+
+
+@pytest.fixture
+def template() -> dict[str, Any]:
+    return load_template()
+
+
 def _api_events(tpl: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for fn_name, fn in _functions(tpl).items():
+    for fn_name, fn in functions(tpl).items():
         for event_name, event in (fn["Properties"].get("Events") or {}).items():
             if event.get("Type") == "Api":
                 yield fn_name, event_name, event["Properties"]
@@ -204,23 +298,6 @@ def _api_key_required(tpl: dict[str, Any], props: dict[str, Any]) -> bool:
     return bool(props.get("Auth", {}).get("ApiKeyRequired", api_default))
 
 
-def _sam_cli() -> Path:
-    sam = Path(os.environ.get("SAM_CLI") or REPO / ".venv-sam" / "bin" / "sam")
-    if not sam.exists():
-        pytest.fail(f"SAM CLI not found at {sam}; install it (.venv-sam) or point SAM_CLI at it")
-    return sam
-
-
-def _sam_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1", **extra)
-    return env
-
-
-def _run(cmd: list[str], env: dict[str, str], timeout: int, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-
-
 def _event_samples() -> list[Path]:
     return sorted(EVENTS.glob("*.json"))
 
@@ -229,7 +306,7 @@ def _event_samples() -> list[Path]:
 
 
 def test_sam_validate_lint() -> None:
-    result = _run([str(_sam_cli()), "validate", "--lint", "--template-file", str(TEMPLATE)], _sam_env(), timeout=180)
+    result = run([str(sam_cli()), "validate", "--lint", "--template-file", str(TEMPLATE)], sam_env(), timeout=180)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "is a valid SAM Template" in output, output
@@ -238,16 +315,16 @@ def test_sam_validate_lint() -> None:
 def test_cfn_lint() -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     assert cfn_lint.exists(), f"cfn-lint not found next to {sys.executable}"
-    result = _run([str(cfn_lint), str(TEMPLATE)], _sam_env(), timeout=180)
+    result = run([str(cfn_lint), str(TEMPLATE)], sam_env(), timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.timeout(300)
-def test_sam_build_builds_layer_and_functions(tmp_path: Path) -> None:
+def test_sam_build_builds_layer_andfunctions(tmp_path: Path) -> None:
     aws_sam_existed = (REPO / ".aws-sam").exists()
     build_dir = tmp_path / "build"
     cmd = [
-        str(_sam_cli()),
+        str(sam_cli()),
         "build",
         "--template-file",
         str(TEMPLATE),
@@ -258,11 +335,11 @@ def test_sam_build_builds_layer_and_functions(tmp_path: Path) -> None:
     ]
     # samconfig.toml sets cached = true, and SAM then puts .aws-sam/deps under the *working* directory:
     # build from tmp_path so nothing lands in the repository.
-    result = _run(cmd, _sam_env(PYENV_VERSION="3.12.1:3.11.7"), timeout=290, cwd=tmp_path)
+    result = run(cmd, sam_env(PYENV_VERSION="3.12.1:3.11.7"), timeout=290, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (build_dir / "CommonLayer" / "python" / "audience_sync" / "__init__.py").is_file()
     assert (build_dir / "CommonLayer" / "python" / "aws_lambda_powertools").is_dir()
-    for name in _functions(_template()):
+    for name in functions(load_template()):
         assert (build_dir / name / "app.py").is_file(), f"{name} was not built"
     if not aws_sam_existed:
         assert not (REPO / ".aws-sam").exists(), "sam build left .aws-sam/ in the repository"
@@ -270,43 +347,35 @@ def test_sam_build_builds_layer_and_functions(tmp_path: Path) -> None:
 
 def test_outputs_and_generated_resources_after_sam_transform() -> None:
     """cfn-lint accepts any Ref matching '^SyncApi.+', so translate for real to prove SyncApiApiKey exists."""
-    sam_python = _sam_cli().parent / "python"
-    assert sam_python.exists(), f"no python next to the SAM CLI at {sam_python}"
-    script = """
-import json, sys
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
-tpl = yaml_parse(open(sys.argv[1]).read())
-for res in tpl["Resources"].values():  # the translator wants S3 URIs; sam build/package normally does this
-    props = res.get("Properties", {})
-    for key in ("CodeUri", "ContentUri"):
-        if isinstance(props.get(key), str):
-            props[key] = "s3://bucket/key.zip"
-class Policies:
-    def load(self):
-        return {}
-out = transform(tpl, {"LinkedInClientId": "id", "LinkedInClientSecret": "secret"}, Policies())
-print(json.dumps({"Resources": {k: v["Type"] for k, v in out["Resources"].items()}, "Outputs": out["Outputs"],
-                  "Body": out["Resources"]["SyncApi"]["Properties"]["Body"]}))
-"""
-    result = _run([str(sam_python), "-c", script, str(TEMPLATE)], _sam_env(), timeout=120)
-    assert result.returncode == 0, result.stderr
-    translated = json.loads(result.stdout.strip().splitlines()[-1])
-    resources = translated["Resources"]
+    translated = translated_template()
+    resources = {name: res["Type"] for name, res in translated["Resources"].items()}
     assert resources.get("SyncApiApiKey") == "AWS::ApiGateway::ApiKey"
     assert resources.get("SyncApiUsagePlanKey") == "AWS::ApiGateway::UsagePlanKey"
-    known = set(resources) | set(_template()["Parameters"]) | {"AWS::Region", "AWS::AccountId", "AWS::StackName"}
+    assert resources.get("RetryStateMachine") == "AWS::StepFunctions::StateMachine"
+    assert resources.get("RetryStateMachineRole") == "AWS::IAM::Role"
+    known = set(resources) | set(load_template()["Parameters"]) | {"AWS::Region", "AWS::AccountId", "AWS::StackName"}
+    assert set(translated["Outputs"]) >= EXPECTED_RETRY_OUTPUTS
     for name, output in translated["Outputs"].items():
-        missing = _referenced_names(output["Value"]) - known
+        missing = referenced_names(output["Value"]) - known
         assert not missing, f"output {name} references unknown {missing}"
     stages = [k for k, v in resources.items() if v == "AWS::ApiGateway::Stage"]
     assert len(stages) == 1, f"expected only the 'api' stage, got {stages}"
-    body = translated["Body"]
+    body = translated["Resources"]["SyncApi"]["Properties"]["Body"]
     assert set(body["x-amazon-apigateway-gateway-responses"]) == set(EXPECTED_GATEWAY_RESPONSES)
     for path, methods in body["paths"].items():
         for method, operation in methods.items():
             secured = bool(operation.get("security"))
             assert secured == (path != CALLBACK_PATH), f"{method.upper()} {path}: api key required={secured}"
+
+
+def test_generated_roles_are_least_privilege() -> None:
+    """After the transform the policy templates are expanded into roles: check what IAM will actually get."""
+    translated = translated_template()
+    roles = resources_of_type(translated, "AWS::IAM::Role")
+    assert {f"{name}Role" for name in EXPECTED_WRITES} <= set(roles)
+    assert full_access_policies(translated) == []
+    assert wildcard_actions(roles) == []
+    assert wildcard_resource_statements(translated) == ALLOWED_WILDCARD_RESOURCE_STATEMENTS_TRANSLATED
 
 
 # --------------------------------------------------------------------------- structure
@@ -328,11 +397,54 @@ def test_policy_checkers_detect_violations() -> None:
     assert len(full_access_policies(bad)) == 2
     assert sorted(wildcard_actions(bad)) == ["*", "s3:*"]
     assert wildcard_actions({"Statement": [{"Action": ["kms:GenerateDataKey*", "kms:Decrypt"]}]}) == []
+    deny = {"Statement": [{"Effect": "Deny", "Action": "s3:*"}, {"Effect": "Allow", "NotAction": "iam:*"}]}
+    assert wildcard_actions(deny) == ["iam:*"]
+
+    star = {"Effect": "Allow", "Action": ["logs:CreateLogDelivery"], "Resource": "*"}
+    anywhere = {
+        "Resources": {
+            "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Policies": [{"Statement": [star]}]}},
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]},
+                    "Policies": [{"PolicyDocument": {"Statement": {"Action": "s3:GetObject", "NotResource": "x"}}}],
+                },
+            },
+            "Sm": {
+                "Type": "AWS::Serverless::StateMachine",
+                "Properties": {"Policies": [{"Statement": [{**star, "Effect": "Deny"}]}]},
+            },
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": [star]}}},
+        }
+    }
+    assert wildcard_resource_statements(anywhere) == {
+        ("Fn", frozenset({"logs:CreateLogDelivery"})),
+        ("Role", frozenset({"s3:GetObject"})),
+    }
+
+    policies = [
+        {"DynamoDBCrudPolicy": {"TableName": {"Ref": "T"}}},
+        {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]}}},
+        {"StepFunctionsExecutionPolicy": {"StateMachineName": {"Fn::Sub": "${AWS::StackName}-x"}}},
+        {"DynamoDBReadPolicy": {"TableName": {"Ref": "R"}}},
+    ]
+    sm = {"Type": "AWS::Serverless::StateMachine", "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-x"}}}
+    tpl = {"Resources": {"F": {"Properties": {"Policies": policies}}, "Sm": sm}}
+    assert writes(tpl, "F") == {"T", "Topic", "Sm"}
+    for bad_policy in (
+        {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "Arn"]}}},  # ARN where a name goes
+        {"StepFunctionsExecutionPolicy": {"StateMachineName": "elsewhere"}},  # names nothing of this template
+        {"S3FullAccessPolicy": {"BucketName": {"Ref": "B"}}},  # not classified
+    ):
+        with pytest.raises(AssertionError):
+            writes({"Resources": {"F": {"Properties": {"Policies": [bad_policy]}}, "Sm": sm}}, "F")
 
 
 def test_no_full_access_policies(template: dict[str, Any]) -> None:
     assert full_access_policies(template) == []
-    for name, fn in _functions(template).items():
+    holders = functions(template) | resources_of_type(template, "AWS::Serverless::StateMachine")
+    for name, fn in holders.items():
         policies = fn["Properties"].get("Policies") or []
         assert policies, f"{name} has no explicit least-privilege Policies"
         for policy in policies:
@@ -340,32 +452,66 @@ def test_no_full_access_policies(template: dict[str, Any]) -> None:
 
 
 def test_no_wildcard_iam_actions(template: dict[str, Any]) -> None:
-    assert any("Statement" in item for item in _walk(template) if isinstance(item, dict))
+    assert any("Statement" in item for item in walk(template) if isinstance(item, dict))
     assert wildcard_actions(template) == []
 
 
-def test_every_table_and_queue_has_an_output(template: dict[str, Any]) -> None:
-    tables = _resources(template, "AWS::DynamoDB::Table")
-    queues = _resources(template, "AWS::SQS::Queue")
+def test_no_wildcard_iam_resources_but_step_functions_log_delivery(template: dict[str, Any]) -> None:
+    assert wildcard_resource_statements(template) == ALLOWED_WILDCARD_RESOURCE_STATEMENTS
+
+
+def test_retry_bucket_is_private_tls_only_and_expires_batches(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["RetryBucket"]["Properties"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["Prefix"] == "retry/"  # where retry_store.batch_key puts batches
+    horizon_days = template["Parameters"]["RetryHorizonSeconds"]["Default"] / 86_400
+    assert rule["ExpirationInDays"] > horizon_days, "batches must outlive the retry horizon"
+    policies = resources_of_type(template, "AWS::S3::BucketPolicy")
+    (policy,) = [p["Properties"] for p in policies.values() if p["Properties"]["Bucket"] == {"Ref": "RetryBucket"}]
+    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Action"] == "s3:*"
+    assert deny["Principal"] == "*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert referenced_names(deny["Resource"]) == {"RetryBucket"}
+    assert any(isinstance(r, dict) and "Fn::Sub" in r and r["Fn::Sub"].endswith("/*") for r in deny["Resource"])
+    assert not [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] != "Deny"]
+
+
+def test_every_table_queue_bucket_topic_and_state_machine_has_an_output(template: dict[str, Any]) -> None:
+    tables = resources_of_type(template, "AWS::DynamoDB::Table")
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    others = {
+        name
+        for rtype in ("AWS::S3::Bucket", "AWS::SNS::Topic", "AWS::Serverless::StateMachine")
+        for name in resources_of_type(template, rtype)
+    }
     assert {"StepsTable", "MetricsTable", "ConnectionsTable", "RateLimitTable", "IdempotencyTable"} <= set(tables)
+    assert "LedgerTable" in tables
     assert {"SyncQueue", "SyncDeadLetterQueue"} <= set(queues)
-    referenced = _referenced_names(template["Outputs"])
-    missing = (set(tables) | set(queues)) - referenced
+    assert {"RetryBucket", "IntegrationErrorsTopic", "RetryStateMachine"} <= others
+    referenced = referenced_names(template["Outputs"])
+    missing = (set(tables) | set(queues) | others | EXPECTED_FUNCTIONS) - referenced
     assert not missing, f"no Output for {sorted(missing)}"
     for name, output in template["Outputs"].items():
         assert output.get("Description"), f"output {name} has no Description"
 
 
 def test_tables_are_plain_dynamodb_tables_with_expected_keys(template: dict[str, Any]) -> None:
-    assert not _resources(template, "AWS::Serverless::SimpleTable")
+    assert not resources_of_type(template, "AWS::Serverless::SimpleTable")
     expected = {
         "StepsTable": ("step_id", None),
         "MetricsTable": ("step_id", None),
         "ConnectionsTable": ("pk", "expires_at"),
         "RateLimitTable": ("bucket", "expires_at"),
         "IdempotencyTable": ("id", "expiration"),
+        "LedgerTable": ("id", "expires_at"),  # ledger.py writes id and expires_at
     }
-    tables = _resources(template, "AWS::DynamoDB::Table")
+    tables = resources_of_type(template, "AWS::DynamoDB::Table")
     for name, (hash_key, ttl) in expected.items():
         props = tables[name]["Properties"]
         assert props["KeySchema"] == [{"AttributeName": hash_key, "KeyType": "HASH"}], name
@@ -421,30 +567,36 @@ def test_batcher_sqs_event(template: dict[str, Any]) -> None:
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["SyncDeadLetterQueue", "Arn"]}
 
 
+def test_global_environment_is_read_by_the_code() -> None:
+    """Settings.from_env reads every variable of its own; Powertools reads the POWERTOOLS_* ones."""
+    settings_source = (REPO / "layers" / "common" / "audience_sync" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'_env\("([A-Z0-9_]+)"', settings_source))
+    assert read == {name for name in EXPECTED_GLOBAL_ENV if not name.startswith("POWERTOOLS_")}
+
+
 def test_global_environment_is_shared_and_not_overridden(template: dict[str, Any]) -> None:
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert set(global_env) == EXPECTED_GLOBAL_ENV
     assert template["Globals"]["Function"]["Layers"] == [{"Ref": "CommonLayer"}]
-    for name, fn in _functions(template).items():
+    for name, fn in functions(template).items():
         local_env = (fn["Properties"].get("Environment") or {}).get("Variables") or {}
         clashes = {k for k in local_env if k in global_env and local_env[k] != global_env[k]}
         assert not clashes, f"{name} redefines global environment variables {sorted(clashes)}"
 
 
 def test_every_function_has_a_log_group(template: dict[str, Any]) -> None:
-    log_groups = _resources(template, "AWS::Logs::LogGroup")
+    log_groups = resources_of_type(template, "AWS::Logs::LogGroup")
     covered = {}
     for lg in log_groups.values():
         props = lg["Properties"]
-        covered |= {ref: props.get("RetentionInDays") for ref in _referenced_names(props["LogGroupName"])}
-    for name in _functions(template):
+        covered |= {ref: props.get("RetentionInDays") for ref in referenced_names(props["LogGroupName"])}
+    for name in functions(template):
         assert covered.get(name) == 30, f"{name} has no /aws/lambda log group with 30-day retention"
 
 
 def test_function_code_dirs_contain_handlers(template: dict[str, Any]) -> None:
-    functions = _functions(template)
-    assert len(functions) == 4
-    for name, fn in functions.items():
+    assert set(functions(template)) == EXPECTED_FUNCTIONS
+    for name, fn in functions(template).items():
         props = fn["Properties"]
         module, _, func = props["Handler"].partition(".")
         source = REPO / props["CodeUri"] / f"{module}.py"
@@ -501,6 +653,17 @@ def test_sqs_event_sample_bodies() -> None:
         assert record["attributes"]["ApproximateReceiveCount"].isdigit()
 
 
+def test_retry_event_sample_is_what_the_state_machine_sends() -> None:
+    """`sam local invoke RetryFunction -e events/retry_attempt.json` gets a valid attempt input."""
+    from functions.retry.app import AttemptInput
+
+    sample = json.loads((EVENTS / "retry_attempt.json").read_text(encoding="utf-8"))
+    AttemptInput.model_validate(sample)  # raises on a sample the handler would refuse
+    payload = json.loads((REPO / "statemachine" / "retry_batch.asl.json").read_text(encoding="utf-8"))
+    (task,) = [s for s in payload["States"].values() if s["Type"] == "Task"]
+    assert set(sample) == {k.removesuffix(".$") for k in task["Parameters"]["Payload"]}
+
+
 def test_api_event_samples_match_template_routes(template: dict[str, Any]) -> None:
     routes = {(method, path) for _, method, path in EXPECTED_ROUTES}
     api_samples = 0
@@ -522,14 +685,12 @@ def test_api_event_samples_match_template_routes(template: dict[str, Any]) -> No
 
 def test_functions_may_write_the_tables_their_code_writes(template: dict[str, Any]) -> None:
     """Local mode does not enforce IAM, so this is where a missing write permission is caught."""
-    writes = {"DynamoDBCrudPolicy", "DynamoDBWritePolicy"}
-
-    def writable(function: str) -> set[str]:
-        policies = template["Resources"][function]["Properties"]["Policies"]
-        return {next(iter(p.values()))["TableName"]["Ref"] for p in policies if isinstance(p, dict) and set(p) & writes}
-
-    # batcher: step errors (steps.set_error), counters, rate bucket, token refresh
-    assert {"StepsTable", "MetricsTable", "RateLimitTable", "ConnectionsTable"} <= writable("BatcherFunction")
-    assert {"MetricsTable", "IdempotencyTable"} <= writable("IngestFunction")
-    assert {"StepsTable", "ConnectionsTable"} <= writable("ApiFunction")
-    assert {"ConnectionsTable"} <= writable("TokenRefreshFunction")
+    holders = functions(template) | resources_of_type(template, "AWS::Serverless::StateMachine")
+    assert set(holders) == set(EXPECTED_WRITES)
+    for holder in holders:
+        assert writes(template, holder) == EXPECTED_WRITES[holder], holder
+        # Inline statements escape the map above: the only one allowed is the log delivery statement.
+        for policy in template["Resources"][holder]["Properties"]["Policies"]:
+            for statement in policy_statements(policy):
+                actions = frozenset(as_list(statement.get("Action")))
+                assert (holder, actions) in ALLOWED_WILDCARD_RESOURCE_STATEMENTS, f"{holder}: inline {statement}"
