@@ -135,6 +135,7 @@ class Batcher:
                 return chunk
             if not duplicates:
                 break
+            self._forget({key for keys in keys_of for key in keys})
             # Another delivery of these messages settled them first: they are done, and the rest is recorded
             # again without them (their users must not stay in this chunk's retry batches).
             logger.info("duplicate deliveries already settled", extra={"duplicates": len(duplicates)})
@@ -179,6 +180,14 @@ class Batcher:
                 for i in sorted({i for i, _, _ in part}):
                     keys_of[i].append(key)
         return keys_of
+
+    def _forget(self, keys: set[str]) -> None:
+        """Delete retry batches no ledger entry names (best effort: the bucket's lifecycle rule is the backstop)."""
+        for key in keys:
+            try:
+                self.retries.delete(key)
+            except AWS_ERRORS:
+                logger.exception("could not delete an unused retry batch", extra={"key": key})
 
     def _restart(self, keys: list[str], deliveries: list[_Received]) -> list[str]:
         """Start the retry executions a settled message handed off; the deliveries' ids if that failed."""

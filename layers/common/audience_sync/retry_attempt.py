@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from audience_sync.clock import Clock
 from audience_sync.ledger import Ledger, LedgerEntry
@@ -56,6 +57,7 @@ class RetryAttempt:
         ledger_id = attempt_ledger_id(key, attempt)
         done = self.ledger.recorded([ledger_id])
         if ledger_id in done:  # this attempt was settled by an earlier try of the same task
+            self._forget(key)
             return self._answer(done[ledger_id], attempt)
         batch = self.retries.get(key)
         if batch.attempt != attempt:
@@ -76,13 +78,21 @@ class RetryAttempt:
                 }
             )
             next_keys.append(self.retries.put(following))
+        if final and delta.counts["errored"]:
+            # Before the ledger write, so a crash cannot lose it (a retried task may send it twice).
+            self.notifier.notify(
+                "users_errored",
+                step_id=batch.step_id,
+                users=delta.counts["errored"],
+                reasons=dict(delta.errored_reasons),
+            )
         if self.ledger.record(batch.step_id, [LedgerEntry(ledger_id, delta, next_keys)]):
             for orphan in next_keys:  # another try of this attempt was recorded first; its answer stands
-                self.retries.delete(orphan)
+                self._forget(orphan)
             return self._answer(self.ledger.recorded([ledger_id])[ledger_id], attempt)
         if delta:
             emit_emf(batch.step_id, delta)
-        self.retries.delete(key)
+        self._forget(key)
         logger.info(
             "retry attempt settled",
             extra={
@@ -92,14 +102,15 @@ class RetryAttempt:
                 "waiting": len(waiting),
             },
         )
-        if final and delta.counts["errored"]:
-            self.notifier.notify(
-                "users_errored",
-                step_id=batch.step_id,
-                users=delta.counts["errored"],
-                reasons=dict(delta.errored_reasons),
-            )
         return self._answer(next_keys, attempt)
+
+    def _forget(self, key: str) -> None:
+        """Delete a settled or unused batch. Best effort: the bucket's lifecycle rule is the backstop, and the
+        attempt is already counted, so failing here must not fail the task."""
+        try:
+            self.retries.delete(key)
+        except (ClientError, BotoCoreError):
+            logger.exception("could not delete a retry batch; the bucket lifecycle will", extra={"key": key})
 
     def _answer(self, next_keys: list[str], attempt: int) -> dict[str, Any]:
         if not next_keys:

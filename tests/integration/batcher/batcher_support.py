@@ -7,7 +7,6 @@ Everything is set up through the public API; the only direct writes are document
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from pathlib import Path
 from typing import Any

@@ -4,7 +4,6 @@ error and its users end errored at the horizon."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
