@@ -21,6 +21,7 @@ from tests.integration.batcher.batcher_support import Harness, email_member, ema
 
 __all__ = ["Crash", "Notifications", "RetryHarness", "email_member", "email_user"]
 
+
 def aws_error(operation: str, code: str = "InternalServerError") -> ClientError:
     """What boto3 raises when AWS fails a call (after its own retries)."""
     return ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
