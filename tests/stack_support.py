@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,3 +59,72 @@ def provisioned_stack(sandbox_server: Any, overrides: dict[str, str] | None = No
             provisioned.stop()
             os.environ.clear()
             os.environ.update(saved)
+
+
+# ---- the sync queue, drained into the real batcher as the event source mapping would -------------------
+def sqs_record(queue_url: str, body: str, message_id: str, receipt_handle: str = "handle", receives: int = 1) -> Any:
+    """A Lambda SQS event record for a message of `queue_url`."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": receipt_handle,
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": str(receives), "SentTimestamp": str(time.time_ns() // 1_000_000)},
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue_url.rsplit('/', 1)[-1]}",
+        "awsRegion": "us-east-1",
+    }
+
+
+def drain_queue(stack: StackFixture) -> list[dict[str, Any]]:
+    """Every visible message on SyncQueue as Lambda SQS records (they stay in flight until settled)."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    queue_url = stack.stack.ref("SyncQueue")
+    records: list[dict[str, Any]] = []
+    while True:
+        received = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not received:
+            return records
+        records += [
+            sqs_record(
+                queue_url,
+                m["Body"],
+                m["MessageId"],
+                m["ReceiptHandle"],
+                int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+            )
+            for m in received
+        ]
+
+
+def invoke_batcher(stack: StackFixture, records: list[dict[str, Any]]) -> list[str]:
+    """Run the real batcher; like the event source mapping, delete what it did not report failed."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    result = stack.invoke("BatcherFunction", {"Records": records})
+    failed = [f["itemIdentifier"] for f in result["batchItemFailures"]]
+    for r in records:
+        if r["messageId"] not in failed and r["receiptHandle"] != "handle":
+            sqs.delete_message(QueueUrl=stack.stack.ref("SyncQueue"), ReceiptHandle=r["receiptHandle"])
+    return failed
+
+
+def age_audience(stack: StackFixture, step_id: str, by_ms: int = 60_000) -> None:
+    """A new segment makes the batcher wait 5 s for LinkedIn's propagation (the test sandbox has none): date the
+    creation back so tests do not sleep. Call it before users are queued (messages copy the time)."""
+    import boto3
+
+    table = boto3.resource("dynamodb").Table(stack.stack.ref("StepsTable"))
+    item = table.get_item(Key={"step_id": step_id})["Item"]
+    if item.get("audience_created_at") is not None:
+        table.update_item(
+            Key={"step_id": step_id},
+            UpdateExpression="SET audience_created_at = :c",
+            ExpressionAttributeValues={":c": int(item["audience_created_at"]) - by_ms},
+        )

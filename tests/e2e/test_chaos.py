@@ -33,12 +33,13 @@ def _users(prefix: str, n: int) -> list[dict[str, Any]]:
     return [{"external_id": f"{prefix}-{i}", "email": f"{prefix}{i}@example.com"} for i in range(n)]
 
 
-def _settle(service: Service, steps: list[str], timeout: float) -> dict[str, dict[str, int]]:
-    """Poll until every step has pending == 0, then return their metrics."""
+def _settle(service: Service, entered: dict[str, int], timeout: float) -> dict[str, dict[str, int]]:
+    """Poll until every step has counted all its users as entered (the batcher records a webhook's counts
+    with its users) and has nothing pending, then return their metrics."""
     deadline = time.monotonic() + timeout
     while True:
-        current = {step: metrics(service, step) for step in steps}
-        if all(m["pending"] == 0 for m in current.values()):
+        current = {step: metrics(service, step) for step in entered}
+        if all(m["entered"] >= entered[step] and m["pending"] == 0 for step, m in current.items()):
             return current
         if time.monotonic() > deadline:
             raise AssertionError(f"still pending after {timeout} s: {current}\n{service.log()[-6000:]}")
@@ -80,7 +81,7 @@ def test_chaos_nothing_lost_nothing_counted_twice(tmp_path: Path, external_linke
         assert post_users(service, "doomed", {"users": _users("doomed", 200)}).status_code == 202
         posted_at = time.monotonic()
 
-        settled = _settle(service, ["busy", "doomed"], timeout=HORIZON_SECONDS + 60)
+        settled = _settle(service, {"busy": 2000, "doomed": 200}, timeout=HORIZON_SECONDS + 60)
         elapsed = time.monotonic() - posted_at
         step_error = requests.get(service.url("/v1/steps/doomed"), headers=service.headers, timeout=10).json()
         chaos_lines = [line for line in service.log().splitlines() if "chaos:" in line]
@@ -130,7 +131,7 @@ def test_revoked_token_is_visible_within_seconds_and_reconnecting_syncs_every_wa
         assert (waiting["synced"], waiting["errored"], waiting["pending"]) == (0, 0, 300)
 
         assert connect(service)["status"] == "connected"
-        settled = _settle(service, ["patient"], timeout=HORIZON_SECONDS)
+        settled = _settle(service, {"patient": 300}, timeout=HORIZON_SECONDS)
 
     assert seen_after < 5 + 1 + 5  # propagation wait + one flush + a margin: "within seconds"
     assert (settled["patient"]["entered"], settled["patient"]["synced"], settled["patient"]["errored"]) == (300, 300, 0)

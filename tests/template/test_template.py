@@ -60,7 +60,6 @@ EXPECTED_GLOBAL_ENV = {
     "METRICS_TABLE",
     "CONNECTIONS_TABLE",
     "RATE_LIMIT_TABLE",
-    "IDEMPOTENCY_TABLE",
     "SYNC_QUEUE_URL",
     "TOKEN_KEY_ID",
     "LINKEDIN_APP_SECRET_ARN",
@@ -116,8 +115,8 @@ ALLOWED_WILDCARD_RESOURCE_STATEMENTS_TRANSLATED = {("RetryStateMachineRole", LOG
 EXPECTED_WRITES = {
     # connections (OAuth), step configs, invalid_token notifications
     "ApiFunction": {"StepsTable", "ConnectionsTable", "IntegrationErrorsTopic"},
-    # counters, Powertools idempotency records, the queue
-    "IngestFunction": {"MetricsTable", "IdempotencyTable", "SyncQueue"},
+    # only the queue: the webhook's counts travel with its users and the batcher records them
+    "IngestFunction": {"SyncQueue"},
     # step errors, counters + ledger (one transaction), rate bucket, token refresh, notifications,
     # and the hand-off to the retry: the batch in S3, then an execution. No SQS send any more.
     "BatcherFunction": {
@@ -341,6 +340,17 @@ def test_sam_build_builds_layer_andfunctions(tmp_path: Path) -> None:
     assert (build_dir / "CommonLayer" / "python" / "aws_lambda_powertools").is_dir()
     for name in functions(load_template()):
         assert (build_dir / name / "app.py").is_file(), f"{name} was not built"
+    # Compiled dependencies (pydantic-core, ...) must match the functions' architecture, or the layer fails to
+    # import on Lambda: sam build fetches x86_64 wheels unless the layer says otherwise.
+    template = load_template()
+    (architecture,) = template["Globals"]["Function"]["Architectures"]
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
+    libraries = list((build_dir / "CommonLayer").rglob("*.so"))
+    assert any("pydantic_core" in str(lib) for lib in libraries)
+    wrong = [lib.name for lib in libraries if f"-{machine}-linux" not in lib.name]
+    assert not wrong, f"built for another architecture than {architecture}: {wrong}"
+    layer = template["Resources"]["CommonLayer"]
+    assert layer["Properties"]["CompatibleArchitectures"] == [architecture]
     if not aws_sam_existed:
         assert not (REPO / ".aws-sam").exists(), "sam build left .aws-sam/ in the repository"
 
@@ -490,7 +500,7 @@ def test_every_table_queue_bucket_topic_and_state_machine_has_an_output(template
         for rtype in ("AWS::S3::Bucket", "AWS::SNS::Topic", "AWS::Serverless::StateMachine")
         for name in resources_of_type(template, rtype)
     }
-    assert {"StepsTable", "MetricsTable", "ConnectionsTable", "RateLimitTable", "IdempotencyTable"} <= set(tables)
+    assert {"StepsTable", "MetricsTable", "ConnectionsTable", "RateLimitTable"} <= set(tables)
     assert "LedgerTable" in tables
     assert {"SyncQueue", "SyncDeadLetterQueue"} <= set(queues)
     assert {"RetryBucket", "IntegrationErrorsTopic", "RetryStateMachine"} <= others
@@ -508,7 +518,6 @@ def test_tables_are_plain_dynamodb_tables_with_expected_keys(template: dict[str,
         "MetricsTable": ("step_id", None),
         "ConnectionsTable": ("pk", "expires_at"),
         "RateLimitTable": ("bucket", "expires_at"),
-        "IdempotencyTable": ("id", "expiration"),
         "LedgerTable": ("id", "expires_at"),  # ledger.py writes id and expires_at
     }
     tables = resources_of_type(template, "AWS::DynamoDB::Table")

@@ -3,7 +3,8 @@
 Per queued message (a chunk of one webhook, with an id the ingest derives from the webhook):
 1. users LinkedIn took are synced, users it refused (element 4xx) are errored, every other user is handed to
    the retry (a batch in S3, one per step and target, sent again by the Step Functions retry);
-2. ONE transaction records the message in the ledger and adds its synced/errored counts (see ledger.py);
+2. ONE transaction records the message in the ledger and adds its counts: the entry counts the ingest put on
+   it (entered, filtered, not synced, proceeded/exited) and its users' synced/errored (see ledger.py);
 3. the retry executions are started (idempotent: named after the batch).
 A crash before 2 redelivers the message and it is sent again (LinkedIn adds and removes idempotently) and
 counted once; a crash after 2 finds the ledger entry on redelivery and only redoes 3. A message that cannot
@@ -22,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from audience_sync.clock import Clock
-from audience_sync.ledger import MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry
+from audience_sync.ledger import MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry, LedgerKey
 from audience_sync.metrics import StepDelta
 from audience_sync.metrics_store import emit_emf
 from audience_sync.normalise import QueuedUser
@@ -44,11 +45,16 @@ def message_ledger_id(message: QueuedMessage) -> str:
     return f"msg:{message.chunk_id}"
 
 
+def ledger_key(message: QueuedMessage) -> LedgerKey:
+    return LedgerKey(message_ledger_id(message), message.bucket)
+
+
 @dataclass(slots=True)
 class _Received:
     message_id: str  # SQS's id: what batchItemFailures names
     message: QueuedMessage
     outcomes: list[Outcome | None] = field(default_factory=list)
+    receive_count: int = 1
 
 
 class Batcher:
@@ -74,9 +80,13 @@ class Batcher:
                 )
                 failed.append(str(record.get("messageId")))
                 continue
-            received.append(_Received(record["messageId"], message, [None] * len(message.users)))
+            receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+            received.append(_Received(record["messageId"], message, [None] * len(message.users), receive_count))
+        # Only a message received before can have been settled before (a client's retry of a webhook is a new
+        # message: its duplicate id is caught when it is recorded).
+        again = [r for r in received if r.receive_count > 1]
         try:
-            recorded = self.ledger.recorded([message_ledger_id(r.message) for r in received])
+            recorded = self.ledger.recorded([ledger_key(r.message) for r in again]) if again else {}
         except AWS_ERRORS:
             logger.exception("ledger unavailable; the batch returns to the queue")
             return failed + [r.message_id for r in received]
@@ -126,7 +136,7 @@ class Batcher:
             try:
                 keys_of = self._store_retries(step_id, chunk)
                 entries = [
-                    LedgerEntry(message_ledger_id(r.message), _counted(r.outcomes), keys_of[i])
+                    LedgerEntry(message_ledger_id(r.message), r.message.bucket, _counted(r), keys_of[i])
                     for i, r in enumerate(chunk)
                 ]
                 duplicates = self.ledger.record(step_id, entries)
@@ -200,9 +210,10 @@ class Batcher:
         return []
 
 
-def _counted(outcomes: list[Outcome | None]) -> StepDelta:
-    delta = StepDelta()
-    for outcome in outcomes:
+def _counted(received: _Received) -> StepDelta:
+    """The message's entry counts from the ingest plus its users' outcomes."""
+    delta = received.message.entry_delta()
+    for outcome in received.outcomes:
         if outcome is not None and outcome.kind == "synced":
             delta.add("synced")
         elif outcome is not None and outcome.kind == "errored":

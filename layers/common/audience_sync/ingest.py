@@ -11,11 +11,10 @@ from audience_sync.clock import now_ms
 from audience_sync.errors import Conflict
 from audience_sync.filters import passes
 from audience_sync.metrics import StepDelta
-from audience_sync.metrics_store import MetricsStore
 from audience_sync.models import EntryFilter, MatchField, WebhookBody, WebhookUser
 from audience_sync.normalise import QueuedUser, prepare_user
 from audience_sync.publisher import QueuePublisher, message_bodies
-from audience_sync.queue_message import QueuedMessage, SyncTarget
+from audience_sync.queue_message import QueuedMessage
 from audience_sync.steps import ACTIVE, StepRepository, sync_target
 
 
@@ -42,28 +41,41 @@ def triage(
 
 
 def users_digest(body: WebhookBody) -> str:
-    """Fingerprint of the users, so a reused idempotency_key with a different payload is caught."""
+    """Fingerprint of the users: a reused idempotency_key with other users is another webhook."""
     return hashlib.sha256(body.model_dump_json(include={"users"}).encode()).hexdigest()
 
 
 def chunk_base(step_id: str, body: WebhookBody) -> str:
-    """The id of a webhook's queued chunks. A webhook retried with the same idempotency_key (after a 503 that
-    had queued part of it) gets the same ids, so the ledger counts each chunk once."""
+    """The id of a webhook's queued chunks. A webhook retried with the same idempotency_key and users (after a
+    timeout, or a 503 that had queued part of it) gets the same ids, so the ledger counts each chunk once."""
     if body.idempotency_key is None:
         return uuid.uuid4().hex
     return hashlib.sha256(f"{step_id}\0{body.idempotency_key}\0{users_digest(body)}".encode()).hexdigest()[:32]
 
 
+# This container's share of the ledger: the webhooks it queues in one second share a ledger bucket (ledger.py).
+CONTAINER_ID = uuid.uuid4().hex[:12]
+
+
+def ledger_bucket(body: WebhookBody, now_ms: int, container_id: str = CONTAINER_ID) -> str:
+    """A keyed webhook gets a bucket per chunk (its retry is a new message that must find the first); the others
+    share this container's bucket of the second."""
+    if body.idempotency_key is not None:
+        return ""
+    return f"time#{container_id}#{now_ms // 1000}"
+
+
 class IngestService:
+    """Counts nothing itself: the webhook's counts travel with its first message and are recorded by the batcher
+    in the same exactly-once transaction as the sync outcomes (one DynamoDB write fewer per webhook)."""
+
     def __init__(
         self,
         steps: StepRepository,
-        metrics: MetricsStore,
         publisher: QueuePublisher,
         now_ms: Callable[[], int] = now_ms,
     ):
         self.steps = steps
-        self.metrics = metrics
         self.publisher = publisher
         self.now_ms = now_ms
 
@@ -75,24 +87,20 @@ class IngestService:
         filters = [EntryFilter.model_validate(f) for f in config.get("entry_filters", [])]
         match_fields = frozenset(MatchField(f) for f in config.get("match_fields", []))
         queued, delta = triage(body.users, filters, match_fields, bool(config.get("last_step")))
-        if queued:
-            self._enqueue(step_id, sync_target(step), queued, correlation_id, chunk_base(step_id, body))
-        self.metrics.apply(step_id, delta)
+        now = self.now_ms()
+        template = QueuedMessage(
+            chunk_id=chunk_base(step_id, body),
+            ledger_bucket=ledger_bucket(body, now),
+            step_id=step_id,
+            target=sync_target(step),
+            users=[],
+            entry=delta.attributes(),
+            correlation_id=correlation_id,
+            first_enqueued_at=now,
+        )
+        self.publisher.send(message_bodies(template, queued), correlation_id=correlation_id)
         return {
             "accepted": len(queued),
             "filtered": delta.counts["filtered"],
             "not_synced": delta.counts["not_synced"],
         }
-
-    def _enqueue(
-        self, step_id: str, target: SyncTarget, users: list[QueuedUser], correlation_id: str | None, base_id: str
-    ) -> None:
-        template = QueuedMessage(
-            chunk_id=base_id,
-            step_id=step_id,
-            target=target,
-            users=[users[0]],
-            correlation_id=correlation_id,
-            first_enqueued_at=self.now_ms(),
-        )
-        self.publisher.send(message_bodies(template, users), correlation_id=correlation_id)

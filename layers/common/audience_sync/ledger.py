@@ -1,14 +1,23 @@
 """Exactly-once accounting on at-least-once delivery.
 
-SQS may deliver a message twice, a batcher may crash after LinkedIn took the users, and a Step Functions
-task may be retried. Each unit of work (a queued message, or one retry attempt) therefore has an id, and its
-outcome is written in ONE DynamoDB transaction: a ledger entry (condition: the id is new) plus the step's
-counter increments. A redelivery finds the entry and redoes only the idempotent hand-offs it lists (the
-retry batches to start), so users are never counted twice and never dropped.
+SQS may deliver a message twice, a batcher may crash after LinkedIn took the users, a client may retry a
+webhook, and a Step Functions task may be retried. Each unit of work (a queued message, or one retry attempt)
+therefore has an id, and its outcome is written in ONE DynamoDB transaction: the id goes into its ledger
+bucket (condition: the bucket does not hold it yet) and the counts go onto the step's counters. A redelivery
+finds the id and redoes only the idempotent hand-offs the bucket lists (retry executions to start).
+
+Why buckets: a DynamoDB write is billed per started KB, so one ledger item per message would cost a write unit
+per webhook, about as much as everything else the pipeline does besides API Gateway. A bucket holds the 16-byte
+digests of many ids, so a transaction of 99 messages writes a few small items. The ingest picks the bucket
+(queue_message.py): the webhooks one ingest container queued in one second share one, so a bucket stays small
+at any load; a webhook sent with an idempotency_key has a bucket of its own, since its retry by the client is a
+new message that must find the first one.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,17 +30,34 @@ from audience_sync.clock import Clock
 from audience_sync.metrics import StepDelta
 from audience_sync.metrics_store import counters_update
 
-# The queues keep a message at most 14 days (the DLQ counts from the first enqueue); an entry outlives that.
+# The queues keep a message at most 14 days (the DLQ counts from the first enqueue); a bucket outlives that.
 LEDGER_TTL_SECONDS = 15 * 24 * 3600
-# TransactWriteItems takes 100 items: up to 99 ledger entries plus the counters update.
+# TransactWriteItems takes 100 items: up to 99 ledger entries (so at most 99 buckets) plus the counters update.
+# 99 ids per bucket also keep the condition under DynamoDB's 4 KB expression limit.
 MAX_ENTRIES_PER_TRANSACTION = 99
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerKey:
+    id: str
+    bucket: str
 
 
 @dataclass(slots=True)
 class LedgerEntry:
     id: str
+    bucket: str
     delta: StepDelta
     retry_keys: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> LedgerKey:
+        return LedgerKey(self.id, self.bucket)
+
+
+def digest(ledger_id: str) -> str:
+    """What a bucket stores for an id: 64 bits of its SHA-256, so a collision within a bucket is negligible."""
+    return hashlib.sha256(ledger_id.encode()).hexdigest()[:16]
 
 
 class Ledger:
@@ -40,24 +66,14 @@ class Ledger:
         self.metrics_table_name = metrics_table_name
         self.clock = clock
 
-    def recorded(self, ids: Sequence[str]) -> dict[str, list[str]]:
-        """Entries already recorded among `ids`: id -> the retry keys it handed off."""
+    def recorded(self, keys: Sequence[LedgerKey]) -> dict[str, list[str]]:
+        """The ids among `keys` already recorded: id -> the retry keys its bucket handed off."""
+        buckets = self._read(list(dict.fromkeys(k.bucket for k in keys)))
         found: dict[str, list[str]] = {}
-        unique = list(dict.fromkeys(ids))
-        client = aws.client("dynamodb")
-        for start in range(0, len(unique), 100):
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [{"id": {"S": i}} for i in unique[start : start + 100]],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "id, retry_keys",
-                }
-            }
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table_name, []):
-                    found[item["id"]["S"]] = [k["S"] for k in item.get("retry_keys", {}).get("L", [])]
-                request = response.get("UnprocessedKeys") or {}
+        for key in keys:
+            item = buckets.get(key.bucket)
+            if item is not None and digest(key.id) in item["ids"]:
+                found[key.id] = item["retry_keys"]
         return found
 
     def record(self, step_id: str, entries: Sequence[LedgerEntry]) -> set[str]:
@@ -68,25 +84,17 @@ class Ledger:
         """
         if len(entries) > MAX_ENTRIES_PER_TRANSACTION:
             raise ValueError(f"at most {MAX_ENTRIES_PER_TRANSACTION} entries per transaction")
+        if len({e.id for e in entries}) != len(entries):
+            raise ValueError("an id can be recorded once per transaction")
         if not entries:
             return set()
         now = self.clock.now_ms()
-        expires_at = now // 1000 + LEDGER_TTL_SECONDS
+        by_bucket: dict[str, list[LedgerEntry]] = defaultdict(list)
+        for entry in entries:
+            by_bucket[entry.bucket].append(entry)
+        buckets = list(by_bucket)
         items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": {
-                        "id": {"S": e.id},
-                        "step_id": {"S": step_id},
-                        "retry_keys": {"L": [{"S": k} for k in e.retry_keys]},
-                        "at": {"N": str(now)},
-                        "expires_at": {"N": str(expires_at)},
-                    },
-                    "ConditionExpression": "attribute_not_exists(id)",
-                }
-            }
-            for e in entries
+            {"Update": self._bucket_update(bucket, by_bucket[bucket], now)} for bucket in buckets
         ]
         delta = StepDelta()
         for entry in entries:
@@ -109,15 +117,65 @@ class Ledger:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons") or []
-            duplicates = {
-                entries[i].id
-                for i, reason in enumerate(reasons[: len(entries)])
+            conflicted = [
+                bucket
+                for bucket, reason in zip(buckets, reasons[: len(buckets)], strict=False)
                 if reason.get("Code") == "ConditionalCheckFailed"
+            ]
+            if not conflicted:
+                raise
+            held = self._read(conflicted)
+            duplicates = {
+                e.id for bucket in conflicted for e in by_bucket[bucket] if digest(e.id) in held[bucket]["ids"]
             }
             if not duplicates:
                 raise
             return duplicates
         return set()
+
+    def _bucket_update(self, bucket: str, entries: list[LedgerEntry], now: int) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            ":ids": {"SS": [digest(e.id) for e in entries]},
+            ":x": {"N": str(now // 1000 + LEDGER_TTL_SECONDS)},
+        }
+        values.update({f":d{i}": {"S": digest(e.id)} for i, e in enumerate(entries)})
+        names = {"#ids": "ids", "#x": "expires_at"}
+        adds = "#ids :ids"
+        retry_keys = sorted({k for e in entries for k in e.retry_keys})
+        if retry_keys:
+            values[":rk"] = {"SS": retry_keys}
+            names["#rk"] = "retry_keys"
+            adds += ", #rk :rk"
+        return {
+            "TableName": self.table_name,
+            "Key": {"id": {"S": bucket}},
+            "UpdateExpression": f"ADD {adds} SET #x = :x",
+            "ConditionExpression": " AND ".join(f"NOT contains(#ids, :d{i})" for i in range(len(entries))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def _read(self, buckets: list[str]) -> dict[str, dict[str, Any]]:
+        """Bucket -> {"ids": set of digests, "retry_keys": sorted keys}; missing buckets are absent."""
+        found: dict[str, dict[str, Any]] = {}
+        client = aws.client("dynamodb")
+        for start in range(0, len(buckets), 100):
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [{"id": {"S": b}} for b in buckets[start : start + 100]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "id, ids, retry_keys",
+                }
+            }
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table_name, []):
+                    found[item["id"]["S"]] = {
+                        "ids": set(item.get("ids", {}).get("SS", [])),
+                        "retry_keys": sorted(item.get("retry_keys", {}).get("SS", [])),
+                    }
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
 
 def _serialise(values: dict[str, Any]) -> dict[str, Any]:

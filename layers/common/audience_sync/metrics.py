@@ -49,6 +49,23 @@ class StepDelta:
         out.update({REASON_PREFIX["errored"] + r: n for r, n in self.errored_reasons.items() if n})
         return out
 
+    @staticmethod
+    def from_attributes(attributes: dict[str, int]) -> StepDelta:
+        """The inverse of attributes()."""
+        delta = StepDelta()
+        for name, n in attributes.items():
+            for counter, prefix in REASON_PREFIX.items():
+                if name.startswith(prefix):
+                    (delta.not_synced_reasons if counter == "not_synced" else delta.errored_reasons)[
+                        name[len(prefix) :]
+                    ] += n
+                    break
+            else:
+                if name not in COUNTERS:
+                    raise ValueError(f"unknown counter {name}")
+                delta.counts[name] += n
+        return delta
+
     def __bool__(self) -> bool:
         return bool(+self.counts)
 

@@ -34,11 +34,15 @@ def chunk_users(users: Sequence[QueuedUser], max_bytes: int, overhead: int) -> I
 
 
 def message_bodies(template: QueuedMessage, users: Sequence[QueuedUser]) -> list[str]:
-    """The users in as few messages as fit; chunk i's id is the template's chunk_id + ".i" (deterministic)."""
+    """The users in as few messages as fit; chunk i's id is the template's chunk_id + ".i" (deterministic).
+    The template's entry counts ride on the first message only; with no users, that message carries just them."""
     overhead = len(template.model_copy(update={"users": []}).model_dump_json()) + 32
+    chunks = list(chunk_users(users, MAX_MESSAGE_BYTES, overhead)) or [[]]
     return [
-        template.model_copy(update={"users": chunk, "chunk_id": f"{template.chunk_id}.{i}"}).model_dump_json()
-        for i, chunk in enumerate(chunk_users(users, MAX_MESSAGE_BYTES, overhead))
+        template.model_copy(
+            update={"users": chunk, "chunk_id": f"{template.chunk_id}.{i}", "entry": template.entry if i == 0 else {}}
+        ).model_dump_json()
+        for i, chunk in enumerate(chunks)
     ]
 
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audience_sync.clock import Clock
-from audience_sync.ledger import Ledger, LedgerEntry
+from audience_sync.ledger import Ledger, LedgerEntry, LedgerKey
 from audience_sync.metrics import StepDelta
 from audience_sync.metrics_store import emit_emf
 from audience_sync.notifications import Notifier
@@ -34,6 +34,12 @@ HORIZON_PREFIX = "retry_horizon_"
 
 def attempt_ledger_id(key: str, attempt: int) -> str:
     return f"retry:{key.split('/')[-2]}:{attempt}"
+
+
+def attempt_ledger_key(key: str, attempt: int) -> LedgerKey:
+    """An attempt has a bucket of its own: its retry keys are its answer."""
+    ledger_id = attempt_ledger_id(key, attempt)
+    return LedgerKey(ledger_id, f"attempt#{ledger_id}")
 
 
 class RetryAttempt:
@@ -54,8 +60,9 @@ class RetryAttempt:
         self.schedule = retry_schedule(settings.retry_horizon_seconds)
 
     def run(self, key: str, attempt: int, send_by_ms: int) -> dict[str, Any]:
-        ledger_id = attempt_ledger_id(key, attempt)
-        done = self.ledger.recorded([ledger_id])
+        ledger_key = attempt_ledger_key(key, attempt)
+        ledger_id = ledger_key.id
+        done = self.ledger.recorded([ledger_key])
         if ledger_id in done:  # this attempt was settled by an earlier try of the same task
             self._forget(key)
             return self._answer(done[ledger_id], attempt)
@@ -86,10 +93,10 @@ class RetryAttempt:
                 users=delta.counts["errored"],
                 reasons=dict(delta.errored_reasons),
             )
-        if self.ledger.record(batch.step_id, [LedgerEntry(ledger_id, delta, next_keys)]):
+        if self.ledger.record(batch.step_id, [LedgerEntry(ledger_id, ledger_key.bucket, delta, next_keys)]):
             for orphan in next_keys:  # another try of this attempt was recorded first; its answer stands
                 self._forget(orphan)
-            return self._answer(self.ledger.recorded([ledger_id])[ledger_id], attempt)
+            return self._answer(self.ledger.recorded([ledger_key])[ledger_id], attempt)
         if delta:
             emit_emf(batch.step_id, delta)
         self._forget(key)

@@ -20,7 +20,6 @@ class Settings:
     metrics_table: str
     connections_table: str
     rate_limit_table: str
-    idempotency_table: str
     sync_queue_url: str
     token_key_id: str
     linkedin_app_secret_arn: str
@@ -48,7 +47,6 @@ class Settings:
             metrics_table=_env("METRICS_TABLE"),
             connections_table=_env("CONNECTIONS_TABLE"),
             rate_limit_table=_env("RATE_LIMIT_TABLE"),
-            idempotency_table=_env("IDEMPOTENCY_TABLE"),
             sync_queue_url=_env("SYNC_QUEUE_URL"),
             token_key_id=_env("TOKEN_KEY_ID"),
             linkedin_app_secret_arn=_env("LINKEDIN_APP_SECRET_ARN"),

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import boto3
 import requests
 
+from tests.stack_support import age_audience, drain_queue, invoke_batcher
+
 API_KEY = "test-key"
 ACCOUNT_ID = "507000001"  # sandbox: ACCOUNT_BILLING_ADMIN
 VIEWER_ACCOUNT_ID = "507000002"  # sandbox: VIEWER (read-only)
@@ -133,6 +135,7 @@ class Api:
         launched = self.launch(step_id)
         assert launched.status == 200, launched.text
         assert launched.json["status"] == "active"
+        age_audience(self.stack, step_id)
         return str(launched.json["audience_id"])
 
     def post_users(
@@ -143,7 +146,15 @@ class Api:
             body["idempotency_key"] = idempotency_key
         return self.request("POST", f"/v1/steps/{step_id}/users", body, **kwargs)
 
+    def settle(self) -> None:
+        """Run the batcher over everything queued: the counters move when the batcher records a message."""
+        records = drain_queue(self.stack)
+        if records:
+            assert invoke_batcher(self.stack, records) == []
+
     def metrics(self, step_id: str) -> dict[str, int]:
+        """The step's metrics once the queued messages are settled."""
+        self.settle()
         reply = self.get(f"/v1/steps/{step_id}/metrics")
         assert reply.status == 200, reply.text
         assert set(reply.json) == PUBLIC_METRICS, reply.json
@@ -151,16 +162,19 @@ class Api:
 
     # ---- the emulated AWS account and the sandbox ----------------------------------------------
     def queue_bodies(self) -> list[str]:
-        """Receive (and hide) every message currently on the sync queue; their raw bodies."""
+        """The raw bodies of every message on the sync queue; they stay on it (visible again afterwards)."""
         sqs = boto3.client("sqs")
         url = self.stack.stack.ref("SyncQueue")
-        bodies: list[str] = []
+        received: list[dict[str, Any]] = []
         while True:
             got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             messages = got.get("Messages", [])
             if not messages:
-                return bodies
-            bodies.extend(m["Body"] for m in messages)
+                break
+            received.extend(messages)
+        for m in received:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+        return [m["Body"] for m in received]
 
     def queued_users(self, bodies: list[str]) -> list[dict[str, Any]]:
         return [user for body in bodies for user in json.loads(body)["users"]]

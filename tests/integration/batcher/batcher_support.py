@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import boto3
 import requests
 
+from tests.stack_support import age_audience, drain_queue, invoke_batcher, sqs_record
+
 ROOT = Path(__file__).resolve().parents[3]
 AD_ACCOUNT_ID = "507000001"  # the sandbox member's writable ad account
 ALL_MATCH_FIELDS = ["email", "first_last_name", "android_gaid"]
@@ -111,16 +113,7 @@ class Harness:
         self.call("PUT", f"/v1/steps/{step_id}", config)
         launched = self.call("POST", f"/v1/steps/{step_id}/launch")
         assert launched["status"] == "active", launched
-        # A new segment makes the batcher wait 5 s for LinkedIn's propagation (the sandbox here has none):
-        # date the creation back so the tests do not sleep. Done before any user is queued (messages copy it).
-        table = self.dynamodb.Table(self.stack.stack.ref("StepsTable"))
-        item = table.get_item(Key={"step_id": step_id})["Item"]
-        if item.get("audience_created_at") is not None:
-            table.update_item(
-                Key={"step_id": step_id},
-                UpdateExpression="SET audience_created_at = :c",
-                ExpressionAttributeValues={":c": int(item["audience_created_at"]) - 60_000},
-            )
+        age_audience(self.stack, step_id)
         return str(launched["audience_id"])
 
     def post_users(self, step_id: str, users: list[dict[str, Any]]) -> dict[str, int]:
@@ -146,40 +139,13 @@ class Harness:
 
     # ---- the queue and the batcher --------------------------------------------------------------
     def drain(self) -> list[dict[str, Any]]:
-        """Every visible message on SyncQueue as Lambda SQS records (they stay in flight until settled)."""
-        records: list[dict[str, Any]] = []
-        while True:
-            received = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=10,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if not received:
-                return records
-            records += [self.record(m["Body"], m["MessageId"], m["ReceiptHandle"]) for m in received]
+        return drain_queue(self.stack)
 
-    def record(self, body: str, message_id: str, receipt_handle: str = "handle") -> dict[str, Any]:
-        return {
-            "messageId": message_id,
-            "receiptHandle": receipt_handle,
-            "body": body,
-            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(time.time_ns() // 1_000_000)},
-            "messageAttributes": {},
-            "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{self.queue_url.rsplit('/', 1)[-1]}",
-            "awsRegion": "us-east-1",
-        }
+    def record(self, body: str, message_id: str, receipt_handle: str = "handle", receives: int = 1) -> dict[str, Any]:
+        return sqs_record(self.queue_url, body, message_id, receipt_handle, receives)
 
     def invoke_batcher(self, records: list[dict[str, Any]]) -> list[str]:
-        """Run the real handler; like the event source mapping, delete what it did not report failed."""
-        result = self.stack.invoke("BatcherFunction", {"Records": records})
-        failed = [f["itemIdentifier"] for f in result["batchItemFailures"]]
-        done = [r for r in records if r["messageId"] not in failed and r["receiptHandle"] != "handle"]
-        for r in done:
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=r["receiptHandle"])
-        return failed
+        return invoke_batcher(self.stack, records)
 
     def sync_once(self) -> tuple[int, list[str]]:
         """Drain the queue into one batcher invocation: (records delivered, batch item failures)."""
@@ -216,9 +182,22 @@ class Harness:
 
         stepfunctions.set_time_scale(scale)
 
-    def ledger_ids(self, prefix: str = "") -> list[str]:
+    def ledger_items(self, prefix: str = "") -> list[dict[str, Any]]:
+        """What the ledger recorded, one entry per id: an attempt's bucket names its id ("retry:..."); a message
+        bucket holds digests, listed as "msg:<digest>". Each entry carries its bucket's retry keys."""
         table = self.dynamodb.Table(self.stack.stack.ref("LedgerTable"))
-        return sorted(i["id"] for i in table.scan()["Items"] if i["id"].startswith(prefix))
+        entries: list[dict[str, Any]] = []
+        for bucket in table.scan()["Items"]:
+            keys = sorted(str(k) for k in bucket.get("retry_keys", []))
+            name = str(bucket["id"])
+            if name.startswith("attempt#"):
+                entries.append({"id": name.removeprefix("attempt#"), "bucket": name, "retry_keys": keys})
+            else:
+                entries += [{"id": f"msg:{d}", "bucket": name, "retry_keys": keys} for d in bucket.get("ids", [])]
+        return sorted((e for e in entries if e["id"].startswith(prefix)), key=lambda e: e["id"])
+
+    def ledger_ids(self, prefix: str = "") -> list[str]:
+        return [e["id"] for e in self.ledger_items(prefix)]
 
     def retry_objects(self) -> list[str]:
         listed = boto3.client("s3").list_objects_v2(Bucket=self.stack.stack.ref("RetryBucket"))

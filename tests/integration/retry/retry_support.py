@@ -154,13 +154,9 @@ class RetryHarness(Harness):
         events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
         return [e["type"] for e in events]
 
-    def ledger_items(self, prefix: str = "") -> list[dict[str, Any]]:
-        table = self.dynamodb.Table(self.stack.stack.ref("LedgerTable"))
-        return sorted((i for i in table.scan()["Items"] if str(i["id"]).startswith(prefix)), key=lambda i: i["id"])
-
     def attempt_chain(self, first_batch_id: str) -> list[str]:
         """The ledger ids of an execution's attempts, in order: attempt n's entry names the batch of n + 1."""
-        entries = {str(i["id"]): [str(k) for k in i.get("retry_keys", [])] for i in self.ledger_items("retry:")}
+        entries = {i["id"]: i["retry_keys"] for i in self.ledger_items("retry:")}
         chain: list[str] = []
         batch_id, attempt = first_batch_id, 1
         while f"retry:{batch_id}:{attempt}" in entries:

@@ -92,16 +92,20 @@ def test_a_duplicate_delivery_calls_linkedin_once_and_counts_once(
     assert [e["status"] for e in executions] == (["SUCCEEDED"] if handed_to_retry else [])
     requests_before = len(h.user_requests())
 
-    # Delivered again after it was settled (and its retry, if any, finished): only the idempotent hand-off.
-    assert h.invoke_batcher([h.record(record["body"], record["messageId"])]) == []
-    assert h.invoke_batcher([same_id, other_id]) == []
-
+    # Delivered again by SQS after it was settled (and its retry, if any, finished): looked up in the ledger,
+    # only the idempotent hand-off is redone.
+    assert h.invoke_batcher([h.record(record["body"], record["messageId"], receives=2)]) == []
+    assert h.invoke_batcher([{**same_id, "attributes": {"ApproximateReceiveCount": "3"}}]) == []
     assert len(h.user_requests()) == requests_before  # LinkedIn not called again
     assert h.settle_retries() == executions  # no second execution
-    assert _statuses(h) == ([500, 200] if handed_to_retry else [200])
+    # The client's retry of the webhook is a first delivery: not looked up, sent again, counted nothing.
+    assert h.invoke_batcher([other_id]) == []
+    assert len(h.user_requests()) == requests_before + 1
+    assert h.settle_retries() == executions
+    assert _statuses(h) == ([500, 200, 200] if handed_to_retry else [200, 200])
     assert len(h.ledger_ids("msg:")) == 1
     assert sorted_members(h.members(audience_id)) == expected_members(USERS)
-    assert h.segment(audience_id)["input_count"] == len(USERS)
+    assert h.segment(audience_id)["input_count"] == 2 * len(USERS)  # two accepted sends, one membership each
     h.assert_counted_once("dup", entered=len(USERS), synced=len(USERS))
 
 
@@ -126,7 +130,8 @@ def test_a_redelivery_while_its_retry_runs_starts_nothing_new(connected: RetryHa
         h.wait_until(entered.is_set, what="the first attempt")
         (running,) = h.executions("RUNNING")
 
-        assert h.invoke_batcher([h.record(record["body"], record["messageId"])]) == []  # same name, same input
+        redelivered = h.record(record["body"], record["messageId"], receives=2)
+        assert h.invoke_batcher([redelivered]) == []  # same name, same input
 
         assert [e["executionArn"] for e in h.executions()] == [running["executionArn"]]
     finally:
@@ -184,7 +189,7 @@ def test_a_crash_before_the_ledger_write_resends_and_counts_once(connected: Retr
     assert crash.fired == 1
     assert sorted_members(h.members(audience_id)) == expected_members(USERS)  # LinkedIn took them...
     assert h.ledger_ids() == []
-    assert h.metrics("lost-write")["pending"] == len(USERS)  # ...but nothing was counted
+    assert h.metrics("lost-write")["entered"] == 0  # ...but nothing was counted, not even the entry
 
     redelivered = h.redeliver(records)
     assert [r["body"] for r in redelivered] == [record["body"]]

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from audience_sync.connections import AccessToken
-from audience_sync.ledger import MAX_ENTRIES_PER_TRANSACTION, LedgerEntry
+from audience_sync.ledger import MAX_ENTRIES_PER_TRANSACTION, LedgerEntry, LedgerKey
 from audience_sync.linkedin.client import ElementResult
 from audience_sync.linkedin.errors import LinkedInError
 from audience_sync.metrics import StepDelta
@@ -35,7 +35,6 @@ def settings(**overrides: Any) -> Settings:
         "metrics_table": "metrics",
         "connections_table": "connections",
         "rate_limit_table": "rate",
-        "idempotency_table": "idem",
         "sync_queue_url": "https://sqs.test/queue",
         "token_key_id": "key",
         "linkedin_app_secret_arn": "arn:app",
@@ -209,21 +208,27 @@ class Recorded:
 
 class FakeLedger:
     """The ledger table plus the counters, with the real contract: record() writes all entries or none and
-    returns the ids already recorded. `racing` holds entries another delivery records between this
-    delivery's recorded() and its record() (invisible to recorded() until then)."""
+    returns the ids already recorded; recorded() answers an id with the retry keys of its whole bucket.
+    `racing` holds entries another delivery records between this delivery's recorded() and its record()
+    (invisible to recorded() until then)."""
 
     def __init__(self) -> None:
         self.entries: dict[str, Recorded] = {}
         self.racing: dict[str, Recorded] = {}
         self.transactions: list[tuple[str, list[LedgerEntry]]] = []
         self.record_calls: list[tuple[str, list[str]]] = []
+        self.recorded_calls: list[list[str]] = []
         self.fail_recorded: Exception | None = None
         self.fail_record: Callable[[str, Sequence[LedgerEntry]], Exception | None] | None = None
 
-    def recorded(self, ids: Sequence[str]) -> dict[str, list[str]]:
+    def recorded(self, keys: Sequence[LedgerKey]) -> dict[str, list[str]]:
         if self.fail_recorded is not None:
             raise self.fail_recorded
-        return {i: list(self.entries[i].entry.retry_keys) for i in ids if i in self.entries}
+        self.recorded_calls.append([k.id for k in keys])
+        return {k.id: self.bucket_keys(k.bucket) for k in keys if k.id in self.entries}
+
+    def bucket_keys(self, bucket: str) -> list[str]:
+        return sorted({key for r in self.entries.values() if r.entry.bucket == bucket for key in r.entry.retry_keys})
 
     def record(self, step_id: str, entries: Sequence[LedgerEntry]) -> set[str]:
         assert len(entries) <= MAX_ENTRIES_PER_TRANSACTION

@@ -90,8 +90,17 @@ def message(
     )
 
 
-def record(m: QueuedMessage, message_id: str | None = None) -> dict[str, Any]:
-    return {"messageId": message_id or f"sqs-{m.chunk_id}", "body": m.model_dump_json()}
+def record(m: QueuedMessage, message_id: str | None = None, receive_count: int = 1) -> dict[str, Any]:
+    return {
+        "messageId": message_id or f"sqs-{m.chunk_id}",
+        "body": m.model_dump_json(),
+        "attributes": {"ApproximateReceiveCount": str(receive_count)},
+    }
+
+
+def again(m: QueuedMessage) -> dict[str, Any]:
+    """A redelivery: SQS received this message before."""
+    return record(m, receive_count=2)
 
 
 def waiting(batches: list[RetryBatch]) -> dict[str, str]:
@@ -258,7 +267,7 @@ def test_first_retry_wait_follows_the_configured_horizon() -> None:
 # ---- exactly once ----------------------------------------------------------------------------------
 def recorded_ledger(m: QueuedMessage, keys: list[str]) -> FakeLedger:
     ledger = FakeLedger()
-    ledger.record(m.step_id, [LedgerEntry(message_ledger_id(m), StepDelta(), keys)])
+    ledger.record(m.step_id, [LedgerEntry(message_ledger_id(m), m.bucket, StepDelta(), keys)])
     ledger.transactions.clear()
     return ledger
 
@@ -267,11 +276,28 @@ def test_a_recorded_message_is_not_sent_again_only_its_retries_restarted() -> No
     m = message(AUD_A, 2, "a")
     keys = [batch_key("step-1", "a" * 32, 1), batch_key("step-1", "b" * 32, 1)]
     w = world(ledger=recorded_ledger(m, keys))
-    assert w.run(m) == []
+    assert w.run(again(m)) == []
     assert w.calls == []
     assert w.ledger.transactions == []
     assert w.retries.puts == []
     assert w.retries.started == [(k, FIRST_WAIT) for k in keys]
+
+
+def test_a_first_delivery_is_not_looked_up_but_a_duplicate_id_counts_nothing() -> None:
+    # A client's retry of a webhook is a new SQS message (received once) with the first one's chunk id.
+    m = message(AUD_A, 2, "a")
+    w = world(ledger=recorded_ledger(m, []))
+    assert w.run(m) == []
+    assert w.ledger.recorded_calls == []  # no read for a first delivery
+    assert [c.hashes for c in w.calls] == [hashes("a", range(2))]  # sent again: LinkedIn adds idempotently
+    assert w.ledger.transactions == []  # and counted nothing
+
+
+def test_only_redeliveries_are_looked_up() -> None:
+    first, redelivered = message(AUD_A, 1, "a"), message(AUD_A, 1, "b")
+    w = world()
+    w.batcher.handle([record(first), again(redelivered)], DEADLINE)
+    assert w.ledger.recorded_calls == [["msg:chunk-b"]]
 
 
 def test_a_recorded_message_whose_restart_fails_is_failed_again() -> None:
@@ -289,7 +315,7 @@ def test_a_recorded_message_whose_restart_fails_is_failed_again() -> None:
     )
     retries.fail_start = lambda batch: aws_error("ThrottlingException")
     w = world(ledger=recorded_ledger(m, [key]), retries=retries)
-    assert w.run(message(AUD_A, 1, "b"), m) == ["sqs-chunk-a"]
+    assert w.run(message(AUD_A, 1, "b"), again(m)) == ["sqs-chunk-a"]
     assert [c.hashes for c in w.calls] == [hashes("b", range(1))]
 
 
@@ -320,7 +346,9 @@ def test_record_returning_duplicates_drops_them_and_rebuilds_the_others_retry_ba
     ledger = FakeLedger()
     winners_key = batch_key("step-1", "f" * 32, 1)
     # another delivery of m1 records it between this batcher's recorded() and its record()
-    ledger.racing["msg:chunk-a"] = Recorded("step-1", LedgerEntry("msg:chunk-a", StepDelta(), [winners_key]))
+    ledger.racing["msg:chunk-a"] = Recorded(
+        "step-1", LedgerEntry("msg:chunk-a", "chunk#chunk-a", StepDelta(), [winners_key])
+    )
     w = world(statuses({0: ElementResult(503), 2: ElementResult(503)}), ledger=ledger)
     failed = w.run(m1, m2, m3)
     assert failed == []  # the duplicate is done: its winner settled it
@@ -341,7 +369,7 @@ def test_record_returning_duplicates_drops_them_and_rebuilds_the_others_retry_ba
 
 def test_when_every_message_is_a_duplicate_nothing_is_recorded_or_failed() -> None:
     ledger = FakeLedger()
-    ledger.racing["msg:chunk-a"] = Recorded("step-1", LedgerEntry("msg:chunk-a", StepDelta(), []))
+    ledger.racing["msg:chunk-a"] = Recorded("step-1", LedgerEntry("msg:chunk-a", "chunk#chunk-a", StepDelta(), []))
     w = world(ledger=ledger)
     assert w.run(message(AUD_A, 2, "a")) == []
     assert ledger.transactions == []
@@ -349,10 +377,10 @@ def test_when_every_message_is_a_duplicate_nothing_is_recorded_or_failed() -> No
 
 
 @pytest.mark.parametrize("error", [aws_error("InternalServerError"), EndpointConnectionError(endpoint_url="x")])
-def test_ledger_unreadable_fails_every_readable_message_and_sends_nothing(error: Exception) -> None:
+def test_ledger_unreadable_fails_every_redelivered_message_and_sends_nothing(error: Exception) -> None:
     w = world()
     w.ledger.fail_recorded = error
-    failed = w.run({"messageId": "garbage", "body": "{"}, message(AUD_A, 1, "a"), message(AUD_B, 1, "b"))
+    failed = w.run({"messageId": "garbage", "body": "{"}, again(message(AUD_A, 1, "a")), again(message(AUD_B, 1, "b")))
     assert failed == ["garbage", "sqs-chunk-a", "sqs-chunk-b"]
     assert w.calls == []
     assert w.retries.puts == []
@@ -401,7 +429,7 @@ def test_start_failure_after_record_fails_the_message_and_a_redelivery_restarts_
     assert w.retries.started == []
     requests_before = len(w.calls)
 
-    assert w.run(a) == []  # the redelivery
+    assert w.run(again(a)) == []  # the redelivery
     assert len(w.calls) == requests_before  # not sent again
     assert w.retries.started == [(keys[0], FIRST_WAIT)]
     assert len(w.retries.puts) == 1  # no new batch either

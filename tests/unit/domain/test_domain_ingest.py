@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from audience_sync.errors import Conflict
-from audience_sync.ingest import IngestService, chunk_base, triage, users_digest
-from audience_sync.metrics import StepDelta
+from audience_sync.ingest import CONTAINER_ID, IngestService, chunk_base, ledger_bucket, triage, users_digest
 from audience_sync.models import EntryFilter, MatchField, WebhookBody, WebhookUser
 from audience_sync.queue_message import QueuedMessage
 
@@ -126,15 +125,6 @@ class FakeStepRepository:
 
 
 @dataclass
-class FakeMetricsStore:
-    applied: list[tuple[str, dict[str, int]]] = field(default_factory=list)
-
-    def apply(self, step_id: str, delta: StepDelta) -> dict[str, Any]:
-        self.applied.append((step_id, delta.attributes()))
-        return {}
-
-
-@dataclass
 class FakeQueue:
     sent: list[tuple[list[str], str | None]] = field(default_factory=list)
 
@@ -145,51 +135,77 @@ class FakeQueue:
         return [QueuedMessage.model_validate_json(b) for bodies, _ in self.sent for b in bodies]
 
 
-def service(step: dict[str, Any] = ACTIVE_STEP) -> tuple[IngestService, FakeMetricsStore, FakeQueue]:
-    metrics, queue = FakeMetricsStore(), FakeQueue()
+def service(step: dict[str, Any] = ACTIVE_STEP) -> tuple[IngestService, FakeQueue]:
+    queue = FakeQueue()
     ingest = IngestService(
         FakeStepRepository(step),  # type: ignore[arg-type]
-        metrics,  # type: ignore[arg-type]
         queue,  # type: ignore[arg-type]
         now_ms=lambda: 1_790_000_100_000,
     )
-    return ingest, metrics, queue
+    return ingest, queue
 
 
-def test_a_retried_webhook_queues_chunks_with_the_same_ids() -> None:
-    ingest, _, queue = service()
+def test_a_retried_webhook_queues_chunks_with_the_same_ids_in_buckets_of_their_own() -> None:
+    ingest, queue = service()
     webhook = body("evt-1", "a@example.com", "b@example.com")
     assert ingest.accept("step-1", webhook, "corr-1") == {"accepted": 2, "filtered": 0, "not_synced": 0}
     ingest.accept("step-1", webhook, "corr-2")
     first, second = (QueuedMessage.model_validate_json(bodies[0]) for bodies, _ in queue.sent)
     assert first.chunk_id == second.chunk_id == f"{chunk_base('step-1', webhook)}.0"
+    # the retry is a new message: it must find the first one's ledger entry, so the bucket follows the id
+    assert first.bucket == second.bucket == f"chunk#{first.chunk_id}"
+    assert first.entry == second.entry == {"entered": 2, "proceeded": 2}
     assert [c for _, c in queue.sent] == ["corr-1", "corr-2"]
     assert first.target.audience_id == "9001"
     assert first.first_enqueued_at == 1_790_000_100_000
     assert [x["x"] for x in first.users] == ["id-a@example.com", "id-b@example.com"]
 
 
-def test_webhooks_without_a_key_queue_chunks_with_new_ids() -> None:
-    ingest, _, queue = service()
+def test_webhooks_without_a_key_queue_chunks_with_new_ids_in_the_bucket_of_the_second() -> None:
+    ingest, queue = service()
     webhook = body(None, "a@example.com")
     ingest.accept("step-1", webhook, None)
     ingest.accept("step-1", webhook, None)
-    ids = [m.chunk_id for m in queue.messages()]
+    messages = queue.messages()
+    ids = [m.chunk_id for m in messages]
     assert len(ids) == len(set(ids)) == 2
+    assert {m.bucket for m in messages} == {f"time#{CONTAINER_ID}#1790000100"}
 
 
-def test_nothing_queued_when_nobody_can_be_synced_but_the_counts_are_applied() -> None:
-    ingest, metrics, queue = service()
+def test_ledger_bucket_is_per_container_and_second_without_a_key() -> None:
+    assert ledger_bucket(body(None), 1_790_000_100_999, "c1") == "time#c1#1790000100"
+    assert ledger_bucket(body(None), 1_790_000_101_000, "c1") == "time#c1#1790000101"
+    assert ledger_bucket(body(None), 1_790_000_100_000, "c2") != ledger_bucket(body(None), 1_790_000_100_000, "c1")
+    assert ledger_bucket(body("k"), 1_790_000_100_000, "c1") == ""  # a bucket per chunk
+
+
+def test_nobody_to_sync_still_queues_the_counts() -> None:
+    ingest, queue = service()
     result = ingest.accept("step-1", WebhookBody(users=[u("none")]), None)
     assert result == {"accepted": 0, "filtered": 0, "not_synced": 1}
-    assert queue.sent == []
-    assert metrics.applied == [
-        ("step-1", {"entered": 1, "not_synced": 1, "proceeded": 1, "not_synced_reason_missing_match_fields": 1})
-    ]
+    (message,) = queue.messages()
+    assert message.users == []
+    assert message.entry == {
+        "entered": 1,
+        "not_synced": 1,
+        "proceeded": 1,
+        "not_synced_reason_missing_match_fields": 1,
+    }
+
+
+def test_the_counts_ride_on_the_first_chunk_only() -> None:
+    ingest, queue = service()
+    many = WebhookBody(users=[u(f"user-{i:05d}", email=f"user{i}@example.com") for i in range(6000)])
+    ingest.accept("step-1", many, None)
+    messages = queue.messages()
+    assert len(messages) >= 2
+    assert messages[0].entry == {"entered": 6000, "proceeded": 6000}
+    assert all(m.entry == {} for m in messages[1:])
+    assert sum(len(m.users) for m in messages) == 6000
 
 
 def test_a_step_that_is_not_active_is_refused() -> None:
-    ingest, metrics, queue = service({**ACTIVE_STEP, "status": "draft"})
+    ingest, queue = service({**ACTIVE_STEP, "status": "draft"})
     with pytest.raises(Conflict):
         ingest.accept("step-1", body("k"), None)
-    assert queue.sent == [] and metrics.applied == []
+    assert queue.sent == []

@@ -1,5 +1,5 @@
 """ledger.py and retry_store.py against hand-written boto3 clients: the contracts the batcher and the retry
-function rely on (all-or-nothing record, duplicates reported not raised, idempotent execution start)."""
+function rely on (all-or-nothing record into buckets, duplicates reported not raised, idempotent execution start)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from botocore.exceptions import ClientError
 
 from audience_sync import ledger as ledger_module
 from audience_sync import retry_store as retry_store_module
-from audience_sync.ledger import LEDGER_TTL_SECONDS, MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry
+from audience_sync.ledger import (
+    LEDGER_TTL_SECONDS,
+    MAX_ENTRIES_PER_TRANSACTION,
+    Ledger,
+    LedgerEntry,
+    LedgerKey,
+    digest,
+)
 from audience_sync.metrics import StepDelta
 from audience_sync.retry_store import RetryBatch, RetryStore
 from tests.unit.domain.sync_fakes import AUD_A, T0, FakeClock, aws_error, users
@@ -89,11 +96,11 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> FakeAws:
     return fake
 
 
-def entry(ledger_id: str, keys: list[str] | None = None, **counts: int) -> LedgerEntry:
+def entry(ledger_id: str, bucket: str = "b1", keys: list[str] | None = None, **counts: int) -> LedgerEntry:
     delta = StepDelta()
     for name, n in counts.items():
         delta.add(name, n)
-    return LedgerEntry(ledger_id, delta, keys or [])
+    return LedgerEntry(ledger_id, bucket, delta, keys or [])
 
 
 def canceled(*codes: str | None) -> ClientError:
@@ -104,32 +111,52 @@ def canceled(*codes: str | None) -> ClientError:
     return error
 
 
+def bucket_item(bucket: str, ids: list[str], keys: list[str] | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": {"S": bucket}, "ids": {"SS": [digest(i) for i in ids]}}
+    if keys:
+        item["retry_keys"] = {"SS": keys}
+    return item
+
+
 LEDGER = Ledger("ledger", "metrics", FakeClock())
 
 
 # ---- Ledger.record ---------------------------------------------------------------------------------
-def test_record_writes_every_entry_and_the_summed_counters_in_one_transaction(fake_aws: FakeAws) -> None:
-    e1 = entry("msg:a", ["retry/s/k/1.json"], synced=2)
-    e2 = entry("msg:b", synced=1)
-    assert LEDGER.record("step-1", [e1, e2]) == set()
+def test_record_adds_each_buckets_ids_and_the_summed_counters_in_one_transaction(fake_aws: FakeAws) -> None:
+    e1 = entry("msg:a", "time#c#1", ["retry/s/k/1.json"], synced=2)
+    e2 = entry("msg:b", "time#c#1", synced=1)
+    e3 = entry("msg:c", "chunk#c", ["retry/s/k/1.json", "retry/s/j/1.json"], entered=1)
+    assert LEDGER.record("step-1", [e1, e2, e3]) == set()
     (call,) = fake_aws.ops("transact_write_items")
-    puts = [i["Put"] for i in call["TransactItems"] if "Put" in i]
-    assert [p["Item"]["id"] for p in puts] == [{"S": "msg:a"}, {"S": "msg:b"}]
-    assert all(p["ConditionExpression"] == "attribute_not_exists(id)" for p in puts)
-    assert all(p["TableName"] == "ledger" for p in puts)
-    assert puts[0]["Item"]["retry_keys"] == {"L": [{"S": "retry/s/k/1.json"}]}
-    assert puts[0]["Item"]["step_id"] == {"S": "step-1"}
-    assert puts[0]["Item"]["expires_at"] == {"N": str(T0 // 1000 + LEDGER_TTL_SECONDS)}
-    (update,) = [i["Update"] for i in call["TransactItems"] if "Update" in i]
-    assert update["TableName"] == "metrics"
-    assert update["Key"] == {"step_id": {"S": "step-1"}}
-    assert {"N": "3"} in update["ExpressionAttributeValues"].values()
+    updates = [i["Update"] for i in call["TransactItems"]]
+    shared, own, counters = updates
+    assert shared["TableName"] == own["TableName"] == "ledger"
+    assert shared["Key"] == {"id": {"S": "time#c#1"}}
+    assert shared["ExpressionAttributeValues"][":ids"] == {"SS": [digest("msg:a"), digest("msg:b")]}
+    # neither id may be in the bucket already: the condition names each one
+    assert shared["ConditionExpression"] == "NOT contains(#ids, :d0) AND NOT contains(#ids, :d1)"
+    assert shared["ExpressionAttributeValues"][":d1"] == {"S": digest("msg:b")}
+    assert shared["ExpressionAttributeValues"][":rk"] == {"SS": ["retry/s/k/1.json"]}
+    assert shared["ExpressionAttributeValues"][":x"] == {"N": str(T0 // 1000 + LEDGER_TTL_SECONDS)}
+    assert own["Key"] == {"id": {"S": "chunk#c"}}
+    assert own["ExpressionAttributeValues"][":rk"] == {"SS": ["retry/s/j/1.json", "retry/s/k/1.json"]}
+    assert counters["TableName"] == "metrics"
+    assert counters["Key"] == {"step_id": {"S": "step-1"}}
+    assert sorted(v["N"] for k, v in counters["ExpressionAttributeValues"].items() if k != ":now") == ["1", "3"]
 
 
-def test_record_without_counts_writes_no_counter_update(fake_aws: FakeAws) -> None:
-    LEDGER.record("step-1", [entry("msg:a", ["k"])])
+def test_ids_are_stored_as_short_digests() -> None:
+    assert digest("msg:0123456789abcdef0123456789abcdef.0") == digest("msg:0123456789abcdef0123456789abcdef.0")
+    assert len(digest("msg:x")) == 16
+    assert digest("msg:x") != digest("msg:y")
+
+
+def test_record_without_counts_or_retry_keys_writes_only_the_ids(fake_aws: FakeAws) -> None:
+    LEDGER.record("step-1", [entry("msg:a")])
     (call,) = fake_aws.ops("transact_write_items")
-    assert [next(iter(i)) for i in call["TransactItems"]] == ["Put"]
+    (item,) = call["TransactItems"]
+    assert item["Update"]["UpdateExpression"] == "ADD #ids :ids SET #x = :x"
+    assert ":rk" not in item["Update"]["ExpressionAttributeValues"]  # an empty set is not a DynamoDB value
 
 
 def test_record_of_nothing_writes_nothing(fake_aws: FakeAws) -> None:
@@ -137,23 +164,29 @@ def test_record_of_nothing_writes_nothing(fake_aws: FakeAws) -> None:
     assert fake_aws.calls == []
 
 
-def test_record_refuses_more_than_99_entries(fake_aws: FakeAws) -> None:
+def test_record_refuses_more_than_99_entries_or_an_id_twice(fake_aws: FakeAws) -> None:
     assert MAX_ENTRIES_PER_TRANSACTION == 99
     with pytest.raises(ValueError, match="99"):
         LEDGER.record("step-1", [entry(f"msg:{i}") for i in range(100)])
+    with pytest.raises(ValueError, match="once"):
+        LEDGER.record("step-1", [entry("msg:a"), entry("msg:a", "b2")])
     assert fake_aws.calls == []
 
 
-def test_record_reports_the_ids_already_recorded(fake_aws: FakeAws) -> None:
-    fake_aws.fail = lambda op, kwargs: canceled(None, "ConditionalCheckFailed", None, None)
-    entries = [entry("msg:a", synced=1), entry("msg:b", synced=1), entry("msg:c", synced=1)]
-    assert LEDGER.record("step-1", entries) == {"msg:b"}
+def test_record_reports_the_ids_the_conflicting_bucket_already_holds(fake_aws: FakeAws) -> None:
+    fake_aws.fail = lambda op, kwargs: canceled(None, "ConditionalCheckFailed", None) if op.startswith("t") else None
+    fake_aws.items["b2"] = bucket_item("b2", ["msg:c", "msg:other"])
+    entries = [entry("msg:a", "b1", synced=1), entry("msg:b", "b2", synced=1), entry("msg:c", "b2", synced=1)]
+    assert LEDGER.record("step-1", entries) == {"msg:c"}
+    (read,) = fake_aws.ops("batch_get_item")
+    assert read["RequestItems"]["ledger"]["ConsistentRead"] is True
+    assert [k["id"]["S"] for k in read["RequestItems"]["ledger"]["Keys"]] == ["b2"]
 
 
 @pytest.mark.parametrize(
     "error",
     [
-        canceled(None, None, "TransactionConflict"),  # nothing was a duplicate: a real failure
+        canceled(None, "TransactionConflict"),  # nothing was a duplicate: a real failure
         aws_error("ProvisionedThroughputExceededException", "TransactWriteItems"),
         aws_error("ValidationException", "TransactWriteItems"),
     ],
@@ -171,23 +204,32 @@ def test_a_conflict_on_the_counters_is_not_a_duplicate(fake_aws: FakeAws) -> Non
         LEDGER.record("step-1", [entry("msg:a", synced=1)])
 
 
+def test_a_bucket_conflict_without_our_ids_is_raised(fake_aws: FakeAws) -> None:
+    fake_aws.fail = lambda op, kwargs: canceled("ConditionalCheckFailed", None) if op.startswith("t") else None
+    fake_aws.items["b1"] = bucket_item("b1", ["msg:someone-else"])
+    with pytest.raises(ClientError):
+        LEDGER.record("step-1", [entry("msg:a", synced=1)])
+
+
 # ---- Ledger.recorded -------------------------------------------------------------------------------
-def test_recorded_reads_consistently_and_returns_the_handed_off_keys(fake_aws: FakeAws) -> None:
-    fake_aws.items["msg:a"] = {"id": {"S": "msg:a"}, "retry_keys": {"L": [{"S": "k1"}, {"S": "k2"}]}}
-    fake_aws.items["msg:b"] = {"id": {"S": "msg:b"}}
-    assert LEDGER.recorded(["msg:a", "msg:b", "msg:c", "msg:a"]) == {"msg:a": ["k1", "k2"], "msg:b": []}
+def test_recorded_reads_each_bucket_once_consistently_and_returns_its_handed_off_keys(fake_aws: FakeAws) -> None:
+    fake_aws.items["b1"] = bucket_item("b1", ["msg:a", "msg:b"], ["k1", "k2"])
+    fake_aws.items["b2"] = bucket_item("b2", ["msg:c"])
+    keys = [LedgerKey("msg:a", "b1"), LedgerKey("msg:b", "b1"), LedgerKey("msg:x", "b1"), LedgerKey("msg:c", "b2")]
+    keys.append(LedgerKey("msg:d", "b3"))
+    assert LEDGER.recorded(keys) == {"msg:a": ["k1", "k2"], "msg:b": ["k1", "k2"], "msg:c": []}
     (call,) = fake_aws.ops("batch_get_item")
     request = call["RequestItems"]["ledger"]
     assert request["ConsistentRead"] is True
-    assert [k["id"]["S"] for k in request["Keys"]] == ["msg:a", "msg:b", "msg:c"]  # asked once each
+    assert [k["id"]["S"] for k in request["Keys"]] == ["b1", "b2", "b3"]  # asked once each
 
 
-def test_recorded_pages_by_100_and_follows_unprocessed_keys(fake_aws: FakeAws) -> None:
-    ids = [f"msg:{i}" for i in range(250)]
-    for i in ids[::7]:
-        fake_aws.items[i] = {"id": {"S": i}, "retry_keys": {"L": []}}
-    fake_aws.unprocessed_once = ["msg:0", "msg:140"]
-    assert set(LEDGER.recorded(ids)) == set(ids[::7])
+def test_recorded_pages_by_100_buckets_and_follows_unprocessed_keys(fake_aws: FakeAws) -> None:
+    keys = [LedgerKey(f"msg:{i}", f"b{i}") for i in range(250)]
+    for key in keys[::7]:
+        fake_aws.items[key.bucket] = bucket_item(key.bucket, [key.id])
+    fake_aws.unprocessed_once = ["b0", "b140"]
+    assert set(LEDGER.recorded(keys)) == {k.id for k in keys[::7]}
     sizes = [len(c["RequestItems"]["ledger"]["Keys"]) for c in fake_aws.ops("batch_get_item")]
     assert sorted(sizes) == [1, 1, 50, 100, 100]
 

@@ -100,3 +100,21 @@ def test_reasons() -> None:
     assert reasons(item, "errored") == {"a": 2, "b": 1}
     assert reasons(item, "not_synced") == {"c": 5}
     assert reasons(None, "errored") == {}
+
+
+def test_a_delta_survives_its_attribute_form() -> None:
+    # The ingest puts attributes() on the queued message; the batcher turns them back into a delta.
+    delta = StepDelta()
+    delta.add("entered", 5)
+    delta.add("not_synced", 2, reason="invalid_email")
+    delta.add("errored", 1, reason="linkedin_400_invalid_element")
+    delta.add("proceeded", 5)
+    again = StepDelta.from_attributes(delta.attributes())
+    assert again.attributes() == delta.attributes()
+    assert again.not_synced_reasons == {"invalid_email": 2}
+    assert again.errored_reasons == {"linkedin_400_invalid_element": 1}
+
+
+def test_an_unknown_attribute_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown counter"):
+        StepDelta.from_attributes({"pending": 1})

@@ -116,3 +116,29 @@ def test_extra_user_fields_kept_and_idempotency_key_optional() -> None:
     assert keyed.idempotency_key == "k-1"
     with pytest.raises(ValidationError):
         WebhookBody.model_validate({"users": users(1), "unknown": True})
+
+
+# ---- the queued message ---------------------------------------------------------------------------
+def _queued(**fields: object) -> dict[str, object]:
+    target = {"connection_id": "linkedin", "ad_account_id": "507", "audience_id": "9", "action": "add"}
+    return {"chunk_id": "c.0", "step_id": "s", "target": target, "first_enqueued_at": 1, **fields}
+
+
+def test_a_queued_message_carries_users_or_counts() -> None:
+    from audience_sync.queue_message import QueuedMessage
+
+    counts_only = QueuedMessage.model_validate(_queued(users=[], entry={"filtered": 3}))
+    assert counts_only.entry_delta().counts["filtered"] == 3
+    with pytest.raises(ValidationError, match="users, entry counts, or both"):
+        QueuedMessage.model_validate(_queued(users=[], entry={}))
+    with pytest.raises(ValidationError):
+        QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}], entry={"entered": -1}))
+
+
+def test_a_queued_message_without_a_bucket_has_one_of_its_own() -> None:
+    from audience_sync.queue_message import QueuedMessage
+
+    own = QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}]))
+    shared = QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}], ledger_bucket="time#c#1"))
+    assert own.bucket == "chunk#c.0"
+    assert shared.bucket == "time#c#1"

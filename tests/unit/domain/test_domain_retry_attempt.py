@@ -15,7 +15,14 @@ from audience_sync.linkedin.errors import LinkedInError
 from audience_sync.metrics import StepDelta
 from audience_sync.queue_message import SyncTarget
 from audience_sync.retry import retry_schedule
-from audience_sync.retry_attempt import HORIZON_PREFIX, RETRY, SETTLED, RetryAttempt, attempt_ledger_id
+from audience_sync.retry_attempt import (
+    HORIZON_PREFIX,
+    RETRY,
+    SETTLED,
+    RetryAttempt,
+    attempt_ledger_id,
+    attempt_ledger_key,
+)
 from audience_sync.retry_store import RetryBatch, batch_key, execution_input
 from audience_sync.sender import NOT_SENT_IN_TIME
 from tests.unit.domain.sync_fakes import (
@@ -268,9 +275,8 @@ def test_a_recorded_attempt_returns_its_answer_without_sending_or_counting() -> 
     w = world()
     batch = stored(w)
     next_key = batch_key("step-1", BATCH_ID, 2)
-    w.ledger.entries[attempt_ledger_id(batch.key, 1)] = Recorded(
-        "step-1", LedgerEntry(attempt_ledger_id(batch.key, 1), StepDelta(), [next_key])
-    )
+    key = attempt_ledger_key(batch.key, 1)
+    w.ledger.entries[key.id] = Recorded("step-1", LedgerEntry(key.id, key.bucket, StepDelta(), [next_key]))
     assert w.run(batch.key, 1) == retry_answer(1)
     assert w.s.linkedin.calls == []
     assert w.s.bucket.deadlines == []
@@ -282,9 +288,8 @@ def test_a_recorded_attempt_returns_its_answer_without_sending_or_counting() -> 
 def test_a_recorded_settled_attempt_answers_settled() -> None:
     w = world()
     key = batch_key("step-1", BATCH_ID, 4)  # its object is gone: it was deleted when it settled
-    w.ledger.entries[attempt_ledger_id(key, 4)] = Recorded(
-        "step-1", LedgerEntry(attempt_ledger_id(key, 4), StepDelta(), [])
-    )
+    recorded = attempt_ledger_key(key, 4)
+    w.ledger.entries[recorded.id] = Recorded("step-1", LedgerEntry(recorded.id, recorded.bucket, StepDelta(), []))
     assert w.run(key, 4) == {"outcome": SETTLED, "attempt": 4}
     assert w.s.linkedin.calls == []
 
@@ -292,8 +297,8 @@ def test_a_recorded_settled_attempt_answers_settled() -> None:
 def test_a_concurrent_try_that_recorded_first_wins() -> None:
     w = world(statuses({0: ElementResult(503)}))
     batch = stored(w, 2, attempt=LAST)
-    ledger_id = attempt_ledger_id(batch.key, LAST)
-    w.ledger.racing[ledger_id] = Recorded("step-1", LedgerEntry(ledger_id, StepDelta(), []))
+    key = attempt_ledger_key(batch.key, LAST)
+    w.ledger.racing[key.id] = Recorded("step-1", LedgerEntry(key.id, key.bucket, StepDelta(), []))
     assert w.run(batch.key, LAST) == {"outcome": SETTLED, "attempt": LAST}
     assert w.ledger.transactions == []  # counted by the winner only
     # The horizon notice goes out before the ledger write (at least once), so the losing try sends it too.
@@ -306,6 +311,8 @@ def test_ledger_ids() -> None:
     assert key == f"retry/step-1/{BATCH_ID}/7.json"
     assert attempt_ledger_id(key, 7) == f"retry:{BATCH_ID}:7"
     assert attempt_ledger_id(key, 7) != attempt_ledger_id(batch_key("step-1", BATCH_ID, 8), 8)
+    # an attempt's bucket is its own: the bucket's retry keys are exactly its answer
+    assert attempt_ledger_key(key, 7).bucket == f"attempt#retry:{BATCH_ID}:7"
 
 
 def test_execution_input_starts_at_attempt_one() -> None:
