@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from audience_sync import wiring
 from audience_sync.batcher import Batcher
 from audience_sync.clock import SystemClock
+from audience_sync.queue_reader import SqsQueueReader
 from audience_sync.settings import settings
 
 logger = Logger()
@@ -31,6 +32,7 @@ def batcher() -> Batcher:
         ledger=wiring.ledger(config, clock),
         retries=wiring.retry_store(config),
         clock=clock,
+        queue=SqsQueueReader(config.sync_queue_url),
     )
 
 

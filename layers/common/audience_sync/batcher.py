@@ -9,12 +9,16 @@ Per queued message (a chunk of one webhook, with an id the ingest derives from t
 A crash before 2 redelivers the message and it is sent again (LinkedIn adds and removes idempotently) and
 counted once; a crash after 2 finds the ledger entry on redelivery and only redoes 3. A message that cannot
 be settled is reported as a batch item failure; after 5 receives it goes to the DLQ, counted nowhere.
+
+Under a backlog a batch is full (Lambda caps it at 6 MB, about 60,000 users) and would end in a partly filled
+request per audience; the batcher then reads just enough more of the queue itself to fill it (the top-up), so a
+backlog goes to LinkedIn in full requests.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +33,7 @@ from audience_sync.metrics_store import emit_emf
 from audience_sync.normalise import QueuedUser
 from audience_sync.packing import pack
 from audience_sync.queue_message import QueuedMessage, SyncTarget
+from audience_sync.queue_reader import QueueReader
 from audience_sync.retry import retry_schedule
 from audience_sync.retry_store import RetryBatch, RetryStore
 from audience_sync.sender import Outcome, Sender
@@ -38,6 +43,9 @@ logger = Logger(child=True)
 
 # Time kept back from the Lambda deadline: one LinkedIn request (read timeout) plus settling.
 REQUEST_BUDGET_MS = 35_000
+# A batch whose bodies reach this is taken for a backlog (Lambda caps a batch at 6 MB with the records' envelopes).
+FULL_BATCH_BYTES = 4_000_000
+MAX_TOP_UP_MESSAGES = 1_000
 AWS_ERRORS = (ClientError, BotoCoreError)
 
 
@@ -55,33 +63,34 @@ class _Received:
     message: QueuedMessage
     outcomes: list[Outcome | None] = field(default_factory=list)
     receive_count: int = 1
+    receipt_handle: str | None = None
+    topped_up: bool = False  # read by the batcher itself, not delivered by the event source mapping
 
 
 class Batcher:
-    def __init__(self, settings: Settings, sender: Sender, ledger: Ledger, retries: RetryStore, clock: Clock):
+    def __init__(
+        self,
+        settings: Settings,
+        sender: Sender,
+        ledger: Ledger,
+        retries: RetryStore,
+        clock: Clock,
+        queue: QueueReader | None = None,
+    ):
         self.settings = settings
         self.sender = sender
         self.ledger = ledger
         self.retries = retries
         self.clock = clock
+        self.queue = queue  # for the top-up; None turns it off
         self.schedule = retry_schedule(settings.retry_horizon_seconds)
 
     # ---- entry point ---------------------------------------------------------------------------
     def handle(self, records: list[dict[str, Any]], deadline_ms: int) -> list[str]:
         """Process SQS records; return the SQS message ids to report as batch item failures."""
-        failed: list[str] = []
-        received: list[_Received] = []
-        for record in records:
-            try:
-                message = QueuedMessage.model_validate_json(record["body"])
-            except (ValidationError, KeyError):
-                logger.error(
-                    "unreadable sync message; it will reach the DLQ", extra={"message_id": record.get("messageId")}
-                )
-                failed.append(str(record.get("messageId")))
-                continue
-            receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
-            received.append(_Received(record["messageId"], message, [None] * len(message.users), receive_count))
+        received, failed = self._parse(records, report_unreadable=True)
+        topped_up = self._top_up(received, deadline_ms) if _looks_full(records) else []
+        received += topped_up
         # Only a message received before can have been settled before (a client's retry of a webhook is a new
         # message: its duplicate id is caught when it is recorded).
         again = [r for r in received if r.receive_count > 1]
@@ -89,7 +98,7 @@ class Batcher:
             recorded = self.ledger.recorded([ledger_key(r.message) for r in again]) if again else {}
         except AWS_ERRORS:
             logger.exception("ledger unavailable; the batch returns to the queue")
-            return failed + [r.message_id for r in received]
+            return failed + [r.message_id for r in received if not r.topped_up]
         fresh: dict[str, list[_Received]] = defaultdict(list)  # ledger id -> deliveries (duplicates share one)
         for r in received:
             ledger_id = message_ledger_id(r.message)
@@ -101,7 +110,77 @@ class Batcher:
         self._send_all(firsts, deadline_ms)
         for unsettled in self._settle(firsts):
             failed += [r.message_id for r in fresh[message_ledger_id(unsettled.message)]]
-        return failed
+        if topped_up:
+            self._delete_settled(topped_up, set(failed))
+        ours = {r.message_id for r in topped_up}
+        return [message_id for message_id in failed if message_id not in ours]
+
+    def _parse(self, records: list[dict[str, Any]], report_unreadable: bool) -> tuple[list[_Received], list[str]]:
+        """The readable messages, and the ids of unreadable ones (reported, they reach the DLQ; a topped-up one is
+        left on the queue, where the event source mapping will deliver and report it)."""
+        received: list[_Received] = []
+        unreadable: list[str] = []
+        for record in records:
+            try:
+                message = QueuedMessage.model_validate_json(record["body"])
+            except (ValidationError, KeyError):
+                if report_unreadable:
+                    logger.error(
+                        "unreadable sync message; it will reach the DLQ", extra={"message_id": record.get("messageId")}
+                    )
+                    unreadable.append(str(record.get("messageId")))
+                continue
+            receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+            received.append(
+                _Received(
+                    record["messageId"],
+                    message,
+                    [None] * len(message.users),
+                    receive_count,
+                    receipt_handle=record.get("receiptHandle"),
+                    topped_up=not report_unreadable,
+                )
+            )
+        return received, unreadable
+
+    # ---- top-up: full requests under a backlog ---------------------------------------------------
+    def _top_up(self, received: list[_Received], deadline_ms: int) -> list[_Received]:
+        """Under a backlog, a full batch (Lambda gives at most 6 MB) still ends in a partly filled request per
+        audience. Read more of the queue until those requests are full, so a backlog is sent in requests of
+        max_elements users, as few as possible (LinkedIn's rate limit counts requests, not users)."""
+        if self.queue is None:
+            return []
+        limit = self.settings.max_elements
+        users: Counter[tuple[str, str, str]] = Counter()
+        for r in received:
+            users[r.message.target.key] += len(r.message.users)
+        # each short audience's users up to its next full request
+        wanted = {key: -(-n // limit) * limit for key, n in users.items() if n % limit}
+        per_message = max(1, sum(users.values()) // max(1, len(received)))
+        extra: list[_Received] = []
+        while wanted and len(extra) < MAX_TOP_UP_MESSAGES and self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS:
+            missing = sum(target - users[key] for key, target in wanted.items())
+            try:
+                records = self.queue.receive(min(10, -(-missing // per_message)))
+            except AWS_ERRORS:
+                logger.exception("could not read more of the queue; the batch goes as it is")
+                break
+            if not records:
+                break
+            more, _ = self._parse(records, report_unreadable=False)
+            extra += more
+            for r in more:
+                users[r.message.target.key] += len(r.message.users)
+            wanted = {key: target for key, target in wanted.items() if users[key] < target}
+        return extra
+
+    def _delete_settled(self, topped_up: list[_Received], failed: set[str]) -> None:
+        assert self.queue is not None
+        settled = [{"receiptHandle": r.receipt_handle} for r in topped_up if r.message_id not in failed]
+        try:
+            self.queue.delete(settled)
+        except AWS_ERRORS:
+            logger.exception("could not delete settled messages; they come back and are found in the ledger")
 
     # ---- LinkedIn ----------------------------------------------------------------------------
     def _send_all(self, received: list[_Received], deadline_ms: int) -> None:
@@ -208,6 +287,10 @@ class Batcher:
             logger.exception("could not start a retry; the message returns to the queue")
             return [r.message_id for r in deliveries]
         return []
+
+
+def _looks_full(records: list[dict[str, Any]]) -> bool:
+    return sum(len(r.get("body") or "") for r in records) >= FULL_BATCH_BYTES
 
 
 def _counted(received: _Received) -> StepDelta:

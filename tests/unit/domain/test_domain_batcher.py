@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from audience_sync import batcher as batcher_module
 from audience_sync.batcher import REQUEST_BUDGET_MS, Batcher, message_ledger_id
 from audience_sync.ledger import MAX_ENTRIES_PER_TRANSACTION, LedgerEntry
 from audience_sync.linkedin.client import ElementResult
@@ -151,6 +152,119 @@ def test_messages_are_recorded_in_transactions_of_at_most_99_per_step() -> None:
     sizes = sorted((step, len(entries)) for step, entries in w.ledger.transactions)
     assert sizes == [("step-1", 51), ("step-1", MAX_ENTRIES_PER_TRANSACTION), ("step-2", 1)]
     assert w.ledger.counted("step-1") == {"synced": 150}
+
+
+# ---- top-up: full requests under a backlog ---------------------------------------------------------
+class FakeQueue:
+    """The rest of the sync queue, as the batcher's own reads see it (QueueReader)."""
+
+    def __init__(self, *items: QueuedMessage | dict[str, Any]) -> None:
+        self.waiting = [i if isinstance(i, dict) else {**record(i), "receiptHandle": f"rh-{i.chunk_id}"} for i in items]
+        self.receives = 0
+        self.asked: list[int] = []
+        self.deleted: list[str] = []
+
+    def receive(self, max_messages: int) -> list[dict[str, Any]]:
+        self.receives += 1
+        self.asked.append(max_messages)
+        taken, self.waiting = self.waiting[:max_messages], self.waiting[max_messages:]
+        return taken
+
+    def delete(self, records: list[dict[str, Any]]) -> None:
+        self.deleted += [r["receiptHandle"] for r in records]
+
+
+@pytest.fixture
+def backlog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any batch counts as full (the real threshold is 4 MB of bodies)."""
+    monkeypatch.setattr(batcher_module, "FULL_BATCH_BYTES", 1)
+
+
+def topped_world(queue: FakeQueue, *script: Answer, **config: Any) -> World:
+    w = world(*script, **config)
+    w.batcher.queue = queue
+    return w
+
+
+def test_a_full_batch_reads_more_of_the_queue_until_its_last_request_is_full(backlog: None) -> None:
+    queue = FakeQueue(*[message(AUD_A, 1000, f"q{i}-") for i in range(5)])
+    w = topped_world(queue, max_elements=5000)
+    failed = w.run(*[message(AUD_A, 1000, f"m{i}-") for i in range(7)])  # 7,000 users: 5,000 + 2,000
+    assert failed == []
+    assert [len(c.elements) for c in w.calls] == [5000, 5000]  # 3 more messages filled the second request
+    assert len(queue.waiting) == 2  # no more were read than needed (one read asks for as many as are missing)
+    assert w.ledger.counted("step-1") == {"synced": 10_000}
+    assert queue.deleted == ["rh-chunk-q0-", "rh-chunk-q1-", "rh-chunk-q2-"]  # settled: the batcher deletes them
+    assert queue.asked == [3]  # 3,000 missing at about 1,000 users a message
+
+
+def test_top_up_reads_ten_messages_at_most_per_call(backlog: None) -> None:
+    queue = FakeQueue(*[message(AUD_A, 1, f"q{i}-") for i in range(30)])
+    w = topped_world(queue, max_elements=25)
+    w.run(*[message(AUD_A, 1, f"m{i}-") for i in range(5)])
+    assert queue.asked == [10, 10]
+    assert [len(c.elements) for c in w.calls] == [25]
+
+
+def test_no_top_up_below_a_full_batch_or_when_requests_are_already_full() -> None:
+    queue = FakeQueue(message(AUD_A, 10, "q"))
+    w = topped_world(queue)
+    w.run(message(AUD_A, 3, "a"))  # a light load: 3 users go at once, nothing else is read
+    assert queue.receives == 0
+    assert [len(c.elements) for c in w.calls] == [3]
+
+
+def test_a_batch_of_exactly_full_requests_reads_nothing_more(backlog: None) -> None:
+    queue = FakeQueue(message(AUD_A, 10, "q"))
+    w = topped_world(queue, max_elements=5)
+    w.run(message(AUD_A, 5, "a"))
+    assert queue.receives == 0
+
+
+def test_top_up_stops_when_the_queue_is_empty(backlog: None) -> None:
+    queue = FakeQueue(message(AUD_A, 2, "q"))
+    w = topped_world(queue, max_elements=5000)
+    assert w.run(message(AUD_A, 3, "a")) == []
+    assert [len(c.elements) for c in w.calls] == [5]
+    assert queue.receives == 2  # the second read found the queue empty
+
+
+def test_a_topped_up_message_that_fails_is_left_on_the_queue_not_reported(backlog: None) -> None:
+    queue = FakeQueue(message(AUD_A, 1, "q", step_id="step-2"))
+    w = topped_world(queue)
+    w.ledger.fail_record = lambda step_id, entries: aws_error("InternalServerError") if step_id == "step-2" else None
+    assert w.run(message(AUD_A, 1, "a")) == []  # its id is not the event source mapping's to report
+    assert queue.deleted == []  # not deleted: it comes back after its visibility timeout
+    assert w.ledger.counted("step-1") == {"synced": 1}
+
+
+def test_an_unreadable_topped_up_message_is_left_for_the_event_source_mapping(backlog: None) -> None:
+    queue = FakeQueue({"messageId": "junk", "receiptHandle": "rh-junk", "body": "{"})
+    w = topped_world(queue)
+    assert w.run(message(AUD_A, 1, "a")) == []
+    assert queue.deleted == []
+
+
+def test_top_up_messages_of_other_audiences_are_sent_too(backlog: None) -> None:
+    queue = FakeQueue(message(AUD_B, 2, "b", step_id="step-2"), message(AUD_A, 2, "q"))
+    w = topped_world(queue, max_elements=4)
+    w.run(message(AUD_A, 2, "a"))
+    assert sorted((c.segment_id, len(c.elements)) for c in w.calls) == [("100", 4), ("200", 2)]
+    assert sorted(queue.deleted) == ["rh-chunk-b", "rh-chunk-q"]
+
+
+def test_top_up_keeps_the_request_budget_and_survives_a_failing_read(backlog: None) -> None:
+    queue = FakeQueue(message(AUD_A, 2, "q"))
+    w = topped_world(queue)
+    w.batcher.handle([record(message(AUD_A, 1, "a"))], w.s.clock.now_ms() + REQUEST_BUDGET_MS)  # no time left
+    assert queue.receives == 0
+
+    def broken(max_messages: int) -> list[dict[str, Any]]:
+        raise aws_error("ServiceUnavailable")
+
+    queue.receive = broken  # type: ignore[method-assign]
+    assert w.run(message(AUD_A, 1, "b")) == []  # the batch goes as it is
+    assert w.ledger.counted("step-1") == {"synced": 2}
 
 
 def test_rate_limit_deadline_keeps_a_request_budget_back() -> None:
