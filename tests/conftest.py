@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,20 +37,12 @@ class SandboxServer:
 @pytest.fixture
 def sandbox_server() -> Iterator[SandboxServer]:
     """The LinkedIn sandbox on a free 127.0.0.1 port, stopped after the test."""
-    from werkzeug.serving import make_server
-
     from localmode.sandbox import LinkedInSandbox, SandboxConfig
+    from localmode.sandbox.server import serving
 
     app = LinkedInSandbox(SandboxConfig(propagation_delay_seconds=0.0))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield SandboxServer(app, f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(app) as url:
+        yield SandboxServer(app, url)
 
 
 @pytest.fixture

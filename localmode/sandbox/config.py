@@ -21,7 +21,9 @@ class SandboxConfig:
     client_secret: str = "sandbox-client-secret"  # noqa: S105 - public sandbox default
     propagation_delay_seconds: float = 3.0  # /users on a new segment answers 404 for this long
     ready_after_seconds: float = 10.0  # BUILDING -> READY
-    rate_limit_per_minute: int = 600  # per access token, sliding 60 s window, on /dmpSegments/{id}/users
+    # per access token on /dmpSegments/{id}/users: at most rate_limit requests in any sliding window (LinkedIn: 600/min)
+    rate_limit: int = 600
+    rate_window_seconds: float = 60.0
     max_elements: int = 5000
     min_active_version: str = "202512"  # LinkedIn-Version below this -> 426 NONEXISTENT_VERSION
     access_token_ttl: int = 5184000
@@ -58,6 +60,8 @@ def _checked(name: str, value: Any) -> Any:
         return value
     if isinstance(value, str) or (kind is int and not isinstance(value, int)):
         raise ValueError(f"{name} must be a {kind.__name__}")
+    if name == "rate_window_seconds" and value <= 0:
+        raise ValueError("rate_window_seconds must be positive")
     if value < 0 or (kind is int and value < 1):
         raise ValueError(f"{name} must be {'positive' if kind is int else 'non-negative'}")
     return kind(value)

@@ -18,6 +18,7 @@ _NO_BODY = object()
 class RequestContext:
     state: SandboxState
     request: Request
+    arrived: float = 0.0  # when the request reached the sandbox, before it waited for the state's lock
     token: AccessToken | None = None  # set once the REST bearer token has been accepted
     elements: int | None = None  # size of a /users batch, for the request log
 

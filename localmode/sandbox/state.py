@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 from collections import deque
@@ -13,26 +14,34 @@ from localmode.sandbox.faults import FaultRule
 from localmode.sandbox.oauth import OAuthStore
 from localmode.sandbox.segments import Segment
 
-RATE_WINDOW_SECONDS = 60.0
 REQUEST_LOG_LIMIT = 20000
 FIRST_SEGMENT_ID = 9000001
 FIRST_AD_SEGMENT_ID = 8600001
 
 
 class SlidingWindowLimiter:
-    """At most ``limit`` accepted hits per key within any ``window`` seconds; rejected hits are not counted."""
+    """At most ``limit`` accepted hits per key within any ``window`` seconds; rejected hits are not counted.
 
-    def __init__(self, window: float = RATE_WINDOW_SECONDS) -> None:
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
+    Hits are judged at their arrival times, which may come out of order (requests queue for the sandbox's lock),
+    so a hit is accepted only if no window of ``window`` seconds that contains it would then hold more than
+    ``limit`` hits, counting hits that arrived before and after it."""
 
-    def try_acquire(self, key: str, now: float, limit: int) -> bool:
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= limit:
-            return False
-        hits.append(now)
+    def __init__(self) -> None:
+        self._hits: dict[str, list[float]] = {}
+
+    def try_acquire(self, key: str, now: float, limit: int, window: float) -> bool:
+        hits = self._hits.setdefault(key, [])
+        latest = max(now, hits[-1]) if hits else now
+        del hits[: bisect.bisect_right(hits, latest - 2 * window)]  # no window holding a new hit reaches these
+        around = hits[bisect.bisect_right(hits, now - window) : bisect.bisect_left(hits, now + window)]
+        times = sorted([*around, now])
+        start = 0
+        for end, t in enumerate(times):  # the fullest window [x, x + window) over the hits near `now`
+            while times[start] <= t - window:
+                start += 1
+            if end - start + 1 > limit and times[start] <= now <= t:
+                return False
+        bisect.insort(hits, now)
         return True
 
 

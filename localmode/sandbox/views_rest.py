@@ -157,7 +157,7 @@ def _writable_segment(ctx: RequestContext, segment_id: int) -> Segment:
         raise Reject(li_error(400, message, "METHOD_REQUIRED"))
     now = state.now()
     key = token_id(ctx.token.token) if ctx.token else ""
-    if not state.limiter.try_acquire(key, now, config.rate_limit_per_minute):
+    if not state.limiter.try_acquire(key, ctx.arrived, config.rate_limit, config.rate_window_seconds):
         raise Reject(json_response({"status": 429, "message": THROTTLE_MESSAGE}, 429))
     segment = state.segments.get(segment_id)
     if segment is None or not segment.propagated(now, config.propagation_delay_seconds):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 
 from audience_sync import aws
@@ -23,7 +24,7 @@ def chunk_users(users: Sequence[QueuedUser], max_bytes: int, overhead: int) -> I
     chunk: list[QueuedUser] = []
     size = overhead + 1  # "[" and "]", less the comma the last user does not need
     for user in users:
-        user_bytes = len(json.dumps(user, separators=(",", ":")).encode()) + 1
+        user_bytes = json_size(user) + 1
         if chunk and size + user_bytes > max_bytes:
             yield chunk
             chunk, size = [], overhead + 1
@@ -31,6 +32,20 @@ def chunk_users(users: Sequence[QueuedUser], max_bytes: int, overhead: int) -> I
         size += user_bytes
     if chunk:
         yield chunk
+
+
+# A string JSON writes as it is between its quotes: printable ASCII without " or \.
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
+
+
+def json_size(user: QueuedUser) -> int:
+    """Bytes of `user` as compact JSON, at least (non-ASCII counts as its \\u escape, which is never shorter than
+    UTF-8). The hot path of chunking: json.dumps per user cost a third of the ingest's CPU."""
+    size = 1  # "{" ... "}" less the last comma
+    for key, value in user.items():
+        text = str(value)
+        size += len(key) + 4 + (len(text) + 2 if _PLAIN.fullmatch(text) else len(json.dumps(text)))
+    return size
 
 
 def message_bodies(template: QueuedMessage, users: Sequence[QueuedUser]) -> list[str]:

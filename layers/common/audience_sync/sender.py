@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from audience_sync.steps import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, SYNC_ERRO
 logger = Logger(child=True)
 
 NOT_SENT_IN_TIME = "not_sent_in_time"
+BODIES_BUILT_AT_ONCE = 2
 # A 404 this long after the audience was created is not propagation any more.
 AUDIENCE_NOT_FOUND_GRACE_MS = 10 * 60 * 1000
 
@@ -62,7 +64,8 @@ def element_outcome(result: ElementResult) -> Outcome:
 
 
 class Sender:
-    """Sends users to LinkedIn inside the shared rate limit. One instance per invocation (it caches the token)."""
+    """Sends users to LinkedIn inside the shared rate limit. Caches the access token for one invocation; several
+    threads of one batcher may send at once (the token and its refresh are behind a lock)."""
 
     def __init__(
         self,
@@ -80,6 +83,9 @@ class Sender:
         self.notifier = notifier
         self.linkedin = linkedin or connections.linkedin
         self._token: AccessToken | None = None
+        self._token_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._building = threading.BoundedSemaphore(BODIES_BUILT_AT_ONCE)
         self.requests_sent = 0
 
     def start_invocation(self) -> None:
@@ -101,7 +107,10 @@ class Sender:
                 if self.clock.now_ms() + wait_ms > send_by_ms:
                     return [NOT_SENT] * len(users)
                 self.clock.sleep(wait_ms / 1000)
-        body = encode_users_body([linkedin_element(u, target.action) for u in users])
+        # Few bodies are built at once: many threads building theirs together (a fraction of a vCPU on Lambda)
+        # would hold up the request whose token just came up, and a late request bunches with the next one.
+        with self._building:
+            body = encode_users_body([linkedin_element(u, target.action) for u in users])
         try:
             token = self._access_token()
         except NotConnected as exc:
@@ -110,7 +119,8 @@ class Sender:
             if not self.bucket.acquire(send_by_ms):
                 return [NOT_SENT] * len(users)
             try:
-                self.requests_sent += 1
+                with self._count_lock:
+                    self.requests_sent += 1
                 results = self.linkedin.send_users(token.value, target.audience_id, body, len(users))
             except LinkedInError as exc:
                 if exc.disposition is Disposition.REFRESH_TOKEN and first_try:
@@ -163,12 +173,19 @@ class Sender:
                 logger.exception("could not clear a step error", extra={"step_id": step_id})
 
     def _access_token(self) -> AccessToken:
-        if self._token is None:
-            self._token = self.connections.access_token()
-        return self._token
+        with self._token_lock:
+            if self._token is None:
+                self._token = self.connections.access_token()
+            return self._token
 
     def _refreshed(self, stale: AccessToken) -> AccessToken | Outcome:
         """A fresh token, or the retry for users who must wait (dead grant, or LinkedIn's OAuth down)."""
+        with self._token_lock:
+            if self._token is not None and self._token != stale:
+                return self._token  # another request of this invocation refreshed it already
+            return self._refresh(stale)
+
+    def _refresh(self, stale: AccessToken) -> AccessToken | Outcome:
         try:
             self._token = self.connections.refresh(stale)
         except NotConnected as dead:

@@ -39,6 +39,9 @@ class Settings:
     retry_bucket: str
     retry_state_machine_arn: str
     notifications_topic_arn: str
+    # LinkedIn requests one batcher keeps in flight (SendConcurrency): a 5,000-user request takes LinkedIn long
+    # enough that one at a time cannot use the rate limit (they still leave at the bucket's pace).
+    send_concurrency: int = 8
 
     @staticmethod
     def from_env() -> Settings:
@@ -66,6 +69,7 @@ class Settings:
             retry_bucket=_env("RETRY_BUCKET"),
             retry_state_machine_arn=_env("RETRY_STATE_MACHINE_ARN"),
             notifications_topic_arn=_env("NOTIFICATIONS_TOPIC_ARN", ""),
+            send_concurrency=int(_env("LINKEDIN_SEND_CONCURRENCY", "8")),
         )
 
 

@@ -1,5 +1,6 @@
-"""The top-up against the emulated SQS queue: a full batch reads the rest of its last request from the queue,
-sends full requests, and deletes the messages it read itself (the event source mapping only deletes its own)."""
+"""A backlog against the emulated SQS queue: a full batch reads the rest of its last request from the queue (the
+top-up), then goes on reading it in rounds until the backlog is gone, sends full requests, and deletes the
+messages it read itself (the event source mapping only deletes its own)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def small_requests(sandbox_server: Any) -> Iterator[Harness]:
         yield harness
 
 
-def test_a_full_batch_fills_its_last_request_from_the_queue(
+def test_a_full_batch_fills_its_last_request_and_drains_the_backlog(
     small_requests: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = small_requests
@@ -40,8 +41,9 @@ def test_a_full_batch_fills_its_last_request_from_the_queue(
 
     assert h.invoke_batcher(first) == []
 
-    assert [r["elements"] for r in h.user_requests()] == [4]  # 2 delivered + 2 read: one full request...
-    assert len(h.members(audience_id)) == 4  # ...that LinkedIn took
-    assert h.metrics("backlog")["synced"] == 4
-    # the message the batcher read and settled is gone; the two it did not need are still waiting
-    assert h.queue_counts()["ApproximateNumberOfMessages"] == 2
+    # 2 delivered + 2 read to fill the request; then a round of the 4 still waiting: full requests only
+    assert [r["elements"] for r in h.user_requests()] == [4, 4]
+    assert len(h.members(audience_id)) == 8
+    assert h.metrics("backlog") == {**h.metrics("backlog"), "entered": 8, "synced": 8, "pending": 0}
+    # every message the batcher read itself is settled and deleted (the delivered one by the "mapping")
+    assert sum(h.queue_counts().values()) == 0

@@ -54,6 +54,7 @@ def settings(**overrides: Any) -> Settings:
         "retry_bucket": "retry-bucket",
         "retry_state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:retry",
         "notifications_topic_arn": "",
+        "send_concurrency": 1,  # one request at a time: the fakes script answers in order
     }
     values.update(overrides)
     return Settings(**values)

@@ -154,7 +154,7 @@ def test_messages_are_recorded_in_transactions_of_at_most_99_per_step() -> None:
     assert w.ledger.counted("step-1") == {"synced": 150}
 
 
-# ---- top-up: full requests under a backlog ---------------------------------------------------------
+# ---- a backlog: full requests, and rounds read while the previous ones send ------------------------
 class FakeQueue:
     """The rest of the sync queue, as the batcher's own reads see it (QueueReader)."""
 
@@ -174,10 +174,9 @@ class FakeQueue:
         self.deleted += [r["receiptHandle"] for r in records]
 
 
-@pytest.fixture
-def backlog(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any batch counts as full (the real threshold is 4 MB of bodies)."""
-    monkeypatch.setattr(batcher_module, "FULL_BATCH_BYTES", 1)
+def full_at(monkeypatch: pytest.MonkeyPatch, *messages: QueuedMessage) -> None:
+    """A batch (or a round the batcher reads) counts as full, a backlog, from the size of these bodies on."""
+    monkeypatch.setattr(batcher_module, "FULL_BATCH_BYTES", sum(len(m.model_dump_json()) for m in messages))
 
 
 def topped_world(queue: FakeQueue, *script: Answer, **config: Any) -> World:
@@ -186,27 +185,29 @@ def topped_world(queue: FakeQueue, *script: Answer, **config: Any) -> World:
     return w
 
 
-def test_a_full_batch_reads_more_of_the_queue_until_its_last_request_is_full(backlog: None) -> None:
-    queue = FakeQueue(*[message(AUD_A, 1000, f"q{i}-") for i in range(5)])
+def test_a_full_batch_reads_more_of_the_queue_until_its_last_request_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    delivered = [message(AUD_A, 1000, f"m{i}-") for i in range(7)]  # 7,000 users: 5,000 + 2,000
+    full_at(monkeypatch, *delivered)
+    queue = FakeQueue(*[message(AUD_A, 1000, f"q{i}-") for i in range(3)])
     w = topped_world(queue, max_elements=5000)
-    failed = w.run(*[message(AUD_A, 1000, f"m{i}-") for i in range(7)])  # 7,000 users: 5,000 + 2,000
-    assert failed == []
+    assert w.run(*delivered) == []
     assert [len(c.elements) for c in w.calls] == [5000, 5000]  # 3 more messages filled the second request
-    assert len(queue.waiting) == 2  # no more were read than needed (one read asks for as many as are missing)
+    assert queue.asked[0] == 3  # as many as were missing, at about 1,000 users a message
     assert w.ledger.counted("step-1") == {"synced": 10_000}
     assert queue.deleted == ["rh-chunk-q0-", "rh-chunk-q1-", "rh-chunk-q2-"]  # settled: the batcher deletes them
-    assert queue.asked == [3]  # 3,000 missing at about 1,000 users a message
 
 
-def test_top_up_reads_ten_messages_at_most_per_call(backlog: None) -> None:
-    queue = FakeQueue(*[message(AUD_A, 1, f"q{i}-") for i in range(30)])
+def test_top_up_reads_ten_messages_at_most_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    delivered = [message(AUD_A, 1, f"m{i}-") for i in range(5)]
+    full_at(monkeypatch, *delivered)
+    queue = FakeQueue(*[message(AUD_A, 1, f"q{i}-") for i in range(20)])
     w = topped_world(queue, max_elements=25)
-    w.run(*[message(AUD_A, 1, f"m{i}-") for i in range(5)])
-    assert queue.asked == [10, 10]
-    assert [len(c.elements) for c in w.calls] == [25]
+    w.run(*delivered)
+    assert queue.asked[:2] == [10, 10]
+    assert len(w.calls[0].elements) == 25
 
 
-def test_no_top_up_below_a_full_batch_or_when_requests_are_already_full() -> None:
+def test_no_top_up_below_a_full_batch() -> None:
     queue = FakeQueue(message(AUD_A, 10, "q"))
     w = topped_world(queue)
     w.run(message(AUD_A, 3, "a"))  # a light load: 3 users go at once, nothing else is read
@@ -214,49 +215,78 @@ def test_no_top_up_below_a_full_batch_or_when_requests_are_already_full() -> Non
     assert [len(c.elements) for c in w.calls] == [3]
 
 
-def test_a_batch_of_exactly_full_requests_reads_nothing_more(backlog: None) -> None:
-    queue = FakeQueue(message(AUD_A, 10, "q"))
+def test_a_batch_of_exactly_full_requests_needs_no_top_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    delivered = message(AUD_A, 5, "a")
+    full_at(monkeypatch, delivered)
+    queue = FakeQueue()
     w = topped_world(queue, max_elements=5)
-    w.run(message(AUD_A, 5, "a"))
-    assert queue.receives == 0
+    w.run(delivered)
+    assert queue.asked == [10]  # no top-up; one read for the next round, which finds the backlog gone
 
 
-def test_top_up_stops_when_the_queue_is_empty(backlog: None) -> None:
+def test_a_backlog_is_read_in_rounds_until_a_round_is_not_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    delivered = [message(AUD_A, 2, f"m{i}-") for i in range(2)]
+    full_at(monkeypatch, *delivered)  # 2 messages make a full round
+    waiting = [message(AUD_A, 2, f"q{i}-") for i in range(5)]
+    queue = FakeQueue(*waiting)
+    w = topped_world(queue, max_elements=4)
+    assert w.run(*delivered) == []
+    # the delivered batch, then rounds of 2 read from the queue (10 asked, the fake gives what it has)...
+    assert sorted(len(c.elements) for c in w.calls) == [2, 4, 4, 4]
+    assert w.ledger.counted("step-1") == {"synced": 14}
+    assert sorted(queue.deleted) == sorted(f"rh-{m.chunk_id}" for m in waiting)  # ...each deleted once settled
+    assert queue.waiting == []
+
+
+def test_top_up_stops_when_the_queue_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    delivered = message(AUD_A, 3, "a")
+    full_at(monkeypatch, delivered)
     queue = FakeQueue(message(AUD_A, 2, "q"))
     w = topped_world(queue, max_elements=5000)
-    assert w.run(message(AUD_A, 3, "a")) == []
+    assert w.run(delivered) == []
     assert [len(c.elements) for c in w.calls] == [5]
-    assert queue.receives == 2  # the second read found the queue empty
 
 
-def test_a_topped_up_message_that_fails_is_left_on_the_queue_not_reported(backlog: None) -> None:
+def test_a_message_the_batcher_read_that_fails_is_left_on_the_queue_not_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    delivered = message(AUD_A, 1, "a")
+    full_at(monkeypatch, delivered)
     queue = FakeQueue(message(AUD_A, 1, "q", step_id="step-2"))
     w = topped_world(queue)
     w.ledger.fail_record = lambda step_id, entries: aws_error("InternalServerError") if step_id == "step-2" else None
-    assert w.run(message(AUD_A, 1, "a")) == []  # its id is not the event source mapping's to report
+    assert w.run(delivered) == []  # its id is not the event source mapping's to report
     assert queue.deleted == []  # not deleted: it comes back after its visibility timeout
     assert w.ledger.counted("step-1") == {"synced": 1}
 
 
-def test_an_unreadable_topped_up_message_is_left_for_the_event_source_mapping(backlog: None) -> None:
+def test_an_unreadable_message_the_batcher_read_is_left_for_the_event_source_mapping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    delivered = message(AUD_A, 1, "a")
+    full_at(monkeypatch, delivered)
     queue = FakeQueue({"messageId": "junk", "receiptHandle": "rh-junk", "body": "{"})
     w = topped_world(queue)
-    assert w.run(message(AUD_A, 1, "a")) == []
+    assert w.run(delivered) == []
     assert queue.deleted == []
 
 
-def test_top_up_messages_of_other_audiences_are_sent_too(backlog: None) -> None:
+def test_messages_of_other_audiences_read_by_the_top_up_are_sent_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    delivered = message(AUD_A, 2, "a")
+    full_at(monkeypatch, delivered)
     queue = FakeQueue(message(AUD_B, 2, "b", step_id="step-2"), message(AUD_A, 2, "q"))
     w = topped_world(queue, max_elements=4)
-    w.run(message(AUD_A, 2, "a"))
+    w.run(delivered)
     assert sorted((c.segment_id, len(c.elements)) for c in w.calls) == [("100", 4), ("200", 2)]
     assert sorted(queue.deleted) == ["rh-chunk-b", "rh-chunk-q"]
 
 
-def test_top_up_keeps_the_request_budget_and_survives_a_failing_read(backlog: None) -> None:
+def test_no_reading_without_time_left_and_a_failing_read_ends_the_backlog(monkeypatch: pytest.MonkeyPatch) -> None:
+    delivered = message(AUD_A, 1, "a")
+    full_at(monkeypatch, delivered)
     queue = FakeQueue(message(AUD_A, 2, "q"))
     w = topped_world(queue)
-    w.batcher.handle([record(message(AUD_A, 1, "a"))], w.s.clock.now_ms() + REQUEST_BUDGET_MS)  # no time left
+    w.batcher.handle([record(delivered)], w.s.clock.now_ms() + REQUEST_BUDGET_MS)  # no time left
     assert queue.receives == 0
 
     def broken(max_messages: int) -> list[dict[str, Any]]:

@@ -185,3 +185,15 @@ def test_send_gives_up_after_three_refusals(sqs: FakeSqs) -> None:
     with pytest.raises(PublishError, match="1 messages"):
         QueuePublisher("q").send(["a", "refuse-me"])
     assert len(sqs.calls) == 3
+
+
+def test_json_size_is_exact_for_plain_users_and_never_short() -> None:
+    from audience_sync.publisher import json_size
+
+    for user in users(500, seed=7):
+        size = json_size(user)
+        assert size >= compact(user)
+        if all(str(v).isascii() for v in user.values()):
+            assert size == compact(user), user
+    quoted: QueuedUser = {"x": 'a"b\\c\x01', "f": "Ana", "l": "Ruiz"}
+    assert json_size(quoted) == compact(quoted)

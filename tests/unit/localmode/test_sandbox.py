@@ -716,6 +716,19 @@ def test_rate_limit_sliding_window_per_token(h: Harness) -> None:
     assert h.rest("GET", f"/rest/dmpSegments/{segment_id}").status_code == 200
 
 
+def test_rate_limit_over_a_configured_window(h: Harness) -> None:
+    # The benchmarks hold the pipeline to "10 per any second", stricter than LinkedIn's 600 per minute.
+    assert h.client.put("/_sandbox/config", json={"rate_limit": 10, "rate_window_seconds": 1}).status_code == 200
+    segment_id = h.ready_segment()
+    for _ in range(10):
+        assert h.users(segment_id, []).status_code == 200
+    assert h.users(segment_id, []).status_code == 429
+    h.clock.advance(1.0)
+    assert h.users(segment_id, []).status_code == 200
+    for bad in (0, -1):
+        assert h.client.put("/_sandbox/config", json={"rate_window_seconds": bad}).status_code == 400
+
+
 def test_add_then_remove_membership(h: Harness) -> None:
     segment_id = h.ready_segment()
     two_ids = {
@@ -954,7 +967,7 @@ def test_config_get_put_and_reset(h: Harness) -> None:
     assert updated.status_code == 200
     assert updated.json["propagation_delay_seconds"] == 0
     assert updated.json["max_elements"] == 2
-    assert updated.json["rate_limit_per_minute"] == 600
+    assert updated.json["rate_limit"] == 600
     for bad in ({"max_elements": "2"}, {"max_elements": 2.5}, {"nope": 1}, {"min_active_version": "2026"}):
         assert h.client.put("/_sandbox/config", json=bad).status_code == 400
     segment_id = h.create_segment()
@@ -1017,3 +1030,37 @@ def test_concurrent_batches_are_all_applied(h: Harness) -> None:
     assert errors == []
     assert h.segment(segment_id)["inputCount"] == 1600
     assert len(h.members(segment_id)) == 1600
+
+
+def test_the_limiter_judges_arrival_times_even_out_of_order() -> None:
+    from localmode.sandbox.state import SlidingWindowLimiter
+
+    limiter = SlidingWindowLimiter()
+    assert limiter.try_acquire("t", 0.5, limit=2, window=1.0)
+    assert limiter.try_acquire("t", 1.2, limit=2, window=1.0)
+    # served later, arrived in between: [0.5, 1.5) would hold three
+    assert not limiter.try_acquire("t", 0.9, limit=2, window=1.0)
+    # arrived earlier still: [0.1, 1.1) holds 0.1 and 0.5, and no window holds 0.1, 0.5 and 1.2
+    assert limiter.try_acquire("t", 0.1, limit=2, window=1.0)
+    assert not limiter.try_acquire("t", 1.45, limit=2, window=1.0)  # [0.5, 1.5) again
+    assert limiter.try_acquire("t", 2.2, limit=2, window=1.0)
+    assert limiter.try_acquire("other", 0.9, limit=2, window=1.0)  # per key
+
+
+def test_requests_are_logged_and_limited_at_their_arrival(h: Harness) -> None:
+    """Time is read first, before the body and the state's lock; later reads (a busy sandbox) must not count."""
+    segment_id = h.ready_segment()
+    readings: list[float] = []
+    state = h.app.state
+    real_clock = state.clock
+
+    def ticking() -> float:  # every reading is one second later than the one before
+        readings.append(real_clock() + len(readings))
+        return readings[-1]
+
+    state.clock = ticking
+    assert h.users(segment_id, []).status_code == 200
+    state.clock = real_clock
+    (entry,) = [r for r in h.client.get("/_sandbox/requests").json if r["path"].endswith("/users")]
+    assert len(readings) > 1  # the sandbox read the clock again while serving it...
+    assert entry["t"] == readings[0]  # ...but logs (and rate-limits) the arrival

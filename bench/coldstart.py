@@ -1,0 +1,135 @@
+"""Cold start: how long each handler module takes to import (`python -X importtime`), in an environment like
+Lambda's (the function's variables set, so Powertools' Tracer and Logger start as they would there), and how
+big each function's deployment is (`sam build`: its code plus the shared layer, unzipped)."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from localmode.provision import ROOT
+
+RUNS = 5
+_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s?( *)(\S+)")
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    function: str
+    import_ms: float  # median of RUNS, cumulative time of importing the handler module
+    biggest: list[tuple[str, float]]  # the heaviest top-level imports under it (ms)
+    code_bytes: int | None  # the function's own built code
+    layer_bytes: int | None  # the shared layer, built
+
+
+def functions() -> dict[str, Path]:
+    from localmode.template import load_template
+
+    template = load_template(ROOT / "template.yaml")
+    return {
+        name: ROOT / str(resource["Properties"]["CodeUri"])
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def lambda_environment() -> dict[str, str]:
+    """What Lambda sets, plus the template's variables with placeholder values (nothing is called at import)."""
+    from localmode.template import load_template
+
+    template = load_template(ROOT / "template.yaml")
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    defaults = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+
+    def value(name: str, raw: Any) -> str:
+        if isinstance(raw, str):
+            return raw
+        ref = raw.get("Ref") if isinstance(raw, dict) else None
+        return defaults.get(ref) or f"placeholder-{name.lower()}"  # a resource's name or ARN: never called here
+
+    env = {name: value(name, raw) for name, raw in variables.items()}
+    env.update(
+        PATH=os.environ.get("PATH", ""),
+        PYTHONPATH=str(ROOT / "layers" / "common"),
+        AWS_LAMBDA_FUNCTION_NAME="bench",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.12",
+        LAMBDA_TASK_ROOT="/var/task",
+        _X_AMZN_TRACE_ID="Root=1-00000000-000000000000000000000000;Sampled=1",
+    )
+    return env
+
+
+def import_times(code_dir: Path) -> tuple[float, list[tuple[str, float]]]:
+    """(median ms to import `app`, its heaviest direct imports in ms) over RUNS fresh interpreters."""
+    totals: list[float] = []
+    children: dict[str, list[float]] = {}
+    for _ in range(RUNS):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import app"],
+            cwd=code_dir,
+            env=lambda_environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        rows = [m for m in (_LINE.match(line) for line in result.stderr.splitlines()) if m]
+        app = next(m for m in reversed(rows) if m.group(4) == "app")
+        totals.append(int(app.group(2)) / 1000)
+        for m in rows:
+            if len(m.group(3)) == 2:  # imported directly by app
+                children.setdefault(m.group(4), []).append(int(m.group(2)) / 1000)
+    heaviest = sorted(((name, statistics.median(ms)) for name, ms in children.items()), key=lambda x: -x[1])[:3]
+    return statistics.median(totals), heaviest
+
+
+def built_sizes(progress: Callable[[str], None] | None = None) -> dict[str, int] | None:
+    """Bytes of each built function and of the layer (sam build into a temporary directory), or None without SAM."""
+    sam = ROOT / ".venv-sam" / "bin" / "sam"
+    if not sam.exists():
+        return None
+    if progress:
+        progress("cold start: sam build (deployment sizes)")
+    with tempfile.TemporaryDirectory() as tmp:
+        build = Path(tmp) / "build"
+        env = {
+            **os.environ,
+            "SAM_CLI_TELEMETRY": "0",
+            "PYENV_VERSION": "3.12.1:3.11.7",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        command = [str(sam), "build", "--template-file", str(ROOT / "template.yaml"), "--build-dir", str(build)]
+        command += ["--cache-dir", str(Path(tmp) / "cache")]
+        result = subprocess.run(command, check=False, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            return None
+        return {entry.name: _size(entry) for entry in build.iterdir() if entry.is_dir()}
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def measure(progress: Callable[[str], None] | None = None) -> list[ColdStart]:
+    sizes = built_sizes(progress) or {}
+    results: list[ColdStart] = []
+    for name, code_dir in functions().items():
+        if progress:
+            progress(f"cold start: importing {name} {RUNS} times")
+        median, heaviest = import_times(code_dir)
+        results.append(ColdStart(name, median, heaviest, sizes.get(name), sizes.get("CommonLayer")))
+    return results
+
+
+def summary(results: list[ColdStart]) -> dict[str, Any]:
+    return {r.function: round(r.import_ms, 1) for r in results}

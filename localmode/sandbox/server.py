@@ -1,0 +1,80 @@
+"""Serving the sandbox on its own: in a thread of the caller (tests), or as a process of its own
+(`python -m localmode.sandbox`, an independent LinkedIn endpoint for benchmarks and manual tests)."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from localmode.sandbox.app import ARRIVED, LinkedInSandbox
+from localmode.sandbox.config import SandboxConfig
+
+
+class ArrivalStampingHandler(WSGIRequestHandler):
+    """Stamps each request with the time its request line was read off the socket (environ["sandbox.arrived"]),
+    before anything else in this process can delay it: the sandbox rate-limits arrivals, as LinkedIn does."""
+
+    def parse_request(self) -> bool:
+        self.arrived = time.time()
+        return super().parse_request()
+
+    def make_environ(self) -> Any:
+        environ = super().make_environ()
+        environ[ARRIVED] = self.arrived
+        return environ
+
+
+@contextmanager
+def serving(app: Any, port: int = 0) -> Iterator[str]:
+    """`app` on 127.0.0.1 (a free port by default) in a daemon thread; yields its base URL, stops on exit."""
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=ArrivalStampingHandler)
+    thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The LinkedIn sandbox on 127.0.0.1 (…/rest, …/oauth/v2).")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--config", default="{}", help='SandboxConfig fields as JSON, e.g. {"rate_limit": 10}')
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # As a process of its own the sandbox is a measuring instrument (arrival times, the rate limit). Its members
+    # (hundreds of thousands after a benchmark) would make each full cycle collection pause every request thread
+    # for a large part of a second, so arrivals would be stamped late and bunched. It makes no garbage cycles to
+    # speak of, so the collector is off.
+    gc.disable()
+    config = SandboxConfig()
+    config.update(json.loads(args.config))
+    stopped = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    with serving(LinkedInSandbox(config), args.port) as url:
+        print(url, flush=True)  # the first line of output: where it listens
+        stopped.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
