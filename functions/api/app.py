@@ -15,12 +15,13 @@ from audience_sync.audience import describe
 from audience_sync.connections import ConnectionService, NotConnected
 from audience_sync.errors import ApiError
 from audience_sync.http import json_response, new_resolver, normalise_request, proxy_response, reject_oversized
+from audience_sync.launcher import Launcher
 from audience_sync.linkedin.errors import Disposition, LinkedInError
 from audience_sync.metrics import public_metrics
 from audience_sync.metrics_store import MetricsStore
 from audience_sync.models import StepConfig, valid_step_id
 from audience_sync.settings import Settings, settings
-from audience_sync.steps import Launcher, StepRepository, step_view
+from audience_sync.steps import StepRepository, step_view
 
 logger = Logger()
 tracer = Tracer()

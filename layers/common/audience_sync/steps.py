@@ -11,10 +11,7 @@ from botocore.exceptions import ClientError
 
 from audience_sync import aws
 from audience_sync.clock import now_ms
-from audience_sync.connections import ConnectionService, NotConnected
-from audience_sync.errors import ApiError, NotFound
-from audience_sync.linkedin.client import account_urn
-from audience_sync.linkedin.errors import Disposition, LinkedInError
+from audience_sync.errors import NotFound
 from audience_sync.models import StepConfig
 from audience_sync.queue_message import SyncTarget
 from audience_sync.settings import Settings
@@ -110,9 +107,9 @@ def step_view(item: dict[str, Any]) -> dict[str, Any]:
         "config": _from_dynamodb(item.get("config", {})),
         "audience_id": item.get("audience_id"),
         "error": item.get("error"),
-        "created_at": _int(item.get("created_at")),
-        "updated_at": _int(item.get("updated_at")),
-        "launched_at": _int(item.get("launched_at")),
+        "created_at": int_or_none(item.get("created_at")),
+        "updated_at": int_or_none(item.get("updated_at")),
+        "launched_at": int_or_none(item.get("launched_at")),
     }
 
 
@@ -123,7 +120,7 @@ def sync_target(item: dict[str, Any]) -> SyncTarget:
         ad_account_id=config["ad_account_id"],
         audience_id=item["audience_id"],
         action=config.get("action", "add"),
-        audience_created_at=_int(item.get("audience_created_at")),
+        audience_created_at=int_or_none(item.get("audience_created_at")),
     )
 
 
@@ -132,7 +129,7 @@ def launch_problems(config: dict[str, Any], connection: dict[str, Any]) -> list[
     problems: list[dict[str, str]] = []
     if connection["status"] != "connected":
         problems.append(
-            _problem(
+            problem(
                 "connection",
                 f"linkedin_{connection['status']}",
                 "connect a LinkedIn ad account (GET /v1/connections/linkedin/authorize)",
@@ -140,12 +137,12 @@ def launch_problems(config: dict[str, Any], connection: dict[str, Any]) -> list[
         )
     account_id = config.get("ad_account_id")
     if not account_id:
-        problems.append(_problem("ad_account_id", "required", "select a LinkedIn ad account"))
+        problems.append(problem("ad_account_id", "required", "select a LinkedIn ad account"))
     elif connection["status"] == "connected":
         account = next((a for a in connection["ad_accounts"] if a["id"] == account_id), None)
         if account is None:
             problems.append(
-                _problem(
+                problem(
                     "ad_account_id",
                     "unknown_ad_account",
                     "the connected LinkedIn member has no access to this ad account",
@@ -153,7 +150,7 @@ def launch_problems(config: dict[str, Any], connection: dict[str, Any]) -> list[
             )
         elif not account["usable"]:
             problems.append(
-                _problem(
+                problem(
                     "ad_account_id",
                     "ad_account_read_only",
                     f"role {account['role']} cannot manage audiences; ask for Creative Manager or higher",
@@ -161,11 +158,9 @@ def launch_problems(config: dict[str, Any], connection: dict[str, Any]) -> list[
             )
     audience = config.get("audience") or {}
     if not audience.get("name") and not audience.get("id"):
-        problems.append(
-            _problem("audience", "required", "enter a name for a new audience or the id of an existing one")
-        )
+        problems.append(problem("audience", "required", "enter a name for a new audience or the id of an existing one"))
     if not config.get("match_fields"):
-        problems.append(_problem("match_fields", "required", "select at least one field to match"))
+        problems.append(problem("match_fields", "required", "select at least one field to match"))
     return problems
 
 
@@ -180,109 +175,9 @@ def _from_dynamodb(value: Any) -> Any:
     return value
 
 
-def _problem(field: str, code: str, message: str) -> dict[str, str]:
+def problem(field: str, code: str, message: str) -> dict[str, str]:
     return {"field": field, "code": code, "message": message}
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     return int(value) if value is not None else None
-
-
-class Launcher:
-    def __init__(self, settings: Settings, steps: StepRepository, connections: ConnectionService):
-        self.settings = settings
-        self.steps = steps
-        self.connections = connections
-
-    def launch(self, step_id: str) -> dict[str, Any]:
-        item = self.steps.get(step_id)
-        config = item.get("config", {})
-        problems = launch_problems(config, self.connections.view())
-        if problems:
-            raise ApiError(422, "launch_invalid", "the step cannot be launched", problems)
-        audience = config["audience"]
-        try:
-            if audience.get("id"):
-                segment = self.with_token(lambda token: self.connections.linkedin.get_segment(token, audience["id"]))
-                if segment.get("account") not in (None, account_urn(config["ad_account_id"])):
-                    raise ApiError(
-                        422,
-                        "launch_invalid",
-                        "the step cannot be launched",
-                        [_problem("audience", "audience_wrong_account", "this audience belongs to another ad account")],
-                    )
-                audience_id, created_at = audience["id"], None
-            elif (
-                item.get("created_audience_id")
-                and item.get("audience_name") == audience["name"]
-                and item.get("audience_account") == config["ad_account_id"]
-            ):  # relaunch: the audience this step created for this name and account, never one picked by id since
-                audience_id, created_at = item["created_audience_id"], _int(item.get("created_audience_at"))
-            else:
-                audience_id = self.with_token(
-                    lambda token: self.connections.linkedin.create_segment(
-                        token,
-                        config["ad_account_id"],
-                        audience["name"],
-                        self.settings.linkedin_source_platform,
-                        step_id,
-                    )
-                )
-                created_at = now_ms()
-                self.steps.table.update_item(
-                    Key={"step_id": step_id},
-                    UpdateExpression="SET audience_name = :n, audience_account = :a, created_audience_id = :i, "
-                    "created_audience_at = :t",
-                    ExpressionAttributeValues={
-                        ":n": audience["name"],
-                        ":a": config["ad_account_id"],
-                        ":i": audience_id,
-                        ":t": created_at,
-                    },
-                )
-        except NotConnected as exc:
-            raise ApiError(
-                422,
-                "launch_invalid",
-                "the step cannot be launched",
-                [_problem("connection", f"linkedin_{exc.status}", "reconnect LinkedIn")],
-            ) from exc
-        except LinkedInError as exc:
-            raise _launch_error(exc) from exc
-        updated = self.steps.activate(step_id, audience_id, created_at)
-        return {"status": updated["status"], "audience_id": audience_id}
-
-    def with_token(self, call: Any) -> Any:
-        """Run `call(access_token)`, refreshing the token once if LinkedIn answers 401."""
-        token = self.connections.access_token()
-        try:
-            return call(token.value)
-        except LinkedInError as exc:
-            if exc.disposition is not Disposition.REFRESH_TOKEN:
-                raise
-            return call(self.connections.refresh(token).value)
-
-
-def _launch_error(exc: LinkedInError) -> ApiError:
-    if exc.disposition is Disposition.NOT_FOUND:
-        return ApiError(
-            422,
-            "launch_invalid",
-            "the step cannot be launched",
-            [_problem("audience", "audience_not_found", "LinkedIn has no audience with this id")],
-        )
-    if exc.disposition is Disposition.ACCESS_DENIED:
-        return ApiError(
-            422,
-            "launch_invalid",
-            "the step cannot be launched",
-            [_problem("ad_account_id", "ad_account_access", "LinkedIn denied access to this ad account")],
-        )
-    if exc.disposition is Disposition.REFRESH_TOKEN:
-        return ApiError(
-            422,
-            "launch_invalid",
-            "the step cannot be launched",
-            [_problem("connection", "linkedin_invalid_token", "reconnect LinkedIn")],
-        )
-    return ApiError(502, "linkedin_unavailable", f"LinkedIn did not accept the request ({exc.reason})")
