@@ -9,11 +9,12 @@ export PYENV_VERSION ?= 3.12.1:3.11.7
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run test lint typecheck unit e2e template build deploy deploy-prod clean
+.PHONY: help install run test bench lint typecheck unit e2e template build deploy deploy-prod clean
 
 help:
 	@echo "make run      run the whole service locally (moto AWS + LinkedIn sandbox) on 127.0.0.1:$${PORT:-3000}"
 	@echo "make test     lint, type-check and run every test (unit, handlers, end-to-end, template)"
+	@echo "make bench    the benchmarks: a table with targets, BENCHMARKS.md and BENCHMARKS.png (about 5 min)"
 	@echo "make build    sam build;  make deploy: sam deploy --guided"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
@@ -27,6 +28,10 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	@touch $@
+
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -r requirements-bench.txt
 	@touch $@
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed
@@ -43,6 +48,9 @@ typecheck: $(VENV)/.installed
 
 test: install lint typecheck
 	SAM_CLI=$(CURDIR)/$(SAM) $(VENV)/bin/pytest -q
+
+bench: $(VENV)/.bench-installed $(SAM_VENV)/.installed
+	PYTHONPATH=$(CURDIR):$(CURDIR)/layers/common $(PY) -m bench
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit

@@ -36,7 +36,10 @@ def table(name: str) -> Any:
 
 
 def reset() -> None:
-    """Forget cached clients (tests and local mode start a fresh emulated account)."""
+    """Forget cached clients and secrets (tests and local mode start a fresh emulated account)."""
+    from aws_lambda_powertools.utilities import parameters  # secrets_store caches through it
+
     with _CREATE:
         _client.cache_clear()
         _table.cache_clear()
+        parameters.clear_caches()

@@ -89,26 +89,16 @@ class Launcher:
             return call(self.connections.refresh(token).value)
 
 
+# What a LinkedIn refusal means for the launch: the field at fault, the problem's code, and advice.
+_LAUNCH_PROBLEMS = {
+    Disposition.NOT_FOUND: ("audience", "audience_not_found", "LinkedIn has no audience with this id"),
+    Disposition.ACCESS_DENIED: ("ad_account_id", "ad_account_access", "LinkedIn denied access to this ad account"),
+    Disposition.REFRESH_TOKEN: ("connection", "linkedin_invalid_token", "reconnect LinkedIn"),
+}
+
+
 def _launch_error(exc: LinkedInError) -> ApiError:
-    if exc.disposition is Disposition.NOT_FOUND:
-        return ApiError(
-            422,
-            "launch_invalid",
-            "the step cannot be launched",
-            [problem("audience", "audience_not_found", "LinkedIn has no audience with this id")],
-        )
-    if exc.disposition is Disposition.ACCESS_DENIED:
-        return ApiError(
-            422,
-            "launch_invalid",
-            "the step cannot be launched",
-            [problem("ad_account_id", "ad_account_access", "LinkedIn denied access to this ad account")],
-        )
-    if exc.disposition is Disposition.REFRESH_TOKEN:
-        return ApiError(
-            422,
-            "launch_invalid",
-            "the step cannot be launched",
-            [problem("connection", "linkedin_invalid_token", "reconnect LinkedIn")],
-        )
-    return ApiError(502, "linkedin_unavailable", f"LinkedIn did not accept the request ({exc.reason})")
+    found = _LAUNCH_PROBLEMS.get(exc.disposition)
+    if found is None:
+        return ApiError(502, "linkedin_unavailable", f"LinkedIn did not accept the request ({exc.reason})")
+    return ApiError(422, "launch_invalid", "the step cannot be launched", [problem(*found)])

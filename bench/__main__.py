@@ -1,0 +1,71 @@
+"""`make bench`: every benchmark, a table with targets, BENCHMARKS.md and BENCHMARKS.png.
+
+python -m bench                      # all of them (about 5 minutes)
+python -m bench --only cost,latency  # some
+python -m bench --quick              # smaller runs, to try the harness (numbers not comparable)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from pathlib import Path
+
+from bench import coldstart, cost, hot_path, latency, pipeline
+from bench.report import Results, chart, machine, rows, table, write_markdown
+
+BENCHMARKS = ("hot_path", "pipeline", "latency", "cost", "cold_start", "horizon")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--quick", action="store_true", help="smaller runs (numbers not comparable)")
+    parser.add_argument("--out", type=Path, default=ROOT, help="where BENCHMARKS.md and BENCHMARKS.png go")
+    args = parser.parse_args(argv)
+    chosen = set(args.only.split(","))
+    unknown = chosen - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    results = Results()
+    if "hot_path" in chosen:
+        results.hot_path = hot_path.measure(20_000 if args.quick else 300_000, progress)
+    if "pipeline" in chosen:
+        results.pipeline = pipeline.run(users=50_000 if args.quick else 500_000, progress=progress)
+    if "latency" in chosen:
+        results.latency = latency.measure(webhooks=10 if args.quick else 80, progress=progress)
+    if "cost" in chosen:
+        results.cost = cost.measure(webhooks=50 if args.quick else 300, progress=progress)
+        results.cost_keyed = cost.measure(webhooks=50 if args.quick else 300, keyed=True, progress=progress)
+    if "cold_start" in chosen:
+        results.cold_start = coldstart.measure(progress)
+    if "horizon" in chosen:
+        from audience_sync.retry import retry_schedule
+
+        results.horizon_seconds = sum(retry_schedule())
+
+    table_rows = rows(results)
+    print(table(table_rows))
+    args.out.mkdir(parents=True, exist_ok=True)
+    if results.pipeline:
+        chart(results.pipeline, args.out / "BENCHMARKS.png")
+    details = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": time.monotonic() - started,
+        "machine": machine(),
+    }
+    write_markdown(results, table_rows, args.out / "BENCHMARKS.md", details)
+    progress(f"wrote {args.out / 'BENCHMARKS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""The benchmark table (printed and written to BENCHMARKS.md) and the chart (BENCHMARKS.png)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.coldstart import ColdStart
+from bench.cost import CostResult, api_floor_per_million
+from bench.hot_path import HotPathResult
+from bench.latency import LatencyResult
+from bench.pipeline import PipelineResult
+
+HOT_PATH_TARGET = 50_000
+FILL_TARGET = 0.98
+RATE_USE_TARGET = 0.90
+COST_TARGET = 0.05
+COST_FLOOR_RATIO = 1.5
+IMPORT_TARGET_MS = 300
+HORIZON_SECONDS = 13 * 3600
+HORIZON_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str
+    value: str
+    target: str
+    passed: bool | None  # None: reported, no target
+
+    @property
+    def mark(self) -> str:
+        return {True: "pass", False: "MISS", None: "-"}[self.passed]
+
+
+@dataclass
+class Results:
+    hot_path: HotPathResult | None = None
+    pipeline: PipelineResult | None = None
+    latency: LatencyResult | None = None
+    cost: CostResult | None = None
+    cost_keyed: CostResult | None = None
+    cold_start: list[ColdStart] | None = None
+    horizon_seconds: int | None = None
+
+
+def rows(results: Results) -> list[Row]:
+    out: list[Row] = []
+    if results.hot_path:
+        hp = results.hot_path
+        out.append(
+            Row(
+                "hot path CPU",
+                f"{hp.users_per_second:,.0f} users/s (ingest {hp.ingest_users_per_second:,.0f}, "
+                f"batcher {hp.batcher_users_per_second:,.0f})",
+                f">= {HOT_PATH_TARGET:,} users/s",
+                hp.users_per_second >= HOT_PATH_TARGET,
+            )
+        )
+    if results.pipeline:
+        p = results.pipeline
+        out.append(
+            Row(
+                "packing",
+                f"fill {p.fill:.3f}: {p.requests} requests for {p.users:,} users (ideal {p.ideal_requests})",
+                f">= {FILL_TARGET}",
+                p.fill >= FILL_TARGET and p.synced == p.users,
+            )
+        )
+        violations = p.throttled + max(0, p.max_in_any_second - p.rate_limit)
+        out.append(
+            Row(
+                "rate use",
+                f"{p.rate_use:.1%} of {p.rate_limit} req/s ({p.requests_per_second:.2f}/s), {violations} violations "
+                f"(at most {p.max_in_any_second} in any second, {p.throttled} answered 429)",
+                f">= {RATE_USE_TARGET:.0%}, 0 violations",
+                p.rate_use >= RATE_USE_TARGET and violations == 0,
+            )
+        )
+    if results.latency:
+        lat = results.latency
+        bound = lat.flush_seconds + 1
+        out.append(
+            Row(
+                "latency",
+                f"p50 {lat.p50:.2f} s / p99 {lat.p99:.2f} s ({len(lat.seconds)} webhooks)",
+                f"p99 <= {bound} s",
+                lat.p99 <= bound,
+            )
+        )
+    if results.cost:
+        total, floor = results.cost.total, api_floor_per_million()
+        out.append(
+            Row(
+                "AWS cost",
+                f"${total:.4f} per million users = {total / floor:.2f} x the API Gateway floor (${floor:.3f})",
+                f"<= ${COST_TARGET}, <= {COST_FLOOR_RATIO} x floor",
+                total <= COST_TARGET and total <= COST_FLOOR_RATIO * floor,
+            )
+        )
+    if results.cost_keyed:
+        total = results.cost_keyed.total
+        out.append(
+            Row(
+                "AWS cost, every webhook with an idempotency_key",
+                f"${total:.4f} per million users",
+                "reported",
+                None,
+            )
+        )
+    if results.cold_start:
+        worst = max(results.cold_start, key=lambda c: c.import_ms)
+        imports = ", ".join(f"{c.function.removesuffix('Function')} {c.import_ms:.0f}" for c in results.cold_start)
+        out.append(
+            Row(
+                "cold start (import)",
+                f"max {worst.import_ms:.0f} ms: {imports}",
+                f"<= {IMPORT_TARGET_MS} ms",
+                worst.import_ms <= IMPORT_TARGET_MS,
+            )
+        )
+        layer = next((c.layer_bytes for c in results.cold_start if c.layer_bytes), None)
+        if layer:
+            code = max(c.code_bytes or 0 for c in results.cold_start)
+            out.append(
+                Row(
+                    "deployment size",
+                    f"layer {layer / 1e6:.1f} MB + function code <= {code / 1e3:.1f} kB",
+                    "reported",
+                    None,
+                )
+            )
+    if results.horizon_seconds is not None:
+        h = results.horizon_seconds
+        off = h / HORIZON_SECONDS - 1
+        out.append(
+            Row(
+                "retry horizon",
+                f"{h:,} s = {h / 3600:.2f} h ({off:+.2%})",
+                f"13 h +/- {HORIZON_TOLERANCE:.0%}",
+                abs(off) <= HORIZON_TOLERANCE,
+            )
+        )
+    return out
+
+
+def table(table_rows: list[Row]) -> str:
+    widths = [max(len(r.metric) for r in table_rows), max(len(r.value) for r in table_rows)]
+    widths.append(max(len(r.target) for r in table_rows))
+    lines = []
+    for r in table_rows:
+        lines.append(f"{r.metric:<{widths[0]}}  {r.value:<{widths[1]}}  {r.target:<{widths[2]}}  {r.mark}")
+    return "\n".join(lines)
+
+
+def markdown_table(table_rows: list[Row]) -> str:
+    lines = ["| metric | measured | target | |", "|---|---|---|---|"]
+    lines += [f"| {r.metric} | {r.value} | {r.target} | {r.mark} |" for r in table_rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration):
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cpu}, {cores} cores{memory}; Python {sys.version.split()[0]} on {platform.system()} {platform.release()}"
+
+
+def chart(pipeline: PipelineResult, path: Path) -> None:
+    """Users LinkedIn had taken over time, against the ceiling of the rate limit and the bucket's own rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from localmode.provision import ROOT
+    from localmode.template import load_template
+
+    headroom = float(load_template(ROOT / "template.yaml")["Parameters"]["RateHeadroomPercent"]["Default"])
+    times = [t for t, _ in pipeline.timeline]
+    taken = [n / 1000 for _, n in pipeline.timeline]
+    end = times[-1]
+    batch = pipeline.max_elements / 1000
+    ceiling = pipeline.rate_limit * batch  # thousand users per second; the first request goes at 0 s
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    ax.step(times, taken, where="post", label="users LinkedIn took (measured)", color="#1f6feb", linewidth=2)
+    ax.plot(
+        [0, end],
+        [batch, batch + ceiling * end],
+        "--",
+        color="#d1242f",
+        label=f"ceiling: {pipeline.rate_limit} req/s x 5,000",
+    )
+    rate = ceiling * (1 - headroom / 100)
+    ax.plot(
+        [0, end],
+        [batch, batch + rate * end],
+        ":",
+        color="#24292f",
+        zorder=3,
+        label=f"the token bucket ({headroom:.0f} % headroom)",
+    )
+    ax.set_xlabel("seconds since the first LinkedIn request")
+    ax.set_ylabel("thousand users")
+    ax.set_title(f"A backlog of {pipeline.users:,} users, 2 batchers, LinkedIn allowing 10 requests in any second")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_markdown(results: Results, table_rows: list[Row], path: Path, details: dict[str, Any]) -> None:
+    path.write_text(render_markdown(results, table_rows, details), encoding="utf-8")
+
+
+def render_markdown(results: Results, table_rows: list[Row], details: dict[str, Any]) -> str:
+    from bench.document import document
+
+    return document(results, table_rows, details)

@@ -1,0 +1,50 @@
+"""bench/report.py: each row's pass or miss follows its target."""
+
+from __future__ import annotations
+
+from bench.cost import CostResult, Usage
+from bench.hot_path import HotPathResult
+from bench.latency import LatencyResult
+from bench.report import Results, markdown_table, rows, table
+from tests.unit.bench.test_bench_pipeline import result as pipeline_result
+
+
+def cost(total_lines: dict[str, float]) -> CostResult:
+    return CostResult(Usage(1, 1, False, None, {}, {}, 0), total_lines, {}, 1.0)  # type: ignore[arg-type]
+
+
+def marks(results: Results) -> dict[str, str]:
+    return {r.metric: r.mark for r in rows(results)}
+
+
+def test_every_target_decides_pass_or_miss() -> None:
+    good = Results(
+        hot_path=HotPathResult(100_000, ingest_seconds=1.0, batcher_seconds=0.5, core=0),
+        pipeline=pipeline_result(requests=40, first_to_last_seconds=4.3),
+        latency=LatencyResult([1.0] * 98 + [5.5, 5.9], flush_seconds=5),
+        cost=cost({"API Gateway requests": 0.035, "the rest": 0.012}),
+        horizon_seconds=46_800,
+    )
+    assert set(marks(good).values()) == {"pass"}
+    bad = Results(
+        hot_path=HotPathResult(100_000, ingest_seconds=2.0, batcher_seconds=0.5, core=0),  # 40,000 users/s
+        pipeline=pipeline_result(requests=42, throttled=1),
+        latency=LatencyResult([1.0] * 90 + [6.5] * 10, flush_seconds=5),
+        cost=cost({"API Gateway requests": 0.035, "the rest": 0.02}),
+        horizon_seconds=46_800 - 1000,
+    )
+    assert set(marks(bad).values()) == {"MISS"}
+
+
+def test_a_run_without_every_benchmark_shows_what_ran() -> None:
+    results = Results(horizon_seconds=46_800)
+    (row,) = rows(results)
+    assert row.metric == "retry horizon" and row.passed
+    assert "13.00 h" in table([row])
+    assert markdown_table([row]).splitlines()[2].startswith("| retry horizon |")
+
+
+def test_latency_percentiles() -> None:
+    lat = LatencyResult([float(i) for i in range(1, 101)], flush_seconds=5)
+    assert lat.p50 == 50.5
+    assert lat.p99 == 99.0
