@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from audience_sync import aws, oauth_state
@@ -21,6 +22,8 @@ from audience_sync.linkedin.errors import LinkedInError
 from audience_sync.linkedin.oauth import OAuthClient, OAuthError, TokenGrant, authorization_url
 from audience_sync.notifications import Notifier
 from audience_sync.settings import Settings
+
+logger = Logger(child=True)
 
 CONNECTION_ID = "linkedin"
 _PK = f"connection#{CONNECTION_ID}"
@@ -274,6 +277,10 @@ class ConnectionService:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             return
+        logger.warning(
+            "LinkedIn connection is now invalid_token; users wait in the retry until a reconnect",
+            extra={"reason": reason},
+        )
         self.notifier.notify("invalid_token", reason=reason)
 
     def refresh_if_expiring(self, within_seconds: int) -> bool:

@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from tests.integration.batcher.batcher_support import Harness, email_member, email_user
 
 DAY = 86_400
@@ -39,7 +41,9 @@ def test_an_expired_token_is_refreshed_and_used_in_the_same_invocation(connected
     assert h.executions() == []  # nothing handed to the retry
 
 
-def test_a_revoked_grant_marks_the_connection_and_users_wait_for_a_reconnect(connected: Harness) -> None:
+def test_a_revoked_grant_marks_the_connection_and_users_wait_for_a_reconnect(
+    connected: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     h = connected
     h.retry_time_scale(780)  # the 13 h horizon in 60 s: long enough to reconnect inside it
     audience_id = h.create_step("revoked")
@@ -51,6 +55,8 @@ def test_a_revoked_grant_marks_the_connection_and_users_wait_for_a_reconnect(con
     connection = h.connection()
     assert connection["status"] == "invalid_token"
     assert connection["error"].startswith("refresh_failed_invalid_grant")
+    marked = [r for r in caplog.records if "invalid_token" in r.getMessage() and r.levelname == "WARNING"]
+    assert len(marked) == 1  # an operator reading the logs sees the moment it happened, once
     assert "access_token" not in json.dumps(connection).replace("access_token_expires_at", "")
     assert h.members(audience_id) == []
     metrics = h.metrics("revoked")
