@@ -32,7 +32,8 @@ class SlidingWindowLimiter:
     def try_acquire(self, key: str, now: float, limit: int, window: float) -> bool:
         hits = self._hits.setdefault(key, [])
         latest = max(now, hits[-1]) if hits else now
-        del hits[: bisect.bisect_right(hits, latest - 2 * window)]  # no window holding a new hit reaches these
+        # Arrivals are judged up to ten windows late (they queue for the sandbox's lock); older hits are let go.
+        del hits[: bisect.bisect_right(hits, latest - 10 * window)]
         around = hits[bisect.bisect_right(hits, now - window) : bisect.bisect_left(hits, now + window)]
         times = sorted([*around, now])
         start = 0

@@ -53,7 +53,6 @@ T = TypeVar("T")
 REQUEST_BUDGET_MS = 35_000
 # A batch whose bodies reach this is taken for a backlog (Lambda caps a batch at 6 MB with the records' envelopes).
 FULL_BATCH_BYTES = 4_000_000
-MAX_TOP_UP_MESSAGES = 1_000
 # Under a backlog: rounds sending or settling at once, and the time kept back for the last one to settle.
 MAX_ROUNDS_IN_FLIGHT = 2
 ROUND_MARGIN_MS = 15_000
@@ -117,17 +116,21 @@ class Batcher:
             # are still sending, so LinkedIn's rate limit never waits for a batch to be settled and the next parsed.
             with self._executor(MAX_ROUNDS_IN_FLIGHT, "round") as rounds:
                 running = [rounds.submit(self._process, first, deadline_ms, senders)]
-                while self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS - ROUND_MARGIN_MS:
+                while self._time_for_a_round(deadline_ms):
                     received, full = self._read_round(deadline_ms)
                     if received:
                         if len(running) >= MAX_ROUNDS_IN_FLIGHT:
-                            running[-MAX_ROUNDS_IN_FLIGHT].result()  # at most that many rounds in memory at once
+                            running[-MAX_ROUNDS_IN_FLIGHT].result()  # one round read, at most two more sending
+                        # messages read in time but too late to send wait in the retry, counted as they are now
                         running.append(rounds.submit(self._process, received, deadline_ms, senders))
                     if not full:
                         break
                 for done in running:
                     failed += done.result()
         return failed
+
+    def _time_for_a_round(self, deadline_ms: int) -> bool:
+        return self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS - ROUND_MARGIN_MS
 
     def _executor(self, workers: int, name: str) -> Executor:
         """Threads, or (send_concurrency 1, the unit tests' deterministic mode) the caller's own thread."""
@@ -146,30 +149,35 @@ class Batcher:
         except AWS_ERRORS:
             logger.exception("ledger unavailable; the batch returns to the queue")
             return [r.message_id for r in received if not r.topped_up]
-        failed: list[str] = []
+        failed: list[_Received] = []  # deliveries, not ids: SQS may hand out one message twice
         fresh: dict[str, list[_Received]] = defaultdict(list)  # ledger id -> deliveries (duplicates share one)
+        settled_before: list[_Received] = []
+        handed_off: set[str] = set()
         for r in received:
             ledger_id = message_ledger_id(r.message)
             if ledger_id in recorded:
-                failed += self._restart(recorded[ledger_id], [r])  # settled before: redo only the hand-off
+                settled_before.append(r)
+                handed_off.update(recorded[ledger_id])
             else:
                 fresh[ledger_id].append(r)
+        not_started = self._restart(handed_off)  # settled before: redo only the hand-offs, each once
+        failed += [r for r in settled_before if not_started.intersection(recorded[message_ledger_id(r.message)])]
         firsts = [deliveries[0] for deliveries in fresh.values()]
         self._send_all(firsts, deadline_ms, senders)
         for unsettled in self._settle(firsts):
-            failed += [r.message_id for r in fresh[message_ledger_id(unsettled.message)]]
-        topped_up = [r for r in received if r.topped_up]
-        if topped_up:
-            self._delete_settled(topped_up, set(failed))
-        ours = {r.message_id for r in topped_up}
-        return [message_id for message_id in failed if message_id not in ours]
+            failed += fresh[message_ledger_id(unsettled.message)]
+        failed_now = {id(r) for r in failed}
+        settled = [r for r in received if r.topped_up and id(r) not in failed_now]
+        if settled:
+            self._delete(settled)
+        return [r.message_id for r in failed if not r.topped_up]
 
     def _read_round(self, deadline_ms: int) -> tuple[list[_Received], bool]:
         """About a batch's worth of the queue, topped up to full requests; and whether the backlog goes on."""
         assert self.queue is not None
         records: list[dict[str, Any]] = []
         size = 0
-        while size < FULL_BATCH_BYTES:
+        while size < FULL_BATCH_BYTES and self._time_for_a_round(deadline_ms):
             try:
                 more = self.queue.receive(10)
             except AWS_ERRORS:
@@ -227,8 +235,12 @@ class Batcher:
         # each short audience's users up to its next full request
         wanted = {key: -(-n // limit) * limit for key, n in users.items() if n % limit}
         per_message = max(1, sum(users.values()) // max(1, len(received)))
+        # Messages of other audiences come along (they cannot be put back for free) and are sent too. The budget
+        # bounds what one top-up reads to what is missing plus one request's worth, even when a short audience has
+        # nothing more on the queue behind another audience's backlog.
+        budget = sum(target - users[key] for key, target in wanted.items()) + limit
         extra: list[_Received] = []
-        while wanted and len(extra) < MAX_TOP_UP_MESSAGES and self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS:
+        while wanted and budget > 0 and self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS:
             missing = sum(target - users[key] for key, target in wanted.items())
             try:
                 records = self.queue.receive(min(10, -(-missing // per_message)))
@@ -241,14 +253,15 @@ class Batcher:
             extra += more
             for r in more:
                 users[r.message.target.key] += len(r.message.users)
+                budget -= len(r.message.users)
             wanted = {key: target for key, target in wanted.items() if users[key] < target}
         return extra
 
-    def _delete_settled(self, topped_up: list[_Received], failed: set[str]) -> None:
+    def _delete(self, settled: list[_Received]) -> None:
+        """Delete settled messages the batcher read itself (the event source mapping deletes only its own)."""
         assert self.queue is not None
-        settled = [{"receiptHandle": r.receipt_handle} for r in topped_up if r.message_id not in failed]
         try:
-            self.queue.delete(settled)
+            self.queue.delete([{"receiptHandle": r.receipt_handle} for r in settled])
         except AWS_ERRORS:
             logger.exception("could not delete settled messages; they come back and are found in the ledger")
 
@@ -312,7 +325,10 @@ class Batcher:
             counted.merge(entry.delta)
         if counted:
             emit_emf(step_id, counted)
-        return [r for r, entry in zip(chunk, entries, strict=True) if self._restart(entry.retry_keys, [r])]
+        # Settled; a message whose hand-off did not start returns to the queue, and its redelivery, found in the
+        # ledger, starts it again.
+        not_started = self._restart({key for entry in entries for key in entry.retry_keys})
+        return [r for r, entry in zip(chunk, entries, strict=True) if not_started.intersection(entry.retry_keys)]
 
     def _store_retries(self, step_id: str, chunk: list[_Received]) -> list[list[str]]:
         """Write the chunk's waiting users as retry batches (one per target, ≤ max_elements users each);
@@ -355,15 +371,16 @@ class Batcher:
             except AWS_ERRORS:
                 logger.exception("could not delete an unused retry batch", extra={"key": key})
 
-    def _restart(self, keys: list[str], deliveries: list[_Received]) -> list[str]:
-        """Start the retry executions a settled message handed off; the deliveries' ids if that failed."""
-        try:
-            for key in keys:
+    def _restart(self, keys: set[str]) -> set[str]:
+        """Start the retry executions settled messages handed off, each once; the keys that could not be."""
+        not_started: set[str] = set()
+        for key in sorted(keys):
+            try:
                 self.retries.start(key, self.schedule[0])
-        except AWS_ERRORS:
-            logger.exception("could not start a retry; the message returns to the queue")
-            return [r.message_id for r in deliveries]
-        return []
+            except AWS_ERRORS:
+                logger.exception("could not start a retry; its messages return to the queue", extra={"key": key})
+                not_started.add(key)
+        return not_started
 
 
 class _CollectorPause:

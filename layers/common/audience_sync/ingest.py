@@ -40,6 +40,16 @@ def triage(
     return queued, delta
 
 
+def split_entry(delta: StepDelta, queued: int, last_step: bool) -> tuple[dict[str, int], dict[str, int]]:
+    """The webhook's counts as (what each queued user adds, the rest): a queued user has entered and moved on; the
+    rest are the users not queued (filtered, not synced and why, and their entered and moved on)."""
+    moved = "exited" if last_step else "proceeded"
+    rest = StepDelta.from_attributes(delta.attributes())
+    rest.counts["entered"] -= queued
+    rest.counts[moved] -= queued
+    return {"entered": 1, moved: 1}, rest.attributes()
+
+
 def users_digest(body: WebhookBody) -> str:
     """Fingerprint of the users: a reused idempotency_key with other users is another webhook."""
     return hashlib.sha256(body.model_dump_json(include={"users"}).encode()).hexdigest()
@@ -86,19 +96,22 @@ class IngestService:
         config = step["config"]
         filters = [EntryFilter.model_validate(f) for f in config.get("entry_filters", [])]
         match_fields = frozenset(MatchField(f) for f in config.get("match_fields", []))
-        queued, delta = triage(body.users, filters, match_fields, bool(config.get("last_step")))
+        last_step = bool(config.get("last_step"))
+        queued, delta = triage(body.users, filters, match_fields, last_step)
+        per_user, rest = split_entry(delta, len(queued), last_step)
         now = self.now_ms()
-        template = QueuedMessage(
+        # Not validated here: with every user queued, the template itself carries nothing; its chunks do.
+        template = QueuedMessage.model_construct(
             chunk_id=chunk_base(step_id, body),
             ledger_bucket=ledger_bucket(body, now),
             step_id=step_id,
             target=sync_target(step),
             users=[],
-            entry=delta.attributes(),
+            entry=rest,
             correlation_id=correlation_id,
             first_enqueued_at=now,
         )
-        self.publisher.send(message_bodies(template, queued), correlation_id=correlation_id)
+        self.publisher.send(message_bodies(template, queued, per_user), correlation_id=correlation_id)
         return {
             "accepted": len(queued),
             "filtered": delta.counts["filtered"],

@@ -17,6 +17,8 @@ new message that must find the first one.
 from __future__ import annotations
 
 import hashlib
+import random
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,8 +35,11 @@ from audience_sync.metrics_store import counters_update
 # The queues keep a message at most 14 days (the DLQ counts from the first enqueue); a bucket outlives that.
 LEDGER_TTL_SECONDS = 15 * 24 * 3600
 # TransactWriteItems takes 100 items: up to 99 ledger entries (so at most 99 buckets) plus the counters update.
-# 99 ids per bucket also keep the condition under DynamoDB's 4 KB expression limit.
+# 99 ids in one bucket's condition make 296 operators (NOT, contains, AND): DynamoDB allows 300 per expression
+# (and 4 KB; these take about 2.9 KB).
 MAX_ENTRIES_PER_TRANSACTION = 99
+# Two settlements touching one bucket or the same counters at once: DynamoDB cancels one, writing nothing.
+CONFLICT_ATTEMPTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,27 +116,28 @@ class Ledger:
                     }
                 }
             )
-        try:
-            aws.client("dynamodb").transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = exc.response.get("CancellationReasons") or []
-            conflicted = [
-                bucket
-                for bucket, reason in zip(buckets, reasons[: len(buckets)], strict=False)
-                if reason.get("Code") == "ConditionalCheckFailed"
-            ]
-            if not conflicted:
-                raise
-            held = self._read(conflicted)
-            duplicates = {
-                e.id for bucket in conflicted for e in by_bucket[bucket] if digest(e.id) in held[bucket]["ids"]
-            }
-            if not duplicates:
-                raise
-            return duplicates
-        return set()
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                # The token makes botocore's own retries of this call idempotent: a transaction that was written but
+                # whose answer was lost must not come back as "duplicates" of itself.
+                aws.client("dynamodb").transact_write_items(TransactItems=items, ClientRequestToken=uuid.uuid4().hex)
+                return set()
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                canceled = exc
+            reasons = [r.get("Code") for r in canceled.response.get("CancellationReasons") or []]
+            conflicted = [b for b, code in zip(buckets, reasons, strict=False) if code == "ConditionalCheckFailed"]
+            if conflicted:
+                held = self._read(conflicted)
+                duplicates = {e.id for b in conflicted for e in by_bucket[b] if digest(e.id) in held[b]["ids"]}
+                if duplicates:
+                    return duplicates
+                raise canceled
+            if "TransactionConflict" not in reasons or attempt == CONFLICT_ATTEMPTS:
+                raise canceled
+            self.clock.sleep(random.uniform(0.02, 0.1) * attempt)  # back off apart from the other writer
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _bucket_update(self, bucket: str, entries: list[LedgerEntry], now: int) -> dict[str, Any]:
         values: dict[str, Any] = {

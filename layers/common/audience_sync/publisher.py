@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 
 from audience_sync import aws
 from audience_sync.normalise import QueuedUser
@@ -48,17 +49,29 @@ def json_size(user: QueuedUser) -> int:
     return size
 
 
-def message_bodies(template: QueuedMessage, users: Sequence[QueuedUser]) -> list[str]:
+def message_bodies(
+    template: QueuedMessage, users: Sequence[QueuedUser], per_user: Mapping[str, int] | None = None
+) -> list[str]:
     """The users in as few messages as fit; chunk i's id is the template's chunk_id + ".i" (deterministic).
-    The template's entry counts ride on the first message only; with no users, that message carries just them."""
-    overhead = len(template.model_copy(update={"users": []}).model_dump_json()) + 32
+
+    Each message carries the counts of its own users (`per_user` times their number, e.g. entered and proceeded)
+    so a chunk settled before the first one can never show more synced than entered. The template's entry counts
+    (the users not queued: filtered, not synced) ride on the first message; with no users, it carries just them.
+    """
+    per_user = per_user or {}
+    overhead = len(template.model_copy(update={"users": []}).model_dump_json()) + 32 + 24 * len(per_user)
     chunks = list(chunk_users(users, MAX_MESSAGE_BYTES, overhead)) or [[]]
-    return [
-        template.model_copy(
-            update={"users": chunk, "chunk_id": f"{template.chunk_id}.{i}", "entry": template.entry if i == 0 else {}}
-        ).model_dump_json()
-        for i, chunk in enumerate(chunks)
-    ]
+    bodies = []
+    for i, chunk in enumerate(chunks):
+        entry = Counter(template.entry if i == 0 else {})
+        entry.update({name: n * len(chunk) for name, n in per_user.items()})
+        update = {
+            "users": chunk,
+            "chunk_id": f"{template.chunk_id}.{i}",
+            "entry": {k: v for k, v in entry.items() if v},
+        }
+        bodies.append(template.model_copy(update=update).model_dump_json())
+    return bodies
 
 
 class QueuePublisher:

@@ -49,6 +49,7 @@ class QueuedMessage(BaseModel):
     def _carries_something(self) -> QueuedMessage:
         if not self.users and not self.entry:
             raise ValueError("a message carries users, entry counts, or both")
+        StepDelta.from_attributes(self.entry)  # an unknown counter makes the message unreadable, alone
         return self
 
     @property

@@ -83,6 +83,7 @@ class Sender:
         self.notifier = notifier
         self.linkedin = linkedin or connections.linkedin
         self._token: AccessToken | None = None
+        self._no_token: Outcome | None = None
         self._token_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._building = threading.BoundedSemaphore(BODIES_BUILT_AT_ONCE)
@@ -90,6 +91,7 @@ class Sender:
 
     def start_invocation(self) -> None:
         self._token = None  # a token may have been refreshed or revoked since the last invocation
+        self._no_token = None
 
     def send(
         self,
@@ -181,6 +183,8 @@ class Sender:
     def _refreshed(self, stale: AccessToken) -> AccessToken | Outcome:
         """A fresh token, or the retry for users who must wait (dead grant, or LinkedIn's OAuth down)."""
         with self._token_lock:
+            if self._no_token is not None:
+                return self._no_token  # this invocation already found the grant dead: no refresh per request
             if self._token is not None and self._token != stale:
                 return self._token  # another request of this invocation refreshed it already
             return self._refresh(stale)
@@ -189,7 +193,8 @@ class Sender:
         try:
             self._token = self.connections.refresh(stale)
         except NotConnected as dead:
-            return Outcome("retry", f"linkedin_{dead.status}")
+            self._no_token = Outcome("retry", f"linkedin_{dead.status}")
+            return self._no_token
         except OAuthError as unavailable:
             return Outcome("retry", f"linkedin_refresh_{unavailable.error}")
         return self._token

@@ -73,7 +73,7 @@ def test_users_sync_once_after_several_failed_attempts(connected: RetryHarness) 
 
 # ---- 2. duplicate deliveries ---------------------------------------------------------------------------
 @pytest.mark.parametrize("handed_to_retry", [False, True], ids=["synced-at-once", "handed-to-retry"])
-def test_a_duplicate_delivery_calls_linkedin_once_and_counts_once(
+def test_sqs_duplicates_call_linkedin_once_a_clients_retry_again_and_all_count_once(
     connected: RetryHarness, handed_to_retry: bool
 ) -> None:
     h = connected

@@ -281,6 +281,56 @@ def test_messages_of_other_audiences_read_by_the_top_up_are_sent_too(monkeypatch
     assert sorted(queue.deleted) == ["rh-chunk-b", "rh-chunk-q"]
 
 
+def test_the_top_up_reads_at_most_one_request_more_than_is_missing() -> None:
+    # B has one user; behind it on the queue, a backlog of A. The top-up must not read A's backlog looking for B's
+    # 4 missing users: once it has read what was missing plus one request's worth (4 + 5), it stops.
+    queue = FakeQueue(*[message(AUD_A, 5, f"q{i}-") for i in range(100)])
+    w = topped_world(queue, max_elements=5)
+    received, _ = w.batcher._parse([record(message(AUD_A, 5, "a")), record(message(AUD_B, 1, "b"))], True)
+    extra = w.batcher._top_up(received, DEADLINE)
+    assert [len(r.message.users) for r in extra] == [5, 5]  # one read of 2 messages spent the budget
+    assert len(queue.waiting) == 98
+
+
+def test_a_message_delivered_twice_reports_the_event_source_mappings_copy_when_it_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # SQS at-least-once: the same message (same id) in the mapping's batch and in the batcher's own read.
+    m = message(AUD_A, 1, "a")
+    full_at(monkeypatch, m)
+    queue = FakeQueue({**record(m), "receiptHandle": "rh-copy"})
+    w = topped_world(queue)
+    w.ledger.fail_record = lambda step_id, entries: aws_error("InternalServerError")
+    assert w.run(m) == ["sqs-chunk-a"]  # unsettled: the mapping must not delete it
+    assert queue.deleted == []
+
+
+def test_a_redelivered_round_starts_each_handed_off_execution_once() -> None:
+    keys = [batch_key("step-1", f"{i:032x}", 1) for i in range(3)]
+    shared = "time#c#1"
+    ledger = FakeLedger()
+    messages = [message(AUD_A, 1, f"m{i}", ledger_bucket=shared) for i in range(5)]
+    for i, m in enumerate(messages):
+        ledger.record("step-1", [LedgerEntry(message_ledger_id(m), shared, StepDelta(), [keys[i % 3]])])
+    w = world(ledger=ledger)
+    assert w.batcher.handle([again(m) for m in messages], DEADLINE) == []
+    assert sorted(key for key, _ in w.retries.started) == sorted(keys)  # 3 starts, not 5 x 3
+    assert w.calls == []
+
+
+def test_rounds_and_requests_in_threads_count_everyone_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    delivered = [message(AUD_A, 3, f"m{i}-") for i in range(4)]
+    full_at(monkeypatch, *delivered)
+    waiting = [message(AUD_A, 3, f"q{i}-") for i in range(40)]
+    queue = FakeQueue(*waiting)
+    w = topped_world(queue, max_elements=6, send_concurrency=4)
+    assert w.run(*delivered) == []
+    assert w.ledger.counted("step-1") == {"synced": 3 * 44}
+    assert sorted(queue.deleted) == sorted(f"rh-{m.chunk_id}" for m in waiting)
+    assert sum(len(c.elements) for c in w.calls) == 3 * 44
+    assert all(len(c.elements) <= 6 for c in w.calls)
+
+
 def test_no_reading_without_time_left_and_a_failing_read_ends_the_backlog(monkeypatch: pytest.MonkeyPatch) -> None:
     delivered = message(AUD_A, 1, "a")
     full_at(monkeypatch, delivered)

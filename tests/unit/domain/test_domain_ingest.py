@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from audience_sync.errors import Conflict
-from audience_sync.ingest import CONTAINER_ID, IngestService, chunk_base, ledger_bucket, triage, users_digest
+from audience_sync.ingest import (
+    CONTAINER_ID,
+    IngestService,
+    chunk_base,
+    ledger_bucket,
+    split_entry,
+    triage,
+    users_digest,
+)
+from audience_sync.metrics import StepDelta
 from audience_sync.models import EntryFilter, MatchField, WebhookBody, WebhookUser
 from audience_sync.queue_message import QueuedMessage
 
@@ -154,7 +163,7 @@ def test_a_retried_webhook_queues_chunks_with_the_same_ids_in_buckets_of_their_o
     assert first.chunk_id == second.chunk_id == f"{chunk_base('step-1', webhook)}.0"
     # the retry is a new message: it must find the first one's ledger entry, so the bucket follows the id
     assert first.bucket == second.bucket == f"chunk#{first.chunk_id}"
-    assert first.entry == second.entry == {"entered": 2, "proceeded": 2}
+    assert first.entry == second.entry == {"entered": 2, "proceeded": 2}  # both queued users
     assert [c for _, c in queue.sent] == ["corr-1", "corr-2"]
     assert first.target.audience_id == "9001"
     assert first.first_enqueued_at == 1_790_000_100_000
@@ -193,15 +202,43 @@ def test_nobody_to_sync_still_queues_the_counts() -> None:
     }
 
 
-def test_the_counts_ride_on_the_first_chunk_only() -> None:
+def test_each_chunk_carries_its_own_users_counts_and_the_first_the_rest() -> None:
     ingest, queue = service()
-    many = WebhookBody(users=[u(f"user-{i:05d}", email=f"user{i}@example.com") for i in range(6000)])
-    ingest.accept("step-1", many, None)
+    users = [u(f"user-{i:05d}", email=f"user{i}@example.com") for i in range(6000)]
+    users += [u("nobody"), u("bad", email="nope")]  # not synced: they ride on the first chunk
+    ingest.accept("step-1", WebhookBody(users=users), None)
     messages = queue.messages()
     assert len(messages) >= 2
-    assert messages[0].entry == {"entered": 6000, "proceeded": 6000}
-    assert all(m.entry == {} for m in messages[1:])
-    assert sum(len(m.users) for m in messages) == 6000
+    for i, m in enumerate(messages):
+        own = len(m.users) + (2 if i == 0 else 0)
+        # a chunk settled before the first one can never show more synced than entered
+        assert m.entry["entered"] == m.entry["proceeded"] == own
+    assert messages[0].entry["not_synced"] == 2
+    assert all("not_synced" not in m.entry for m in messages[1:])
+    total = StepDelta()
+    for m in messages:
+        total.merge(m.entry_delta())
+    assert total.attributes() == {
+        "entered": 6002,
+        "proceeded": 6002,
+        "not_synced": 2,
+        "not_synced_reason_missing_match_fields": 1,
+        "not_synced_reason_invalid_email": 1,
+    }
+
+
+def test_split_entry_keeps_what_queued_users_add_apart() -> None:
+    _, delta = triage(USERS, CONSENT, EMAIL, last_step=True)
+    per_user, rest = split_entry(delta, queued=2, last_step=True)
+    assert per_user == {"entered": 1, "exited": 1}
+    assert rest == {
+        "filtered": 2,
+        "entered": 2,
+        "exited": 2,
+        "not_synced": 2,
+        "not_synced_reason_invalid_email": 1,
+        "not_synced_reason_missing_match_fields": 1,
+    }
 
 
 def test_a_step_that_is_not_active_is_refused() -> None:

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from audience_sync import ledger as ledger_module
 from audience_sync import retry_store as retry_store_module
 from audience_sync.ledger import (
+    CONFLICT_ATTEMPTS,
     LEDGER_TTL_SECONDS,
     MAX_ENTRIES_PER_TRANSACTION,
     Ledger,
@@ -48,8 +49,8 @@ class FakeAws:
         return [kwargs for name, kwargs in self.calls if name == op]
 
     # dynamodb
-    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
-        self._call("transact_write_items", {"TransactItems": TransactItems})
+    def transact_write_items(self, TransactItems: list[dict[str, Any]], ClientRequestToken: str) -> dict[str, Any]:
+        self._call("transact_write_items", {"TransactItems": TransactItems, "ClientRequestToken": ClientRequestToken})
         return {}
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
@@ -195,6 +196,24 @@ def test_record_raises_every_other_failure(fake_aws: FakeAws, error: ClientError
     fake_aws.fail = lambda op, kwargs: error
     with pytest.raises(ClientError):
         LEDGER.record("step-1", [entry("msg:a", synced=1), entry("msg:b")])
+
+
+def test_a_transaction_conflict_is_tried_again_with_a_new_token(fake_aws: FakeAws) -> None:
+    outcomes = [canceled(None, "TransactionConflict"), canceled("TransactionConflict", None), None]
+    fake_aws.fail = lambda op, kwargs: outcomes.pop(0) if op == "transact_write_items" else None
+    clock = FakeClock()
+    assert Ledger("ledger", "metrics", clock).record("step-1", [entry("msg:a", synced=1)]) == set()
+    calls = fake_aws.ops("transact_write_items")
+    assert len(calls) == 3
+    assert len({c["ClientRequestToken"] for c in calls}) == 3  # botocore's own retries reuse one; ours do not
+    assert len(clock.sleeps) == 2  # backed off in between
+
+
+def test_conflicts_that_do_not_clear_are_raised(fake_aws: FakeAws) -> None:
+    fake_aws.fail = lambda op, kwargs: canceled("TransactionConflict", None)
+    with pytest.raises(ClientError):
+        Ledger("ledger", "metrics", FakeClock()).record("step-1", [entry("msg:a", synced=1)])
+    assert len(fake_aws.ops("transact_write_items")) == CONFLICT_ATTEMPTS
 
 
 def test_a_conflict_on_the_counters_is_not_a_duplicate(fake_aws: FakeAws) -> None:

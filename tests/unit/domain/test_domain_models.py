@@ -133,6 +133,9 @@ def test_a_queued_message_carries_users_or_counts() -> None:
         QueuedMessage.model_validate(_queued(users=[], entry={}))
     with pytest.raises(ValidationError):
         QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}], entry={"entered": -1}))
+    # a counter this version does not know makes the message unreadable (alone, to the DLQ), not the whole batch
+    with pytest.raises(ValidationError, match="unknown counter"):
+        QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}], entry={"bounced": 1}))
 
 
 def test_a_queued_message_without_a_bucket_has_one_of_its_own() -> None:

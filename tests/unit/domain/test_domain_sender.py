@@ -381,3 +381,16 @@ def test_a_step_error_that_cannot_be_written_does_not_change_the_users_outcomes(
     denied = sender_world(LinkedInError(403, "ACCESS_DENIED", "no"), steps=ThrottledSteps())
     assert {o.kind for o in send(denied, 2, steps=["step-1"])} == {"retry"}
     assert denied.notifier.sent == []  # nothing recorded, so nothing notified
+
+
+def test_a_dead_grant_is_refreshed_once_per_invocation_not_once_per_request() -> None:
+    revoked = LinkedInError(401, "REVOKED_ACCESS_TOKEN", "The token used in the request has been revoked")
+    w = sender_world(
+        revoked, revoked, revoked, connections=FakeConnections(refresh_raises=NotConnected("invalid_token"))
+    )
+    assert send(w, 1) == send(w, 1) == [Outcome("retry", "linkedin_invalid_token")]
+    assert len(w.connections.refreshed) == 1  # the second request of the invocation does not try again
+    assert len(w.linkedin.calls) == 2
+    w.sender.start_invocation()  # the next invocation may find the member reconnected
+    send(w, 1)
+    assert len(w.connections.refreshed) == 2
