@@ -132,7 +132,3 @@ def measure(progress: Callable[[str], None] | None = None) -> list[ColdStart]:
         fastest, median, heaviest = import_times(code_dir)
         results.append(ColdStart(name, fastest, median, heaviest, sizes.get(name), sizes.get("CommonLayer")))
     return results
-
-
-def summary(results: list[ColdStart]) -> dict[str, Any]:
-    return {r.function: round(r.import_ms, 1) for r in results}

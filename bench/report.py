@@ -227,10 +227,6 @@ def chart(pipeline: PipelineResult, path: Path) -> None:
 
 
 def write_markdown(results: Results, table_rows: list[Row], path: Path, details: dict[str, Any]) -> None:
-    path.write_text(render_markdown(results, table_rows, details), encoding="utf-8")
+    from bench.document import document  # document.py imports this module's rows and targets
 
-
-def render_markdown(results: Results, table_rows: list[Row], details: dict[str, Any]) -> str:
-    from bench.document import document
-
-    return document(results, table_rows, details)
+    path.write_text(document(results, table_rows, details), encoding="utf-8")
