@@ -13,6 +13,8 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from localmode import log_context
+
 _instances = itertools.count(1)
 
 
@@ -67,6 +69,7 @@ class LocalFunction:
 
 def load_functions(template: dict[str, Any], root: Path, resolver: Any) -> dict[str, LocalFunction]:
     """Every AWS::Serverless::Function, with Globals merged in and its environment resolved."""
+    log_context.install()  # the functions share this process: each invocation keeps its log keys to itself
     defaults = (template.get("Globals") or {}).get("Function") or {}
     functions: dict[str, LocalFunction] = {}
     for logical_id, resource in template.get("Resources", {}).items():

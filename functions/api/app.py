@@ -14,7 +14,7 @@ from audience_sync import secrets_store
 from audience_sync.audience import describe
 from audience_sync.connections import ConnectionService, NotConnected
 from audience_sync.errors import ApiError
-from audience_sync.http import json_response, new_resolver, normalise_request, proxy_response, reject_oversized
+from audience_sync.http import handle, json_response, new_resolver
 from audience_sync.launcher import Launcher
 from audience_sync.linkedin.errors import Disposition, LinkedInError
 from audience_sync.metrics import public_metrics
@@ -142,7 +142,4 @@ def step_audience(step_id: str) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    oversized = reject_oversized(event)
-    if oversized is not None:
-        return proxy_response(oversized)
-    return app.resolve(normalise_request(event), context)
+    return handle(app, logger, event, context)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync.errors import ApiError
-from audience_sync.http import new_resolver, normalise_request, proxy_response, reject_oversized
+from audience_sync.http import handle, new_resolver
 from audience_sync.ingest import IngestService
 from audience_sync.models import WebhookBody, valid_step_id
 from audience_sync.publisher import PublishError, QueuePublisher
@@ -49,7 +49,4 @@ def post_users(step_id: str, body: WebhookBody) -> tuple[dict[str, Any], int]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    oversized = reject_oversized(event)
-    if oversized is not None:
-        return proxy_response(oversized)
-    return app.resolve(normalise_request(event), context)
+    return handle(app, logger, event, context)

@@ -90,7 +90,14 @@ EXPECTED_RETRY_OUTPUTS = {
     "IntegrationErrorsTopicArn",
 }
 
-EXPECTED_FUNCTIONS = {"ApiFunction", "IngestFunction", "BatcherFunction", "RetryFunction", "TokenRefreshFunction"}
+EXPECTED_FUNCTIONS = {
+    "ApiFunction",
+    "IngestFunction",
+    "BatcherFunction",
+    "RetryFunction",
+    "TokenRefreshFunction",
+    "MetricsSnapshotFunction",
+}
 
 # The one identity-policy statement allowed Resource "*": the retry state machine's CloudWatch Logs delivery.
 # AWS documents these actions as not supporting resource-level permissions, so Step Functions logging needs "*"
@@ -143,6 +150,8 @@ EXPECTED_WRITES = {
     },
     # token refresh; invalid_token notifications
     "TokenRefreshFunction": {"ConnectionsTable", "IntegrationErrorsTopic"},
+    # reads counters and the connection's status; its gauges go to CloudWatch through its log (EMF)
+    "MetricsSnapshotFunction": set(),
     "RetryStateMachine": {"RetryFunction"},
 }
 # SAM policy template -> the parameter naming what it lets the holder change or call.
@@ -183,6 +192,7 @@ EXPECTED_EVENT_FILES = {
     "ingest_users.json",
     "batcher_sqs.json",
     "token_refresh_schedule.json",
+    "metrics_snapshot_schedule.json",
     "retry_attempt.json",
 }
 
@@ -704,3 +714,70 @@ def test_functions_may_write_the_tables_their_code_writes(template: dict[str, An
             for statement in policy_statements(policy):
                 actions = frozenset(as_list(statement.get("Action")))
                 assert (holder, actions) in ALLOWED_WILDCARD_RESOURCE_STATEMENTS, f"{holder}: inline {statement}"
+
+
+# --------------------------------------------------------------------------- dashboard and alarms
+# Alarm -> (namespace, metric, statistic): each watches what the code publishes.
+EXPECTED_ALARMS = {
+    "DeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+    "RetryExecutionsFailedAlarm": ("AWS/States", "ExecutionsFailed", "Sum"),
+    "LinkedInVersionSunsetAlarm": ("AudienceSync", "LinkedInVersionSunset", "Sum"),
+    "ErroredUsersAlarm": ("AudienceSync", "Errored", "Sum"),
+    "InvalidTokenAlarm": ("AudienceSync", "LinkedInConnectionInvalid", "Maximum"),
+    "LinkedInThrottlingAlarm": ("AudienceSync", "LinkedInThrottled", "Sum"),
+}
+
+
+def _published_metric_names() -> set[str]:
+    """Every metric name the code publishes (each module names its metrics in constants)."""
+    from audience_sync import request_metrics, sender, snapshot
+    from audience_sync.metrics_store import _EMF_NAMES
+
+    constants = {request_metrics.REQUESTS, request_metrics.THROTTLED, request_metrics.FAILED, request_metrics.LATENCY}
+    return constants | {sender.VERSION_SUNSET, snapshot.PENDING, snapshot.CONNECTION_INVALID} | set(_EMF_NAMES.values())
+
+
+def _dashboard(tpl: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard body with every ${...} of its Fn::Sub replaced by a placeholder."""
+    (dashboard,) = resources_of_type(tpl, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    rendered: dict[str, Any] = json.loads(re.sub(r"\$\{([^}]+)\}", r"SUB(\1)", body))
+    return rendered
+
+
+def test_alarms_watch_published_metrics_and_notify_the_topic(template: dict[str, Any]) -> None:
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
+    assert set(alarms) == set(EXPECTED_ALARMS)
+    published = _published_metric_names()
+    for name, (namespace, metric, statistic) in EXPECTED_ALARMS.items():
+        props = alarms[name]["Properties"]
+        assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (namespace, metric, statistic), name
+        assert props["AlarmActions"] == [{"Ref": "IntegrationErrorsTopic"}], name
+        assert props["TreatMissingData"] == "notBreaching", name
+        assert props["AlarmDescription"], name
+        if namespace == "AudienceSync":
+            assert metric in published, f"{name} watches {metric}, which nothing publishes"
+            # Powertools adds the service dimension to every metric; alarms watch the service-wide series.
+            assert props["Dimensions"] == [{"Name": "service", "Value": "audience-sync"}], name
+
+
+def test_dashboard_body_is_json_and_shows_every_alarm_and_metric(template: dict[str, Any]) -> None:
+    body = _dashboard(template)
+    widgets = body["widgets"]
+    (alarm_widget,) = [w for w in widgets if w["type"] == "alarm"]
+    assert set(alarm_widget["properties"]["alarms"]) == {f"SUB({name}.Arn)" for name in EXPECTED_ALARMS}
+    shown = json.dumps([w["properties"] for w in widgets if w["type"] == "metric"])
+    per_step = {"Entered", "Synced", "NotSynced", "Pending", "Errored"}
+    for metric in per_step:
+        assert f'{{AudienceSync,service,step}} MetricName=\\"{metric}\\"' in shown, f"no per-step {metric} widget"
+    for metric in ("LinkedInRequests", "LinkedInThrottled", "LinkedInFailed", "LinkedInLatency"):
+        assert f'"{metric}"' in shown, f"no widget for {metric}"
+    assert "SUB(SyncDeadLetterQueue.QueueName)" in shown
+    assert (per_step | {"LinkedInRequests", "LinkedInThrottled", "LinkedInFailed", "LinkedInLatency"}) <= (
+        _published_metric_names()
+    )
+    # widgets never overlap on the 24-column grid
+    cells = [
+        (x, y) for w in widgets for x in range(w["x"], w["x"] + w["width"]) for y in range(w["y"], w["y"] + w["height"])
+    ]
+    assert len(cells) == len(set(cells)) and max(x for x, _ in cells) < 24

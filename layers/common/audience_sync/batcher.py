@@ -42,7 +42,7 @@ from audience_sync.packing import PackedRequest, pack
 from audience_sync.queue_message import QueuedMessage, SyncTarget
 from audience_sync.queue_reader import QueueReader
 from audience_sync.retry import retry_schedule
-from audience_sync.retry_store import RetryBatch, RetryStore
+from audience_sync.retry_store import MAX_CORRELATION_IDS, RetryBatch, RetryStore
 from audience_sync.sender import Outcome, Sender
 from audience_sync.settings import Settings
 
@@ -99,7 +99,10 @@ class Batcher:
     def handle(self, records: list[dict[str, Any]], deadline_ms: int) -> list[str]:
         """Process SQS records; return the SQS message ids to report as batch item failures."""
         with _COLLECTOR.paused():
-            return self._handle(records, deadline_ms)
+            try:
+                return self._handle(records, deadline_ms)
+            finally:
+                self.sender.finish_invocation()
 
     def _handle(self, records: list[dict[str, Any]], deadline_ms: int) -> list[str]:
         self.sender.start_invocation()
@@ -273,9 +276,15 @@ class Batcher:
 
         def send(request: PackedRequest) -> list[Outcome] | None:
             users = [messages[ref.message].users[ref.user] for ref in request.users]
-            step_ids = {messages[ref.message].step_id for ref in request.users}
+            sources = [messages[i] for i in {ref.message for ref in request.users}]
             try:
-                return self.sender.send(request.target, users, step_ids, deadline_ms - REQUEST_BUDGET_MS)
+                return self.sender.send(
+                    request.target,
+                    users,
+                    {m.step_id for m in sources},
+                    deadline_ms - REQUEST_BUDGET_MS,
+                    correlation_ids=[m.correlation_id for m in sources],
+                )
             except AWS_ERRORS:  # the token bucket or the connection table failed: these users wait in the retry
                 logger.exception("AWS failed around a LinkedIn request; its users go to the retry")
                 return None
@@ -347,7 +356,8 @@ class Batcher:
         for target_key, entries in waiting.items():
             for start in range(0, len(entries), limit):
                 part = entries[start : start + limit]
-                first = chunk[part[0][0]].message
+                sources = sorted({i for i, _, _ in part})
+                webhooks = sorted({c for i in sources if (c := chunk[i].message.correlation_id)})
                 batch = RetryBatch(
                     batch_id=uuid.uuid4().hex,
                     attempt=1,
@@ -356,10 +366,10 @@ class Batcher:
                     users=[user for _, user, _ in part],
                     reasons=[reason for _, _, reason in part],
                     first_failed_at=now,
-                    correlation_id=first.correlation_id,
+                    correlation_ids=webhooks[:MAX_CORRELATION_IDS],
                 )
                 key = self.retries.put(batch)
-                for i in sorted({i for i, _, _ in part}):
+                for i in sources:
                     keys_of[i].append(key)
         return keys_of
 

@@ -26,7 +26,7 @@ from audience_sync.settings import Settings
 logger = Logger(child=True)
 
 CONNECTION_ID = "linkedin"
-_PK = f"connection#{CONNECTION_ID}"
+CONNECTION_PK = f"connection#{CONNECTION_ID}"
 _STATE_PREFIX = "oauth_state#"
 USABLE_ROLES = frozenset({"ACCOUNT_BILLING_ADMIN", "ACCOUNT_MANAGER", "CAMPAIGN_MANAGER", "CREATIVE_MANAGER"})
 
@@ -187,7 +187,7 @@ class ConnectionService:
             kwargs["ConditionExpression"] = "#v = :expected"
             values[":expected"] = expected_version
         result = self.table.update_item(
-            Key={"pk": _PK},
+            Key={"pk": CONNECTION_PK},
             UpdateExpression="SET " + ", ".join(sets) + " REMOVE #e",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
@@ -197,7 +197,7 @@ class ConnectionService:
         return int(result["Attributes"]["version"])
 
     def _item(self) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self.table.get_item(Key={"pk": _PK}, ConsistentRead=True).get("Item")
+        item: dict[str, Any] | None = self.table.get_item(Key={"pk": CONNECTION_PK}, ConsistentRead=True).get("Item")
         return item
 
     # ---- queries and commands ------------------------------------------------------------------
@@ -220,7 +220,7 @@ class ConnectionService:
         }
 
     def disconnect(self) -> None:
-        self.table.delete_item(Key={"pk": _PK})
+        self.table.delete_item(Key={"pk": CONNECTION_PK})
         self._plaintext = {}
 
     def access_token(self) -> AccessToken:
@@ -267,7 +267,7 @@ class ConnectionService:
         """The token is dead: users wait in the retry until a reconnect. Notified once per connection."""
         try:
             self.table.update_item(
-                Key={"pk": _PK},
+                Key={"pk": CONNECTION_PK},
                 UpdateExpression="SET #s = :s, #e = :e, updated_at = :now",
                 ConditionExpression="attribute_exists(pk) AND #s <> :s",
                 ExpressionAttributeNames={"#s": "status", "#e": "error"},

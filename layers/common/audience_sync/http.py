@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync.errors import ApiError
 from audience_sync.models import MAX_BODY_BYTES
@@ -88,3 +89,19 @@ def proxy_response(response: Response) -> dict[str, Any]:
         "body": response.body if isinstance(response.body, str) else json.dumps(response.body),
         "isBase64Encoded": False,
     }
+
+
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+def handle(
+    app: APIGatewayRestResolver, logger: Logger, event: dict[str, Any], context: LambdaContext
+) -> dict[str, Any]:
+    """Size limit, then the resolver; the answer names the request's correlation id (API Gateway's request id),
+    which every log line of the request carries, down to the LinkedIn request that sends its users."""
+    oversized = reject_oversized(event)
+    response = proxy_response(oversized) if oversized is not None else app.resolve(normalise_request(event), context)
+    correlation_id = logger.get_correlation_id()
+    if correlation_id:
+        response.setdefault("headers", {})[CORRELATION_HEADER] = correlation_id
+    return response

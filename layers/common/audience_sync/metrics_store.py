@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 
-from audience_sync import aws
+from audience_sync import aws, emf
 from audience_sync.metrics import StepDelta
 from audience_sync.settings import Settings
 
@@ -47,11 +47,11 @@ def counters_update(step_id: str, delta: StepDelta, now: int) -> dict[str, Any]:
 
 
 def emit_emf(step_id: str, delta: StepDelta) -> None:
-    """One EMF blob per step with the increments. There is no pending gauge: the counters are written in
-    transactions, which cannot return them; pending is Entered - Synced - NotSynced - Errored."""
-    metrics = EphemeralMetrics()
-    metrics.add_dimension(name="step", value=step_id)
-    for counter, n in delta.counts.items():
-        if n:
-            metrics.add_metric(name=_EMF_NAMES[counter], unit=MetricUnit.Count, value=n)
-    metrics.flush_metrics()
+    """One EMF blob per step with the increments. The pending gauge comes from a schedule (snapshot.py): the
+    counters are written in transactions, which cannot return them.
+
+    Errored users are also published without the step dimension: an alarm needs one metric whatever the steps."""
+    increments = {_EMF_NAMES[counter]: (MetricUnit.Count, [n]) for counter, n in delta.counts.items() if n}
+    emf.publish(increments, {"step": step_id})
+    if delta.counts["errored"]:
+        emf.count(_EMF_NAMES["errored"], delta.counts["errored"])

@@ -70,7 +70,12 @@ class RetryAttempt:
         if batch.attempt != attempt:
             raise ValueError(f"batch {key} is for attempt {batch.attempt}, not {attempt}")
         self.sender.start_invocation()
-        outcomes = self.sender.send(batch.target, batch.users, [batch.step_id], send_by_ms, attempt=attempt)
+        try:
+            outcomes = self.sender.send(
+                batch.target, batch.users, [batch.step_id], send_by_ms, attempt=attempt, correlation_ids=batch.webhooks
+            )
+        finally:
+            self.sender.finish_invocation()
         final = attempt >= len(self.schedule)  # no wait left after this attempt: the horizon is reached
         delta, waiting, reasons = _tally(outcomes, batch.reasons, final)
         next_keys: list[str] = []

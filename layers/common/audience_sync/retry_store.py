@@ -13,6 +13,8 @@ from audience_sync import aws
 from audience_sync.normalise import QueuedUser
 from audience_sync.queue_message import SyncTarget
 
+MAX_CORRELATION_IDS = 100
+
 
 class RetryBatch(BaseModel):
     """Users of one step and one target that LinkedIn has not taken yet, and why (one reason per user)."""
@@ -27,7 +29,9 @@ class RetryBatch(BaseModel):
     users: Annotated[list[QueuedUser], Field(min_length=1)]
     reasons: list[str]
     first_failed_at: int  # epoch ms
-    correlation_id: str | None = None
+    correlation_id: str | None = None  # written by versions before correlation_ids; still read
+    # The webhooks the users came from (their ingest request ids), for the retry's log lines.
+    correlation_ids: Annotated[list[str], Field(max_length=MAX_CORRELATION_IDS)] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_reason_per_user(self) -> RetryBatch:
@@ -38,6 +42,10 @@ class RetryBatch(BaseModel):
     @property
     def key(self) -> str:
         return batch_key(self.step_id, self.batch_id, self.attempt)
+
+    @property
+    def webhooks(self) -> list[str]:
+        return self.correlation_ids or ([self.correlation_id] if self.correlation_id else [])
 
 
 def batch_key(step_id: str, batch_id: str, attempt: int) -> str:

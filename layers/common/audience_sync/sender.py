@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from audience_sync import emf
 from audience_sync.clock import Clock
 from audience_sync.connections import AccessToken, ConnectionService, NotConnected
 from audience_sync.linkedin.client import ElementResult, LinkedInClient, encode_users_body
@@ -32,12 +32,16 @@ from audience_sync.normalise import QueuedUser, linkedin_element
 from audience_sync.notifications import Notifier
 from audience_sync.queue_message import SyncTarget
 from audience_sync.ratelimit_store import DynamoTokenBucket
+from audience_sync.request_metrics import RequestStats
 from audience_sync.retry import AUDIENCE_NOT_FOUND_AFTER_ATTEMPT, AUDIENCE_PROPAGATION_MS
 from audience_sync.steps import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, SYNC_ERRORS, StepRepository
 
 logger = Logger(child=True)
 
 NOT_SENT_IN_TIME = "not_sent_in_time"
+VERSION_SUNSET = "LinkedInVersionSunset"
+# A request's log line names the webhooks its users came from; a full request can hold thousands of them.
+LOGGED_CORRELATION_IDS = 20
 BODIES_BUILT_AT_ONCE = 2
 # A 404 this long after the audience was created is not propagation any more.
 AUDIENCE_NOT_FOUND_GRACE_MS = 10 * 60 * 1000
@@ -88,10 +92,15 @@ class Sender:
         self._count_lock = threading.Lock()
         self._building = threading.BoundedSemaphore(BODIES_BUILT_AT_ONCE)
         self.requests_sent = 0
+        self.stats = RequestStats()
 
     def start_invocation(self) -> None:
         self._token = None  # a token may have been refreshed or revoked since the last invocation
         self._no_token = None
+
+    def finish_invocation(self) -> None:
+        """Publish the invocation's request metrics (LinkedInRequests, LinkedInThrottled, LinkedInLatency...)."""
+        self.stats.flush()
 
     def send(
         self,
@@ -100,9 +109,12 @@ class Sender:
         step_ids: Iterable[str],
         send_by_ms: int,
         attempt: int = 0,
+        correlation_ids: Iterable[str | None] = (),
     ) -> list[Outcome]:
-        """Each user's outcome, in order. `attempt` 0 is the first send; retries count up from 1."""
+        """Each user's outcome, in order. `attempt` 0 is the first send; retries count up from 1.
+        `correlation_ids` name the webhooks the users came from: the request's log line carries them."""
         steps = sorted(set(step_ids))
+        trace = _RequestTrace(target, len(users), attempt, correlation_ids)
         if target.audience_created_at is not None:
             wait_ms = target.audience_created_at + AUDIENCE_PROPAGATION_MS - self.clock.now_ms()
             if wait_ms > 0:
@@ -123,7 +135,7 @@ class Sender:
             try:
                 with self._count_lock:
                     self.requests_sent += 1
-                results = self.linkedin.send_users(token.value, target.audience_id, body, len(users))
+                results = self._send_users(token, target, body, len(users), trace)
             except LinkedInError as exc:
                 if exc.disposition is Disposition.REFRESH_TOKEN and first_try:
                     refreshed = self._refreshed(token)
@@ -136,8 +148,23 @@ class Sender:
             return [element_outcome(result) for result in results]
         raise AssertionError("unreachable: the second try always returns")
 
+    def _send_users(
+        self, token: AccessToken, target: SyncTarget, body: bytes, expected: int, trace: _RequestTrace
+    ) -> list[ElementResult]:
+        started_ms = self.clock.now_ms()
+        try:
+            results = self.linkedin.send_users(token.value, target.audience_id, body, expected)
+        except LinkedInError as exc:
+            latency_ms = self.clock.now_ms() - started_ms
+            self.stats.record(exc.status, latency_ms)
+            logger.warning("LinkedIn request failed", extra=trace.fields(exc.status, latency_ms, exc))
+            raise
+        latency_ms = self.clock.now_ms() - started_ms
+        self.stats.record(200, latency_ms)
+        logger.info("LinkedIn request", extra=trace.fields(200, latency_ms))
+        return results
+
     def _request_failed(self, exc: LinkedInError, target: SyncTarget, steps: list[str], attempt: int) -> str:
-        logger.warning("LinkedIn request failed", extra={"status": exc.status, "code": exc.code, "attempt": attempt})
         if exc.disposition is Disposition.REFRESH_TOKEN:
             self.connections.mark_invalid(exc.reason)
             return "linkedin_invalid_token"
@@ -148,9 +175,7 @@ class Sender:
             return f"linkedin_{AUDIENCE_NOT_FOUND}"
         elif exc.status == 426:
             logger.error("LinkedIn-Version is sunset: raise LinkedInVersion", extra={"code": exc.code})
-            metrics = EphemeralMetrics()
-            metrics.add_metric(name="LinkedInVersionSunset", unit=MetricUnit.Count, value=1)
-            metrics.flush_metrics()
+            emf.count(VERSION_SUNSET, 1)
         return exc.reason
 
     def _not_found_persists(self, target: SyncTarget, attempt: int) -> bool:
@@ -198,3 +223,27 @@ class Sender:
         except OAuthError as unavailable:
             return Outcome("retry", f"linkedin_refresh_{unavailable.error}")
         return self._token
+
+
+class _RequestTrace:
+    """What a LinkedIn request's log line says about it: never users, only counts, the audience and the webhooks'
+    correlation ids (the id the ingest answered with, so one webhook can be followed to LinkedIn)."""
+
+    def __init__(self, target: SyncTarget, users: int, attempt: int, correlation_ids: Iterable[str | None]):
+        ids = sorted({c for c in correlation_ids if c})
+        self.base: dict[str, object] = {
+            "audience_id": target.audience_id,
+            "action": target.action,
+            "users": users,
+            "attempt": attempt,
+            "correlation_ids": ids[:LOGGED_CORRELATION_IDS],
+            "webhooks": len(ids),
+        }
+
+    def fields(self, status: int, latency_ms: float, error: LinkedInError | None = None) -> dict[str, object]:
+        out = {**self.base, "status": status, "latency_ms": round(latency_ms, 1)}
+        if error is not None:
+            out["code"] = error.code
+            if error.request_id:
+                out["linkedin_request_id"] = error.request_id
+        return out

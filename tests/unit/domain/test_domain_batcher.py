@@ -407,6 +407,13 @@ def test_element_4xx_is_counted_errored_and_element_5xx_waits() -> None:
     assert w.ledger.keys_of("msg:chunk-a") == []
 
 
+def test_a_retry_batch_names_every_webhook_its_users_came_from() -> None:
+    w = world(BOOM)
+    assert w.run(message(AUD_A, 2, "b"), message(AUD_A, 1, "a"), message(AUD_A, 1, "b2", correlation_id="corr-b")) == []
+    (batch,) = w.batches()
+    assert batch.correlation_ids == batch.webhooks == ["corr-a", "corr-b"]  # each once, in order
+
+
 def test_retry_batches_are_per_step_and_target_with_one_reason_per_user() -> None:
     w = world(
         by_segment={
@@ -430,7 +437,10 @@ def test_retry_batches_are_per_step_and_target_with_one_reason_per_user() -> Non
         assert batch.key == batch_key(batch.step_id, batch.batch_id, 1)
         assert batch.first_failed_at == T0
         assert len(batch.reasons) == len(batch.users)
-    assert by_group["step-1", "100"].correlation_id == "corr-a"
+    # each batch names the webhooks its users came from, for the retry's log lines
+    assert by_group["step-1", "100"].correlation_ids == ["corr-a"]
+    assert by_group["step-1", "200"].correlation_ids == ["corr-b"]
+    assert by_group["step-2", "100"].correlation_ids == ["corr-c"]
     assert w.ledger.keys_of("msg:chunk-a") == [by_group["step-1", "100"].key]
     assert w.ledger.keys_of("msg:chunk-b") == [by_group["step-1", "200"].key]
     assert w.ledger.keys_of("msg:chunk-c") == [by_group["step-2", "100"].key]
@@ -644,8 +654,10 @@ def test_counts_are_emitted_as_emf_once_settled(capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     w.run(message(AUD_A, 3, "a"))
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert sum(b.get("Synced", [0])[0] for b in blobs) == 2
-    assert sum(b.get("Errored", [0])[0] for b in blobs) == 1
+    per_step = [b for b in blobs if b.get("step") == "step-1"]
+    assert sum(b.get("Synced", [0])[0] for b in per_step) == 2
+    assert sum(b.get("Errored", [0])[0] for b in per_step) == 1
+    assert sum(b.get("Errored", [0])[0] for b in blobs if "step" not in b) == 1  # the service-wide series
 
 
 def test_nothing_is_emitted_for_a_message_that_failed_to_settle(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from audience_sync import sender as sender_module
 from audience_sync.connections import AccessToken, NotConnected
 from audience_sync.linkedin.client import ElementResult
 from audience_sync.linkedin.errors import LinkedInError
 from audience_sync.linkedin.oauth import OAuthError
 from audience_sync.queue_message import SyncTarget
+from audience_sync.request_metrics import LATENCY, REQUESTS, THROTTLED
 from audience_sync.retry import AUDIENCE_NOT_FOUND_AFTER_ATTEMPT, AUDIENCE_PROPAGATION_MS
 from audience_sync.sender import (
     AUDIENCE_NOT_FOUND_GRACE_MS,
+    LOGGED_CORRELATION_IDS,
     NOT_SENT,
     NOT_SENT_IN_TIME,
     SYNCED,
@@ -26,7 +30,9 @@ from audience_sync.steps import SYNC_ERRORS
 from tests.unit.domain.sync_fakes import (
     AUD_A,
     T0,
+    Answer,
     FakeBucket,
+    FakeClock,
     FakeConnections,
     FakeSteps,
     SenderWorld,
@@ -394,3 +400,77 @@ def test_a_dead_grant_is_refreshed_once_per_invocation_not_once_per_request() ->
     w.sender.start_invocation()  # the next invocation may find the member reconnected
     send(w, 1)
     assert len(w.connections.refreshed) == 2
+
+
+# ---- what a request publishes and logs ----------------------------------------------------------------
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def sender_log() -> Iterator[_Records]:
+    handler = _Records()
+    target = logging.getLogger(sender_module.logger.name)
+    target.addHandler(handler)
+    level = target.level
+    target.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(level)
+
+
+def takes(clock: FakeClock, ms: int) -> Answer:
+    """An answer that takes LinkedIn `ms` on the fake clock."""
+
+    def respond(elements: list[dict[str, object]]) -> list[ElementResult]:
+        clock.sleep(ms / 1000)
+        return [ElementResult(201)] * len(elements)
+
+    return respond
+
+
+def test_each_request_is_logged_with_the_webhooks_it_carries_and_no_user(sender_log: _Records) -> None:
+    clock = FakeClock()
+    w = sender_world(takes(clock, 250), clock=clock)
+    w.sender.send(AUD_A, users(3, "u"), STEPS, SEND_BY, correlation_ids=["req-b", "req-a", None, "req-a"])
+    (record,) = [r for r in sender_log.records if r.getMessage() == "LinkedIn request"]
+    assert record.correlation_ids == ["req-a", "req-b"]  # type: ignore[attr-defined]
+    assert record.webhooks == 2  # type: ignore[attr-defined]
+    assert record.users == 3 and record.status == 200 and record.latency_ms == 250  # type: ignore[attr-defined]
+    assert record.audience_id == AUD_A.audience_id  # type: ignore[attr-defined]
+    logged = json.dumps({k: v for k, v in record.__dict__.items() if k not in {"args", "exc_info"}}, default=str)
+    assert not any(h in logged for h in hashes("u", range(3)))
+
+
+def test_a_request_names_at_most_20_webhooks_and_counts_them_all(sender_log: _Records) -> None:
+    w = sender_world()
+    w.sender.send(AUD_A, users(1, "u"), STEPS, SEND_BY, correlation_ids=[f"req-{i:03}" for i in range(50)])
+    (record,) = [r for r in sender_log.records if r.getMessage() == "LinkedIn request"]
+    assert len(record.correlation_ids) == LOGGED_CORRELATION_IDS and record.webhooks == 50  # type: ignore[attr-defined]
+
+
+def test_a_failed_request_is_logged_with_linkedins_request_id(sender_log: _Records) -> None:
+    w = sender_world(LinkedInError(503, "unavailable", "busy", request_id="li-uuid-1"))
+    send(w)
+    (record,) = [r for r in sender_log.records if r.getMessage() == "LinkedIn request failed"]
+    assert record.status == 503 and record.linkedin_request_id == "li-uuid-1"  # type: ignore[attr-defined]
+
+
+def test_requests_are_published_once_per_invocation(capsys: pytest.CaptureFixture[str]) -> None:
+    clock = FakeClock()
+    w = sender_world(takes(clock, 40), LinkedInError(429, "throttled", "slow down"), clock=clock)
+    w.sender.start_invocation()
+    send(w)
+    send(w)
+    capsys.readouterr()
+    assert not [b for b in emf_blobs(capsys.readouterr().out) if REQUESTS in b]  # nothing before the end
+    w.sender.finish_invocation()
+    (blob,) = [b for b in emf_blobs(capsys.readouterr().out) if REQUESTS in b]
+    assert blob[REQUESTS] == [2.0] and blob[THROTTLED] == [1.0] and blob[LATENCY] == [40.0, 0.0]

@@ -172,4 +172,4 @@ def error_from(response: requests.Response) -> LinkedInError:
     if isinstance(body, dict):
         code = str(body.get("code") or body.get("error") or body.get("serviceErrorCode") or code)
         message = str(body.get("message") or body.get("error_description") or message)
-    return LinkedInError(response.status_code, code, message[:300])
+    return LinkedInError(response.status_code, code, message[:300], response.headers.get("x-li-uuid"))

@@ -17,11 +17,12 @@ class Disposition(StrEnum):
 class LinkedInError(Exception):
     """A non-2xx answer (or no answer) from LinkedIn. `status` 0 means timeout / connection error."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, request_id: str | None = None):
         super().__init__(f"LinkedIn {status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.request_id = request_id  # LinkedIn's x-li-uuid: what LinkedIn support asks for
 
     @property
     def disposition(self) -> Disposition:

@@ -1,0 +1,163 @@
+"""No raw email, name, GAID, token or secret in any log line or metric dimension, and a webhook can be followed
+to the LinkedIn request that carried its users (its correlation id).
+
+Local mode runs the real handlers and prints everything they log, their EMF metric blobs included, to one log.
+The run goes through the paths that log: accepted, filtered and not-synced users, a malformed request, LinkedIn
+throttling and failing, an expired access token refreshed, a revoked grant (invalid_token) and a reconnect.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from localmode.sandbox import LinkedInSandbox, SandboxConfig
+from localmode.sandbox.server import serving
+from tests.e2e.local_service import Service, configure_and_launch, local_service, metrics, post_users, wait_for
+from tests.log_scan import find_leaks
+
+pytestmark = pytest.mark.e2e
+
+CLIENT_SECRET = f"client-secret-{secrets.token_hex(8)}"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[LinkedInSandbox, str]]:
+    app = LinkedInSandbox(SandboxConfig(client_secret=CLIENT_SECRET))
+    with serving(app) as url:
+        yield app, url
+
+
+def _people(prefix: str, n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "external_id": f"{prefix}-{i}",
+            "email": f"  {prefix.title()}.Person{i}@Example.COM ",
+            "first_name": f"Émilie{prefix}{i}",
+            "last_name": f"Planté{prefix}{i}",
+            "android_gaid": f"{i:08x}-aaaa-4bbb-8ccc-{prefix[:4].ljust(4, 'x')}{i:08x}",
+            "ad_tracking_enabled": i % 5 != 0,  # every fifth user is filtered out (no consent)
+            "attributes": {"opted_in_marketing": True},
+        }
+        for i in range(n)
+    ]
+
+
+def _connect(service: Service) -> list[str]:
+    """OAuth through the sandbox; returns the authorization codes and states the redirects carried."""
+    response = requests.get(service.url("/v1/connections/linkedin/authorize"), headers=service.headers, timeout=10)
+    assert response.status_code == 200, response.text
+    query = parse_qs(urlsplit(response.history[-1].headers["Location"]).query)
+    return query["code"] + query["state"]
+
+
+def _fault(linkedin: str, **rule: Any) -> None:
+    assert requests.post(f"{linkedin}/_sandbox/faults", json=rule, timeout=10).status_code == 201
+
+
+def _consented(people: list[dict[str, Any]]) -> int:
+    return sum(1 for p in people if p["ad_tracking_enabled"])
+
+
+def _settled(service: Service, step: str, entered: int) -> dict[str, int]:
+    def done() -> dict[str, int] | None:
+        m = metrics(service, step)
+        return m if m["entered"] >= entered and m["pending"] == 0 else None
+
+    try:
+        result: dict[str, int] = wait_for(done, 90, f"{step} to settle")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {metrics(service, step)} (expected {entered} entered)") from None
+    return result
+
+
+def test_logs_and_metrics_carry_no_personal_data_or_secret(
+    tmp_path: Path, sandbox: tuple[LinkedInSandbox, str]
+) -> None:
+    app, linkedin = sandbox
+    env = {
+        "LINKEDIN_API_URL": f"{linkedin}/rest",
+        "LINKEDIN_OAUTH_URL": f"{linkedin}/oauth/v2",
+        "LINKEDIN_CLIENT_SECRET": CLIENT_SECRET,
+        "LOG_LEVEL": "DEBUG",
+        "POWERTOOLS_METRICS_DISABLED": "false",  # the EMF blobs and their dimensions are in the log too
+        "TIME_SCALE": "600",
+    }
+    people = _people("alpha", 40) + _people("beta", 10)
+    with local_service(tmp_path, **env) as service:
+        oauth_values = _connect(service)
+        configure_and_launch(
+            service,
+            "consented",
+            entry_filters=[{"attribute": "ad_tracking_enabled", "op": "eq", "value": True}],
+        )
+        _fault(linkedin, status=429, path_contains="/users", count=1)
+        _fault(linkedin, status=500, path_contains="/users", count=1)
+        accepted = post_users(service, "consented", {"users": people[:40], "idempotency_key": "first"})
+        assert accepted.status_code == 202, accepted.text
+        correlation_id = accepted.headers["X-Correlation-Id"]
+        # bad input that quotes a real email in the wrong place, and an address that cannot be synced
+        malformed = post_users(service, "consented", {"users": [{"external_id": 7, "email": people[40]["email"]}]})
+        assert malformed.status_code == 400
+        unsyncable = [{**p, "email": p["email"].replace("@", " at ")} for p in people[41:45]]
+        assert post_users(service, "consented", {"users": unsyncable}).status_code == 202
+        _settled(service, "consented", _consented(people[:40] + unsyncable))
+
+        # an expired access token (refreshed), then a revoked grant (invalid_token) and a reconnect
+        assert requests.post(f"{linkedin}/_sandbox/tokens/expire", timeout=10).status_code == 200
+        assert post_users(service, "consented", {"users": people[45:47]}).status_code == 202
+        _settled(service, "consented", _consented(people[:40] + unsyncable + people[45:47]))
+        assert requests.post(f"{linkedin}/_sandbox/tokens/revoke", timeout=10).status_code == 200
+        assert post_users(service, "consented", {"users": people[47:50]}).status_code == 202
+        wait_for(
+            lambda: (
+                requests.get(service.url("/v1/connections/linkedin"), headers=service.headers, timeout=10).json()[
+                    "status"
+                ]
+                == "invalid_token"
+            ),
+            30,
+            "invalid_token",
+        )
+        oauth_values += _connect(service)
+        _settled(service, "consented", _consented(people[:40] + unsyncable + people[45:50]))
+        time.sleep(1)  # let the last log lines of the settling batch reach the log file
+        log = service.log()
+
+    with app.state.lock:
+        tokens = {t.token for t in app.state.oauth.access.values()} | set(app.state.oauth.refresh)
+    sensitive = {
+        "email": [p["email"] for p in people] + [u["email"] for u in unsyncable],
+        "first_name": [p["first_name"] for p in people],
+        "last_name": [p["last_name"] for p in people],
+        "android_gaid": [p["android_gaid"] for p in people],
+        "token": sorted(tokens),
+        "oauth_code_or_state": oauth_values,
+        "client_secret": [CLIENT_SECRET],
+    }
+    assert len(tokens) >= 4  # first grant, its refresh, the reconnect: the scan has tokens to look for
+    leaks = find_leaks(log, sensitive)
+    assert not leaks, "\n".join(f"{leak.kind} on line {leak.line_number}: {leak.line}" for leak in leaks[:20])
+
+    # The scan looked at real output: the handlers' JSON lines and metric blobs are in it.
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    emf = [r for r in records if "_aws" in r]
+    assert {"Entered", "Synced", "LinkedInRequests"} <= {
+        m["Name"] for r in emf for m in r["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
+    dimensions = {k: r[k] for r in emf for d in r["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for k in d}
+    assert not find_leaks(json.dumps(dimensions), sensitive)
+    # ... and the webhook's correlation id is on the log line of the LinkedIn request that sent its users.
+    linkedin_requests = [r for r in records if r.get("message") == "LinkedIn request"]
+    assert any(correlation_id in r.get("correlation_ids", []) for r in linkedin_requests), linkedin_requests[:3]
+    # the retry too (LinkedIn answered 429 then 500 to the first requests): its request names the same webhook
+    retried = [r for r in linkedin_requests if r.get("attempt", 0) >= 1 and r.get("function_name") == "RetryFunction"]
+    assert any(correlation_id in r.get("correlation_ids", []) for r in retried), retried[:3]
