@@ -32,15 +32,13 @@ from audience_sync.normalise import QueuedUser, linkedin_element
 from audience_sync.notifications import Notifier
 from audience_sync.queue_message import SyncTarget
 from audience_sync.ratelimit_store import DynamoTokenBucket
-from audience_sync.retry import AUDIENCE_NOT_FOUND_AFTER_ATTEMPT, AUDIENCE_PROPAGATION_MS
+from audience_sync.retry import AUDIENCE_PROPAGATION_MS, audience_not_found_persists
 from audience_sync.steps import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, SYNC_ERRORS, StepRepository
 
 logger = Logger(child=True)
 
 NOT_SENT_IN_TIME = "not_sent_in_time"
 BODIES_BUILT_AT_ONCE = 2
-# A 404 this long after the audience was created is not propagation any more.
-AUDIENCE_NOT_FOUND_GRACE_MS = 10 * 60 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +152,7 @@ class Sender:
         return exc.reason
 
     def _not_found_persists(self, target: SyncTarget, attempt: int) -> bool:
-        if attempt >= AUDIENCE_NOT_FOUND_AFTER_ATTEMPT or target.audience_created_at is None:
-            return True
-        return self.clock.now_ms() - target.audience_created_at > AUDIENCE_NOT_FOUND_GRACE_MS
+        return audience_not_found_persists(target.audience_created_at, self.clock.now_ms(), attempt)
 
     # Step errors are best effort: failing to record one must not fail the users' outcomes, which are already known.
     def _set_step_error(self, steps: list[str], code: str) -> None:
