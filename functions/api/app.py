@@ -11,12 +11,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync import secrets_store
-from audience_sync.audience import describe
-from audience_sync.connections import ConnectionService, NotConnected
+from audience_sync.audience_cache import AudienceCache
+from audience_sync.audience_refresh import AudienceRefresher
+from audience_sync.clock import SystemClock
+from audience_sync.connections import ConnectionService
 from audience_sync.errors import ApiError
 from audience_sync.http import handle, json_response, new_resolver
 from audience_sync.launcher import Launcher
-from audience_sync.linkedin.errors import Disposition, LinkedInError
 from audience_sync.metrics import public_metrics
 from audience_sync.metrics_store import MetricsStore
 from audience_sync.models import StepConfig, valid_step_id
@@ -36,6 +37,14 @@ class Services:
         self.steps = StepRepository(config)
         self.metrics = MetricsStore(config)
         self.launcher = Launcher(config, self.steps, self.connections)
+        self.audience = AudienceRefresher(
+            self.steps,
+            self.connections,
+            AudienceCache(config.audience_views_table),
+            self.connections.notifier,
+            SystemClock(),
+            config.audience_max_age_seconds,
+        )
 
 
 @cache
@@ -120,23 +129,9 @@ def step_metrics(step_id: str) -> dict[str, int]:
 
 
 @app.get("/v1/steps/<step_id>/audience")
-def step_audience(step_id: str) -> dict[str, Any]:
-    """Fetched from LinkedIn on demand, so a change there shows at once (caching is a later step)."""
-    svc = services()
-    item = svc.steps.get(valid_step_id(step_id))
-    if not item.get("audience_id"):
-        raise ApiError(409, "step_not_launched", "the step has no LinkedIn audience yet; launch it first")
-    try:
-        segment = svc.launcher.with_token(
-            lambda token: svc.connections.linkedin.get_segment(token, item["audience_id"])
-        )
-    except NotConnected as exc:
-        raise ApiError(409, f"linkedin_{exc.status}", "reconnect LinkedIn to read the audience") from exc
-    except LinkedInError as exc:
-        if exc.disposition is Disposition.NOT_FOUND:
-            raise ApiError(404, "audience_not_found", "LinkedIn has no audience with this id (deleted?)") from exc
-        raise ApiError(502, "linkedin_unavailable", f"LinkedIn did not answer ({exc.reason})") from exc
-    return describe(segment)
+def step_audience(step_id: str, refresh: Annotated[bool, Query()] = False) -> dict[str, Any]:
+    """The cached reading while it is younger than AudienceMaxAgeSeconds, else read from LinkedIn now."""
+    return services().audience.view(valid_step_id(step_id), force=refresh)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -48,6 +48,7 @@ _ROUTES: list[tuple[str, list[str], View]] = [
     ("/_sandbox/", ["GET"], control.index),
     ("/_sandbox/segments", ["GET"], control.list_segments),
     ("/_sandbox/segments/<int:segment_id>", ["DELETE"], control.delete_segment),
+    ("/_sandbox/segments/<int:segment_id>", ["PATCH"], control.update_segment),
     ("/_sandbox/segments/<int:segment_id>/members", ["GET"], control.segment_members),
     ("/_sandbox/faults", ["GET"], control.list_faults),
     ("/_sandbox/faults", ["POST"], control.add_fault),

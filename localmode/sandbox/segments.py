@@ -9,6 +9,7 @@ from localmode.sandbox.rules import Identity, element_error, identity, member_re
 
 UPDATE_SETTLE_SECONDS = 2.0  # a write while READY shows UPDATING until this long after the last write
 MIN_VISIBLE_AUDIENCE = 300  # audienceSize / matchedCount are only shown from this many members
+STATUSES = ("BUILDING", "READY", "UPDATING", "ARCHIVED", "EXPIRED", "FAILED", "ERROR")  # linkedin-api.md §1.4
 
 
 def epoch_ms(seconds: float) -> int:
@@ -30,11 +31,17 @@ class Segment:
     input_count: int = 0
     updating_until: float = 0.0
     members: dict[Identity, dict[str, Any]] = field(default_factory=dict)
+    # Set through the control API (PATCH /_sandbox/segments/{id}) to play LinkedIn's slow or rare states.
+    status_override: str | None = None
+    audience_size_override: int | None = None
+    matched_count_override: int | None = None
 
     def propagated(self, now: float, delay: float) -> bool:
         return now >= self.created + delay
 
     def status(self, now: float, ready_after: float) -> str:
+        if self.status_override is not None:
+            return self.status_override
         if now < self.created + ready_after:
             return "BUILDING"
         if now < self.updating_until:
@@ -80,6 +87,10 @@ class Segment:
         if size >= MIN_VISIBLE_AUDIENCE:
             destination["audienceSize"] = size
             destination["matchedCount"] = size
+        if self.audience_size_override is not None:  # reported as set, even below 300
+            destination["audienceSize"] = self.audience_size_override
+        if self.matched_count_override is not None:
+            destination["matchedCount"] = self.matched_count_override
         body: dict[str, Any] = {
             "id": self.id,
             "name": self.name,

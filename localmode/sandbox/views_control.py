@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from localmode.sandbox.context import RequestContext
 from localmode.sandbox.faults import parse_fault
 from localmode.sandbox.responses import json_response
+from localmode.sandbox.segments import STATUSES
 
 INDEX = {
     "name": "LinkedIn sandbox control API",
@@ -16,6 +17,8 @@ INDEX = {
         "GET /_sandbox/segments": "segments with status and member_count",
         "GET /_sandbox/segments/{id}/members": "members of a segment",
         "DELETE /_sandbox/segments/{id}": "delete a segment",
+        "PATCH /_sandbox/segments/{id}": "set status, audience_size, matched_count (null: back to the members) "
+        "or input_count",
         "GET|POST|DELETE /_sandbox/faults": "list / add / clear fault injection rules",
         "POST /_sandbox/tokens/revoke": "revoke all access and refresh tokens",
         "POST /_sandbox/tokens/expire": "expire all access tokens (refresh tokens keep working)",
@@ -59,6 +62,40 @@ def delete_segment(ctx: RequestContext, segment_id: int) -> Response:
     if ctx.state.segments.pop(segment_id, None) is None:
         return _error(404, f"No segment {segment_id}")
     return json_response({"deleted": segment_id})
+
+
+def update_segment(ctx: RequestContext, segment_id: int) -> Response:
+    """Put a segment into a state LinkedIn reaches only after hours or days (EXPIRED after 90 days unused, ...)."""
+    segment = ctx.state.segments.get(segment_id)
+    if segment is None:
+        return _error(404, f"No segment {segment_id}")
+    try:
+        body = _json_object(ctx)
+        _check_segment_update(body)
+    except ValueError as exc:
+        return _error(400, str(exc))
+    if "status" in body:
+        segment.status_override = body["status"]
+    if "audience_size" in body:
+        segment.audience_size_override = body["audience_size"]
+    if "matched_count" in body:
+        segment.matched_count_override = body["matched_count"]
+    if "input_count" in body:
+        segment.input_count = body["input_count"]
+    return json_response(segment.to_rest(ctx.state.now(), ctx.state.config.ready_after_seconds))
+
+
+def _check_segment_update(body: dict[str, Any]) -> None:
+    unknown = set(body) - {"status", "audience_size", "matched_count", "input_count"}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    if "status" in body and body["status"] not in (*STATUSES, None):
+        raise ValueError(f"status must be one of {list(STATUSES)} or null")
+    counts = {k: v for k, v in body.items() if k != "status"}
+    if any(not (v is None or (type(v) is int and v >= 0)) for v in counts.values()):
+        raise ValueError("counts must be non-negative integers or null")
+    if "input_count" in body and body["input_count"] is None:
+        raise ValueError("input_count cannot be null")
 
 
 def list_faults(ctx: RequestContext) -> Response:

@@ -80,6 +80,8 @@ EXPECTED_GLOBAL_ENV = {
     "RETRY_BUCKET",
     "RETRY_STATE_MACHINE_ARN",
     "NOTIFICATIONS_TOPIC_ARN",
+    "AUDIENCE_VIEWS_TABLE",
+    "AUDIENCE_MAX_AGE_SECONDS",
 }
 
 EXPECTED_RETRY_OUTPUTS = {
@@ -97,6 +99,7 @@ EXPECTED_FUNCTIONS = {
     "RetryFunction",
     "TokenRefreshFunction",
     "MetricsSnapshotFunction",
+    "AudienceRefreshFunction",
 }
 
 # The one identity-policy statement allowed Resource "*": the retry state machine's CloudWatch Logs delivery.
@@ -121,8 +124,8 @@ ALLOWED_WILDCARD_RESOURCE_STATEMENTS_TRANSLATED = {("RetryStateMachineRole", LOG
 # What each function (and the state machine) may change or call, as granted by SAM policy templates. Equality, not
 # a subset: a missing grant is only caught here (local mode does not enforce IAM) and an extra one is excess privilege.
 EXPECTED_WRITES = {
-    # connections (OAuth), step configs, invalid_token notifications
-    "ApiFunction": {"StepsTable", "ConnectionsTable", "IntegrationErrorsTopic"},
+    # connections (OAuth), step configs and errors, the audience cache, notifications
+    "ApiFunction": {"StepsTable", "ConnectionsTable", "AudienceViewsTable", "IntegrationErrorsTopic"},
     # only the queue: the webhook's counts travel with its users and the batcher records them
     "IngestFunction": {"SyncQueue"},
     # step errors, counters + ledger (one transaction), rate bucket, token refresh, notifications,
@@ -152,6 +155,8 @@ EXPECTED_WRITES = {
     "TokenRefreshFunction": {"ConnectionsTable", "IntegrationErrorsTopic"},
     # reads counters and the connection's status; its gauges go to CloudWatch through its log (EMF)
     "MetricsSnapshotFunction": set(),
+    # the audience cache, audience step errors, a token refresh or invalid_token, notifications
+    "AudienceRefreshFunction": {"StepsTable", "AudienceViewsTable", "ConnectionsTable", "IntegrationErrorsTopic"},
     "RetryStateMachine": {"RetryFunction"},
 }
 # SAM policy template -> the parameter naming what it lets the holder change or call.
@@ -193,6 +198,7 @@ EXPECTED_EVENT_FILES = {
     "batcher_sqs.json",
     "token_refresh_schedule.json",
     "metrics_snapshot_schedule.json",
+    "audience_refresh_schedule.json",
     "retry_attempt.json",
 }
 
@@ -530,6 +536,7 @@ def test_tables_are_plain_dynamodb_tables_with_expected_keys(template: dict[str,
         "ConnectionsTable": ("pk", "expires_at"),
         "RateLimitTable": ("bucket", "expires_at"),
         "LedgerTable": ("id", "expires_at"),  # ledger.py writes id and expires_at
+        "AudienceViewsTable": ("step_id", None),
     }
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
     for name, (hash_key, ttl) in expected.items():
@@ -612,6 +619,21 @@ def test_every_function_has_a_log_group(template: dict[str, Any]) -> None:
         covered |= {ref: props.get("RetentionInDays") for ref in referenced_names(props["LogGroupName"])}
     for name in functions(template):
         assert covered.get(name) == 30, f"{name} has no /aws/lambda log group with 30-day retention"
+
+
+def test_schedules_are_rates_local_mode_runs(template: dict[str, Any]) -> None:
+    """Local mode runs rate() schedules only (period / TIME_SCALE); a cron() one would silently never run there."""
+    from localmode.event_sources import rate_seconds
+
+    schedules = {
+        name: event["Properties"]["Schedule"]
+        for name, fn in functions(template).items()
+        for event in (fn["Properties"].get("Events") or {}).values()
+        if event["Type"] == "Schedule"
+    }
+    assert set(schedules) == {"TokenRefreshFunction", "AudienceRefreshFunction", "MetricsSnapshotFunction"}
+    for name, expression in schedules.items():
+        assert rate_seconds(expression) is not None, f"{name}: {expression} is not a rate() local mode understands"
 
 
 def test_function_code_dirs_contain_handlers(template: dict[str, Any]) -> None:

@@ -22,6 +22,12 @@ ADVICE = {
     "ad_account_access": "Give the connected member a non-viewer role on the ad account, or pick another account.",
     "audience_not_found": "The audience was deleted in LinkedIn: choose another audience and relaunch the step.",
     "users_errored": "These users were retried until the retry horizon and are counted as errored.",
+    "audience_expired": "LinkedIn expired the audience (unused for 90 days) and it cannot be targeted: relaunch the "
+    "step with a new audience name. Users are still sent to it meanwhile.",
+    "audience_failed": "LinkedIn could not process the audience and it cannot be targeted: relaunch the step with a "
+    "new audience name. Users are still sent to it meanwhile.",
+    "audience_error": "LinkedIn reports an error for the audience and it cannot be targeted: check it in Campaign "
+    "Manager or relaunch the step with a new audience name. Users are still sent to it meanwhile.",
 }
 
 

@@ -16,6 +16,16 @@ DEFAULT_HORIZON_SECONDS = 13 * 3600
 AUDIENCE_PROPAGATION_MS = 5000
 # A 404 on this retry attempt or later (≥ 3.5 min after the first failure) means the audience is gone.
 AUDIENCE_NOT_FOUND_AFTER_ATTEMPT = 3
+# A 404 this long after the audience was created is not propagation any more.
+AUDIENCE_NOT_FOUND_GRACE_MS = 10 * 60 * 1000
+
+
+def audience_not_found_persists(audience_created_at: int | None, now_ms: int, attempt: int = 0) -> bool:
+    """A 404 means the audience is missing (step error `audience_not_found`), not a new one still propagating: the
+    step did not create it, it was created longer than the grace ago, or the retry kept seeing it."""
+    if attempt >= AUDIENCE_NOT_FOUND_AFTER_ATTEMPT or audience_created_at is None:
+        return True
+    return now_ms - audience_created_at > AUDIENCE_NOT_FOUND_GRACE_MS
 
 
 def retry_schedule(

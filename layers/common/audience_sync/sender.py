@@ -33,7 +33,7 @@ from audience_sync.notifications import Notifier
 from audience_sync.queue_message import SyncTarget
 from audience_sync.ratelimit_store import DynamoTokenBucket
 from audience_sync.request_metrics import RequestStats
-from audience_sync.retry import AUDIENCE_NOT_FOUND_AFTER_ATTEMPT, AUDIENCE_PROPAGATION_MS
+from audience_sync.retry import AUDIENCE_PROPAGATION_MS, audience_not_found_persists
 from audience_sync.steps import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, SYNC_ERRORS, StepRepository
 
 logger = Logger(child=True)
@@ -43,8 +43,6 @@ VERSION_SUNSET = "LinkedInVersionSunset"
 # A request's log line names the webhooks its users came from; a full request can hold thousands of them.
 LOGGED_CORRELATION_IDS = 20
 BODIES_BUILT_AT_ONCE = 2
-# A 404 this long after the audience was created is not propagation any more.
-AUDIENCE_NOT_FOUND_GRACE_MS = 10 * 60 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +177,7 @@ class Sender:
         return exc.reason
 
     def _not_found_persists(self, target: SyncTarget, attempt: int) -> bool:
-        if attempt >= AUDIENCE_NOT_FOUND_AFTER_ATTEMPT or target.audience_created_at is None:
-            return True
-        return self.clock.now_ms() - target.audience_created_at > AUDIENCE_NOT_FOUND_GRACE_MS
+        return audience_not_found_persists(target.audience_created_at, self.clock.now_ms(), attempt)
 
     # Step errors are best effort: failing to record one must not fail the users' outcomes, which are already known.
     def _set_step_error(self, steps: list[str], code: str) -> None:

@@ -42,6 +42,9 @@ class Settings:
     # LinkedIn requests one batcher keeps in flight (SendConcurrency): a 5,000-user request takes LinkedIn long
     # enough that one at a time cannot use the rate limit (they still leave at the bucket's pace).
     send_concurrency: int = 8
+    # The audience cache (AudienceViewsTable) and how old a reading GET /v1/steps/{id}/audience still serves.
+    audience_views_table: str = ""
+    audience_max_age_seconds: float = 60
 
     @staticmethod
     def from_env() -> Settings:
@@ -70,6 +73,8 @@ class Settings:
             retry_state_machine_arn=_env("RETRY_STATE_MACHINE_ARN"),
             notifications_topic_arn=_env("NOTIFICATIONS_TOPIC_ARN", ""),
             send_concurrency=int(_env("LINKEDIN_SEND_CONCURRENCY", "8")),
+            audience_views_table=_env("AUDIENCE_VIEWS_TABLE", ""),
+            audience_max_age_seconds=float(_env("AUDIENCE_MAX_AGE_SECONDS", "60")),
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from audience_sync import aws
+from audience_sync.audience import STATUS_ERRORS
 from audience_sync.clock import now_ms
 from audience_sync.errors import NotFound
 from audience_sync.models import StepConfig
@@ -24,6 +25,9 @@ _TARGET_FIELDS = ("ad_account_id", "audience", "action")
 AD_ACCOUNT_ACCESS = "ad_account_access"
 AUDIENCE_NOT_FOUND = "audience_not_found"
 SYNC_ERRORS = (AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND)
+# Step errors the audience refresh sets from the audience's LinkedIn status (audience.STATUS_ERRORS); a reading
+# with a targetable status clears them, and audience_not_found too (the audience exists). Sends never clear them.
+AUDIENCE_STATUS_ERRORS = tuple(STATUS_ERRORS.values())
 
 
 class StepRepository:
@@ -68,15 +72,21 @@ class StepRepository:
         attributes: dict[str, Any] = result["Attributes"]
         return attributes
 
-    def set_error(self, step_id: str, code: str) -> bool:
-        """Record a step error; True if it is new (so it is notified once, not on every failed request)."""
+    def set_error(self, step_id: str, code: str, audience_id: str | None = None) -> bool:
+        """Record a step error; True if it is new (so it is notified once, not on every failed request).
+        With `audience_id`, only while the step still targets that audience (a relaunch may have changed it)."""
+        condition = "attribute_exists(step_id) AND (attribute_not_exists(#e) OR #e <> :e)"
+        values: dict[str, Any] = {":e": code, ":now": now_ms()}
+        if audience_id is not None:
+            condition += " AND audience_id = :aud"
+            values[":aud"] = audience_id
         try:
             self.table.update_item(
                 Key={"step_id": step_id},
                 UpdateExpression="SET #e = :e, updated_at = :now",
-                ConditionExpression="attribute_exists(step_id) AND (attribute_not_exists(#e) OR #e <> :e)",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#e": "error"},
-                ExpressionAttributeValues={":e": code, ":now": now_ms()},
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -84,20 +94,41 @@ class StepRepository:
             return False
         return True
 
-    def clear_error(self, step_id: str, codes: tuple[str, ...]) -> None:
-        """Remove the step's error if it is one of `codes` (errors the sync itself sets and a success disproves)."""
-        names = {f":c{i}": code for i, code in enumerate(codes)}
+    def clear_error(self, step_id: str, codes: tuple[str, ...], audience_id: str | None = None) -> None:
+        """Remove the step's error if it is one of `codes` (errors the sync itself sets and a success disproves).
+        With `audience_id`, only while the step still targets that audience."""
+        names: dict[str, Any] = {f":c{i}": code for i, code in enumerate(codes)}
+        condition = f"#e IN ({', '.join(names)})"
+        if audience_id is not None:
+            condition += " AND audience_id = :aud"
+            names[":aud"] = audience_id
         try:
             self.table.update_item(
                 Key={"step_id": step_id},
                 UpdateExpression="REMOVE #e SET updated_at = :now",
-                ConditionExpression=f"#e IN ({', '.join(names)})",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#e": "error"},
                 ExpressionAttributeValues={**names, ":now": now_ms()},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+    def launched(self) -> list[dict[str, Any]]:
+        """Every active step with its audience: what the audience refresh reads (a Scan; steps are few)."""
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "#s = :active AND attribute_exists(audience_id)",
+            "ProjectionExpression": "step_id, #s, audience_id, audience_created_at, #e",
+            "ExpressionAttributeNames": {"#s": "status", "#e": "error"},
+            "ExpressionAttributeValues": {":active": ACTIVE},
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.table.scan(**kwargs)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def step_view(item: dict[str, Any]) -> dict[str, Any]:

@@ -16,9 +16,8 @@ from audience_sync.linkedin.errors import LinkedInError
 from audience_sync.linkedin.oauth import OAuthError
 from audience_sync.queue_message import SyncTarget
 from audience_sync.request_metrics import LATENCY, REQUESTS, THROTTLED
-from audience_sync.retry import AUDIENCE_NOT_FOUND_AFTER_ATTEMPT, AUDIENCE_PROPAGATION_MS
+from audience_sync.retry import AUDIENCE_NOT_FOUND_AFTER_ATTEMPT, AUDIENCE_NOT_FOUND_GRACE_MS, AUDIENCE_PROPAGATION_MS
 from audience_sync.sender import (
-    AUDIENCE_NOT_FOUND_GRACE_MS,
     LOGGED_CORRELATION_IDS,
     NOT_SENT,
     NOT_SENT_IN_TIME,

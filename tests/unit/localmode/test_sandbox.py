@@ -823,6 +823,42 @@ def test_audience_size_hidden_below_300(h: Harness) -> None:
     assert "audienceSize" not in h.segment(segment_id)["destinations"][0]
 
 
+@pytest.mark.parametrize("status", ["ARCHIVED", "EXPIRED", "FAILED", "ERROR", "READY"])
+def test_control_sets_a_segments_status_and_counts(h: Harness, status: str) -> None:
+    segment_id = h.ready_segment()
+    h.users(segment_id, [add("a@example.com")])
+    patch = {"status": status, "audience_size": 120, "matched_count": 90, "input_count": 400}
+    answered = h.client.patch(f"/_sandbox/segments/{segment_id}", json=patch)
+    assert answered.status_code == 200, answered.get_data(as_text=True)
+    body = h.segment(segment_id)
+    assert answered.json == body
+    assert body["inputCount"] == 400
+    destination = body["destinations"][0]
+    assert (destination["status"], destination["audienceSize"], destination["matchedCount"]) == (status, 120, 90)
+    assert h.client.get("/_sandbox/segments").json[0]["status"] == status
+    h.clock.advance(100)
+    assert status_of(h, segment_id) == status  # the status clock no longer moves it
+    cleared = h.client.patch(
+        f"/_sandbox/segments/{segment_id}", json={"status": None, "audience_size": None, "matched_count": None}
+    )
+    assert cleared.status_code == 200
+    destination = h.segment(segment_id)["destinations"][0]
+    assert destination["status"] == "READY"  # back to the clock
+    assert "audienceSize" not in destination and "matchedCount" not in destination  # 1 member: hidden again
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"status": "GONE"}, {"audience_size": -1}, {"matched_count": "9"}, {"audience_size": True}, {"nope": 1}, []],
+)
+def test_control_segment_update_rejects_bad_values(h: Harness, body: Any) -> None:
+    segment_id = h.ready_segment()
+    assert h.client.patch(f"/_sandbox/segments/{segment_id}", json=body).status_code == 400
+    assert h.client.patch(f"/_sandbox/segments/{segment_id}", json={"input_count": None}).status_code == 400
+    assert h.client.patch("/_sandbox/segments/1", json={"status": "READY"}).status_code == 404
+    assert status_of(h, segment_id) == "BUILDING"
+
+
 # --- Faults ------------------------------------------------------------------------------------------------
 
 
