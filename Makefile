@@ -2,18 +2,21 @@
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 # sam build needs python3.12 on PATH (the Lambda runtime); pyenv provides it on our machines.
 export PYENV_VERSION ?= 3.12.1:3.11.7
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run test bench lint typecheck unit e2e template build deploy deploy-prod clean
+.PHONY: help install run test bench lint typecheck security unit e2e template build deploy deploy-prod clean
 
 help:
 	@echo "make run      run the whole service locally (moto AWS + LinkedIn sandbox) on 127.0.0.1:$${PORT:-3000}"
-	@echo "make test     lint, type-check and run every test (unit, handlers, end-to-end, template)"
+	@echo "make test     lint, type-check, checkov and run every test (unit, handlers, end-to-end, template)"
+	@echo "make security checkov on template.yaml (least privilege, encryption; skips in .checkov.yaml)"
 	@echo "make bench    the benchmarks: a table with targets, BENCHMARKS.md and BENCHMARKS.png (about 5 min)"
 	@echo "make build    sam build;  make deploy: sam deploy --guided"
 
@@ -30,11 +33,18 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	@touch $@
 
+# checkov pins its own dependencies (boto3, PyYAML, ...), which conflict with requirements-dev.txt.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
 $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -r requirements-bench.txt
 	@touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 run: $(VENV)/.installed
 	$(PY) -m localmode
@@ -46,8 +56,12 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-test: install lint typecheck
-	SAM_CLI=$(CURDIR)/$(SAM) $(VENV)/bin/pytest -q
+# Offline but for PyPI: --skip-download keeps checkov from fetching guidelines and external checks.
+security: $(CHECKOV_VENV)/.installed
+	$(CHECKOV) --directory . --framework cloudformation --config-file .checkov.yaml --skip-download --skip-path .aws-sam --compact --quiet
+
+test: install lint typecheck security
+	SAM_CLI=$(CURDIR)/$(SAM) CHECKOV=$(CURDIR)/$(CHECKOV) $(VENV)/bin/pytest -q
 
 bench: $(VENV)/.bench-installed $(SAM_VENV)/.installed
 	PYTHONPATH=$(CURDIR):$(CURDIR)/layers/common $(PY) -m bench
@@ -59,7 +73,7 @@ e2e: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/e2e
 
 template: install
-	SAM_CLI=$(CURDIR)/$(SAM) $(VENV)/bin/pytest -q tests/template
+	SAM_CLI=$(CURDIR)/$(SAM) CHECKOV=$(CURDIR)/$(CHECKOV) $(VENV)/bin/pytest -q tests/template
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build

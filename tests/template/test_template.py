@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.template.iam_support import is_read_action, statement_targets
 from tests.template.template_support import (
     REPO,
     TEMPLATE,
@@ -29,7 +30,6 @@ from tests.template.template_support import (
     sam_cli,
     sam_env,
     translated_template,
-    walk,
 )
 
 pytestmark = pytest.mark.template
@@ -102,27 +102,9 @@ EXPECTED_FUNCTIONS = {
     "AudienceRefreshFunction",
 }
 
-# The one identity-policy statement allowed Resource "*": the retry state machine's CloudWatch Logs delivery.
-# AWS documents these actions as not supporting resource-level permissions, so Step Functions logging needs "*"
-# (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html). Nothing else may use Resource "*".
-LOG_DELIVERY_ACTIONS = frozenset(
-    {
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
-    }
-)
-ALLOWED_WILDCARD_RESOURCE_STATEMENTS = {("RetryStateMachine", LOG_DELIVERY_ACTIONS)}
-# The same statement after the SAM transform, where it lives in the state machine's generated role.
-ALLOWED_WILDCARD_RESOURCE_STATEMENTS_TRANSLATED = {("RetryStateMachineRole", LOG_DELIVERY_ACTIONS)}
-
-# What each function (and the state machine) may change or call, as granted by SAM policy templates. Equality, not
-# a subset: a missing grant is only caught here (local mode does not enforce IAM) and an extra one is excess privilege.
+# What each function (and the state machine) may change or call, as granted by SAM policy templates, inline statements
+# and this template's managed policies. Equality, not a subset: an extra one is excess privilege (and a missing one is
+# also caught by test_least_privilege.py's REQUIRED_CALLS, as local mode does not enforce IAM).
 EXPECTED_WRITES = {
     # connections (OAuth), step configs and errors, the audience cache, notifications
     "ApiFunction": {"StepsTable", "ConnectionsTable", "AudienceViewsTable", "IntegrationErrorsTopic"},
@@ -221,50 +203,6 @@ def full_access_policies(tpl: dict[str, Any]) -> list[str]:
     return found
 
 
-def wildcard_actions(node: Any) -> list[str]:
-    """Every Action/NotAction that is "*" or "service:*" in any Allow statement of any policy below node.
-
-    Deny statements grant nothing, and a deny meant to cover everything (RetryBucketPolicy refuses plain-HTTP
-    requests with s3:*) would only get weaker if it had to list actions.
-    """
-    found: list[str] = []
-    for statement in policy_statements(node):
-        if statement.get("Effect") == "Deny":
-            continue
-        for key in ("Action", "NotAction"):
-            for action in as_list(statement.get(key)):
-                if isinstance(action, str) and (action == "*" or re.fullmatch(r"[\w-]+:\*", action)):
-                    found.append(action)
-    return found
-
-
-IDENTITY_POLICY_HOLDERS = {
-    "AWS::Serverless::Function": ("Policies",),
-    "AWS::Serverless::StateMachine": ("Policies",),
-    "AWS::IAM::Role": ("Policies",),  # not AssumeRolePolicyDocument: a trust policy has no Resource
-    "AWS::IAM::Policy": ("PolicyDocument",),
-    "AWS::IAM::ManagedPolicy": ("PolicyDocument",),
-}
-
-
-def wildcard_resource_statements(tpl: dict[str, Any]) -> set[tuple[str, frozenset[str]]]:
-    """(logical id, actions) of every identity-policy Allow statement on Resource "*" (or with NotResource).
-
-    Resource policies are not identity policies: in a key policy Resource "*" means the key itself.
-    """
-    found: set[tuple[str, frozenset[str]]] = set()
-    for name, res in tpl.get("Resources", {}).items():
-        props = res.get("Properties") or {}
-        for key in IDENTITY_POLICY_HOLDERS.get(res.get("Type", ""), ()):
-            for statement in policy_statements(props.get(key)):
-                if statement.get("Effect") == "Deny":
-                    continue
-                if "NotResource" in statement or "*" in as_list(statement.get("Resource")):
-                    actions = as_list(statement.get("Action")) + as_list(statement.get("NotAction"))
-                    found.add((name, frozenset(str(a) for a in actions)))
-    return found
-
-
 def _policy_target(tpl: dict[str, Any], parameter: str, value: Any) -> str:
     """Logical id a policy template parameter names: !Ref X, !GetAtt X.<parameter>, or a resource's Name."""
     if isinstance(value, dict) and isinstance(value.get("Ref"), str):
@@ -280,11 +218,30 @@ def _policy_target(tpl: dict[str, Any], parameter: str, value: Any) -> str:
     return named[0]
 
 
+def statement_writes(tpl: dict[str, Any], document: Any) -> set[str]:
+    """Logical ids the Allow statements of a policy document let the holder change or call (any non-read action)."""
+    found: set[str] = set()
+    for statement in policy_statements(document):
+        actions = [str(a) for a in as_list(statement.get("Action"))]
+        if statement.get("Effect") == "Allow" and not all(is_read_action(a) for a in actions):
+            found |= statement_targets(tpl, statement.get("Resource"))
+    return found
+
+
 def writes(tpl: dict[str, Any], holder: str) -> set[str]:
-    """Logical ids the SAM policy templates of holder let it change or call."""
+    """Logical ids the policies of holder let it change or call: SAM policy templates, inline statements and
+    managed policies of this template (Policies: - !Ref X)."""
     found: set[str] = set()
     for policy in tpl["Resources"][holder]["Properties"].get("Policies") or []:
-        if not isinstance(policy, dict) or "Statement" in policy:
+        if not isinstance(policy, dict):
+            continue
+        if "Statement" in policy:
+            found |= statement_writes(tpl, policy)
+            continue
+        if isinstance(policy.get("Ref"), str):
+            managed = tpl["Resources"][policy["Ref"]]
+            assert managed["Type"] == "AWS::IAM::ManagedPolicy", f"{holder}: !Ref {policy['Ref']} is no managed policy"
+            found |= statement_writes(tpl, managed["Properties"]["PolicyDocument"])
             continue
         (name, params), *rest = policy.items()
         assert not rest, f"{holder}: one policy template per list entry, got {sorted(policy)}"
@@ -401,8 +358,7 @@ def test_generated_roles_are_least_privilege() -> None:
     roles = resources_of_type(translated, "AWS::IAM::Role")
     assert {f"{name}Role" for name in EXPECTED_WRITES} <= set(roles)
     assert full_access_policies(translated) == []
-    assert wildcard_actions(roles) == []
-    assert wildcard_resource_statements(translated) == ALLOWED_WILDCARD_RESOURCE_STATEMENTS_TRANSLATED
+    # wildcards: test_least_privilege.py
 
 
 # --------------------------------------------------------------------------- structure
@@ -422,33 +378,6 @@ def test_policy_checkers_detect_violations() -> None:
         }
     }
     assert len(full_access_policies(bad)) == 2
-    assert sorted(wildcard_actions(bad)) == ["*", "s3:*"]
-    assert wildcard_actions({"Statement": [{"Action": ["kms:GenerateDataKey*", "kms:Decrypt"]}]}) == []
-    deny = {"Statement": [{"Effect": "Deny", "Action": "s3:*"}, {"Effect": "Allow", "NotAction": "iam:*"}]}
-    assert wildcard_actions(deny) == ["iam:*"]
-
-    star = {"Effect": "Allow", "Action": ["logs:CreateLogDelivery"], "Resource": "*"}
-    anywhere = {
-        "Resources": {
-            "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Policies": [{"Statement": [star]}]}},
-            "Role": {
-                "Type": "AWS::IAM::Role",
-                "Properties": {
-                    "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]},
-                    "Policies": [{"PolicyDocument": {"Statement": {"Action": "s3:GetObject", "NotResource": "x"}}}],
-                },
-            },
-            "Sm": {
-                "Type": "AWS::Serverless::StateMachine",
-                "Properties": {"Policies": [{"Statement": [{**star, "Effect": "Deny"}]}]},
-            },
-            "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": [star]}}},
-        }
-    }
-    assert wildcard_resource_statements(anywhere) == {
-        ("Fn", frozenset({"logs:CreateLogDelivery"})),
-        ("Role", frozenset({"s3:GetObject"})),
-    }
 
     policies = [
         {"DynamoDBCrudPolicy": {"TableName": {"Ref": "T"}}},
@@ -459,6 +388,32 @@ def test_policy_checkers_detect_violations() -> None:
     sm = {"Type": "AWS::Serverless::StateMachine", "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-x"}}}
     tpl = {"Resources": {"F": {"Properties": {"Policies": policies}}, "Sm": sm}}
     assert writes(tpl, "F") == {"T", "Topic", "Sm"}
+    # inline statements and managed policies count too, but reads (and key use) on a resource do not
+    inline = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": {"Fn::Sub": "${B.Arn}/p/*"}},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": {"Fn::Sub": "${R.Arn}/*"}},
+        ]
+    }
+    managed = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "PolicyDocument": {
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sns:Publish", "Resource": {"Ref": "Topic"}},
+                    {"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": {"Fn::GetAtt": ["K", "Arn"]}},
+                ]
+            }
+        },
+    }
+    tpl = {
+        "Resources": {
+            "F": {"Properties": {"Policies": [inline, {"Ref": "M"}]}},
+            "M": managed,
+            **{n: {} for n in ("B", "R", "Topic", "K")},
+        }
+    }
+    assert writes(tpl, "F") == {"B", "Topic"}
     for bad_policy in (
         {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "Arn"]}}},  # ARN where a name goes
         {"StepFunctionsExecutionPolicy": {"StateMachineName": "elsewhere"}},  # names nothing of this template
@@ -476,15 +431,6 @@ def test_no_full_access_policies(template: dict[str, Any]) -> None:
         assert policies, f"{name} has no explicit least-privilege Policies"
         for policy in policies:
             assert isinstance(policy, dict), f"{name}: use SAM policy templates, not {policy!r}"
-
-
-def test_no_wildcard_iam_actions(template: dict[str, Any]) -> None:
-    assert any("Statement" in item for item in walk(template) if isinstance(item, dict))
-    assert wildcard_actions(template) == []
-
-
-def test_no_wildcard_iam_resources_but_step_functions_log_delivery(template: dict[str, Any]) -> None:
-    assert wildcard_resource_statements(template) == ALLOWED_WILDCARD_RESOURCE_STATEMENTS
 
 
 def test_retry_bucket_is_private_tls_only_and_expires_batches(template: dict[str, Any]) -> None:
@@ -731,11 +677,6 @@ def test_functions_may_write_the_tables_their_code_writes(template: dict[str, An
     assert set(holders) == set(EXPECTED_WRITES)
     for holder in holders:
         assert writes(template, holder) == EXPECTED_WRITES[holder], holder
-        # Inline statements escape the map above: the only one allowed is the log delivery statement.
-        for policy in template["Resources"][holder]["Properties"]["Policies"]:
-            for statement in policy_statements(policy):
-                actions = frozenset(as_list(statement.get("Action")))
-                assert (holder, actions) in ALLOWED_WILDCARD_RESOURCE_STATEMENTS, f"{holder}: inline {statement}"
 
 
 # --------------------------------------------------------------------------- dashboard and alarms
