@@ -19,12 +19,15 @@ help:
 	@echo "make security checkov on template.yaml (least privilege, encryption; skips in .checkov.yaml)"
 	@echo "make bench    the benchmarks: a table with targets, BENCHMARKS.md and BENCHMARKS.png (about 5 min)"
 	@echo "make build    sam build;  make deploy: sam deploy --guided"
+	@echo "operator CLI  .venv/bin/audience-sync --help (status, metrics, DLQ redrive; --local for make run)"
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	# the operator CLI, .venv/bin/audience-sync (editable: it runs this checkout's code)
+	$(VENV)/bin/pip install --quiet -e .
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

@@ -13,9 +13,11 @@ from typing import Any
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from localmode.aws_endpoint import AWS_PREFIX, aws_endpoint_app
 from localmode.chaos import Chaos
 from localmode.event_sources import Schedule, SqsPoller, rate_seconds
 from localmode.functions import LocalFunction
+from localmode.outputs import publish_outputs
 from localmode.provision import MOTO_CONFIG, ROOT, Stack, provision
 from localmode.sandbox import LinkedInSandbox
 from localmode.template import Resolver
@@ -87,6 +89,7 @@ class LocalService:
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         sandbox = self.base_url + SANDBOX_PREFIX
+        stack_name = os.environ.get("STACK_NAME", "audience-sync")
         self.stack = provision(
             overrides={
                 "LinkedInApiUrl": self.config.linkedin_api_url or f"{sandbox}/rest",
@@ -102,12 +105,21 @@ class LocalService:
                 "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             },
             root=self.root,
-            stack_name=os.environ.get("STACK_NAME", "audience-sync"),
+            stack_name=stack_name,
             time_scale=self.config.time_scale,
+        )
+        # The operator CLI finds the stack through its outputs and reads it over /_aws, as it would on AWS.
+        publish_outputs(
+            self.stack.template,
+            self.stack.resolver,
+            stack_name,
+            {"ApiUrl": self.base_url, "OAuthCallbackUrl": f"{self.base_url}/v1/connections/linkedin/callback"},
         )
         self.functions = self.stack.functions
         self.chaos.install(self.functions["BatcherFunction"])
-        self._late.app = DispatcherMiddleware(self.stack.gateway(self.config.api_key), {SANDBOX_PREFIX: self.sandbox})
+        self._late.app = DispatcherMiddleware(
+            self.stack.gateway(self.config.api_key), {SANDBOX_PREFIX: self.sandbox, AWS_PREFIX: aws_endpoint_app()}
+        )
         self._start_event_sources(self.stack.resolver)
         server_thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
         server_thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from localmode.service import LocalConfig
 
@@ -53,5 +54,12 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
             "  # 5. make LinkedIn throttle 40 % of requests: those users wait in the Step Functions retry, then sync",
             '  curl -s -X POST $API/linkedin/_sandbox/faults -d \'{"status":429,"probability":0.4}\'',
         ]
+    port = urlsplit(base_url).port
+    cli = ("" if port == 3000 else f"PORT={port} ") + ".venv/bin/audience-sync --local"
+    lines += [
+        "",
+        "Operator CLI: connection, steps, step ID, metrics [ID], dlq [redrive], retries (add --json for JSON)",
+        f"  {cli} metrics",
+    ]
     lines += ["", "Stop with Ctrl-C.", ""]
     return "\n".join(lines)

@@ -40,6 +40,17 @@ class StepRepository:
             raise NotFound(f"step '{step_id}'", code="step_not_found")
         return item
 
+    def list_all(self) -> list[dict[str, Any]]:
+        """Every step, sorted by id: a paginated Scan, for operators (never on a request's path)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self.table.scan(**kwargs)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda item: str(item["step_id"]))
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def put_config(self, step_id: str, config: StepConfig) -> dict[str, Any]:
         now = now_ms()
         # DynamoDB takes numbers as Decimal, never float (a filter value of 1.5 would otherwise be a 5xx).
