@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -15,14 +17,18 @@ from audience_sync.models import MAX_BODY_BYTES
 
 def normalise_request(event: dict[str, Any]) -> dict[str, Any]:
     """Every body this API accepts is JSON, whatever Content-Type the client sent (curl -d sends a form type);
-    without this, a form Content-Type makes the resolver parse the JSON as form fields."""
+    without this, a form Content-Type makes the resolver parse the JSON as form fields. A base64 body (a gateway
+    with binary media types) becomes its text; reject_unreadable has checked it is UTF-8."""
     if not event.get("body"):
         return event
     headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
     headers["Content-Type"] = "application/json"
     multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
     multi["Content-Type"] = ["application/json"]
-    return {**event, "headers": headers, "multiValueHeaders": multi}
+    normalised = {**event, "headers": headers, "multiValueHeaders": multi}
+    if event.get("isBase64Encoded"):
+        normalised.update(body=base64.b64decode(event["body"]).decode("utf-8"), isBase64Encoded=False)
+    return normalised
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -78,6 +84,20 @@ def reject_oversized(event: dict[str, Any]) -> Response | None:
     if size > MAX_BODY_BYTES:
         error = ApiError(413, "payload_too_large", f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
         return error_response(error)
+    return None
+
+
+def reject_unreadable(event: dict[str, Any]) -> Response | None:
+    """Before any parsing: 413 for a body over the size limit, 400 for one that is not UTF-8 text (every body
+    this API takes is JSON; Powertools would fail decoding it and answer 5xx)."""
+    oversized = reject_oversized(event)
+    if oversized is not None:
+        return oversized
+    if event.get("isBase64Encoded") and event.get("body"):
+        try:
+            base64.b64decode(event["body"], validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return error_response(ApiError(400, "malformed_json", "the body is not UTF-8 encoded JSON"))
     return None
 
 

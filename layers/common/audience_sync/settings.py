@@ -42,6 +42,9 @@ class Settings:
     # LinkedIn requests one batcher keeps in flight (SendConcurrency): a 5,000-user request takes LinkedIn long
     # enough that one at a time cannot use the rate limit (they still leave at the bucket's pace).
     send_concurrency: int = 8
+    # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
+    webhook_signing_secret_arn: str = ""
+    webhook_signatures_table: str = ""
 
     @staticmethod
     def from_env() -> Settings:
@@ -70,6 +73,8 @@ class Settings:
             retry_state_machine_arn=_env("RETRY_STATE_MACHINE_ARN"),
             notifications_topic_arn=_env("NOTIFICATIONS_TOPIC_ARN", ""),
             send_concurrency=int(_env("LINKEDIN_SEND_CONCURRENCY", "8")),
+            webhook_signing_secret_arn=_env("WEBHOOK_SIGNING_SECRET_ARN", ""),
+            webhook_signatures_table=_env("WEBHOOK_SIGNATURES_TABLE", ""),
         )
 
 
