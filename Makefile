@@ -88,4 +88,4 @@ deploy-prod: build
 	$(SAM) deploy --config-env prod
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

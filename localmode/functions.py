@@ -14,6 +14,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from localmode import log_context
+from localmode.template import NO_VALUE
 
 _instances = itertools.count(1)
 
@@ -84,7 +85,7 @@ def load_functions(template: dict[str, Any], root: Path, resolver: Any) -> dict[
             handler=str(props.get("Handler", defaults.get("Handler"))),
             timeout=int(resolver.resolve(props.get("Timeout", defaults.get("Timeout", 3)))),
             memory=int(resolver.resolve(props.get("MemorySize", defaults.get("MemorySize", 128)))),
-            environment={k: str(resolver.resolve(v)) for k, v in env.items()},
+            environment={k: str(r) for k, r in ((k, resolver.resolve(v)) for k, v in env.items()) if r is not NO_VALUE},
             events=props.get("Events") or {},
         )
     return functions

@@ -86,6 +86,7 @@ def provision(
     resolver = Resolver(
         template_parameters(template, overrides),
         {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws", "AWS::StackName": stack_name},
+        template.get("Conditions"),
     )
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":

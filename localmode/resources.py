@@ -86,11 +86,12 @@ _CREATORS = {
 
 
 def create_resources(template: dict[str, Any], resolver: Resolver, stack: str) -> list[str]:
-    """Create every supported resource, dependencies first (a queue's DLQ before the queue)."""
+    """Create every supported resource whose Condition holds, dependencies first (a queue's DLQ before the
+    queue)."""
     pending = {
         logical_id: resource
         for logical_id, resource in template.get("Resources", {}).items()
-        if resource["Type"] in _CREATORS
+        if resource["Type"] in _CREATORS and ("Condition" not in resource or resolver.condition(resource["Condition"]))
     }
     created: list[str] = []
     while pending:

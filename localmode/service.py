@@ -38,6 +38,8 @@ class LocalConfig:
     time_scale: float = 1.0
     log_level: str = "WARNING"
     chaos_crash_probability: float = 0.0
+    # Set: webhooks must be signed with it (the template's WebhookSigning=enabled, this value in its secret).
+    webhook_signing_secret: str = ""
 
     @staticmethod
     def from_env(env: dict[str, str] | None = None) -> LocalConfig:
@@ -56,7 +58,15 @@ class LocalConfig:
             time_scale=scale,
             log_level=env.get("LOG_LEVEL", "WARNING").upper(),
             chaos_crash_probability=float(env.get("CHAOS_CRASH_PROBABILITY", "0")),
+            webhook_signing_secret=env.get("WEBHOOK_SIGNING_SECRET", ""),
         )
+
+
+def use_webhook_signing_secret(stack: Stack, secret: str) -> None:
+    """Replace the generated webhook signing secret with `secret` (the stack has WebhookSigning=enabled)."""
+    import boto3
+
+    boto3.client("secretsmanager").put_secret_value(SecretId=stack.ref("WebhookSigningSecret"), SecretString=secret)
 
 
 class _Late:
@@ -98,6 +108,7 @@ class LocalService:
                 "LinkedInClientSecret": self.config.linkedin_client_secret,
                 "FlushSeconds": str(self.config.flush_seconds),
                 "OAuthRedirectUri": f"{self.base_url}/v1/connections/linkedin/callback",
+                "WebhookSigning": "enabled" if self.config.webhook_signing_secret else "disabled",
             },
             extra_env={
                 "POWERTOOLS_TRACE_DISABLED": "true",
@@ -116,6 +127,8 @@ class LocalService:
             {"ApiUrl": self.base_url, "OAuthCallbackUrl": f"{self.base_url}/v1/connections/linkedin/callback"},
         )
         self.functions = self.stack.functions
+        if self.config.webhook_signing_secret:
+            use_webhook_signing_secret(self.stack, self.config.webhook_signing_secret)
         self.chaos.install(self.functions["BatcherFunction"])
         self._late.app = DispatcherMiddleware(
             self.stack.gateway(self.config.api_key), {SANDBOX_PREFIX: self.sandbox, AWS_PREFIX: aws_endpoint_app()}

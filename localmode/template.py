@@ -41,12 +41,48 @@ class UnresolvedReference(LookupError):
     pass
 
 
-class Resolver:
-    """Resolves Ref / Fn::GetAtt / Fn::Sub / Fn::Join against parameters and created resources."""
+class _NoValue:
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
 
-    def __init__(self, parameters: Mapping[str, str], pseudo: Mapping[str, str]):
+
+# What `Ref: AWS::NoValue` resolves to: a mapping or list drops it, as CloudFormation removes the property.
+NO_VALUE: Any = _NoValue()
+
+
+class Resolver:
+    """Resolves Ref / Fn::GetAtt / Fn::Sub / Fn::Join / Fn::If against parameters, conditions and created
+    resources."""
+
+    def __init__(
+        self, parameters: Mapping[str, str], pseudo: Mapping[str, str], conditions: Mapping[str, Any] | None = None
+    ):
         self.values: dict[str, str] = {**pseudo, **parameters}
         self.attributes: dict[tuple[str, str], str] = {}
+        self.conditions = dict(conditions or {})
+
+    def condition(self, name: str) -> bool:
+        """The value of a template condition (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition)."""
+        if name not in self.conditions:
+            raise UnresolvedReference(f"Condition {name}")
+        return self._holds(self.conditions[name])
+
+    def _holds(self, expression: Any) -> bool:
+        if not isinstance(expression, dict) or len(expression) != 1:
+            raise ValueError(f"not a condition: {expression!r}")
+        ((key, arg),) = expression.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Equals":
+            left, right = (str(self.resolve(a)) for a in arg)
+            return left == right
+        if key == "Fn::Not":
+            return not self._holds(arg[0])
+        if key == "Fn::And":
+            return all(self._holds(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self._holds(a) for a in arg)
+        raise ValueError(f"unsupported condition function {key}")
 
     def set_resource(self, logical_id: str, ref: str, **attributes: str) -> None:
         self.values[logical_id] = ref
@@ -55,12 +91,17 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:  # noqa: PLR0911 - one return per intrinsic function
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [r for r in (self.resolve(v) for v in value) if r is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
+            return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not NO_VALUE}
         ((key, arg),) = value.items()
+        if key == "Ref" and arg == "AWS::NoValue":
+            return NO_VALUE
+        if key == "Fn::If":
+            condition, if_true, if_false = arg
+            return self.resolve(if_true if self.condition(condition) else if_false)
         if key == "Ref":
             if arg not in self.values:
                 raise UnresolvedReference(f"Ref {arg}")

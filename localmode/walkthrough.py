@@ -22,6 +22,21 @@ USERS = (
 )
 
 
+_POST = f"  curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/steps/welcome/users -d '{USERS}'"
+
+
+def _signed_post() -> list[str]:
+    """WEBHOOK_SIGNING_SECRET is set: the webhook carries X-Signature (README, "Signed webhooks")."""
+    return [
+        "  #    (WEBHOOK_SIGNING_SECRET is set: sign each request, t = now, v1 = HMAC-SHA256 of t.step_id.body)",
+        f"  BODY='{USERS}'; T=$(date +%s)",
+        '  SIG=$(printf \'%s\' "$T.welcome.$BODY" | openssl dgst -sha256 -hmac "$WEBHOOK_SIGNING_SECRET" -r'
+        " | cut -d' ' -f1)",
+        '  curl -s -X POST -H "x-api-key: $KEY" -H "X-Signature: t=$T,v1=$SIG" $API/v1/steps/welcome/users'
+        ' --data-binary "$BODY"',
+    ]
+
+
 def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
     horizon = int(os.environ.get("RETRY_HORIZON_SECONDS", "46800"))  # exported from the template by provision
     linkedin = f"{base_url}/linkedin (built-in sandbox)" if sandbox else str(config.linkedin_api_url)
@@ -44,7 +59,7 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
         f"  curl -s -X PUT -H \"x-api-key: $KEY\" $API/v1/steps/welcome -d '{STEP}'",
         '  curl -s -X POST -H "x-api-key: $KEY" $API/v1/steps/welcome/launch',
         "  # 3. users enter the step: u-1 is synced, u-2 is filtered out, u-3 has no match field",
-        f"  curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/steps/welcome/users -d '{USERS}'",
+        *(_signed_post() if config.webhook_signing_secret else [_POST]),
         f"  # 4. after ~{config.flush_seconds + 1} s: the step's metrics, and the audience as LinkedIn sees it",
         '  curl -s -H "x-api-key: $KEY" $API/v1/steps/welcome/metrics',
     ]

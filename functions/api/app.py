@@ -16,13 +16,15 @@ from audience_sync.audience_refresh import AudienceRefresher
 from audience_sync.clock import SystemClock
 from audience_sync.connections import ConnectionService
 from audience_sync.errors import ApiError
-from audience_sync.http import handle, json_response, new_resolver
+from audience_sync.http import handle, json_response, new_resolver, normalise_request
 from audience_sync.launcher import Launcher
 from audience_sync.metrics import public_metrics
 from audience_sync.metrics_store import MetricsStore
-from audience_sync.models import StepConfig, valid_step_id
+from audience_sync.models import StepConfig, WebhookBody, valid_step_id
+from audience_sync.openapi import NO_API_KEY, error_responses, public_spec, success
 from audience_sync.settings import Settings, settings
 from audience_sync.steps import StepRepository, step_view
+from audience_sync.webhook_route import document_signature, users_router
 
 logger = Logger()
 tracer = Tracer()
@@ -52,31 +54,46 @@ def services() -> Services:
     return Services(settings())
 
 
+def _stage_prefix() -> tuple[str, str]:
+    """The request's domain, and the stage path ("/api") that prefixes routes on an execute-api domain."""
+    context = app.current_event.request_context
+    stage = context.stage if context.stage and context.stage != "$default" else ""
+    domain = context.domain_name or app.current_event.headers.get("Host", "")
+    return domain, f"/{stage}" if stage and domain.endswith(".amazonaws.com") else ""
+
+
 def _redirect_uri() -> str:
     """The callback URL registered with LinkedIn; derived from the request unless configured."""
     configured = services().settings.oauth_redirect_uri
     if configured:
         return configured
-    context = app.current_event.request_context
-    stage = context.stage if context.stage and context.stage != "$default" else ""
-    domain = context.domain_name or app.current_event.headers.get("Host", "")
-    prefix = f"/{stage}" if stage and domain.endswith(".amazonaws.com") else ""
+    domain, prefix = _stage_prefix()
     return f"https://{domain}{prefix}{CALLBACK_PATH}"
 
 
-@app.get("/v1/health")
+@app.get("/v1/health", summary="Health check", responses=success(200, '{"status": "ok"}'))
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.get("/v1/connections/linkedin/authorize")
+@app.get(
+    "/v1/connections/linkedin/authorize",
+    summary="Start connecting LinkedIn (OAuth)",
+    responses=success(302, "Location: LinkedIn's consent page, with a signed single-use state (10 min)"),
+)
 def authorize():
     svc = services()
     url = svc.connections.begin_authorization(secrets_store.oauth_state_key(svc.settings), _redirect_uri())
     return json_response(302, {"authorization_url": url}, headers={"Location": url})
 
 
-@app.get(CALLBACK_PATH)
+@app.get(
+    CALLBACK_PATH,
+    summary="LinkedIn's OAuth redirect",
+    description="Needs no API key (a browser redirect cannot carry it): the signed, single-use state protects it.",
+    openapi_extensions=NO_API_KEY,
+    responses={**success(200, "connected: the connection"), **error_responses(400, 502, 503)},
+)
 def callback(
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=2048)] = None,
@@ -95,46 +112,95 @@ def callback(
     return svc.connections.complete_authorization(secrets_store.oauth_state_key(svc.settings), code, state)
 
 
-@app.get("/v1/connections/linkedin")
+@app.get(
+    "/v1/connections/linkedin",
+    summary="The LinkedIn connection (never a token)",
+    responses=success(200, "status, ad accounts, scope, token expiry times"),
+)
 def connection() -> dict[str, Any]:
     return services().connections.view()
 
 
-@app.delete("/v1/connections/linkedin")
+@app.delete("/v1/connections/linkedin", summary="Disconnect LinkedIn", responses=success(200, "disconnected"))
 def disconnect() -> dict[str, Any]:
     services().connections.disconnect()
     return services().connections.view()
 
 
-@app.put("/v1/steps/<step_id>")
+@app.put(
+    "/v1/steps/<step_id>",
+    summary="Create or replace a step's config",
+    responses={**success(200, "the step"), **error_responses(400, 413)},
+)
 def put_step(step_id: str, config: StepConfig) -> dict[str, Any]:
     return step_view(services().steps.put_config(valid_step_id(step_id), config))
 
 
-@app.get("/v1/steps/<step_id>")
+@app.get(
+    "/v1/steps/<step_id>",
+    summary="A step: config, status, audience, error",
+    responses={**success(200, "the step"), **error_responses(400, 404)},
+)
 def get_step(step_id: str) -> dict[str, Any]:
     return step_view(services().steps.get(valid_step_id(step_id)))
 
 
-@app.post("/v1/steps/<step_id>/launch")
+@app.post(
+    "/v1/steps/<step_id>/launch",
+    summary="Validate and launch a step (creates the LinkedIn audience if asked)",
+    responses={**success(200, "active, with the audience id"), **error_responses(400, 404, 422, 502, 503)},
+)
 def launch(step_id: str) -> dict[str, Any]:
     return services().launcher.launch(valid_step_id(step_id))
 
 
-@app.get("/v1/steps/<step_id>/metrics")
+@app.get(
+    "/v1/steps/<step_id>/metrics",
+    summary="A step's metrics",
+    responses={
+        **success(200, "entered, proceeded, synced, not_synced, pending, errored, exited"),
+        **error_responses(400, 404),
+    },
+)
 def step_metrics(step_id: str) -> dict[str, int]:
     svc = services()
     svc.steps.get(valid_step_id(step_id))  # 404 for an unknown step rather than zeros
     return public_metrics(svc.metrics.get(step_id))
 
 
-@app.get("/v1/steps/<step_id>/audience")
+@app.get(
+    "/v1/steps/<step_id>/audience",
+    summary="The step's LinkedIn audience: status explained, size, match rate (cached)",
+    responses={
+        **success(200, "status, explanation, size, matched count, match rate, refreshed_at"),
+        **error_responses(400, 404, 409, 502),
+    },
+)
 def step_audience(step_id: str, refresh: Annotated[bool, Query()] = False) -> dict[str, Any]:
     """The cached reading while it is younger than AudienceMaxAgeSeconds, else read from LinkedIn now."""
     return services().audience.view(valid_step_id(step_id), force=refresh)
 
 
+def _not_served_here(step_id: str, body: WebhookBody, request_id: str) -> dict[str, Any]:
+    raise AssertionError("the ingest function serves the webhook; this resolver only documents it")
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    webhook = new_resolver(logger)
+    webhook.include_router(users_router(_not_served_here))
+    spec = public_spec(app, webhook)
+    document_signature(spec)
+    return spec
+
+
+@app.get("/v1/openapi.json", summary="This OpenAPI document", responses=success(200, "OpenAPI 3.1"))
+def openapi() -> dict[str, Any]:
+    # Relative to where the document was read, so "Try it" in a viewer reaches this API under its stage.
+    return {**_spec(), "servers": [{"url": _stage_prefix()[1] or "/"}]}
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(app, logger, event, context)
+    return handle(logger, event, lambda request: app.resolve(normalise_request(request), context))

@@ -48,6 +48,7 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "POST", "/v1/steps/{step_id}/launch"),
     ("ApiFunction", "GET", "/v1/steps/{step_id}/metrics"),
     ("ApiFunction", "GET", "/v1/steps/{step_id}/audience"),
+    ("ApiFunction", "GET", "/v1/openapi.json"),
     ("IngestFunction", "POST", "/v1/steps/{step_id}/users"),
 }
 
@@ -83,6 +84,9 @@ EXPECTED_GLOBAL_ENV = {
     "AUDIENCE_VIEWS_TABLE",
     "AUDIENCE_MAX_AGE_SECONDS",
 }
+# Environment variables one function sets for itself: the webhook signing secret and replay table (both empty
+# unless the WebhookSigning parameter is enabled).
+EXPECTED_FUNCTION_ENV = {"IngestFunction": {"WEBHOOK_SIGNING_SECRET_ARN", "WEBHOOK_SIGNATURES_TABLE"}}
 
 EXPECTED_RETRY_OUTPUTS = {
     "RetryFunctionName",
@@ -108,8 +112,9 @@ EXPECTED_FUNCTIONS = {
 EXPECTED_WRITES = {
     # connections (OAuth), step configs and errors, the audience cache, notifications
     "ApiFunction": {"StepsTable", "ConnectionsTable", "AudienceViewsTable", "IntegrationErrorsTopic"},
-    # only the queue: the webhook's counts travel with its users and the batcher records them
-    "IngestFunction": {"SyncQueue"},
+    # only the queue: the webhook's counts travel with its users and the batcher records them; with WebhookSigning
+    # enabled, the signatures it has seen (replay protection)
+    "IngestFunction": {"SyncQueue", "WebhookSignaturesTable"},
     # step errors, counters + ledger (one transaction), rate bucket, token refresh, notifications,
     # and the hand-off to the retry: the batch in S3, then an execution. No SQS send any more.
     "BatcherFunction": {
@@ -218,6 +223,16 @@ def _policy_target(tpl: dict[str, Any], parameter: str, value: Any) -> str:
     return named[0]
 
 
+def _unconditional(policies: list[Any]) -> Iterator[Any]:
+    """Policies with each `!If [condition, policy, !Ref AWS::NoValue]` as the policy it may grant."""
+    for policy in policies:
+        if isinstance(policy, dict) and "Fn::If" in policy:
+            _, *branches = policy["Fn::If"]
+            yield from (b for b in branches if b != {"Ref": "AWS::NoValue"})
+        else:
+            yield policy
+
+
 def statement_writes(tpl: dict[str, Any], document: Any) -> set[str]:
     """Logical ids the Allow statements of a policy document let the holder change or call (any non-read action)."""
     found: set[str] = set()
@@ -232,7 +247,7 @@ def writes(tpl: dict[str, Any], holder: str) -> set[str]:
     """Logical ids the policies of holder let it change or call: SAM policy templates, inline statements and
     managed policies of this template (Policies: - !Ref X)."""
     found: set[str] = set()
-    for policy in tpl["Resources"][holder]["Properties"].get("Policies") or []:
+    for policy in _unconditional(tpl["Resources"][holder]["Properties"].get("Policies") or []):
         if not isinstance(policy, dict):
             continue
         if "Statement" in policy:
@@ -350,6 +365,37 @@ def test_outputs_and_generated_resources_after_sam_transform() -> None:
         for method, operation in methods.items():
             secured = bool(operation.get("security"))
             assert secured == (path != CALLBACK_PATH), f"{method.upper()} {path}: api key required={secured}"
+
+
+def test_the_api_key_belongs_to_a_throttled_usage_plan() -> None:
+    translated = translated_template()["Resources"]
+    (plan,) = [r["Properties"] for r in translated.values() if r["Type"] == "AWS::ApiGateway::UsagePlan"]
+    assert plan["Throttle"]["RateLimit"] > 0
+    assert plan["Throttle"]["BurstLimit"] >= plan["Throttle"]["RateLimit"]
+    assert [referenced_names(stage["ApiId"]) for stage in plan["ApiStages"]] == [{"SyncApi"}]
+    key = translated["SyncApiUsagePlanKey"]["Properties"]
+    assert (key["KeyType"], referenced_names(key["KeyId"])) == ("API_KEY", {"SyncApiApiKey"})
+    (stage,) = [r["Properties"] for r in translated.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    (methods,) = stage["MethodSettings"]
+    assert (methods["ResourcePath"], methods["HttpMethod"]) == ("/*", "*")
+    assert 0 < methods["ThrottlingRateLimit"] <= methods["ThrottlingBurstLimit"]
+
+
+def test_the_ingest_role_gets_the_signing_grants_only_when_signing_is_enabled() -> None:
+    """SAM keeps each `!If` policy as a conditional policy of the generated role."""
+    role = translated_template()["Resources"]["IngestFunctionRole"]["Properties"]["Policies"]
+    conditional = {}
+    for policy in role:
+        if "Fn::If" in policy:
+            condition, granted, otherwise = policy["Fn::If"]
+            assert (condition, otherwise) == ("WebhookSigningEnabled", {"Ref": "AWS::NoValue"})
+            (statement,) = granted["PolicyDocument"]["Statement"]
+            resources = referenced_names(statement["Resource"]) & set(load_template()["Resources"])
+            conditional[frozenset(statement["Action"])] = resources
+    assert conditional == {
+        frozenset({"secretsmanager:GetSecretValue"}): {"WebhookSigningSecret"},
+        frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"}): {"WebhookSignaturesTable"},
+    }
 
 
 def test_generated_roles_are_least_privilege() -> None:
@@ -483,6 +529,7 @@ def test_tables_are_plain_dynamodb_tables_with_expected_keys(template: dict[str,
         "RateLimitTable": ("bucket", "expires_at"),
         "LedgerTable": ("id", "expires_at"),  # ledger.py writes id and expires_at
         "AudienceViewsTable": ("step_id", None),
+        "WebhookSignaturesTable": ("id", "expires_at"),  # signature_store.py writes id and expires_at
     }
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
     for name, (hash_key, ttl) in expected.items():
@@ -544,7 +591,35 @@ def test_global_environment_is_read_by_the_code() -> None:
     """Settings.from_env reads every variable of its own; Powertools reads the POWERTOOLS_* ones."""
     settings_source = (REPO / "layers" / "common" / "audience_sync" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'_env\("([A-Z0-9_]+)"', settings_source))
-    assert read == {name for name in EXPECTED_GLOBAL_ENV if not name.startswith("POWERTOOLS_")}
+    own = set().union(*EXPECTED_FUNCTION_ENV.values())
+    assert read == {name for name in EXPECTED_GLOBAL_ENV if not name.startswith("POWERTOOLS_")} | own
+
+
+def test_webhook_signing_is_optional_and_only_the_ingest_gets_it(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["WebhookSigning"]
+    assert (parameter["Default"], set(parameter["AllowedValues"])) == ("disabled", {"disabled", "enabled"})
+    assert template["Conditions"]["WebhookSigningEnabled"] == {"Fn::Equals": [{"Ref": "WebhookSigning"}, "enabled"]}
+    for name in ("WebhookSigningSecret", "WebhookSignaturesTable"):
+        assert template["Resources"][name]["Condition"] == "WebhookSigningEnabled", name
+    assert "GenerateSecretString" in template["Resources"]["WebhookSigningSecret"]["Properties"]  # no value to pass
+    for name, fn in functions(template).items():
+        local_env = (fn["Properties"].get("Environment") or {}).get("Variables") or {}
+        assert set(local_env) == EXPECTED_FUNCTION_ENV.get(name, set()), name
+    env = template["Resources"]["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["WEBHOOK_SIGNING_SECRET_ARN"] == {
+        "Fn::If": ["WebhookSigningEnabled", {"Ref": "WebhookSigningSecret"}, ""]
+    }
+    assert env["WEBHOOK_SIGNATURES_TABLE"] == {
+        "Fn::If": ["WebhookSigningEnabled", {"Ref": "WebhookSignaturesTable"}, ""]
+    }
+    granted = [p["Fn::If"] for p in template["Resources"]["IngestFunction"]["Properties"]["Policies"] if "Fn::If" in p]
+    assert [(c, set(p), n) for c, p, n in granted] == [
+        ("WebhookSigningEnabled", {"AWSSecretsManagerGetSecretValuePolicy"}, {"Ref": "AWS::NoValue"}),
+        ("WebhookSigningEnabled", {"DynamoDBWritePolicy"}, {"Ref": "AWS::NoValue"}),
+    ]
+    for name, output in template["Outputs"].items():
+        if referenced_names(output["Value"]) & {"WebhookSigningSecret", "WebhookSignaturesTable"}:
+            assert output.get("Condition") == "WebhookSigningEnabled", name
 
 
 def test_global_environment_is_shared_and_not_overridden(template: dict[str, Any]) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync.errors import ApiError
 from audience_sync.models import MAX_BODY_BYTES
@@ -16,14 +18,18 @@ from audience_sync.models import MAX_BODY_BYTES
 
 def normalise_request(event: dict[str, Any]) -> dict[str, Any]:
     """Every body this API accepts is JSON, whatever Content-Type the client sent (curl -d sends a form type);
-    without this, a form Content-Type makes the resolver parse the JSON as form fields."""
+    without this, a form Content-Type makes the resolver parse the JSON as form fields. A base64 body (a gateway
+    with binary media types) becomes its text; reject_unreadable has checked it is UTF-8."""
     if not event.get("body"):
         return event
     headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
     headers["Content-Type"] = "application/json"
     multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
     multi["Content-Type"] = ["application/json"]
-    return {**event, "headers": headers, "multiValueHeaders": multi}
+    normalised = {**event, "headers": headers, "multiValueHeaders": multi}
+    if event.get("isBase64Encoded"):
+        normalised.update(body=base64.b64decode(event["body"]).decode("utf-8"), isBase64Encoded=False)
+    return normalised
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -82,6 +88,20 @@ def reject_oversized(event: dict[str, Any]) -> Response | None:
     return None
 
 
+def reject_unreadable(event: dict[str, Any]) -> Response | None:
+    """Before any parsing: 413 for a body over the size limit, 400 for one that is not UTF-8 text (every body
+    this API takes is JSON; Powertools would fail decoding it and answer 5xx)."""
+    oversized = reject_oversized(event)
+    if oversized is not None:
+        return oversized
+    if event.get("isBase64Encoded") and event.get("body"):
+        try:
+            base64.b64decode(event["body"], validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return error_response(ApiError(400, "malformed_json", "the body is not UTF-8 encoded JSON"))
+    return None
+
+
 def proxy_response(response: Response) -> dict[str, Any]:
     return {
         "statusCode": response.status_code,
@@ -95,12 +115,13 @@ CORRELATION_HEADER = "X-Correlation-Id"
 
 
 def handle(
-    app: APIGatewayRestResolver, logger: Logger, event: dict[str, Any], context: LambdaContext
+    logger: Logger, event: dict[str, Any], respond: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> dict[str, Any]:
-    """Size limit, then the resolver; the answer names the request's correlation id (API Gateway's request id),
-    which every log line of the request carries, down to the LinkedIn request that sends its users."""
-    oversized = reject_oversized(event)
-    response = proxy_response(oversized) if oversized is not None else app.resolve(normalise_request(event), context)
+    """A body that is too large or not text is refused before `respond` sees it; the answer names the request's
+    correlation id (API Gateway's request id), which every log line of the request carries, down to the LinkedIn
+    request that sends its users."""
+    refused = reject_unreadable(event)
+    response = proxy_response(refused) if refused is not None else respond(event)
     correlation_id = logger.get_correlation_id()
     if correlation_id:
         response.setdefault("headers", {})[CORRELATION_HEADER] = correlation_id

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import decimal
+import math
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from audience_sync.errors import ApiError
 
@@ -14,6 +16,14 @@ MAX_USERS_PER_WEBHOOK = 10_000
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 _STEP_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# The numbers DynamoDB stores (boto3's DYNAMODB_CONTEXT): 38 significant digits, magnitudes 1E-130 to under 1E126.
+_DYNAMODB_NUMBERS = decimal.Context(
+    Emin=-128,
+    Emax=126,
+    prec=38,
+    traps=[decimal.Clamped, decimal.Overflow, decimal.Inexact, decimal.Rounded, decimal.Underflow],
+)
+_DYNAMODB_MIN, _DYNAMODB_LIMIT = decimal.Decimal("1E-130"), decimal.Decimal("1E126")
 
 
 def valid_step_id(step_id: str) -> str:
@@ -50,6 +60,22 @@ class EntryFilter(StrictModel):
     op: FilterOp
     # A JSON scalar: what an attribute is compared with. Bounded, so a config always fits a DynamoDB item.
     value: Annotated[str, StringConstraints(max_length=1024)] | StrictBool | int | float | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _storable_number(cls, value: Any) -> Any:
+        """A config is stored in DynamoDB: a number it cannot hold (5e-324, 40 digits) is a 400, not a 5xx."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("a number value must be finite")
+        try:
+            number = _DYNAMODB_NUMBERS.create_decimal(decimal.Decimal(repr(value)))
+        except decimal.DecimalException:
+            number = None
+        if number is None or (number != 0 and not _DYNAMODB_MIN <= abs(number) < _DYNAMODB_LIMIT):
+            raise ValueError("a number value has at most 38 significant digits and a magnitude from 1e-130 to 9.9e125")
+        return value
 
     @model_validator(mode="after")
     def _value_needed_for_comparisons(self) -> EntryFilter:

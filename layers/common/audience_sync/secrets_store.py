@@ -19,3 +19,12 @@ def oauth_state_key(settings: Settings) -> bytes:
     if not value:
         raise RuntimeError("the OAuth state secret is empty")
     return str(value).encode("utf-8")
+
+
+def webhook_signing_secrets(settings: Settings) -> list[bytes]:
+    """The webhook signing secrets: the secret's value split on whitespace ("new old" while rotating)."""
+    value = parameters.get_secret(settings.webhook_signing_secret_arn, max_age=300)
+    secrets = str(value or "").split()
+    if not secrets:
+        raise RuntimeError("the webhook signing secret is empty")
+    return [s.encode("utf-8") for s in secrets]

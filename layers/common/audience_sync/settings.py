@@ -45,6 +45,9 @@ class Settings:
     # The audience cache (AudienceViewsTable) and how old a reading GET /v1/steps/{id}/audience still serves.
     audience_views_table: str = ""
     audience_max_age_seconds: float = 60
+    # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
+    webhook_signing_secret_arn: str = ""
+    webhook_signatures_table: str = ""
 
     @staticmethod
     def from_env() -> Settings:
@@ -75,6 +78,8 @@ class Settings:
             send_concurrency=int(_env("LINKEDIN_SEND_CONCURRENCY", "8")),
             audience_views_table=_env("AUDIENCE_VIEWS_TABLE", ""),
             audience_max_age_seconds=float(_env("AUDIENCE_MAX_AGE_SECONDS", "60")),
+            webhook_signing_secret_arn=_env("WEBHOOK_SIGNING_SECRET_ARN", ""),
+            webhook_signatures_table=_env("WEBHOOK_SIGNATURES_TABLE", ""),
         )
 
 

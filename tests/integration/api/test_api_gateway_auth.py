@@ -16,6 +16,7 @@ PROTECTED = [
     ("GET", "/v1/steps/s1/metrics", None),
     ("GET", "/v1/steps/s1/audience", None),
     ("POST", "/v1/steps/s1/users", {"users": [{"external_id": "u1", "email": "a@example.com"}]}),
+    ("GET", "/v1/openapi.json", None),
 ]
 
 

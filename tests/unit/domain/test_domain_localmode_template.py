@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from localmode.event_sources import rate_seconds
-from localmode.template import Resolver, UnresolvedReference, load_template
+from localmode.template import NO_VALUE, Resolver, UnresolvedReference, load_template
 
 TEMPLATE = """
 Parameters:
@@ -113,3 +113,47 @@ def test_unknown_names_raise(value: object) -> None:
 )
 def test_rate_seconds(expression: str, seconds: float | None) -> None:
     assert rate_seconds(expression) == seconds
+
+
+CONDITIONS = {
+    "Signing": {"Fn::Equals": [{"Ref": "Mode"}, "enabled"]},
+    "HasEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Email"}, ""]}]},
+    "Both": {"Fn::And": [{"Condition": "Signing"}, {"Condition": "HasEmail"}]},
+    "Either": {"Fn::Or": [{"Condition": "Signing"}, {"Condition": "HasEmail"}]},
+}
+
+
+@pytest.mark.parametrize(
+    ("mode", "email", "expected"),
+    [
+        ("enabled", "", {"Signing": True, "HasEmail": False, "Both": False, "Either": True}),
+        ("disabled", "a@b.c", {"Signing": False, "HasEmail": True, "Both": False, "Either": True}),
+        ("enabled", "a@b.c", {"Signing": True, "HasEmail": True, "Both": True, "Either": True}),
+        ("disabled", "", {"Signing": False, "HasEmail": False, "Both": False, "Either": False}),
+    ],
+)
+def test_conditions(mode: str, email: str, expected: dict[str, bool]) -> None:
+    r = Resolver({"Mode": mode, "Email": email}, {}, CONDITIONS)
+    assert {name: r.condition(name) for name in CONDITIONS} == expected
+
+
+def test_fn_if_and_no_value() -> None:
+    r = Resolver({"Mode": "disabled", "Email": ""}, {}, CONDITIONS)
+    r.set_resource("Secret", "arn:secret")
+    value = {"Fn::If": ["Signing", {"Ref": "Secret"}, ""]}
+    assert r.resolve(value) == ""
+    # NoValue drops the entry from a mapping or a list, as CloudFormation removes the property.
+    dropped = {"A": {"Fn::If": ["Signing", "x", {"Ref": "AWS::NoValue"}]}, "B": "kept"}
+    assert r.resolve(dropped) == {"B": "kept"}
+    assert r.resolve([{"Fn::If": ["Signing", "x", {"Ref": "AWS::NoValue"}]}, "y"]) == ["y"]
+    assert r.resolve({"Ref": "AWS::NoValue"}) is NO_VALUE
+    enabled = Resolver({"Mode": "enabled", "Email": ""}, {}, CONDITIONS)
+    enabled.set_resource("Secret", "arn:secret")
+    assert enabled.resolve(value) == "arn:secret"
+
+
+def test_an_unknown_condition_raises() -> None:
+    with pytest.raises(UnresolvedReference):
+        Resolver({}, {}, {}).condition("Nope")
+    with pytest.raises(UnresolvedReference):
+        Resolver({}, {}, {}).resolve({"Fn::If": ["Nope", "a", "b"]})

@@ -145,3 +145,15 @@ def test_a_queued_message_without_a_bucket_has_one_of_its_own() -> None:
     shared = QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}], ledger_bucket="time#c#1"))
     assert own.bucket == "chunk#c.0"
     assert shared.bucket == "time#c#1"
+
+
+@pytest.mark.parametrize("value", [1.5, -2.5e-130, 1e-130, 9.9e125, 10**37, 0, 0.0, True, "text", None])
+def test_filter_values_dynamodb_can_store_are_accepted(value: object) -> None:
+    assert EntryFilter(attribute="a", op="eq", value=value).value == value
+
+
+@pytest.mark.parametrize("value", [5e-324, 1e-131, 1e126, 10**40, 12345678901234567890123456789012345678901])
+def test_filter_numbers_dynamodb_cannot_store_are_refused(value: float) -> None:
+    # Found by the API fuzz tests: the step config is a DynamoDB item, and these made the PUT a 5xx.
+    with pytest.raises(ValidationError, match="38 significant digits"):
+        EntryFilter(attribute="a", op="eq", value=value)

@@ -1,0 +1,70 @@
+"""Schemathesis against the served OpenAPI document, every route, through the emulated API Gateway: zero 5xx.
+
+The second test plants a crash behind one route and checks the same fuzzing finds it, so the first one cannot pass
+by sending requests that never reach the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.api.api_helpers import API_KEY, Api
+from tests.integration.api.fuzz_support import fuzz, load, operations
+from tests.stack_support import provisioned_stack
+
+STEP = "fuzz-step"
+WEBHOOK = "POST /v1/steps/{step_id}/users"
+EXAMPLES = 30  # per operation, generation mode and pinning: about 15 s on our 2-core machines
+
+
+def _prepare(api: Api) -> None:
+    """A connected LinkedIn and an active step, so pinned requests reach the code behind the checks."""
+    api.active_step(STEP)
+
+
+def test_fuzzing_every_route_finds_no_5xx(api: Api) -> None:
+    _prepare(api)
+    schema = load(api.client.application, API_KEY)
+    labels = {operation.label for operation in operations(schema)}
+    assert labels == {f"{r.method} {r.path}" for r in api.client.application.routes}  # every route is fuzzed
+    pinned = {"step_id": STEP}
+    # The webhook first, while the step is active (fuzzed PUTs change its target and so make it a draft again).
+    findings = fuzz(schema, API_KEY, examples=EXAMPLES, path_parameters=pinned, only=[WEBHOOK])
+    findings += fuzz(schema, API_KEY, examples=EXAMPLES, path_parameters=pinned)
+    findings += fuzz(schema, API_KEY, examples=EXAMPLES)  # any step id
+    assert findings == []
+
+
+def test_fuzzing_the_signed_webhook_finds_no_5xx(sandbox_server: Any) -> None:
+    """With WebhookSigning enabled, fuzzed X-Signature headers meet the signature parser: 401s, never a 5xx."""
+    with provisioned_stack(sandbox_server, {"WebhookSigning": "enabled"}) as stack:
+        api = Api(stack)
+        _prepare(api)
+        schema = load(api.client.application, API_KEY)
+        findings = fuzz(schema, API_KEY, examples=EXAMPLES, path_parameters={"step_id": STEP}, only=[WEBHOOK])
+        assert findings == []
+        assert api.queue_bodies() == []  # nothing unsigned got through
+
+
+@pytest.mark.parametrize(
+    ("target", "operation"),
+    [
+        ("audience_sync.ingest.IngestService.accept", WEBHOOK),  # served by the ingest function
+        ("audience_sync.metrics_store.MetricsStore.get", "GET /v1/steps/{step_id}/metrics"),  # by the API function
+    ],
+)
+def test_fuzzing_finds_a_planted_crash(api: Api, monkeypatch: pytest.MonkeyPatch, target: str, operation: str) -> None:
+    """The same run over every route, with one route made to crash: fuzzing reports that route, and only it."""
+    _prepare(api)
+    schema = load(api.client.application, API_KEY)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("planted crash")
+
+    monkeypatch.setattr(target, crash)
+    findings = fuzz(schema, API_KEY, examples=5, path_parameters={"step_id": STEP})
+    assert findings, f"a crash behind {operation} went unnoticed"
+    assert {f.operation for f in findings} == {operation}
+    assert {f.status for f in findings} == {502}  # the gateway's answer to a Lambda error
