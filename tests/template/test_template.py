@@ -796,7 +796,7 @@ def test_alarms_watch_published_metrics_and_notify_the_topic(template: dict[str,
         if namespace == "AudienceSync":
             assert metric in published, f"{name} watches {metric}, which nothing publishes"
             # Powertools adds the service dimension to every metric; alarms watch the service-wide series.
-            assert props["Dimensions"] == [{"Name": "service", "Value": "audience-sync"}], name
+            assert props["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}], name
 
 
 def test_dashboard_body_is_json_and_shows_every_alarm_and_metric(template: dict[str, Any]) -> None:
@@ -807,10 +807,13 @@ def test_dashboard_body_is_json_and_shows_every_alarm_and_metric(template: dict[
     shown = json.dumps([w["properties"] for w in widgets if w["type"] == "metric"])
     per_step = {"Entered", "Synced", "NotSynced", "Pending", "Errored"}
     for metric in per_step:
-        assert f'{{AudienceSync,service,step}} MetricName=\\"{metric}\\"' in shown, f"no per-step {metric} widget"
+        # this stack's steps only: another stack in the account publishes under its own service name
+        search = f'{{AudienceSync,service,step}} service=\\"SUB(AWS::StackName)\\" MetricName=\\"{metric}\\"'
+        assert search in shown, f"no per-step {metric} widget of this stack"
     for metric in ("LinkedInRequests", "LinkedInThrottled", "LinkedInFailed", "LinkedInLatency"):
         assert f'"{metric}"' in shown, f"no widget for {metric}"
     assert "SUB(SyncDeadLetterQueue.QueueName)" in shown
+    assert '"service", "audience-sync"' not in shown and '"service", "SUB(AWS::StackName)"' in shown
     assert (per_step | {"LinkedInRequests", "LinkedInThrottled", "LinkedInFailed", "LinkedInLatency"}) <= (
         _published_metric_names()
     )

@@ -121,8 +121,32 @@ def handle(
     correlation id (API Gateway's request id), which every log line of the request carries, down to the LinkedIn
     request that sends its users."""
     refused = reject_unreadable(event)
-    response = proxy_response(refused) if refused is not None else respond(event)
+    response = proxy_response(refused) if refused is not None else _respond_or_refuse_unparseable(event, respond)
     correlation_id = logger.get_correlation_id()
     if correlation_id:
         response.setdefault("headers", {})[CORRELATION_HEADER] = correlation_id
     return response
+
+
+def _respond_or_refuse_unparseable(
+    event: dict[str, Any], respond: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    """Powertools turns only json.JSONDecodeError into a validation error. JSON with an integer over Python's 4,300
+    digits raises a plain ValueError, and JSON nested thousands deep a RecursionError: both would be 5xx. They are
+    400 when the body is what fails to parse (parsed again only on this error path); any other such error is ours."""
+    try:
+        return respond(event)
+    except (ValueError, RecursionError):
+        if _parses(event):
+            raise
+        error = ApiError(400, "malformed_json", "the body is not JSON this API can read (numbers or nesting too large)")
+        return proxy_response(error_response(error))
+
+
+def _parses(event: dict[str, Any]) -> bool:
+    body = event.get("body") or ""
+    try:
+        json.loads(base64.b64decode(body) if event.get("isBase64Encoded") else body)
+    except (ValueError, RecursionError):
+        return False
+    return True

@@ -13,7 +13,8 @@ from audience_sync import aws
 from audience_sync.normalise import QueuedUser
 from audience_sync.queue_message import SyncTarget
 
-MAX_CORRELATION_IDS = 100
+# A batch holds at most one request's users (5,000), so at most that many webhooks.
+MAX_CORRELATION_IDS = 5000
 
 
 class RetryBatch(BaseModel):

@@ -40,8 +40,9 @@ logger = Logger(child=True)
 
 NOT_SENT_IN_TIME = "not_sent_in_time"
 VERSION_SUNSET = "LinkedInVersionSunset"
-# A request's log line names the webhooks its users came from; a full request can hold thousands of them.
-LOGGED_CORRELATION_IDS = 20
+# A request's log lines name every webhook its users came from, this many per line: a full request of one-user
+# webhooks names 5,000 (about 200 kB), more than one CloudWatch Logs event should carry.
+CORRELATION_IDS_PER_LINE = 500
 BODIES_BUILT_AT_ONCE = 2
 
 
@@ -155,11 +156,13 @@ class Sender:
         except LinkedInError as exc:
             latency_ms = self.clock.now_ms() - started_ms
             self.stats.record(exc.status, latency_ms)
-            logger.warning("LinkedIn request failed", extra=trace.fields(exc.status, latency_ms, exc))
+            for fields in trace.lines(exc.status, latency_ms, exc):
+                logger.warning("LinkedIn request failed", extra=fields)
             raise
         latency_ms = self.clock.now_ms() - started_ms
         self.stats.record(200, latency_ms)
-        logger.info("LinkedIn request", extra=trace.fields(200, latency_ms))
+        for fields in trace.lines(200, latency_ms):
+            logger.info("LinkedIn request", extra=fields)
         return results
 
     def _request_failed(self, exc: LinkedInError, target: SyncTarget, steps: list[str], attempt: int) -> str:
@@ -222,24 +225,27 @@ class Sender:
 
 
 class _RequestTrace:
-    """What a LinkedIn request's log line says about it: never users, only counts, the audience and the webhooks'
-    correlation ids (the id the ingest answered with, so one webhook can be followed to LinkedIn)."""
+    """What a LinkedIn request's log lines say about it: never users, only counts, the audience and the correlation
+    ids of the webhooks its users came from (the id each webhook's answer carried), so any webhook can be followed to
+    the request that sent its users. Several lines when there are many webhooks (`part` of `parts`)."""
 
     def __init__(self, target: SyncTarget, users: int, attempt: int, correlation_ids: Iterable[str | None]):
-        ids = sorted({c for c in correlation_ids if c})
+        self.ids = sorted({c for c in correlation_ids if c})
         self.base: dict[str, object] = {
             "audience_id": target.audience_id,
             "action": target.action,
             "users": users,
             "attempt": attempt,
-            "correlation_ids": ids[:LOGGED_CORRELATION_IDS],
-            "webhooks": len(ids),
+            "webhooks": len(self.ids),
         }
 
-    def fields(self, status: int, latency_ms: float, error: LinkedInError | None = None) -> dict[str, object]:
-        out = {**self.base, "status": status, "latency_ms": round(latency_ms, 1)}
+    def lines(self, status: int, latency_ms: float, error: LinkedInError | None = None) -> list[dict[str, object]]:
+        line = {**self.base, "status": status, "latency_ms": round(latency_ms, 1)}
         if error is not None:
-            out["code"] = error.code
+            line["code"] = error.code
             if error.request_id:
-                out["linkedin_request_id"] = error.request_id
-        return out
+                line["linkedin_request_id"] = error.request_id
+        parts = [self.ids[i : i + CORRELATION_IDS_PER_LINE] for i in range(0, len(self.ids), CORRELATION_IDS_PER_LINE)]
+        if len(parts) <= 1:
+            return [{**line, "correlation_ids": parts[0] if parts else []}]
+        return [{**line, "correlation_ids": ids, "part": n, "parts": len(parts)} for n, ids in enumerate(parts, 1)]

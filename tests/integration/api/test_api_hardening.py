@@ -42,3 +42,23 @@ def test_a_filter_number_dynamodb_cannot_store_is_400(api: Api) -> None:
         error = assert_error(api.request("PUT", "/v1/steps/s1", raw=raw), 400, "invalid_request")
         assert error["details"][0]["loc"][:3] == ["body", "entry_filters", "0"], error
     assert api.get("/v1/steps/s1").json == before
+
+
+def test_json_python_cannot_parse_is_400_not_5xx_on_both_functions(api: Api) -> None:
+    """Powertools turns only JSONDecodeError into a validation error: a 5,000-digit integer (ValueError) or a body
+    nested 100,000 deep (RecursionError) were 502s. The fuzz tests do not generate these."""
+    api.active_step("s1")
+    before = api.get("/v1/steps/s1").json
+    bodies = {
+        "huge integer": '{"users": [{"external_id": "u1", "email": "a@example.com", "attributes": {"n": '
+        + "9" * 5000
+        + "}}]}",
+        "deep nesting": '{"users": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    }
+    for what, raw in bodies.items():
+        for method, path in (("POST", "/v1/steps/s1/users"), ("PUT", "/v1/steps/s1")):
+            reply = api.request(method, path, raw=raw)
+            assert reply.status == 400, (what, method, reply.status, reply.text[:200])
+            assert_error(reply, 400, "malformed_json")
+    assert api.queue_bodies() == []
+    assert api.get("/v1/steps/s1").json == before

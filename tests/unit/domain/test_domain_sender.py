@@ -18,7 +18,7 @@ from audience_sync.queue_message import SyncTarget
 from audience_sync.request_metrics import LATENCY, REQUESTS, THROTTLED
 from audience_sync.retry import AUDIENCE_NOT_FOUND_AFTER_ATTEMPT, AUDIENCE_NOT_FOUND_GRACE_MS, AUDIENCE_PROPAGATION_MS
 from audience_sync.sender import (
-    LOGGED_CORRELATION_IDS,
+    CORRELATION_IDS_PER_LINE,
     NOT_SENT,
     NOT_SENT_IN_TIME,
     SYNCED,
@@ -448,11 +448,14 @@ def test_each_request_is_logged_with_the_webhooks_it_carries_and_no_user(sender_
     assert not any(h in logged for h in hashes("u", range(3)))
 
 
-def test_a_request_names_at_most_20_webhooks_and_counts_them_all(sender_log: _Records) -> None:
+def test_a_request_with_many_webhooks_names_every_one_over_several_lines(sender_log: _Records) -> None:
     w = sender_world()
-    w.sender.send(AUD_A, users(1, "u"), STEPS, SEND_BY, correlation_ids=[f"req-{i:03}" for i in range(50)])
-    (record,) = [r for r in sender_log.records if r.getMessage() == "LinkedIn request"]
-    assert len(record.correlation_ids) == LOGGED_CORRELATION_IDS and record.webhooks == 50  # type: ignore[attr-defined]
+    ids = [f"req-{i:04}" for i in range(CORRELATION_IDS_PER_LINE * 2 + 1)]
+    w.sender.send(AUD_A, users(1, "u"), STEPS, SEND_BY, correlation_ids=ids)
+    lines = [r for r in sender_log.records if r.getMessage() == "LinkedIn request"]
+    assert [(r.part, r.parts) for r in lines] == [(1, 3), (2, 3), (3, 3)]  # type: ignore[attr-defined]
+    assert [i for r in lines for i in r.correlation_ids] == ids  # type: ignore[attr-defined]
+    assert all(r.webhooks == len(ids) and r.status == 200 for r in lines)  # type: ignore[attr-defined]
 
 
 def test_a_failed_request_is_logged_with_linkedins_request_id(sender_log: _Records) -> None:
