@@ -19,14 +19,28 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from audience_sync.webhook_signature import sign
 from localmode.sandbox import LinkedInSandbox, SandboxConfig
 from localmode.sandbox.server import serving
-from tests.e2e.local_service import Service, configure_and_launch, local_service, metrics, post_users, wait_for
+from tests.e2e.local_service import API_KEY, Service, configure_and_launch, local_service, metrics, wait_for
 from tests.log_scan import find_leaks
 
 pytestmark = pytest.mark.e2e
 
 CLIENT_SECRET = f"client-secret-{secrets.token_hex(8)}"
+SIGNING_SECRET = f"signing-secret-{secrets.token_hex(16)}"
+SENT_SIGNATURES: list[str] = []
+
+
+def post_users(service: Service, step_id: str, body: Any, signed: bool = True) -> requests.Response:
+    """A webhook signed as a client signs it (the stack runs with WEBHOOK_SIGNING_SECRET)."""
+    raw = json.dumps(body)
+    headers = dict(service.headers)
+    if signed:
+        headers["X-Signature"] = sign(SIGNING_SECRET, step_id, raw, int(time.time()))
+        SENT_SIGNATURES.extend(part.removeprefix("v1=") for part in headers["X-Signature"].split(",")[1:])
+    url = service.url(f"/v1/steps/{step_id}/users")
+    return requests.post(url, data=raw, headers={**headers, "Content-Type": "application/json"}, timeout=30)
 
 
 @pytest.fixture
@@ -87,6 +101,7 @@ def test_logs_and_metrics_carry_no_personal_data_or_secret(
         "LINKEDIN_API_URL": f"{linkedin}/rest",
         "LINKEDIN_OAUTH_URL": f"{linkedin}/oauth/v2",
         "LINKEDIN_CLIENT_SECRET": CLIENT_SECRET,
+        "WEBHOOK_SIGNING_SECRET": SIGNING_SECRET,
         "LOG_LEVEL": "DEBUG",
         "POWERTOOLS_METRICS_DISABLED": "false",  # the EMF blobs and their dimensions are in the log too
         "TIME_SCALE": "600",
@@ -104,6 +119,17 @@ def test_logs_and_metrics_carry_no_personal_data_or_secret(
         accepted = post_users(service, "consented", {"users": people[:40], "idempotency_key": "first"})
         assert accepted.status_code == 202, accepted.text
         correlation_id = accepted.headers["X-Correlation-Id"]
+        # refused: unsigned, and signed with another secret (their refusals are logged)
+        assert post_users(service, "consented", {"users": people[40:41]}, signed=False).status_code == 401
+        forged = sign("not-the-secret", "consented", json.dumps({"users": people[40:41]}), int(time.time()))
+        refused = requests.post(
+            service.url("/v1/steps/consented/users"),
+            data=json.dumps({"users": people[40:41]}),
+            headers={**service.headers, "X-Signature": forged, "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert refused.status_code == 401
+        SENT_SIGNATURES.append(forged.split("v1=")[1])
         # bad input that quotes a real email in the wrong place, and an address that cannot be synced
         malformed = post_users(service, "consented", {"users": [{"external_id": 7, "email": people[40]["email"]}]})
         assert malformed.status_code == 400
@@ -142,13 +168,19 @@ def test_logs_and_metrics_carry_no_personal_data_or_secret(
         "token": sorted(tokens),
         "oauth_code_or_state": oauth_values,
         "client_secret": [CLIENT_SECRET],
+        "webhook_signing_secret": [SIGNING_SECRET],
+        "webhook_signature": SENT_SIGNATURES,
     }
     assert len(tokens) >= 4  # first grant, its refresh, the reconnect: the scan has tokens to look for
+    assert len(SENT_SIGNATURES) >= 6
     leaks = find_leaks(log, sensitive)
     assert not leaks, "\n".join(f"{leak.kind} on line {leak.line_number}: {leak.line}" for leak in leaks[:20])
 
     # The scan looked at real output: the handlers' JSON lines and metric blobs are in it.
-    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    handler_lines = [line for line in log.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in handler_lines]
+    # The API key too, in what the handlers log (local mode's banner shows it to its user on purpose).
+    assert not find_leaks("\n".join(handler_lines), {"api_key": [API_KEY]})
     emf = [r for r in records if "_aws" in r]
     assert {"Entered", "Synced", "LinkedInRequests"} <= {
         m["Name"] for r in emf for m in r["_aws"]["CloudWatchMetrics"][0]["Metrics"]
