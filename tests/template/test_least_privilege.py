@@ -14,6 +14,7 @@ import pytest
 
 from tests.template.iam_support import allows, granted, grants, statement_targets
 from tests.template.template_support import (
+    REPO,
     as_list,
     load_template,
     policy_statements,
@@ -243,7 +244,8 @@ def missing_grants(tpl: dict[str, Any], role: str, required: set[tuple[str, str]
 
 
 def undue_deletes(tpl: dict[str, Any], role: str, required: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Delete actions granted on a resource the code never deletes from."""
+    """Delete actions granted on a resource the code never deletes from. (SAM's DynamoDBWritePolicy also grants
+    BatchWriteItem, whose DeleteRequest deletes without DeleteItem; no code calls BatchWriteItem.)"""
     needed = {target for action, target in required if action.split(":")[1].startswith("Delete")}
     return {
         (action, target)
@@ -365,3 +367,11 @@ def test_statement_targets_resolve_names_arns_and_sub_paths() -> None:
     assert statement_targets(tpl, {"Fn::Sub": "${RetryBucket.Arn}/retry/*"}) == {"RetryBucket"}
     assert statement_targets(tpl, {"Fn::Sub": "${AWS::StackName}-retry"}) == {"RetryStateMachine"}
     assert statement_targets(tpl, "*") == set()
+
+
+def test_no_code_calls_batch_write_item() -> None:
+    """SAM's DynamoDBWritePolicy grants BatchWriteItem, which can delete; the tables stay delete-free only while no
+    function calls it (undue_deletes looks at Delete* actions)."""
+    sources = [*(REPO / "layers" / "common" / "audience_sync").rglob("*.py"), *(REPO / "functions").rglob("*.py")]
+    callers = [p.name for p in sources if "batch_write" in p.read_text(encoding="utf-8").lower()]
+    assert callers == []

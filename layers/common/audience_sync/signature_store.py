@@ -28,5 +28,5 @@ class DynamoSignatureRegistry:
         return True
 
     def release(self, key: str, now: int) -> None:
-        # Expired rather than deleted: the ingest's DynamoDBWritePolicy grants PutItem, not DeleteItem.
+        # Expired rather than deleted: the ingest is granted PutItem, not DeleteItem.
         aws.table(self.table_name).put_item(Item={"id": key, "expires_at": now - 1})
