@@ -155,9 +155,8 @@ def test_logs_and_metrics_carry_no_personal_data_or_secret(
         )
         oauth_values += _connect(service)
         _settled(service, "consented", _consented(people[:40] + unsyncable + people[45:50]))
-        time.sleep(1)  # let the last log lines of the settling batch reach the log file
-        log = service.log()
 
+    log = service.log()  # read once local mode has stopped and flushed everything it printed
     with app.state.lock:
         tokens = {t.token for t in app.state.oauth.access.values()} | set(app.state.oauth.refresh)
     sensitive = {
