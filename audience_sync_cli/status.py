@@ -53,7 +53,10 @@ def steps(stack: Stack) -> Report:
     views = [step_view(item) for item in StepRepository(stack.settings()).list_all()]
     if not views:
         return Report({"steps": []}, "No steps yet (create one with PUT /v1/steps/{step_id}).")
-    rows = [[v["step_id"], v["status"], v["audience_id"], v["error"], when_ms(v["updated_at"])] for v in views]
+    rows = [
+        [v["step_id"], v["status"], v["audience_id"], ",".join(v["errors"]) or None, when_ms(v["updated_at"])]
+        for v in views
+    ]
     return Report({"steps": views}, table(["STEP", "STATUS", "AUDIENCE", "ERROR", "UPDATED"], rows))
 
 
@@ -70,7 +73,7 @@ def step(stack: Stack, step_id: str) -> Report:
         fields(
             [
                 ("audience id", view["audience_id"]),
-                ("error", _with_advice(view["error"], view["error"])),
+                *[("error", _with_advice(error, error)) for error in view["errors"] or [None]],
                 ("ad account", config.get("ad_account_id")),
                 ("audience", _audience(config.get("audience") or {})),
                 ("action", config.get("action")),

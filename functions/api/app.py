@@ -177,7 +177,8 @@ def step_metrics(step_id: str) -> dict[str, int]:
     },
 )
 def step_audience(step_id: str, refresh: Annotated[bool, Query()] = False) -> dict[str, Any]:
-    """The cached reading while it is younger than AudienceMaxAgeSeconds, else read from LinkedIn now."""
+    """The cached reading while it is younger than AudienceMaxAgeSeconds, else read from LinkedIn now.
+    `refresh=true` reads LinkedIn now unless the last attempt is under 10 s old (then the cached reading)."""
     return services().audience.view(valid_step_id(step_id), force=refresh)
 
 

@@ -124,7 +124,9 @@ class LinkedInSandbox:
                 self.sleep(fault.delay_seconds)  # outside the lock: other requests keep flowing
         with state.lock:
             ctx = RequestContext(state, request, arrived=arrived)
-            if fault is not None and fault.status is not None:
+            if fault is not None and fault.status is not None and fault.body is not None:
+                response = Response(fault.body, status=fault.status, mimetype="application/json")
+            elif fault is not None and fault.status is not None:
                 response = json_response(fault_body(fault.status), fault.status)
             else:
                 response = self._route(ctx)

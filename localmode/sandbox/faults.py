@@ -19,6 +19,7 @@ class FaultRule:
     path_contains: str | None = "/users"  # None matches every non-control path
     delay_seconds: float = 0.0
     fired: int = 0
+    body: str | None = None  # answered verbatim instead of a LinkedIn error body; with a 2xx, a malformed answer
 
     def applies_to(self, path: str) -> bool:
         exhausted = self.count is not None and self.fired >= self.count
@@ -39,12 +40,18 @@ def parse_fault(body: Any, rule_id: int) -> FaultRule:
     """Build a rule from a ``POST /_sandbox/faults`` body; raises ``ValueError`` when it is invalid."""
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object")
-    unknown = set(body) - {"status", "probability", "count", "path_contains", "delay_seconds"}
+    unknown = set(body) - {"status", "probability", "count", "path_contains", "delay_seconds", "body"}
     if unknown:
         raise ValueError(f"unknown fields: {sorted(unknown)}")
     status = body.get("status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599):
-        raise ValueError("status must be an HTTP error status (400-599) or null")
+    raw_body = body.get("body")
+    if raw_body is not None and not isinstance(raw_body, str):
+        raise ValueError("body must be a string (answered verbatim) or null")
+    lowest = 200 if raw_body is not None else 400  # a 2xx only with a body: a malformed answer
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not lowest <= status <= 599):
+        raise ValueError("status must be an HTTP error status (400-599, or 200-599 with a body) or null")
+    if raw_body is not None and status is None:
+        raise ValueError("a body needs a status")
     probability = _number(body, "probability", 1.0)
     if not 0.0 <= probability <= 1.0:
         raise ValueError("probability must be between 0 and 1")
@@ -59,7 +66,7 @@ def parse_fault(body: Any, rule_id: int) -> FaultRule:
         raise ValueError("delay_seconds must not be negative")
     if status is None and delay == 0:
         raise ValueError("a rule needs a status, a delay_seconds, or both")
-    return FaultRule(rule_id, status, probability, count, path_contains, delay)
+    return FaultRule(rule_id, status, probability, count, path_contains, delay, body=raw_body)
 
 
 def pick_fault(rules: list[FaultRule], path: str, rng: random.Random) -> FaultRule | None:

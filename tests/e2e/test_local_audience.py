@@ -36,6 +36,7 @@ def test_the_schedule_turns_an_expired_audience_into_a_step_error_and_back(tmp_p
         wait_for(lambda: step(service, "welcome")["error"] == "audience_expired", 20, "the schedule's step error")
         view = requests.get(service.url("/v1/steps/welcome/audience"), headers=service.headers, timeout=10).json()
         assert (view["status"], view["targetable"], view["audience_size"]) == ("EXPIRED", False, 1500)
+        assert step(service, "welcome")["errors"] == ["audience_expired"]  # the sync's own error: none
 
         set_segment(service, audience_id, status="READY")
         wait_for(lambda: step(service, "welcome")["error"] is None, 20, "the error cleared by the schedule")

@@ -6,10 +6,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 MIN_VISIBLE_SIZE = 300
 # GET /v1/steps/{id}/audience serves a reading younger than this without asking LinkedIn (AudienceMaxAgeSeconds):
 # the public contract wants a change on LinkedIn's side to show within 60 s.
 DEFAULT_MAX_AGE_SECONDS = 60
+# `?refresh=true` (and a GET with no reading to show) reads LinkedIn only if the last attempt is at least this old;
+# otherwise the cached view is served, its `refreshed_at` saying when it was read. Without it a dashboard polling
+# with refresh=true would read LinkedIn at the API's rate (100 requests/s), against LinkedIn's unpublished daily limits.
+MIN_READ_INTERVAL_SECONDS = 10
 EXPLANATIONS = {
     "BUILDING": "LinkedIn is building the audience; the first build can take up to 48 hours, and no ads reach it "
     "until then (it can already be chosen in a campaign). Streaming users into an ARCHIVED audience also puts it "
@@ -103,17 +109,43 @@ class CachedView:
         )
 
 
-def snapshot(segment: dict[str, Any]) -> Snapshot:
-    """The facts of `GET /rest/dmpSegments/{id}`: the status and counts live under the LINKEDIN destination."""
-    destinations = segment.get("destinations") or [{}]
-    destination = next((d for d in destinations if d.get("destination") == "LINKEDIN"), destinations[0])
+class MalformedSegment(ValueError):
+    """LinkedIn answered 200 with a segment this service cannot read (e.g. counts that are not numbers)."""
+
+
+class _Destination(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    destination: str | None = None
+    status: str | None = None
+    audience_size: int | None = Field(None, alias="audienceSize")
+    matched_count: int | None = Field(None, alias="matchedCount")
+
+
+class _Segment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int | str = ""
+    name: str | None = None
+    input_count: int | None = Field(None, alias="inputCount")
+    destinations: list[_Destination] | None = None
+
+
+def snapshot(segment: Any) -> Snapshot:
+    """The facts of `GET /rest/dmpSegments/{id}`: the status and counts live under the LINKEDIN destination.
+    Raises MalformedSegment for a body of the wrong shape."""
+    try:
+        parsed = _Segment.model_validate(segment)
+    except ValidationError as exc:  # the locations and kinds only: the values are LinkedIn's, not for the logs
+        where = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['type']}" for e in exc.errors())
+        raise MalformedSegment(f"unreadable segment ({where})") from exc
+    destinations = parsed.destinations or [_Destination.model_validate({})]
+    destination = next((d for d in destinations if d.destination == "LINKEDIN"), destinations[0])
     return Snapshot(
-        audience_id=str(segment.get("id", "")),
-        name=segment.get("name"),
-        status=str(destination.get("status") or "UNKNOWN"),
-        audience_size=_int(destination.get("audienceSize")),
-        matched_count=_int(destination.get("matchedCount")),
-        input_count=_int(segment.get("inputCount")),
+        audience_id=str(parsed.id),
+        name=parsed.name,
+        status=destination.status or "UNKNOWN",
+        audience_size=destination.audience_size,
+        matched_count=destination.matched_count,
+        input_count=parsed.input_count,
     )
 
 
@@ -158,9 +190,19 @@ def step_error_for(status: str) -> str | None:
     return STATUS_ERRORS.get(status)
 
 
-def needs_reading(checked_at_ms: int | None, now_ms: int, max_age_seconds: float, force: bool = False) -> bool:
-    """Whether to read LinkedIn again: asked to, never read, or the last attempt is `max_age_seconds` old."""
-    return force or checked_at_ms is None or now_ms - checked_at_ms >= max_age_seconds * 1000
+def needs_reading(
+    checked_at_ms: int | None,
+    now_ms: int,
+    max_age_seconds: float,
+    force: bool = False,
+    min_interval_seconds: float = MIN_READ_INTERVAL_SECONDS,
+) -> bool:
+    """Whether to read LinkedIn again: never read, the last attempt is `max_age_seconds` old, or asked to (`force`)
+    and the last attempt is at least `min_interval_seconds` old."""
+    if checked_at_ms is None:
+        return True
+    age_ms = now_ms - checked_at_ms
+    return age_ms >= max_age_seconds * 1000 or (force and age_ms >= min_interval_seconds * 1000)
 
 
 def _int(value: Any) -> int | None:

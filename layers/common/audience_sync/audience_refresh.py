@@ -1,20 +1,26 @@
 """Reading steps' LinkedIn audiences into the audience cache, and what a reading means for the step.
 
-`GET /v1/steps/{id}/audience` reads LinkedIn only when the cached reading is `AudienceMaxAgeSeconds` old (or
-`?refresh=true`); the scheduled AudienceRefreshFunction reads every launched step whose reading is that old.
+`GET /v1/steps/{id}/audience` reads LinkedIn only when the cached reading is `AudienceMaxAgeSeconds` old, or with
+`?refresh=true` (or nothing to show but an error) when the last attempt is MIN_READ_INTERVAL_SECONDS old; the
+scheduled AudienceRefreshFunction reads every launched step whose reading is that old.
 
 LinkedIn answers, and what becomes of the cached view, the step (only an active one) and the schedule's run:
 - 200, status EXPIRED / FAILED / ERROR: the new reading; step error `audience_expired` / `audience_failed` /
-  `audience_error` (notified once).
-- 200, any other status: the new reading; clears those step errors and `audience_not_found`.
+  `audience_error` in the step's AUDIENCE_STATUS_ERROR attribute (notified once).
+- 200, any other status: the new reading; clears those step errors and a sync error `audience_not_found`.
+- 200 that cannot be read (not a JSON object, counts that are not numbers): as a 5xx, `linkedin_malformed_response`.
 - 404 for an audience read before, not created by the step, or created over 10 min ago (the sender's rule): the old
-  reading kept, failure `audience_not_found`; step error `audience_not_found` (notified once).
+  reading kept, failure `audience_not_found`; step error `audience_not_found` in the sync error attribute, where
+  the sender records the same fact (notified once).
 - 404 for an audience created less than 10 min ago: failure `audience_not_visible_yet` (LinkedIn propagating it).
 - 401: one token refresh and a second read; 401 again: failure `linkedin_invalid_token`, the connection
   `invalid_token` (notified once); the run stops.
 - no usable token (disconnected, invalid_token): failure `linkedin_<status>` without calling LinkedIn; the run stops.
 - 429: the old reading kept, stale; the run stops (the steps not read keep theirs).
 - 5xx, timeout, anything else: the old reading kept, stale; the run goes on.
+
+An attempt's view is stored only if no later attempt is stored already (a GET and the schedule may read at once);
+an attempt that lands after a later one changes nothing on the step, and the later view is the one shown.
 
 Reads take no token from the DynamoDB bucket: LinkedIn's per-minute limit (600/min per member) is documented for
 `/dmpSegments/{id}/users` only, reads count against the unpublished daily limits (linkedin-api.md §3), and a read
@@ -28,24 +34,38 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from audience_sync.audience import CachedView, needs_reading, public_view, snapshot, step_error_for
+from audience_sync.audience import (
+    CachedView,
+    MalformedSegment,
+    Snapshot,
+    needs_reading,
+    public_view,
+    snapshot,
+    step_error_for,
+)
 from audience_sync.audience_cache import AudienceCache
 from audience_sync.clock import Clock
 from audience_sync.connections import AccessToken, ConnectionService, NotConnected
 from audience_sync.errors import ApiError
-from audience_sync.linkedin.errors import Disposition, LinkedInError
+from audience_sync.linkedin.errors import MALFORMED_RESPONSE, Disposition, LinkedInError
 from audience_sync.linkedin.oauth import OAuthError
 from audience_sync.notifications import Notifier
 from audience_sync.retry import audience_not_found_persists
-from audience_sync.steps import ACTIVE, AUDIENCE_NOT_FOUND, AUDIENCE_STATUS_ERRORS, StepRepository, int_or_none
+from audience_sync.steps import (
+    ACTIVE,
+    AUDIENCE_NOT_FOUND,
+    AUDIENCE_STATUS_ERROR,
+    AUDIENCE_STATUS_ERRORS,
+    SYNC_ERROR,
+    StepRepository,
+    int_or_none,
+)
 
 logger = Logger(child=True)
 
 NOT_VISIBLE_YET = "audience_not_visible_yet"
 INVALID_TOKEN = "linkedin_invalid_token"  # noqa: S105 - an error code, not a secret
 NOT_CONNECTED = frozenset({"linkedin_disconnected", INVALID_TOKEN})
-# A reading with a targetable status disproves these (the audience exists and can be targeted).
-CLEARED_BY_READING = (*AUDIENCE_STATUS_ERRORS, AUDIENCE_NOT_FOUND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +73,7 @@ class Outcome:
     view: CachedView
     stop: str | None = None  # why the schedule reads no more audiences this run
     step_error: str | None = None  # a step error this attempt set (new, so notified)
+    superseded: bool = False  # a later attempt was stored first: `view` is that one, and this one changed nothing
 
 
 class AudienceRefresher:
@@ -85,10 +106,12 @@ class AudienceRefresher:
         return answer(cached)
 
     def _servable(self, cached: CachedView, force: bool) -> bool:
-        if needs_reading(cached.checked_at, self.clock.now_ms(), self.max_age_seconds, force):
-            return False
-        # Without a reading there is nothing to show but an error; only "deleted" is worth repeating unread.
-        return cached.reading is not None or cached.failure == AUDIENCE_NOT_FOUND
+        if cached.reading is None and cached.failure in NOT_CONNECTED:
+            return False  # LinkedIn is not called until the connection is usable, and then at once
+        # Without a reading there is nothing to show but an error: read again as if asked to (so at most once per
+        # MIN_READ_INTERVAL_SECONDS), unless LinkedIn said the audience is deleted.
+        unread = cached.reading is None and cached.failure != AUDIENCE_NOT_FOUND
+        return not needs_reading(cached.checked_at, self.clock.now_ms(), self.max_age_seconds, force or unread)
 
     # ---- the schedule ------------------------------------------------------------------------------
     def refresh_all(self, deadline_ms: int) -> dict[str, Any]:
@@ -133,24 +156,26 @@ class AudienceRefresher:
         """Read the step's audience from LinkedIn, store what came of it, and apply it to the step."""
         now = self.clock.now_ms()
         try:
-            segment = self._get_segment(str(item["audience_id"]))
+            reading = self._read_segment(str(item["audience_id"]))
         except NotConnected as exc:
             return self._failed(item, cached, now, f"linkedin_{exc.status}", stop=f"linkedin_{exc.status}")
         except OAuthError as exc:  # LinkedIn's OAuth did not answer the refresh of an expired token
             return self._failed(item, cached, now, f"linkedin_refresh_{exc.error}", stop="linkedin_oauth_unavailable")
         except LinkedInError as exc:
             return self._refused(item, cached, now, exc)
-        reading = snapshot(segment)
         view = CachedView(item["step_id"], str(item["audience_id"]), now, reading, now)
-        self.cache.put(view)
+        if not self.cache.put(view):
+            return self._superseded(item, view)
         return Outcome(view, step_error=self._apply_status(item, reading.status))
 
     def _refused(self, item: dict[str, Any], cached: CachedView | None, now: int, exc: LinkedInError) -> Outcome:
         if exc.disposition is Disposition.NOT_FOUND:
             created_at = int_or_none(item.get("audience_created_at"))
             if (cached is not None and cached.reading is not None) or audience_not_found_persists(created_at, now):
-                new_error = AUDIENCE_NOT_FOUND if self._set_step_error(item, AUDIENCE_NOT_FOUND) else None
-                return self._failed(item, cached, now, AUDIENCE_NOT_FOUND, step_error=new_error)
+                outcome = self._failed(item, cached, now, AUDIENCE_NOT_FOUND)
+                if outcome.superseded or not self._set_step_error(item, AUDIENCE_NOT_FOUND, SYNC_ERROR):
+                    return outcome
+                return Outcome(outcome.view, step_error=AUDIENCE_NOT_FOUND)
             return self._failed(item, cached, now, NOT_VISIBLE_YET)
         if exc.disposition is Disposition.REFRESH_TOKEN:  # 401 again with a token refreshed just now
             self.connections.mark_invalid(exc.reason)
@@ -159,13 +184,7 @@ class AudienceRefresher:
         return self._failed(item, cached, now, exc.reason, stop=exc.reason if exc.status == 429 else None)
 
     def _failed(
-        self,
-        item: dict[str, Any],
-        cached: CachedView | None,
-        now: int,
-        failure: str,
-        stop: str | None = None,
-        step_error: str | None = None,
+        self, item: dict[str, Any], cached: CachedView | None, now: int, failure: str, stop: str | None = None
     ) -> Outcome:
         """The old reading stays, marked stale by the failure."""
         view = CachedView(
@@ -176,25 +195,44 @@ class AudienceRefresher:
             cached.refreshed_at if cached else None,
             failure,
         )
-        self.cache.put(view)
-        return Outcome(view, stop, step_error)
+        if not self.cache.put(view):
+            return self._superseded(item, view, stop)
+        return Outcome(view, stop)
+
+    def _superseded(self, item: dict[str, Any], view: CachedView, stop: str | None = None) -> Outcome:
+        """A later attempt is stored already (e.g. a GET's, while the schedule waited for LinkedIn): it is the one
+        to show, and this older one must not change the step. Its `stop` still holds (a 429 is LinkedIn's now)."""
+        later = _same_audience(item, self.cache.get(item["step_id"]))
+        return Outcome(later or view, stop, superseded=True)
 
     def _apply_status(self, item: dict[str, Any], status: str) -> str | None:
         code = step_error_for(status)
         if code is not None:
-            return code if self._set_step_error(item, code) else None
-        if item.get("status") == ACTIVE and item.get("error") in CLEARED_BY_READING:
-            self.steps.clear_error(item["step_id"], CLEARED_BY_READING, audience_id=str(item["audience_id"]))
+            return code if self._set_step_error(item, code, AUDIENCE_STATUS_ERROR) else None
+        if item.get("status") != ACTIVE:
+            return None
+        audience_id = str(item["audience_id"])
+        if item.get(AUDIENCE_STATUS_ERROR) in AUDIENCE_STATUS_ERRORS:
+            self.steps.clear_error(item["step_id"], AUDIENCE_STATUS_ERRORS, audience_id, AUDIENCE_STATUS_ERROR)
+        # The audience exists. Never ad_account_access: a read does not prove write access.
+        if item.get(SYNC_ERROR) == AUDIENCE_NOT_FOUND:
+            self.steps.clear_error(item["step_id"], (AUDIENCE_NOT_FOUND,), audience_id, SYNC_ERROR)
         return None
 
-    def _set_step_error(self, item: dict[str, Any], code: str) -> bool:
-        """Set the error of an active step (a draft's old audience is no one's concern); notified when new."""
-        if item.get("status") != ACTIVE or item.get("error") == code:
+    def _set_step_error(self, item: dict[str, Any], code: str, attribute: str) -> bool:
+        """Set an error of an active step (a draft's old audience is no one's concern); notified when new."""
+        if item.get("status") != ACTIVE or item.get(attribute) == code:
             return False
-        if not self.steps.set_error(item["step_id"], code, audience_id=str(item["audience_id"])):
+        if not self.steps.set_error(item["step_id"], code, str(item["audience_id"]), attribute):
             return False
         self.notifier.notify(code, step_id=item["step_id"])
         return True
+
+    def _read_segment(self, audience_id: str) -> Snapshot:
+        try:
+            return snapshot(self._get_segment(audience_id))
+        except MalformedSegment as exc:  # LinkedIn answered, but not with anything usable: as if it had not
+            raise LinkedInError(0, MALFORMED_RESPONSE, str(exc)) from exc
 
     def _get_segment(self, audience_id: str) -> dict[str, Any]:
         """GET the segment with the run's token, refreshing it once if LinkedIn answers 401."""

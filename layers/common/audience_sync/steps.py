@@ -28,6 +28,13 @@ SYNC_ERRORS = (AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND)
 # Step errors the audience refresh sets from the audience's LinkedIn status (audience.STATUS_ERRORS); a reading
 # with a targetable status clears them, and audience_not_found too (the audience exists). Sends never clear them.
 AUDIENCE_STATUS_ERRORS = tuple(STATUS_ERRORS.values())
+# The step item's two error attributes, each set, cleared and notified on its own: one attribute for both would
+# let the sender and the refresh overwrite each other's error (each overwrite notified as new) and a reading
+# clear a send's error. SYNC_ERROR holds SYNC_ERRORS (the refresh's own 404 sets audience_not_found there too: the
+# same fact, so the same value); AUDIENCE_STATUS_ERROR holds AUDIENCE_STATUS_ERRORS.
+SYNC_ERROR = "error"
+AUDIENCE_STATUS_ERROR = "audience_status_error"
+ERROR_ATTRIBUTES = (SYNC_ERROR, AUDIENCE_STATUS_ERROR)
 
 
 class StepRepository:
@@ -59,7 +66,8 @@ class StepRepository:
         item: dict[str, Any] = dict(existing or {"step_id": step_id, "status": DRAFT, "created_at": now})
         if existing and any(existing["config"].get(f) != new_config.get(f) for f in _TARGET_FIELDS):
             item["status"] = DRAFT
-            item.pop("error", None)
+            for attribute in ERROR_ATTRIBUTES:
+                item.pop(attribute, None)
         item["config"] = new_config
         item["updated_at"] = now
         self.table.put_item(Item=item)
@@ -74,18 +82,19 @@ class StepRepository:
             values[":created"] = audience_created_at
         result = self.table.update_item(
             Key={"step_id": step_id},
-            UpdateExpression=f"SET {sets} REMOVE #e",
+            UpdateExpression=f"SET {sets} REMOVE #e, #ae",
             ConditionExpression="attribute_exists(step_id)",
-            ExpressionAttributeNames={"#s": "status", "#e": "error"},
+            ExpressionAttributeNames={"#s": "status", "#e": SYNC_ERROR, "#ae": AUDIENCE_STATUS_ERROR},
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
         attributes: dict[str, Any] = result["Attributes"]
         return attributes
 
-    def set_error(self, step_id: str, code: str, audience_id: str | None = None) -> bool:
-        """Record a step error; True if it is new (so it is notified once, not on every failed request).
-        With `audience_id`, only while the step still targets that audience (a relaunch may have changed it)."""
+    def set_error(self, step_id: str, code: str, audience_id: str | None = None, attribute: str = SYNC_ERROR) -> bool:
+        """Record a step error in `attribute`; True if it is new (so it is notified once, not on every failed
+        request). With `audience_id`, only while the step still targets that audience (a relaunch may have changed
+        it)."""
         condition = "attribute_exists(step_id) AND (attribute_not_exists(#e) OR #e <> :e)"
         values: dict[str, Any] = {":e": code, ":now": now_ms()}
         if audience_id is not None:
@@ -96,7 +105,7 @@ class StepRepository:
                 Key={"step_id": step_id},
                 UpdateExpression="SET #e = :e, updated_at = :now",
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#e": "error"},
+                ExpressionAttributeNames={"#e": attribute},
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
@@ -105,9 +114,11 @@ class StepRepository:
             return False
         return True
 
-    def clear_error(self, step_id: str, codes: tuple[str, ...], audience_id: str | None = None) -> None:
-        """Remove the step's error if it is one of `codes` (errors the sync itself sets and a success disproves).
-        With `audience_id`, only while the step still targets that audience."""
+    def clear_error(
+        self, step_id: str, codes: tuple[str, ...], audience_id: str | None = None, attribute: str = SYNC_ERROR
+    ) -> None:
+        """Remove the step's error in `attribute` if it is one of `codes` (errors the sync itself sets and a
+        success disproves). With `audience_id`, only while the step still targets that audience."""
         names: dict[str, Any] = {f":c{i}": code for i, code in enumerate(codes)}
         condition = f"#e IN ({', '.join(names)})"
         if audience_id is not None:
@@ -118,7 +129,7 @@ class StepRepository:
                 Key={"step_id": step_id},
                 UpdateExpression="REMOVE #e SET updated_at = :now",
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#e": "error"},
+                ExpressionAttributeNames={"#e": attribute},
                 ExpressionAttributeValues={**names, ":now": now_ms()},
             )
         except ClientError as exc:
@@ -129,8 +140,8 @@ class StepRepository:
         """Every active step with its audience: what the audience refresh reads (a Scan; steps are few)."""
         kwargs: dict[str, Any] = {
             "FilterExpression": "#s = :active AND attribute_exists(audience_id)",
-            "ProjectionExpression": "step_id, #s, audience_id, audience_created_at, #e",
-            "ExpressionAttributeNames": {"#s": "status", "#e": "error"},
+            "ProjectionExpression": "step_id, #s, audience_id, audience_created_at, #e, #ae",
+            "ExpressionAttributeNames": {"#s": "status", "#e": SYNC_ERROR, "#ae": AUDIENCE_STATUS_ERROR},
             "ExpressionAttributeValues": {":active": ACTIVE},
         }
         items: list[dict[str, Any]] = []
@@ -143,12 +154,15 @@ class StepRepository:
 
 
 def step_view(item: dict[str, Any]) -> dict[str, Any]:
+    """`error` is the sync's error if any, else the audience status's (the contract's one error); `errors` all."""
+    errors = [str(item[attribute]) for attribute in ERROR_ATTRIBUTES if item.get(attribute)]
     return {
         "step_id": item["step_id"],
         "status": item.get("status", DRAFT),
         "config": _from_dynamodb(item.get("config", {})),
         "audience_id": item.get("audience_id"),
-        "error": item.get("error"),
+        "error": errors[0] if errors else None,
+        "errors": errors,
         "created_at": int_or_none(item.get("created_at")),
         "updated_at": int_or_none(item.get("updated_at")),
         "launched_at": int_or_none(item.get("launched_at")),

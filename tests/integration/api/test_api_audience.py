@@ -13,7 +13,10 @@ import boto3
 import pytest
 import requests
 
-from audience_sync.audience import EXPLANATIONS
+from audience_sync.audience import EXPLANATIONS, MIN_READ_INTERVAL_SECONDS
+from audience_sync.notifications import Notifier
+from audience_sync.settings import Settings
+from audience_sync.steps import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, StepRepository
 from tests.integration.api.api_helpers import Api, assert_error
 from tests.integration.retry.retry_support import Notifications
 from tests.stack_support import age_audience
@@ -22,6 +25,7 @@ SCHEDULE_EVENT = json.loads(
     (Path(__file__).resolve().parents[3] / "events" / "audience_refresh_schedule.json").read_text(encoding="utf-8")
 )
 MAX_AGE_MS = 60_000  # the template's AudienceMaxAgeSeconds
+MIN_INTERVAL_MS = MIN_READ_INTERVAL_SECONDS * 1000  # ?refresh=true reads LinkedIn at most this often
 STATUSES = ["BUILDING", "READY", "UPDATING", "ARCHIVED", "EXPIRED", "FAILED", "ERROR"]  # linkedin-api.md §1.4
 STEP_ERRORS = {"EXPIRED": "audience_expired", "FAILED": "audience_failed", "ERROR": "audience_error"}
 
@@ -79,6 +83,21 @@ def step_error(api: Api, step_id: str) -> str | None:
     return error
 
 
+def step_errors(api: Api, step_id: str) -> tuple[str | None, list[str]]:
+    reply = api.get(f"/v1/steps/{step_id}")
+    assert reply.status == 200, reply.text
+    return reply.json["error"], reply.json["errors"]
+
+
+def sender_sets(step_id: str, code: str) -> bool:
+    """What the sender does on a persisting 403 / 404 (Sender._set_step_error): set the error, notify it if new."""
+    settings = Settings.from_env()
+    new = StepRepository(settings).set_error(step_id, code)
+    if new:
+        Notifier(settings.notifications_topic_arn).notify(code, step_id=step_id)
+    return new
+
+
 @pytest.fixture
 def notifications(api: Api) -> Notifications:
     return Notifications(api.stack.stack.ref("IntegrationErrorsTopic"))
@@ -116,20 +135,36 @@ def test_a_cached_reading_is_served_without_asking_linkedin_until_it_is_60_s_old
     assert fresh["refreshed_at"] > first["refreshed_at"]
 
     set_segment(api, audience_id, status="UPDATING")
-    assert audience(api, "s1", refresh=True)["status"] == "UPDATING"  # ?refresh=true reads at once
+    age_views(api, MIN_INTERVAL_MS)
+    assert audience(api, "s1", refresh=True)["status"] == "UPDATING"  # ?refresh=true reads before the max age
     assert reads(api, audience_id) == 3
+
+
+def test_refresh_reads_linkedin_at_most_once_per_min_interval(api: Api) -> None:
+    audience_id = api.active_step("s1")
+    first = audience(api, "s1", refresh=True)
+    set_segment(api, audience_id, status="READY")
+    for _ in range(5):  # a dashboard polling with ?refresh=true
+        assert audience(api, "s1", refresh=True) == first  # the cached view; refreshed_at says when it was read
+    assert reads(api, audience_id) == 1
+    age_views(api, MIN_INTERVAL_MS)
+    again = audience(api, "s1", refresh=True)
+    assert again["status"] == "READY" and again["refreshed_at"] > first["refreshed_at"]
+    assert reads(api, audience_id) == 2
 
 
 def test_every_status_is_explained_and_an_untargetable_one_is_a_step_error_until_it_recovers(api: Api) -> None:
     audience_id = api.active_step("s1")
     for status in STATUSES:
         set_segment(api, audience_id, status=status)
+        age_views(api, MIN_INTERVAL_MS)
         view = audience(api, "s1", refresh=True)
         assert view["status"] == status
         assert view["explanation"] == EXPLANATIONS[status]
         assert view["targetable"] is (status not in STEP_ERRORS)
         assert step_error(api, "s1") == STEP_ERRORS.get(status), status
     set_segment(api, audience_id, status="READY")
+    age_views(api, MIN_INTERVAL_MS)
     audience(api, "s1", refresh=True)
     assert step_error(api, "s1") is None  # LinkedIn reports a targetable status again: the error is gone
 
@@ -139,6 +174,7 @@ def test_a_deleted_audience_is_audience_not_found(api: Api) -> None:
     audience(api, "s1")
     sandbox(api, "DELETE", f"/segments/{audience_id}")
     audience(api, "s1")  # still the cached reading
+    age_views(api, MIN_INTERVAL_MS)
     assert_error(api.get("/v1/steps/s1/audience?refresh=true"), 404, "audience_not_found")
     assert step_error(api, "s1") == "audience_not_found"  # it had been read: not a new audience propagating
 
@@ -224,3 +260,73 @@ def test_a_revoked_token_stops_the_schedule_and_leaves_stale_readings(api: Api) 
     assert api.get("/v1/connections/linkedin").json["status"] == "invalid_token"
     stale = audience(api, "s1", refresh=True)  # the last reading, said to be stale and why
     assert (stale["status"], stale["stale"], stale["stale_reason"]) == ("BUILDING", True, "linkedin_invalid_token")
+
+
+# ---- the sync's errors and the audience's -------------------------------------------------------------
+def test_a_send_error_and_an_audience_status_error_are_kept_apart_and_each_notified_once(
+    api: Api, notifications: Notifications
+) -> None:
+    audience_id = api.active_step("s1")
+    set_segment(api, audience_id, status="EXPIRED")
+    for _ in range(3):  # the sender meets 404s while the schedule reads EXPIRED
+        sender_sets("s1", AUDIENCE_NOT_FOUND)
+        run_schedule(api)
+        age_views(api)
+    assert step_errors(api, "s1") == (AUDIENCE_NOT_FOUND, [AUDIENCE_NOT_FOUND, "audience_expired"])
+    assert sorted(notifications.codes()) == ["audience_expired", AUDIENCE_NOT_FOUND]  # two problems, two messages
+
+    set_segment(api, audience_id, status="READY")  # the audience exists and is targetable: both are disproved
+    run_schedule(api)
+    assert step_errors(api, "s1") == (None, [])
+
+
+def test_a_reading_keeps_ad_account_access_and_the_audience_error_shows_beside_it(api: Api) -> None:
+    audience_id = api.active_step("s1")
+    assert sender_sets("s1", AD_ACCOUNT_ACCESS)
+    set_segment(api, audience_id, status="FAILED")
+    audience(api, "s1")
+    assert step_errors(api, "s1") == (AD_ACCOUNT_ACCESS, [AD_ACCOUNT_ACCESS, "audience_failed"])
+    assert not sender_sets("s1", AD_ACCOUNT_ACCESS)  # not overwritten, so not new
+    set_segment(api, audience_id, status="READY")
+    age_views(api, MIN_INTERVAL_MS)
+    audience(api, "s1", refresh=True)
+    assert step_errors(api, "s1") == (AD_ACCOUNT_ACCESS, [AD_ACCOUNT_ACCESS])  # a read proves no write access
+
+
+def test_a_relaunch_clears_both_errors(api: Api) -> None:
+    audience_id = api.active_step("s1")
+    set_segment(api, audience_id, status="EXPIRED")
+    audience(api, "s1")
+    sender_sets("s1", AD_ACCOUNT_ACCESS)
+    assert step_errors(api, "s1")[1] == [AD_ACCOUNT_ACCESS, "audience_expired"]
+    assert api.launch("s1").status == 200
+    assert step_errors(api, "s1") == (None, [])
+
+
+# ---- LinkedIn answers 200 with something unreadable -----------------------------------------------------
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html><body>upstream hiccup</body></html>",
+        "[1, 2, 3]",
+        json.dumps({"id": 1, "destinations": [{"destination": "LINKEDIN", "status": "READY", "audienceSize": "many"}]}),
+    ],
+)
+def test_a_malformed_200_is_linkedin_unavailable_never_a_5xx_of_ours(api: Api, body: str) -> None:
+    api.active_step("s1")
+    api.active_step("s2")
+    audience(api, "s2")  # s2 has a reading; s1 none
+    sandbox(api, "POST", "/faults", {"status": 200, "body": body, "path_contains": "/dmpSegments/"})
+
+    reply = api.get("/v1/steps/s1/audience")
+    error = assert_error(reply, 502, "linkedin_unavailable")
+    assert "linkedin_malformed_response" in error["message"]
+
+    age_views(api, MIN_INTERVAL_MS)
+    stale = audience(api, "s2", refresh=True)
+    assert (stale["status"], stale["stale"], stale["stale_reason"]) == ("BUILDING", True, "linkedin_malformed_response")
+
+    age_views(api)
+    report = run_schedule(api)
+    assert (report["read"], report["failed"], report["stopped"]) == (0, 2, None)
+    assert {api.get(f"/v1/steps/{s}").json["error"] for s in ("s1", "s2")} == {None}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import requests
+
 from tests.integration.api.api_helpers import ACCOUNT_ID, VIEWER_ACCOUNT_ID, Api, assert_error
 
 
@@ -90,6 +92,16 @@ def test_existing_audience_id_is_used_as_is(api: Api) -> None:
     assert reply.json == {"status": "active", "audience_id": audience_id}
     assert api.get("/v1/steps/s2").json["audience_id"] == audience_id
     assert len(api.sandbox_segments()) == 1  # nothing new was created
+
+
+def test_an_unreadable_answer_for_an_existing_audience_is_502_and_the_step_stays_draft(api: Api) -> None:
+    audience_id = api.active_step("creator", audience={"name": "Shared audience"})
+    api.put_step("s2", audience={"id": audience_id})
+    fault = {"status": 200, "body": "[]", "path_contains": "/dmpSegments/", "count": 1}
+    assert requests.post(f"{api.stack.sandbox.url}/_sandbox/faults", json=fault, timeout=10).status_code == 201
+    error = assert_error(api.launch("s2"), 502, "linkedin_unavailable")
+    assert "linkedin_malformed_response" in error["message"]
+    assert api.get("/v1/steps/s2").json["status"] == "draft"
 
 
 def test_launch_after_disconnect_is_422(api: Api) -> None:

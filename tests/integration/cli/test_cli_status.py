@@ -11,7 +11,7 @@ import boto3
 
 from audience_sync.connections import ConnectionService
 from audience_sync.settings import Settings
-from audience_sync.steps import AUDIENCE_NOT_FOUND, StepRepository
+from audience_sync.steps import AUDIENCE_NOT_FOUND, AUDIENCE_STATUS_ERROR, StepRepository
 from audience_sync_cli.render import when
 from tests.integration.api.api_helpers import ACCOUNT_ID, VIEWER_ACCOUNT_ID, Api
 from tests.integration.cli.cli_support import Cli, rows
@@ -90,6 +90,15 @@ def test_steps_lists_every_step_and_step_shows_one_in_detail(api: Api, cli: Cli)
     detail_json = cli.ok("step", "welcome", "--json").json
     assert detail_json["step"] == api.get("/v1/steps/welcome").json
     assert detail_json["step"]["error"] == AUDIENCE_NOT_FOUND
+
+    # The audience's LinkedIn status is an error of its own, shown beside the sync's.
+    StepRepository(Settings.from_env()).set_error("welcome", "audience_expired", attribute=AUDIENCE_STATUS_ERROR)
+    listed_row = {r[0]: r for r in rows(cli.ok("steps").out, "STEP")}["welcome"]
+    assert listed_row[3] == f"{AUDIENCE_NOT_FOUND},audience_expired"
+    both = cli.ok("step", "welcome").out
+    assert "error          audience_not_found: The audience was deleted in LinkedIn" in both, both
+    assert "error          audience_expired: LinkedIn expired the audience" in both, both
+    assert cli.ok("step", "welcome", "--json").json["step"]["errors"] == [AUDIENCE_NOT_FOUND, "audience_expired"]
 
 
 def test_metrics_table_per_step_with_reasons(api: Api, cli: Cli) -> None:

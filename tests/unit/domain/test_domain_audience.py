@@ -9,9 +9,11 @@ import pytest
 
 from audience_sync.audience import (
     EXPLANATIONS,
+    MIN_READ_INTERVAL_SECONDS,
     SIZE_NOT_REPORTED,
     SIZE_TOO_SMALL,
     CachedView,
+    MalformedSegment,
     Snapshot,
     describe,
     needs_reading,
@@ -105,13 +107,53 @@ def test_a_reading_is_needed_when_asked_never_read_or_max_age_old() -> None:
     clock = FakeClock()
     checked_at = clock.now_ms()
     assert needs_reading(None, clock.now_ms(), 60)
+    assert needs_reading(None, clock.now_ms(), 60, force=True)
     assert not needs_reading(checked_at, clock.now_ms(), 60)
-    assert needs_reading(checked_at, clock.now_ms(), 60, force=True)
     clock.sleep(59.999)
     assert not needs_reading(checked_at, clock.now_ms(), 60)
     clock.sleep(0.001)
     assert needs_reading(checked_at, clock.now_ms(), 60)  # exactly max age old
     assert needs_reading(checked_at, checked_at, 0)  # max age 0: every GET reads LinkedIn
+
+
+def test_a_forced_reading_is_needed_only_once_the_last_attempt_is_the_min_interval_old() -> None:
+    clock = FakeClock()
+    checked_at = clock.now_ms()
+    assert MIN_READ_INTERVAL_SECONDS == 10
+    assert not needs_reading(checked_at, clock.now_ms(), 60, force=True)
+    clock.sleep(9.999)
+    assert not needs_reading(checked_at, clock.now_ms(), 60, force=True)
+    assert not needs_reading(checked_at, clock.now_ms(), 60)
+    clock.sleep(0.001)
+    assert needs_reading(checked_at, clock.now_ms(), 60, force=True)
+    assert not needs_reading(checked_at, clock.now_ms(), 60)  # unforced, the max age still rules
+    assert needs_reading(checked_at, clock.now_ms(), 60, force=True, min_interval_seconds=10)
+    assert not needs_reading(checked_at, clock.now_ms(), 60, force=True, min_interval_seconds=30)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [{"id": 1}],
+        "READY",
+        None,
+        {"id": 1, "destinations": "LINKEDIN"},
+        {"id": 1, "destinations": [None]},
+        {"id": 1, "destinations": [{"destination": "LINKEDIN", "status": 7}]},
+        {"id": 1, "destinations": [{"destination": "LINKEDIN", "audienceSize": "lots"}]},
+        {"id": 1, "destinations": [{"destination": "LINKEDIN", "matchedCount": 1.5}]},
+        {"id": 1, "inputCount": {"n": 1}},
+    ],
+)
+def test_a_segment_of_the_wrong_shape_is_malformed_and_the_message_holds_no_value(body: Any) -> None:
+    with pytest.raises(MalformedSegment) as raised:
+        snapshot(body)
+    assert "lots" not in str(raised.value) and "READY" not in str(raised.value)
+
+
+def test_numbers_linkedin_may_send_as_strings_are_read() -> None:
+    reading = snapshot({"id": "7", "inputCount": "2000", "destinations": [{"status": "READY", "audienceSize": 450.0}]})
+    assert reading == Snapshot("7", None, "READY", 450, None, 2000)
 
 
 def test_cached_view_round_trips_through_dynamodb_numbers() -> None:

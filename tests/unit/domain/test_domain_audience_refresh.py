@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from audience_sync.audience import CachedView, Snapshot
+from audience_sync.audience import MIN_READ_INTERVAL_SECONDS, CachedView, Snapshot
 from audience_sync.audience_refresh import AudienceRefresher
 from audience_sync.connections import NotConnected
 from audience_sync.errors import ApiError, NotFound
 from audience_sync.linkedin.errors import LinkedInError
 from audience_sync.linkedin.oauth import OAuthError
 from audience_sync.retry import AUDIENCE_NOT_FOUND_GRACE_MS
+from audience_sync.steps import AUDIENCE_STATUS_ERROR, SYNC_ERROR
 from tests.unit.domain.sync_fakes import T0, FakeClock, FakeConnections, FakeNotifier, aws_error
 
 MAX_AGE = 60
@@ -65,21 +66,28 @@ class FakeSteps:
     def launched(self) -> list[dict[str, Any]]:
         return [dict(i) for i in self.items.values() if i["status"] == "active" and i.get("audience_id")]
 
-    def set_error(self, step_id: str, code: str, audience_id: str | None = None) -> bool:
+    def set_error(self, step_id: str, code: str, audience_id: str | None = None, attribute: str = "error") -> bool:
         item = self.items[step_id]
-        if item.get("error") == code or (audience_id is not None and item["audience_id"] != audience_id):
+        if item.get(attribute) == code or (audience_id is not None and item["audience_id"] != audience_id):
             return False
-        item["error"] = code
+        item[attribute] = code
         self.notified_sets.append((step_id, code))
         return True
 
-    def clear_error(self, step_id: str, codes: tuple[str, ...], audience_id: str | None = None) -> None:
+    def clear_error(
+        self, step_id: str, codes: tuple[str, ...], audience_id: str | None = None, attribute: str = "error"
+    ) -> None:
         item = self.items[step_id]
-        if item.get("error") in codes and (audience_id is None or item["audience_id"] == audience_id):
-            del item["error"]
+        if item.get(attribute) in codes and (audience_id is None or item["audience_id"] == audience_id):
+            del item[attribute]
 
     def error(self, step_id: str) -> str | None:
-        return self.items[step_id].get("error")
+        """The sync's error (the sender's, and the refresh's audience_not_found)."""
+        return self.items[step_id].get(SYNC_ERROR)
+
+    def status_error(self, step_id: str) -> str | None:
+        """The error from the audience's LinkedIn status."""
+        return self.items[step_id].get(AUDIENCE_STATUS_ERROR)
 
 
 @dataclass
@@ -139,8 +147,9 @@ def test_expired_failed_and_error_become_step_errors_notified_once(w: World) -> 
         w.linkedin.answer(f"90{n}", segment(f"90{n}", status))
     report = w.run()
     assert report["read"] == 5 and report["failed"] == 0 and report["stopped"] is None
-    errors = [w.steps.error(f"s{n}") for n in range(5)]
+    errors = [w.steps.status_error(f"s{n}") for n in range(5)]
     assert errors == ["audience_expired", "audience_failed", "audience_error", None, None]
+    assert [w.steps.error(f"s{n}") for n in range(5)] == [None] * 5  # the sync's error is another attribute
     assert report["step_errors"] == [
         {"step_id": "s0", "error": "audience_expired"},
         {"step_id": "s1", "error": "audience_failed"},
@@ -157,10 +166,12 @@ def test_expired_failed_and_error_become_step_errors_notified_once(w: World) -> 
 
 
 def test_a_targetable_status_clears_audience_errors_only(w: World) -> None:
-    w.steps.add("expired", "901", error="audience_expired")
+    w.steps.add("expired", "901", **{AUDIENCE_STATUS_ERROR: "audience_expired"})
     w.steps.add("deleted", "902", error="audience_not_found")
-    w.steps.add("viewer", "903", error="ad_account_access")  # only a send can disprove this one
+    w.steps.add("viewer", "903", error="ad_account_access", **{AUDIENCE_STATUS_ERROR: "audience_failed"})
     w.run()
+    assert [w.steps.status_error(s) for s in ("expired", "deleted", "viewer")] == [None, None, None]
+    # audience_not_found is disproved (the audience exists); ad_account_access only a send can disprove
     assert [w.steps.error(s) for s in ("expired", "deleted", "viewer")] == [None, None, "ad_account_access"]
     assert w.notifier.sent == []
 
@@ -170,7 +181,7 @@ def test_a_draft_steps_old_audience_sets_no_error(w: World) -> None:
     w.linkedin.answer("901", segment("901", "EXPIRED"))
     view = w.refresher.view("draft")
     assert view["status"] == "EXPIRED" and view["targetable"] is False
-    assert w.steps.error("draft") is None and w.notifier.sent == []
+    assert w.steps.status_error("draft") is None and w.notifier.sent == []
     assert w.run()["steps"] == 0  # the schedule reads launched steps only
 
 
@@ -181,7 +192,7 @@ def test_an_error_is_not_set_on_a_step_relaunched_meanwhile(w: World) -> None:
     w.steps.items["s1"]["audience_id"] = "902"  # relaunched between the scan and the write
     outcome = w.refresher.read(item, None)
     assert outcome.step_error is None
-    assert w.steps.error("s1") is None and w.notifier.sent == []
+    assert w.steps.status_error("s1") is None and w.notifier.sent == []
 
 
 # ---- the cache and its age ---------------------------------------------------------------------------
@@ -197,8 +208,35 @@ def test_get_serves_the_cache_until_max_age_then_reads_again(w: World) -> None:
     second = w.refresher.view("s1")
     assert (second["status"], second["audience_size"], second["refreshed_at"]) == ("READY", 450, T0 + MAX_AGE * 1000)
     assert w.reads() == ["901", "901"]
+    w.later(MIN_READ_INTERVAL_SECONDS)
     assert w.refresher.view("s1", force=True)["refreshed_at"] == w.clock.now_ms()
     assert len(w.reads()) == 3
+
+
+def test_refresh_reads_at_most_once_per_min_interval(w: World) -> None:
+    w.steps.add("s1", "901")
+    first = w.refresher.view("s1", force=True)
+    for _ in range(100):  # a dashboard polling with ?refresh=true
+        w.later(0.05)
+        assert w.refresher.view("s1", force=True) == first  # the cached view; refreshed_at says when it was read
+    assert w.reads() == ["901"]
+    w.later(MIN_READ_INTERVAL_SECONDS - 5)  # 10 s after the last attempt
+    assert w.refresher.view("s1", force=True)["refreshed_at"] == w.clock.now_ms()
+    assert w.reads() == ["901", "901"]
+
+
+def test_without_a_reading_an_error_is_repeated_for_the_min_interval_before_linkedin_is_asked_again(w: World) -> None:
+    w.steps.add("s1", "901")
+    w.linkedin.answer("901", LinkedInError(503, "UNAVAILABLE", "down"), segment("901", "READY"))
+    for _ in range(5):
+        with pytest.raises(ApiError) as raised:
+            w.refresher.view("s1")
+        assert (raised.value.status, raised.value.code) == (502, "linkedin_unavailable")
+        w.later(1)
+    assert w.reads() == ["901"]
+    w.later(MIN_READ_INTERVAL_SECONDS - 5)
+    assert w.refresher.view("s1")["status"] == "READY"
+    assert w.reads() == ["901", "901"]
 
 
 def test_a_view_of_the_audience_a_step_targeted_before_is_not_served(w: World) -> None:
@@ -259,7 +297,7 @@ def test_a_5xx_or_timeout_marks_one_reading_stale_and_the_run_goes_on(w: World, 
     assert (report["read"], report["failed"], report["stopped"]) == (1, 1, None)
     assert w.cache.views["s0"].failure == failure.reason
     assert w.cache.views["s0"].reading is not None and w.cache.views["s0"].refreshed_at == T0
-    assert w.steps.error("s1") == "audience_expired"
+    assert w.steps.status_error("s1") == "audience_expired"
 
 
 def test_without_any_reading_a_failure_is_an_error_answer(w: World) -> None:
@@ -337,7 +375,11 @@ def test_a_404_for_a_new_audience_is_propagation_not_an_error(w: World) -> None:
         w.refresher.view("s1")
     assert (answered.value.status, answered.value.code) == (404, "audience_not_found")
     assert w.steps.error("s1") is None and w.notifier.sent == []
-    assert w.refresher.view("s1")["status"] == "BUILDING"  # not cached: the next GET reads again
+    with pytest.raises(ApiError):
+        w.refresher.view("s1")  # repeated, unread, for MIN_READ_INTERVAL_SECONDS
+    w.later(MIN_READ_INTERVAL_SECONDS)
+    assert w.refresher.view("s1")["status"] == "BUILDING"  # not cached for the max age: the next GET reads again
+    assert len(w.reads()) == 2
 
 
 def test_a_404_for_an_audience_read_before_is_audience_not_found_even_when_new(w: World) -> None:
@@ -356,7 +398,7 @@ def test_one_steps_failure_does_not_stop_the_others(w: World) -> None:
     w.cache.fail_for = {"s0"}  # DynamoDB refuses this step's write
     report = w.run()
     assert (report["read"], report["failed"]) == (1, 1)
-    assert w.steps.error("s1") == "audience_failed"
+    assert w.steps.status_error("s1") == "audience_failed"
 
 
 def test_unknown_and_unlaunched_steps(w: World) -> None:
@@ -367,3 +409,115 @@ def test_unknown_and_unlaunched_steps(w: World) -> None:
     with pytest.raises(ApiError) as unknown:
         w.refresher.view("nope")
     assert (unknown.value.status, unknown.value.code) == (404, "step_not_found")
+
+
+# ---- concurrent attempts -------------------------------------------------------------------------------
+def test_an_older_reading_landing_after_a_newer_one_changes_nothing(w: World) -> None:
+    w.steps.add("s1", "101")
+    scanned = w.steps.get("s1")  # the schedule's item, and its `now`, taken before the GET
+    t0 = w.clock.now_ms()
+    w.clock.sleep(1)
+    w.linkedin.answer("101", segment("101", "READY"))
+    assert w.refresher.view("s1", force=True)["status"] == "READY"  # the GET's reading, stored first
+    w.clock.now_ms = lambda: t0  # type: ignore[method-assign]
+    w.linkedin.answer("101", segment("101", "EXPIRED"))  # LinkedIn's slow answer to the schedule's read
+    outcome = w.refresher.read(scanned, None)
+    assert outcome.superseded and outcome.step_error is None
+    assert outcome.view.reading is not None and outcome.view.reading.status == "READY"  # the newer view
+    assert w.cache.views["s1"].reading is not None and w.cache.views["s1"].reading.status == "READY"
+    assert w.steps.status_error("s1") is None and w.notifier.sent == []
+
+
+def test_an_older_404_landing_after_a_newer_reading_sets_no_error(w: World) -> None:
+    w.steps.add("s1", "101", audience_created_at=T0 - AUDIENCE_NOT_FOUND_GRACE_MS - 1)
+    scanned = w.steps.get("s1")
+    t0 = w.clock.now_ms()
+    w.clock.sleep(1)
+    w.refresher.view("s1")
+    w.clock.now_ms = lambda: t0  # type: ignore[method-assign]
+    w.linkedin.answer("101", LinkedInError(404, "NOT_FOUND", "Could not find DMP segment"))
+    outcome = w.refresher.read(scanned, None)
+    assert outcome.superseded and outcome.step_error is None and outcome.view.failure is None
+    assert w.steps.error("s1") is None and w.notifier.sent == []
+
+
+def test_an_older_429_landing_late_still_stops_the_run(w: World) -> None:
+    w.steps.add("s1", "101")
+    scanned = w.steps.get("s1")
+    t0 = w.clock.now_ms()
+    w.clock.sleep(1)
+    w.refresher.view("s1")
+    w.clock.now_ms = lambda: t0  # type: ignore[method-assign]
+    w.linkedin.answer("101", LinkedInError(429, "THROTTLED", "slow down"))
+    outcome = w.refresher.read(scanned, None)
+    assert outcome.superseded and outcome.stop == "linkedin_429_throttled"
+    assert w.cache.views["s1"].failure is None  # the newer reading is not marked stale by the older attempt
+
+
+# ---- the sender's errors and the refresh's ------------------------------------------------------------
+def sender_sets(w: World, step_id: str, code: str) -> None:
+    """What Sender._set_step_error does on a persisting 403 / 404: set the sync error, notify when new."""
+    w.steps.set_error(step_id, code)
+
+
+def test_the_senders_error_and_the_audience_status_error_stand_side_by_side_each_notified_once(w: World) -> None:
+    w.steps.add("s1", "101")
+    w.linkedin.answer("101", segment("101", "EXPIRED"))
+    for _ in range(3):
+        sender_sets(w, "s1", "audience_not_found")
+        w.later()
+        w.run()
+    assert w.steps.notified_sets == [("s1", "audience_not_found"), ("s1", "audience_expired")]
+    assert (w.steps.error("s1"), w.steps.status_error("s1")) == ("audience_not_found", "audience_expired")
+
+
+def test_a_reading_neither_overwrites_nor_clears_ad_account_access(w: World) -> None:
+    w.steps.add("s1", "101")
+    sender_sets(w, "s1", "ad_account_access")
+    w.linkedin.answer("101", segment("101", "EXPIRED"), segment("101", "READY"))
+    w.run()
+    assert (w.steps.error("s1"), w.steps.status_error("s1")) == ("ad_account_access", "audience_expired")
+    w.later()
+    w.run()
+    assert (w.steps.error("s1"), w.steps.status_error("s1")) == ("ad_account_access", None)
+    assert w.steps.notified_sets == [("s1", "ad_account_access"), ("s1", "audience_expired")]
+
+
+def test_the_refreshs_404_is_the_senders_audience_not_found_not_a_second_error(w: World) -> None:
+    w.steps.add("s1", "101", audience_created_at=T0 - AUDIENCE_NOT_FOUND_GRACE_MS - 1)
+    sender_sets(w, "s1", "audience_not_found")
+    w.linkedin.answer("101", LinkedInError(404, "NOT_FOUND", "Could not find DMP segment"))
+    for _ in range(3):
+        assert w.run()["step_errors"] == []  # already recorded: not new, not notified again
+        w.later()
+    assert w.steps.notified_sets == [("s1", "audience_not_found")]
+    assert (w.steps.error("s1"), w.steps.status_error("s1")) == ("audience_not_found", None)
+
+
+# ---- LinkedIn answers 200 with something unreadable ------------------------------------------------------
+MALFORMED = [
+    LinkedInError(0, "malformed_response", "200 without a JSON object"),  # what the client raises
+    segment("901", "READY", audienceSize="lots"),
+    {"id": 901, "destinations": "LINKEDIN"},
+    {"id": 901, "destinations": [{"destination": "LINKEDIN", "status": 7}]},
+]
+
+
+@pytest.mark.parametrize("answer", MALFORMED)
+def test_an_unreadable_200_is_linkedin_unavailable_or_a_stale_reading(w: World, answer: Any) -> None:
+    w.steps.add("s1", "901")
+    w.linkedin.answer("901", answer)
+    with pytest.raises(ApiError) as raised:
+        w.refresher.view("s1")
+    assert (raised.value.status, raised.value.code) == (502, "linkedin_unavailable")
+    assert "linkedin_malformed_response" in raised.value.message
+
+    w.steps.add("s2", "902")
+    w.refresher.view("s2")  # a good reading first
+    w.later()
+    w.linkedin.answer("902", answer)
+    report = w.run()
+    assert (report["read"], report["failed"], report["stopped"]) == (0, 2, None)  # the run goes on
+    stale = w.refresher.view("s2")
+    assert (stale["status"], stale["stale"], stale["stale_reason"]) == ("READY", True, "linkedin_malformed_response")
+    assert w.steps.status_error("s2") is None and w.notifier.sent == []

@@ -198,3 +198,12 @@ def test_timeouts_and_connection_errors_are_status_0(exc: Exception, code: str) 
     assert info.value.status == 0
     assert info.value.code == code
     assert info.value.reason == f"linkedin_{code}"
+
+
+@pytest.mark.parametrize("body", [b"<html>502 Bad Gateway</html>", b"", [{"id": 5}], "READY", 5])
+def test_a_segment_answer_that_is_not_a_json_object_is_a_malformed_response(body: Any) -> None:
+    li, _ = client(response(200, body, {"x-li-uuid": "abc"}))
+    with pytest.raises(LinkedInError) as info:
+        li.get_segment(TOKEN, "5")
+    assert (info.value.status, info.value.reason) == (0, "linkedin_malformed_response")
+    assert info.value.request_id == "abc"

@@ -927,10 +927,22 @@ def test_fault_delay_sleeps_then_answers(h: Harness, monkeypatch: pytest.MonkeyP
     assert slept == [7.5, 1.0]
 
 
+def test_fault_with_a_body_answers_it_verbatim_even_with_a_2xx(h: Harness) -> None:
+    segment_id = h.ready_segment()
+    rule = {"status": 200, "body": "<html>oops</html>", "path_contains": "/dmpSegments/", "count": 1}
+    assert h.client.post("/_sandbox/faults", json=rule).status_code == 201
+    malformed = h.rest("GET", f"/rest/dmpSegments/{segment_id}")
+    assert (malformed.status_code, malformed.get_data(as_text=True)) == (200, "<html>oops</html>")
+    assert h.rest("GET", f"/rest/dmpSegments/{segment_id}").json["id"] == int(segment_id)
+
+
 @pytest.mark.parametrize(
     "rule",
     [
         {"status": 200},
+        {"status": 200, "body": 1},
+        {"body": "x"},
+        {"status": 199, "body": "x"},
         {"status": 500, "probability": 1.5},
         {"status": 500, "count": -1},
         {},

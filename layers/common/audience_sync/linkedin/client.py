@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from audience_sync.linkedin.errors import LinkedInError
+from audience_sync.linkedin.errors import MALFORMED_RESPONSE, LinkedInError
 
 # (connect, read) seconds. A 5,000-element batch is ~1 MB; LinkedIn answers in well under 30 s.
 DEFAULT_TIMEOUT = (3.05, 30.0)
@@ -128,8 +128,7 @@ class LinkedInClient:
         return segment_id
 
     def get_segment(self, token: str, segment_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"/dmpSegments/{segment_id}", token).json()
-        return result
+        return json_object(self._call("GET", f"/dmpSegments/{segment_id}", token))
 
     def send_users(self, token: str, segment_id: str, body: bytes, expected: int) -> list[ElementResult]:
         """POST a BATCH_CREATE of users; one result per element, in order."""
@@ -137,6 +136,20 @@ class LinkedInClient:
             "POST", f"/dmpSegments/{segment_id}/users", token, body=body, restli_method="BATCH_CREATE"
         )
         return parse_element_results(response, expected)
+
+
+def json_object(response: requests.Response) -> dict[str, Any]:
+    """The body of a 2xx answer that must be a JSON object. Anything else (an HTML page from a proxy, a list) is an
+    answer LinkedIn did not really give: LinkedInError with status 0, like a timeout."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise LinkedInError(
+            0, MALFORMED_RESPONSE, f"{response.status_code} without a JSON object", response.headers.get("x-li-uuid")
+        )
+    return body
 
 
 def parse_element_results(response: requests.Response, expected: int) -> list[ElementResult]:

@@ -14,8 +14,13 @@ class Disposition(StrEnum):
     REJECTED = "rejected"  # other 4xx: the request itself is wrong
 
 
+# A 2xx answer whose body cannot be read (LinkedInError status 0, so it is retried like a timeout).
+MALFORMED_RESPONSE = "malformed_response"
+
+
 class LinkedInError(Exception):
-    """A non-2xx answer (or no answer) from LinkedIn. `status` 0 means timeout / connection error."""
+    """A non-2xx answer (or no usable answer) from LinkedIn. `status` 0 means timeout, connection error, or a 2xx
+    answer whose body cannot be read (MALFORMED_RESPONSE)."""
 
     def __init__(self, status: int, code: str, message: str, request_id: str | None = None):
         super().__init__(f"LinkedIn {status} {code}: {message}")
