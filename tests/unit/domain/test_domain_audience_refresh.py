@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from audience_sync.audience import MIN_READ_INTERVAL_SECONDS, CachedView, Snapshot
-from audience_sync.audience_refresh import AudienceRefresher
+from audience_sync.audience_refresh import AudienceRefresher, Outcome
 from audience_sync.connections import NotConnected
 from audience_sync.errors import ApiError, NotFound
 from audience_sync.linkedin.errors import LinkedInError
@@ -428,28 +428,27 @@ def test_an_older_reading_landing_after_a_newer_one_changes_nothing(w: World) ->
     assert w.steps.status_error("s1") is None and w.notifier.sent == []
 
 
-def test_an_older_404_landing_after_a_newer_reading_sets_no_error(w: World) -> None:
-    w.steps.add("s1", "101", audience_created_at=T0 - AUDIENCE_NOT_FOUND_GRACE_MS - 1)
+def _late_answer(w: World, answer: LinkedInError) -> Outcome:
+    """A read that started (step scanned, clock read) before a GET stored a newer reading, answered after it."""
     scanned = w.steps.get("s1")
     t0 = w.clock.now_ms()
     w.clock.sleep(1)
     w.refresher.view("s1")
     w.clock.now_ms = lambda: t0  # type: ignore[method-assign]
-    w.linkedin.answer("101", LinkedInError(404, "NOT_FOUND", "Could not find DMP segment"))
-    outcome = w.refresher.read(scanned, None)
+    w.linkedin.answer("101", answer)
+    return w.refresher.read(scanned, None)
+
+
+def test_an_older_404_landing_after_a_newer_reading_sets_no_error(w: World) -> None:
+    w.steps.add("s1", "101", audience_created_at=T0 - AUDIENCE_NOT_FOUND_GRACE_MS - 1)
+    outcome = _late_answer(w, LinkedInError(404, "NOT_FOUND", "Could not find DMP segment"))
     assert outcome.superseded and outcome.step_error is None and outcome.view.failure is None
     assert w.steps.error("s1") is None and w.notifier.sent == []
 
 
 def test_an_older_429_landing_late_still_stops_the_run(w: World) -> None:
     w.steps.add("s1", "101")
-    scanned = w.steps.get("s1")
-    t0 = w.clock.now_ms()
-    w.clock.sleep(1)
-    w.refresher.view("s1")
-    w.clock.now_ms = lambda: t0  # type: ignore[method-assign]
-    w.linkedin.answer("101", LinkedInError(429, "THROTTLED", "slow down"))
-    outcome = w.refresher.read(scanned, None)
+    outcome = _late_answer(w, LinkedInError(429, "THROTTLED", "slow down"))
     assert outcome.superseded and outcome.stop == "linkedin_429_throttled"
     assert w.cache.views["s1"].failure is None  # the newer reading is not marked stale by the older attempt
 
