@@ -768,11 +768,12 @@ EXPECTED_ALARMS = {
 
 def _published_metric_names() -> set[str]:
     """Every metric name the code publishes (each module names its metrics in constants)."""
-    from audience_sync import request_metrics, sender, snapshot
+    from audience_sync import request_metrics, snapshot
     from audience_sync.metrics_store import _EMF_NAMES
 
     constants = {request_metrics.REQUESTS, request_metrics.THROTTLED, request_metrics.FAILED, request_metrics.LATENCY}
-    return constants | {sender.VERSION_SUNSET, snapshot.PENDING, snapshot.CONNECTION_INVALID} | set(_EMF_NAMES.values())
+    gauges = {snapshot.PENDING, snapshot.CONNECTION_INVALID}
+    return constants | {request_metrics.VERSION_SUNSET} | gauges | set(_EMF_NAMES.values())
 
 
 def _dashboard(tpl: dict[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from audience_sync.errors import ApiError
 from audience_sync.linkedin.errors import MALFORMED_RESPONSE, Disposition, LinkedInError
 from audience_sync.linkedin.oauth import OAuthError
 from audience_sync.notifications import Notifier
+from audience_sync.request_metrics import version_sunset
 from audience_sync.retry import audience_not_found_persists
 from audience_sync.steps import (
     ACTIVE,
@@ -180,6 +181,8 @@ class AudienceRefresher:
         if exc.disposition is Disposition.REFRESH_TOKEN:  # 401 again with a token refreshed just now
             self.connections.mark_invalid(exc.reason)
             return self._failed(item, cached, now, INVALID_TOKEN, stop=INVALID_TOKEN)
+        if exc.status == 426:
+            version_sunset(exc.code)
         logger.warning("LinkedIn did not answer an audience read", extra={"status": exc.status, "code": exc.code})
         return self._failed(item, cached, now, exc.reason, stop=exc.reason if exc.status == 429 else None)
 

@@ -10,14 +10,26 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from audience_sync import emf
+
+logger = Logger(child=True)
 
 REQUESTS = "LinkedInRequests"
 THROTTLED = "LinkedInThrottled"
 FAILED = "LinkedInFailed"
 LATENCY = "LinkedInLatency"
+VERSION_SUNSET = "LinkedInVersionSunset"
+
+
+def version_sunset(code: str) -> None:
+    """LinkedIn answered 426: the LinkedIn-Version this stack sends is no longer served. Alarmed
+    (LinkedInVersionSunsetAlarm) from a send or an audience read, so a stack with no traffic learns it from its
+    scheduled audience refresh."""
+    logger.error("LinkedIn-Version is sunset: deploy with a current LinkedInVersion", extra={"code": code})
+    emf.count(VERSION_SUNSET, 1)
 
 
 @dataclass(slots=True)

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from audience_sync import emf
 from audience_sync.clock import Clock
 from audience_sync.connections import AccessToken, ConnectionService, NotConnected
 from audience_sync.linkedin.client import ElementResult, LinkedInClient, encode_users_body
@@ -32,14 +31,13 @@ from audience_sync.normalise import QueuedUser, linkedin_element
 from audience_sync.notifications import Notifier
 from audience_sync.queue_message import SyncTarget
 from audience_sync.ratelimit_store import DynamoTokenBucket
-from audience_sync.request_metrics import RequestStats
+from audience_sync.request_metrics import RequestStats, version_sunset
 from audience_sync.retry import AUDIENCE_PROPAGATION_MS, audience_not_found_persists
 from audience_sync.steps import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, SYNC_ERRORS, StepRepository
 
 logger = Logger(child=True)
 
 NOT_SENT_IN_TIME = "not_sent_in_time"
-VERSION_SUNSET = "LinkedInVersionSunset"
 # A request's log lines name every webhook its users came from, this many per line: a full request of one-user
 # webhooks names 5,000 (about 200 kB), more than one CloudWatch Logs event should carry.
 CORRELATION_IDS_PER_LINE = 500
@@ -175,8 +173,7 @@ class Sender:
             self._set_step_error(steps, AUDIENCE_NOT_FOUND)
             return f"linkedin_{AUDIENCE_NOT_FOUND}"
         elif exc.status == 426:
-            logger.error("LinkedIn-Version is sunset: raise LinkedInVersion", extra={"code": exc.code})
-            emf.count(VERSION_SUNSET, 1)
+            version_sunset(exc.code)
         return exc.reason
 
     def _not_found_persists(self, target: SyncTarget, attempt: int) -> bool:

@@ -3,6 +3,7 @@ LinkedIn refuses is handled. Fakes for DynamoDB and LinkedIn, a fake clock; noth
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from audience_sync.connections import NotConnected
 from audience_sync.errors import ApiError, NotFound
 from audience_sync.linkedin.errors import LinkedInError
 from audience_sync.linkedin.oauth import OAuthError
+from audience_sync.request_metrics import VERSION_SUNSET
 from audience_sync.retry import AUDIENCE_NOT_FOUND_GRACE_MS
 from audience_sync.steps import AUDIENCE_STATUS_ERROR, SYNC_ERROR
 from tests.unit.domain.sync_fakes import T0, FakeClock, FakeConnections, FakeNotifier, aws_error
@@ -298,6 +300,18 @@ def test_a_5xx_or_timeout_marks_one_reading_stale_and_the_run_goes_on(w: World, 
     assert w.cache.views["s0"].failure == failure.reason
     assert w.cache.views["s0"].reading is not None and w.cache.views["s0"].refreshed_at == T0
     assert w.steps.status_error("s1") == "audience_expired"
+
+
+def test_a_426_on_a_read_raises_the_version_sunset_metric(w: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """The scheduled refresh reads LinkedIn even when no user is sent: a stack without traffic learns of a
+    LinkedIn-Version sunset from it (LinkedInVersionSunsetAlarm)."""
+    w.steps.add("s0", "900")
+    w.linkedin.answer("900", LinkedInError(426, "VERSION_MISSING", "version sunset"))
+    capsys.readouterr()
+    report = w.run()
+    assert (report["failed"], report["stopped"]) == (1, None)
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [b[VERSION_SUNSET] for b in blobs if VERSION_SUNSET in b] == [[1.0]]
 
 
 def test_without_any_reading_a_failure_is_an_error_answer(w: World) -> None:
