@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from audience_sync import aws
+from audience_sync.adapters.aws import clients as aws
 from audience_sync_cli import queues, retries, status
 from audience_sync_cli.render import Report
 from audience_sync_cli.stack import (

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from audience_sync import aws
+from audience_sync.adapters.aws import clients as aws
 from audience_sync.settings import Settings
 
 DEFAULT_STACK_NAME = "audience-sync"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from audience_sync.connections import ConnectionService
-from audience_sync.errors import NotFound
-from audience_sync.metrics import PUBLIC_METRICS, public_metrics, reasons
-from audience_sync.metrics_store import MetricsStore
-from audience_sync.notifications import ADVICE
-from audience_sync.steps import StepRepository, step_view
+from audience_sync.adapters.aws.metrics_table import MetricsStore
+from audience_sync.connections.service import ConnectionService
+from audience_sync.core.errors import NotFound
+from audience_sync.core.metrics import PUBLIC_METRICS, public_metrics, reasons
+from audience_sync.observability.notifications import ADVICE
+from audience_sync.steps.repository import StepRepository, step_view
 from audience_sync_cli.render import Report, expiry, fields, table, when, when_ms
 from audience_sync_cli.stack import CliError, Stack
 

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if "cold_start" in chosen:
         results.cold_start = coldstart.measure(progress)
     if "horizon" in chosen:
-        from audience_sync.retry import retry_schedule
+        from audience_sync.core.backoff import retry_schedule
 
         results.horizon_seconds = sum(retry_schedule())
 

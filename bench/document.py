@@ -198,7 +198,7 @@ def _cold_start(results: Results) -> list[str]:
 def _horizon(results: Results) -> list[str]:
     if results.horizon_seconds is None:
         return []
-    from audience_sync.retry import retry_schedule
+    from audience_sync.core.backoff import retry_schedule
 
     schedule = retry_schedule()
     return [

@@ -298,7 +298,7 @@ def _launch(stack: Any) -> None:
     """Connect, configure and launch through the emulated API Gateway, as a user would."""
     from werkzeug.test import Client
 
-    from audience_sync import aws
+    from audience_sync.adapters.aws import clients as aws
 
     client = Client(stack.gateway(API_KEY))
     headers = {"x-api-key": API_KEY}
@@ -321,10 +321,10 @@ def _launch(stack: Any) -> None:
 
 def _queue_backlog(queue: Any, users: int, per_webhook: int) -> None:
     """The webhooks through the real ingest code; their messages go to the shared queue in bulk."""
-    from audience_sync.ingest import IngestService
-    from audience_sync.models import WebhookBody
+    from audience_sync.pipeline.ingest import IngestService
     from audience_sync.settings import settings
-    from audience_sync.steps import StepRepository
+    from audience_sync.steps.models import WebhookBody
+    from audience_sync.steps.repository import StepRepository
 
     bodies: list[str] = []
 
@@ -367,9 +367,9 @@ def _batcher_process(index: int, environment: dict[str, str], queue: Any, ledger
     os.environ.clear()
     os.environ.update(environment)
     try:
-        from audience_sync import wiring
-        from audience_sync.batcher import Batcher
-        from audience_sync.clock import SystemClock
+        from audience_sync import composition as wiring
+        from audience_sync.core.clock import SystemClock
+        from audience_sync.pipeline.batcher import Batcher
         from audience_sync.settings import settings
 
         config, clock = settings(), SystemClock()

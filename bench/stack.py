@@ -118,7 +118,7 @@ class BenchStack:
         """Read straight from the emulated table (no API call, no AWS request): polling is not pipeline cost."""
         from moto.dynamodb.models import dynamodb_backends
 
-        from audience_sync.metrics import public_metrics
+        from audience_sync.core.metrics import public_metrics
         from localmode.resources import ACCOUNT_ID, REGION
 
         table = self.service.stack.ref("MetricsTable")

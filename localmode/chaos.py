@@ -45,7 +45,7 @@ class Chaos:
     def install(self, batcher: LocalFunction) -> None:
         if self.probability <= 0:
             return
-        from audience_sync.ledger import Ledger
+        from audience_sync.pipeline.ledger import Ledger
 
         original_record = Ledger.record
         chaos = self

@@ -79,7 +79,8 @@ def provision(
     for path in layer_paths(template, root):  # what Lambda puts on sys.path from the layers
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
-    from audience_sync import aws, settings
+    from audience_sync import settings
+    from audience_sync.adapters.aws import clients as aws
 
     aws.reset()
     settings.settings.cache_clear()

@@ -10,21 +10,21 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync import secrets_store
-from audience_sync.audience_cache import AudienceCache
-from audience_sync.audience_refresh import AudienceRefresher
-from audience_sync.clock import SystemClock
-from audience_sync.connections import ConnectionService
-from audience_sync.errors import ApiError
-from audience_sync.http import handle, json_response, new_resolver, normalise_request
-from audience_sync.launcher import Launcher
-from audience_sync.metrics import public_metrics
-from audience_sync.metrics_store import MetricsStore
-from audience_sync.models import StepConfig, WebhookBody, valid_step_id
-from audience_sync.openapi import NO_API_KEY, error_responses, public_spec, success
+from audience_sync.adapters.aws import secrets as secrets_store
+from audience_sync.adapters.aws.audience_cache import AudienceCache
+from audience_sync.adapters.aws.metrics_table import MetricsStore
+from audience_sync.connections.service import ConnectionService
+from audience_sync.core.clock import SystemClock
+from audience_sync.core.errors import ApiError
+from audience_sync.core.metrics import public_metrics
+from audience_sync.http.openapi import NO_API_KEY, error_responses, public_spec, success
+from audience_sync.http.resolver import handle, json_response, new_resolver, normalise_request
+from audience_sync.insights.refresh import AudienceRefresher
 from audience_sync.settings import Settings, settings
-from audience_sync.steps import StepRepository, step_view
-from audience_sync.webhook_route import document_signature, users_router
+from audience_sync.sources.webhook.route import document_signature, users_router
+from audience_sync.steps.launch import Launcher
+from audience_sync.steps.models import StepConfig, WebhookBody, valid_step_id
+from audience_sync.steps.repository import StepRepository, step_view
 
 logger = Logger()
 tracer = Tracer()

@@ -9,14 +9,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync import secrets_store
-from audience_sync.audience_cache import AudienceCache
-from audience_sync.audience_refresh import AudienceRefresher
-from audience_sync.clock import SystemClock
-from audience_sync.connections import ConnectionService
-from audience_sync.notifications import Notifier
+from audience_sync.adapters.aws import secrets as secrets_store
+from audience_sync.adapters.aws.audience_cache import AudienceCache
+from audience_sync.connections.service import ConnectionService
+from audience_sync.core.clock import SystemClock
+from audience_sync.insights.refresh import AudienceRefresher
+from audience_sync.observability.notifications import Notifier
 from audience_sync.settings import settings
-from audience_sync.steps import StepRepository
+from audience_sync.steps.repository import StepRepository
 
 logger = Logger()
 clock = SystemClock()

@@ -12,10 +12,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync import wiring
-from audience_sync.batcher import Batcher
-from audience_sync.clock import SystemClock
-from audience_sync.queue_reader import SqsQueueReader
+from audience_sync import composition as wiring
+from audience_sync.adapters.aws.queues import SqsQueueReader
+from audience_sync.core.clock import SystemClock
+from audience_sync.pipeline.batcher import Batcher
 from audience_sync.settings import settings
 
 logger = Logger()

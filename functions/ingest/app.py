@@ -17,17 +17,17 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.errors import ApiError
-from audience_sync.http import error_response, handle, new_resolver, normalise_request, proxy_response
-from audience_sync.ingest import IngestService
-from audience_sync.models import WebhookBody, valid_step_id
-from audience_sync.publisher import PublishError, QueuePublisher
+from audience_sync.core.errors import ApiError
+from audience_sync.http.resolver import error_response, handle, new_resolver, normalise_request, proxy_response
+from audience_sync.pipeline.chunking import PublishError, QueuePublisher
+from audience_sync.pipeline.ingest import IngestService
 from audience_sync.settings import settings
-from audience_sync.steps import StepRepository
-from audience_sync.webhook_route import users_router
+from audience_sync.sources.webhook.route import users_router
+from audience_sync.steps.models import WebhookBody, valid_step_id
+from audience_sync.steps.repository import StepRepository
 
 if TYPE_CHECKING:
-    from audience_sync.webhook_signature import Admission, WebhookSignatures
+    from audience_sync.sources.webhook.signature import Admission, WebhookSignatures
 
 logger = Logger()
 # Only AWS calls to trace here: patching every library X-Ray knows would import requests for nothing (40 ms of
@@ -48,10 +48,10 @@ def signatures() -> WebhookSignatures | None:
     config = settings()
     if not config.webhook_signing_secret_arn:
         return None
-    from audience_sync import secrets_store
-    from audience_sync.clock import SystemClock
-    from audience_sync.signature_store import DynamoSignatureRegistry
-    from audience_sync.webhook_signature import WebhookSignatures
+    from audience_sync.adapters.aws import secrets as secrets_store
+    from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
+    from audience_sync.core.clock import SystemClock
+    from audience_sync.sources.webhook.signature import WebhookSignatures
 
     return WebhookSignatures(
         lambda: secrets_store.webhook_signing_secrets(config),

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from audience_sync.observability.gauges import SnapshotSource, connection_invalid, publish, step_gauges
 from audience_sync.settings import settings
-from audience_sync.snapshot import SnapshotSource, connection_invalid, publish, step_gauges
 
 logger = Logger()
 

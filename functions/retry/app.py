@@ -12,11 +12,11 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from audience_sync import wiring
-from audience_sync.batcher import REQUEST_BUDGET_MS
-from audience_sync.clock import SystemClock
-from audience_sync.notifications import Notifier
-from audience_sync.retry_attempt import RetryAttempt
+from audience_sync import composition as wiring
+from audience_sync.core.clock import SystemClock
+from audience_sync.observability.notifications import Notifier
+from audience_sync.pipeline.batcher import REQUEST_BUDGET_MS
+from audience_sync.pipeline.retry_attempt import RetryAttempt
 from audience_sync.settings import settings
 
 logger = Logger()

@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync import secrets_store
-from audience_sync.connections import ConnectionService, NotConnected
-from audience_sync.linkedin.oauth import OAuthError
+from audience_sync.adapters.aws import secrets as secrets_store
+from audience_sync.connections.service import ConnectionService, NotConnected
+from audience_sync.destinations.linkedin.oauth import OAuthError
 from audience_sync.settings import settings
 
 logger = Logger()

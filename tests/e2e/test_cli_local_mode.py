@@ -17,7 +17,7 @@ import boto3
 import pytest
 import requests
 
-from audience_sync.queue_message import QueuedMessage, SyncTarget
+from audience_sync.pipeline.messages import QueuedMessage, SyncTarget
 from tests.e2e.local_service import ROOT, Service, configure_and_launch, connect, local_service, metrics, sha, wait_for
 
 pytestmark = pytest.mark.e2e

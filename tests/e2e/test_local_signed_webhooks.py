@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from audience_sync.webhook_signature import sign
+from audience_sync.sources.webhook.signature import sign
 from localmode.service import LocalConfig
 from localmode.walkthrough import walkthrough
 from tests.e2e.local_service import API_KEY, configure_and_launch, connect, local_service, post_users
@@ -49,7 +49,7 @@ def test_signed_webhooks_in_local_mode(tmp_path: Path) -> None:
         run = subprocess.run([bash, "-c", script], env=env, capture_output=True, text=True, timeout=30, check=True)
         assert json.loads(run.stdout) == {"accepted": 2, "filtered": 0, "not_synced": 1}
 
-        # Another webhook signed with the helper clients can use (audience_sync.webhook_signature.sign), sent twice.
+        # Another webhook signed with the helper clients can use (sources/webhook/signature.py: sign), sent twice.
         found = re.search(r"BODY='(.*?)'", script)
         assert found is not None
         body = found.group(1).replace("evt-0001", "evt-0002")

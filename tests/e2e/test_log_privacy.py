@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from audience_sync.webhook_signature import sign
+from audience_sync.sources.webhook.signature import sign
 from localmode.sandbox import LinkedInSandbox, SandboxConfig
 from localmode.sandbox.server import serving
 from tests.e2e.local_service import API_KEY, Service, configure_and_launch, local_service, metrics, wait_for

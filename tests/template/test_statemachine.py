@@ -346,8 +346,8 @@ def test_retry_state_machine_invokes_only_the_retry_function_in_time() -> None:
 
 def test_retry_definition_speaks_the_retry_function_protocol() -> None:
     """The definition's paths and values are the ones the batcher starts with and the retry function answers."""
-    from audience_sync.retry_attempt import RETRY
-    from audience_sync.retry_store import execution_input
+    from audience_sync.pipeline.retry_attempt import RETRY
+    from audience_sync.pipeline.retry_batch import execution_input
     from functions.retry.app import AttemptInput
 
     raw = json.loads(RETRY_DEFINITION.read_text(encoding="utf-8"))
@@ -487,7 +487,7 @@ def test_version_sunset_alarm_watches_the_metric_the_code_emits() -> None:
     assert props["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
     # Powertools metrics carry exactly one default dimension: service = POWERTOOLS_SERVICE_NAME.
     assert props["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
-    from audience_sync.request_metrics import VERSION_SUNSET
+    from audience_sync.observability.request_metrics import VERSION_SUNSET
 
     assert props["MetricName"] == VERSION_SUNSET
 

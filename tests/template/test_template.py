@@ -768,8 +768,9 @@ EXPECTED_ALARMS = {
 
 def _published_metric_names() -> set[str]:
     """Every metric name the code publishes (each module names its metrics in constants)."""
-    from audience_sync import request_metrics, snapshot
-    from audience_sync.metrics_store import _EMF_NAMES
+    from audience_sync.adapters.aws.metrics_table import _EMF_NAMES
+    from audience_sync.observability import gauges as snapshot
+    from audience_sync.observability import request_metrics
 
     constants = {request_metrics.REQUESTS, request_metrics.THROTTLED, request_metrics.FAILED, request_metrics.LATENCY}
     gauges = {snapshot.PENDING, snapshot.CONNECTION_INVALID}

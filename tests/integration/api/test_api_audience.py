@@ -13,10 +13,10 @@ import boto3
 import pytest
 import requests
 
-from audience_sync.audience import EXPLANATIONS, MIN_READ_INTERVAL_SECONDS
-from audience_sync.notifications import Notifier
+from audience_sync.insights.audience import EXPLANATIONS, MIN_READ_INTERVAL_SECONDS
+from audience_sync.observability.notifications import Notifier
 from audience_sync.settings import Settings
-from audience_sync.steps import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, StepRepository
+from audience_sync.steps.repository import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, StepRepository
 from tests.integration.api.api_helpers import Api, assert_error
 from tests.integration.retry.retry_support import Notifications
 from tests.stack_support import age_audience

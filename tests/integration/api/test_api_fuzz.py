@@ -51,8 +51,11 @@ def test_fuzzing_the_signed_webhook_finds_no_5xx(sandbox_server: Any) -> None:
 @pytest.mark.parametrize(
     ("target", "operation"),
     [
-        ("audience_sync.ingest.IngestService.accept", WEBHOOK),  # served by the ingest function
-        ("audience_sync.metrics_store.MetricsStore.get", "GET /v1/steps/{step_id}/metrics"),  # by the API function
+        ("audience_sync.pipeline.ingest.IngestService.accept", WEBHOOK),  # served by the ingest function
+        (
+            "audience_sync.adapters.aws.metrics_table.MetricsStore.get",
+            "GET /v1/steps/{step_id}/metrics",
+        ),  # by the API function
     ],
 )
 def test_fuzzing_finds_a_planted_crash(api: Api, monkeypatch: pytest.MonkeyPatch, target: str, operation: str) -> None:

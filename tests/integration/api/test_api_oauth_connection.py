@@ -11,7 +11,8 @@ import boto3
 import pytest
 import requests
 
-from audience_sync import connections, oauth_state
+from audience_sync.connections import oauth_state
+from audience_sync.connections import service as connections
 from tests.integration.api.api_helpers import ACCOUNT_ID, VIEWER_ACCOUNT_ID, Api, assert_error
 
 
@@ -165,9 +166,9 @@ def test_disconnect(api: Api) -> None:
 
 
 def test_a_refresh_answer_without_a_refresh_token_keeps_the_old_one(api: Api, monkeypatch: Any) -> None:
-    from audience_sync import secrets_store
-    from audience_sync.connections import ConnectionService
-    from audience_sync.linkedin.oauth import OAuthClient, TokenGrant
+    from audience_sync.adapters.aws import secrets as secrets_store
+    from audience_sync.connections.service import ConnectionService
+    from audience_sync.destinations.linkedin.oauth import OAuthClient, TokenGrant
     from audience_sync.settings import settings
 
     api.connect()

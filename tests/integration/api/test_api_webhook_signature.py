@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from audience_sync.publisher import PublishError, QueuePublisher
-from audience_sync.webhook_signature import TOLERANCE_SECONDS, sign, signature
+from audience_sync.pipeline.chunking import PublishError, QueuePublisher
+from audience_sync.sources.webhook.signature import TOLERANCE_SECONDS, sign, signature
 from tests.integration.api.api_helpers import API_KEY, Api, assert_error
 from tests.stack_support import provisioned_stack
 

@@ -200,7 +200,7 @@ class Harness:
 
     @staticmethod
     def schedule() -> tuple[int, ...]:
-        from audience_sync.retry import retry_schedule
+        from audience_sync.core.backoff import retry_schedule
         from audience_sync.settings import settings
 
         return retry_schedule(settings().retry_horizon_seconds)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from audience_sync.clock import SystemClock
-from audience_sync.ratelimit_store import DynamoTokenBucket, default_policy
+from audience_sync.adapters.aws.rate_bucket import DynamoTokenBucket, default_policy
+from audience_sync.core.clock import SystemClock
 from tests.integration.batcher.batcher_support import FakeClock, max_in_any_window
 
 FAR = 10**15  # a deadline that never binds

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from audience_sync import batcher as batcher_module
+from audience_sync.pipeline import batcher as batcher_module
 from tests.integration.batcher.batcher_support import Harness, email_user
 from tests.stack_support import provisioned_stack
 

@@ -16,7 +16,7 @@ from tests.integration.cli.cli_support import STACK_NAME, Cli
 
 @pytest.fixture
 def published(stack: Any) -> Iterator[Any]:
-    from audience_sync import aws
+    from audience_sync.adapters.aws import clients as aws
     from localmode.outputs import publish_outputs
 
     publish_outputs(stack.stack.template, stack.stack.resolver, STACK_NAME)

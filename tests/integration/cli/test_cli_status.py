@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 
-from audience_sync.connections import ConnectionService
+from audience_sync.connections.service import ConnectionService
 from audience_sync.settings import Settings
-from audience_sync.steps import AUDIENCE_NOT_FOUND, AUDIENCE_STATUS_ERROR, StepRepository
+from audience_sync.steps.repository import AUDIENCE_NOT_FOUND, AUDIENCE_STATUS_ERROR, StepRepository
 from audience_sync_cli.render import when
 from tests.integration.api.api_helpers import ACCOUNT_ID, VIEWER_ACCOUNT_ID, Api
 from tests.integration.cli.cli_support import Cli, rows

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from audience_sync import aws
-from audience_sync.connections import CONNECTION_PK
-from audience_sync.metrics import StepDelta
-from audience_sync.metrics_store import counters_update
+from audience_sync.adapters.aws import clients as aws
+from audience_sync.adapters.aws.metrics_table import counters_update
+from audience_sync.connections.service import CONNECTION_PK
+from audience_sync.core.metrics import StepDelta
 from tests.stack_support import StackFixture
 
 EVENT = json.loads((Path(__file__).parents[3] / "events" / "metrics_snapshot_schedule.json").read_text())

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from audience_sync.retry import retry_schedule
+from audience_sync.core.backoff import retry_schedule
 from tests.integration.retry.retry_support import (
     Crash,
     InjectedCrash,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from audience_sync.retry import retry_schedule
+from audience_sync.core.backoff import retry_schedule
 from tests.integration.retry.conftest import SHORT_HORIZON_SECONDS
 from tests.integration.retry.retry_support import (
     Crash,

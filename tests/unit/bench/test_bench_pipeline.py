@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from audience_sync.ledger import LedgerEntry, LedgerKey
-from audience_sync.metrics import StepDelta
+from audience_sync.core.metrics import StepDelta
+from audience_sync.pipeline.ledger import LedgerEntry, LedgerKey
 from bench import pipeline
 from bench.pipeline import (
     ESM_MAX_BYTES,

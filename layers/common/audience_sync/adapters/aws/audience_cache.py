@@ -1,0 +1,50 @@
+"""The audience cache (AudienceViewsTable): one item per step, the last reading of its LinkedIn audience.
+
+A table of its own, not attributes of the step item: `PUT /v1/steps/{id}` rewrites the whole step item (a
+refresh landing in between would be lost, or an old reading written back), the ingest reads the step item on every
+webhook (a bigger item costs read units on the hot path), and a scan of the steps table sees only steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from audience_sync.adapters.aws import clients as aws
+from audience_sync.insights.audience import CachedView
+
+
+class AudienceCache:
+    def __init__(self, table_name: str):
+        self.table = aws.table(table_name)
+
+    def get(self, step_id: str) -> CachedView | None:
+        item: dict[str, Any] | None = self.table.get_item(Key={"step_id": step_id}).get("Item")
+        return CachedView.from_item(item) if item else None
+
+    def all(self) -> dict[str, CachedView]:
+        views: dict[str, CachedView] = {}
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self.table.scan(**kwargs)
+            for item in page.get("Items", []):
+                view = CachedView.from_item(item)
+                views[view.step_id] = view
+            if "LastEvaluatedKey" not in page:
+                return views
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put(self, view: CachedView) -> bool:
+        """Store `view` unless a later attempt (the schedule and a GET may read at once) is stored already."""
+        try:
+            self.table.put_item(
+                Item=view.to_item(),
+                ConditionExpression="attribute_not_exists(checked_at) OR checked_at <= :c",
+                ExpressionAttributeValues={":c": view.checked_at},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True

@@ -1,0 +1,32 @@
+"""Webhook signatures already used (WebhookSignaturesTable): one conditional PutItem per signed webhook."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from audience_sync.adapters.aws import clients as aws
+
+
+class DynamoSignatureRegistry:
+    """Items are {id, expires_at}; DynamoDB's TTL removes them once the signature would be stale anyway."""
+
+    def __init__(self, table_name: str):
+        self.table_name = table_name
+
+    def claim(self, key: str, expires_at: int, now: int) -> bool:
+        try:
+            # An item past its expiry may still be there (TTL deletes lazily, and release() expires items at once).
+            aws.table(self.table_name).put_item(
+                Item={"id": key, "expires_at": expires_at},
+                ConditionExpression="attribute_not_exists(id) OR expires_at < :now",
+                ExpressionAttributeValues={":now": now},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, key: str, now: int) -> None:
+        # Expired rather than deleted: the ingest is granted PutItem, not DeleteItem.
+        aws.table(self.table_name).put_item(Item={"id": key, "expires_at": now - 1})

@@ -1,1 +1,0 @@
-"""LinkedIn Marketing API: OAuth and Matched Audiences (DMP segments)."""

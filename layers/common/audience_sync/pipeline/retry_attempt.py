@@ -1,0 +1,149 @@
+"""One attempt of the Step Functions retry (statemachine/retry_batch.asl.json): send a waiting batch again.
+
+The state machine waits `wait_seconds`, calls this with the batch's key and attempt number, and loops while
+the answer is `retry`. Each attempt is exactly-once like the batcher's messages: its outcome and the key of
+the batch still waiting are recorded in the ledger in one transaction with the counters, so a retried task
+(Lambda crash, timeout) returns the recorded answer instead of counting again. The last attempt, at the
+horizon, counts every user still waiting as errored, each with the reason they were waiting for.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from audience_sync.adapters.aws.metrics_table import emit_emf
+from audience_sync.core.backoff import retry_schedule
+from audience_sync.core.clock import Clock
+from audience_sync.core.metrics import StepDelta
+from audience_sync.observability.notifications import Notifier
+from audience_sync.pipeline.ledger import Ledger, LedgerEntry, LedgerKey
+from audience_sync.pipeline.retry_batch import RetryStore
+from audience_sync.pipeline.sender import Outcome, Sender
+from audience_sync.settings import Settings
+
+logger = Logger(child=True)
+
+RETRY = "retry"
+SETTLED = "settled"
+HORIZON_PREFIX = "retry_horizon_"
+
+
+def attempt_ledger_id(key: str, attempt: int) -> str:
+    return f"retry:{key.split('/')[-2]}:{attempt}"
+
+
+def attempt_ledger_key(key: str, attempt: int) -> LedgerKey:
+    """An attempt has a bucket of its own: its retry keys are its answer."""
+    ledger_id = attempt_ledger_id(key, attempt)
+    return LedgerKey(ledger_id, f"attempt#{ledger_id}")
+
+
+class RetryAttempt:
+    def __init__(
+        self,
+        settings: Settings,
+        sender: Sender,
+        ledger: Ledger,
+        retries: RetryStore,
+        notifier: Notifier,
+        clock: Clock,
+    ):
+        self.sender = sender
+        self.ledger = ledger
+        self.retries = retries
+        self.notifier = notifier
+        self.clock = clock
+        self.schedule = retry_schedule(settings.retry_horizon_seconds)
+
+    def run(self, key: str, attempt: int, send_by_ms: int) -> dict[str, Any]:
+        ledger_key = attempt_ledger_key(key, attempt)
+        ledger_id = ledger_key.id
+        done = self.ledger.recorded([ledger_key])
+        if ledger_id in done:  # this attempt was settled by an earlier try of the same task
+            self._forget(key)
+            return self._answer(done[ledger_id], attempt)
+        batch = self.retries.get(key)
+        if batch.attempt != attempt:
+            raise ValueError(f"batch {key} is for attempt {batch.attempt}, not {attempt}")
+        self.sender.start_invocation()
+        try:
+            outcomes = self.sender.send(
+                batch.target, batch.users, [batch.step_id], send_by_ms, attempt=attempt, correlation_ids=batch.webhooks
+            )
+        finally:
+            self.sender.finish_invocation()
+        final = attempt >= len(self.schedule)  # no wait left after this attempt: the horizon is reached
+        delta, waiting, reasons = _tally(outcomes, batch.reasons, final)
+        next_keys: list[str] = []
+        if waiting:
+            following = batch.model_copy(
+                update={
+                    # A new id per batch: two overlapping tries of this attempt must not write the same object.
+                    "batch_id": uuid.uuid4().hex,
+                    "attempt": attempt + 1,
+                    "users": [batch.users[i] for i in waiting],
+                    "reasons": [reasons[i] for i in waiting],
+                }
+            )
+            next_keys.append(self.retries.put(following))
+        if final and delta.counts["errored"]:
+            # Before the ledger write, so a crash cannot lose it (a retried task may send it twice).
+            self.notifier.notify(
+                "users_errored",
+                step_id=batch.step_id,
+                users=delta.counts["errored"],
+                reasons=dict(delta.errored_reasons),
+            )
+        if self.ledger.record(batch.step_id, [LedgerEntry(ledger_id, ledger_key.bucket, delta, next_keys)]):
+            for orphan in next_keys:  # another try of this attempt was recorded first; its answer stands
+                self._forget(orphan)
+            return self._answer(self.ledger.recorded([ledger_key])[ledger_id], attempt)
+        if delta:
+            emit_emf(batch.step_id, delta)
+        self._forget(key)
+        logger.info(
+            "retry attempt settled",
+            extra={
+                "attempt": attempt,
+                "synced": delta.counts["synced"],
+                "errored": delta.counts["errored"],
+                "waiting": len(waiting),
+            },
+        )
+        return self._answer(next_keys, attempt)
+
+    def _forget(self, key: str) -> None:
+        """Delete a settled or unused batch. Best effort: the bucket's lifecycle rule is the backstop, and the
+        attempt is already counted, so failing here must not fail the task."""
+        try:
+            self.retries.delete(key)
+        except (ClientError, BotoCoreError):
+            logger.exception("could not delete a retry batch; the bucket lifecycle will", extra={"key": key})
+
+    def _answer(self, next_keys: list[str], attempt: int) -> dict[str, Any]:
+        if not next_keys:
+            return {"outcome": SETTLED, "attempt": attempt}
+        return {"outcome": RETRY, "key": next_keys[0], "attempt": attempt + 1, "wait_seconds": self.schedule[attempt]}
+
+
+def _tally(outcomes: list[Outcome], reasons_before: list[str], final: bool) -> tuple[StepDelta, list[int], list[str]]:
+    """Counts of this attempt, who still waits (indices) and each user's latest reason."""
+    delta = StepDelta()
+    waiting: list[int] = []
+    reasons = list(reasons_before)
+    for i, outcome in enumerate(outcomes):
+        if outcome.kind == "synced":
+            delta.add("synced")
+        elif outcome.kind == "errored":
+            delta.add("errored", reason=outcome.reason)
+        else:
+            reasons[i] = outcome.reason or reasons[i]
+            if final:
+                delta.add("errored", reason=HORIZON_PREFIX + reasons[i])
+            else:
+                waiting.append(i)
+    return delta, waiting, reasons

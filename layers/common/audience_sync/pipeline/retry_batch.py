@@ -1,0 +1,90 @@
+"""Batches waiting in the retry: the users in S3 (a batch outgrows Step Functions' 256 KB state), the
+schedule in a Step Functions execution that carries only the object's key."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from audience_sync.adapters.aws import clients as aws
+from audience_sync.core.users import QueuedUser
+from audience_sync.pipeline.messages import SyncTarget
+
+# A batch holds at most one request's users (5,000), so at most that many webhooks.
+MAX_CORRELATION_IDS = 5000
+
+
+class RetryBatch(BaseModel):
+    """Users of one step and one target that LinkedIn has not taken yet, and why (one reason per user)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    v: int = 1
+    batch_id: str = Field(pattern=r"^[0-9a-f]{32}$")  # also the execution's name
+    attempt: int = Field(ge=1)  # the retry attempt that will send these users
+    step_id: str
+    target: SyncTarget
+    users: Annotated[list[QueuedUser], Field(min_length=1)]
+    reasons: list[str]
+    first_failed_at: int  # epoch ms
+    correlation_id: str | None = None  # written by versions before correlation_ids; still read
+    # The webhooks the users came from (their ingest request ids), for the retry's log lines.
+    correlation_ids: Annotated[list[str], Field(max_length=MAX_CORRELATION_IDS)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_reason_per_user(self) -> RetryBatch:
+        if len(self.reasons) != len(self.users):
+            raise ValueError("a retry batch needs one reason per user")
+        return self
+
+    @property
+    def key(self) -> str:
+        return batch_key(self.step_id, self.batch_id, self.attempt)
+
+    @property
+    def webhooks(self) -> list[str]:
+        return self.correlation_ids or ([self.correlation_id] if self.correlation_id else [])
+
+
+def batch_key(step_id: str, batch_id: str, attempt: int) -> str:
+    return f"retry/{step_id}/{batch_id}/{attempt}.json"
+
+
+def execution_input(key: str, wait_seconds: int) -> dict[str, Any]:
+    return {"key": key, "attempt": 1, "wait_seconds": wait_seconds}
+
+
+class RetryStore:
+    def __init__(self, bucket: str, state_machine_arn: str):
+        self.bucket = bucket
+        self.state_machine_arn = state_machine_arn
+
+    def put(self, batch: RetryBatch) -> str:
+        aws.client("s3").put_object(
+            Bucket=self.bucket, Key=batch.key, Body=batch.model_dump_json().encode(), ContentType="application/json"
+        )
+        return batch.key
+
+    def get(self, key: str) -> RetryBatch:
+        body = aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return RetryBatch.model_validate_json(body)
+
+    def delete(self, key: str) -> None:
+        aws.client("s3").delete_object(Bucket=self.bucket, Key=key)
+
+    def start(self, key: str, wait_seconds: int) -> None:
+        """Start the batch's retry execution. Idempotent: the name is the batch id, so a redelivered message that
+        starts it again finds it running (same input) or finished (ExecutionAlreadyExists); both mean done."""
+        batch_id = key.split("/")[-2]
+        try:
+            aws.client("stepfunctions").start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=batch_id,
+                input=json.dumps(execution_input(key, wait_seconds)),
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                raise

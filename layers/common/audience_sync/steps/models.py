@@ -1,0 +1,137 @@
+"""Public request models (validated with pydantic) and the records we store and queue."""
+
+from __future__ import annotations
+
+import decimal
+import math
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator, model_validator
+
+from audience_sync.core.errors import ApiError
+
+MAX_USERS_PER_WEBHOOK = 10_000
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+_STEP_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# The numbers DynamoDB stores (boto3's DYNAMODB_CONTEXT): 38 significant digits, magnitudes 1E-130 to under 1E126.
+_DYNAMODB_NUMBERS = decimal.Context(
+    Emin=-128,
+    Emax=126,
+    prec=38,
+    traps=[decimal.Clamped, decimal.Overflow, decimal.Inexact, decimal.Rounded, decimal.Underflow],
+)
+_DYNAMODB_MIN, _DYNAMODB_LIMIT = decimal.Decimal("1E-130"), decimal.Decimal("1E126")
+
+
+def valid_step_id(step_id: str) -> str:
+    """The step id from a path, or a 400: ids are 1-128 characters of A-Z a-z 0-9 _ . : -."""
+    if not _STEP_ID.match(step_id):
+        raise ApiError(400, "invalid_step_id", "step ids are 1-128 characters of A-Z a-z 0-9 _ . : -")
+    return step_id
+
+
+class MatchField(StrEnum):
+    EMAIL = "email"
+    FIRST_LAST_NAME = "first_last_name"
+    ANDROID_GAID = "android_gaid"
+
+
+class Action(StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+
+
+class FilterOp(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    EXISTS = "exists"
+    NOT_EXISTS = "not_exists"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EntryFilter(StrictModel):
+    attribute: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    op: FilterOp
+    # A JSON scalar: what an attribute is compared with. Bounded, so a config always fits a DynamoDB item.
+    value: Annotated[str, StringConstraints(max_length=1024)] | StrictBool | int | float | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _storable_number(cls, value: Any) -> Any:
+        """A config is stored in DynamoDB: a number it cannot hold (5e-324, 40 digits) is a 400, not a 5xx."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("a number value must be finite")
+        try:
+            number = _DYNAMODB_NUMBERS.create_decimal(decimal.Decimal(repr(value)))
+        except decimal.DecimalException:
+            number = None
+        if number is None or (number != 0 and not _DYNAMODB_MIN <= abs(number) < _DYNAMODB_LIMIT):
+            raise ValueError("a number value has at most 38 significant digits and a magnitude from 1e-130 to 9.9e125")
+        return value
+
+    @model_validator(mode="after")
+    def _value_needed_for_comparisons(self) -> EntryFilter:
+        if self.op in (FilterOp.EQ, FilterOp.NE) and "value" not in self.model_fields_set:
+            raise ValueError(f"op '{self.op.value}' needs a 'value'")
+        return self
+
+
+class AudienceRef(StrictModel):
+    """Either a new audience to create (`name`) or an existing LinkedIn DMP segment (`id`)."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = None
+    id: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,20}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AudienceRef:
+        if self.name and self.id:
+            raise ValueError("give either 'name' (new audience) or 'id' (existing audience), not both")
+        return self
+
+
+class StepConfig(StrictModel):
+    """Body of `PUT /v1/steps/{step_id}`. Incomplete configs are accepted; `launch` reports what is missing."""
+
+    partner: Literal["linkedin"] = "linkedin"
+    ad_account_id: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,20}$")] | None = None
+    audience: AudienceRef | None = None
+    action: Action = Action.ADD
+    match_fields: Annotated[list[MatchField], Field(max_length=3)] = Field(default_factory=list)
+    entry_filters: Annotated[list[EntryFilter], Field(max_length=50)] = Field(default_factory=list)
+    last_step: StrictBool = False  # JSON true/false only: "yes" or "0" is a mistake, not a choice
+
+    @model_validator(mode="after")
+    def _unique_match_fields(self) -> StepConfig:
+        if len(set(self.match_fields)) != len(self.match_fields):
+            raise ValueError("match_fields must not repeat")
+        return self
+
+
+ShortText = Annotated[str, StringConstraints(max_length=1024)]
+
+
+class WebhookUser(BaseModel):
+    """One user entering the step. Unknown top-level fields are kept so entry filters can test them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    email: ShortText | None = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    android_gaid: ShortText | None = None
+    ad_tracking_enabled: StrictBool | None = None  # a consent flag: "yes" or 1 is a wrong type, not true
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class WebhookBody(StrictModel):
+    users: Annotated[list[WebhookUser], Field(min_length=1, max_length=MAX_USERS_PER_WEBHOOK)]
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None

@@ -1,0 +1,199 @@
+"""publisher.py: users cut into queue messages that fit SQS, many users per message, order kept."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import random
+from typing import Any
+
+import pytest
+
+from audience_sync.core.users import QueuedUser, hash_email
+from audience_sync.pipeline import chunking as publisher
+from audience_sync.pipeline.chunking import MAX_MESSAGE_BYTES, PublishError, QueuePublisher, chunk_users, message_bodies
+from audience_sync.pipeline.messages import QueuedMessage, SyncTarget
+
+TARGET = SyncTarget(connection_id="linkedin", ad_account_id="507", audience_id="9", action="add")
+
+
+def compact(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+def users(n: int, seed: int = 1) -> list[QueuedUser]:
+    rng = random.Random(seed)
+    out: list[QueuedUser] = []
+    for i in range(n):
+        user: QueuedUser = {"x": f"user-{i}-" + "z" * rng.randrange(0, 40)}
+        if rng.random() < 0.8:
+            user["e"] = hash_email(f"person{i}@example.com") or ""
+        if rng.random() < 0.5:
+            user["f"] = "Ána" * rng.randrange(1, 11)
+            user["l"] = "Ruiz"
+        if rng.random() < 0.3:
+            user["g"] = f"38400000-8cf0-11bd-b23e-{i:012d}"
+        out.append(user)
+    return out
+
+
+@pytest.mark.parametrize("overhead", [0, 2, 37])
+def test_chunks_fit_keep_order_and_are_never_empty(overhead: int) -> None:
+    data = users(300)
+    for max_bytes in [*range(400, 700, 7), 1_000, 5_000]:  # above the largest single user
+        chunks = list(chunk_users(data, max_bytes, overhead))
+        assert all(chunks), max_bytes
+        assert [u for chunk in chunks for u in chunk] == data
+        for chunk in chunks:
+            assert compact(chunk) + overhead <= max_bytes, (max_bytes, overhead, compact(chunk))
+
+
+def test_chunks_are_as_full_as_allowed() -> None:
+    data = [{"x": str(i)} for i in range(10)]  # each user is 9 bytes of JSON
+    # 3 users as a JSON list: [ + 3*9 + 2 commas + ] = 31 bytes
+    assert [len(c) for c in chunk_users(data, 31, 0)] == [3, 3, 3, 1]
+    assert [len(c) for c in chunk_users(data, 30, 0)] == [2, 2, 2, 2, 2]
+
+
+def test_no_users_no_chunks() -> None:
+    assert list(chunk_users([], 100, 0)) == []
+
+
+def test_message_bodies_for_10000_users() -> None:
+    data = users(10_000)
+    target = TARGET
+    template = QueuedMessage(
+        chunk_id="base",
+        step_id="step-1",
+        target=target,
+        users=[data[0]],
+        correlation_id="c" * 36,
+        first_enqueued_at=1_790_000_000_000,
+    )
+    bodies = message_bodies(template, data)
+    assert len(bodies) <= 10  # thousands of users per message
+    assert len(bodies) * 500 < len(data)
+    back: list[QueuedUser] = []
+    for body in bodies:
+        assert len(body.encode()) <= MAX_MESSAGE_BYTES
+        message = QueuedMessage.model_validate_json(body)
+        assert message.step_id == "step-1"
+        assert message.target == target
+        assert message.correlation_id == template.correlation_id
+        assert message.first_enqueued_at == template.first_enqueued_at
+        back.extend(message.users)
+    assert back == data
+
+
+def test_one_small_batch_is_one_message() -> None:
+    target = SyncTarget(connection_id="linkedin", ad_account_id="1", audience_id="2", action="remove")
+    data = users(3)
+    template = QueuedMessage(chunk_id="one", step_id="s", target=target, users=[data[0]], first_enqueued_at=0)
+    bodies = message_bodies(template, data)
+    assert len(bodies) == 1
+    message = QueuedMessage.model_validate_json(bodies[0])
+    assert message.users == data
+    assert message.chunk_id == "one.0"
+
+
+def template_for(chunk_id: str) -> QueuedMessage:
+    return QueuedMessage(chunk_id=chunk_id, step_id="step-1", target=TARGET, users=[{"x": "t"}], first_enqueued_at=0)
+
+
+def chunk_ids(bodies: list[str]) -> list[str]:
+    return [QueuedMessage.model_validate_json(b).chunk_id for b in bodies]
+
+
+def test_chunk_ids_are_deterministic_and_distinct_per_chunk() -> None:
+    data = users(10_000)
+    base = "9f" * 16  # what ingest.chunk_base gives
+    first = chunk_ids(message_bodies(template_for(base), data))
+    assert len(first) > 1
+    assert first == [f"{base}.{i}" for i in range(len(first))]
+    assert len(set(first)) == len(first)
+    # the same webhook queued again (a retried request) gets the same ids: the ledger counts each chunk once
+    assert chunk_ids(message_bodies(template_for(base), data)) == first
+    # another webhook's chunks never collide with these
+    assert set(chunk_ids(message_bodies(template_for("ab" * 16), data))).isdisjoint(first)
+
+
+def test_template_chunk_id_is_required() -> None:
+    with pytest.raises(ValueError, match="chunk_id"):
+        QueuedMessage.model_validate(
+            {"step_id": "s", "target": TARGET.model_dump(), "users": [{"x": "a"}], "first_enqueued_at": 0}
+        )
+    with pytest.raises(ValueError, match="chunk_id"):
+        template_for("")
+
+
+# ---- QueuePublisher with a hand-written SQS client ---------------------------------------------------
+class FakeSqs:
+    """Refuses the entries whose body contains a marker, `refusals` times each."""
+
+    def __init__(self, refuse: str | None = None, refusals: int = 0):
+        self.refuse = refuse
+        self.refusals = refusals
+        self.calls: list[dict[str, Any]] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append({"QueueUrl": QueueUrl, "Entries": Entries})
+        failed = []
+        if self.refuse and self.refusals:
+            failed = [{"Id": e["Id"], "Code": "InternalError"} for e in Entries if self.refuse in e["MessageBody"]]
+            if failed:
+                self.refusals -= 1
+        return {"Failed": failed, "Successful": []}
+
+
+@pytest.fixture
+def sqs(monkeypatch: pytest.MonkeyPatch) -> FakeSqs:
+    fake = FakeSqs()
+
+    def client(service: str) -> FakeSqs:
+        assert service == "sqs"
+        return fake
+
+    monkeypatch.setattr(publisher.aws, "client", client)
+    return fake
+
+
+def test_send_has_no_delay_and_sends_every_body_with_the_correlation_id(sqs: FakeSqs) -> None:
+    assert "delay_seconds" not in inspect.signature(QueuePublisher.send).parameters
+    bodies = [json.dumps({"n": i}) for i in range(23)]
+    QueuePublisher("https://sqs.test/q").send(bodies, correlation_id="corr-1")
+    assert [len(c["Entries"]) for c in sqs.calls] == [10, 10, 3]  # SendMessageBatch takes 10 entries
+    sent = [e for c in sqs.calls for e in c["Entries"]]
+    assert [e["MessageBody"] for e in sent] == bodies
+    assert all("DelaySeconds" not in e for e in sent)
+    assert all(e["MessageAttributes"]["correlation_id"]["StringValue"] == "corr-1" for e in sent)
+    assert {c["QueueUrl"] for c in sqs.calls} == {"https://sqs.test/q"}
+
+
+def test_send_resends_only_the_refused_bodies(sqs: FakeSqs) -> None:
+    sqs.refuse, sqs.refusals = "refuse-me", 2
+    QueuePublisher("q").send(["a", "refuse-me", "b"])
+    assert [[e["MessageBody"] for e in c["Entries"]] for c in sqs.calls] == [
+        ["a", "refuse-me", "b"],
+        ["refuse-me"],
+        ["refuse-me"],
+    ]
+    assert all(c["Entries"][0]["MessageAttributes"] == {} for c in sqs.calls)
+
+
+def test_send_gives_up_after_three_refusals(sqs: FakeSqs) -> None:
+    sqs.refuse, sqs.refusals = "refuse-me", 3
+    with pytest.raises(PublishError, match="1 messages"):
+        QueuePublisher("q").send(["a", "refuse-me"])
+    assert len(sqs.calls) == 3
+
+
+def test_json_size_is_exact_for_plain_users_and_never_short() -> None:
+    from audience_sync.pipeline.chunking import json_size
+
+    for user in users(500, seed=7):
+        size = json_size(user)
+        assert size >= compact(user)
+        if all(str(v).isascii() for v in user.values()):
+            assert size == compact(user), user
+    quoted: QueuedUser = {"x": 'a"b\\c\x01', "f": "Ana", "l": "Ruiz"}
+    assert json_size(quoted) == compact(quoted)
