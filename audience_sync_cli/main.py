@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from audience_sync.adapters.aws import clients as aws
+from audience_sync.adapters.aws import clients
 from audience_sync_cli import queues, retries, status
 from audience_sync_cli.render import Report
 from audience_sync_cli.stack import (
@@ -179,7 +179,7 @@ def _run(
 
 
 def _dlq(args: argparse.Namespace, stack: Stack, sleep: Callable[[float], None], emulated: bool) -> Report:
-    sqs = aws.client("sqs")
+    sqs = clients.sqs()
     if args.dlq_command != "redrive":
         return queues.status(sqs, stack)
     method = args.method or ("copy" if emulated else "move-task")
@@ -189,7 +189,7 @@ def _dlq(args: argparse.Namespace, stack: Stack, sleep: Callable[[float], None],
 
 
 def _retries(args: argparse.Namespace, stack: Stack) -> Report:
-    sfn = aws.client("stepfunctions")
+    sfn = clients.stepfunctions()
     if args.retries_command == "redrive":
         return retries.redrive(sfn, stack, args.executions, args.all_failed)
     return retries.list_failed(sfn, stack)

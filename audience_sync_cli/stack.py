@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from audience_sync.adapters.aws import clients as aws
-from audience_sync.settings import Settings
+from audience_sync.adapters.aws import clients
+from audience_sync.composition import Container
+from audience_sync.settings import Resources, Settings
 
 DEFAULT_STACK_NAME = "audience-sync"
 SAMCONFIG = Path("samconfig.toml")
@@ -60,7 +61,7 @@ def use_aws(profile: str | None, region: str | None, endpoint_url: str | None, l
             os.environ.pop(variable, None)
         os.environ.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")  # noqa: S106 - a placeholder
     boto3.setup_default_session(profile_name=profile, region_name=region)
-    aws.reset()
+    clients.reset()
 
 
 def current_region() -> str:
@@ -82,38 +83,29 @@ class Stack:
         return self.outputs[key]
 
     def settings(self) -> Settings:
-        """The domain's Settings for the repositories the CLI uses. They read tables only; the LinkedIn URLs,
-        secrets and tuning are left empty because nothing the CLI runs reads them (and it needs no secret)."""
+        """The resources the CLI reads, from the stack's outputs. No destination settings, tuning or secrets: nothing
+        the CLI runs reads them."""
         return Settings(
-            steps_table=self.output("StepsTableName"),
-            metrics_table=self.output("MetricsTableName"),
-            connections_table=self.output("ConnectionsTableName"),
-            rate_limit_table=self.outputs.get("RateLimitTableName", ""),
-            sync_queue_url=self.output("SyncQueueUrl"),
-            token_key_id="",
-            linkedin_app_secret_arn="",
-            oauth_state_secret_arn="",
-            linkedin_api_url="",
-            linkedin_oauth_url="",
-            linkedin_client_id="",
-            linkedin_version="",
-            linkedin_source_platform="",
-            oauth_redirect_uri="",
-            max_elements=0,
-            requests_per_second=0.0,
-            rate_headroom_percent=0.0,
-            retry_horizon_seconds=0,
-            flush_seconds=0,
-            ledger_table=self.outputs.get("LedgerTableName", ""),
-            retry_bucket=self.outputs.get("RetryBucketName", ""),
-            retry_state_machine_arn=self.outputs.get("RetryStateMachineArn", ""),
-            notifications_topic_arn="",  # the CLI never notifies
+            resources=Resources(
+                steps_table=self.output("StepsTableName"),
+                metrics_table=self.output("MetricsTableName"),
+                connections_table=self.output("ConnectionsTableName"),
+                rate_limit_table=self.outputs.get("RateLimitTableName", ""),
+                sync_queue_url=self.output("SyncQueueUrl"),
+                ledger_table=self.outputs.get("LedgerTableName", ""),
+                retry_bucket=self.outputs.get("RetryBucketName", ""),
+                retry_state_machine_arn=self.outputs.get("RetryStateMachineArn", ""),
+            )
         )
+
+    def container(self) -> Container:
+        """The platform's services over this stack (composition.py), as the handlers build them."""
+        return Container(self.settings())
 
 
 def load_stack(name: str) -> Stack:
     try:
-        stacks = aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+        stacks = clients.cloudformation().describe_stacks(StackName=name)["Stacks"]
     except ClientError as exc:
         error = exc.response["Error"]
         if error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", ""):

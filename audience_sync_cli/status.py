@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from audience_sync.adapters.aws.metrics_table import MetricsStore
-from audience_sync.connections.service import ConnectionService
 from audience_sync.core.errors import NotFound
 from audience_sync.core.metrics import PUBLIC_METRICS, public_metrics, reasons
 from audience_sync.observability.notifications import ADVICE
-from audience_sync.steps.repository import StepRepository, step_view
+from audience_sync.steps.records import step_view
 from audience_sync_cli.render import Report, expiry, fields, table, when, when_ms
 from audience_sync_cli.stack import CliError, Stack
 
@@ -22,8 +20,8 @@ METRIC_HEADERS = [name.upper() for name in PUBLIC_METRICS]
 
 
 def connection(stack: Stack, now: float) -> Report:
-    # view() reads the connection item only; the client secret is never used, so none is fetched.
-    view = ConnectionService(stack.settings(), client_secret="").view()
+    # view() reads the connection item only: no token is decrypted and no secret is read.
+    view = stack.container().connections.view()
     lines = [f"LinkedIn connection: {view['status']}"]
     if view["status"] == "disconnected":
         lines.append("  connect with GET /v1/connections/linkedin/authorize")
@@ -50,7 +48,7 @@ def connection(stack: Stack, now: float) -> Report:
 
 
 def steps(stack: Stack) -> Report:
-    views = [step_view(item) for item in StepRepository(stack.settings()).list_all()]
+    views = [step_view(item) for item in stack.container().steps.list_all()]
     if not views:
         return Report({"steps": []}, "No steps yet (create one with PUT /v1/steps/{step_id}).")
     rows = [
@@ -61,12 +59,12 @@ def steps(stack: Stack) -> Report:
 
 
 def step(stack: Stack, step_id: str) -> Report:
-    settings = stack.settings()
+    container = stack.container()
     try:
-        view = step_view(StepRepository(settings).get(step_id))
+        view = step_view(container.steps.get(step_id))
     except NotFound as exc:
         raise CliError(f"step '{step_id}' not found in stack '{stack.name}'") from exc
-    counters = MetricsStore(settings).get(step_id)
+    counters = container.metrics.get(step_id)
     config = view["config"]
     lines = [f"Step {step_id}: {view['status']}"]
     lines.append(
@@ -92,8 +90,8 @@ def step(stack: Stack, step_id: str) -> Report:
 
 
 def metrics(stack: Stack, step_id: str | None) -> Report:
-    settings = stack.settings()
-    repository = StepRepository(settings)
+    container = stack.container()
+    repository = container.steps
     if step_id is None:
         step_ids = [item["step_id"] for item in repository.list_all()]
     else:
@@ -102,7 +100,7 @@ def metrics(stack: Stack, step_id: str | None) -> Report:
         except NotFound as exc:
             raise CliError(f"step '{step_id}' not found in stack '{stack.name}'") from exc
         step_ids = [step_id]
-    store = MetricsStore(settings)
+    store = container.metrics
     counted = [(s, store.get(s)) for s in step_ids]
     data = {"steps": [{"step_id": s, **_metrics_document(item)} for s, item in counted]}
     if not counted:

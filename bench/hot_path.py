@@ -69,12 +69,14 @@ def one_core() -> Iterator[int | None]:
 
 def measure(users: int = 200_000, progress: Callable[[str], None] | None = None) -> HotPathResult:
     from audience_sync.core.packing import pack
-    from audience_sync.core.users import linkedin_element
-    from audience_sync.destinations.linkedin.client import encode_users_body
+    from audience_sync.core.users import MatchField
+    from audience_sync.destinations.base import SyncTarget
+    from audience_sync.destinations.linkedin.elements import encode_users_body, linkedin_element
     from audience_sync.pipeline.chunking import message_bodies
     from audience_sync.pipeline.ingest import triage
-    from audience_sync.pipeline.messages import QueuedMessage, SyncTarget
-    from audience_sync.steps.models import EntryFilter, MatchField, WebhookBody
+    from audience_sync.pipeline.messages import QueuedMessage
+    from audience_sync.sources.webhook.models import WebhookBody
+    from audience_sync.steps.models import EntryFilter
 
     webhooks = [webhook(n) for n in range(users // USERS_PER_WEBHOOK)]
     filters = [EntryFilter.model_validate({"attribute": "ad_tracking_enabled", "op": "eq", "value": True})]

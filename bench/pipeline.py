@@ -298,7 +298,7 @@ def _launch(stack: Any) -> None:
     """Connect, configure and launch through the emulated API Gateway, as a user would."""
     from werkzeug.test import Client
 
-    from audience_sync.adapters.aws import clients as aws
+    from audience_sync.adapters.aws import clients
 
     client = Client(stack.gateway(API_KEY))
     headers = {"x-api-key": API_KEY}
@@ -312,7 +312,7 @@ def _launch(stack: Any) -> None:
     assert client.post(f"/v1/steps/{STEP_ID}/launch", headers=headers).status_code == 200
     # LinkedIn wants 5 s between creating a segment and streaming into it; date the creation back instead of
     # waiting (the sandbox here has no propagation delay).
-    aws.table(stack.ref("StepsTable")).update_item(
+    clients.table(stack.ref("StepsTable")).update_item(
         Key={"step_id": STEP_ID},
         UpdateExpression="SET audience_created_at = audience_created_at - :m",
         ExpressionAttributeValues={":m": 60_000},
@@ -321,10 +321,11 @@ def _launch(stack: Any) -> None:
 
 def _queue_backlog(queue: Any, users: int, per_webhook: int) -> None:
     """The webhooks through the real ingest code; their messages go to the shared queue in bulk."""
+    from audience_sync.adapters.aws.steps_table import DynamoStepStore
     from audience_sync.pipeline.ingest import IngestService
-    from audience_sync.settings import settings
-    from audience_sync.steps.models import WebhookBody
-    from audience_sync.steps.repository import StepRepository
+    from audience_sync.settings import Settings
+    from audience_sync.sources.webhook import ingest as webhook
+    from audience_sync.sources.webhook.models import WebhookBody
 
     bodies: list[str] = []
 
@@ -332,10 +333,10 @@ def _queue_backlog(queue: Any, users: int, per_webhook: int) -> None:
         def send(self, sent: Sequence[str], correlation_id: str | None = None) -> None:
             bodies.extend(sent)
 
-    ingest = IngestService(StepRepository(settings()), Collect())  # type: ignore[arg-type]
+    ingest = IngestService(DynamoStepStore(Settings.from_env().resources.require("steps_table")), Collect())
     for start in range(0, users, per_webhook):
         batch = [{"external_id": f"u{n}", "email": f"user{n}@example.com"} for n in range(start, start + per_webhook)]
-        ingest.accept(STEP_ID, WebhookBody.model_validate({"users": batch}), None)
+        webhook.accept(ingest, STEP_ID, WebhookBody.model_validate({"users": batch}), None)
     for start in range(0, len(bodies), 500):
         queue.send(bodies[start : start + 500])
 
@@ -367,13 +368,13 @@ def _batcher_process(index: int, environment: dict[str, str], queue: Any, ledger
     os.environ.clear()
     os.environ.update(environment)
     try:
-        from audience_sync import composition as wiring
-        from audience_sync.core.clock import SystemClock
+        from audience_sync.composition import Container
         from audience_sync.pipeline.batcher import Batcher
-        from audience_sync.settings import settings
+        from audience_sync.settings import Settings
 
-        config, clock = settings(), SystemClock()
-        batcher = Batcher(config, wiring.sender(config, clock), ledger, wiring.retry_store(config), clock, queue)
+        container = Container(Settings.from_env())
+        clock = container.clock
+        batcher = Batcher(container.settings.tuning, container.sender, ledger, container.retry_store, clock, queue)
         invocations = 0
         while not queue.drained():
             records = queue.batch()

@@ -45,18 +45,18 @@ class Chaos:
     def install(self, batcher: LocalFunction) -> None:
         if self.probability <= 0:
             return
-        from audience_sync.pipeline.ledger import Ledger
+        from audience_sync.adapters.aws.ledger_table import DynamoLedger
 
-        original_record = Ledger.record
+        original_record = DynamoLedger.record
         chaos = self
 
-        def record(ledger: Ledger, step_id: str, entries: Any) -> set[str]:
+        def record(ledger: DynamoLedger, step_id: str, entries: Any) -> set[str]:
             if chaos._roll("before_ledger"):
                 logger.warning("chaos: crash before the ledger write")
                 raise ChaosCrash("injected crash before the ledger write")
             return original_record(ledger, step_id, entries)
 
-        self._patch = mock.patch.object(Ledger, "record", record)
+        self._patch = mock.patch.object(DynamoLedger, "record", record)
         self._patch.start()
         original_invoke = batcher.invoke
 

@@ -79,11 +79,9 @@ def provision(
     for path in layer_paths(template, root):  # what Lambda puts on sys.path from the layers
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
-    from audience_sync import settings
-    from audience_sync.adapters.aws import clients as aws
+    from audience_sync.adapters.aws import clients
 
-    aws.reset()
-    settings.settings.cache_clear()
+    clients.reset()
     resolver = Resolver(
         template_parameters(template, overrides),
         {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws", "AWS::StackName": stack_name},

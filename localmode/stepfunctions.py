@@ -16,7 +16,7 @@ import traceback
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 from unittest import mock
 
 import boto3
@@ -130,9 +130,8 @@ def create_state_machines(template: dict[str, Any], resolver: Resolver, root: Pa
         for name, value in (props.get("DefinitionSubstitutions") or {}).items():
             definition = definition.replace("${" + name + "}", str(resolver.resolve(value)))
         name = str(resolver.resolve(props.get("Name", f"{stack}-{logical_id}")))
-        arn = sfn.create_state_machine(
-            name=name, definition=definition, roleArn=role, type=str(props.get("Type", "STANDARD"))
-        )["stateMachineArn"]
+        kind: Literal["EXPRESS", "STANDARD"] = "EXPRESS" if props.get("Type") == "EXPRESS" else "STANDARD"
+        arn = sfn.create_state_machine(name=name, definition=definition, roleArn=role, type=kind)["stateMachineArn"]
         resolver.set_resource(logical_id, arn, Arn=arn, Name=name)
         created[logical_id] = arn
     return created

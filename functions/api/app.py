@@ -10,21 +10,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.adapters.aws import secrets as secrets_store
-from audience_sync.adapters.aws.audience_cache import AudienceCache
-from audience_sync.adapters.aws.metrics_table import MetricsStore
-from audience_sync.connections.service import ConnectionService
-from audience_sync.core.clock import SystemClock
-from audience_sync.core.errors import ApiError
+from audience_sync.composition import Container
+from audience_sync.core.errors import Invalid
 from audience_sync.core.metrics import public_metrics
 from audience_sync.http.openapi import NO_API_KEY, error_responses, public_spec, success
 from audience_sync.http.resolver import handle, json_response, new_resolver, normalise_request
-from audience_sync.insights.refresh import AudienceRefresher
-from audience_sync.settings import Settings, settings
+from audience_sync.settings import Settings
+from audience_sync.sources.webhook.models import WebhookBody
 from audience_sync.sources.webhook.route import document_signature, users_router
-from audience_sync.steps.launch import Launcher
-from audience_sync.steps.models import StepConfig, WebhookBody, valid_step_id
-from audience_sync.steps.repository import StepRepository, step_view
+from audience_sync.steps.models import StepConfig, valid_step_id
+from audience_sync.steps.records import step_view
 
 logger = Logger()
 tracer = Tracer()
@@ -32,26 +27,9 @@ app = new_resolver(logger)
 CALLBACK_PATH = "/v1/connections/linkedin/callback"
 
 
-class Services:
-    def __init__(self, config: Settings):
-        self.settings = config
-        self.connections = ConnectionService(config, secrets_store.linkedin_client_secret(config))
-        self.steps = StepRepository(config)
-        self.metrics = MetricsStore(config)
-        self.launcher = Launcher(config, self.steps, self.connections)
-        self.audience = AudienceRefresher(
-            self.steps,
-            self.connections,
-            AudienceCache(config.audience_views_table),
-            self.connections.notifier,
-            SystemClock(),
-            config.audience_max_age_seconds,
-        )
-
-
 @cache
-def services() -> Services:
-    return Services(settings())
+def services() -> Container:
+    return Container(Settings.from_env())
 
 
 def _stage_prefix() -> tuple[str, str]:
@@ -64,7 +42,7 @@ def _stage_prefix() -> tuple[str, str]:
 
 def _redirect_uri() -> str:
     """The callback URL registered with LinkedIn; derived from the request unless configured."""
-    configured = services().settings.oauth_redirect_uri
+    configured = services().settings.api.oauth_redirect_uri
     if configured:
         return configured
     domain, prefix = _stage_prefix()
@@ -83,7 +61,7 @@ def health() -> dict[str, str]:
 )
 def authorize():
     svc = services()
-    url = svc.connections.begin_authorization(secrets_store.oauth_state_key(svc.settings), _redirect_uri())
+    url = svc.connections.begin_authorization(svc.oauth_state_key(), _redirect_uri())
     return json_response(302, {"authorization_url": url}, headers={"Location": url})
 
 
@@ -101,15 +79,14 @@ def callback(
     error_description: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> dict[str, Any]:
     if error:
-        raise ApiError(
-            400,
+        raise Invalid(
             "authorization_denied",
             f"LinkedIn authorization failed: {error} {error_description or ''}".strip(),
         )
     if not code or not state:
-        raise ApiError(400, "invalid_request", "code and state are required")
+        raise Invalid("invalid_request", "code and state are required")
     svc = services()
-    return svc.connections.complete_authorization(secrets_store.oauth_state_key(svc.settings), code, state)
+    return svc.connections.complete_authorization(svc.oauth_state_key(), code, state)
 
 
 @app.get(
@@ -133,7 +110,8 @@ def disconnect() -> dict[str, Any]:
     responses={**success(200, "the step"), **error_responses(400, 413)},
 )
 def put_step(step_id: str, config: StepConfig) -> dict[str, Any]:
-    return step_view(services().steps.put_config(valid_step_id(step_id), config))
+    stored = services().steps.put_config(valid_step_id(step_id), config.model_dump(mode="json", exclude_none=True))
+    return step_view(stored)
 
 
 @app.get(

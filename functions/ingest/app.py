@@ -1,11 +1,12 @@
 """Step entry webhook: `POST /v1/steps/{step_id}/users` → validated, filtered, hashed, queued.
 
 A repeated `idempotency_key` needs no store of its own here: the webhook's chunks get ids derived from the key
-and the users, and the batcher's ledger records each id once (ledger.py). Powertools' idempotency utility would
-add two DynamoDB writes per webhook for a guarantee the ledger already gives.
+and the users, and the batcher's ledger records each id once (pipeline/ledger.py). Powertools' idempotency utility
+would add two DynamoDB writes per webhook for a guarantee the ledger already gives
+(docs/decisions/0002-ledger-not-powertools-idempotency.md).
 
 With WebhookSigning enabled, the X-Signature header is checked on the raw event before anything is parsed or
-written (webhook_signature.py).
+written (sources/webhook/signature.py).
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.core.errors import ApiError
+from audience_sync.composition import Container
+from audience_sync.core.errors import DomainError
 from audience_sync.http.resolver import error_response, handle, new_resolver, normalise_request, proxy_response
-from audience_sync.pipeline.chunking import PublishError, QueuePublisher
-from audience_sync.pipeline.ingest import IngestService
-from audience_sync.settings import settings
+from audience_sync.settings import Settings
+from audience_sync.sources.webhook import ingest
+from audience_sync.sources.webhook.models import WebhookBody
 from audience_sync.sources.webhook.route import users_router
-from audience_sync.steps.models import WebhookBody, valid_step_id
-from audience_sync.steps.repository import StepRepository
+from audience_sync.steps.models import valid_step_id
 
 if TYPE_CHECKING:
-    from audience_sync.sources.webhook.signature import Admission, WebhookSignatures
+    from audience_sync.sources.webhook.signature import Admission
 
 logger = Logger()
 # Only AWS calls to trace here: patching every library X-Ray knows would import requests for nothing (40 ms of
@@ -37,36 +38,12 @@ app = new_resolver(logger)
 
 
 @cache
-def ingest() -> IngestService:
-    config = settings()
-    return IngestService(StepRepository(config), QueuePublisher(config.sync_queue_url))
-
-
-@cache
-def signatures() -> WebhookSignatures | None:
-    """None when the stack does not sign webhooks; imported only when it does."""
-    config = settings()
-    if not config.webhook_signing_secret_arn:
-        return None
-    from audience_sync.adapters.aws import secrets as secrets_store
-    from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
-    from audience_sync.core.clock import SystemClock
-    from audience_sync.sources.webhook.signature import WebhookSignatures
-
-    return WebhookSignatures(
-        lambda: secrets_store.webhook_signing_secrets(config),
-        DynamoSignatureRegistry(config.webhook_signatures_table),
-        SystemClock(),
-    )
+def services() -> Container:
+    return Container(Settings.from_env())
 
 
 def accept(step_id: str, body: WebhookBody, request_id: str) -> dict[str, Any]:
-    try:
-        return ingest().accept(valid_step_id(step_id), body, request_id)
-    except PublishError as exc:
-        raise ApiError(
-            503, "queue_unavailable", "users could not be queued; retry with the same idempotency_key"
-        ) from exc
+    return ingest.accept(services().ingest, valid_step_id(step_id), body, request_id)
 
 
 app.include_router(users_router(accept))
@@ -92,12 +69,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def _admit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    checker = signatures()
+    checker = services().signatures
     admission = None
     if checker is not None:
         try:
             admission = checker.admit(event)
-        except ApiError as error:
+        except DomainError as error:
             # The code only: never the header (a signature) nor the body.
             logger.warning("webhook refused: signature check failed", extra={"code": error.code})
             return proxy_response(error_response(error))

@@ -1,4 +1,4 @@
-"""One attempt of the Step Functions retry: {"key", "attempt"} in, {"outcome", ...} out (see retry_attempt.py).
+"""One attempt of the Step Functions retry: {"key", "attempt"} in, {"outcome", ...} out (pipeline/retry_attempt.py).
 
 An exception fails the task; the state machine retries it, and the ledger makes the retry count nothing twice.
 """
@@ -12,16 +12,12 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from audience_sync import composition as wiring
-from audience_sync.core.clock import SystemClock
-from audience_sync.observability.notifications import Notifier
+from audience_sync.composition import Container
 from audience_sync.pipeline.batcher import REQUEST_BUDGET_MS
-from audience_sync.pipeline.retry_attempt import RetryAttempt
-from audience_sync.settings import settings
+from audience_sync.settings import Settings
 
 logger = Logger()
 tracer = Tracer()
-clock = SystemClock()
 
 
 class AttemptInput(BaseModel):
@@ -30,21 +26,14 @@ class AttemptInput(BaseModel):
 
 
 @cache
-def retry_attempt() -> RetryAttempt:
-    config = settings()
-    return RetryAttempt(
-        settings=config,
-        sender=wiring.sender(config, clock),
-        ledger=wiring.ledger(config, clock),
-        retries=wiring.retry_store(config),
-        notifier=Notifier(config.notifications_topic_arn),
-        clock=clock,
-    )
+def services() -> Container:
+    return Container(Settings.from_env())
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = AttemptInput.model_validate(event)
-    deadline_ms = clock.now_ms() + context.get_remaining_time_in_millis()
-    return retry_attempt().run(request.key, request.attempt, deadline_ms - REQUEST_BUDGET_MS)
+    container = services()
+    deadline_ms = container.clock.now_ms() + context.get_remaining_time_in_millis()
+    return container.retry_attempt.run(request.key, request.attempt, deadline_ms - REQUEST_BUDGET_MS)

@@ -11,57 +11,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from audience_sync.connections.service import AccessToken
+from audience_sync.connections.session import AccessToken, TokenSession
+from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.metrics import StepDelta
 from audience_sync.core.users import QueuedUser, hash_email
+from audience_sync.destinations.base import SyncTarget
 from audience_sync.destinations.linkedin.client import ElementResult
+from audience_sync.destinations.linkedin.destination import LinkedInDestination
 from audience_sync.destinations.linkedin.errors import LinkedInError
+from audience_sync.destinations.linkedin.settings import LinkedInSettings
 from audience_sync.pipeline.ledger import MAX_ENTRIES_PER_TRANSACTION, LedgerEntry, LedgerKey
-from audience_sync.pipeline.messages import SyncTarget
 from audience_sync.pipeline.retry_batch import RetryBatch
 from audience_sync.pipeline.sender import Sender
-from audience_sync.settings import Settings
+from audience_sync.pipeline.tuning import SyncTuning
 
 T0 = 1_790_000_000_000
 AUD_A = SyncTarget(connection_id="linkedin", ad_account_id="507", audience_id="100", action="add")
 AUD_B = SyncTarget(connection_id="linkedin", ad_account_id="507", audience_id="200", action="add")
+# One request at a time: the fakes script answers in order.
+TUNING = SyncTuning(send_concurrency=1)
 
 
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "steps_table": "steps",
-        "metrics_table": "metrics",
-        "connections_table": "connections",
-        "rate_limit_table": "rate",
-        "sync_queue_url": "https://sqs.test/queue",
-        "token_key_id": "key",
-        "linkedin_app_secret_arn": "arn:app",
-        "oauth_state_secret_arn": "arn:state",
-        "linkedin_api_url": "https://api.test/rest",
-        "linkedin_oauth_url": "https://api.test/oauth/v2",
-        "linkedin_client_id": "cid",
-        "linkedin_version": "202609",
-        "linkedin_source_platform": "",
-        "oauth_redirect_uri": "",
-        "max_elements": 5000,
-        "requests_per_second": 10.0,
-        "rate_headroom_percent": 8.0,
-        "retry_horizon_seconds": 46_800,
-        "flush_seconds": 5,
-        "ledger_table": "ledger",
-        "retry_bucket": "retry-bucket",
-        "retry_state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:retry",
-        "notifications_topic_arn": "",
-        "send_concurrency": 1,  # one request at a time: the fakes script answers in order
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-def aws_error(code: str = "ProvisionedThroughputExceededException", operation: str = "Op") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
+def store_error(operation: str = "Op", code: str = "ProvisionedThroughputExceededException") -> StoreUnavailable:
+    """What an adapter raises when AWS fails (adapters/aws/errors.py)."""
+    return StoreUnavailable(operation, code)
 
 
 def users(n: int, prefix: str) -> list[QueuedUser]:
@@ -117,6 +90,20 @@ class FakeLinkedIn:
         self.by_segment = {k: list(v) for k, v in (by_segment or {}).items()}
         self.calls: list[Call] = []
 
+    def ad_account_users(self, token: str) -> list[dict[str, Any]]:
+        return []
+
+    def ad_account(self, token: str, ad_account_id: str) -> dict[str, Any]:
+        return {}
+
+    def create_segment(
+        self, token: str, ad_account_id: str, name: str, source_platform: str, source_segment_id: str
+    ) -> str:
+        raise AssertionError("the sync path never creates an audience")
+
+    def get_segment(self, token: str, segment_id: str) -> dict[str, Any]:
+        raise AssertionError("the sync path never reads an audience")
+
     def send_users(self, token: str, segment_id: str, body: bytes, expected: int) -> list[ElementResult]:
         elements = json.loads(body)["elements"]
         assert len(elements) == expected
@@ -139,7 +126,6 @@ class FakeConnections:
     access_calls: int = 0
     refreshed: list[AccessToken] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
-    linkedin: Any = None
 
     def access_token(self) -> AccessToken:
         self.access_calls += 1
@@ -303,6 +289,18 @@ class FakeRetryStore:
 
 # ---- a Sender wired to fakes -----------------------------------------------------------------------
 @dataclass
+class FakeBuckets:
+    """Every destination and connection shares the one fake bucket; the keys asked for are recorded."""
+
+    shared: FakeBucket
+    asked: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def bucket(self, destination: str, connection_id: str, requests_per_second: float) -> FakeBucket:
+        self.asked.append((destination, connection_id, requests_per_second))
+        return self.shared
+
+
+@dataclass
 class SenderWorld:
     clock: FakeClock
     connections: FakeConnections
@@ -310,7 +308,15 @@ class SenderWorld:
     bucket: FakeBucket
     notifier: FakeNotifier
     linkedin: FakeLinkedIn
+    destination: LinkedInDestination
     sender: Sender
+
+
+def linkedin_destination(
+    linkedin: FakeLinkedIn, max_elements: int = 5000, retry_horizon_seconds: int = 46_800
+) -> LinkedInDestination:
+    settings = LinkedInSettings(max_elements=max_elements, retry_horizon_seconds=retry_horizon_seconds)
+    return LinkedInDestination(settings, client=linkedin)
 
 
 def sender_world(
@@ -320,19 +326,22 @@ def sender_world(
     connections: FakeConnections | None = None,
     steps: FakeSteps | None = None,
     bucket: FakeBucket | None = None,
+    max_elements: int = 5000,
+    retry_horizon_seconds: int = 46_800,
 ) -> SenderWorld:
     clock = clock or FakeClock()
     linkedin = FakeLinkedIn(clock, *script, by_segment=by_segment)
     connections = connections or FakeConnections()
-    connections.linkedin = linkedin
     steps = steps or FakeSteps()
     bucket = bucket or FakeBucket()
     notifier = FakeNotifier()
+    destination = linkedin_destination(linkedin, max_elements, retry_horizon_seconds)
     sender = Sender(
-        connections=connections,  # type: ignore[arg-type]
-        steps=steps,  # type: ignore[arg-type]
-        bucket=bucket,  # type: ignore[arg-type]
+        destinations={destination.name: destination},
+        sessions={"linkedin": TokenSession(connections, destination.classify)},
+        buckets=FakeBuckets(bucket),
+        steps=steps,
         clock=clock,
-        notifier=notifier,  # type: ignore[arg-type]
+        notifier=notifier,
     )
-    return SenderWorld(clock, connections, steps, bucket, notifier, linkedin, sender)
+    return SenderWorld(clock, connections, steps, bucket, notifier, linkedin, destination, sender)

@@ -154,19 +154,19 @@ def test_wildcard_check_catches_planted_wildcards() -> None:
 # --------------------------------------------------------------------------- what the code calls
 
 _PUBLISH = {
-    # notifications.py: sns.publish; SNS asks KMS for a data key of the encrypted topic as the publisher
+    # adapters/aws/sns.py: sns.publish; SNS asks KMS for a data key of the encrypted topic as the publisher
     ("sns:Publish", "IntegrationErrorsTopic"),
     ("kms:GenerateDataKey", "IntegrationErrorsKey"),
     ("kms:Decrypt", "IntegrationErrorsKey"),
 }
 _TOKENS = {
-    # connections.py: tokens encrypted with TokenKey; secrets_store.py: the LinkedIn client secret for refreshes
+    # adapters/aws/kms.py: tokens encrypted with TokenKey; adapters/aws/secrets.py: the LinkedIn client secret
     ("kms:Encrypt", "TokenKey"),
     ("kms:Decrypt", "TokenKey"),
     ("secretsmanager:GetSecretValue", "LinkedInAppSecret"),
 }
 _USE_CONNECTION = {
-    # connections.py: access_token / refresh read the item; refresh (_store) and mark_invalid update it
+    # adapters/aws/connections_table.py: get reads the item; write_tokens and mark_invalid update it
     ("dynamodb:GetItem", "ConnectionsTable"),
     ("dynamodb:UpdateItem", "ConnectionsTable"),
 }
@@ -175,12 +175,13 @@ _SEND = (
     | _USE_CONNECTION
     | _PUBLISH
     | {
-        # ratelimit_store.py: the token bucket
+        # adapters/aws/rate_bucket.py: the token bucket
         ("dynamodb:GetItem", "RateLimitTable"),
         ("dynamodb:UpdateItem", "RateLimitTable"),
-        # steps.py set_error / clear_error (sender.py)
+        # adapters/aws/steps_table.py set_error / clear_error (pipeline/sender.py)
         ("dynamodb:UpdateItem", "StepsTable"),
-        # ledger.py: batch_get_item of buckets; transact_write_items of Update items on the ledger and the counters
+        # adapters/aws/ledger_table.py: batch_get_item of buckets; transact_write_items of Update items on the ledger
+        # and the counters
         ("dynamodb:BatchGetItem", "LedgerTable"),
         ("dynamodb:UpdateItem", "LedgerTable"),
         ("dynamodb:UpdateItem", "MetricsTable"),
@@ -190,50 +191,50 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
     "ApiFunction": _TOKENS
     | _PUBLISH
     | {
-        ("secretsmanager:GetSecretValue", "OAuthStateSecret"),  # oauth_state.py signs the state
-        ("dynamodb:GetItem", "StepsTable"),  # steps.py get / put_config
-        ("dynamodb:PutItem", "StepsTable"),  # steps.py put_config
-        ("dynamodb:UpdateItem", "StepsTable"),  # steps.py activate (launch)
+        ("secretsmanager:GetSecretValue", "OAuthStateSecret"),  # connections/oauth_state.py signs the state
+        ("dynamodb:GetItem", "StepsTable"),  # adapters/aws/steps_table.py get / put_config
+        ("dynamodb:PutItem", "StepsTable"),  # adapters/aws/steps_table.py put_config
+        ("dynamodb:UpdateItem", "StepsTable"),  # adapters/aws/steps_table.py activate (launch)
         ("dynamodb:GetItem", "ConnectionsTable"),
-        ("dynamodb:PutItem", "ConnectionsTable"),  # begin_authorization: the OAuth state
-        ("dynamodb:UpdateItem", "ConnectionsTable"),  # _store
-        ("dynamodb:DeleteItem", "ConnectionsTable"),  # _consume_state (single use), disconnect
-        ("dynamodb:GetItem", "MetricsTable"),  # metrics_store.py
-        ("dynamodb:GetItem", "AudienceViewsTable"),  # audience_cache.py: the cached reading
+        ("dynamodb:PutItem", "ConnectionsTable"),  # connections_table.py put_state: the OAuth state
+        ("dynamodb:UpdateItem", "ConnectionsTable"),  # connections_table.py write_tokens
+        ("dynamodb:DeleteItem", "ConnectionsTable"),  # connections_table.py take_state (single use), delete
+        ("dynamodb:GetItem", "MetricsTable"),  # adapters/aws/metrics_table.py
+        ("dynamodb:GetItem", "AudienceViewsTable"),  # adapters/aws/audience_cache.py: the cached reading
         ("dynamodb:PutItem", "AudienceViewsTable"),  # a reading on demand
     },
     "IngestFunction": {
-        ("dynamodb:GetItem", "StepsTable"),  # steps.py get
-        ("sqs:SendMessage", "SyncQueue"),  # publisher.py send_message_batch (authorized as sqs:SendMessage)
+        ("dynamodb:GetItem", "StepsTable"),  # adapters/aws/steps_table.py get
+        ("sqs:SendMessage", "SyncQueue"),  # adapters/aws/queues.py send_message_batch (sqs:SendMessage)
     },
     "BatcherFunction": _SEND
     | {
-        ("sqs:ReceiveMessage", "SyncQueue"),  # queue_reader.py: the top-up
-        ("sqs:DeleteMessage", "SyncQueue"),  # queue_reader.py delete_message_batch
-        ("s3:PutObject", "RetryBucket"),  # retry_store.py put
-        ("s3:DeleteObject", "RetryBucket"),  # batcher.py _forget: batches no ledger entry names
-        ("states:StartExecution", "RetryStateMachine"),  # retry_store.py start
+        ("sqs:ReceiveMessage", "SyncQueue"),  # adapters/aws/queues.py: the top-up
+        ("sqs:DeleteMessage", "SyncQueue"),  # adapters/aws/queues.py delete_message_batch
+        ("s3:PutObject", "RetryBucket"),  # adapters/aws/retry_store.py put
+        ("s3:DeleteObject", "RetryBucket"),  # pipeline/batcher.py _forget: batches no ledger entry names
+        ("states:StartExecution", "RetryStateMachine"),  # adapters/aws/retry_store.py start
     },
     "RetryFunction": _SEND
     | {
-        ("s3:GetObject", "RetryBucket"),  # retry_store.py get
+        ("s3:GetObject", "RetryBucket"),  # adapters/aws/retry_store.py get
         ("s3:PutObject", "RetryBucket"),  # the next attempt's batch
-        ("s3:DeleteObject", "RetryBucket"),  # retry_attempt.py _forget
+        ("s3:DeleteObject", "RetryBucket"),  # pipeline/retry_attempt.py _forget
     },
     "TokenRefreshFunction": _TOKENS | _USE_CONNECTION | _PUBLISH,
     "AudienceRefreshFunction": _TOKENS
     | _USE_CONNECTION
     | _PUBLISH
     | {
-        ("dynamodb:Scan", "StepsTable"),  # steps.py launched
-        ("dynamodb:UpdateItem", "StepsTable"),  # steps.py set_error / clear_error (audience errors)
-        ("dynamodb:Scan", "AudienceViewsTable"),  # audience_cache.py: which readings are old
+        ("dynamodb:Scan", "StepsTable"),  # adapters/aws/steps_table.py launched
+        ("dynamodb:UpdateItem", "StepsTable"),  # adapters/aws/steps_table.py set_error / clear_error (audience errors)
+        ("dynamodb:Scan", "AudienceViewsTable"),  # adapters/aws/audience_cache.py: which readings are old
         ("dynamodb:GetItem", "AudienceViewsTable"),
-        ("dynamodb:PutItem", "AudienceViewsTable"),  # audience_cache.py: the newest reading (conditional)
+        ("dynamodb:PutItem", "AudienceViewsTable"),  # adapters/aws/audience_cache.py: the newest reading (conditional)
     },
     "MetricsSnapshotFunction": {
-        ("dynamodb:Scan", "MetricsTable"),  # snapshot.py metric_items
-        ("dynamodb:GetItem", "ConnectionsTable"),  # snapshot.py connection (its status only)
+        ("dynamodb:Scan", "MetricsTable"),  # adapters/aws/metrics_table.py all (the gauges)
+        ("dynamodb:GetItem", "ConnectionsTable"),  # adapters/aws/connections_table.py status (its status only)
     },
     "RetryStateMachine": {("lambda:InvokeFunction", "RetryFunction")},
 }

@@ -487,7 +487,7 @@ def test_version_sunset_alarm_watches_the_metric_the_code_emits() -> None:
     assert props["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
     # Powertools metrics carry exactly one default dimension: service = POWERTOOLS_SERVICE_NAME.
     assert props["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
-    from audience_sync.observability.request_metrics import VERSION_SUNSET
+    from audience_sync.destinations.linkedin.client import VERSION_SUNSET
 
     assert props["MetricName"] == VERSION_SUNSET
 

@@ -76,7 +76,6 @@ EXPECTED_GLOBAL_ENV = {
     "LINKEDIN_REQUESTS_PER_SECOND",
     "LINKEDIN_RATE_HEADROOM_PERCENT",
     "RETRY_HORIZON_SECONDS",
-    "FLUSH_SECONDS",
     "LEDGER_TABLE",
     "RETRY_BUCKET",
     "RETRY_STATE_MACHINE_ARN",
@@ -590,7 +589,7 @@ def test_batcher_sqs_event(template: dict[str, Any]) -> None:
 def test_global_environment_is_read_by_the_code() -> None:
     """Settings.from_env reads every variable of its own; Powertools reads the POWERTOOLS_* ones."""
     settings_source = (REPO / "layers" / "common" / "audience_sync" / "settings.py").read_text(encoding="utf-8")
-    read = set(re.findall(r'_env\("([A-Z0-9_]+)"', settings_source))
+    read = set(re.findall(r'(?:"env": |env\.get\()"([A-Z0-9_]+)"', settings_source))
     own = set().union(*EXPECTED_FUNCTION_ENV.values())
     assert read == {name for name in EXPECTED_GLOBAL_ENV if not name.startswith("POWERTOOLS_")} | own
 
@@ -768,13 +767,14 @@ EXPECTED_ALARMS = {
 
 def _published_metric_names() -> set[str]:
     """Every metric name the code publishes (each module names its metrics in constants)."""
-    from audience_sync.adapters.aws.metrics_table import _EMF_NAMES
-    from audience_sync.observability import gauges as snapshot
-    from audience_sync.observability import request_metrics
+    from audience_sync.destinations.linkedin.client import VERSION_SUNSET
+    from audience_sync.destinations.linkedin.destination import LinkedInDestination
+    from audience_sync.observability import gauges
+    from audience_sync.observability.request_metrics import metric_names
+    from audience_sync.observability.step_metrics import METRIC_NAMES
 
-    constants = {request_metrics.REQUESTS, request_metrics.THROTTLED, request_metrics.FAILED, request_metrics.LATENCY}
-    gauges = {snapshot.PENDING, snapshot.CONNECTION_INVALID}
-    return constants | {request_metrics.VERSION_SUNSET} | gauges | set(_EMF_NAMES.values())
+    requests = set(metric_names(LinkedInDestination.metric_prefix))
+    return requests | {VERSION_SUNSET, gauges.PENDING, gauges.CONNECTION_INVALID} | set(METRIC_NAMES.values())
 
 
 def _dashboard(tpl: dict[str, Any]) -> dict[str, Any]:

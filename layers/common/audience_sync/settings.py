@@ -1,88 +1,110 @@
-"""Configuration read once from the environment the template (or local mode) sets."""
+"""Configuration, read from the environment template.yaml gives each function (local mode: the same, per function).
+
+Split by concern: the stack's **resources** (tables, queues, buckets, keys, secrets), each **destination**'s
+settings (LinkedIn's app, version and limits: destinations/linkedin/settings.py), the **pipeline**'s tuning
+(pipeline/tuning.py) and the **API**'s. A function is given only the resources it uses; the composition root
+(composition.py) asks for a resource when it builds what needs it, and a missing one is a clear error naming the
+variable, never an empty table name sent to AWS. The operator CLI builds Resources from the stack's outputs.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields
+
+from audience_sync.destinations.linkedin.settings import DEFAULT_VERSION, LinkedInSettings
+from audience_sync.insights.audience import DEFAULT_MAX_AGE_SECONDS
+from audience_sync.pipeline.tuning import SyncTuning
 
 
-def _env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None:
-        raise RuntimeError(f"environment variable {name} is not set")
-    return value
+class MissingSetting(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The stack's resources, by physical name, ARN or URL ("" when the function is not given it)."""
+
+    steps_table: str = field(default="", metadata={"env": "STEPS_TABLE"})
+    metrics_table: str = field(default="", metadata={"env": "METRICS_TABLE"})
+    connections_table: str = field(default="", metadata={"env": "CONNECTIONS_TABLE"})
+    rate_limit_table: str = field(default="", metadata={"env": "RATE_LIMIT_TABLE"})
+    ledger_table: str = field(default="", metadata={"env": "LEDGER_TABLE"})
+    audience_views_table: str = field(default="", metadata={"env": "AUDIENCE_VIEWS_TABLE"})
+    webhook_signatures_table: str = field(default="", metadata={"env": "WEBHOOK_SIGNATURES_TABLE"})
+    sync_queue_url: str = field(default="", metadata={"env": "SYNC_QUEUE_URL"})
+    retry_bucket: str = field(default="", metadata={"env": "RETRY_BUCKET"})
+    retry_state_machine_arn: str = field(default="", metadata={"env": "RETRY_STATE_MACHINE_ARN"})
+    notifications_topic_arn: str = field(default="", metadata={"env": "NOTIFICATIONS_TOPIC_ARN"})
+    token_key_id: str = field(default="", metadata={"env": "TOKEN_KEY_ID"})
+    linkedin_app_secret_arn: str = field(default="", metadata={"env": "LINKEDIN_APP_SECRET_ARN"})
+    oauth_state_secret_arn: str = field(default="", metadata={"env": "OAUTH_STATE_SECRET_ARN"})
+    # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
+    webhook_signing_secret_arn: str = field(default="", metadata={"env": "WEBHOOK_SIGNING_SECRET_ARN"})
+
+    def require(self, name: str) -> str:
+        """The resource `name` (a field of this class), or MissingSetting naming its environment variable."""
+        value: str = getattr(self, name)
+        if not value:
+            variable = next(f.metadata["env"] for f in fields(self) if f.name == name)
+            raise MissingSetting(f"environment variable {variable} is not set for this function (template.yaml)")
+        return value
+
+    @staticmethod
+    def from_env(env: Mapping[str, str]) -> Resources:
+        return Resources(**{f.name: env.get(f.metadata["env"], "") for f in fields(Resources)})
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    # The OAuth callback URL registered with the destination; empty: derived from each request.
+    oauth_redirect_uri: str = ""
+    # GET /v1/steps/{id}/audience serves a cached reading younger than this (AudienceMaxAgeSeconds).
+    audience_max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS
 
 
 @dataclass(frozen=True)
 class Settings:
-    steps_table: str
-    metrics_table: str
-    connections_table: str
-    rate_limit_table: str
-    sync_queue_url: str
-    token_key_id: str
-    linkedin_app_secret_arn: str
-    oauth_state_secret_arn: str
-    linkedin_api_url: str
-    linkedin_oauth_url: str
-    linkedin_client_id: str
-    linkedin_version: str
-    linkedin_source_platform: str
-    oauth_redirect_uri: str
-    max_elements: int
-    requests_per_second: float
-    rate_headroom_percent: float
-    retry_horizon_seconds: int
-    flush_seconds: int
-    ledger_table: str
-    retry_bucket: str
-    retry_state_machine_arn: str
-    notifications_topic_arn: str
-    # LinkedIn requests one batcher keeps in flight (SendConcurrency): a 5,000-user request takes LinkedIn long
-    # enough that one at a time cannot use the rate limit (they still leave at the bucket's pace).
-    send_concurrency: int = 8
-    # The audience cache (AudienceViewsTable) and how old a reading GET /v1/steps/{id}/audience still serves.
-    audience_views_table: str = ""
-    audience_max_age_seconds: float = 60
-    # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
-    webhook_signing_secret_arn: str = ""
-    webhook_signatures_table: str = ""
+    resources: Resources = field(default_factory=Resources)
+    linkedin: LinkedInSettings = field(default_factory=LinkedInSettings)
+    tuning: SyncTuning = field(default_factory=SyncTuning)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
     @staticmethod
-    def from_env() -> Settings:
+    def from_env(env: Mapping[str, str] | None = None) -> Settings:
+        env = function_environment() if env is None else env
+        defaults = LinkedInSettings()
         return Settings(
-            steps_table=_env("STEPS_TABLE"),
-            metrics_table=_env("METRICS_TABLE"),
-            connections_table=_env("CONNECTIONS_TABLE"),
-            rate_limit_table=_env("RATE_LIMIT_TABLE"),
-            sync_queue_url=_env("SYNC_QUEUE_URL"),
-            token_key_id=_env("TOKEN_KEY_ID"),
-            linkedin_app_secret_arn=_env("LINKEDIN_APP_SECRET_ARN"),
-            oauth_state_secret_arn=_env("OAUTH_STATE_SECRET_ARN"),
-            linkedin_api_url=_env("LINKEDIN_API_URL").rstrip("/"),
-            linkedin_oauth_url=_env("LINKEDIN_OAUTH_URL").rstrip("/"),
-            linkedin_client_id=_env("LINKEDIN_CLIENT_ID"),
-            linkedin_version=_env("LINKEDIN_VERSION", "202609"),
-            linkedin_source_platform=_env("LINKEDIN_SOURCE_PLATFORM", ""),
-            oauth_redirect_uri=_env("OAUTH_REDIRECT_URI", ""),
-            max_elements=int(_env("LINKEDIN_MAX_ELEMENTS", "5000")),
-            requests_per_second=float(_env("LINKEDIN_REQUESTS_PER_SECOND", "10")),
-            rate_headroom_percent=float(_env("LINKEDIN_RATE_HEADROOM_PERCENT", "8")),
-            retry_horizon_seconds=int(_env("RETRY_HORIZON_SECONDS", "46800")),
-            flush_seconds=int(_env("FLUSH_SECONDS", "5")),
-            ledger_table=_env("LEDGER_TABLE"),
-            retry_bucket=_env("RETRY_BUCKET"),
-            retry_state_machine_arn=_env("RETRY_STATE_MACHINE_ARN"),
-            notifications_topic_arn=_env("NOTIFICATIONS_TOPIC_ARN", ""),
-            send_concurrency=int(_env("LINKEDIN_SEND_CONCURRENCY", "8")),
-            audience_views_table=_env("AUDIENCE_VIEWS_TABLE", ""),
-            audience_max_age_seconds=float(_env("AUDIENCE_MAX_AGE_SECONDS", "60")),
-            webhook_signing_secret_arn=_env("WEBHOOK_SIGNING_SECRET_ARN", ""),
-            webhook_signatures_table=_env("WEBHOOK_SIGNATURES_TABLE", ""),
+            resources=Resources.from_env(env),
+            linkedin=LinkedInSettings(
+                api_url=env.get("LINKEDIN_API_URL", defaults.api_url).rstrip("/"),
+                oauth_url=env.get("LINKEDIN_OAUTH_URL", defaults.oauth_url).rstrip("/"),
+                client_id=env.get("LINKEDIN_CLIENT_ID", ""),
+                version=env.get("LINKEDIN_VERSION", DEFAULT_VERSION),
+                source_platform=env.get("LINKEDIN_SOURCE_PLATFORM", ""),
+                max_elements=int(env.get("LINKEDIN_MAX_ELEMENTS", str(defaults.max_elements))),
+                requests_per_second=float(env.get("LINKEDIN_REQUESTS_PER_SECOND", str(defaults.requests_per_second))),
+                retry_horizon_seconds=int(env.get("RETRY_HORIZON_SECONDS", str(defaults.retry_horizon_seconds))),
+            ),
+            tuning=SyncTuning(
+                send_concurrency=int(env.get("LINKEDIN_SEND_CONCURRENCY", str(SyncTuning.send_concurrency))),
+                rate_headroom_percent=float(
+                    env.get("LINKEDIN_RATE_HEADROOM_PERCENT", str(SyncTuning.rate_headroom_percent))
+                ),
+            ),
+            api=ApiSettings(
+                oauth_redirect_uri=env.get("OAUTH_REDIRECT_URI", ""),
+                audience_max_age_seconds=float(env.get("AUDIENCE_MAX_AGE_SECONDS", str(DEFAULT_MAX_AGE_SECONDS))),
+            ),
         )
 
 
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    return Settings.from_env()
+# Local mode runs every function in one process: each invocation sees its own function's environment through this
+# (localmode/functions.py sets it), as each Lambda function sees only its own. Unset: the process's environment.
+FUNCTION_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("function_environment", default=None)
+
+
+def function_environment() -> Mapping[str, str]:
+    return FUNCTION_ENVIRONMENT.get() or os.environ

@@ -13,10 +13,11 @@ import boto3
 import pytest
 import requests
 
-from audience_sync.insights.audience import EXPLANATIONS, MIN_READ_INTERVAL_SECONDS
-from audience_sync.observability.notifications import Notifier
+from audience_sync.composition import Container
+from audience_sync.destinations.linkedin.audiences import EXPLANATIONS
+from audience_sync.insights.audience import MIN_READ_INTERVAL_SECONDS
 from audience_sync.settings import Settings
-from audience_sync.steps.repository import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, StepRepository
+from audience_sync.steps.records import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND
 from tests.integration.api.api_helpers import Api, assert_error
 from tests.integration.retry.retry_support import Notifications
 from tests.stack_support import age_audience
@@ -91,10 +92,10 @@ def step_errors(api: Api, step_id: str) -> tuple[str | None, list[str]]:
 
 def sender_sets(step_id: str, code: str) -> bool:
     """What the sender does on a persisting 403 / 404 (Sender._set_step_error): set the error, notify it if new."""
-    settings = Settings.from_env()
-    new = StepRepository(settings).set_error(step_id, code)
+    container = Container(Settings.from_env())
+    new = container.steps.set_error(step_id, code)
     if new:
-        Notifier(settings.notifications_topic_arn).notify(code, step_id=step_id)
+        container.notifier.notify(code, step_id=step_id)
     return new
 
 

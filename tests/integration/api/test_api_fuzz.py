@@ -51,7 +51,7 @@ def test_fuzzing_the_signed_webhook_finds_no_5xx(sandbox_server: Any) -> None:
 @pytest.mark.parametrize(
     ("target", "operation"),
     [
-        ("audience_sync.pipeline.ingest.IngestService.accept", WEBHOOK),  # served by the ingest function
+        ("audience_sync.pipeline.ingest.IngestService.enter", WEBHOOK),  # served by the ingest function
         (
             "audience_sync.adapters.aws.metrics_table.MetricsStore.get",
             "GET /v1/steps/{step_id}/metrics",

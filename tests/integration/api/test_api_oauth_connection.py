@@ -166,13 +166,13 @@ def test_disconnect(api: Api) -> None:
 
 
 def test_a_refresh_answer_without_a_refresh_token_keeps_the_old_one(api: Api, monkeypatch: Any) -> None:
-    from audience_sync.adapters.aws import secrets as secrets_store
-    from audience_sync.connections.service import ConnectionService
-    from audience_sync.destinations.linkedin.oauth import OAuthClient, TokenGrant
-    from audience_sync.settings import settings
+    from audience_sync.composition import Container
+    from audience_sync.destinations.base import TokenGrant
+    from audience_sync.destinations.linkedin.oauth import OAuthClient
+    from audience_sync.settings import Settings
 
     api.connect()
-    service = ConnectionService(settings(), secrets_store.linkedin_client_secret(settings()))
+    service = Container(Settings.from_env()).connections
     refresh_tokens: list[str] = []
 
     def refresh(self: OAuthClient, refresh_token: str) -> TokenGrant:

@@ -20,7 +20,8 @@ def test_put_creates_a_draft_and_get_returns_it(api: Api) -> None:
     assert put.status == 200
     assert put.json["step_id"] == "welcome.step-1:a_b"
     assert put.json["status"] == "draft"
-    assert put.json["config"] == config
+    # the answer names the destination both ways: contract v1's `partner` and `destination`
+    assert put.json["config"] == {**config, "destination": "linkedin"}
     assert put.json["audience_id"] is None
     got = api.get("/v1/steps/welcome.step-1:a_b")
     assert got.status == 200
@@ -32,12 +33,24 @@ def test_put_accepts_an_incomplete_config_and_fills_defaults(api: Api) -> None:
     assert put.status == 200
     assert put.json["status"] == "draft"
     assert put.json["config"] == {
+        "destination": "linkedin",
         "partner": "linkedin",
         "action": "add",
         "match_fields": [],
         "entry_filters": [],
         "last_step": False,
     }
+
+
+def test_destination_is_accepted_as_partner_is(api: Api) -> None:
+    config = step_config()
+    del config["partner"]
+    put = api.put_step("s1", {**config, "destination": "linkedin"})
+    assert put.status == 200, put.text
+    assert (put.json["config"]["destination"], put.json["config"]["partner"]) == ("linkedin", "linkedin")
+    assert_error(
+        api.put_step("s2", {**config, "destination": "linkedin", "partner": "facebook"}), 400, "invalid_request"
+    )
 
 
 BAD_BODIES: list[tuple[str, str]] = [

@@ -12,7 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from audience_sync.pipeline.chunking import PublishError, QueuePublisher
+from audience_sync.adapters.aws.queues import SqsPublisher
+from audience_sync.pipeline.ports import PublishFailed
 from audience_sync.sources.webhook.signature import TOLERANCE_SECONDS, sign, signature
 from tests.integration.api.api_helpers import API_KEY, Api, assert_error
 from tests.stack_support import provisioned_stack
@@ -161,10 +162,10 @@ def test_a_request_the_service_failed_may_be_sent_again(api: Api, monkeypatch: p
     header = sign(_secret(api), STEP, body, int(time.time()))
     with monkeypatch.context() as patch:
 
-        def unavailable(self: QueuePublisher, *args: Any, **kwargs: Any) -> None:
-            raise PublishError("SQS is down")
+        def unavailable(self: SqsPublisher, *args: Any, **kwargs: Any) -> None:
+            raise PublishFailed(1)
 
-        patch.setattr(QueuePublisher, "send", unavailable)
+        patch.setattr(SqsPublisher, "send", unavailable)
         assert_error(_post(api, body, header), 503, "queue_unavailable")
     assert _post(api, body, header).status == 202  # the 503 released the signature
     assert_error(_post(api, body, header), 409, "replayed_signature")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import boto3
 import requests
 
+from audience_sync.core.backoff import RetryPolicy
 from bench.pipeline import max_in_window
 from tests.stack_support import age_audience, drain_queue, invoke_batcher, sqs_record
 
@@ -200,10 +201,9 @@ class Harness:
 
     @staticmethod
     def schedule() -> tuple[int, ...]:
-        from audience_sync.core.backoff import retry_schedule
-        from audience_sync.settings import settings
+        from audience_sync.settings import Settings
 
-        return retry_schedule(settings().retry_horizon_seconds)
+        return RetryPolicy(horizon_seconds=Settings.from_env().linkedin.retry_horizon_seconds).schedule()
 
     # ---- the LinkedIn sandbox ---------------------------------------------------------------
     def sandbox(self, method: str, path: str, body: Any = None, expect: int | None = None) -> Any:

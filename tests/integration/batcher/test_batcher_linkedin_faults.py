@@ -64,7 +64,7 @@ def test_a_timeout_is_retried_not_errored(connected: Harness) -> None:
     # Warm the batcher container and give its LinkedIn client a read timeout far below the fault's delay.
     function = h.stack.stack.functions["BatcherFunction"]
     module = function._load()
-    module.batcher().sender.linkedin.timeout = (1.0, 0.2)
+    module.services().linkedin.client.timeout = (1.0, 0.2)
     function._idle.put(module)
     h.add_fault(status=None, delay_seconds=0.8, count=1)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 
-from audience_sync.connections.service import ConnectionService
+from audience_sync.composition import Container
 from audience_sync.settings import Settings
-from audience_sync.steps.repository import AUDIENCE_NOT_FOUND, AUDIENCE_STATUS_ERROR, StepRepository
+from audience_sync.steps.records import AUDIENCE_NOT_FOUND, AUDIENCE_STATUS_ERROR
 from audience_sync_cli.render import when
 from tests.integration.api.api_helpers import ACCOUNT_ID, VIEWER_ACCOUNT_ID, Api
 from tests.integration.cli.cli_support import Cli, rows
@@ -48,7 +48,7 @@ def test_connection_shows_status_accounts_and_expiry_never_a_token(api: Api, cli
     assert accounts[ACCOUNT_ID][-2:] == ["ACCOUNT_BILLING_ADMIN", "yes"]
     assert accounts[VIEWER_ACCOUNT_ID][-2:] == ["VIEWER", "no"]
 
-    ConnectionService(Settings.from_env(), client_secret="").mark_invalid("refresh_failed_invalid_grant")
+    Container(Settings.from_env()).connections.mark_invalid("refresh_failed_invalid_grant")
     invalid = cli.ok("connection")
     assert invalid.out.startswith("LinkedIn connection: invalid_token")
     assert "refresh_failed_invalid_grant: Reconnect LinkedIn" in invalid.out
@@ -73,7 +73,7 @@ def test_steps_lists_every_step_and_step_shows_one_in_detail(api: Api, cli: Cli)
     assert [s["step_id"] for s in as_json["steps"]] == ["later", "welcome"]
     assert as_json["steps"] == [api.get(f"/v1/steps/{s}").json for s in ("later", "welcome")]
 
-    StepRepository(Settings.from_env()).set_error("welcome", AUDIENCE_NOT_FOUND)
+    Container(Settings.from_env()).steps.set_error("welcome", AUDIENCE_NOT_FOUND)
     assert {r[0]: r for r in rows(cli.ok("steps").out, "STEP")}["welcome"][3] == AUDIENCE_NOT_FOUND
     detail = cli.ok("step", "welcome")
     assert detail.out.startswith("Step welcome: active\n")
@@ -92,7 +92,8 @@ def test_steps_lists_every_step_and_step_shows_one_in_detail(api: Api, cli: Cli)
     assert detail_json["step"]["error"] == AUDIENCE_NOT_FOUND
 
     # The audience's LinkedIn status is an error of its own, shown beside the sync's.
-    StepRepository(Settings.from_env()).set_error("welcome", "audience_expired", attribute=AUDIENCE_STATUS_ERROR)
+    steps = Container(Settings.from_env()).steps
+    steps.set_error("welcome", "audience_expired", attribute=AUDIENCE_STATUS_ERROR)
     listed_row = {r[0]: r for r in rows(cli.ok("steps").out, "STEP")}["welcome"]
     assert listed_row[3] == f"{AUDIENCE_NOT_FOUND},audience_expired"
     both = cli.ok("step", "welcome").out

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from audience_sync.adapters.aws import clients as aws
+from audience_sync.adapters.aws.connections_table import connection_key
 from audience_sync.adapters.aws.metrics_table import counters_update
-from audience_sync.connections.service import CONNECTION_PK
 from audience_sync.core.metrics import StepDelta
 from tests.stack_support import StackFixture
 
@@ -56,7 +56,7 @@ def test_connection_gauge_follows_the_stored_status(
     stack: StackFixture, emf_on: None, capsys: pytest.CaptureFixture[str], status: str, gauge: float
 ) -> None:
     table: Any = aws.table(os.environ["CONNECTIONS_TABLE"])
-    table.put_item(Item={"pk": CONNECTION_PK, "status": status, "access_token": "encrypted-blob"})
+    table.put_item(Item={"pk": connection_key("linkedin"), "status": status, "access_token": "encrypted-blob"})
     capsys.readouterr()
     stack.invoke("MetricsSnapshotFunction", EVENT)
     out = capsys.readouterr().out

@@ -15,16 +15,16 @@ from types import ModuleType
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 
+from audience_sync.core.errors import StoreUnavailable
 from tests.integration.batcher.batcher_support import Harness, email_member, email_user, sha256_email
 
 __all__ = ["Crash", "Notifications", "RetryHarness", "email_member", "email_user"]
 
 
-def aws_error(operation: str, code: str = "InternalServerError") -> ClientError:
-    """What boto3 raises when AWS fails a call (after its own retries)."""
-    return ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
+def aws_error(operation: str, code: str = "InternalServerError") -> StoreUnavailable:
+    """What an adapter raises when AWS fails a call after boto3's own retries (adapters/aws/errors.py)."""
+    return StoreUnavailable(operation, code)
 
 
 class InjectedCrash(Exception):
@@ -116,13 +116,13 @@ class RetryHarness(Harness):
     def crash_batcher(self, crash: Crash, collaborator: str, method: str) -> Crash:
         """Install `crash` on `Batcher.<collaborator>.<method>` in every warm batcher container."""
         for module in self.containers("BatcherFunction"):
-            crash.install(getattr(module.batcher(), collaborator), method)
+            crash.install(getattr(module.services().batcher, collaborator), method)
         return crash
 
     def crash_retry_function(self, crash: Crash, collaborator: str, method: str) -> Crash:
         """Install `crash` on `RetryAttempt.<collaborator>.<method>` in every warm retry container."""
         for module in self.containers("RetryFunction"):
-            crash.install(getattr(module.retry_attempt(), collaborator), method)
+            crash.install(getattr(module.services().retry_attempt, collaborator), method)
         return crash
 
     # ---- SQS -------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def test_a_redelivery_while_its_retry_runs_starts_nothing_new(connected: RetryHa
     h.add_fault(status=500, count=1)
     # Hold the execution's first attempt until the message has been delivered again (no wall-clock race).
     (container,) = h.containers("RetryFunction")
-    attempt = container.retry_attempt()
+    attempt = container.services().retry_attempt
     real_run, release, entered = attempt.run, threading.Event(), threading.Event()
 
     def held_run(*args: Any, **kwargs: Any) -> Any:
@@ -150,7 +150,7 @@ def test_concurrent_deliveries_race_to_the_ledger_and_count_once(connected: Retr
     (record,) = h.drain()
     duplicate = h.record(record["body"], record["messageId"])
     (first_container,) = h.containers("BatcherFunction")
-    sender = first_container.batcher().sender
+    sender = first_container.services().batcher.sender
     real_send = sender.send
     raced: list[list[str]] = []
 
@@ -324,7 +324,7 @@ def test_overlapping_tries_of_an_attempt_count_once(connected: RetryHarness, oth
     audience_id = _post(h, "overlap")
     h.add_fault(status=500, count=2)  # the first send, and the first of the two tries to reach LinkedIn
     (container,) = h.containers("RetryFunction")
-    attempt = container.retry_attempt()
+    attempt = container.services().retry_attempt
     real_get, real_send = attempt.retries.get, attempt.sender.send
     keys: list[str] = []
     others: list[dict[str, Any]] = []
@@ -376,7 +376,7 @@ def test_a_delivery_that_loses_the_race_deletes_its_retry_batches(connected: Ret
     (record,) = h.drain()
     duplicate = h.record(record["body"], record["messageId"])
     (first_container,) = h.containers("BatcherFunction")
-    sender = first_container.batcher().sender
+    sender = first_container.services().batcher.sender
     real_send = sender.send
     raced: list[list[str]] = []
 

@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from audience_sync.core.filters import passes
-from audience_sync.steps.models import EntryFilter, WebhookUser
+from audience_sync.sources.webhook.models import WebhookUser
+from audience_sync.steps.models import EntryFilter
 
 
 def user(**fields: Any) -> WebhookUser:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from audience_sync.core.packing import LINKEDIN_MAX_ELEMENTS, ideal_request_count, pack
+from audience_sync.core.packing import DEFAULT_MAX_PER_REQUEST, ideal_request_count, pack
 from audience_sync.pipeline.messages import QueuedMessage, SyncTarget
 
 A_ADD = SyncTarget(connection_id="linkedin", ad_account_id="1", audience_id="100", action="add")
@@ -66,7 +66,7 @@ def test_12001_users_in_mixed_sizes_use_the_ideal_number_of_requests() -> None:
     messages = [message(A_ADD, n, f"m{i}-") for i, n in enumerate(sizes)]
     requests = pack(messages)
     assert len(requests) == ideal_request_count(sizes) == 3
-    assert [len(r.users) for r in requests] == [LINKEDIN_MAX_ELEMENTS, LINKEDIN_MAX_ELEMENTS, 2001]
+    assert [len(r.users) for r in requests] == [DEFAULT_MAX_PER_REQUEST, DEFAULT_MAX_PER_REQUEST, 2001]
     assert sum(len(r.users) for r in requests) == 12_001
 
 

@@ -9,14 +9,14 @@ from itertools import combinations
 import pytest
 
 from audience_sync.core.users import (
-    LINKEDIN_NAME_MAX,
+    NAME_MAX_CHARS,
+    MatchField,
     NotSyncedReason,
     hash_email,
-    linkedin_element,
     prepare_user,
     trim_name,
 )
-from audience_sync.steps.models import MatchField, WebhookUser
+from audience_sync.sources.webhook.models import WebhookUser
 
 KNOWN = "584c4423c421df49955759498a71495aba49b8780eb9387dff333b6f0982c777"
 ALL = frozenset(MatchField)
@@ -72,8 +72,8 @@ def test_invalid_emails_hash_to_none(raw: str) -> None:
 # ---- trim_name --------------------------------------------------------------------------------
 def test_trim_name() -> None:
     assert trim_name("  Ana  ") == "Ana"
-    assert trim_name("x" * 50) == "x" * LINKEDIN_NAME_MAX
-    assert LINKEDIN_NAME_MAX == 35
+    assert trim_name("x" * 50) == "x" * NAME_MAX_CHARS
+    assert NAME_MAX_CHARS == 35
     assert trim_name("") is None
     assert trim_name("   ") is None
     assert trim_name(None) is None
@@ -160,25 +160,3 @@ def test_raw_email_never_in_queued_user() -> None:
     assert raw.lower() not in dumped
     assert "secret.person" not in dumped
     assert "example.com" not in dumped
-
-
-# ---- linkedin_element -------------------------------------------------------------------------
-def test_element_with_every_id() -> None:
-    element = linkedin_element({"x": "ext-42", "e": KNOWN, "g": "gaid", "f": "Ana", "l": "Ruiz"}, "add")
-    assert element == {
-        "action": "ADD",
-        "userIds": [{"idType": "SHA256_EMAIL", "idValue": KNOWN}, {"idType": "GOOGLE_AID", "idValue": "gaid"}],
-        "firstName": "Ana",
-        "lastName": "Ruiz",
-    }
-    assert "ext-42" not in json.dumps(element)  # the external id stays with us
-
-
-def test_element_without_names_has_no_name_keys() -> None:
-    element = linkedin_element({"x": "u", "e": KNOWN}, "remove")
-    assert element == {"action": "REMOVE", "userIds": [{"idType": "SHA256_EMAIL", "idValue": KNOWN}]}
-
-
-def test_element_names_only() -> None:
-    element = linkedin_element({"x": "u", "f": "Ana", "l": "Ruiz"}, "Add")
-    assert element == {"action": "ADD", "userIds": [], "firstName": "Ana", "lastName": "Ruiz"}

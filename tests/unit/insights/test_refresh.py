@@ -3,22 +3,26 @@ LinkedIn refuses is handled. Fakes for DynamoDB and LinkedIn, a fake clock; noth
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from audience_sync.connections.service import NotConnected
-from audience_sync.core.backoff import AUDIENCE_NOT_FOUND_GRACE_MS
-from audience_sync.core.errors import ApiError, NotFound
+from audience_sync.connections.errors import NotConnected
+from audience_sync.connections.session import TokenSession
+from audience_sync.core.errors import DomainError, NotFound
+from audience_sync.destinations.base import AudienceReading
+from audience_sync.destinations.linkedin.audiences import AUDIENCE_NOT_FOUND_GRACE_MS
+from audience_sync.destinations.linkedin.client import ElementResult
+from audience_sync.destinations.linkedin.destination import LinkedInDestination
 from audience_sync.destinations.linkedin.errors import LinkedInError
-from audience_sync.destinations.linkedin.oauth import OAuthError
-from audience_sync.insights.audience import MIN_READ_INTERVAL_SECONDS, CachedView, Snapshot
+from audience_sync.destinations.linkedin.oauth import oauth_error
+from audience_sync.destinations.linkedin.settings import LinkedInSettings
+from audience_sync.http.errors import status_of
+from audience_sync.insights.audience import MIN_READ_INTERVAL_SECONDS, CachedView
 from audience_sync.insights.refresh import AudienceRefresher, Outcome
-from audience_sync.observability.request_metrics import VERSION_SUNSET
-from audience_sync.steps.repository import AUDIENCE_STATUS_ERROR, SYNC_ERROR
-from tests.fakes.sync_fakes import T0, FakeClock, FakeConnections, FakeNotifier, aws_error
+from audience_sync.steps.records import AUDIENCE_STATUS_ERROR, SYNC_ERROR
+from tests.fakes.sync_fakes import T0, FakeClock, FakeConnections, FakeNotifier, store_error
 
 MAX_AGE = 60
 NO_DEADLINE = T0 + 10**9
@@ -42,6 +46,20 @@ class FakeSegments:
 
     def answer(self, audience_id: str, *answers: dict[str, Any] | Exception) -> None:
         self.script[audience_id] = list(answers)
+
+    def ad_account_users(self, token: str) -> list[dict[str, Any]]:
+        return []
+
+    def ad_account(self, token: str, ad_account_id: str) -> dict[str, Any]:
+        return {}
+
+    def create_segment(
+        self, token: str, ad_account_id: str, name: str, source_platform: str, source_segment_id: str
+    ) -> str:
+        raise AssertionError("the refresh never creates an audience")
+
+    def send_users(self, token: str, segment_id: str, body: bytes, expected: int) -> list[ElementResult]:
+        raise AssertionError("the refresh never sends users")
 
     def get_segment(self, token: str, audience_id: str) -> dict[str, Any]:
         self.calls.append((token, audience_id))
@@ -105,7 +123,7 @@ class FakeCache:
 
     def put(self, view: CachedView) -> bool:
         if view.step_id in self.fail_for:
-            raise aws_error()
+            raise store_error("audience_cache.put")
         old = self.views.get(view.step_id)
         if old is not None and old.checked_at > view.checked_at:
             return False
@@ -137,8 +155,10 @@ class World:
 def w() -> World:
     clock = FakeClock()
     steps, cache, linkedin, notifier = FakeSteps(), FakeCache(), FakeSegments(), FakeNotifier()
-    connections = FakeConnections(linkedin=linkedin)
-    refresher = AudienceRefresher(steps, connections, cache, notifier, clock, MAX_AGE)  # type: ignore[arg-type]
+    connections = FakeConnections()
+    destination = LinkedInDestination(LinkedInSettings(), client=linkedin)
+    session = TokenSession(connections, destination.classify)
+    refresher = AudienceRefresher(steps, destination, destination.audiences, session, cache, notifier, clock, MAX_AGE)
     return World(clock, steps, cache, linkedin, connections, notifier, refresher)
 
 
@@ -231,9 +251,9 @@ def test_without_a_reading_an_error_is_repeated_for_the_min_interval_before_link
     w.steps.add("s1", "901")
     w.linkedin.answer("901", LinkedInError(503, "UNAVAILABLE", "down"), segment("901", "READY"))
     for _ in range(5):
-        with pytest.raises(ApiError) as raised:
+        with pytest.raises(DomainError) as raised:
             w.refresher.view("s1")
-        assert (raised.value.status, raised.value.code) == (502, "linkedin_unavailable")
+        assert (status_of(raised.value), raised.value.code) == (502, "linkedin_unavailable")
         w.later(1)
     assert w.reads() == ["901"]
     w.later(MIN_READ_INTERVAL_SECONDS - 5)
@@ -243,7 +263,7 @@ def test_without_a_reading_an_error_is_repeated_for_the_min_interval_before_link
 
 def test_a_view_of_the_audience_a_step_targeted_before_is_not_served(w: World) -> None:
     w.steps.add("s1", "902")
-    w.cache.views["s1"] = CachedView("s1", "901", T0, Snapshot("901", "old", "READY", None, None, None), T0)
+    w.cache.views["s1"] = CachedView("s1", "901", T0, AudienceReading("901", "old", "READY", None, None, None), T0)
     assert w.refresher.view("s1")["audience_id"] == "902"
     assert w.reads() == ["902"]
 
@@ -302,24 +322,24 @@ def test_a_5xx_or_timeout_marks_one_reading_stale_and_the_run_goes_on(w: World, 
     assert w.steps.status_error("s1") == "audience_expired"
 
 
-def test_a_426_on_a_read_raises_the_version_sunset_metric(w: World, capsys: pytest.CaptureFixture[str]) -> None:
-    """The scheduled refresh reads LinkedIn even when no user is sent: a stack without traffic learns of a
-    LinkedIn-Version sunset from it (LinkedInVersionSunsetAlarm)."""
+def test_a_426_on_a_read_is_a_failure_and_the_run_goes_on(w: World) -> None:
+    """The scheduled refresh reads LinkedIn even when no user is sent, so a stack without traffic learns of a
+    LinkedIn-Version sunset from it: the client publishes LinkedInVersionSunset for a 426 on any request
+    (test_client.py), this read included."""
     w.steps.add("s0", "900")
+    w.steps.add("s1", "901")
     w.linkedin.answer("900", LinkedInError(426, "VERSION_MISSING", "version sunset"))
-    capsys.readouterr()
     report = w.run()
-    assert (report["failed"], report["stopped"]) == (1, None)
-    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert [b[VERSION_SUNSET] for b in blobs if VERSION_SUNSET in b] == [[1.0]]
+    assert (report["read"], report["failed"], report["stopped"]) == (1, 1, None)
+    assert w.cache.views["s0"].failure == "linkedin_426_version_missing"
 
 
 def test_without_any_reading_a_failure_is_an_error_answer(w: World) -> None:
     w.steps.add("s1", "901")
     w.linkedin.answer("901", LinkedInError(503, "UNAVAILABLE", "down"))
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         w.refresher.view("s1")
-    assert (raised.value.status, raised.value.code) == (502, "linkedin_unavailable")
+    assert (status_of(raised.value), raised.value.code) == (502, "linkedin_unavailable")
 
 
 def test_a_401_refreshes_the_token_once_and_reads_again(w: World) -> None:
@@ -355,16 +375,16 @@ def test_without_a_usable_token_nothing_is_read(w: World, raised: Exception, sto
     report = w.run()
     assert (report["stopped"], report["failed"], report["not_read"]) == (stopped, 1, 1)
     assert w.reads() == []
-    with pytest.raises(ApiError) as answered:
+    with pytest.raises(DomainError) as answered:
         w.refresher.view("s0")
-    assert (answered.value.status, answered.value.code) == (409, stopped)
+    assert (status_of(answered.value), answered.value.code) == (409, stopped)
 
 
 def test_linkedins_oauth_down_during_the_refresh_stops_the_run(w: World) -> None:
     w.steps.add("s0", "900")
     w.steps.add("s1", "901")
     w.linkedin.answer("900", LinkedInError(401, "EXPIRED_ACCESS_TOKEN", "Expired"))
-    w.connections.refresh_raises = OAuthError(503, "temporarily_unavailable", "try later")
+    w.connections.refresh_raises = oauth_error(503, "temporarily_unavailable", "try later")
     report = w.run()
     assert report["stopped"] == "linkedin_oauth_unavailable"
     assert w.cache.views["s0"].failure == "linkedin_refresh_temporarily_unavailable"
@@ -376,20 +396,20 @@ def test_a_404_for_an_old_audience_is_audience_not_found(w: World) -> None:
     report = w.run()
     assert report["step_errors"] == [{"step_id": "s1", "error": "audience_not_found"}]
     assert w.notifier.sent == [("audience_not_found", {"step_id": "s1"})]
-    with pytest.raises(ApiError) as answered:
+    with pytest.raises(DomainError) as answered:
         w.refresher.view("s1")  # cached: LinkedIn is not asked again within max age
-    assert (answered.value.status, answered.value.code) == (404, "audience_not_found")
+    assert (status_of(answered.value), answered.value.code) == (404, "audience_not_found")
     assert w.reads() == ["901"]
 
 
 def test_a_404_for_a_new_audience_is_propagation_not_an_error(w: World) -> None:
     w.steps.add("s1", "901", audience_created_at=T0 - 2000)
     w.linkedin.answer("901", LinkedInError(404, "NOT_FOUND", "Could not find DMP segment"), segment("901", "BUILDING"))
-    with pytest.raises(ApiError) as answered:
+    with pytest.raises(DomainError) as answered:
         w.refresher.view("s1")
-    assert (answered.value.status, answered.value.code) == (404, "audience_not_found")
+    assert (status_of(answered.value), answered.value.code) == (404, "audience_not_found")
     assert w.steps.error("s1") is None and w.notifier.sent == []
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         w.refresher.view("s1")  # repeated, unread, for MIN_READ_INTERVAL_SECONDS
     w.later(MIN_READ_INTERVAL_SECONDS)
     assert w.refresher.view("s1")["status"] == "BUILDING"  # not cached for the max age: the next GET reads again
@@ -417,12 +437,12 @@ def test_one_steps_failure_does_not_stop_the_others(w: World) -> None:
 
 def test_unknown_and_unlaunched_steps(w: World) -> None:
     w.steps.items["draft"] = {"step_id": "draft", "status": "draft"}
-    with pytest.raises(ApiError) as unlaunched:
+    with pytest.raises(DomainError) as unlaunched:
         w.refresher.view("draft")
-    assert (unlaunched.value.status, unlaunched.value.code) == (409, "step_not_launched")
-    with pytest.raises(ApiError) as unknown:
+    assert (status_of(unlaunched.value), unlaunched.value.code) == (409, "step_not_launched")
+    with pytest.raises(DomainError) as unknown:
         w.refresher.view("nope")
-    assert (unknown.value.status, unknown.value.code) == (404, "step_not_found")
+    assert (status_of(unknown.value), unknown.value.code) == (404, "step_not_found")
 
 
 # ---- concurrent attempts -------------------------------------------------------------------------------
@@ -520,9 +540,9 @@ MALFORMED = [
 def test_an_unreadable_200_is_linkedin_unavailable_or_a_stale_reading(w: World, answer: Any) -> None:
     w.steps.add("s1", "901")
     w.linkedin.answer("901", answer)
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         w.refresher.view("s1")
-    assert (raised.value.status, raised.value.code) == (502, "linkedin_unavailable")
+    assert (status_of(raised.value), raised.value.code) == (502, "linkedin_unavailable")
     assert "linkedin_malformed_response" in raised.value.message
 
     w.steps.add("s2", "902")

@@ -19,7 +19,7 @@ def test_pending_is_what_entered_users_have_not_reached_yet_per_step_in_order() 
 
 
 def test_the_connection_gauge_is_one_only_while_the_token_is_invalid() -> None:
-    assert connection_invalid({"status": "invalid_token"}) == 1
-    assert connection_invalid({"status": "connected"}) == 0
-    assert connection_invalid({"status": "disconnected"}) == 0
+    assert connection_invalid("invalid_token") == 1
+    assert connection_invalid("connected") == 0
+    assert connection_invalid("disconnected") == 0
     assert connection_invalid(None) is None  # never connected: nothing to alarm on

@@ -1,4 +1,4 @@
-"""request_metrics.RequestStats: one invocation's LinkedIn requests as CloudWatch metrics (EMF)."""
+"""observability/request_metrics.py: one invocation's requests to a destination as CloudWatch metrics (EMF)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import sys
 
 import pytest
 
-from audience_sync.observability.request_metrics import FAILED, LATENCY, REQUESTS, THROTTLED, RequestStats
+from audience_sync.observability.request_metrics import RequestStats, metric_names
+
+# A destination's request metrics are named after it: LinkedIn's are the ones its alarms and dashboard watch.
+REQUESTS, THROTTLED, FAILED, LATENCY = metric_names("LinkedIn")
 
 
 def blobs(out: str) -> list[dict[str, object]]:
@@ -15,7 +18,7 @@ def blobs(out: str) -> list[dict[str, object]]:
 
 
 def test_counts_throttles_failures_and_every_latency(capsys: pytest.CaptureFixture[str]) -> None:
-    stats = RequestStats()
+    stats = RequestStats("LinkedIn")
     for status, latency in [(200, 120.0), (201, 80.04), (429, 15.0), (503, 30_000.0), (0, 3050.0), (400, 9.0)]:
         stats.record(status, latency)
     stats.flush()
@@ -32,7 +35,7 @@ def test_counts_throttles_failures_and_every_latency(capsys: pytest.CaptureFixtu
 
 
 def test_flush_empties_and_publishes_nothing_without_requests(capsys: pytest.CaptureFixture[str]) -> None:
-    stats = RequestStats()
+    stats = RequestStats("LinkedIn")
     stats.record(200, 1.0)
     stats.flush()
     capsys.readouterr()
@@ -42,7 +45,7 @@ def test_flush_empties_and_publishes_nothing_without_requests(capsys: pytest.Cap
 
 
 def test_zero_throttles_are_published_so_the_alarm_sees_data(capsys: pytest.CaptureFixture[str]) -> None:
-    stats = RequestStats()
+    stats = RequestStats("LinkedIn")
     stats.record(201, 5.0)
     stats.flush()
     (blob,) = blobs(capsys.readouterr().out)
@@ -51,7 +54,7 @@ def test_zero_throttles_are_published_so_the_alarm_sees_data(capsys: pytest.Capt
 
 def test_more_than_100_latencies_are_all_published(capsys: pytest.CaptureFixture[str]) -> None:
     """EMF allows 100 values per metric in one blob; the rest must not be dropped."""
-    stats = RequestStats()
+    stats = RequestStats("LinkedIn")
     for i in range(250):
         stats.record(200, float(i))
     stats.flush()
@@ -70,7 +73,7 @@ def test_each_blob_is_one_write_so_other_threads_cannot_split_it(monkeypatch: py
             return len(text)
 
     monkeypatch.setattr(sys, "stdout", Recorder())
-    stats = RequestStats()
+    stats = RequestStats("LinkedIn")
     for i in range(150):
         stats.record(200, float(i))
     stats.flush()
@@ -78,3 +81,13 @@ def test_each_blob_is_one_write_so_other_threads_cannot_split_it(monkeypatch: py
     for text in writes:
         assert text.endswith("\n") and text.count("\n") == 1
         json.loads(text)
+
+
+def test_metric_names_carry_the_destination() -> None:
+    assert (REQUESTS, THROTTLED, FAILED, LATENCY) == (
+        "LinkedInRequests",
+        "LinkedInThrottled",
+        "LinkedInFailed",
+        "LinkedInLatency",
+    )
+    assert metric_names("Webhook")[0] == "WebhookRequests"

@@ -8,26 +8,26 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
 from audience_sync.core.backoff import retry_schedule
 from audience_sync.core.metrics import StepDelta
+from audience_sync.destinations.base import NOT_SENT_IN_TIME, SyncTarget
 from audience_sync.destinations.linkedin.client import ElementResult
 from audience_sync.destinations.linkedin.errors import LinkedInError
 from audience_sync.pipeline import batcher as batcher_module
 from audience_sync.pipeline.batcher import REQUEST_BUDGET_MS, Batcher, message_ledger_id
 from audience_sync.pipeline.ledger import MAX_ENTRIES_PER_TRANSACTION, LedgerEntry
-from audience_sync.pipeline.messages import QueuedMessage, SyncTarget
+from audience_sync.pipeline.messages import QueuedMessage
 from audience_sync.pipeline.retry_batch import RetryBatch, batch_key
-from audience_sync.pipeline.sender import NOT_SENT_IN_TIME
 from tests.fakes.sync_fakes import (
     AUD_A,
     AUD_B,
     T0,
+    TUNING,
     Answer,
     Call,
     FakeBucket,
@@ -35,11 +35,10 @@ from tests.fakes.sync_fakes import (
     FakeRetryStore,
     Recorded,
     SenderWorld,
-    aws_error,
     hashes,
     sender_world,
-    settings,
     statuses,
+    store_error,
     users,
 )
 
@@ -73,12 +72,21 @@ def world(
     bucket: FakeBucket | None = None,
     ledger: FakeLedger | None = None,
     retries: FakeRetryStore | None = None,
-    **config: Any,
+    max_elements: int = 5000,
+    send_concurrency: int = TUNING.send_concurrency,
+    retry_horizon_seconds: int = 46_800,
 ) -> World:
-    s = sender_world(*script, by_segment=by_segment, bucket=bucket)
+    s = sender_world(
+        *script,
+        by_segment=by_segment,
+        bucket=bucket,
+        max_elements=max_elements,
+        retry_horizon_seconds=retry_horizon_seconds,
+    )
     ledger = ledger or FakeLedger()
     retries = retries or FakeRetryStore()
-    batcher = Batcher(settings(**config), s.sender, ledger, retries, s.clock)  # type: ignore[arg-type]
+    tuning = replace(TUNING, send_concurrency=send_concurrency)
+    batcher = Batcher(tuning, s.sender, ledger, retries, s.clock)
     return World(s, ledger, retries, batcher)
 
 
@@ -179,8 +187,8 @@ def full_at(monkeypatch: pytest.MonkeyPatch, *messages: QueuedMessage) -> None:
     monkeypatch.setattr(batcher_module, "FULL_BATCH_BYTES", sum(len(m.model_dump_json()) for m in messages))
 
 
-def topped_world(queue: FakeQueue, *script: Answer, **config: Any) -> World:
-    w = world(*script, **config)
+def topped_world(queue: FakeQueue, *script: Answer, max_elements: int = 5000, send_concurrency: int = 1) -> World:
+    w = world(*script, max_elements=max_elements, send_concurrency=send_concurrency)
     w.batcher.queue = queue
     return w
 
@@ -254,7 +262,7 @@ def test_a_message_the_batcher_read_that_fails_is_left_on_the_queue_not_reported
     full_at(monkeypatch, delivered)
     queue = FakeQueue(message(AUD_A, 1, "q", step_id="step-2"))
     w = topped_world(queue)
-    w.ledger.fail_record = lambda step_id, entries: aws_error("InternalServerError") if step_id == "step-2" else None
+    w.ledger.fail_record = lambda step_id, entries: store_error() if step_id == "step-2" else None
     assert w.run(delivered) == []  # its id is not the event source mapping's to report
     assert queue.deleted == []  # not deleted: it comes back after its visibility timeout
     assert w.ledger.counted("step-1") == {"synced": 1}
@@ -300,7 +308,7 @@ def test_a_message_delivered_twice_reports_the_event_source_mappings_copy_when_i
     full_at(monkeypatch, m)
     queue = FakeQueue({**record(m), "receiptHandle": "rh-copy"})
     w = topped_world(queue)
-    w.ledger.fail_record = lambda step_id, entries: aws_error("InternalServerError")
+    w.ledger.fail_record = lambda step_id, entries: store_error("aws", "InternalServerError")
     assert w.run(m) == ["sqs-chunk-a"]  # unsettled: the mapping must not delete it
     assert queue.deleted == []
 
@@ -340,7 +348,7 @@ def test_no_reading_without_time_left_and_a_failing_read_ends_the_backlog(monkey
     assert queue.receives == 0
 
     def broken(max_messages: int) -> list[dict[str, Any]]:
-        raise aws_error("ServiceUnavailable")
+        raise store_error("aws", "ServiceUnavailable")
 
     queue.receive = broken  # type: ignore[method-assign]
     assert w.run(message(AUD_A, 1, "b")) == []  # the batch goes as it is
@@ -517,7 +525,7 @@ def test_a_recorded_message_whose_restart_fails_is_failed_again() -> None:
         first_failed_at=T0,
         attempt=1,
     )
-    retries.fail_start = lambda batch: aws_error("ThrottlingException")
+    retries.fail_start = lambda batch: store_error("aws", "ThrottlingException")
     w = world(ledger=recorded_ledger(m, [key]), retries=retries)
     assert w.run(message(AUD_A, 1, "b"), again(m)) == ["sqs-chunk-a"]
     assert [c.hashes for c in w.calls] == [hashes("b", range(1))]
@@ -537,7 +545,7 @@ def test_duplicate_delivery_in_one_invocation_is_sent_once_and_both_succeed() ->
 def test_duplicate_delivery_that_cannot_be_settled_fails_both_deliveries() -> None:
     m = message(AUD_A, 2, "a")
     w = world()
-    w.ledger.fail_record = lambda step, entries: aws_error()
+    w.ledger.fail_record = lambda step, entries: store_error()
     failed = w.batcher.handle([record(m, "first"), record(m, "second")], DEADLINE)
     assert sorted(failed) == ["first", "second"]
     assert len(w.calls) == 1
@@ -580,7 +588,9 @@ def test_when_every_message_is_a_duplicate_nothing_is_recorded_or_failed() -> No
     assert w.retries.started == []
 
 
-@pytest.mark.parametrize("error", [aws_error("InternalServerError"), EndpointConnectionError(endpoint_url="x")])
+@pytest.mark.parametrize(
+    "error", [store_error("aws", "InternalServerError"), store_error("aws", "EndpointConnectionError")]
+)
 def test_ledger_unreadable_fails_every_redelivered_message_and_sends_nothing(error: Exception) -> None:
     w = world()
     w.ledger.fail_recorded = error
@@ -592,7 +602,7 @@ def test_ledger_unreadable_fails_every_redelivered_message_and_sends_nothing(err
 
 def test_ledger_write_error_fails_only_that_steps_messages() -> None:
     w = world(BOOM)
-    w.ledger.fail_record = lambda step, entries: aws_error() if step == "step-1" else None
+    w.ledger.fail_record = lambda step, entries: store_error() if step == "step-1" else None
     failed = w.run(message(AUD_A, 1, "a"), message(AUD_A, 1, "b"), message(AUD_A, 1, "c", step_id="step-2"))
     assert sorted(failed) == ["sqs-chunk-a", "sqs-chunk-b"]
     assert list(w.ledger.entries) == ["msg:chunk-c"]
@@ -605,7 +615,7 @@ def test_ledger_write_error_fails_only_that_steps_messages() -> None:
 def test_retry_store_write_error_fails_only_that_steps_messages_and_records_nothing_for_them() -> None:
     w = world(BOOM)
     retries = w.retries
-    retries.fail_put = lambda batch: EndpointConnectionError(endpoint_url="s3") if batch.step_id == "step-1" else None
+    retries.fail_put = lambda batch: store_error() if batch.step_id == "step-1" else None
     failed = w.run(message(AUD_A, 1, "a"), message(AUD_B, 1, "b", step_id="step-2"))
     assert failed == ["sqs-chunk-a"]
     assert [step for step, _ in w.ledger.record_calls] == ["step-2"]
@@ -619,7 +629,7 @@ def test_start_failure_after_record_fails_the_message_and_a_redelivery_restarts_
     def flaky(batch: RetryBatch) -> Exception | None:
         if batch.target.audience_id == "100" and fail_once["step-1"]:
             fail_once["step-1"] -= 1
-            return aws_error("ServiceUnavailable", "StartExecution")
+            return store_error("StartExecution", "ServiceUnavailable")
         return None
 
     w.retries.fail_start = flaky
@@ -642,7 +652,7 @@ def test_start_failure_after_record_fails_the_message_and_a_redelivery_restarts_
 
 def test_start_failure_fails_only_the_messages_whose_batch_did_not_start() -> None:
     w = world(BOOM, BOOM)
-    w.retries.fail_start = lambda batch: aws_error() if batch.target == AUD_A else None
+    w.retries.fail_start = lambda batch: store_error() if batch.target == AUD_A else None
     failed = w.run(message(AUD_A, 1, "a"), message(AUD_B, 1, "b"))
     assert failed == ["sqs-chunk-a"]
     assert [w.retries.objects[k].target for k in w.retries.started_keys] == [AUD_B]
@@ -662,7 +672,7 @@ def test_counts_are_emitted_as_emf_once_settled(capsys: pytest.CaptureFixture[st
 
 def test_nothing_is_emitted_for_a_message_that_failed_to_settle(capsys: pytest.CaptureFixture[str]) -> None:
     w = world()
-    w.ledger.fail_record = lambda step, entries: aws_error()
+    w.ledger.fail_record = lambda step, entries: store_error()
     capsys.readouterr()
     assert w.run(message(AUD_A, 3, "a")) == ["sqs-chunk-a"]
     assert '"Synced"' not in capsys.readouterr().out
@@ -672,7 +682,7 @@ class BrokenBucket(FakeBucket):
     """The rate-limit table is unreachable."""
 
     def acquire(self, deadline_ms: int) -> bool:
-        raise EndpointConnectionError(endpoint_url="https://dynamodb.test")
+        raise store_error("aws", "EndpointConnectionError")
 
 
 def test_an_aws_error_around_a_request_hands_its_users_to_the_retry_without_failing_the_batch() -> None:

@@ -1,18 +1,16 @@
-"""publisher.py: users cut into queue messages that fit SQS, many users per message, order kept."""
+"""pipeline/chunking.py: users cut into queue messages that fit SQS, many users per message, order kept."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import random
-from typing import Any
 
 import pytest
 
 from audience_sync.core.users import QueuedUser, hash_email
-from audience_sync.pipeline import chunking as publisher
-from audience_sync.pipeline.chunking import MAX_MESSAGE_BYTES, PublishError, QueuePublisher, chunk_users, message_bodies
-from audience_sync.pipeline.messages import QueuedMessage, SyncTarget
+from audience_sync.destinations.base import SyncTarget
+from audience_sync.pipeline.chunking import MAX_MESSAGE_BYTES, chunk_users, message_bodies
+from audience_sync.pipeline.messages import QueuedMessage
 
 TARGET = SyncTarget(connection_id="linkedin", ad_account_id="507", audience_id="9", action="add")
 
@@ -124,67 +122,6 @@ def test_template_chunk_id_is_required() -> None:
         )
     with pytest.raises(ValueError, match="chunk_id"):
         template_for("")
-
-
-# ---- QueuePublisher with a hand-written SQS client ---------------------------------------------------
-class FakeSqs:
-    """Refuses the entries whose body contains a marker, `refusals` times each."""
-
-    def __init__(self, refuse: str | None = None, refusals: int = 0):
-        self.refuse = refuse
-        self.refusals = refusals
-        self.calls: list[dict[str, Any]] = []
-
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        self.calls.append({"QueueUrl": QueueUrl, "Entries": Entries})
-        failed = []
-        if self.refuse and self.refusals:
-            failed = [{"Id": e["Id"], "Code": "InternalError"} for e in Entries if self.refuse in e["MessageBody"]]
-            if failed:
-                self.refusals -= 1
-        return {"Failed": failed, "Successful": []}
-
-
-@pytest.fixture
-def sqs(monkeypatch: pytest.MonkeyPatch) -> FakeSqs:
-    fake = FakeSqs()
-
-    def client(service: str) -> FakeSqs:
-        assert service == "sqs"
-        return fake
-
-    monkeypatch.setattr(publisher.aws, "client", client)
-    return fake
-
-
-def test_send_has_no_delay_and_sends_every_body_with_the_correlation_id(sqs: FakeSqs) -> None:
-    assert "delay_seconds" not in inspect.signature(QueuePublisher.send).parameters
-    bodies = [json.dumps({"n": i}) for i in range(23)]
-    QueuePublisher("https://sqs.test/q").send(bodies, correlation_id="corr-1")
-    assert [len(c["Entries"]) for c in sqs.calls] == [10, 10, 3]  # SendMessageBatch takes 10 entries
-    sent = [e for c in sqs.calls for e in c["Entries"]]
-    assert [e["MessageBody"] for e in sent] == bodies
-    assert all("DelaySeconds" not in e for e in sent)
-    assert all(e["MessageAttributes"]["correlation_id"]["StringValue"] == "corr-1" for e in sent)
-    assert {c["QueueUrl"] for c in sqs.calls} == {"https://sqs.test/q"}
-
-
-def test_send_resends_only_the_refused_bodies(sqs: FakeSqs) -> None:
-    sqs.refuse, sqs.refusals = "refuse-me", 2
-    QueuePublisher("q").send(["a", "refuse-me", "b"])
-    assert [[e["MessageBody"] for e in c["Entries"]] for c in sqs.calls] == [
-        ["a", "refuse-me", "b"],
-        ["refuse-me"],
-        ["refuse-me"],
-    ]
-    assert all(c["Entries"][0]["MessageAttributes"] == {} for c in sqs.calls)
-
-
-def test_send_gives_up_after_three_refusals(sqs: FakeSqs) -> None:
-    sqs.refuse, sqs.refusals = "refuse-me", 3
-    with pytest.raises(PublishError, match="1 messages"):
-        QueuePublisher("q").send(["a", "refuse-me"])
-    assert len(sqs.calls) == 3
 
 
 def test_json_size_is_exact_for_plain_users_and_never_short() -> None:

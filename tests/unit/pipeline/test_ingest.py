@@ -11,17 +11,12 @@ import pytest
 
 from audience_sync.core.errors import Conflict
 from audience_sync.core.metrics import StepDelta
-from audience_sync.pipeline.ingest import (
-    CONTAINER_ID,
-    IngestService,
-    chunk_base,
-    ledger_bucket,
-    split_entry,
-    triage,
-    users_digest,
-)
+from audience_sync.core.users import MatchField
+from audience_sync.pipeline.ingest import CONTAINER_ID, IngestService, chunk_base, ledger_bucket, split_entry, triage
 from audience_sync.pipeline.messages import QueuedMessage
-from audience_sync.steps.models import EntryFilter, MatchField, WebhookBody, WebhookUser
+from audience_sync.sources.webhook.ingest import accept, entry_id, users_digest
+from audience_sync.sources.webhook.models import WebhookBody, WebhookUser
+from audience_sync.steps.models import EntryFilter
 
 EMAIL = frozenset({MatchField.EMAIL})
 CONSENT = [EntryFilter(attribute="opted_in_marketing", op="eq", value=True)]
@@ -90,10 +85,12 @@ def body(key: str | None, *emails: str) -> WebhookBody:
     return WebhookBody(users=[u(f"id-{e}", email=e) for e in emails or ("a@example.com",)], idempotency_key=key)
 
 
-def test_chunk_base_is_the_same_for_the_same_step_key_and_users() -> None:
-    first = chunk_base("step-1", body("evt-1", "a@example.com", "b@example.com"))
-    assert chunk_base("step-1", body("evt-1", "a@example.com", "b@example.com")) == first
+def test_the_entry_id_is_the_same_for_the_same_step_key_and_users() -> None:
+    first = entry_id("step-1", body("evt-1", "a@example.com", "b@example.com"))
+    assert first is not None
+    assert entry_id("step-1", body("evt-1", "a@example.com", "b@example.com")) == first
     assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert chunk_base(first) == first  # the chunks of a keyed webhook are named after it
 
 
 @pytest.mark.parametrize(
@@ -105,12 +102,13 @@ def test_chunk_base_is_the_same_for_the_same_step_key_and_users() -> None:
         ("step-1", body("evt-1", "b@example.com", "a@example.com")),  # other order
     ],
 )
-def test_chunk_base_differs_when_step_key_or_users_differ(step_id: str, webhook: WebhookBody) -> None:
-    assert chunk_base(step_id, webhook) != chunk_base("step-1", body("evt-1", "a@example.com", "b@example.com"))
+def test_the_entry_id_differs_when_step_key_or_users_differ(step_id: str, webhook: WebhookBody) -> None:
+    assert entry_id(step_id, webhook) != entry_id("step-1", body("evt-1", "a@example.com", "b@example.com"))
 
 
 def test_chunk_base_without_an_idempotency_key_is_random() -> None:
-    ids = {chunk_base("step-1", body(None)) for _ in range(20)}
+    assert entry_id("step-1", body(None)) is None
+    ids = {chunk_base(None) for _ in range(20)}
     assert len(ids) == 20
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
 
@@ -146,21 +144,17 @@ class FakeQueue:
 
 def service(step: dict[str, Any] = ACTIVE_STEP) -> tuple[IngestService, FakeQueue]:
     queue = FakeQueue()
-    ingest = IngestService(
-        FakeStepRepository(step),  # type: ignore[arg-type]
-        queue,  # type: ignore[arg-type]
-        now_ms=lambda: 1_790_000_100_000,
-    )
+    ingest = IngestService(FakeStepRepository(step), queue, now_ms=lambda: 1_790_000_100_000)
     return ingest, queue
 
 
 def test_a_retried_webhook_queues_chunks_with_the_same_ids_in_buckets_of_their_own() -> None:
     ingest, queue = service()
     webhook = body("evt-1", "a@example.com", "b@example.com")
-    assert ingest.accept("step-1", webhook, "corr-1") == {"accepted": 2, "filtered": 0, "not_synced": 0}
-    ingest.accept("step-1", webhook, "corr-2")
+    assert accept(ingest, "step-1", webhook, "corr-1") == {"accepted": 2, "filtered": 0, "not_synced": 0}
+    accept(ingest, "step-1", webhook, "corr-2")
     first, second = (QueuedMessage.model_validate_json(bodies[0]) for bodies, _ in queue.sent)
-    assert first.chunk_id == second.chunk_id == f"{chunk_base('step-1', webhook)}.0"
+    assert first.chunk_id == second.chunk_id == f"{entry_id('step-1', webhook)}.0"
     # the retry is a new message: it must find the first one's ledger entry, so the bucket follows the id
     assert first.bucket == second.bucket == f"chunk#{first.chunk_id}"
     assert first.entry == second.entry == {"entered": 2, "proceeded": 2}  # both queued users
@@ -173,8 +167,8 @@ def test_a_retried_webhook_queues_chunks_with_the_same_ids_in_buckets_of_their_o
 def test_webhooks_without_a_key_queue_chunks_with_new_ids_in_the_bucket_of_the_second() -> None:
     ingest, queue = service()
     webhook = body(None, "a@example.com")
-    ingest.accept("step-1", webhook, None)
-    ingest.accept("step-1", webhook, None)
+    accept(ingest, "step-1", webhook, None)
+    accept(ingest, "step-1", webhook, None)
     messages = queue.messages()
     ids = [m.chunk_id for m in messages]
     assert len(ids) == len(set(ids)) == 2
@@ -182,15 +176,15 @@ def test_webhooks_without_a_key_queue_chunks_with_new_ids_in_the_bucket_of_the_s
 
 
 def test_ledger_bucket_is_per_container_and_second_without_a_key() -> None:
-    assert ledger_bucket(body(None), 1_790_000_100_999, "c1") == "time#c1#1790000100"
-    assert ledger_bucket(body(None), 1_790_000_101_000, "c1") == "time#c1#1790000101"
-    assert ledger_bucket(body(None), 1_790_000_100_000, "c2") != ledger_bucket(body(None), 1_790_000_100_000, "c1")
-    assert ledger_bucket(body("k"), 1_790_000_100_000, "c1") == ""  # a bucket per chunk
+    assert ledger_bucket(None, 1_790_000_100_999, "c1") == "time#c1#1790000100"
+    assert ledger_bucket(None, 1_790_000_101_000, "c1") == "time#c1#1790000101"
+    assert ledger_bucket(None, 1_790_000_100_000, "c2") != ledger_bucket(None, 1_790_000_100_000, "c1")
+    assert ledger_bucket(entry_id("s", body("k")), 1_790_000_100_000, "c1") == ""  # a bucket per chunk
 
 
 def test_nobody_to_sync_still_queues_the_counts() -> None:
     ingest, queue = service()
-    result = ingest.accept("step-1", WebhookBody(users=[u("none")]), None)
+    result = accept(ingest, "step-1", WebhookBody(users=[u("none")]), None)
     assert result == {"accepted": 0, "filtered": 0, "not_synced": 1}
     (message,) = queue.messages()
     assert message.users == []
@@ -206,7 +200,7 @@ def test_each_chunk_carries_its_own_users_counts_and_the_first_the_rest() -> Non
     ingest, queue = service()
     users = [u(f"user-{i:05d}", email=f"user{i}@example.com") for i in range(6000)]
     users += [u("nobody"), u("bad", email="nope")]  # not synced: they ride on the first chunk
-    ingest.accept("step-1", WebhookBody(users=users), None)
+    accept(ingest, "step-1", WebhookBody(users=users), None)
     messages = queue.messages()
     assert len(messages) >= 2
     for i, m in enumerate(messages):
@@ -244,5 +238,5 @@ def test_split_entry_keeps_what_queued_users_add_apart() -> None:
 def test_a_step_that_is_not_active_is_refused() -> None:
     ingest, queue = service({**ACTIVE_STEP, "status": "draft"})
     with pytest.raises(Conflict):
-        ingest.accept("step-1", body("k"), None)
+        accept(ingest, "step-1", body("k"), None)
     assert queue.sent == []

@@ -11,10 +11,10 @@ from pydantic import ValidationError
 
 from audience_sync.core.backoff import retry_schedule
 from audience_sync.core.metrics import StepDelta
+from audience_sync.destinations.base import NOT_SENT_IN_TIME, SyncTarget
 from audience_sync.destinations.linkedin.client import ElementResult
 from audience_sync.destinations.linkedin.errors import LinkedInError
 from audience_sync.pipeline.ledger import LedgerEntry
-from audience_sync.pipeline.messages import SyncTarget
 from audience_sync.pipeline.retry_attempt import (
     HORIZON_PREFIX,
     RETRY,
@@ -24,7 +24,6 @@ from audience_sync.pipeline.retry_attempt import (
     attempt_ledger_key,
 )
 from audience_sync.pipeline.retry_batch import RetryBatch, batch_key, execution_input
-from audience_sync.pipeline.sender import NOT_SENT_IN_TIME
 from tests.fakes.sync_fakes import (
     AUD_A,
     T0,
@@ -37,7 +36,6 @@ from tests.fakes.sync_fakes import (
     SenderWorld,
     hashes,
     sender_world,
-    settings,
     statuses,
     users,
 )
@@ -70,16 +68,9 @@ def same_batch_id(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureReques
 
 
 def world(*script: Answer, bucket: FakeBucket | None = None, horizon: int = 46_800) -> World:
-    s = sender_world(*script, bucket=bucket)
+    s = sender_world(*script, bucket=bucket, retry_horizon_seconds=horizon)
     ledger, retries, notifier = FakeLedger(), FakeRetryStore(), FakeNotifier()
-    attempt = RetryAttempt(
-        settings(retry_horizon_seconds=horizon),
-        s.sender,
-        ledger,  # type: ignore[arg-type]
-        retries,  # type: ignore[arg-type]
-        notifier,  # type: ignore[arg-type]
-        s.clock,
-    )
+    attempt = RetryAttempt(s.sender, ledger, retries, notifier, s.clock)
     return World(s, ledger, retries, notifier, attempt)
 
 
@@ -277,10 +268,12 @@ def test_a_recorded_attempt_returns_its_answer_without_sending_or_counting() -> 
     next_key = batch_key("step-1", BATCH_ID, 2)
     key = attempt_ledger_key(batch.key, 1)
     w.ledger.entries[key.id] = Recorded("step-1", LedgerEntry(key.id, key.bucket, StepDelta(), [next_key]))
+    w.retries.objects[next_key] = batch.model_copy(update={"attempt": 2})
     assert w.run(batch.key, 1) == retry_answer(1)
     assert w.s.linkedin.calls == []
     assert w.s.bucket.deadlines == []
-    assert w.retries.gets == []
+    # only the waiting batch is read, for its destination's next wait (the settled one may be deleted already)
+    assert w.retries.gets == [next_key]
     assert w.ledger.transactions == []
     assert w.notifier.sent == []
 

@@ -7,29 +7,23 @@ import logging
 from collections.abc import Iterator, Sequence
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
-from audience_sync.connections.service import AccessToken, NotConnected
-from audience_sync.core.backoff import (
+from audience_sync.connections.errors import NotConnected
+from audience_sync.connections.session import AccessToken
+from audience_sync.destinations.base import NOT_SENT, NOT_SENT_IN_TIME, SYNCED, Outcome, SyncTarget
+from audience_sync.destinations.linkedin.audiences import (
     AUDIENCE_NOT_FOUND_AFTER_ATTEMPT,
     AUDIENCE_NOT_FOUND_GRACE_MS,
     AUDIENCE_PROPAGATION_MS,
 )
 from audience_sync.destinations.linkedin.client import ElementResult
+from audience_sync.destinations.linkedin.destination import element_outcome
 from audience_sync.destinations.linkedin.errors import LinkedInError
-from audience_sync.destinations.linkedin.oauth import OAuthError
-from audience_sync.observability.request_metrics import LATENCY, REQUESTS, THROTTLED
+from audience_sync.destinations.linkedin.oauth import oauth_error
+from audience_sync.observability.request_metrics import metric_names
 from audience_sync.pipeline import sender as sender_module
-from audience_sync.pipeline.messages import SyncTarget
-from audience_sync.pipeline.sender import (
-    CORRELATION_IDS_PER_LINE,
-    NOT_SENT,
-    NOT_SENT_IN_TIME,
-    SYNCED,
-    Outcome,
-    element_outcome,
-)
-from audience_sync.steps.repository import SYNC_ERRORS
+from audience_sync.pipeline.sender import CORRELATION_IDS_PER_LINE
+from audience_sync.steps.records import SYNC_ERRORS
 from tests.fakes.sync_fakes import (
     AUD_A,
     T0,
@@ -42,10 +36,12 @@ from tests.fakes.sync_fakes import (
     hashes,
     sender_world,
     statuses,
+    store_error,
     users,
 )
 
 SEND_BY = T0 + 60_000
+REQUESTS, THROTTLED, _, LATENCY = metric_names("LinkedIn")
 STEPS = ["step-2", "step-1"]
 
 
@@ -160,21 +156,12 @@ def test_request_429_5xx_and_timeouts_retry_everyone(error: LinkedInError, reaso
     assert w.notifier.sent == []
 
 
-def test_426_version_sunset_retries_and_emits_the_alarmed_metric(capsys: pytest.CaptureFixture[str]) -> None:
+def test_426_version_sunset_is_retried_without_a_step_error() -> None:
+    """The LinkedInVersionSunset metric is the client's, whichever request met the 426 (test_client.py)."""
     w = sender_world(LinkedInError(426, "VERSION_MISSING", "version sunset"))
-    capsys.readouterr()
     assert send(w, 2) == [Outcome("retry", "linkedin_426_version_missing")] * 2
-    blobs = emf_blobs(capsys.readouterr().out)
-    assert [b.get("LinkedInVersionSunset") for b in blobs] == [[1.0]]
     assert w.steps.set_calls == []
     assert w.notifier.sent == []
-
-
-def test_other_failures_emit_no_sunset_metric(capsys: pytest.CaptureFixture[str]) -> None:
-    w = sender_world(LinkedInError(500, "error", "boom"))
-    capsys.readouterr()
-    send(w, 1)
-    assert all("LinkedInVersionSunset" not in b for b in emf_blobs(capsys.readouterr().out))
 
 
 # ---- 401 -----------------------------------------------------------------------------------------
@@ -201,7 +188,7 @@ def test_401_with_a_dead_grant_retries_with_invalid_token_without_a_resend() -> 
 def test_401_while_linkedins_oauth_is_down_retries_and_keeps_the_connection() -> None:
     w = sender_world(
         LinkedInError(401, "EXPIRED_ACCESS_TOKEN", "Expired access token"),
-        connections=FakeConnections(refresh_raises=OAuthError(503, "unreachable", "Service Unavailable")),
+        connections=FakeConnections(refresh_raises=oauth_error(503, "unreachable", "Service Unavailable")),
     )
     assert send(w, 2) == [Outcome("retry", "linkedin_refresh_unreachable")] * 2
     assert w.connections.invalid == []
@@ -374,13 +361,13 @@ def test_new_audience_that_cannot_be_waited_for_before_send_by_is_not_sent() -> 
 
 
 class ThrottledSteps(FakeSteps):
-    """The steps table refuses every write (DynamoDB throttling)."""
+    """The steps table refuses every write (DynamoDB throttling, as the adapter reports it)."""
 
     def set_error(self, step_id: str, code: str) -> bool:
-        raise EndpointConnectionError(endpoint_url="https://dynamodb.test")
+        raise store_error("steps.set_error")
 
     def clear_error(self, step_id: str, codes: tuple[str, ...]) -> None:
-        raise EndpointConnectionError(endpoint_url="https://dynamodb.test")
+        raise store_error("steps.clear_error")
 
 
 def test_a_step_error_that_cannot_be_written_does_not_change_the_users_outcomes() -> None:

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audience_sync.core.errors import ApiError
+from audience_sync.core.errors import DomainError
+from audience_sync.http.errors import envelope, status_of
 from audience_sync.sources.webhook.signature import (
     MAX_SIGNATURES,
     SIGNATURE_HEADER,
@@ -78,7 +79,7 @@ def test_a_signed_event_is_admitted_once() -> None:
     assert list(registry.items.values()) == [NOW + TOLERANCE_SECONDS]
     with pytest.raises(ReplayedSignature) as replay:
         check.admit(signed)
-    assert (replay.value.status, replay.value.code) == (409, "replayed_signature")
+    assert (status_of(replay.value), replay.value.code) == (409, "replayed_signature")
 
 
 def test_a_released_admission_may_be_sent_again() -> None:
@@ -111,7 +112,7 @@ def test_the_timestamp_tolerance_is_inclusive(offset: int, accepted: bool) -> No
     else:
         with pytest.raises(StaleSignature) as stale:
             checker().admit(event(header=header))
-        assert (stale.value.status, stale.value.code) == (401, "stale_signature")
+        assert (status_of(stale.value), stale.value.code) == (401, "stale_signature")
 
 
 def test_a_stale_forgery_is_invalid_not_stale() -> None:
@@ -133,7 +134,7 @@ def test_tampered_events_are_invalid(tamper: Any) -> None:
     registry = FakeRegistry()
     with pytest.raises(InvalidSignature) as refused:
         checker(registry).admit(tamper(event(header=sign(SECRET, "s1", BODY, NOW))))
-    assert (refused.value.status, refused.value.code) == (401, "invalid_signature")
+    assert (status_of(refused.value), refused.value.code) == (401, "invalid_signature")
     assert registry.items == {}  # nothing claimed for a refused request
 
 
@@ -190,11 +191,11 @@ def test_malformed_headers_are_invalid(header: str | None) -> None:
 def test_any_header_text_is_parsed_or_refused_never_crashes(header: str) -> None:
     try:
         parsed = parse_header(header)
-    except ApiError as refused:
-        assert (refused.status, refused.code) == (401, "invalid_signature")
+    except DomainError as refused:
+        assert (status_of(refused), refused.code) == (401, "invalid_signature")
     else:
         assert 1 <= len(parsed.signatures) <= MAX_SIGNATURES
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         checker().admit(event(header=header))
 
 
@@ -202,4 +203,4 @@ def test_messages_never_quote_the_header_or_a_signature() -> None:
     header = sign(b"wrong", "s1", BODY, NOW)
     with pytest.raises(InvalidSignature) as refused:
         checker().admit(event(header=header))
-    assert header.split("v1=")[1] not in json.dumps(refused.value.body())
+    assert header.split("v1=")[1] not in json.dumps(envelope(refused.value))

@@ -1,4 +1,4 @@
-"""models.py: request validation for steps, entry filters and the webhook body."""
+"""steps/models.py: request validation of step configs and entry filters."""
 
 from __future__ import annotations
 
@@ -7,14 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from audience_sync.steps.models import (
-    MAX_USERS_PER_WEBHOOK,
-    Action,
-    EntryFilter,
-    MatchField,
-    StepConfig,
-    WebhookBody,
-)
+from audience_sync.core.users import MatchField
+from audience_sync.steps.models import Action, EntryFilter, StepConfig
 
 
 def step(**fields: Any) -> StepConfig:
@@ -86,67 +80,6 @@ def test_eq_and_ne_need_a_value() -> None:
         EntryFilter.model_validate({"attribute": "", "op": "exists"})
 
 
-def users(n: int) -> list[dict[str, Any]]:
-    return [{"external_id": f"u{i}"} for i in range(n)]
-
-
-def test_webhook_user_count_bounds() -> None:
-    assert MAX_USERS_PER_WEBHOOK == 10_000
-    assert len(WebhookBody.model_validate({"users": users(1)}).users) == 1
-    assert len(WebhookBody.model_validate({"users": users(10_000)}).users) == 10_000
-    with pytest.raises(ValidationError):
-        WebhookBody.model_validate({"users": users(10_001)})
-    with pytest.raises(ValidationError):
-        WebhookBody.model_validate({"users": []})
-
-
-def test_external_id_required() -> None:
-    with pytest.raises(ValidationError):
-        WebhookBody.model_validate({"users": [{"email": "a@b.co"}]})
-    with pytest.raises(ValidationError):
-        WebhookBody.model_validate({"users": [{"external_id": ""}]})
-
-
-def test_extra_user_fields_kept_and_idempotency_key_optional() -> None:
-    body = WebhookBody.model_validate({"users": [{"external_id": "u", "country": "ES", "attributes": {"k": 1}}]})
-    assert body.idempotency_key is None
-    assert body.users[0].model_extra == {"country": "ES"}
-    assert body.users[0].attributes == {"k": 1}
-    keyed = WebhookBody.model_validate({"users": users(1), "idempotency_key": "k-1"})
-    assert keyed.idempotency_key == "k-1"
-    with pytest.raises(ValidationError):
-        WebhookBody.model_validate({"users": users(1), "unknown": True})
-
-
-# ---- the queued message ---------------------------------------------------------------------------
-def _queued(**fields: object) -> dict[str, object]:
-    target = {"connection_id": "linkedin", "ad_account_id": "507", "audience_id": "9", "action": "add"}
-    return {"chunk_id": "c.0", "step_id": "s", "target": target, "first_enqueued_at": 1, **fields}
-
-
-def test_a_queued_message_carries_users_or_counts() -> None:
-    from audience_sync.pipeline.messages import QueuedMessage
-
-    counts_only = QueuedMessage.model_validate(_queued(users=[], entry={"filtered": 3}))
-    assert counts_only.entry_delta().counts["filtered"] == 3
-    with pytest.raises(ValidationError, match="users, entry counts, or both"):
-        QueuedMessage.model_validate(_queued(users=[], entry={}))
-    with pytest.raises(ValidationError):
-        QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}], entry={"entered": -1}))
-    # a counter this version does not know makes the message unreadable (alone, to the DLQ), not the whole batch
-    with pytest.raises(ValidationError, match="unknown counter"):
-        QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}], entry={"bounced": 1}))
-
-
-def test_a_queued_message_without_a_bucket_has_one_of_its_own() -> None:
-    from audience_sync.pipeline.messages import QueuedMessage
-
-    own = QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}]))
-    shared = QueuedMessage.model_validate(_queued(users=[{"x": "a", "e": "f" * 64}], ledger_bucket="time#c#1"))
-    assert own.bucket == "chunk#c.0"
-    assert shared.bucket == "time#c#1"
-
-
 @pytest.mark.parametrize("value", [1.5, -2.5e-130, 1e-130, 9.9e125, 10**37, 0, 0.0, True, "text", None])
 def test_filter_values_dynamodb_can_store_are_accepted(value: object) -> None:
     assert EntryFilter(attribute="a", op="eq", value=value).value == value
@@ -157,3 +90,13 @@ def test_filter_numbers_dynamodb_cannot_store_are_refused(value: float) -> None:
     # Found by the API fuzz tests: the step config is a DynamoDB item, and these made the PUT a 5xx.
     with pytest.raises(ValidationError, match="38 significant digits"):
         EntryFilter(attribute="a", op="eq", value=value)
+
+
+def test_destination_and_partner_are_one_field_with_two_names() -> None:
+    assert step().destination == step().partner == "linkedin"
+    assert step(partner="linkedin").destination == "linkedin"  # contract v1's name
+    assert step(destination="linkedin").partner == "linkedin"
+    dumped = step(destination="linkedin").model_dump(mode="json")
+    assert (dumped["destination"], dumped["partner"]) == ("linkedin", "linkedin")
+    with pytest.raises(ValidationError, match="destination"):
+        step(destination="facebook")

@@ -1,31 +1,20 @@
-"""The retry schedule for users LinkedIn did not take, and the horizon after which they count as errored. Pure.
+"""Retry schedules: the waits between attempts and the horizon after which waiting users count as errored. Pure.
 
-A failed batch waits 30 s, then twice as long each time, capped at 1 h; the last wait is shortened so the
-waits add up to exactly the horizon (13 h by default, `RetryHorizonSeconds`). No jitter: full jitter would
-draw each wait from [0, delay] and halve the horizon on average (serverless-patterns.md §5). Spreading is
-unnecessary because every attempt goes through the shared rate limiter anyway.
+A failed batch waits `first` seconds, then `rate` times as long each time, capped at `cap`; the last wait is
+shortened so the waits add up to exactly the horizon. The defaults are LinkedIn's (seed 000): 30 s doubling to 1 h,
+13 h in all (`RetryHorizonSeconds`). No jitter: full jitter would draw each wait from [0, delay] and halve the
+horizon on average (docs/decisions/0005-retry-without-jitter.md). Spreading is unnecessary because every attempt
+goes through the shared rate limiter anyway.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 FIRST_DELAY_SECONDS = 30
 BACKOFF_RATE = 2
 MAX_DELAY_SECONDS = 3600
 DEFAULT_HORIZON_SECONDS = 13 * 3600
-# LinkedIn answers 404 for a new segment until it propagates; the batcher waits this long after creating it.
-AUDIENCE_PROPAGATION_MS = 5000
-# A 404 on this retry attempt or later (≥ 3.5 min after the first failure) means the audience is gone.
-AUDIENCE_NOT_FOUND_AFTER_ATTEMPT = 3
-# A 404 this long after the audience was created is not propagation any more.
-AUDIENCE_NOT_FOUND_GRACE_MS = 10 * 60 * 1000
-
-
-def audience_not_found_persists(audience_created_at: int | None, now_ms: int, attempt: int = 0) -> bool:
-    """A 404 means the audience is missing (step error `audience_not_found`), not a new one still propagating: the
-    step did not create it, it was created longer than the grace ago, or the retry kept seeing it."""
-    if attempt >= AUDIENCE_NOT_FOUND_AFTER_ATTEMPT or audience_created_at is None:
-        return True
-    return now_ms - audience_created_at > AUDIENCE_NOT_FOUND_GRACE_MS
 
 
 def retry_schedule(
@@ -45,3 +34,19 @@ def retry_schedule(
         total += wait
         delay = min(delay * rate, cap)
     return tuple(waits)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """A destination's retry policy (destinations/base.py): exponential waits that add up to the horizon."""
+
+    horizon_seconds: int = DEFAULT_HORIZON_SECONDS
+    first_delay_seconds: int = FIRST_DELAY_SECONDS
+    backoff_rate: int = BACKOFF_RATE
+    max_delay_seconds: int = MAX_DELAY_SECONDS
+
+    def __post_init__(self) -> None:
+        self.schedule()  # refuse an impossible policy when it is made, not at the first failure
+
+    def schedule(self) -> tuple[int, ...]:
+        return retry_schedule(self.horizon_seconds, self.first_delay_seconds, self.backoff_rate, self.max_delay_seconds)

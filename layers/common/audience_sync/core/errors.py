@@ -1,29 +1,71 @@
-"""Errors that map to the public HTTP error envelope `{"error": {"code", "message", "details"}}`."""
+"""Domain errors: what went wrong, in terms a caller can act on, with no HTTP in them.
+
+Each kind says who must act: the caller (`Invalid`, `Unauthorized`, `NotFound`, `Conflict`, `TooLarge`,
+`LaunchInvalid`) or nobody but time (`UpstreamFailed`, `Unavailable`). Every API maps the kinds to its own status
+codes and error envelope at the edge (`http/errors.py` for contract v1's `{"error": {"code", "message",
+"details"}}`); the domain never chooses a status. A `code` is stable and machine-readable (the contract lists
+them); a `message` is for people and never holds user data (PII, tokens, secrets).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-class ApiError(Exception):
-    """An error the client caused or can act on; always rendered as a 4xx (or 503 for transient faults)."""
+class DomainError(Exception):
+    """An error the caller caused or can act on."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):
+    def __init__(self, code: str, message: str, details: Sequence[Mapping[str, Any]] = ()):
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
-        self.details = details or []
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        self.details: list[dict[str, Any]] = [dict(detail) for detail in details]
 
 
-class NotFound(ApiError):
-    def __init__(self, what: str, code: str = "not_found"):
-        super().__init__(404, code, f"{what} not found")
+class Invalid(DomainError):
+    """The request is wrong: malformed, a wrong type, an out-of-range value. Sending it again will not help."""
 
 
-class Conflict(ApiError):
-    def __init__(self, code: str, message: str):
-        super().__init__(409, code, message)
+class Unauthorized(DomainError):
+    """Credentials or a signature are missing, wrong or stale."""
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or no longer does)."""
+
+    def __init__(self, what: str, code: str = "not_found", message: str | None = None):
+        super().__init__(code, message or f"{what} not found")
+
+
+class Conflict(DomainError):
+    """The request is valid but conflicts with the current state (a step not launched, a replayed signature)."""
+
+
+class TooLarge(DomainError):
+    """The request is over a size limit."""
+
+
+class LaunchInvalid(DomainError):
+    """A step cannot be launched; `details` lists every problem, each `{"field", "code", "message"}`."""
+
+    def __init__(self, problems: Sequence[Mapping[str, str]]):
+        super().__init__("launch_invalid", "the step cannot be launched", problems)
+
+
+class UpstreamFailed(DomainError):
+    """A destination (LinkedIn) failed or answered something this service cannot use. Worth trying again later."""
+
+
+class Unavailable(DomainError):
+    """A dependency of ours is unavailable right now; the same request may succeed if sent again."""
+
+
+class StoreUnavailable(Unavailable):
+    """Storage (a table, a bucket, a key, a queue) failed. Adapters raise it for every AWS failure they do not
+    handle themselves, so the domain never sees botocore's exceptions."""
+
+    def __init__(self, operation: str, reason: str):
+        super().__init__("store_unavailable", f"{operation} failed ({reason}); try again")
+        self.operation = operation
+        self.reason = reason

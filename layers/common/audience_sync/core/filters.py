@@ -1,36 +1,52 @@
-"""Entry filters (consent and eligibility): a user enters only if every filter holds. Pure."""
+"""Entry filters (consent and eligibility): a user enters only if every filter holds. Pure.
+
+A filter names an attribute and compares what the user's `lookup` finds for it (MISSING when the user has no such
+attribute). Where an attribute is looked up is the source's business: a webhook user looks at its top-level fields,
+then its `attributes` (sources/webhook/models.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
-from audience_sync.steps.models import EntryFilter, FilterOp, WebhookUser
-
-_MISSING = object()
-
-
-def _lookup(user: WebhookUser, name: str) -> Any:
-    """A top-level field first (declared or extra), then `attributes`; `_MISSING` if neither has it."""
-    if name != "attributes":
-        if name in type(user).model_fields:
-            value = getattr(user, name)
-            if value is not None:
-                return value
-        elif user.model_extra and name in user.model_extra:
-            return user.model_extra[name]
-    return user.attributes.get(name, _MISSING)
+MISSING: Any = object()  # what `lookup` answers for an attribute the user does not have
 
 
-def _holds(user: WebhookUser, rule: EntryFilter) -> bool:
-    value = _lookup(user, rule.attribute)
+class FilterOp(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    EXISTS = "exists"
+    NOT_EXISTS = "not_exists"
+
+
+class Rule(Protocol):
+    @property
+    def attribute(self) -> str: ...
+
+    @property
+    def op(self) -> FilterOp: ...
+
+    @property
+    def value(self) -> Any: ...
+
+
+class Subject(Protocol):
+    def lookup(self, name: str) -> Any:
+        """The value of attribute `name`, or MISSING."""
+        ...
+
+
+def _holds(subject: Subject, rule: Rule) -> bool:
+    value = subject.lookup(rule.attribute)
     if rule.op is FilterOp.EXISTS:
-        return value is not _MISSING and value is not None
+        return value is not MISSING and value is not None
     if rule.op is FilterOp.NOT_EXISTS:
-        return value is _MISSING or value is None
+        return value is MISSING or value is None
     if rule.op is FilterOp.EQ:
-        return value is not _MISSING and _equal(value, rule.value)
-    return value is _MISSING or not _equal(value, rule.value)  # NE: an absent attribute is "not equal"
+        return value is not MISSING and _equal(value, rule.value)
+    return value is MISSING or not _equal(value, rule.value)  # NE: an absent attribute is "not equal"
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -40,5 +56,5 @@ def _equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def passes(user: WebhookUser, rules: Sequence[EntryFilter]) -> bool:
-    return all(_holds(user, rule) for rule in rules)
+def passes(subject: Subject, rules: Sequence[Rule]) -> bool:
+    return all(_holds(subject, rule) for rule in rules)

@@ -1,25 +1,50 @@
-"""Turns a webhook user into the identifiers LinkedIn matches on. Pure functions: no AWS, no I/O.
+"""Turns a user into the identifiers destinations match on (the queued user). Pure functions: no AWS, no I/O.
 
 Email: trimmed, lower-cased, validated, then SHA-256 as lowercase hex; a value that already is 64 hex
 characters is taken as a pre-hashed SHA-256 and passed through (lower-cased). Names: trimmed and cut to
-LinkedIn's 35 characters. Android GAID: as given. Raw emails never leave this module.
+NAME_MAX_CHARS. Android GAID: as given. Raw emails never leave this module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import NotRequired  # pydantic needs this TypedDict on Python < 3.12
+from enum import StrEnum
+from typing import NotRequired, Protocol  # pydantic needs this TypedDict on Python < 3.12
 
 from typing_extensions import TypedDict
 
-from audience_sync.steps.models import MatchField, WebhookUser
-
-LINKEDIN_NAME_MAX = 35
+# LinkedIn's limit on names (docs/integrations/linkedin.md, "Elements"): the only destination that matches on names.
+NAME_MAX_CHARS = 35
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 # Deliberately simple: one @, a non-empty local part, a dotted domain, no whitespace. Full RFC 5322
 # parsing would accept addresses no ad platform can match and costs far more per user on the hot path.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+class MatchField(StrEnum):
+    EMAIL = "email"
+    FIRST_LAST_NAME = "first_last_name"
+    ANDROID_GAID = "android_gaid"
+
+
+class Identified(Protocol):
+    """A user as the match fields see it: an id and the identifiers it may carry (raw: an email is hashed here)."""
+
+    @property
+    def external_id(self) -> str: ...
+
+    @property
+    def email(self) -> str | None: ...
+
+    @property
+    def first_name(self) -> str | None: ...
+
+    @property
+    def last_name(self) -> str | None: ...
+
+    @property
+    def android_gaid(self) -> str | None: ...
 
 
 class QueuedUser(TypedDict):
@@ -51,11 +76,11 @@ def hash_email(raw: str) -> str | None:
 def trim_name(raw: str | None) -> str | None:
     if raw is None:
         return None
-    value = raw.strip()[:LINKEDIN_NAME_MAX].strip()
+    value = raw.strip()[:NAME_MAX_CHARS].strip()
     return value or None
 
 
-def prepare_user(user: WebhookUser, match_fields: frozenset[MatchField]) -> QueuedUser | str:
+def prepare_user(user: Identified, match_fields: frozenset[MatchField]) -> QueuedUser | str:
     """The queued form of `user`, or the reason it cannot be synced (none of the step's match fields)."""
     queued: QueuedUser = {"x": user.external_id}
     invalid_email = False
@@ -75,17 +100,3 @@ def prepare_user(user: WebhookUser, match_fields: frozenset[MatchField]) -> Queu
     if len(queued) == 1:
         return NotSyncedReason.INVALID_EMAIL if invalid_email else NotSyncedReason.MISSING_MATCH_FIELDS
     return queued
-
-
-def linkedin_element(user: QueuedUser, action: str) -> dict[str, object]:
-    """One element of a `BATCH_CREATE` body for `/dmpSegments/{id}/users`."""
-    user_ids = []
-    if "e" in user:
-        user_ids.append({"idType": "SHA256_EMAIL", "idValue": user["e"]})
-    if "g" in user:
-        user_ids.append({"idType": "GOOGLE_AID", "idValue": user["g"]})
-    element: dict[str, object] = {"action": action.upper(), "userIds": user_ids}
-    if "f" in user:
-        element["firstName"] = user["f"]
-        element["lastName"] = user["l"]
-    return element

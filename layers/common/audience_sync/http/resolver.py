@@ -12,8 +12,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from audience_sync.core.errors import ApiError
-from audience_sync.steps.models import MAX_BODY_BYTES
+from audience_sync.core.errors import DomainError, Invalid, NotFound, TooLarge
+from audience_sync.http.errors import envelope, status_of
+
+# The largest body any route takes (contract v1: a webhook of 5 MB); API Gateway itself allows 10 MB.
+MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
 def normalise_request(event: dict[str, Any]) -> dict[str, Any]:
@@ -41,16 +44,16 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     )
 
 
-def error_response(error: ApiError) -> Response:
-    return json_response(error.status, error.body())
+def error_response(error: DomainError) -> Response:
+    return json_response(status_of(error), envelope(error))
 
 
 def new_resolver(logger: Logger) -> APIGatewayRestResolver:
     """A resolver with pydantic validation whose every error uses the public envelope."""
     app = APIGatewayRestResolver(enable_validation=True)
 
-    @app.exception_handler(ApiError)
-    def _api_error(error: ApiError) -> Response:
+    @app.exception_handler(DomainError)
+    def _domain_error(error: DomainError) -> Response:
         return error_response(error)
 
     @app.exception_handler(RequestValidationError)
@@ -62,18 +65,18 @@ def new_resolver(logger: Logger) -> APIGatewayRestResolver:
         ]
         if any(d["type"] == "too_long" and d["loc"] == ["body", "users"] for d in details):
             # The contract answers 413 above MAX_USERS_PER_WEBHOOK users, like a body over 5 MB.
-            return error_response(ApiError(413, "payload_too_large", "too many users in one request", details[:50]))
+            return error_response(TooLarge("payload_too_large", "too many users in one request", details[:50]))
         # Not JSON, or a body that is not an object; a nested field of the wrong type is just invalid.
         malformed = any(
             d["type"] == "json_invalid" or (d["type"] == "model_attributes_type" and d["loc"] == ["body"])
             for d in details
         )
         code = "malformed_json" if malformed else "invalid_request"
-        return error_response(ApiError(400, code, "the request body is not valid", details[:50]))
+        return error_response(Invalid(code, "the request body is not valid", details[:50]))
 
     @app.not_found
     def _not_found(_: Exception) -> Response:
-        return error_response(ApiError(404, "not_found", "no such route"))
+        return error_response(NotFound("route", message="no such route"))
 
     return app
 
@@ -83,7 +86,7 @@ def reject_oversized(event: dict[str, Any]) -> Response | None:
     body = event.get("body") or ""
     size = len(body) if event.get("isBase64Encoded") else len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
-        error = ApiError(413, "payload_too_large", f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
+        error = TooLarge("payload_too_large", f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
         return error_response(error)
     return None
 
@@ -98,7 +101,7 @@ def reject_unreadable(event: dict[str, Any]) -> Response | None:
         try:
             base64.b64decode(event["body"], validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
-            return error_response(ApiError(400, "malformed_json", "the body is not UTF-8 encoded JSON"))
+            return error_response(Invalid("malformed_json", "the body is not UTF-8 encoded JSON"))
     return None
 
 
@@ -139,7 +142,7 @@ def _respond_or_refuse_unparseable(
     except (ValueError, RecursionError):
         if _parses(event):
             raise
-        error = ApiError(400, "malformed_json", "the body is not JSON this API can read (numbers or nesting too large)")
+        error = Invalid("malformed_json", "the body is not JSON this API can read (numbers or nesting too large)")
         return proxy_response(error_response(error))
 
 

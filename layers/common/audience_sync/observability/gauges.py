@@ -8,18 +8,25 @@ graphs them per step with a SEARCH expression, and an alarm watches the service-
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from audience_sync.adapters.aws import clients as aws
-from audience_sync.adapters.aws import emf
-from audience_sync.connections.service import CONNECTION_PK
 from audience_sync.core.metrics import public_metrics
-from audience_sync.settings import Settings
+from audience_sync.observability import emf
 
 PENDING = "Pending"
 CONNECTION_INVALID = "LinkedInConnectionInvalid"
+
+
+class GaugeSource(Protocol):
+    """What the gauges are computed from: every step's counters and the connection's status (never its tokens)."""
+
+    def metric_items(self) -> Iterable[dict[str, Any]]: ...
+
+    def connection_status(self) -> str | None:
+        """None without a connection."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +45,12 @@ def step_gauges(items: Iterable[dict[str, Any]]) -> list[StepGauges]:
     return sorted(gauges, key=lambda g: g.step_id)
 
 
-def connection_invalid(item: dict[str, Any] | None) -> int | None:
+def connection_invalid(status: str | None) -> int | None:
     """1 while the stored connection cannot be used (invalid_token), 0 when it can; None without a connection
     (nothing to alarm on before the first connect or after a deliberate disconnect)."""
-    if not item:
+    if status is None:
         return None
-    return 1 if item.get("status") == "invalid_token" else 0
+    return 1 if status == "invalid_token" else 0
 
 
 def publish(steps: list[StepGauges], invalid: int | None) -> None:
@@ -53,24 +60,9 @@ def publish(steps: list[StepGauges], invalid: int | None) -> None:
         emf.count(CONNECTION_INVALID, invalid)
 
 
-class SnapshotSource:
-    """Reads what the gauges are computed from: every metrics item and the connection's status (not its tokens)."""
-
-    def __init__(self, settings: Settings):
-        self.metrics_table = aws.table(settings.metrics_table)
-        self.connections_table = aws.table(settings.connections_table)
-
-    def metric_items(self) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self.metrics_table.scan(**kwargs)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def connection(self) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self.connections_table.get_item(
-            Key={"pk": CONNECTION_PK}, ProjectionExpression="#s", ExpressionAttributeNames={"#s": "status"}
-        ).get("Item")
-        return item
+def snapshot(source: GaugeSource) -> dict[str, Any]:
+    """Read, compute and publish every gauge; what was published."""
+    steps = step_gauges(source.metric_items())
+    invalid = connection_invalid(source.connection_status())
+    publish(steps, invalid)
+    return {"steps": len(steps), "pending": sum(s.pending for s in steps), "connection_invalid": invalid}

@@ -1,21 +1,14 @@
-"""Integration errors published to the SNS topic (the deployment's equivalent of the seed's error e-mails).
+"""Integration errors, published to the integration-errors topic (the deployment's equivalent of the seed's error
+e-mails). Adapter: adapters/aws/sns.py.
 
-A notification never carries user data: only step ids, error codes, counts and what to do about it.
-Publishing is best effort: a failed notification is logged, and never fails or repeats a sync.
+A notification never carries user data: only step ids, error codes, counts and what to do about it. Publishing is
+best effort: a failed notification is logged, and never fails or repeats a sync.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
-
-from audience_sync.adapters.aws import clients as aws
-from audience_sync.core.clock import now_ms
-
-logger = Logger(child=True)
+from typing import Any, Protocol
 
 ADVICE = {
     "invalid_token": "Reconnect LinkedIn (GET /v1/connections/linkedin/authorize); waiting users sync after that.",
@@ -31,18 +24,21 @@ ADVICE = {
 }
 
 
-class Notifier:
-    def __init__(self, topic_arn: str | None):
-        self.topic_arn = topic_arn
+class Notifier(Protocol):
+    def notify(self, code: str, **details: Any) -> None:
+        """Publish integration error `code` with `details` (ids, codes, counts: never user data). Never raises."""
+        ...
+
+
+def notification(code: str, at_ms: int, details: dict[str, Any]) -> tuple[str, str]:
+    """The (subject, message) of a notification: the code, what to do about it, when, and the details."""
+    message = {"error": code, "advice": ADVICE.get(code), "at": at_ms, **details}
+    subject = f"audience-sync: {code}" + (f" on step {details['step_id']}" if "step_id" in details else "")
+    return subject[:100], json.dumps(message, default=str)
+
+
+class NoNotifier:
+    """Where no topic is configured (the operator CLI, tests): notifications go nowhere."""
 
     def notify(self, code: str, **details: Any) -> None:
-        if not self.topic_arn:
-            return
-        message = {"error": code, "advice": ADVICE.get(code), "at": now_ms(), **details}
-        subject = f"audience-sync: {code}" + (f" on step {details['step_id']}" if "step_id" in details else "")
-        try:
-            aws.client("sns").publish(
-                TopicArn=self.topic_arn, Subject=subject[:100], Message=json.dumps(message, default=str)
-            )
-        except (ClientError, BotoCoreError):
-            logger.exception("could not publish the integration error notification", extra={"error": code})
+        return None

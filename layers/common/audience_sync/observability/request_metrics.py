@@ -1,4 +1,6 @@
-"""LinkedIn requests of one invocation, as CloudWatch metrics: how many, how many throttled or failed, how long.
+"""A destination's requests of one invocation, as CloudWatch metrics: how many, how many throttled or failed, how
+long. Named after the destination (`Destination.metric_prefix`): LinkedInRequests, LinkedInThrottled,
+LinkedInFailed, LinkedInLatency.
 
 Gathered in memory and flushed once per invocation: one EMF blob per request would cost more CloudWatch Logs than
 the request's users cost everything else. EMF keeps every latency value, so CloudWatch's percentiles stay
@@ -10,30 +12,21 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from audience_sync.adapters.aws import emf
+from audience_sync.observability import emf
 
-logger = Logger(child=True)
-
-REQUESTS = "LinkedInRequests"
-THROTTLED = "LinkedInThrottled"
-FAILED = "LinkedInFailed"
-LATENCY = "LinkedInLatency"
-VERSION_SUNSET = "LinkedInVersionSunset"
+REQUESTS, THROTTLED, FAILED, LATENCY = "Requests", "Throttled", "Failed", "Latency"
 
 
-def version_sunset(code: str) -> None:
-    """LinkedIn answered 426: the LinkedIn-Version this stack sends is no longer served. Alarmed
-    (LinkedInVersionSunsetAlarm) from a send or an audience read, so a stack with no traffic learns it from its
-    scheduled audience refresh."""
-    logger.error("LinkedIn-Version is sunset: deploy with a current LinkedInVersion", extra={"code": code})
-    emf.count(VERSION_SUNSET, 1)
+def metric_names(prefix: str) -> tuple[str, str, str, str]:
+    """The names of a destination's request metrics: requests, throttled, failed, latency."""
+    return (prefix + REQUESTS, prefix + THROTTLED, prefix + FAILED, prefix + LATENCY)
 
 
 @dataclass(slots=True)
 class RequestStats:
+    prefix: str  # the destination's metric_prefix
     requests: int = 0
     throttled: int = 0  # 429
     failed: int = 0  # any other answer that is not 2xx, timeouts and connection errors included
@@ -52,7 +45,7 @@ class RequestStats:
     def take(self) -> RequestStats:
         """The stats so far, leaving this empty (threads may still record into it)."""
         with self._lock:
-            taken = RequestStats(self.requests, self.throttled, self.failed, self.latencies_ms)
+            taken = RequestStats(self.prefix, self.requests, self.throttled, self.failed, self.latencies_ms)
             self.requests = self.throttled = self.failed = 0
             self.latencies_ms = []
         return taken
@@ -62,11 +55,12 @@ class RequestStats:
         if not stats.requests:
             return
         # Zeros too: an alarm on a sum then sees a value (0) instead of missing data while requests are made.
+        requests, throttled, failed, latency = metric_names(self.prefix)
         emf.publish(
             {
-                REQUESTS: (MetricUnit.Count, [stats.requests]),
-                THROTTLED: (MetricUnit.Count, [stats.throttled]),
-                FAILED: (MetricUnit.Count, [stats.failed]),
-                LATENCY: (MetricUnit.Milliseconds, stats.latencies_ms),
+                requests: (MetricUnit.Count, [stats.requests]),
+                throttled: (MetricUnit.Count, [stats.throttled]),
+                failed: (MetricUnit.Count, [stats.failed]),
+                latency: (MetricUnit.Milliseconds, stats.latencies_ms),
             }
         )

@@ -30,21 +30,21 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from audience_sync.adapters.aws.metrics_table import emit_emf
-from audience_sync.adapters.aws.queues import QueueReader
-from audience_sync.core.backoff import retry_schedule
 from audience_sync.core.clock import Clock
+from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.metrics import StepDelta
 from audience_sync.core.packing import PackedRequest, pack
 from audience_sync.core.users import QueuedUser
+from audience_sync.destinations.base import Outcome, SyncTarget
+from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry, LedgerKey
-from audience_sync.pipeline.messages import QueuedMessage, SyncTarget
+from audience_sync.pipeline.messages import QueuedMessage
+from audience_sync.pipeline.ports import QueueReader
 from audience_sync.pipeline.retry_batch import MAX_CORRELATION_IDS, RetryBatch, RetryStore
-from audience_sync.pipeline.sender import Outcome, Sender
-from audience_sync.settings import Settings
+from audience_sync.pipeline.sender import Sender
+from audience_sync.pipeline.tuning import SyncTuning
 
 logger = Logger(child=True)
 T = TypeVar("T")
@@ -56,7 +56,6 @@ FULL_BATCH_BYTES = 4_000_000
 # Under a backlog: rounds sending or settling at once, and the time kept back for the last one to settle.
 MAX_ROUNDS_IN_FLIGHT = 2
 ROUND_MARGIN_MS = 15_000
-AWS_ERRORS = (ClientError, BotoCoreError)
 
 
 def message_ledger_id(message: QueuedMessage) -> str:
@@ -80,20 +79,19 @@ class _Received:
 class Batcher:
     def __init__(
         self,
-        settings: Settings,
+        tuning: SyncTuning,
         sender: Sender,
         ledger: Ledger,
         retries: RetryStore,
         clock: Clock,
         queue: QueueReader | None = None,
     ):
-        self.settings = settings
+        self.tuning = tuning
         self.sender = sender
         self.ledger = ledger
         self.retries = retries
         self.clock = clock
         self.queue = queue  # for the top-up; None turns it off
-        self.schedule = retry_schedule(settings.retry_horizon_seconds)
 
     # ---- entry point ---------------------------------------------------------------------------
     def handle(self, records: list[dict[str, Any]], deadline_ms: int) -> list[str]:
@@ -112,7 +110,7 @@ class Batcher:
             first += self._top_up(first, deadline_ms)
         # One pool of senders for the whole invocation, whatever the number of rounds: at most send_concurrency
         # requests in flight (and LinkedIn connections open) per batcher.
-        with self._executor(self.settings.send_concurrency, "send") as senders:
+        with self._executor(self.tuning.send_concurrency, "send") as senders:
             if not backlog:
                 return failed + self._process(first, deadline_ms, senders)
             # A backlog: the invocation goes on reading the queue in rounds, each read while the rounds before it
@@ -132,12 +130,19 @@ class Batcher:
                     failed += done.result()
         return failed
 
+    def _limit(self, target: SyncTarget) -> int:
+        """Users in one request to the target's destination."""
+        return self.sender.destination(target).limits.elements_per_request
+
+    def _first_wait(self, target: SyncTarget) -> int:
+        return self.sender.destination(target).retry_policy.schedule()[0]
+
     def _time_for_a_round(self, deadline_ms: int) -> bool:
         return self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS - ROUND_MARGIN_MS
 
     def _executor(self, workers: int, name: str) -> Executor:
         """Threads, or (send_concurrency 1, the unit tests' deterministic mode) the caller's own thread."""
-        if self.settings.send_concurrency > 1 and workers > 1:
+        if self.tuning.send_concurrency > 1 and workers > 1:
             return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         return _InThisThread()
 
@@ -149,18 +154,18 @@ class Batcher:
         again = [r for r in received if r.receive_count > 1]
         try:
             recorded = self.ledger.recorded([ledger_key(r.message) for r in again]) if again else {}
-        except AWS_ERRORS:
+        except StoreUnavailable:
             logger.exception("ledger unavailable; the batch returns to the queue")
             return [r.message_id for r in received if not r.topped_up]
         failed: list[_Received] = []  # deliveries, not ids: SQS may hand out one message twice
         fresh: dict[str, list[_Received]] = defaultdict(list)  # ledger id -> deliveries (duplicates share one)
         settled_before: list[_Received] = []
-        handed_off: set[str] = set()
+        handed_off: dict[str, SyncTarget] = {}  # retry key -> its users' target (a message has one target)
         for r in received:
             ledger_id = message_ledger_id(r.message)
             if ledger_id in recorded:
                 settled_before.append(r)
-                handed_off.update(recorded[ledger_id])
+                handed_off.update(dict.fromkeys(recorded[ledger_id], r.message.target))
             else:
                 fresh[ledger_id].append(r)
         not_started = self._restart(handed_off)  # settled before: redo only the hand-offs, each once
@@ -183,7 +188,7 @@ class Batcher:
         while size < FULL_BATCH_BYTES and self._time_for_a_round(deadline_ms):
             try:
                 more = self.queue.receive(10)
-            except AWS_ERRORS:
+            except StoreUnavailable:
                 logger.exception("could not read more of the queue")
                 break
             if not more:
@@ -228,26 +233,27 @@ class Batcher:
     def _top_up(self, received: list[_Received], deadline_ms: int) -> list[_Received]:
         """Under a backlog, a full batch (Lambda gives at most 6 MB) still ends in a partly filled request per
         audience. Read more of the queue until those requests are full, so a backlog is sent in requests of
-        max_elements users, as few as possible (LinkedIn's rate limit counts requests, not users)."""
+        full requests, as few as possible (a destination's rate limit counts requests, not users)."""
         if self.queue is None:
             return []
-        limit = self.settings.max_elements
-        users: Counter[tuple[str, str, str]] = Counter()
+        users: Counter[tuple[str, str, str, str]] = Counter()
+        limits: dict[tuple[str, str, str, str], int] = {}
         for r in received:
             users[r.message.target.key] += len(r.message.users)
+            limits.setdefault(r.message.target.key, self._limit(r.message.target))
         # each short audience's users up to its next full request
-        wanted = {key: -(-n // limit) * limit for key, n in users.items() if n % limit}
+        wanted = {key: -(-n // limits[key]) * limits[key] for key, n in users.items() if n % limits[key]}
         per_message = max(1, sum(users.values()) // max(1, len(received)))
         # Messages of other audiences come along (they cannot be put back for free) and are sent too. The budget
         # bounds what one top-up reads to what is missing plus one request's worth, even when a short audience has
         # nothing more on the queue behind another audience's backlog.
-        budget = sum(target - users[key] for key, target in wanted.items()) + limit
+        budget = sum(target - users[key] for key, target in wanted.items()) + max(limits.values(), default=0)
         extra: list[_Received] = []
         while wanted and budget > 0 and self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS:
             missing = sum(target - users[key] for key, target in wanted.items())
             try:
                 records = self.queue.receive(min(10, -(-missing // per_message)))
-            except AWS_ERRORS:
+            except StoreUnavailable:
                 logger.exception("could not read more of the queue; the batch goes as it is")
                 break
             if not records:
@@ -265,7 +271,7 @@ class Batcher:
         assert self.queue is not None
         try:
             self.queue.delete([{"receiptHandle": r.receipt_handle} for r in settled])
-        except AWS_ERRORS:
+        except StoreUnavailable:
             logger.exception("could not delete settled messages; they come back and are found in the ledger")
 
     # ---- LinkedIn ----------------------------------------------------------------------------
@@ -285,11 +291,11 @@ class Batcher:
                     deadline_ms - REQUEST_BUDGET_MS,
                     correlation_ids=[m.correlation_id for m in sources],
                 )
-            except AWS_ERRORS:  # the token bucket or the connection table failed: these users wait in the retry
+            except StoreUnavailable:  # the token bucket or the connection table failed: these users wait in the retry
                 logger.exception("AWS failed around a LinkedIn request; its users go to the retry")
                 return None
 
-        packed = pack(messages, self.settings.max_elements)
+        packed = pack(messages, self._limit)
         results = list(senders.map(send, packed))
         for request, outcomes in zip(packed, results, strict=True):
             if outcomes is not None:
@@ -318,7 +324,7 @@ class Batcher:
                     for i, r in enumerate(chunk)
                 ]
                 duplicates = self.ledger.record(step_id, entries)
-            except AWS_ERRORS:
+            except StoreUnavailable:
                 logger.exception("could not settle messages; they return to the queue", extra={"step_id": step_id})
                 return chunk
             if not duplicates:
@@ -333,17 +339,19 @@ class Batcher:
         for entry in entries:
             counted.merge(entry.delta)
         if counted:
-            emit_emf(step_id, counted)
+            publish_counts(step_id, counted)
         # Settled; a message whose hand-off did not start returns to the queue, and its redelivery, found in the
         # ledger, starts it again.
-        not_started = self._restart({key for entry in entries for key in entry.retry_keys})
+        not_started = self._restart(
+            {key: r.message.target for r, entry in zip(chunk, entries, strict=True) for key in entry.retry_keys}
+        )
         return [r for r, entry in zip(chunk, entries, strict=True) if not_started.intersection(entry.retry_keys)]
 
     def _store_retries(self, step_id: str, chunk: list[_Received]) -> list[list[str]]:
-        """Write the chunk's waiting users as retry batches (one per target, ≤ max_elements users each);
+        """Write the chunk's waiting users as retry batches (one per target, ≤ one request's users each);
         return each message's batch keys. Nothing references a batch until the ledger records it."""
-        waiting: dict[tuple[str, str, str], list[tuple[int, QueuedUser, str]]] = defaultdict(list)
-        targets: dict[tuple[str, str, str], SyncTarget] = {}
+        waiting: dict[tuple[str, str, str, str], list[tuple[int, QueuedUser, str]]] = defaultdict(list)
+        targets: dict[tuple[str, str, str, str], SyncTarget] = {}
         for i, r in enumerate(chunk):
             for user, outcome in zip(r.message.users, r.outcomes, strict=True):
                 if outcome is None or outcome.kind == "retry":
@@ -352,8 +360,8 @@ class Batcher:
                     targets.setdefault(r.message.target.key, r.message.target)
         keys_of: list[list[str]] = [[] for _ in chunk]
         now = self.clock.now_ms()
-        limit = self.settings.max_elements
         for target_key, entries in waiting.items():
+            limit = self._limit(targets[target_key])
             for start in range(0, len(entries), limit):
                 part = entries[start : start + limit]
                 sources = sorted({i for i, _, _ in part})
@@ -378,16 +386,17 @@ class Batcher:
         for key in keys:
             try:
                 self.retries.delete(key)
-            except AWS_ERRORS:
+            except StoreUnavailable:
                 logger.exception("could not delete an unused retry batch", extra={"key": key})
 
-    def _restart(self, keys: set[str]) -> set[str]:
-        """Start the retry executions settled messages handed off, each once; the keys that could not be."""
+    def _restart(self, keys: dict[str, SyncTarget]) -> set[str]:
+        """Start the retry executions settled messages handed off, each once, after the first wait of their
+        destination's retry policy; the keys that could not be started."""
         not_started: set[str] = set()
         for key in sorted(keys):
             try:
-                self.retries.start(key, self.schedule[0])
-            except AWS_ERRORS:
+                self.retries.start(key, self._first_wait(keys[key]))
+            except StoreUnavailable:
                 logger.exception("could not start a retry; its messages return to the queue", extra={"key": key})
                 not_started.add(key)
         return not_started

@@ -1,4 +1,4 @@
-"""Puts queued users on the sync queue: many users per message, messages sent in batches."""
+"""Cuts an entry's queued users into as few sync-queue messages as fit (SQS takes 256 KiB a message). Pure."""
 
 from __future__ import annotations
 
@@ -7,17 +7,11 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 
-from audience_sync.adapters.aws import clients as aws
 from audience_sync.core.users import QueuedUser
 from audience_sync.pipeline.messages import QueuedMessage
 
 # SQS allows 256 KiB per message and per SendMessageBatch call; leave room for attributes.
 MAX_MESSAGE_BYTES = 240_000
-_SEND_ATTEMPTS = 3
-
-
-class PublishError(Exception):
-    pass
 
 
 def chunk_users(users: Sequence[QueuedUser], max_bytes: int, overhead: int) -> Iterator[list[QueuedUser]]:
@@ -72,47 +66,3 @@ def message_bodies(
         }
         bodies.append(template.model_copy(update=update).model_dump_json())
     return bodies
-
-
-class QueuePublisher:
-    def __init__(self, queue_url: str):
-        self.queue_url = queue_url
-
-    def send(self, bodies: Sequence[str], correlation_id: str | None = None) -> None:
-        """Send every body; raise PublishError if any is still refused after retries."""
-        pending = list(enumerate(bodies))
-        attributes = {"correlation_id": {"DataType": "String", "StringValue": correlation_id}} if correlation_id else {}
-        for _ in range(_SEND_ATTEMPTS):
-            if not pending:
-                return
-            failed: list[tuple[int, str]] = []
-            for group in _fits_one_call(pending):
-                entries = [
-                    {
-                        "Id": str(i),
-                        "MessageBody": body,
-                        "MessageAttributes": attributes,
-                    }
-                    for i, body in group
-                ]
-                result = aws.client("sqs").send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-                failed_ids = {f["Id"] for f in result.get("Failed", [])}
-                failed.extend((i, body) for i, body in group if str(i) in failed_ids)
-            pending = failed
-        if pending:
-            raise PublishError(f"{len(pending)} messages were refused by SQS")
-
-
-def _fits_one_call(items: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
-    """Groups of at most 10 messages and 256 KiB in total, the SendMessageBatch limits."""
-    group: list[tuple[int, str]] = []
-    size = 0
-    for item in items:
-        item_size = len(item[1].encode())
-        if group and (len(group) == 10 or size + item_size > 250_000):
-            yield group
-            group, size = [], 0
-        group.append(item)
-        size += item_size
-    if group:
-        yield group

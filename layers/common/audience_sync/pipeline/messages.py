@@ -9,24 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from audience_sync.core.metrics import StepDelta
 from audience_sync.core.users import QueuedUser
+from audience_sync.destinations.base import SyncTarget
 
 MESSAGE_VERSION = 3
-
-
-class SyncTarget(BaseModel):
-    """Where a message's users go. Batches never mix targets (LinkedIn request = one audience, one action)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    connection_id: str
-    ad_account_id: str
-    audience_id: str
-    action: str
-    audience_created_at: int | None = None  # epoch ms; LinkedIn 404s a new segment for a few seconds
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.connection_id, self.audience_id, self.action)
 
 
 class QueuedMessage(BaseModel):

@@ -13,17 +13,16 @@ import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
-from audience_sync.adapters.aws.metrics_table import emit_emf
-from audience_sync.core.backoff import retry_schedule
 from audience_sync.core.clock import Clock
+from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.metrics import StepDelta
+from audience_sync.destinations.base import Outcome, SyncTarget
 from audience_sync.observability.notifications import Notifier
+from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import Ledger, LedgerEntry, LedgerKey
 from audience_sync.pipeline.retry_batch import RetryStore
-from audience_sync.pipeline.sender import Outcome, Sender
-from audience_sync.settings import Settings
+from audience_sync.pipeline.sender import Sender
 
 logger = Logger(child=True)
 
@@ -45,7 +44,6 @@ def attempt_ledger_key(key: str, attempt: int) -> LedgerKey:
 class RetryAttempt:
     def __init__(
         self,
-        settings: Settings,
         sender: Sender,
         ledger: Ledger,
         retries: RetryStore,
@@ -57,7 +55,6 @@ class RetryAttempt:
         self.retries = retries
         self.notifier = notifier
         self.clock = clock
-        self.schedule = retry_schedule(settings.retry_horizon_seconds)
 
     def run(self, key: str, attempt: int, send_by_ms: int) -> dict[str, Any]:
         ledger_key = attempt_ledger_key(key, attempt)
@@ -65,7 +62,7 @@ class RetryAttempt:
         done = self.ledger.recorded([ledger_key])
         if ledger_id in done:  # this attempt was settled by an earlier try of the same task
             self._forget(key)
-            return self._answer(done[ledger_id], attempt)
+            return self._recorded_answer(done[ledger_id], attempt)
         batch = self.retries.get(key)
         if batch.attempt != attempt:
             raise ValueError(f"batch {key} is for attempt {batch.attempt}, not {attempt}")
@@ -76,7 +73,8 @@ class RetryAttempt:
             )
         finally:
             self.sender.finish_invocation()
-        final = attempt >= len(self.schedule)  # no wait left after this attempt: the horizon is reached
+        schedule = self._schedule(batch.target)
+        final = attempt >= len(schedule)  # no wait left after this attempt: the horizon is reached
         delta, waiting, reasons = _tally(outcomes, batch.reasons, final)
         next_keys: list[str] = []
         if waiting:
@@ -101,9 +99,9 @@ class RetryAttempt:
         if self.ledger.record(batch.step_id, [LedgerEntry(ledger_id, ledger_key.bucket, delta, next_keys)]):
             for orphan in next_keys:  # another try of this attempt was recorded first; its answer stands
                 self._forget(orphan)
-            return self._answer(self.ledger.recorded([ledger_key])[ledger_id], attempt)
+            return self._recorded_answer(self.ledger.recorded([ledger_key])[ledger_id], attempt)
         if delta:
-            emit_emf(batch.step_id, delta)
+            publish_counts(batch.step_id, delta)
         self._forget(key)
         logger.info(
             "retry attempt settled",
@@ -114,20 +112,31 @@ class RetryAttempt:
                 "waiting": len(waiting),
             },
         )
-        return self._answer(next_keys, attempt)
+        return self._answer(next_keys, attempt, schedule)
+
+    def _schedule(self, target: SyncTarget) -> tuple[int, ...]:
+        """The waits of the target's destination's retry policy."""
+        return self.sender.destination(target).retry_policy.schedule()
 
     def _forget(self, key: str) -> None:
         """Delete a settled or unused batch. Best effort: the bucket's lifecycle rule is the backstop, and the
         attempt is already counted, so failing here must not fail the task."""
         try:
             self.retries.delete(key)
-        except (ClientError, BotoCoreError):
+        except StoreUnavailable:
             logger.exception("could not delete a retry batch; the bucket lifecycle will", extra={"key": key})
 
-    def _answer(self, next_keys: list[str], attempt: int) -> dict[str, Any]:
+    def _recorded_answer(self, next_keys: list[str], attempt: int) -> dict[str, Any]:
+        """The answer an earlier try of this attempt recorded: the waiting batch's destination says how long."""
+        if not next_keys:
+            return self._answer(next_keys, attempt, ())
+        return self._answer(next_keys, attempt, self._schedule(self.retries.get(next_keys[0]).target))
+
+    @staticmethod
+    def _answer(next_keys: list[str], attempt: int, schedule: tuple[int, ...]) -> dict[str, Any]:
         if not next_keys:
             return {"outcome": SETTLED, "attempt": attempt}
-        return {"outcome": RETRY, "key": next_keys[0], "attempt": attempt + 1, "wait_seconds": self.schedule[attempt]}
+        return {"outcome": RETRY, "key": next_keys[0], "attempt": attempt + 1, "wait_seconds": schedule[attempt]}
 
 
 def _tally(outcomes: list[Outcome], reasons_before: list[str], final: bool) -> tuple[StepDelta, list[int], list[str]]:

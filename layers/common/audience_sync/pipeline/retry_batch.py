@@ -3,15 +3,12 @@ schedule in a Step Functions execution that carries only the object's key."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from audience_sync.adapters.aws import clients as aws
 from audience_sync.core.users import QueuedUser
-from audience_sync.pipeline.messages import SyncTarget
+from audience_sync.destinations.base import SyncTarget
 
 # A batch holds at most one request's users (5,000), so at most that many webhooks.
 MAX_CORRELATION_IDS = 5000
@@ -57,34 +54,18 @@ def execution_input(key: str, wait_seconds: int) -> dict[str, Any]:
     return {"key": key, "attempt": 1, "wait_seconds": wait_seconds}
 
 
-class RetryStore:
-    def __init__(self, bucket: str, state_machine_arn: str):
-        self.bucket = bucket
-        self.state_machine_arn = state_machine_arn
+class RetryStore(Protocol):
+    """Batches waiting in the retry. Adapter: adapters/aws/retry_store.py (S3 and Step Functions)."""
 
     def put(self, batch: RetryBatch) -> str:
-        aws.client("s3").put_object(
-            Bucket=self.bucket, Key=batch.key, Body=batch.model_dump_json().encode(), ContentType="application/json"
-        )
-        return batch.key
+        """Store the batch; its key."""
+        ...
 
-    def get(self, key: str) -> RetryBatch:
-        body = aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return RetryBatch.model_validate_json(body)
+    def get(self, key: str) -> RetryBatch: ...
 
-    def delete(self, key: str) -> None:
-        aws.client("s3").delete_object(Bucket=self.bucket, Key=key)
+    def delete(self, key: str) -> None: ...
 
     def start(self, key: str, wait_seconds: int) -> None:
-        """Start the batch's retry execution. Idempotent: the name is the batch id, so a redelivered message that
-        starts it again finds it running (same input) or finished (ExecutionAlreadyExists); both mean done."""
-        batch_id = key.split("/")[-2]
-        try:
-            aws.client("stepfunctions").start_execution(
-                stateMachineArn=self.state_machine_arn,
-                name=batch_id,
-                input=json.dumps(execution_input(key, wait_seconds)),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
-                raise
+        """Start the batch's retry execution, which waits `wait_seconds` first. Idempotent (named after the batch):
+        starting it again finds it running or finished, and both mean done."""
+        ...

@@ -1,42 +1,105 @@
-"""Launching a step (POST /v1/steps/{step_id}/launch): validate, then create the LinkedIn audience or check the
-chosen one. Apart from steps.py so the ingest, which only reads steps, does not import the LinkedIn client."""
+"""Launching a step (POST /v1/steps/{step_id}/launch): list every problem at once (seed 000's FAQ "Why is my
+Canvas not allowed to launch?"), then create the destination's audience or check the chosen one, then activate.
+
+A relaunch with the same audience name and account reuses the audience this step created before, never one picked
+by id since. Apart from records.py so the ingest, which only reads steps, does not import a destination.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from audience_sync.connections.service import ConnectionService, NotConnected
+from audience_sync.connections.errors import NotConnected
+from audience_sync.connections.session import TokenSession
 from audience_sync.core.clock import now_ms
-from audience_sync.core.errors import ApiError
-from audience_sync.destinations.linkedin.client import account_urn
-from audience_sync.destinations.linkedin.errors import Disposition, LinkedInError
-from audience_sync.settings import Settings
-from audience_sync.steps.repository import StepRepository, int_or_none, launch_problems, problem
+from audience_sync.core.errors import DomainError, LaunchInvalid, UpstreamFailed
+from audience_sync.destinations.base import (
+    AudienceReading,
+    Audiences,
+    AuthorizationFailed,
+    Destination,
+    DestinationError,
+    Problem,
+)
+from audience_sync.steps.ports import StepStore
+from audience_sync.steps.records import int_or_none
+
+
+def problem(field: str, code: str, message: str) -> dict[str, str]:
+    return Problem(field, code, message).as_dict()
+
+
+def launch_problems(
+    config: dict[str, Any], connection: dict[str, Any], destination: str = "linkedin", label: str = "LinkedIn"
+) -> list[dict[str, str]]:
+    """Everything that stops a launch, all at once. Pure. `connection` is the connection's public view."""
+    problems: list[dict[str, str]] = []
+    if connection["status"] != "connected":
+        problems.append(
+            problem(
+                "connection",
+                f"{destination}_{connection['status']}",
+                f"connect a {label} ad account (GET /v1/connections/{destination}/authorize)",
+            )
+        )
+    account_id = config.get("ad_account_id")
+    if not account_id:
+        problems.append(problem("ad_account_id", "required", f"select a {label} ad account"))
+    elif connection["status"] == "connected":
+        account = next((a for a in connection["ad_accounts"] if a["id"] == account_id), None)
+        if account is None:
+            problems.append(
+                problem(
+                    "ad_account_id",
+                    "unknown_ad_account",
+                    f"the connected {label} member has no access to this ad account",
+                )
+            )
+        elif not account["usable"]:
+            problems.append(
+                problem(
+                    "ad_account_id",
+                    "ad_account_read_only",
+                    f"role {account['role']} cannot manage audiences; ask for Creative Manager or higher",
+                )
+            )
+    audience = config.get("audience") or {}
+    if not audience.get("name") and not audience.get("id"):
+        problems.append(problem("audience", "required", "enter a name for a new audience or the id of an existing one"))
+    if not config.get("match_fields"):
+        problems.append(problem("match_fields", "required", "select at least one field to match"))
+    return problems
 
 
 class Launcher:
-    def __init__(self, settings: Settings, steps: StepRepository, connections: ConnectionService):
-        self.settings = settings
+    def __init__(
+        self,
+        steps: StepStore,
+        connection_view: Callable[[], dict[str, Any]],
+        destination: Destination,
+        audiences: Audiences,
+        session: TokenSession,
+    ):
         self.steps = steps
-        self.connections = connections
+        self.connection_view = connection_view  # the connection's public view (ConnectionService.view)
+        self.destination = destination
+        self.audiences = audiences
+        self.session = session
 
     def launch(self, step_id: str) -> dict[str, Any]:
         item = self.steps.get(step_id)
         config = item.get("config", {})
-        problems = launch_problems(config, self.connections.view())
+        name, label = self.destination.name, self.destination.label
+        problems = launch_problems(config, self.connection_view(), name, label)
         if problems:
-            raise ApiError(422, "launch_invalid", "the step cannot be launched", problems)
+            raise LaunchInvalid(problems)
         audience = config["audience"]
+        self.session.reset()  # a token may have been refreshed or revoked since the last request
         try:
             if audience.get("id"):
-                segment = self.with_token(lambda token: self.connections.linkedin.get_segment(token, audience["id"]))
-                if segment.get("account") not in (None, account_urn(config["ad_account_id"])):
-                    raise ApiError(
-                        422,
-                        "launch_invalid",
-                        "the step cannot be launched",
-                        [problem("audience", "audience_wrong_account", "this audience belongs to another ad account")],
-                    )
+                reading = self.session.call(lambda token: self.audiences.read(token, audience["id"]))
+                self._check_account(reading, config["ad_account_id"])
                 audience_id, created_at = audience["id"], None
             elif (
                 item.get("created_audience_id")
@@ -45,60 +108,34 @@ class Launcher:
             ):  # relaunch: the audience this step created for this name and account, never one picked by id since
                 audience_id, created_at = item["created_audience_id"], int_or_none(item.get("created_audience_at"))
             else:
-                audience_id = self.with_token(
-                    lambda token: self.connections.linkedin.create_segment(
-                        token,
-                        config["ad_account_id"],
-                        audience["name"],
-                        self.settings.linkedin_source_platform,
-                        step_id,
-                    )
+                audience_id = self.session.call(
+                    lambda token: self.audiences.create(token, config["ad_account_id"], audience["name"], step_id)
                 )
                 created_at = now_ms()
-                self.steps.table.update_item(
-                    Key={"step_id": step_id},
-                    UpdateExpression="SET audience_name = :n, audience_account = :a, created_audience_id = :i, "
-                    "created_audience_at = :t",
-                    ExpressionAttributeValues={
-                        ":n": audience["name"],
-                        ":a": config["ad_account_id"],
-                        ":i": audience_id,
-                        ":t": created_at,
-                    },
+                self.steps.record_created_audience(
+                    step_id, audience["name"], config["ad_account_id"], audience_id, created_at
                 )
         except NotConnected as exc:
-            raise ApiError(
-                422,
-                "launch_invalid",
-                "the step cannot be launched",
-                [problem("connection", f"linkedin_{exc.status}", "reconnect LinkedIn")],
-            ) from exc
-        except LinkedInError as exc:
-            raise _launch_error(exc) from exc
+            raise LaunchInvalid([problem("connection", f"{name}_{exc.status}", f"reconnect {label}")]) from exc
+        except AuthorizationFailed as exc:  # the token needed a refresh and the OAuth server did not answer
+            raise UpstreamFailed(f"{name}_unavailable", f"{label} did not refresh the token ({exc.error})") from exc
+        except DestinationError as exc:
+            raise self._launch_error(exc) from exc
         updated = self.steps.activate(step_id, audience_id, created_at)
         return {"status": updated["status"], "audience_id": audience_id}
 
-    def with_token(self, call: Any) -> Any:
-        """Run `call(access_token)`, refreshing the token once if LinkedIn answers 401."""
-        token = self.connections.access_token()
-        try:
-            return call(token.value)
-        except LinkedInError as exc:
-            if exc.disposition is not Disposition.REFRESH_TOKEN:
-                raise
-            return call(self.connections.refresh(token).value)
+    def _check_account(self, reading: AudienceReading, account_id: str) -> None:
+        if reading.account_id not in (None, account_id):
+            raise LaunchInvalid(
+                [problem("audience", "audience_wrong_account", "this audience belongs to another ad account")]
+            )
 
-
-# What a LinkedIn refusal means for the launch: the field at fault, the problem's code, and advice.
-_LAUNCH_PROBLEMS = {
-    Disposition.NOT_FOUND: ("audience", "audience_not_found", "LinkedIn has no audience with this id"),
-    Disposition.ACCESS_DENIED: ("ad_account_id", "ad_account_access", "LinkedIn denied access to this ad account"),
-    Disposition.REFRESH_TOKEN: ("connection", "linkedin_invalid_token", "reconnect LinkedIn"),
-}
-
-
-def _launch_error(exc: LinkedInError) -> ApiError:
-    found = _LAUNCH_PROBLEMS.get(exc.disposition)
-    if found is None:
-        return ApiError(502, "linkedin_unavailable", f"LinkedIn did not accept the request ({exc.reason})")
-    return ApiError(422, "launch_invalid", "the step cannot be launched", [problem(*found)])
+    def _launch_error(self, exc: DestinationError) -> DomainError:
+        failure = self.destination.classify(exc)
+        found = self.audiences.launch_problem(failure)
+        if found is None:
+            label = self.destination.label
+            return UpstreamFailed(
+                f"{self.destination.name}_unavailable", f"{label} did not accept the request ({failure.reason})"
+            )
+        return LaunchInvalid([found.as_dict()])

@@ -1,4 +1,4 @@
-"""Public request models (validated with pydantic) and the records we store and queue."""
+"""A sync step's configuration (`PUT /v1/steps/{step_id}`), validated with pydantic."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import decimal
 import math
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator, model_validator
 
-from audience_sync.core.errors import ApiError
-
-MAX_USERS_PER_WEBHOOK = 10_000
-MAX_BODY_BYTES = 5 * 1024 * 1024
+from audience_sync.core.errors import Invalid
+from audience_sync.core.filters import FilterOp
+from audience_sync.core.users import MatchField
+from audience_sync.destinations.registry import DEFAULT_DESTINATION, DestinationName
 
 _STEP_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # The numbers DynamoDB stores (boto3's DYNAMODB_CONTEXT): 38 significant digits, magnitudes 1E-130 to under 1E126.
@@ -29,26 +29,13 @@ _DYNAMODB_MIN, _DYNAMODB_LIMIT = decimal.Decimal("1E-130"), decimal.Decimal("1E1
 def valid_step_id(step_id: str) -> str:
     """The step id from a path, or a 400: ids are 1-128 characters of A-Z a-z 0-9 _ . : -."""
     if not _STEP_ID.match(step_id):
-        raise ApiError(400, "invalid_step_id", "step ids are 1-128 characters of A-Z a-z 0-9 _ . : -")
+        raise Invalid("invalid_step_id", "step ids are 1-128 characters of A-Z a-z 0-9 _ . : -")
     return step_id
-
-
-class MatchField(StrEnum):
-    EMAIL = "email"
-    FIRST_LAST_NAME = "first_last_name"
-    ANDROID_GAID = "android_gaid"
 
 
 class Action(StrEnum):
     ADD = "add"
     REMOVE = "remove"
-
-
-class FilterOp(StrEnum):
-    EQ = "eq"
-    NE = "ne"
-    EXISTS = "exists"
-    NOT_EXISTS = "not_exists"
 
 
 class StrictModel(BaseModel):
@@ -100,7 +87,10 @@ class AudienceRef(StrictModel):
 class StepConfig(StrictModel):
     """Body of `PUT /v1/steps/{step_id}`. Incomplete configs are accepted; `launch` reports what is missing."""
 
-    partner: Literal["linkedin"] = "linkedin"
+    # Where the step's users go. `partner` is contract v1's name for it and stays accepted; the stored config and
+    # the answers carry both, always equal.
+    destination: DestinationName = DEFAULT_DESTINATION
+    partner: DestinationName = DEFAULT_DESTINATION
     ad_account_id: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,20}$")] | None = None
     audience: AudienceRef | None = None
     action: Action = Action.ADD
@@ -108,30 +98,19 @@ class StepConfig(StrictModel):
     entry_filters: Annotated[list[EntryFilter], Field(max_length=50)] = Field(default_factory=list)
     last_step: StrictBool = False  # JSON true/false only: "yes" or "0" is a mistake, not a choice
 
+    @model_validator(mode="before")
+    @classmethod
+    def _destination_or_partner(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        destination, partner = data.get("destination"), data.get("partner")
+        if destination is not None and partner is not None and destination != partner:
+            raise ValueError("'destination' and 'partner' name the same thing: give one, or both equal")
+        chosen = destination if destination is not None else partner
+        return data if chosen is None else {**data, "destination": chosen, "partner": chosen}
+
     @model_validator(mode="after")
     def _unique_match_fields(self) -> StepConfig:
         if len(set(self.match_fields)) != len(self.match_fields):
             raise ValueError("match_fields must not repeat")
         return self
-
-
-ShortText = Annotated[str, StringConstraints(max_length=1024)]
-
-
-class WebhookUser(BaseModel):
-    """One user entering the step. Unknown top-level fields are kept so entry filters can test them."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    external_id: Annotated[str, StringConstraints(min_length=1, max_length=512)]
-    email: ShortText | None = None
-    first_name: ShortText | None = None
-    last_name: ShortText | None = None
-    android_gaid: ShortText | None = None
-    ad_tracking_enabled: StrictBool | None = None  # a consent flag: "yes" or 1 is a wrong type, not true
-    attributes: dict[str, Any] = Field(default_factory=dict)
-
-
-class WebhookBody(StrictModel):
-    users: Annotated[list[WebhookUser], Field(min_length=1, max_length=MAX_USERS_PER_WEBHOOK)]
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None

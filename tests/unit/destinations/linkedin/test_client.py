@@ -10,12 +10,13 @@ import requests
 
 from audience_sync.destinations.linkedin.client import (
     RESTLI_PROTOCOL,
+    VERSION_SUNSET,
     ElementResult,
     LinkedInClient,
-    encode_users_body,
     error_from,
     parse_element_results,
 )
+from audience_sync.destinations.linkedin.elements import encode_users_body
 from audience_sync.destinations.linkedin.errors import LinkedInError
 from tests.fakes.http_fakes import FakeSession, response
 
@@ -122,6 +123,34 @@ def test_send_users_top_level_error_raises() -> None:
     with pytest.raises(LinkedInError) as info:
         li.send_users(TOKEN, "123", b"{}", 1)
     assert info.value.status == 429
+
+
+def emf_blobs(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{") and "_aws" in line]
+
+
+@pytest.mark.parametrize("call", ["send_users", "get_segment", "ad_account_users"])
+def test_a_426_on_any_request_publishes_the_sunset_metric(call: str, capsys: pytest.CaptureFixture[str]) -> None:
+    li, _ = client(response(426, {"code": "VERSION_MISSING", "message": "sunset"}))
+    capsys.readouterr()
+    calls = {
+        "send_users": lambda: li.send_users(TOKEN, "123", b"{}", 1),
+        "get_segment": lambda: li.get_segment(TOKEN, "123"),
+        "ad_account_users": lambda: li.ad_account_users(TOKEN),
+    }
+    with pytest.raises(LinkedInError) as info:
+        calls[call]()
+    assert info.value.status == 426
+    assert [b.get(VERSION_SUNSET) for b in emf_blobs(capsys.readouterr().out)] == [[1.0]]
+
+
+@pytest.mark.parametrize("status", [400, 429, 500])
+def test_other_failures_publish_no_sunset_metric(status: int, capsys: pytest.CaptureFixture[str]) -> None:
+    li, _ = client(response(status, {"message": "no"}))
+    capsys.readouterr()
+    with pytest.raises(LinkedInError):
+        li.send_users(TOKEN, "123", b"{}", 1)
+    assert not [b for b in emf_blobs(capsys.readouterr().out) if VERSION_SUNSET in b]
 
 
 def test_create_segment_body_and_headers() -> None:

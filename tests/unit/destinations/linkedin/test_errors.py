@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from audience_sync.destinations.linkedin.errors import Disposition, LinkedInError, classify, element_disposition
+from audience_sync.destinations.base import Disposition
+from audience_sync.destinations.linkedin.errors import LinkedInError, classify, element_retried
 
 D = Disposition
 
@@ -12,17 +13,15 @@ D = Disposition
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (200, D.OK),
-        (201, D.OK),
-        (400, D.REJECTED),
-        (401, D.REFRESH_TOKEN),
-        (403, D.ACCESS_DENIED),
-        (404, D.NOT_FOUND),
+        (400, D.RETRY),  # a request refused as a whole waits for a fix until the horizon
+        (401, D.RECONNECT),
+        (403, D.DENIED),
+        (404, D.MISSING),
         (408, D.RETRY),
         (409, D.RETRY),
-        (422, D.REJECTED),
+        (422, D.RETRY),
         (426, D.RETRY),
-        (429, D.RETRY),
+        (429, D.THROTTLED),
         (500, D.RETRY),
         (503, D.RETRY),
         (0, D.RETRY),
@@ -34,26 +33,25 @@ def test_classify(status: int, expected: Disposition) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "expected"),
+    ("status", "retried"),
     [
-        (200, D.OK),
-        (201, D.OK),
-        (400, D.REJECTED),
-        (401, D.REJECTED),
-        (403, D.REJECTED),
-        (404, D.REJECTED),
-        (408, D.RETRY),
-        (409, D.RETRY),
-        (422, D.REJECTED),
-        (426, D.REJECTED),
-        (429, D.RETRY),
-        (500, D.RETRY),
-        (503, D.RETRY),
-        (0, D.RETRY),
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (408, True),
+        (409, True),
+        (422, False),
+        (423, True),
+        (426, False),
+        (429, True),
+        (500, True),
+        (503, True),
+        (0, True),
     ],
 )
-def test_element_disposition(status: int, expected: Disposition) -> None:
-    assert element_disposition(status) is expected
+def test_element_retried(status: int, retried: bool) -> None:
+    assert element_retried(status) is retried
 
 
 def test_reason_format() -> None:

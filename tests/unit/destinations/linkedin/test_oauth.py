@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from audience_sync.destinations.linkedin.oauth import OAuthClient, OAuthError, TokenGrant, authorization_url
+from audience_sync.destinations.base import AuthorizationFailed, TokenGrant
+from audience_sync.destinations.linkedin.oauth import OAuthClient, authorization_url
 from tests.fakes.http_fakes import FakeSession, response
 
 
@@ -73,7 +74,7 @@ def test_refresh_form() -> None:
 
 def test_invalid_grant_is_dead() -> None:
     client, _ = oauth(response(400, {"error": "invalid_grant", "error_description": "expired"}))
-    with pytest.raises(OAuthError) as info:
+    with pytest.raises(AuthorizationFailed) as info:
         client.refresh("RT")
     assert (info.value.status, info.value.error, info.value.description) == (400, "invalid_grant", "expired")
     assert info.value.grant_is_dead
@@ -91,7 +92,7 @@ def test_invalid_grant_is_dead() -> None:
 )
 def test_other_errors_are_not_dead(status: int, body: Any, error: str) -> None:
     client, _ = oauth(response(status, body, reason="Reason"))
-    with pytest.raises(OAuthError) as info:
+    with pytest.raises(AuthorizationFailed) as info:
         client.exchange_code("c", "r")
     assert info.value.status == status
     assert info.value.error == error
@@ -100,7 +101,7 @@ def test_other_errors_are_not_dead(status: int, body: Any, error: str) -> None:
 
 def test_unreachable() -> None:
     client, _ = oauth(requests.ConnectionError("refused"))
-    with pytest.raises(OAuthError) as info:
+    with pytest.raises(AuthorizationFailed) as info:
         client.refresh("RT")
     assert (info.value.status, info.value.error) == (0, "unreachable")
 

@@ -11,30 +11,35 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audience_sync.adapters.aws import clients as aws
+from audience_sync.adapters.aws import clients
+from audience_sync.adapters.aws.errors import is_conditional_failure, translated
+from audience_sync.adapters.aws.items import from_dynamodb
 from audience_sync.insights.audience import CachedView
 
 
-class AudienceCache:
+class DynamoAudienceCache:
     def __init__(self, table_name: str):
-        self.table = aws.table(table_name)
+        self.table = clients.table(table_name)
 
+    @translated("audience_cache.get")
     def get(self, step_id: str) -> CachedView | None:
-        item: dict[str, Any] | None = self.table.get_item(Key={"step_id": step_id}).get("Item")
-        return CachedView.from_item(item) if item else None
+        item = self.table.get_item(Key={"step_id": step_id}).get("Item")
+        return CachedView.from_item(from_dynamodb(item)) if item else None
 
+    @translated("audience_cache.all")
     def all(self) -> dict[str, CachedView]:
         views: dict[str, CachedView] = {}
         kwargs: dict[str, Any] = {}
         while True:
             page = self.table.scan(**kwargs)
             for item in page.get("Items", []):
-                view = CachedView.from_item(item)
+                view = CachedView.from_item(from_dynamodb(item))
                 views[view.step_id] = view
             if "LastEvaluatedKey" not in page:
                 return views
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    @translated("audience_cache.put")
     def put(self, view: CachedView) -> bool:
         """Store `view` unless a later attempt (the schedule and a GET may read at once) is stored already."""
         try:
@@ -44,7 +49,7 @@ class AudienceCache:
                 ExpressionAttributeValues={":c": view.checked_at},
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_conditional_failure(exc):
                 raise
             return False
         return True

@@ -1,13 +1,27 @@
-"""boto3 clients and resources, created once per container with explicit timeouts and retries."""
+"""boto3 clients, created once per container with explicit timeouts and retries, typed with boto3-stubs.
+
+The only place that creates AWS clients. Adapters take their client from here, so a test or local mode that starts a
+fresh emulated account calls `reset()` once.
+"""
 
 from __future__ import annotations
 
 import threading
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 _CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 4})
 # Creating clients from boto3's default session is not thread-safe (local mode runs functions as threads);
@@ -30,14 +44,50 @@ def client(service: str) -> Any:
         return _client(service)
 
 
-def table(name: str) -> Any:
+def dynamodb() -> DynamoDBClient:
+    found: DynamoDBClient = client("dynamodb")
+    return found
+
+
+def table(name: str) -> Table:
     with _CREATE:
-        return _table(name)
+        found: Table = _table(name)
+        return found
+
+
+def sqs() -> SQSClient:
+    found: SQSClient = client("sqs")
+    return found
+
+
+def s3() -> S3Client:
+    found: S3Client = client("s3")
+    return found
+
+
+def stepfunctions() -> SFNClient:
+    found: SFNClient = client("stepfunctions")
+    return found
+
+
+def sns() -> SNSClient:
+    found: SNSClient = client("sns")
+    return found
+
+
+def kms() -> KMSClient:
+    found: KMSClient = client("kms")
+    return found
+
+
+def cloudformation() -> CloudFormationClient:
+    found: CloudFormationClient = client("cloudformation")
+    return found
 
 
 def reset() -> None:
     """Forget cached clients and secrets (tests and local mode start a fresh emulated account)."""
-    from aws_lambda_powertools.utilities import parameters  # secrets_store caches through it
+    from aws_lambda_powertools.utilities import parameters  # secrets.py caches through it
 
     with _CREATE:
         _client.cache_clear()

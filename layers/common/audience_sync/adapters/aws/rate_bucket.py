@@ -1,4 +1,4 @@
-"""The token bucket in DynamoDB: one item per LinkedIn member token, shared by every batcher.
+"""The token bucket in DynamoDB (RateLimitTable): one item per destination and connection, shared by every batcher.
 
 One conditional write per request taken (the version number is the optimistic lock). The last state
 written is kept in memory, so the steady state costs no read; a lost race returns the winner's item
@@ -12,17 +12,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audience_sync.adapters.aws import clients as aws
+from audience_sync.adapters.aws import clients
+from audience_sync.adapters.aws.errors import is_conditional_failure, translated
 from audience_sync.core.clock import Clock
-from audience_sync.core.ratelimit import MILLI, BucketPolicy, BucketState
+from audience_sync.core.ratelimit import BucketPolicy, BucketState, default_policy
 
 _TTL_SECONDS = 86400
 
 
 class DynamoTokenBucket:
     def __init__(self, table_name: str, bucket: str, policy: BucketPolicy, clock: Clock):
-        self.table = aws.table(table_name)
-        self.client = aws.client("dynamodb")
+        self.table = clients.table(table_name)
+        self.client = clients.dynamodb()
         self.table_name = table_name
         self.bucket = bucket
         self.policy = policy
@@ -32,6 +33,7 @@ class DynamoTokenBucket:
         self._lock = threading.Lock()
         self.writes = 0  # conditional writes attempted (for tests and benchmarks)
 
+    @translated("rate_bucket.acquire")
     def acquire(self, deadline_ms: int) -> bool:
         """Take one token, waiting as needed; False if it cannot be had before `deadline_ms`."""
         with self._lock:
@@ -78,7 +80,7 @@ class DynamoTokenBucket:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_conditional_failure(exc):
                 raise
             item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
             self._known = _state_from_wire(item) if item else self._read()
@@ -94,12 +96,21 @@ def _state_from_wire(item: dict[str, Any]) -> BucketState:
     return BucketState(int(item["milli_tokens"]["N"]), int(item["updated_ms"]["N"]), int(item["version"]["N"]))
 
 
-def default_policy(requests_per_second: float, headroom_percent: float = 8.0) -> BucketPolicy:
-    """Capacity 1 spaces requests evenly at 1/rate. The headroom absorbs the jitter between taking a token and
-    LinkedIn receiving the request (a request that leaves late bunches up with the next one), so "N per second"
-    holds as LinkedIn measures it. Measured on a 2-core box with both cores busy: ~80 ms of jitter, which a
-    5 % headroom (~50 ms per 10 requests) did not absorb and 8 % (~87 ms) does."""
-    return BucketPolicy(rate_per_second=requests_per_second * (1 - headroom_percent / 100), capacity=1)
+class DynamoRateBuckets:
+    """One bucket per destination and connection (`<destination>#<connection>`; LinkedIn's is `linkedin#linkedin`),
+    created on first use and kept for the container, so its last known state saves a read per request."""
 
+    def __init__(self, table_name: str, clock: Clock, headroom_percent: float):
+        self.table_name = table_name
+        self.clock = clock
+        self.headroom_percent = headroom_percent
+        self._buckets: dict[str, DynamoTokenBucket] = {}
+        self._lock = threading.Lock()
 
-__all__ = ["MILLI", "DynamoTokenBucket", "default_policy"]
+    def bucket(self, destination: str, connection_id: str, requests_per_second: float) -> DynamoTokenBucket:
+        key = f"{destination}#{connection_id}"
+        with self._lock:
+            if key not in self._buckets:
+                policy = default_policy(requests_per_second, self.headroom_percent)
+                self._buckets[key] = DynamoTokenBucket(self.table_name, key, policy, self.clock)
+            return self._buckets[key]

@@ -1,30 +1,41 @@
-"""Secrets Manager values through Powertools Parameters (cached for 5 minutes per container)."""
+"""Secrets Manager values through Powertools Parameters (cached for 5 minutes per container, so a rotated secret
+applies within 5 minutes without a deploy). A value is read when first needed, never at import."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.utilities import parameters
 
-from audience_sync.settings import Settings
+from audience_sync.adapters.aws.errors import store_errors
+
+MAX_AGE_SECONDS = 300
 
 
-def linkedin_client_secret(settings: Settings) -> str:
-    value = parameters.get_secret(settings.linkedin_app_secret_arn, transform="json", max_age=300)
+def _secret(arn: str, transform: Any = None) -> Any:
+    with store_errors("secrets.get"):
+        return parameters.get_secret(arn, transform=transform, max_age=MAX_AGE_SECONDS)
+
+
+def oauth_client_secret(arn: str) -> str:
+    """The OAuth app's client secret: a JSON secret {"client_secret": ...} (LinkedInAppSecret)."""
+    value = _secret(arn, transform="json")
     if not isinstance(value, dict) or not value.get("client_secret"):
-        raise RuntimeError("the LinkedIn app secret has no client_secret")
+        raise RuntimeError("the OAuth app secret has no client_secret")
     return str(value["client_secret"])
 
 
-def oauth_state_key(settings: Settings) -> bytes:
-    value = parameters.get_secret(settings.oauth_state_secret_arn, max_age=300)
+def oauth_state_key(arn: str) -> bytes:
+    """The key that signs OAuth `state` values (OAuthStateSecret)."""
+    value = _secret(arn)
     if not value:
         raise RuntimeError("the OAuth state secret is empty")
     return str(value).encode("utf-8")
 
 
-def webhook_signing_secrets(settings: Settings) -> list[bytes]:
+def webhook_signing_secrets(arn: str) -> list[bytes]:
     """The webhook signing secrets: the secret's value split on whitespace ("new old" while rotating)."""
-    value = parameters.get_secret(settings.webhook_signing_secret_arn, max_age=300)
-    secrets = str(value or "").split()
+    secrets = str(_secret(arn) or "").split()
     if not secrets:
         raise RuntimeError("the webhook signing secret is empty")
     return [s.encode("utf-8") for s in secrets]

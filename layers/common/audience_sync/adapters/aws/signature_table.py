@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from audience_sync.adapters.aws import clients as aws
+from audience_sync.adapters.aws import clients
+from audience_sync.adapters.aws.errors import is_conditional_failure, translated
 
 
 class DynamoSignatureRegistry:
@@ -13,20 +14,22 @@ class DynamoSignatureRegistry:
     def __init__(self, table_name: str):
         self.table_name = table_name
 
+    @translated("signatures.claim")
     def claim(self, key: str, expires_at: int, now: int) -> bool:
         try:
             # An item past its expiry may still be there (TTL deletes lazily, and release() expires items at once).
-            aws.table(self.table_name).put_item(
+            clients.table(self.table_name).put_item(
                 Item={"id": key, "expires_at": expires_at},
                 ConditionExpression="attribute_not_exists(id) OR expires_at < :now",
                 ExpressionAttributeValues={":now": now},
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if is_conditional_failure(exc):
                 return False
             raise
         return True
 
+    @translated("signatures.release")
     def release(self, key: str, now: int) -> None:
         # Expired rather than deleted: the ingest is granted PutItem, not DeleteItem.
-        aws.table(self.table_name).put_item(Item={"id": key, "expires_at": now - 1})
+        clients.table(self.table_name).put_item(Item={"id": key, "expires_at": now - 1})

@@ -1,19 +1,30 @@
-"""A thin HTTP client for the LinkedIn REST API (versioned `/rest`, Rest.li protocol 2.0)."""
+"""A thin HTTP client for the LinkedIn REST API (versioned `/rest`, Rest.li protocol 2.0).
+
+One of the two modules of the package that speak HTTP (with oauth.py): everything else about LinkedIn is pure.
+Every request has a timeout; a 426 (the LinkedIn-Version this stack sends is sunset) is published as the
+`LinkedInVersionSunset` metric whichever request met it, so a stack with no traffic learns it from its scheduled
+audience refresh (LinkedInVersionSunsetAlarm).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
+from aws_lambda_powertools import Logger
 
+from audience_sync.destinations.linkedin.audiences import account_urn
 from audience_sync.destinations.linkedin.errors import MALFORMED_RESPONSE, LinkedInError
+from audience_sync.observability import emf
+
+logger = Logger(child=True)
 
 # (connect, read) seconds. A 5,000-element batch is ~1 MB; LinkedIn answers in well under 30 s.
 DEFAULT_TIMEOUT = (3.05, 30.0)
 RESTLI_PROTOCOL = "2.0.0"
+VERSION_SUNSET = "LinkedInVersionSunset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +34,20 @@ class ElementResult:
     message: str | None = None
 
 
-def account_urn(ad_account_id: str) -> str:
-    return f"urn:li:sponsoredAccount:{ad_account_id}"
+class LinkedInApi(Protocol):
+    """What the destination asks of LinkedIn (LinkedInClient; the tests' fakes)."""
 
+    def ad_account_users(self, token: str) -> list[dict[str, Any]]: ...
 
-def encode_users_body(elements: Sequence[dict[str, object]]) -> bytes:
-    """Serialise before taking a rate-limit token, so the token's time is the time the request leaves."""
-    return json.dumps({"elements": list(elements)}, separators=(",", ":")).encode("utf-8")
+    def ad_account(self, token: str, ad_account_id: str) -> dict[str, Any]: ...
+
+    def create_segment(
+        self, token: str, ad_account_id: str, name: str, source_platform: str, source_segment_id: str
+    ) -> str: ...
+
+    def get_segment(self, token: str, segment_id: str) -> dict[str, Any]: ...
+
+    def send_users(self, token: str, segment_id: str, body: bytes, expected: int) -> list[ElementResult]: ...
 
 
 class LinkedInClient:
@@ -80,7 +98,10 @@ class LinkedInClient:
         except requests.RequestException as exc:
             raise LinkedInError(0, "connection_error", type(exc).__name__) from exc
         if response.status_code >= 300:
-            raise error_from(response)
+            error = error_from(response)
+            if error.status == 426:
+                version_sunset(error.code)
+            raise error
         return response
 
     def ad_account_users(self, token: str) -> list[dict[str, Any]]:
@@ -136,6 +157,12 @@ class LinkedInClient:
             "POST", f"/dmpSegments/{segment_id}/users", token, body=body, restli_method="BATCH_CREATE"
         )
         return parse_element_results(response, expected)
+
+
+def version_sunset(code: str) -> None:
+    """LinkedIn answered 426: the LinkedIn-Version this stack sends is no longer served (alarmed)."""
+    logger.error("LinkedIn-Version is sunset: deploy with a current LinkedInVersion", extra={"code": code})
+    emf.count(VERSION_SUNSET, 1)
 
 
 def json_object(response: requests.Response) -> dict[str, Any]:

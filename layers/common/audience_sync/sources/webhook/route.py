@@ -1,5 +1,5 @@
 """The step entry webhook's route, declared once: the ingest function serves it, the API function documents it
-(openapi.py) although another function answers it."""
+(http/openapi.py) although another function answers it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, cast
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from audience_sync.http.openapi import error_responses, success
+from audience_sync.sources.webhook.models import WebhookBody
 from audience_sync.sources.webhook.signature import MAX_HEADER_CHARS, SIGNATURE_HEADER, TOLERANCE_SECONDS
-from audience_sync.steps.models import WebhookBody
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from audience_sync.core.clock import Clock
-from audience_sync.core.errors import ApiError
+from audience_sync.core.errors import Conflict, Unauthorized
 
 SIGNATURE_HEADER = "X-Signature"
 TOLERANCE_SECONDS = 300
@@ -31,25 +31,24 @@ _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 
 
-class InvalidSignature(ApiError):
+class InvalidSignature(Unauthorized):
     def __init__(self, message: str):
-        super().__init__(401, "invalid_signature", message)
+        super().__init__("invalid_signature", message)
 
 
-class StaleSignature(ApiError):
+class StaleSignature(Unauthorized):
     def __init__(self, timestamp: int, now: int):
         super().__init__(
-            401,
             "stale_signature",
             f"the signature's timestamp is {abs(now - timestamp)} s from the server's clock; at most "
             f"{TOLERANCE_SECONDS} s is accepted: sign each request when it is sent",
         )
 
 
-class ReplayedSignature(ApiError):
+class ReplayedSignature(Conflict):
     def __init__(self) -> None:
         super().__init__(
-            409, "replayed_signature", "this signature was already used; sign the request again to send it again"
+            "replayed_signature", "this signature was already used; sign the request again to send it again"
         )
 
 

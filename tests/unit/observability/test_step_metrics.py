@@ -1,4 +1,4 @@
-"""metrics_store.emit_emf: one CloudWatch EMF blob per step with its counts."""
+"""observability/step_metrics.py: one CloudWatch EMF blob per step with its counts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from audience_sync.adapters.aws.metrics_table import emit_emf
 from audience_sync.core.metrics import StepDelta
+from audience_sync.observability.step_metrics import publish_counts
 
 
 def test_one_blob_per_step_with_the_increments(capsys: pytest.CaptureFixture[str]) -> None:
@@ -15,7 +15,7 @@ def test_one_blob_per_step_with_the_increments(capsys: pytest.CaptureFixture[str
     delta.add("synced", 7)
     delta.add("errored", 2, reason="linkedin_400_invalid_element")
     delta.add("entered", 9)
-    emit_emf("welcome", delta)
+    publish_counts("welcome", delta)
 
     per_step, service_wide = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     blob = per_step
@@ -35,5 +35,5 @@ def test_one_blob_per_step_with_the_increments(capsys: pytest.CaptureFixture[str
 def test_no_service_wide_blob_without_errored_users(capsys: pytest.CaptureFixture[str]) -> None:
     delta = StepDelta()
     delta.add("synced", 3)
-    emit_emf("welcome", delta)
+    publish_counts("welcome", delta)
     assert len(capsys.readouterr().out.splitlines()) == 1

@@ -1,5 +1,6 @@
-"""ledger.py and retry_store.py against hand-written boto3 clients: the contracts the batcher and the retry
-function rely on (all-or-nothing record into buckets, duplicates reported not raised, idempotent execution start)."""
+"""adapters/aws/ledger_table.py and retry_store.py against hand-written boto3 clients: the contracts the batcher and
+the retry function rely on (all-or-nothing record into buckets, duplicates reported not raised, idempotent
+execution start)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,28 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from audience_sync.adapters.aws import clients
+from audience_sync.adapters.aws.ledger_table import CONFLICT_ATTEMPTS
+from audience_sync.adapters.aws.ledger_table import DynamoLedger as Ledger
+from audience_sync.adapters.aws.retry_store import S3RetryStore as RetryStore
+from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.metrics import StepDelta
-from audience_sync.pipeline import ledger as ledger_module
-from audience_sync.pipeline import retry_batch as retry_store_module
 from audience_sync.pipeline.ledger import (
-    CONFLICT_ATTEMPTS,
     LEDGER_TTL_SECONDS,
     MAX_ENTRIES_PER_TRANSACTION,
-    Ledger,
     LedgerEntry,
     LedgerKey,
     digest,
 )
-from audience_sync.pipeline.retry_batch import RetryBatch, RetryStore
-from tests.fakes.sync_fakes import AUD_A, T0, FakeClock, aws_error, users
+from audience_sync.pipeline.retry_batch import RetryBatch
+from tests.fakes.sync_fakes import AUD_A, T0, FakeClock, users
 
 BATCH_ID = "0123456789abcdef" * 2
+
+
+def aws_error(code: str = "ProvisionedThroughputExceededException", operation: str = "Op") -> ClientError:
+    """What boto3 raises; the adapters turn it into StoreUnavailable."""
+    return ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
 
 
 class FakeAws:
@@ -92,8 +99,7 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> FakeAws:
         assert service in ("dynamodb", "s3", "stepfunctions")
         return fake
 
-    monkeypatch.setattr(ledger_module.aws, "client", client)
-    monkeypatch.setattr(retry_store_module.aws, "client", client)
+    monkeypatch.setattr(clients, "client", client)
     return fake
 
 
@@ -194,8 +200,11 @@ def test_record_reports_the_ids_the_conflicting_bucket_already_holds(fake_aws: F
 )
 def test_record_raises_every_other_failure(fake_aws: FakeAws, error: ClientError) -> None:
     fake_aws.fail = lambda op, kwargs: error
-    with pytest.raises(ClientError):
+    with pytest.raises(StoreUnavailable) as raised:
         LEDGER.record("step-1", [entry("msg:a", synced=1), entry("msg:b")])
+    assert raised.value.operation == "ledger.record"
+    assert raised.value.reason == error.response["Error"]["Code"]
+    assert raised.value.__cause__ is error  # the original kept for the logs
 
 
 def test_a_transaction_conflict_is_tried_again_with_a_new_token(fake_aws: FakeAws) -> None:
@@ -211,7 +220,7 @@ def test_a_transaction_conflict_is_tried_again_with_a_new_token(fake_aws: FakeAw
 
 def test_conflicts_that_do_not_clear_are_raised(fake_aws: FakeAws) -> None:
     fake_aws.fail = lambda op, kwargs: canceled("TransactionConflict", None)
-    with pytest.raises(ClientError):
+    with pytest.raises(StoreUnavailable):
         Ledger("ledger", "metrics", FakeClock()).record("step-1", [entry("msg:a", synced=1)])
     assert len(fake_aws.ops("transact_write_items")) == CONFLICT_ATTEMPTS
 
@@ -219,14 +228,14 @@ def test_conflicts_that_do_not_clear_are_raised(fake_aws: FakeAws) -> None:
 def test_a_conflict_on_the_counters_is_not_a_duplicate(fake_aws: FakeAws) -> None:
     # the last item is the counters update: its ConditionalCheckFailed (none is set) must not name an entry
     fake_aws.fail = lambda op, kwargs: canceled(None, "ConditionalCheckFailed")
-    with pytest.raises(ClientError):
+    with pytest.raises(StoreUnavailable):
         LEDGER.record("step-1", [entry("msg:a", synced=1)])
 
 
 def test_a_bucket_conflict_without_our_ids_is_raised(fake_aws: FakeAws) -> None:
     fake_aws.fail = lambda op, kwargs: canceled("ConditionalCheckFailed", None) if op.startswith("t") else None
     fake_aws.items["b1"] = bucket_item("b1", ["msg:someone-else"])
-    with pytest.raises(ClientError):
+    with pytest.raises(StoreUnavailable):
         LEDGER.record("step-1", [entry("msg:a", synced=1)])
 
 
@@ -295,5 +304,5 @@ def test_start_of_an_execution_that_exists_is_done(fake_aws: FakeAws) -> None:
 
 def test_start_raises_other_errors(fake_aws: FakeAws) -> None:
     fake_aws.fail = lambda op, kwargs: aws_error("ThrottlingException", "StartExecution")
-    with pytest.raises(ClientError):
+    with pytest.raises(StoreUnavailable):
         STORE.start(f"retry/step-1/{BATCH_ID}/1.json", 30)

@@ -3,6 +3,9 @@
 Powertools prints a blob, then its newline, in two writes. The batcher logs from several threads: a log line
 written between the two leaves a line CloudWatch cannot parse, and the metric is lost (seen in local mode, where
 every function shares one stdout). One write per blob keeps each line whole. Blobs are built by Powertools.
+
+Not an adapter (adapters/aws/): EMF is a log line format, no AWS SDK call is made, and CloudWatch Logs turns the
+lines into metrics. Any layer may publish a metric through here, as any layer may log.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""steps.launch_problems: every reason a step cannot launch, reported at once."""
+"""steps/launch.py, launch_problems: every reason a step cannot launch, reported at once."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from audience_sync.steps.repository import launch_problems
+from audience_sync.steps.launch import launch_problems
 
 CONNECTED = {
     "status": "connected",

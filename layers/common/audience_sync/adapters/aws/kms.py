@@ -1,0 +1,22 @@
+"""Tokens encrypted with the stack's KMS key (TokenKey), bound to their connection by the encryption context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from audience_sync.adapters.aws import clients
+from audience_sync.adapters.aws.errors import translated
+
+
+class KmsTokenCipher:
+    def __init__(self, key_id: str):
+        self.key_id = key_id
+
+    @translated("kms.encrypt")
+    def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> bytes:
+        result = clients.kms().encrypt(KeyId=self.key_id, Plaintext=plaintext, EncryptionContext=dict(context))
+        return bytes(result["CiphertextBlob"])
+
+    @translated("kms.decrypt")
+    def decrypt(self, ciphertext: bytes, context: Mapping[str, str]) -> bytes:
+        return bytes(clients.kms().decrypt(CiphertextBlob=ciphertext, EncryptionContext=dict(context))["Plaintext"])

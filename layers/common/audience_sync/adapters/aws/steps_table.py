@@ -1,0 +1,127 @@
+"""StepsTable: one item per sync step (its config, status, audience and errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from audience_sync.adapters.aws import clients
+from audience_sync.adapters.aws.errors import is_conditional_failure, translated
+from audience_sync.adapters.aws.items import from_dynamodb, to_dynamodb
+from audience_sync.core.clock import now_ms
+from audience_sync.core.errors import NotFound
+from audience_sync.steps.records import ACTIVE, AUDIENCE_STATUS_ERROR, SYNC_ERROR, configured
+
+
+class DynamoStepStore:
+    def __init__(self, table_name: str):
+        self.table = clients.table(table_name)
+
+    def _find(self, step_id: str, consistent: bool = False) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"step_id": step_id}, ConsistentRead=consistent).get("Item")
+        return None if item is None else from_dynamodb(item)
+
+    @translated("steps.get")
+    def get(self, step_id: str) -> dict[str, Any]:
+        item = self._find(step_id)
+        if item is None:
+            raise NotFound(f"step '{step_id}'", code="step_not_found")
+        return item
+
+    def _scan(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.table.scan(**kwargs)
+            items += [from_dynamodb(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @translated("steps.list_all")
+    def list_all(self) -> list[dict[str, Any]]:
+        return sorted(self._scan(), key=lambda item: str(item["step_id"]))
+
+    @translated("steps.launched")
+    def launched(self) -> list[dict[str, Any]]:
+        return self._scan(
+            FilterExpression="#s = :active AND attribute_exists(audience_id)",
+            ProjectionExpression="step_id, #s, audience_id, audience_created_at, #e, #ae",
+            ExpressionAttributeNames={"#s": "status", "#e": SYNC_ERROR, "#ae": AUDIENCE_STATUS_ERROR},
+            ExpressionAttributeValues={":active": ACTIVE},
+        )
+
+    @translated("steps.put_config")
+    def put_config(self, step_id: str, config: dict[str, Any]) -> dict[str, Any]:
+        item = configured(self._find(step_id, consistent=True), step_id, config, now_ms())
+        self.table.put_item(Item=to_dynamodb(item))
+        return item
+
+    @translated("steps.record_created_audience")
+    def record_created_audience(self, step_id: str, name: str, account_id: str, audience_id: str, at: int) -> None:
+        self.table.update_item(
+            Key={"step_id": step_id},
+            UpdateExpression="SET audience_name = :n, audience_account = :a, created_audience_id = :i, "
+            "created_audience_at = :t",
+            ExpressionAttributeValues={":n": name, ":a": account_id, ":i": audience_id, ":t": at},
+        )
+
+    @translated("steps.activate")
+    def activate(self, step_id: str, audience_id: str, audience_created_at: int | None) -> dict[str, Any]:
+        now = now_ms()
+        values: dict[str, Any] = {":a": ACTIVE, ":aud": audience_id, ":now": now}
+        sets = "#s = :a, audience_id = :aud, launched_at = :now, updated_at = :now"
+        if audience_created_at is not None:
+            sets += ", audience_created_at = :created"
+            values[":created"] = audience_created_at
+        result = self.table.update_item(
+            Key={"step_id": step_id},
+            UpdateExpression=f"SET {sets} REMOVE #e, #ae",
+            ConditionExpression="attribute_exists(step_id)",
+            ExpressionAttributeNames={"#s": "status", "#e": SYNC_ERROR, "#ae": AUDIENCE_STATUS_ERROR},
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        return from_dynamodb(result["Attributes"])
+
+    @translated("steps.set_error")
+    def set_error(self, step_id: str, code: str, audience_id: str | None = None, attribute: str = SYNC_ERROR) -> bool:
+        condition = "attribute_exists(step_id) AND (attribute_not_exists(#e) OR #e <> :e)"
+        values: dict[str, Any] = {":e": code, ":now": now_ms()}
+        if audience_id is not None:
+            condition += " AND audience_id = :aud"
+            values[":aud"] = audience_id
+        try:
+            self.table.update_item(
+                Key={"step_id": step_id},
+                UpdateExpression="SET #e = :e, updated_at = :now",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#e": attribute},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    @translated("steps.clear_error")
+    def clear_error(
+        self, step_id: str, codes: tuple[str, ...], audience_id: str | None = None, attribute: str = SYNC_ERROR
+    ) -> None:
+        values: dict[str, Any] = {f":c{i}": code for i, code in enumerate(codes)}
+        condition = f"#e IN ({', '.join(values)})"
+        if audience_id is not None:
+            condition += " AND audience_id = :aud"
+            values[":aud"] = audience_id
+        try:
+            self.table.update_item(
+                Key={"step_id": step_id},
+                UpdateExpression="REMOVE #e SET updated_at = :now",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#e": attribute},
+                ExpressionAttributeValues={**values, ":now": now_ms()},
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise

@@ -1,0 +1,26 @@
+"""The destinations this platform can send to, by name, each imported only when a function needs it (the ingest
+never loads a destination's HTTP client)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Literal, get_args
+
+# A step config's `destination` (and v1's `partner`). Adding a destination: its package under destinations/, an
+# entry below, and a name here.
+DestinationName = Literal["linkedin"]
+DEFAULT_DESTINATION: DestinationName = "linkedin"
+
+# name -> "module:factory"; the factory takes the destination's settings and secrets (composition.py builds them).
+IMPLEMENTATIONS: dict[str, str] = {
+    "linkedin": "audience_sync.destinations.linkedin.destination:LinkedInDestination",
+}
+
+NAMES: tuple[str, ...] = get_args(DestinationName)
+
+
+def implementation(name: str) -> type:
+    """The class implementing destination `name`; KeyError for an unknown name."""
+    module, _, attribute = IMPLEMENTATIONS[name].partition(":")
+    found: type = getattr(importlib.import_module(module), attribute)
+    return found

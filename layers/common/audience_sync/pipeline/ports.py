@@ -1,0 +1,46 @@
+"""What the pipeline needs from the world, as typed ports. Adapters: adapters/aws/queues.py (SQS),
+adapters/aws/rate_bucket.py (the DynamoDB token bucket), adapters/aws/ledger_table.py (the ledger, ledger.py),
+adapters/aws/retry_store.py (S3 and Step Functions, retry_batch.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from audience_sync.core.errors import Unavailable
+
+
+class PublishFailed(Unavailable):
+    """Some users could not be queued; nothing is lost if the client sends the same webhook again (the ids of its
+    chunks are the same, so the ledger counts each once)."""
+
+    def __init__(self, refused: int):
+        super().__init__("queue_unavailable", "users could not be queued; retry with the same idempotency_key")
+        self.refused = refused  # messages still refused after the publisher's own retries
+
+
+class MessagePublisher(Protocol):
+    def send(self, bodies: Sequence[str], correlation_id: str | None = None) -> None:
+        """Queue every body; raises PublishFailed if any is still refused after retries."""
+        ...
+
+
+class QueueReader(Protocol):
+    """Reads more of the sync queue from inside a batcher invocation, in the shape of the event source mapping's
+    records (messageId, receiptHandle, body, attributes), and deletes what was settled."""
+
+    def receive(self, max_messages: int) -> list[dict[str, Any]]: ...
+
+    def delete(self, records: Sequence[dict[str, Any]]) -> None: ...
+
+
+class TokenBucket(Protocol):
+    def acquire(self, deadline_ms: int) -> bool:
+        """Take one token, waiting as needed; False if it cannot be had before `deadline_ms`."""
+        ...
+
+
+class RateBuckets(Protocol):
+    def bucket(self, destination: str, connection_id: str, requests_per_second: float) -> TokenBucket:
+        """The shared bucket of one connection to one destination (every batcher of the account takes from it)."""
+        ...
