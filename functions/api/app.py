@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container
+from audience_sync.composition import Container, load_destinations
 from audience_sync.core.errors import Invalid
 from audience_sync.core.metrics import public_metrics
 from audience_sync.http.openapi import NO_API_KEY, error_responses, public_spec, success
@@ -21,6 +21,7 @@ from audience_sync.sources.webhook.route import document_signature, users_router
 from audience_sync.steps.models import StepConfig, valid_step_id
 from audience_sync.steps.records import step_view
 
+load_destinations()  # at init: the container builds the destinations on first use
 logger = Logger()
 tracer = Tracer()
 app = new_resolver(logger)

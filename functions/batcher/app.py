@@ -12,9 +12,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container
+from audience_sync.composition import Container, load_destinations
 from audience_sync.settings import Settings
 
+load_destinations()  # at init: the container builds the destinations on first use
 logger = Logger()
 tracer = Tracer()
 

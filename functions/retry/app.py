@@ -12,10 +12,11 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from audience_sync.composition import Container
+from audience_sync.composition import Container, load_destinations
 from audience_sync.pipeline.batcher import REQUEST_BUDGET_MS
 from audience_sync.settings import Settings
 
+load_destinations()  # at init: the container builds the destinations on first use
 logger = Logger()
 tracer = Tracer()
 

@@ -2,37 +2,56 @@
 and for the operator CLI. Nothing else constructs an adapter or a destination.
 
 A Container is built once per execution environment (a handler's `@cache`, or the CLI's run) and builds each
-service on first use, so a function pays only for what it uses: the ingest never imports a destination or its HTTP
-client. Each import below sits in the property that needs it for that reason; the handler modules import the
-classes they use at module level, so nothing is deferred to the first invocation that an import at init would do.
+service on first use. Its modules are imported with it, at init, so that nothing is imported at a first invocation,
+but for the destinations' implementations (HTTP clients): a handler that sends or reads them calls
+`load_destinations()` when it is imported, and the ingest, which never does, does not pay for them.
 """
 
 from __future__ import annotations
 
+import importlib
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from audience_sync.adapters.aws import secrets
+from audience_sync.adapters.aws.audience_cache import DynamoAudienceCache
+from audience_sync.adapters.aws.connections_table import DynamoConnectionStore
+from audience_sync.adapters.aws.gauge_source import DynamoGaugeSource
+from audience_sync.adapters.aws.kms import KmsTokenCipher
+from audience_sync.adapters.aws.ledger_table import DynamoLedger
+from audience_sync.adapters.aws.metrics_table import MetricsStore
+from audience_sync.adapters.aws.queues import SqsPublisher, SqsQueueReader
+from audience_sync.adapters.aws.rate_bucket import DynamoRateBuckets
+from audience_sync.adapters.aws.retry_store import S3RetryStore
+from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
+from audience_sync.adapters.aws.sns import SnsNotifier
+from audience_sync.adapters.aws.steps_table import DynamoStepStore
+from audience_sync.connections.service import ConnectionService
+from audience_sync.connections.session import TokenSession
 from audience_sync.core.clock import Clock, SystemClock
+from audience_sync.destinations import registry
+from audience_sync.destinations.base import Destination
+from audience_sync.destinations.registry import DEFAULT_DESTINATION
+from audience_sync.insights.refresh import AudienceRefresher
+from audience_sync.observability.notifications import NoNotifier, Notifier
+from audience_sync.pipeline.batcher import Batcher
+from audience_sync.pipeline.ingest import IngestService
+from audience_sync.pipeline.ledger import Ledger
+from audience_sync.pipeline.retry_attempt import RetryAttempt
+from audience_sync.pipeline.retry_batch import RetryStore
+from audience_sync.pipeline.sender import Sender
 from audience_sync.settings import Settings
+from audience_sync.sources.webhook.signature import WebhookSignatures
+from audience_sync.steps.launch import Launcher
 
 if TYPE_CHECKING:
-    from audience_sync.adapters.aws.gauge_source import DynamoGaugeSource
-    from audience_sync.adapters.aws.metrics_table import MetricsStore
-    from audience_sync.adapters.aws.steps_table import DynamoStepStore
-    from audience_sync.connections.service import ConnectionService
-    from audience_sync.connections.session import TokenSession
-    from audience_sync.destinations.base import Destination
     from audience_sync.destinations.linkedin.destination import LinkedInDestination
-    from audience_sync.insights.refresh import AudienceRefresher
-    from audience_sync.observability.notifications import Notifier
-    from audience_sync.pipeline.batcher import Batcher
-    from audience_sync.pipeline.ingest import IngestService
-    from audience_sync.pipeline.ledger import Ledger
-    from audience_sync.pipeline.retry_attempt import RetryAttempt
-    from audience_sync.pipeline.retry_batch import RetryStore
-    from audience_sync.pipeline.sender import Sender
-    from audience_sync.sources.webhook.signature import WebhookSignatures
-    from audience_sync.steps.launch import Launcher
+
+
+def load_destinations() -> None:
+    """Import every destination's implementation now (a handler's init), not at its first invocation."""
+    for name in registry.IMPLEMENTATIONS:
+        importlib.import_module(registry.IMPLEMENTATIONS[name].partition(":")[0])
 
 
 class Container:
@@ -44,31 +63,22 @@ class Container:
     # ---- storage and notifications ---------------------------------------------------------------
     @cached_property
     def steps(self) -> DynamoStepStore:
-        from audience_sync.adapters.aws.steps_table import DynamoStepStore
-
         return DynamoStepStore(self.resources.require("steps_table"))
 
     @cached_property
     def metrics(self) -> MetricsStore:
-        from audience_sync.adapters.aws.metrics_table import MetricsStore
-
         return MetricsStore(self.resources.require("metrics_table"))
 
     @cached_property
     def notifier(self) -> Notifier:
         """Integration errors to the topic; nowhere when the function has none (the CLI)."""
         if not self.resources.notifications_topic_arn:
-            from audience_sync.observability.notifications import NoNotifier
-
             return NoNotifier()
-        from audience_sync.adapters.aws.sns import SnsNotifier
-
         return SnsNotifier(self.resources.notifications_topic_arn)
 
     # ---- destinations and their connections ----------------------------------------------------------
     @cached_property
     def linkedin(self) -> LinkedInDestination:
-        from audience_sync.adapters.aws import secrets
         from audience_sync.destinations.linkedin.destination import LinkedInDestination
 
         arn = self.resources.linkedin_app_secret_arn
@@ -83,10 +93,6 @@ class Container:
     @cached_property
     def connections(self) -> ConnectionService:
         """LinkedIn's connection (one per workspace, named after the destination)."""
-        from audience_sync.adapters.aws.connections_table import DynamoConnectionStore
-        from audience_sync.adapters.aws.kms import KmsTokenCipher
-        from audience_sync.connections.service import ConnectionService
-
         destination = self.linkedin
         return ConnectionService(
             connection_id=destination.name,
@@ -100,27 +106,18 @@ class Container:
     def session(self) -> TokenSession:
         """A new token session of LinkedIn's connection: one per user of tokens (the sender, the launcher, the
         audience refresh), each resetting it at the start of its own unit of work."""
-        from audience_sync.connections.session import TokenSession
-
         return TokenSession(self.connections, self.linkedin.classify)
 
     def oauth_state_key(self) -> bytes:
-        from audience_sync.adapters.aws import secrets
-
         return secrets.oauth_state_key(self.resources.require("oauth_state_secret_arn"))
 
     # ---- the API -------------------------------------------------------------------------------
     @cached_property
     def launcher(self) -> Launcher:
-        from audience_sync.steps.launch import Launcher
-
         return Launcher(self.steps, self.connections.view, self.linkedin, self.linkedin.audiences, self.session())
 
     @cached_property
     def audience(self) -> AudienceRefresher:
-        from audience_sync.adapters.aws.audience_cache import DynamoAudienceCache
-        from audience_sync.insights.refresh import AudienceRefresher
-
         return AudienceRefresher(
             steps=self.steps,
             destination=self.linkedin,
@@ -135,9 +132,6 @@ class Container:
     # ---- the webhook ------------------------------------------------------------------------------
     @cached_property
     def ingest(self) -> IngestService:
-        from audience_sync.adapters.aws.queues import SqsPublisher
-        from audience_sync.pipeline.ingest import IngestService
-
         return IngestService(self.steps, SqsPublisher(self.resources.require("sync_queue_url")))
 
     @cached_property
@@ -146,10 +140,6 @@ class Container:
         arn = self.resources.webhook_signing_secret_arn
         if not arn:
             return None
-        from audience_sync.adapters.aws import secrets
-        from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
-        from audience_sync.sources.webhook.signature import WebhookSignatures
-
         return WebhookSignatures(
             lambda: secrets.webhook_signing_secrets(arn),
             DynamoSignatureRegistry(self.resources.require("webhook_signatures_table")),
@@ -159,9 +149,6 @@ class Container:
     # ---- delivery: the sender, the batcher and the retry ------------------------------------------------
     @cached_property
     def sender(self) -> Sender:
-        from audience_sync.adapters.aws.rate_bucket import DynamoRateBuckets
-        from audience_sync.pipeline.sender import Sender
-
         return Sender(
             destinations=self.destinations,
             sessions={self.linkedin.name: self.session()},
@@ -175,21 +162,14 @@ class Container:
 
     @cached_property
     def ledger(self) -> Ledger:
-        from audience_sync.adapters.aws.ledger_table import DynamoLedger
-
         return DynamoLedger(self.resources.require("ledger_table"), self.resources.require("metrics_table"), self.clock)
 
     @cached_property
     def retry_store(self) -> RetryStore:
-        from audience_sync.adapters.aws.retry_store import S3RetryStore
-
         return S3RetryStore(self.resources.require("retry_bucket"), self.resources.retry_state_machine_arn)
 
     @cached_property
     def batcher(self) -> Batcher:
-        from audience_sync.adapters.aws.queues import SqsQueueReader
-        from audience_sync.pipeline.batcher import Batcher
-
         return Batcher(
             tuning=self.settings.tuning,
             sender=self.sender,
@@ -201,8 +181,6 @@ class Container:
 
     @cached_property
     def retry_attempt(self) -> RetryAttempt:
-        from audience_sync.pipeline.retry_attempt import RetryAttempt
-
         return RetryAttempt(
             sender=self.sender,
             ledger=self.ledger,
@@ -214,10 +192,6 @@ class Container:
     # ---- schedules ---------------------------------------------------------------------------------
     @cached_property
     def gauges(self) -> DynamoGaugeSource:
-        from audience_sync.adapters.aws.connections_table import DynamoConnectionStore
-        from audience_sync.adapters.aws.gauge_source import DynamoGaugeSource
-        from audience_sync.destinations.registry import DEFAULT_DESTINATION
-
         # The connection's status only: no destination (nor its HTTP client) is loaded for it.
         connection = DynamoConnectionStore(self.resources.require("connections_table"), DEFAULT_DESTINATION)
         return DynamoGaugeSource(self.metrics, connection)
