@@ -44,18 +44,24 @@ def functions() -> dict[str, Path]:
     }
 
 
-def lambda_environment() -> dict[str, str]:
-    """What Lambda sets, plus the template's variables with placeholder values (nothing is called at import)."""
+def lambda_environment(function: str | None = None) -> dict[str, str]:
+    """What Lambda sets, plus the template's variables of `function` (Globals and its own) with placeholder values
+    (nothing is called at import)."""
     from localmode.template import load_template
 
     template = load_template(ROOT / "template.yaml")
-    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    if function is not None:
+        own = template["Resources"][function]["Properties"].get("Environment") or {}
+        variables.update(own.get("Variables") or {})
     defaults = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
 
     def value(name: str, raw: Any) -> str:
         if isinstance(raw, str):
             return raw
         ref = raw.get("Ref") if isinstance(raw, dict) else None
+        if isinstance(raw, dict) and "Fn::If" in raw:  # a conditional variable (webhook signing): the default, off
+            return ""
         return defaults.get(ref) or f"placeholder-{name.lower()}"  # a resource's name or ARN: never called here
 
     env = {name: value(name, raw) for name, raw in variables.items()}
@@ -72,7 +78,7 @@ def lambda_environment() -> dict[str, str]:
     return env
 
 
-def import_times(code_dir: Path) -> tuple[float, float, list[tuple[str, float]]]:
+def import_times(code_dir: Path, function: str | None = None) -> tuple[float, float, list[tuple[str, float]]]:
     """(fastest and median ms to import `app`, its heaviest direct imports in ms) over RUNS fresh interpreters."""
     totals: list[float] = []
     children: dict[str, list[float]] = {}
@@ -80,7 +86,7 @@ def import_times(code_dir: Path) -> tuple[float, float, list[tuple[str, float]]]
         result = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", "import app"],
             cwd=code_dir,
-            env=lambda_environment(),
+            env=lambda_environment(function),
             capture_output=True,
             text=True,
             timeout=120,
@@ -129,6 +135,6 @@ def measure(progress: Callable[[str], None] | None = None) -> list[ColdStart]:
     for name, code_dir in functions().items():
         if progress:
             progress(f"cold start: importing {name} {RUNS} times")
-        fastest, median, heaviest = import_times(code_dir)
+        fastest, median, heaviest = import_times(code_dir, name)
         results.append(ColdStart(name, fastest, median, heaviest, sizes.get(name), sizes.get("CommonLayer")))
     return results

@@ -8,7 +8,7 @@ What is real and what stands in:
   one token bucket the way they share one DynamoDB item on AWS; and the LinkedIn sandbox runs as a process of its
   own (`python -m localmode.sandbox`), so LinkedIn's clock and CPU are not ours;
 - the queue is in memory (MemoryQueue, served to the batcher processes by a multiprocessing manager): moto's
-  SQS costs grow with the queue's depth (local-toolchain.md §2) and would measure the emulator, not the pipeline.
+  SQS receives take longer the deeper the queue (measured), which would measure the emulator, not the pipeline.
   It hands out batches the way Lambda's event source mapping does: up to 10,000 records or 6 MB with their
   envelopes, and what a batch reports failed comes back;
 - the ledger is in memory too (MemoryLedger, the same contract, served the same way): moto parses each of its

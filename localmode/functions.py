@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
 import queue
 import sys
 import time
@@ -43,16 +44,23 @@ class LocalFunction:
         return module
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        """Invoke like Lambda: reuse an idle container or start a new one; exceptions propagate."""
+        """Invoke like Lambda: reuse an idle container or start a new one; exceptions propagate. The function's code
+        sees its own environment (audience_sync.settings.function_environment), as on Lambda."""
+        from audience_sync.settings import FUNCTION_ENVIRONMENT
+
+        environment = FUNCTION_ENVIRONMENT.set({**os.environ, **self.environment})
         try:
-            module = self._idle.get_nowait()
-        except queue.Empty:
-            module = self._load()
-        try:
-            handler = getattr(module, self.handler.rsplit(".", 1)[1])
-            return handler(event, self._context())
+            try:
+                module = self._idle.get_nowait()
+            except queue.Empty:
+                module = self._load()
+            try:
+                handler = getattr(module, self.handler.rsplit(".", 1)[1])
+                return handler(event, self._context())
+            finally:
+                self._idle.put(module)
         finally:
-            self._idle.put(module)
+            FUNCTION_ENVIRONMENT.reset(environment)
 
     def _context(self) -> SimpleNamespace:
         deadline = time.monotonic() + self.timeout
@@ -91,17 +99,24 @@ def load_functions(template: dict[str, Any], root: Path, resolver: Any) -> dict[
     return functions
 
 
-def shared_environment(functions: dict[str, LocalFunction]) -> dict[str, str]:
-    """One process runs every function, so their environments must agree on every shared key."""
-    merged: dict[str, str] = {}
-    for function in functions.values():
-        for key, value in function.environment.items():
-            if merged.setdefault(key, value) != value:
-                raise RuntimeError(
-                    f"{function.logical_id} sets {key} differently from another function; local mode runs all "
-                    "functions in one process, so give per-function settings distinct names"
-                )
-    return merged
+def global_environment(template: dict[str, Any], resolver: Any) -> dict[str, str]:
+    """The Globals' variables, resolved: what every function has, and what local mode puts in the process's
+    environment. A function may add or change variables of its own, except Powertools' (POWERTOOLS_*), which
+    Powertools reads from the process's environment, shared by every local function."""
+    defaults = (template.get("Globals") or {}).get("Function") or {}
+    variables = ((defaults.get("Environment") or {}).get("Variables")) or {}
+    resolved = {k: str(r) for k, r in ((k, resolver.resolve(v)) for k, v in variables.items()) if r is not NO_VALUE}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        own = ((resource.get("Properties", {}).get("Environment") or {}).get("Variables")) or {}
+        powertools = sorted(k for k in own if k.startswith("POWERTOOLS_"))
+        if powertools:
+            raise RuntimeError(
+                f"{logical_id} sets {', '.join(powertools)} for itself: local mode runs every function in one "
+                "process, where Powertools reads one environment; set them in Globals"
+            )
+    return resolved
 
 
 def layer_paths(template: dict[str, Any], root: Path) -> list[Path]:

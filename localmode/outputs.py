@@ -29,11 +29,15 @@ def resolved_outputs(template: dict[str, Any], resolver: Resolver) -> dict[str, 
 
 
 def publish_outputs(
-    template: dict[str, Any], resolver: Resolver, stack_name: str, overrides: dict[str, str] | None = None
+    template: dict[str, Any], resolver: Resolver, stack_name: str, api_urls: dict[str, str] | None = None
 ) -> dict[str, str]:
+    """Publish the outputs; a value under an API's AWS URL (`api_urls`: AWS URL -> local base URL, Stack.api_urls)
+    points at local mode instead (ApiUrl, OAuthCallbackUrl, and any API added later)."""
     outputs = resolved_outputs(template, resolver)
-    for name, value in (overrides or {}).items():
-        outputs.setdefault(name, {"Description": ""})["Value"] = value
+    for output in outputs.values():
+        for aws_url, local_url in (api_urls or {}).items():
+            if output["Value"].startswith(aws_url):
+                output["Value"] = local_url + output["Value"][len(aws_url) :]
     body = {
         "Description": "audience-sync local mode: the outputs of template.yaml, resolved in the emulated account",
         "Resources": {"LocalMode": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},

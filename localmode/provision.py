@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from localmode import moto_threadsafe, stepfunctions
-from localmode.api_gateway import ApiGateway
-from localmode.functions import LocalFunction, layer_paths, load_functions, shared_environment
+from localmode.api_gateway import ApiGateway, local_api_id, rest_apis
+from localmode.functions import LocalFunction, global_environment, layer_paths, load_functions
 from localmode.resources import ACCOUNT_ID, REGION, create_resources
 from localmode.template import Resolver, load_template
 
@@ -32,7 +32,7 @@ class Stack:
     template: dict[str, Any]
     resolver: Resolver
     functions: dict[str, LocalFunction]
-    api_id: str
+    api_ids: list[str]  # every AWS::Serverless::Api, served on one port
     state_machines: dict[str, str]  # logical id -> ARN
 
     def stop(self) -> None:
@@ -43,8 +43,16 @@ class Stack:
         return self.resolver.values[logical_id]
 
     def gateway(self, api_key: str) -> ApiGateway:
-        stage = str(self.template["Resources"][self.api_id]["Properties"].get("StageName", "api"))
-        return ApiGateway(self.template, self.functions, self.api_id, api_key, stage)
+        return ApiGateway(self.template, self.functions, api_key)
+
+    def api_urls(self, base_url: str) -> dict[str, str]:
+        """Each API's URL on AWS as the template writes it (https://<id>.execute-api.<region>.amazonaws.com/<stage>)
+        -> the local base URL that serves it."""
+        apis = rest_apis(self.template)
+        return {
+            f"https://{local_api_id(api_id)}.execute-api.{REGION}.amazonaws.com/{apis[api_id].stage}": base_url
+            for api_id in self.api_ids
+        }
 
 
 def template_parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
@@ -92,12 +100,17 @@ def provision(
             name = f"{stack_name}-{logical_id}"
             resolver.set_resource(logical_id, name, Arn=stepfunctions.function_arn(name))
     create_resources(template, resolver, stack_name)
-    api_id = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Api")
-    resolver.set_resource(api_id, "local")
+    api_ids = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Api"]
+    for api_id in api_ids:
+        resolver.set_resource(api_id, local_api_id(api_id))
     functions = load_functions(template, root, resolver)
     stepfunctions.create_functions(functions, stack_name)
     state_machines = stepfunctions.create_state_machines(template, resolver, root, stack_name)
     stepfunctions.install(functions, stack_name, time_scale)
-    os.environ.update(shared_environment(functions))
+    # Only what every function has goes into the process's environment (Powertools reads it there); each function
+    # sees its own whole environment while it runs (localmode/functions.py).
+    os.environ.update(global_environment(template, resolver))
     os.environ.update(extra_env)
-    return Stack(template, resolver, functions, api_id, state_machines)
+    for function in functions.values():
+        function.environment.update(extra_env)
+    return Stack(template, resolver, functions, api_ids, state_machines)

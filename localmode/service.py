@@ -120,16 +120,12 @@ class LocalService:
             time_scale=self.config.time_scale,
         )
         # The operator CLI finds the stack through its outputs and reads it over /_aws, as it would on AWS.
-        publish_outputs(
-            self.stack.template,
-            self.stack.resolver,
-            stack_name,
-            {"ApiUrl": self.base_url, "OAuthCallbackUrl": f"{self.base_url}/v1/connections/linkedin/callback"},
-        )
+        publish_outputs(self.stack.template, self.stack.resolver, stack_name, self.stack.api_urls(self.base_url))
         self.functions = self.stack.functions
         if self.config.webhook_signing_secret:
             use_webhook_signing_secret(self.stack, self.config.webhook_signing_secret)
-        self.chaos.install(self.functions["BatcherFunction"])
+        if self.config.chaos_crash_probability > 0:  # crashes around the batcher's ledger write (localmode/chaos.py)
+            self.chaos.install(self.functions["BatcherFunction"])
         self._late.app = DispatcherMiddleware(
             self.stack.gateway(self.config.api_key), {SANDBOX_PREFIX: self.sandbox, AWS_PREFIX: aws_endpoint_app()}
         )
@@ -164,8 +160,8 @@ class LocalService:
                         )
                         poller.start()
                         self.threads.append(poller)
-                elif event.get("Type") == "Schedule":
-                    period = rate_seconds(str(props.get("Schedule", "")))
+                elif event.get("Type") in ("Schedule", "ScheduleV2"):  # EventBridge rules, or EventBridge Scheduler
+                    period = rate_seconds(str(props.get("Schedule") or props.get("ScheduleExpression") or ""))
                     if period is None:
                         logger.warning("schedule %s of %s is not a rate(); not run locally", name, function.logical_id)
                         continue

@@ -1,8 +1,8 @@
 """The template's state machines, run by moto's Step Functions interpreter with the local functions.
 
-moto runs the real ASL (local-toolchain.md §3) but would start a Docker container for each Lambda task, and
-it waits the real number of seconds in Wait states and between Retry attempts. Three patches make it local:
-a Lambda task calls the in-process LocalFunction; a Wait waits `seconds / TIME_SCALE`; a Retry interval
+moto runs the real ASL (docs/decisions/0001-in-process-local-mode.md) but would start a Docker container for each
+Lambda task, and it waits the real number of seconds in Wait states and between Retry attempts. Three patches make
+it local: a Lambda task calls the in-process LocalFunction; a Wait waits `seconds / TIME_SCALE`; a Retry interval
 likewise. Every wait asked for is recorded (unscaled) in `requested_waits`, so tests can read the schedule.
 """
 

@@ -1,6 +1,6 @@
 """Built-in LinkedIn Marketing API sandbox (a WSGI app) for local mode and tests.
 
-See ``/work/shared/reference/linkedin-api.md`` section 9 for the behaviour it imitates.
+docs/integrations/linkedin.md holds the behaviour it imitates.
 """
 
 from localmode.sandbox.app import LinkedInSandbox

@@ -9,7 +9,8 @@ from localmode.sandbox.rules import Identity, element_error, identity, member_re
 
 UPDATE_SETTLE_SECONDS = 2.0  # a write while READY shows UPDATING until this long after the last write
 MIN_VISIBLE_AUDIENCE = 300  # audienceSize / matchedCount are only shown from this many members
-STATUSES = ("BUILDING", "READY", "UPDATING", "ARCHIVED", "EXPIRED", "FAILED", "ERROR")  # linkedin-api.md §1.4
+# docs/integrations/linkedin.md, "Segments"
+STATUSES = ("BUILDING", "READY", "UPDATING", "ARCHIVED", "EXPIRED", "FAILED", "ERROR")
 
 
 def epoch_ms(seconds: float) -> int:

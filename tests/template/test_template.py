@@ -366,6 +366,27 @@ def test_outputs_and_generated_resources_after_sam_transform() -> None:
             assert secured == (path != CALLBACK_PATH), f"{method.upper()} {path}: api key required={secured}"
 
 
+# CloudFormation takes 500 resources a stack. Past this budget, the next capability goes into a nested stack of its
+# own (docs/decisions/0010-one-ordered-template.md says why one template until then).
+RESOURCE_BUDGET = 400
+FLOW = ["Shared code", "API", "Ingest", "Sync", "Retry", "Schedules", "Observability", "Data", "Secrets and keys"]
+
+
+def test_the_deployed_stack_stays_within_its_resource_budget() -> None:
+    count = len(translated_template()["Resources"])
+    assert count <= RESOURCE_BUDGET, f"{count} resources after the SAM transform: time for a nested stack (0010)"
+
+
+def test_resources_are_ordered_by_the_flow_each_part_under_its_banner() -> None:
+    text = TEMPLATE.read_text(encoding="utf-8")
+    resources = text[text.index("\nResources:\n") : text.index("\nOutputs:\n")]
+    banners = re.findall(r"^  # (\d+)\. ([A-Za-z ]+):", resources, re.MULTILINE)
+    assert [title for _, title in banners] == FLOW
+    assert [int(n) for n, _ in banners] == list(range(1, len(FLOW) + 1))
+    first_resource = re.search(r"^  [A-Za-z0-9]+:\s*$", resources, re.MULTILINE)
+    assert first_resource is not None and resources.index("# 1. Shared code") < first_resource.start()
+
+
 def test_the_api_key_belongs_to_a_throttled_usage_plan() -> None:
     translated = translated_template()["Resources"]
     (plan,) = [r["Properties"] for r in translated.values() if r["Type"] == "AWS::ApiGateway::UsagePlan"]

@@ -1,7 +1,7 @@
 """Retry schedules: the waits between attempts and the horizon after which waiting users count as errored. Pure.
 
 A failed batch waits `first` seconds, then `rate` times as long each time, capped at `cap`; the last wait is
-shortened so the waits add up to exactly the horizon. The defaults are LinkedIn's (seed 000): 30 s doubling to 1 h,
+shortened so the waits add up to exactly the horizon. The defaults are LinkedIn's: 30 s doubling to 1 h,
 13 h in all (`RetryHorizonSeconds`). No jitter: full jitter would draw each wait from [0, delay] and halve the
 horizon on average (docs/decisions/0005-retry-without-jitter.md). Spreading is unnecessary because every attempt
 goes through the shared rate limiter anyway.

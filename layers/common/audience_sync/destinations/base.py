@@ -14,7 +14,8 @@ knows nothing about a destination but this module. A destination says:
   (`RetryPolicy`: the waits between attempts and the horizon after which waiting users count as errored).
 
 LinkedIn Matched Audiences (`destinations/linkedin/`) is the first implementation. The second, checked here on
-paper against this interface, is the **outbound webhook** of campaigns (PLATFORM.md §6, issue 9):
+paper against this interface, is the **outbound webhook** of campaigns (docs/architecture.md, "Where the next
+capabilities live"):
 
 - one user per request: `Limits(elements_per_request=1, ...)`; the packer cuts requests of one user.
 - its own rate, per campaign: `Limits.requests_per_second` from `rate_limit_per_minute`; the rate bucket is keyed

@@ -1,4 +1,4 @@
-"""Launching a step (POST /v1/steps/{step_id}/launch): list every problem at once (seed 000's FAQ "Why is my
+"""Launching a step (POST /v1/steps/{step_id}/launch): list every problem at once (the product's FAQ "Why is my
 Canvas not allowed to launch?"), then create the destination's audience or check the chosen one, then activate.
 
 A relaunch with the same audience name and account reuses the audience this step created before, never one picked
