@@ -26,7 +26,7 @@ _POST = f"  curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/steps/welcome/users -
 
 
 def _signed_post() -> list[str]:
-    """WEBHOOK_SIGNING_SECRET is set: the webhook carries X-Signature (README, "Signed webhooks")."""
+    """WEBHOOK_SIGNING_SECRET is set: the webhook carries X-Signature (docs/api.md, "Signed webhooks")."""
     return [
         "  #    (WEBHOOK_SIGNING_SECRET is set: sign each request, t = now, v1 = HMAC-SHA256 of t.step_id.body)",
         f"  BODY='{USERS}'; T=$(date +%s)",

@@ -80,7 +80,29 @@ class Call:
         return {uid["idValue"] for e in self.elements for uid in e["userIds"]}
 
 
-class FakeLinkedIn:
+class LinkedInApiStub:
+    """The LinkedIn API (destinations/linkedin/client.py) for a fake that answers only the calls its code makes: the
+    others fail the test."""
+
+    def ad_account_users(self, token: str) -> list[dict[str, Any]]:
+        raise AssertionError("ad accounts are not read here")
+
+    def ad_account(self, token: str, ad_account_id: str) -> dict[str, Any]:
+        raise AssertionError("ad accounts are not read here")
+
+    def create_segment(
+        self, token: str, ad_account_id: str, name: str, source_platform: str, source_segment_id: str
+    ) -> str:
+        raise AssertionError("no audience is created here")
+
+    def get_segment(self, token: str, segment_id: str) -> dict[str, Any]:
+        raise AssertionError("no audience is read here")
+
+    def send_users(self, token: str, segment_id: str, body: bytes, expected: int) -> list[ElementResult]:
+        raise AssertionError("no users are sent here")
+
+
+class FakeLinkedIn(LinkedInApiStub):
     """Answers from a script (one per request, in order; `by_segment` scripts one audience); once a script is
     exhausted every element is accepted. Each answer sees the clock, so the tests can check when a request left."""
 
@@ -89,20 +111,6 @@ class FakeLinkedIn:
         self.script = list(script)
         self.by_segment = {k: list(v) for k, v in (by_segment or {}).items()}
         self.calls: list[Call] = []
-
-    def ad_account_users(self, token: str) -> list[dict[str, Any]]:
-        return []
-
-    def ad_account(self, token: str, ad_account_id: str) -> dict[str, Any]:
-        return {}
-
-    def create_segment(
-        self, token: str, ad_account_id: str, name: str, source_platform: str, source_segment_id: str
-    ) -> str:
-        raise AssertionError("the sync path never creates an audience")
-
-    def get_segment(self, token: str, segment_id: str) -> dict[str, Any]:
-        raise AssertionError("the sync path never reads an audience")
 
     def send_users(self, token: str, segment_id: str, body: bytes, expected: int) -> list[ElementResult]:
         elements = json.loads(body)["elements"]

@@ -13,7 +13,6 @@ from audience_sync.connections.session import TokenSession
 from audience_sync.core.errors import DomainError, NotFound
 from audience_sync.destinations.base import AudienceReading
 from audience_sync.destinations.linkedin.audiences import AUDIENCE_NOT_FOUND_GRACE_MS
-from audience_sync.destinations.linkedin.client import ElementResult
 from audience_sync.destinations.linkedin.destination import LinkedInDestination
 from audience_sync.destinations.linkedin.errors import LinkedInError
 from audience_sync.destinations.linkedin.oauth import oauth_error
@@ -22,7 +21,7 @@ from audience_sync.http.errors import status_of
 from audience_sync.insights.audience import MIN_READ_INTERVAL_SECONDS, CachedView
 from audience_sync.insights.refresh import AudienceRefresher, Outcome
 from audience_sync.steps.records import AUDIENCE_STATUS_ERROR, SYNC_ERROR
-from tests.fakes.sync_fakes import T0, FakeClock, FakeConnections, FakeNotifier, store_error
+from tests.fakes.sync_fakes import T0, FakeClock, FakeConnections, FakeNotifier, LinkedInApiStub, store_error
 
 MAX_AGE = 60
 NO_DEADLINE = T0 + 10**9
@@ -37,7 +36,7 @@ def segment(audience_id: str, status: str, **destination: Any) -> dict[str, Any]
     }
 
 
-class FakeSegments:
+class FakeSegments(LinkedInApiStub):
     """GET /rest/dmpSegments/{id}: each audience answers from its script (then repeats its last answer)."""
 
     def __init__(self) -> None:
@@ -46,20 +45,6 @@ class FakeSegments:
 
     def answer(self, audience_id: str, *answers: dict[str, Any] | Exception) -> None:
         self.script[audience_id] = list(answers)
-
-    def ad_account_users(self, token: str) -> list[dict[str, Any]]:
-        return []
-
-    def ad_account(self, token: str, ad_account_id: str) -> dict[str, Any]:
-        return {}
-
-    def create_segment(
-        self, token: str, ad_account_id: str, name: str, source_platform: str, source_segment_id: str
-    ) -> str:
-        raise AssertionError("the refresh never creates an audience")
-
-    def send_users(self, token: str, segment_id: str, body: bytes, expected: int) -> list[ElementResult]:
-        raise AssertionError("the refresh never sends users")
 
     def get_segment(self, token: str, audience_id: str) -> dict[str, Any]:
         self.calls.append((token, audience_id))

@@ -7,13 +7,9 @@ webhook (a bigger item costs read units on the hot path), and a scan of the step
 
 from __future__ import annotations
 
-from typing import Any
-
-from botocore.exceptions import ClientError
-
 from audience_sync.adapters.aws import clients
-from audience_sync.adapters.aws.errors import is_conditional_failure, translated
-from audience_sync.adapters.aws.items import from_dynamodb
+from audience_sync.adapters.aws.errors import applied, translated
+from audience_sync.adapters.aws.items import from_dynamodb, scan
 from audience_sync.insights.audience import CachedView
 
 
@@ -28,28 +24,16 @@ class DynamoAudienceCache:
 
     @translated("audience_cache.all")
     def all(self) -> dict[str, CachedView]:
-        views: dict[str, CachedView] = {}
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self.table.scan(**kwargs)
-            for item in page.get("Items", []):
-                view = CachedView.from_item(from_dynamodb(item))
-                views[view.step_id] = view
-            if "LastEvaluatedKey" not in page:
-                return views
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        views = [CachedView.from_item(item) for item in scan(self.table)]
+        return {view.step_id: view for view in views}
 
     @translated("audience_cache.put")
     def put(self, view: CachedView) -> bool:
         """Store `view` unless a later attempt (the schedule and a GET may read at once) is stored already."""
-        try:
-            self.table.put_item(
+        return applied(
+            lambda: self.table.put_item(
                 Item=view.to_item(),
                 ConditionExpression="attribute_not_exists(checked_at) OR checked_at <= :c",
                 ExpressionAttributeValues={":c": view.checked_at},
             )
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-            return False
-        return True
+        )

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from audience_sync.adapters.aws import clients
-from audience_sync.adapters.aws.errors import is_conditional_failure, translated
+from audience_sync.adapters.aws.errors import applied, is_conditional_failure, translated
 from audience_sync.connections.ports import ConnectionRecord, TokenWrite
 from audience_sync.destinations.base import Account
 
@@ -81,19 +81,15 @@ class DynamoConnectionStore:
 
     @translated("connections.mark_invalid")
     def mark_invalid(self, reason: str, now: int) -> bool:
-        try:
-            self.table.update_item(
+        return applied(
+            lambda: self.table.update_item(
                 Key={"pk": self.pk},
                 UpdateExpression="SET #s = :s, #e = :e, updated_at = :now",
                 ConditionExpression="attribute_exists(pk) AND #s <> :s",
                 ExpressionAttributeNames={"#s": "status", "#e": "error"},
                 ExpressionAttributeValues={":s": "invalid_token", ":e": reason, ":now": now},
             )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        )
 
     @translated("connections.delete")
     def delete(self) -> None:

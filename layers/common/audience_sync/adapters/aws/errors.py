@@ -30,6 +30,17 @@ def is_conditional_failure(error: ClientError) -> bool:
     return error_code(error) == CONDITIONAL_CHECK_FAILED
 
 
+def applied(write: Callable[[], object]) -> bool:
+    """Run a conditional write: True when written, False when its condition did not hold; other failures raise."""
+    try:
+        write()
+    except ClientError as error:
+        if is_conditional_failure(error):
+            return False
+        raise
+    return True
+
+
 @contextmanager
 def store_errors(operation: str) -> Iterator[None]:
     """Inside, any AWS failure becomes StoreUnavailable(operation, code)."""

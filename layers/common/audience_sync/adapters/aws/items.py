@@ -21,3 +21,14 @@ def from_dynamodb(value: Any) -> Any:
 def to_dynamodb(value: Any) -> Any:
     """JSON-like data with DynamoDB's numbers: a float 1.5 would otherwise be a TypeError (a 5xx)."""
     return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def scan(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a paginated Scan (for schedules and operators, never on a request's path), as plain JSON."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.scan(**kwargs)
+        items += [from_dynamodb(item) for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

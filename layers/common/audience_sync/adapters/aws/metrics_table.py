@@ -6,7 +6,7 @@ from typing import Any
 
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import translated
-from audience_sync.adapters.aws.items import from_dynamodb
+from audience_sync.adapters.aws.items import from_dynamodb, scan
 from audience_sync.core.metrics import StepDelta
 
 
@@ -23,14 +23,7 @@ class MetricsStore:
     @translated("metrics.scan")
     def all(self) -> list[dict[str, Any]]:
         """Every step's counters (a paginated Scan: for the gauges' schedule, never on a request's path)."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self.table.scan(**kwargs)
-            items += [from_dynamodb(item) for item in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return scan(self.table)
 
 
 def counters_update(step_id: str, delta: StepDelta, now: int) -> dict[str, Any]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
 from audience_sync.adapters.aws import clients
-from audience_sync.adapters.aws.errors import is_conditional_failure, translated
+from audience_sync.adapters.aws.errors import applied, translated
 
 
 class DynamoSignatureRegistry:
@@ -16,18 +14,14 @@ class DynamoSignatureRegistry:
 
     @translated("signatures.claim")
     def claim(self, key: str, expires_at: int, now: int) -> bool:
-        try:
-            # An item past its expiry may still be there (TTL deletes lazily, and release() expires items at once).
-            clients.table(self.table_name).put_item(
+        # An item past its expiry may still be there (TTL deletes lazily, and release() expires items at once).
+        return applied(
+            lambda: clients.table(self.table_name).put_item(
                 Item={"id": key, "expires_at": expires_at},
                 ConditionExpression="attribute_not_exists(id) OR expires_at < :now",
                 ExpressionAttributeValues={":now": now},
             )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        )
 
     @translated("signatures.release")
     def release(self, key: str, now: int) -> None:

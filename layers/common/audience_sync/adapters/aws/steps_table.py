@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from audience_sync.adapters.aws import clients
-from audience_sync.adapters.aws.errors import is_conditional_failure, translated
-from audience_sync.adapters.aws.items import from_dynamodb, to_dynamodb
+from audience_sync.adapters.aws.errors import applied, translated
+from audience_sync.adapters.aws.items import from_dynamodb, scan, to_dynamodb
 from audience_sync.core.clock import now_ms
 from audience_sync.core.errors import NotFound
 from audience_sync.steps.records import ACTIVE, AUDIENCE_STATUS_ERROR, SYNC_ERROR, configured
@@ -29,22 +27,14 @@ class DynamoStepStore:
             raise NotFound(f"step '{step_id}'", code="step_not_found")
         return item
 
-    def _scan(self, **kwargs: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.table.scan(**kwargs)
-            items += [from_dynamodb(item) for item in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
     @translated("steps.list_all")
     def list_all(self) -> list[dict[str, Any]]:
-        return sorted(self._scan(), key=lambda item: str(item["step_id"]))
+        return sorted(scan(self.table), key=lambda item: str(item["step_id"]))
 
     @translated("steps.launched")
     def launched(self) -> list[dict[str, Any]]:
-        return self._scan(
+        return scan(
+            self.table,
             FilterExpression="#s = :active AND attribute_exists(audience_id)",
             ProjectionExpression="step_id, #s, audience_id, audience_created_at, #e, #ae",
             ExpressionAttributeNames={"#s": "status", "#e": SYNC_ERROR, "#ae": AUDIENCE_STATUS_ERROR},
@@ -86,42 +76,44 @@ class DynamoStepStore:
 
     @translated("steps.set_error")
     def set_error(self, step_id: str, code: str, audience_id: str | None = None, attribute: str = SYNC_ERROR) -> bool:
-        condition = "attribute_exists(step_id) AND (attribute_not_exists(#e) OR #e <> :e)"
-        values: dict[str, Any] = {":e": code, ":now": now_ms()}
-        if audience_id is not None:
-            condition += " AND audience_id = :aud"
-            values[":aud"] = audience_id
-        try:
-            self.table.update_item(
-                Key={"step_id": step_id},
-                UpdateExpression="SET #e = :e, updated_at = :now",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#e": attribute},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._error_write(
+            step_id,
+            attribute,
+            "SET #e = :e, updated_at = :now",
+            "attribute_exists(step_id) AND (attribute_not_exists(#e) OR #e <> :e)",
+            {":e": code},
+            audience_id,
+        )
 
     @translated("steps.clear_error")
     def clear_error(
         self, step_id: str, codes: tuple[str, ...], audience_id: str | None = None, attribute: str = SYNC_ERROR
     ) -> None:
-        values: dict[str, Any] = {f":c{i}": code for i, code in enumerate(codes)}
+        values = {f":c{i}": code for i, code in enumerate(codes)}
         condition = f"#e IN ({', '.join(values)})"
+        self._error_write(step_id, attribute, "REMOVE #e SET updated_at = :now", condition, values, audience_id)
+
+    def _error_write(
+        self,
+        step_id: str,
+        attribute: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        audience_id: str | None,
+    ) -> bool:
+        """A conditional write of a step's error attribute (`#e`); with `audience_id`, only while the step still
+        targets that audience. False when the condition did not hold."""
+        values = {**values, ":now": now_ms()}
         if audience_id is not None:
             condition += " AND audience_id = :aud"
             values[":aud"] = audience_id
-        try:
-            self.table.update_item(
+        return applied(
+            lambda: self.table.update_item(
                 Key={"step_id": step_id},
-                UpdateExpression="REMOVE #e SET updated_at = :now",
+                UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#e": attribute},
-                ExpressionAttributeValues={**values, ":now": now_ms()},
+                ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
+        )
