@@ -1,8 +1,8 @@
 """Failed executions of the retry state machine, and redriving them (Step Functions RedriveExecution).
 
-An execution fails when the retry function keeps failing (README "When something is stuck"). Its users stay in
-their S3 batch, and a redrive runs it again from the failed state; an attempt already counted is never counted
-again.
+An execution fails when the retry function keeps failing (docs/pipeline.md, "When something is stuck"). Its users
+stay in their S3 batch, and a redrive runs it again from the failed state (docs/operations.md, "Retry executions");
+an attempt already counted is never counted again.
 """
 
 from __future__ import annotations

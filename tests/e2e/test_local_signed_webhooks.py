@@ -1,5 +1,5 @@
 """`WEBHOOK_SIGNING_SECRET=… make run`: unsigned webhooks are refused, and the signed curl + openssl lines that
-local mode prints (and the README shows) are accepted once, then refused as a replay."""
+local mode prints (and docs/api.md, "Signed webhooks", shows) are accepted once, then refused as a replay."""
 
 from __future__ import annotations
 

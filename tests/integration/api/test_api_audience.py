@@ -27,7 +27,8 @@ SCHEDULE_EVENT = json.loads(
 )
 MAX_AGE_MS = 60_000  # the template's AudienceMaxAgeSeconds
 MIN_INTERVAL_MS = MIN_READ_INTERVAL_SECONDS * 1000  # ?refresh=true reads LinkedIn at most this often
-STATUSES = ["BUILDING", "READY", "UPDATING", "ARCHIVED", "EXPIRED", "FAILED", "ERROR"]  # linkedin-api.md §1.4
+# docs/integrations/linkedin.md, "Segments": every status LinkedIn documents.
+STATUSES = ["BUILDING", "READY", "UPDATING", "ARCHIVED", "EXPIRED", "FAILED", "ERROR"]
 STEP_ERRORS = {"EXPIRED": "audience_expired", "FAILED": "audience_failed", "ERROR": "audience_error"}
 
 

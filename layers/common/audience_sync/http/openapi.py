@@ -28,7 +28,7 @@ NO_API_KEY: dict[str, Any] = {"security": []}
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="machine-readable, stable: see README")
+    code: str = Field(description="machine-readable, stable: see docs/api.md")
     message: str = Field(description="for people")
     details: list[dict[str, Any]] = Field(description="per-field problems (field location, type, message)")
 

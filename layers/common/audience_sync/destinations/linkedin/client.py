@@ -139,7 +139,8 @@ class LinkedInClient:
         if source_platform:
             payload["sourcePlatform"] = source_platform
         response = self._call("POST", "/dmpSegments", token, body=json.dumps(payload).encode())
-        # linkedin-api.md §1.1: the id comes back in a header; which one is not pinned down, so read both.
+        # docs/integrations/linkedin.md, "Segments": the id comes back in a header; which one is not pinned down,
+        # so read both.
         segment_id = response.headers.get("x-restli-id") or response.headers.get("x-linkedin-id")
         if not segment_id:
             location = response.headers.get("Location", "")
