@@ -44,7 +44,7 @@ def _hot_path(results: Results) -> list[str]:
         f"- both, one user end to end: **{hp.users_per_second:,.0f} users/s**.",
         "",
         "Measured and fixed on the way: sizing each user's JSON for the 240 KB messages with `json.dumps` took a third",
-        "of the ingest's CPU; `publisher.json_size` counts the bytes instead (exact for plain ASCII, never short).",
+        "of the ingest's CPU; `pipeline/chunking.py` `json_size` counts the bytes instead (exact for plain ASCII, never short).",
         "",
     ]
 
@@ -185,11 +185,11 @@ def _cold_start(results: Results) -> list[str]:
             "the handlers need, not our code (the handler modules themselves take a few ms): botocore with urllib3",
             "(urllib3 alone compiles its URL patterns in about 30 ms), pydantic, and Powertools, whose event handler",
             "imports every resolver (asyncio included) and whose Tracer loads the X-Ray SDK. Done: the ingest no longer",
-            "imports the LinkedIn client (the launcher moved out of `steps.py`) and its Tracer patches botocore only,",
-            "about 40 ms. Deferring imports to the first invocation would lower this number without making a cold",
-            "start any shorter, so we did not. Lambda SnapStart for Python would take the imports out of cold starts",
-            "altogether; it is not enabled by default because the ingest gives each container a ledger-bucket id at",
-            "import, which a snapshot would share (still correct, but buckets would grow).",
+            "imports a destination's HTTP client (`composition.load_destinations()` is for the functions that send) and",
+            "its Tracer patches botocore only, about 40 ms. Deferring imports to the first invocation would lower this",
+            "number without making a cold start any shorter, so we did not. Lambda SnapStart for Python would take the",
+            "imports out of cold starts altogether; it is not enabled by default because the ingest gives each container",
+            "a ledger-bucket id at import, which a snapshot would share (still correct, but buckets would grow).",
         ]
     lines.append("")
     return lines
@@ -204,7 +204,7 @@ def _horizon(results: Results) -> list[str]:
     return [
         "## Retry horizon",
         "",
-        f"`retry.retry_schedule()`: {len(schedule)} waits, {', '.join(str(w) for w in schedule[:8])}, ... {schedule[-1]} s;",
+        f"`core/backoff.py` `retry_schedule()`, LinkedIn's policy: {len(schedule)} waits, {', '.join(str(w) for w in schedule[:8])}, ... {schedule[-1]} s;",
         f"total **{results.horizon_seconds:,} s** = {results.horizon_seconds / 3600:.2f} h (a unit test asserts it too).",
         "",
     ]
