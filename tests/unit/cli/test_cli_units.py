@@ -150,10 +150,14 @@ def test_redrive_starts_a_move_task_from_the_dlq_to_the_sync_queue_and_can_wait_
     assert report.text == "SQS move task COMPLETED: 3 of ~3 message(s) moved from SyncDeadLetterQueue to SyncQueue."
 
 
+def never_sleeps(seconds: float) -> None:
+    pytest.fail(f"slept {seconds} s")
+
+
 def test_redrive_without_wait_says_the_task_goes_on() -> None:
     sqs, stub = _sqs_with_move_task([{"Status": "RUNNING", "ApproximateNumberOfMessagesToMove": 7}])
     with stub:
-        report = queues.redrive_with_move_task(sqs, STACK, wait=False, sleep=pytest.fail)
+        report = queues.redrive_with_move_task(sqs, STACK, wait=False, sleep=never_sleeps)
     assert report.exit_code == 0
     assert "SQS move task RUNNING: 0 of ~7" in report.text
     assert "It continues on AWS" in report.text
@@ -163,7 +167,7 @@ def test_a_failed_move_task_exits_1_with_its_reason() -> None:
     failed = {"Status": "FAILED", "FailureReason": "AWS.SimpleQueueService.NonExistentQueue"}
     sqs, stub = _sqs_with_move_task([failed])
     with stub:
-        report = queues.redrive_with_move_task(sqs, STACK, wait=True, sleep=pytest.fail)
+        report = queues.redrive_with_move_task(sqs, STACK, wait=True, sleep=never_sleeps)
     assert report.exit_code == 1
     assert "ended FAILED: AWS.SimpleQueueService.NonExistentQueue" in report.text
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from audience_sync.observability.gauges import connection_invalid, step_gauges
 
 
 def test_pending_is_what_entered_users_have_not_reached_yet_per_step_in_order() -> None:
-    items = [
+    items: list[dict[str, Any]] = [
         {"step_id": "winback", "entered": Decimal(5), "synced": Decimal(5)},
         {"step_id": "welcome", "entered": Decimal(10), "synced": Decimal(6), "not_synced": 1, "errored": 1},
         {"step_id": "fresh"},  # created, nothing counted yet

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -178,7 +179,7 @@ class FakeQueue:
         taken, self.waiting = self.waiting[:max_messages], self.waiting[max_messages:]
         return taken
 
-    def delete(self, records: list[dict[str, Any]]) -> None:
+    def delete(self, records: Sequence[dict[str, Any]]) -> None:
         self.deleted += [r["receiptHandle"] for r in records]
 
 

@@ -47,7 +47,7 @@ def test_chunks_fit_keep_order_and_are_never_empty(overhead: int) -> None:
 
 
 def test_chunks_are_as_full_as_allowed() -> None:
-    data = [{"x": str(i)} for i in range(10)]  # each user is 9 bytes of JSON
+    data: list[QueuedUser] = [{"x": str(i)} for i in range(10)]  # each user is 9 bytes of JSON
     # 3 users as a JSON list: [ + 3*9 + 2 commas + ] = 31 bytes
     assert [len(c) for c in chunk_users(data, 31, 0)] == [3, 3, 3, 1]
     assert [len(c) for c in chunk_users(data, 30, 0)] == [2, 2, 2, 2, 2]

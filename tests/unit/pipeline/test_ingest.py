@@ -19,7 +19,7 @@ from audience_sync.sources.webhook.models import WebhookBody, WebhookUser
 from audience_sync.steps.models import EntryFilter
 
 EMAIL = frozenset({MatchField.EMAIL})
-CONSENT = [EntryFilter(attribute="opted_in_marketing", op="eq", value=True)]
+CONSENT = [EntryFilter.model_validate({"attribute": "opted_in_marketing", "op": "eq", "value": True})]
 
 
 def u(external_id: str, **fields: Any) -> WebhookUser:

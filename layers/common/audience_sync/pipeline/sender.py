@@ -110,11 +110,14 @@ class Sender:
         # would hold up the request whose token just came up, and a late request bunches with the next one.
         with self._building:
             body = destination.encode(users, target)
-        session = self.sessions[target.connection_id]
-        try:
-            token = session.token()
-        except NotConnected as exc:
-            return [Outcome("retry", f"{destination.name}_{exc.status}")] * len(users)
+        # A destination without authorization (an outbound webhook) needs no token; one with it has a session.
+        session = self.sessions[target.connection_id] if destination.authorization is not None else None
+        token: AccessToken | None = None
+        if session is not None:
+            try:
+                token = session.token()
+            except NotConnected as exc:
+                return [Outcome("retry", f"{destination.name}_{exc.status}")] * len(users)
         bucket = self.buckets.bucket(destination.name, target.connection_id, destination.limits.requests_per_second)
         for first_try in (True, False):
             if not bucket.acquire(send_by_ms):
@@ -125,7 +128,7 @@ class Sender:
                 outcomes = self._send_once(destination, token, target, body, len(users), trace)
             except DestinationError as exc:
                 failure = destination.classify(exc)
-                if failure.disposition is Disposition.RECONNECT and first_try:
+                if failure.disposition is Disposition.RECONNECT and first_try and session and token:
                     refreshed = self._refreshed(destination, session, token)
                     if isinstance(refreshed, Outcome):
                         return [refreshed] * len(users)
@@ -153,7 +156,7 @@ class Sender:
     def _send_once(
         self,
         destination: Destination,
-        token: AccessToken,
+        token: AccessToken | None,
         target: SyncTarget,
         body: bytes,
         expected: int,
@@ -162,7 +165,7 @@ class Sender:
         stats = self.stats[destination.name]
         started_ms = self.clock.now_ms()
         try:
-            outcomes = destination.send(token.value, target, body, expected)
+            outcomes = destination.send(token.value if token else "", target, body, expected)
         except DestinationError as exc:
             latency_ms = self.clock.now_ms() - started_ms
             stats.record(exc.status, latency_ms)
@@ -178,14 +181,14 @@ class Sender:
     def _request_failed(
         self,
         destination: Destination,
-        session: TokenSession,
+        session: TokenSession | None,
         failure: Failure,
         target: SyncTarget,
         steps: list[str],
         attempt: int,
     ) -> str:
         """The users' reason for a failed request, after its side effects on the connection and the steps."""
-        if failure.disposition is Disposition.RECONNECT:
+        if failure.disposition is Disposition.RECONNECT and session is not None:
             session.mark_invalid(failure.reason)
             return f"{destination.name}_invalid_token"
         if failure.disposition is Disposition.DENIED:

@@ -97,7 +97,7 @@ def test_error_from_service_error_code_only_and_non_json() -> None:
 
 # ---- encode_users_body ----------------------------------------------------------------------
 def test_encode_users_body_is_compact_json() -> None:
-    elements = [{"action": "ADD", "userIds": [{"idType": "SHA256_EMAIL", "idValue": "ab"}]}]
+    elements: list[dict[str, object]] = [{"action": "ADD", "userIds": [{"idType": "SHA256_EMAIL", "idValue": "ab"}]}]
     body = encode_users_body(elements)
     assert body == b'{"elements":[{"action":"ADD","userIds":[{"idType":"SHA256_EMAIL","idValue":"ab"}]}]}'
     assert json.loads(body) == {"elements": elements}
