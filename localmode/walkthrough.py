@@ -62,6 +62,7 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
         *(_signed_post() if config.webhook_signing_secret else [_POST]),
         f"  # 4. after ~{config.flush_seconds + 1} s: the step's metrics, and the audience as LinkedIn sees it",
         '  curl -s -H "x-api-key: $KEY" $API/v1/steps/welcome/metrics',
+        '  curl -s -H "x-api-key: $KEY" $API/v1/steps/welcome/audience',
     ]
     if sandbox:
         lines.append("  curl -s $API/linkedin/_sandbox/segments")

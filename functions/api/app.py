@@ -58,7 +58,10 @@ def health() -> dict[str, str]:
 @app.get(
     "/v1/connections/linkedin/authorize",
     summary="Start connecting LinkedIn (OAuth)",
-    responses=success(302, "Location: LinkedIn's consent page, with a signed single-use state (10 min)"),
+    responses={
+        **success(302, "Location: LinkedIn's consent page, with a signed single-use state (10 min)"),
+        **error_responses(503),
+    },
 )
 def authorize():
     svc = services()
@@ -93,13 +96,17 @@ def callback(
 @app.get(
     "/v1/connections/linkedin",
     summary="The LinkedIn connection (never a token)",
-    responses=success(200, "status, ad accounts, scope, token expiry times"),
+    responses={**success(200, "status, ad accounts, scope, token expiry times"), **error_responses(503)},
 )
 def connection() -> dict[str, Any]:
     return services().connections.view()
 
 
-@app.delete("/v1/connections/linkedin", summary="Disconnect LinkedIn", responses=success(200, "disconnected"))
+@app.delete(
+    "/v1/connections/linkedin",
+    summary="Disconnect LinkedIn",
+    responses={**success(200, "disconnected"), **error_responses(503)},
+)
 def disconnect() -> dict[str, Any]:
     services().connections.disconnect()
     return services().connections.view()
@@ -108,7 +115,7 @@ def disconnect() -> dict[str, Any]:
 @app.put(
     "/v1/steps/<step_id>",
     summary="Create or replace a step's config",
-    responses={**success(200, "the step"), **error_responses(400, 413)},
+    responses={**success(200, "the step"), **error_responses(400, 413, 503)},
 )
 def put_step(step_id: str, config: StepConfig) -> dict[str, Any]:
     stored = services().steps.put_config(valid_step_id(step_id), config.model_dump(mode="json", exclude_none=True))
@@ -118,7 +125,7 @@ def put_step(step_id: str, config: StepConfig) -> dict[str, Any]:
 @app.get(
     "/v1/steps/<step_id>",
     summary="A step: config, status, audience, error",
-    responses={**success(200, "the step"), **error_responses(400, 404)},
+    responses={**success(200, "the step"), **error_responses(400, 404, 503)},
 )
 def get_step(step_id: str) -> dict[str, Any]:
     return step_view(services().steps.get(valid_step_id(step_id)))
@@ -138,7 +145,7 @@ def launch(step_id: str) -> dict[str, Any]:
     summary="A step's metrics",
     responses={
         **success(200, "entered, proceeded, synced, not_synced, pending, errored, exited"),
-        **error_responses(400, 404),
+        **error_responses(400, 404, 503),
     },
 )
 def step_metrics(step_id: str) -> dict[str, int]:
@@ -152,7 +159,7 @@ def step_metrics(step_id: str) -> dict[str, int]:
     summary="The step's LinkedIn audience: status explained, size, match rate (cached)",
     responses={
         **success(200, "status, explanation, size, matched count, match rate, refreshed_at"),
-        **error_responses(400, 404, 409, 502),
+        **error_responses(400, 404, 409, 502, 503),
     },
 )
 def step_audience(step_id: str, refresh: Annotated[bool, Query()] = False) -> dict[str, Any]:

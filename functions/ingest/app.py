@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync.composition import Container
-from audience_sync.core.errors import DomainError
+from audience_sync.core.errors import DomainError, StoreUnavailable
 from audience_sync.http.resolver import error_response, handle, new_resolver, normalise_request, proxy_response
 from audience_sync.settings import Settings
 from audience_sync.sources.webhook import ingest
@@ -74,6 +74,12 @@ def _admit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if checker is not None:
         try:
             admission = checker.admit(event)
+        except StoreUnavailable as error:  # the secret or the signatures table: the client may send it again
+            logger.error(
+                "webhook not admitted: the signature could not be checked",
+                extra={"code": error.code, "operation": error.operation, "reason": error.reason},
+            )
+            return proxy_response(error_response(error))
         except DomainError as error:
             # The code only: never the header (a signature) nor the body.
             logger.warning("webhook refused: signature check failed", extra={"code": error.code})

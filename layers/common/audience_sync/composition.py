@@ -99,7 +99,7 @@ class Container:
             label=destination.label,
             authorization=destination.authorization,
             store=DynamoConnectionStore(self.resources.require("connections_table"), destination.name),
-            cipher=KmsTokenCipher(self.resources.token_key_id),
+            cipher=KmsTokenCipher(lambda: self.resources.require("token_key_id")),
             notifier=self.notifier,
         )
 
@@ -166,7 +166,9 @@ class Container:
 
     @cached_property
     def retry_store(self) -> RetryStore:
-        return S3RetryStore(self.resources.require("retry_bucket"), self.resources.retry_state_machine_arn)
+        return S3RetryStore(
+            self.resources.require("retry_bucket"), lambda: self.resources.require("retry_state_machine_arn")
+        )
 
     @cached_property
     def batcher(self) -> Batcher:

@@ -263,7 +263,7 @@ def test_recorded_pages_by_100_buckets_and_follows_unprocessed_keys(fake_aws: Fa
 
 
 # ---- RetryStore ------------------------------------------------------------------------------------
-STORE = RetryStore("retry-bucket", "arn:sm")
+STORE = RetryStore("retry-bucket", lambda: "arn:sm")
 
 
 def a_batch() -> RetryBatch:

@@ -100,3 +100,10 @@ def test_destination_and_partner_are_one_field_with_two_names() -> None:
     assert (dumped["destination"], dumped["partner"]) == ("linkedin", "linkedin")
     with pytest.raises(ValidationError, match="destination"):
         step(destination="facebook")
+
+
+def test_an_unknown_destination_is_reported_on_the_field_that_named_it() -> None:
+    for field in ("partner", "destination"):
+        with pytest.raises(ValidationError) as raised:
+            step(**{field: "braze"})
+        assert [e["loc"] for e in raised.value.errors()] == [(field,)]

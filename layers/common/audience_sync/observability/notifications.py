@@ -1,4 +1,4 @@
-"""Integration errors, published to the integration-errors topic (the deployment's equivalent of the seed's error
+"""Integration errors, published to the integration-errors topic (the deployment's equivalent of the product's error
 e-mails). Adapter: adapters/aws/sns.py.
 
 A notification never carries user data: only step ids, error codes, counts and what to do about it. Publishing is

@@ -14,6 +14,7 @@ from audience_sync.core.errors import Invalid
 from audience_sync.core.filters import FilterOp
 from audience_sync.core.users import MatchField
 from audience_sync.destinations.registry import DEFAULT_DESTINATION, DestinationName
+from audience_sync.destinations.registry import NAMES as DESTINATION_NAMES
 
 _STEP_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # The numbers DynamoDB stores (boto3's DYNAMODB_CONTEXT): 38 significant digits, magnitudes 1E-130 to under 1E126.
@@ -107,7 +108,9 @@ class StepConfig(StrictModel):
         if destination is not None and partner is not None and destination != partner:
             raise ValueError("'destination' and 'partner' name the same thing: give one, or both equal")
         chosen = destination if destination is not None else partner
-        return data if chosen is None else {**data, "destination": chosen, "partner": chosen}
+        if chosen not in DESTINATION_NAMES:  # None, or a name to refuse: only the field the client sent is wrong
+            return data
+        return {**data, "destination": chosen, "partner": chosen}
 
     @model_validator(mode="after")
     def _unique_match_fields(self) -> StepConfig:

@@ -53,10 +53,13 @@ def _target(config: dict[str, Any], field: str) -> Any:
 def step_view(item: dict[str, Any]) -> dict[str, Any]:
     """`error` is the sync's error if any, else the audience status's (the contract's one error); `errors` all."""
     errors = [str(item[attribute]) for attribute in ERROR_ATTRIBUTES if item.get(attribute)]
+    config = dict(item.get("config", {}))
+    if config:  # a config stored before `destination` existed names its destination as `partner` only
+        config["destination"] = config["partner"] = destination_of(config)
     return {
         "step_id": item["step_id"],
         "status": item.get("status", DRAFT),
-        "config": item.get("config", {}),
+        "config": config,
         "audience_id": item.get("audience_id"),
         "error": errors[0] if errors else None,
         "errors": errors,

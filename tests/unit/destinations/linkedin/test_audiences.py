@@ -58,7 +58,7 @@ def test_every_linkedin_status_is_explained(status: str) -> None:
     [
         ("BUILDING", "48 hours"),  # HELP, PM, TR: the first build takes up to 48 h
         ("ARCHIVED", "30 days"),  # HELP, FAQ: unused in an active or draft campaign for 30 days
-        ("ARCHIVED", "BUILDING"),  # BRZ / seed FAQ: streaming into an archived segment puts it back into BUILDING
+        ("ARCHIVED", "BUILDING"),  # LinkedIn's FAQ: streaming into an archived segment puts it back into BUILDING
         ("EXPIRED", "90 days"),  # HELP: unused for 90 days, data gone
         ("UPDATING", "usable"),  # TR: still usable while updates apply
     ],

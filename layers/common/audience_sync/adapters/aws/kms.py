@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import translated
 
 
 class KmsTokenCipher:
-    def __init__(self, key_id: str):
-        self.key_id = key_id
+    def __init__(self, key_id: Callable[[], str]):
+        self.key_id = key_id  # asked for when a token is encrypted: a function that only decrypts needs no key id
 
     @translated("kms.encrypt")
     def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> bytes:
-        result = clients.kms().encrypt(KeyId=self.key_id, Plaintext=plaintext, EncryptionContext=dict(context))
+        key_id = self.key_id()
+        result = clients.kms().encrypt(KeyId=key_id, Plaintext=plaintext, EncryptionContext=dict(context))
         return bytes(result["CiphertextBlob"])
 
     @translated("kms.decrypt")

@@ -4,6 +4,7 @@ Functions execution (statemachine/retry_batch.asl.json) that carries only the ob
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
@@ -13,8 +14,9 @@ from audience_sync.pipeline.retry_batch import RetryBatch, execution_input
 
 
 class S3RetryStore:
-    def __init__(self, bucket: str, state_machine_arn: str):
+    def __init__(self, bucket: str, state_machine_arn: Callable[[], str]):
         self.bucket = bucket
+        # asked for when an execution is started: the retry function, which only reads and writes batches, needs none
         self.state_machine_arn = state_machine_arn
 
     @translated("retry.put")
@@ -40,7 +42,7 @@ class S3RetryStore:
         batch_id = key.split("/")[-2]
         try:
             clients.stepfunctions().start_execution(
-                stateMachineArn=self.state_machine_arn,
+                stateMachineArn=self.state_machine_arn(),
                 name=batch_id,
                 input=json.dumps(execution_input(key, wait_seconds)),
             )

@@ -6,15 +6,24 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+from botocore.exceptions import ClientError
 
-from audience_sync.adapters.aws.errors import store_errors
+from audience_sync.adapters.aws.errors import error_code
+from audience_sync.core.errors import StoreUnavailable
 
 MAX_AGE_SECONDS = 300
 
 
 def _secret(arn: str, transform: Any = None) -> Any:
-    with store_errors("secrets.get"):
+    """Powertools wraps every failure of Secrets Manager (and of the JSON transform) in its own exceptions: they
+    become StoreUnavailable like any other AWS failure, the original kept as the cause."""
+    try:
         return parameters.get_secret(arn, transform=transform, max_age=MAX_AGE_SECONDS)
+    except (GetParameterError, TransformParameterError) as error:
+        cause = error.__cause__
+        reason = error_code(cause) if isinstance(cause, ClientError) else type(cause or error).__name__
+        raise StoreUnavailable("secrets.get", reason) from error
 
 
 def oauth_client_secret(arn: str) -> str:

@@ -2,7 +2,7 @@
 
 Authorization is LinkedIn's OAuth 2.0 (oauth.py) with the member's ad accounts; audiences are DMP segments
 (audiences.py); a request is a BATCH_CREATE of up to 5,000 users (elements.py) whose every element has its own
-status; failures are classified by errors.py; the retry policy is the seed's: 30 s doubling to 1 h, 13 h in all.
+status; failures are classified by errors.py; the retry policy is the product's: 30 s doubling to 1 h, 13 h in all.
 """
 
 from __future__ import annotations
