@@ -27,7 +27,7 @@ README_CITATION = re.compile(r'README,?\s+"([^"]+)"')
 # Documents outside this repository: the team's brief and research, the seeds.
 OUTSIDE = re.compile(
     r"linkedin-api\.md|serverless-patterns\.md|local-toolchain\.md|braze-api\.md|peers\.md|PRODUCT\.md|PLATFORM\.md"
-    r"|/work/shared|\bseeds?/|\bseed \d{3}"
+    r"|/work/shared|\bseeds?/|\bseed \d{3}|\bthe seed\b|\bseed's\b"
 )
 MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
