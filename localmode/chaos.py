@@ -4,7 +4,9 @@ With probability p, each of these happens independently:
 - a batcher or retry attempt crashes after LinkedIn took the users but before the ledger recorded them
   (the ledger write raises), so the work is redone on redelivery or on the task's retry;
 - a batcher invocation crashes after it settled everything, before SQS deletes its messages, so they are
-  delivered again (a duplicate delivery).
+  delivered again (a duplicate delivery);
+- the profile writer crashes right after one of its writes to the profile table (the batch is delivered again,
+  part of it written), or after a whole batch, before SQS deletes it.
 Off by default; never part of a deployment (it patches in-process code only).
 """
 
@@ -32,8 +34,8 @@ class Chaos:
         self.probability = probability
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
-        self.crashes = {"before_ledger": 0, "after_settle": 0}
-        self._patch: Any = None
+        self.crashes = {"before_ledger": 0, "after_settle": 0, "after_profile_write": 0, "after_profile_batch": 0}
+        self._patches: list[Any] = []
 
     def _roll(self, kind: str) -> bool:
         with self.lock:
@@ -42,7 +44,7 @@ class Chaos:
                 self.crashes[kind] += 1
         return hit
 
-    def install(self, batcher: LocalFunction) -> None:
+    def install(self, batcher: LocalFunction, profile_writer: LocalFunction | None = None) -> None:
         if self.probability <= 0:
             return
         from audience_sync.adapters.aws.ledger_table import DynamoLedger
@@ -56,20 +58,47 @@ class Chaos:
                 raise ChaosCrash("injected crash before the ledger write")
             return original_record(ledger, step_id, entries)
 
-        self._patch = mock.patch.object(DynamoLedger, "record", record)
-        self._patch.start()
-        original_invoke = batcher.invoke
+        self._start(mock.patch.object(DynamoLedger, "record", record))
+        self._crash_after_invocations(batcher, "after_settle", "batcher crash after settling, before SQS deletes")
+        if profile_writer is not None:
+            self._install_profile_writer(profile_writer)
+
+    def _install_profile_writer(self, writer: LocalFunction) -> None:
+        from audience_sync.adapters.aws.profiles_table import DynamoProfileStore
+
+        chaos = self
+        for name in ("put", "put_pointer", "delete"):
+            original = getattr(DynamoProfileStore, name)
+
+            def written(store: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
+                result = _original(store, *args)
+                if chaos._roll("after_profile_write"):
+                    logger.warning("chaos: profile writer crash after a %s", _name)
+                    raise ChaosCrash(f"injected crash after a profile {_name}")
+                return result
+
+            self._start(mock.patch.object(DynamoProfileStore, name, written))
+        self._crash_after_invocations(
+            writer, "after_profile_batch", "profile writer crash after a batch, before SQS deletes"
+        )
+
+    def _crash_after_invocations(self, function: LocalFunction, kind: str, what: str) -> None:
+        original_invoke = function.invoke
+        chaos = self
 
         def invoke(event: dict[str, Any]) -> Any:
             result = original_invoke(event)
-            if chaos._roll("after_settle"):
-                logger.warning("chaos: batcher crash after settling, before SQS deletes")
-                raise ChaosCrash("injected crash after settling")
+            if chaos._roll(kind):
+                logger.warning("chaos: %s", what)
+                raise ChaosCrash(f"injected {what}")
             return result
 
-        batcher.invoke = invoke  # type: ignore[method-assign]
+        function.invoke = invoke  # type: ignore[method-assign]
+
+    def _start(self, patch: Any) -> None:
+        patch.start()
+        self._patches.append(patch)
 
     def uninstall(self) -> None:
-        if self._patch is not None:
-            self._patch.stop()
-            self._patch = None
+        while self._patches:
+            self._patches.pop().stop()

@@ -55,15 +55,23 @@ class Stack:
         }
 
 
+def _environments(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Globals' variables, then each function's own."""
+    found = [(((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get("Variables") or {}]
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            found.append(((resource.get("Properties", {}).get("Environment") or {}).get("Variables")) or {})
+    return found
+
+
 def template_parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
-    """Template defaults; then any env var the functions read that is a !Ref to a parameter; then overrides."""
+    """Template defaults; then any env var a function reads (Globals' or its own) that is a !Ref to a parameter and
+    is set in local mode's environment (PROFILE_WRITE_GROUPS=4 make run); then overrides."""
     params = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
-    variables = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get(
-        "Variables"
-    ) or {}
-    for variable, value in variables.items():
-        if isinstance(value, dict) and value.get("Ref") in params and variable in os.environ:
-            params[value["Ref"]] = os.environ[variable]
+    for variables in _environments(template):
+        for variable, value in variables.items():
+            if isinstance(value, dict) and value.get("Ref") in params and variable in os.environ:
+                params[value["Ref"]] = os.environ[variable]
     params.update(overrides)
     return params
 

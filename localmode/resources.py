@@ -43,10 +43,18 @@ def _create_queue(logical_id: str, props: dict[str, Any], resolver: Resolver, st
             attributes[key] = str(resolver.resolve(props[key]))
     if "RedrivePolicy" in props:
         attributes["RedrivePolicy"] = json.dumps(resolver.resolve(props["RedrivePolicy"]))
+    name = _physical_name(stack, logical_id)
+    if props.get("FifoQueue"):  # a FIFO queue's name ends in .fifo, as CloudFormation names it
+        name += ".fifo"
+        attributes["FifoQueue"] = "true"
+        for key in ("ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"):
+            if key in props:
+                value = resolver.resolve(props[key])
+                attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
     client: Any = boto3.client("sqs", region_name=REGION)
-    url = client.create_queue(QueueName=_physical_name(stack, logical_id), Attributes=attributes)["QueueUrl"]
+    url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    resolver.set_resource(logical_id, url, Arn=arn, QueueUrl=url, QueueName=_physical_name(stack, logical_id))
+    resolver.set_resource(logical_id, url, Arn=arn, QueueUrl=url, QueueName=name)
 
 
 def _create_key(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:

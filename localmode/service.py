@@ -124,8 +124,8 @@ class LocalService:
         self.functions = self.stack.functions
         if self.config.webhook_signing_secret:
             use_webhook_signing_secret(self.stack, self.config.webhook_signing_secret)
-        if self.config.chaos_crash_probability > 0:  # crashes around the batcher's ledger write (localmode/chaos.py)
-            self.chaos.install(self.functions["BatcherFunction"])
+        if self.config.chaos_crash_probability > 0:  # crashes in the batcher and the profile writer (chaos.py)
+            self.chaos.install(self.functions["BatcherFunction"], self.functions.get("ProfileWriterFunction"))
         self._late.app = DispatcherMiddleware(
             self.stack.gateway(self.config.api_key), {SANDBOX_PREFIX: self.sandbox, AWS_PREFIX: aws_endpoint_app()}
         )

@@ -1,4 +1,5 @@
-"""Control-plane API: health, the LinkedIn connection (OAuth), sync steps, launch and metrics."""
+"""Control-plane API: health, the LinkedIn connection (OAuth), sync steps, launch and metrics, and the keys of the
+Braze-compatible API (REST API keys, data import keys)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,9 +15,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from audience_sync.composition import Container, load_destinations
 from audience_sync.core.errors import Invalid
 from audience_sync.core.metrics import public_metrics
+from audience_sync.credentials.models import DATA_IMPORT_KEY, REST_API_KEY, NewApiKey, NewImportKey
 from audience_sync.http.openapi import NO_API_KEY, error_responses, public_spec, success
 from audience_sync.http.resolver import handle, json_response, new_resolver, normalise_request
 from audience_sync.settings import Settings
+from audience_sync.sources.braze import openapi as braze_openapi
 from audience_sync.sources.webhook.models import WebhookBody
 from audience_sync.sources.webhook.route import document_signature, users_router
 from audience_sync.steps.models import StepConfig, valid_step_id
@@ -168,6 +172,62 @@ def step_audience(step_id: str, refresh: Annotated[bool, Query()] = False) -> di
     return services().audience.view(valid_step_id(step_id), force=refresh)
 
 
+@app.post(
+    "/v1/rest-api-keys",
+    summary="Create a REST API key of the Braze-compatible API (the key is shown once)",
+    responses={**success(201, "id, key, name, permissions"), **error_responses(400, 503)},
+)
+def create_rest_api_key(request: NewApiKey) -> tuple[dict[str, Any], int]:
+    return services().credentials.create_api_key(request), 201
+
+
+@app.get(
+    "/v1/rest-api-keys",
+    summary="The REST API keys (never a key)",
+    responses={**success(200, '{"keys": [{"id", "name", "permissions", "created_at"}]}'), **error_responses(503)},
+)
+def list_rest_api_keys() -> dict[str, Any]:
+    return {"keys": services().credentials.list(REST_API_KEY)}
+
+
+@app.delete(
+    "/v1/rest-api-keys/<key_id>",
+    summary="Revoke a REST API key (refused everywhere within 5 s)",
+    responses={**success(204, "revoked"), **error_responses(404, 503)},
+)
+def revoke_rest_api_key(key_id: str):
+    services().credentials.revoke(REST_API_KEY, key_id)
+    return Response(status_code=204)
+
+
+@app.post(
+    "/v1/data-import-keys",
+    summary="Create a data import key (a partner's client secret for cohort imports; shown once)",
+    responses={**success(201, "id, partner, client_secret"), **error_responses(400, 503)},
+)
+def create_data_import_key(request: NewImportKey) -> tuple[dict[str, Any], int]:
+    return services().credentials.create_import_key(request), 201
+
+
+@app.get(
+    "/v1/data-import-keys",
+    summary="The data import keys (never a secret)",
+    responses={**success(200, '{"keys": [{"id", "partner", "created_at"}]}'), **error_responses(503)},
+)
+def list_data_import_keys() -> dict[str, Any]:
+    return {"keys": services().credentials.list(DATA_IMPORT_KEY)}
+
+
+@app.delete(
+    "/v1/data-import-keys/<key_id>",
+    summary="Revoke a data import key",
+    responses={**success(204, "revoked"), **error_responses(404, 503)},
+)
+def revoke_data_import_key(key_id: str):
+    services().credentials.revoke(DATA_IMPORT_KEY, key_id)
+    return Response(status_code=204)
+
+
 def _not_served_here(step_id: str, body: WebhookBody, request_id: str) -> dict[str, Any]:
     raise AssertionError("the ingest function serves the webhook; this resolver only documents it")
 
@@ -176,8 +236,11 @@ def _not_served_here(step_id: str, body: WebhookBody, request_id: str) -> dict[s
 def _spec() -> dict[str, Any]:
     webhook = new_resolver(logger)
     webhook.include_router(users_router(_not_served_here))
-    spec = public_spec(app, webhook)
+    platform = new_resolver(logger)
+    platform.include_router(braze_openapi.documentation_router())
+    spec = public_spec(app, webhook, platform)
     document_signature(spec)
+    braze_openapi.finish(spec)
     return spec
 
 

@@ -64,6 +64,9 @@ ALLOWED_WILDCARDS_TRANSLATED: dict[tuple[str, frozenset[str]], str] = {
         "SAM's SQSSendMessagePolicy, on the named SyncQueue: it matches sqs:SendMessage only (SQS authorizes "
         "SendMessageBatch with sqs:SendMessage)."
     ),
+    ("PlatformApiFunctionRole", frozenset({"sqs:SendMessage*"})): (
+        "SAM's SQSSendMessagePolicy, on the named ProfileQueue: it matches sqs:SendMessage only."
+    ),
 }
 
 # AWS managed policies SAM attaches to the roles it generates (they are not in the template, so not checked above).
@@ -71,8 +74,8 @@ ALLOWED_AWS_MANAGED_POLICIES = {
     "AWSLambdaBasicExecutionRole": "every function: CloudWatch Logs streams and events (the log groups are ours)",
     "AWSXrayWriteOnlyAccess": "Tracing: Active / Tracing.Enabled; X-Ray has no resource-level permissions",
     "AWSLambdaSQSQueueExecutionRole": (
-        "the batcher's SQS event; SAM attaches it with no way to scope it: Receive/Delete/GetQueueAttributes on any "
-        "queue (the code only reads SyncQueue)"
+        "the batcher's and the profile writer's SQS events; SAM attaches it with no way to scope it: "
+        "Receive/Delete/GetQueueAttributes on any queue (the code reads SyncQueue and ProfileQueue)"
     ),
 }
 
@@ -202,6 +205,33 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:GetItem", "MetricsTable"),  # adapters/aws/metrics_table.py
         ("dynamodb:GetItem", "AudienceViewsTable"),  # adapters/aws/audience_cache.py: the cached reading
         ("dynamodb:PutItem", "AudienceViewsTable"),  # a reading on demand
+        # adapters/aws/credentials_table.py: keys created, listed, revoked (the management routes)
+        ("dynamodb:PutItem", "CredentialsTable"),
+        ("dynamodb:Query", "CredentialsTable"),
+        ("dynamodb:DeleteItem", "CredentialsTable"),
+    },
+    "PlatformApiFunction": {
+        ("dynamodb:GetItem", "CredentialsTable"),  # adapters/aws/credentials_table.py get: the key behind a Bearer
+        ("dynamodb:UpdateItem", "RateLimitTable"),  # adapters/aws/request_counter.py: the key's requests this minute
+        # adapters/aws/profiles_table.py get / items_of: /users/export/ids
+        ("dynamodb:BatchGetItem", "ProfilesTable"),
+        ("dynamodb:Query", "ProfilesTable"),
+        ("sqs:SendMessage", "ProfileQueue"),  # adapters/aws/profile_queue.py send_message_batch
+        # the queue and the table are encrypted with TokenKey: a sender's data key, a reader's decrypt
+        ("kms:GenerateDataKey", "TokenKey"),
+        ("kms:Decrypt", "TokenKey"),
+    },
+    "ProfileWriterFunction": {
+        # adapters/aws/profiles_table.py: batched reads, a profile's items, conditional puts, deletes
+        ("dynamodb:BatchGetItem", "ProfilesTable"),
+        ("dynamodb:Query", "ProfilesTable"),
+        ("dynamodb:PutItem", "ProfilesTable"),
+        ("dynamodb:DeleteItem", "ProfilesTable"),
+        ("sqs:ReceiveMessage", "ProfileQueue"),  # the event source mapping reads as the function's role
+        ("sqs:DeleteMessage", "ProfileQueue"),
+        ("kms:Decrypt", "TokenKey"),
+        ("kms:Encrypt", "TokenKey"),
+        ("kms:GenerateDataKey", "TokenKey"),
     },
     "IngestFunction": {
         ("dynamodb:GetItem", "StepsTable"),  # adapters/aws/steps_table.py get

@@ -49,7 +49,25 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "GET", "/v1/steps/{step_id}/metrics"),
     ("ApiFunction", "GET", "/v1/steps/{step_id}/audience"),
     ("ApiFunction", "GET", "/v1/openapi.json"),
+    ("ApiFunction", "POST", "/v1/rest-api-keys"),
+    ("ApiFunction", "GET", "/v1/rest-api-keys"),
+    ("ApiFunction", "DELETE", "/v1/rest-api-keys/{key_id}"),
+    ("ApiFunction", "POST", "/v1/data-import-keys"),
+    ("ApiFunction", "GET", "/v1/data-import-keys"),
+    ("ApiFunction", "DELETE", "/v1/data-import-keys/{key_id}"),
     ("IngestFunction", "POST", "/v1/steps/{step_id}/users"),
+}
+# The Braze-compatible API (contract v2 §2): its own API, Bearer keys checked by the function.
+EXPECTED_PLATFORM_ROUTES = {
+    ("PlatformApiFunction", "POST", path)
+    for path in (
+        "/users/track",
+        "/users/alias/new",
+        "/users/identify",
+        "/users/merge",
+        "/users/delete",
+        "/users/export/ids",
+    )
 }
 
 # Environment variables the code reads; every function gets exactly these through Globals.
@@ -85,7 +103,19 @@ EXPECTED_GLOBAL_ENV = {
 }
 # Environment variables one function sets for itself: the webhook signing secret and replay table (both empty
 # unless the WebhookSigning parameter is enabled).
-EXPECTED_FUNCTION_ENV = {"IngestFunction": {"WEBHOOK_SIGNING_SECRET_ARN", "WEBHOOK_SIGNATURES_TABLE"}}
+EXPECTED_FUNCTION_ENV = {
+    "IngestFunction": {"WEBHOOK_SIGNING_SECRET_ARN", "WEBHOOK_SIGNATURES_TABLE"},
+    "ApiFunction": {"CREDENTIALS_TABLE"},
+    "PlatformApiFunction": {
+        "CREDENTIALS_TABLE",
+        "PROFILES_TABLE",
+        "PROFILE_QUEUE_URL",
+        "PROFILE_WRITE_GROUPS",
+        "ARRAY_MAX_LENGTH",
+        "USER_API_REQUESTS_PER_MINUTE",
+    },
+    "ProfileWriterFunction": {"PROFILES_TABLE", "ARRAY_MAX_LENGTH"},
+}
 
 EXPECTED_RETRY_OUTPUTS = {
     "RetryFunctionName",
@@ -103,14 +133,25 @@ EXPECTED_FUNCTIONS = {
     "TokenRefreshFunction",
     "MetricsSnapshotFunction",
     "AudienceRefreshFunction",
+    "PlatformApiFunction",
+    "ProfileWriterFunction",
 }
 
 # What each function (and the state machine) may change or call, as granted by SAM policy templates, inline statements
 # and this template's managed policies. Equality, not a subset: an extra one is excess privilege (and a missing one is
 # also caught by test_least_privilege.py's REQUIRED_CALLS, as local mode does not enforce IAM).
 EXPECTED_WRITES = {
-    # connections (OAuth), step configs and errors, the audience cache, notifications
-    "ApiFunction": {"StepsTable", "ConnectionsTable", "AudienceViewsTable", "IntegrationErrorsTopic"},
+    # connections (OAuth), step configs and errors, the audience cache, notifications, the API keys
+    "ApiFunction": {
+        "StepsTable",
+        "ConnectionsTable",
+        "AudienceViewsTable",
+        "IntegrationErrorsTopic",
+        "CredentialsTable",
+    },
+    # the profile queue and a request counter per key; never a profile (only the writer writes them)
+    "PlatformApiFunction": {"ProfileQueue", "RateLimitTable"},
+    "ProfileWriterFunction": {"ProfilesTable"},
     # only the queue: the webhook's counts travel with its users and the batcher records them; with WebhookSigning
     # enabled, the signatures it has seen (replay protection)
     "IngestFunction": {"SyncQueue", "WebhookSignaturesTable"},
@@ -356,8 +397,14 @@ def test_outputs_and_generated_resources_after_sam_transform() -> None:
     for name, output in translated["Outputs"].items():
         missing = referenced_names(output["Value"]) - known
         assert not missing, f"output {name} references unknown {missing}"
-    stages = [k for k, v in resources.items() if v == "AWS::ApiGateway::Stage"]
-    assert len(stages) == 1, f"expected only the 'api' stage, got {stages}"
+    stages = sorted(k for k, v in resources.items() if v == "AWS::ApiGateway::Stage")
+    # One 'api' stage per API (no SAM default "Stage"): the management API and the Braze-compatible one.
+    assert stages == ["PlatformApiapiStage", "SyncApiapiStage"], stages
+    assert {"ApiUrl", "PlatformApiUrl"} <= set(translated["Outputs"])
+    platform = translated["Resources"]["PlatformApi"]["Properties"]["Body"]
+    assert all(path.startswith("/users/") for path in platform["paths"]), "Braze-compatible routes only"
+    for methods in platform["paths"].values():
+        assert all(not operation.get("security") for operation in methods.values()), "Bearer keys, not x-api-key"
     body = translated["Resources"]["SyncApi"]["Properties"]["Body"]
     assert set(body["x-amazon-apigateway-gateway-responses"]) == set(EXPECTED_GATEWAY_RESPONSES)
     for path, methods in body["paths"].items():
@@ -369,7 +416,18 @@ def test_outputs_and_generated_resources_after_sam_transform() -> None:
 # CloudFormation takes 500 resources a stack. Past this budget, the next capability goes into a nested stack of its
 # own (docs/decisions/0010-one-ordered-template.md says why one template until then).
 RESOURCE_BUDGET = 400
-FLOW = ["Shared code", "API", "Ingest", "Sync", "Retry", "Schedules", "Observability", "Data", "Secrets and keys"]
+FLOW = [
+    "Shared code",
+    "API",
+    "Profiles",
+    "Ingest",
+    "Sync",
+    "Retry",
+    "Schedules",
+    "Observability",
+    "Data",
+    "Secrets and keys",
+]
 
 
 def test_the_deployed_stack_stays_within_its_resource_budget() -> None:
@@ -395,7 +453,11 @@ def test_the_api_key_belongs_to_a_throttled_usage_plan() -> None:
     assert [referenced_names(stage["ApiId"]) for stage in plan["ApiStages"]] == [{"SyncApi"}]
     key = translated["SyncApiUsagePlanKey"]["Properties"]
     assert (key["KeyType"], referenced_names(key["KeyId"])) == ("API_KEY", {"SyncApiApiKey"})
-    (stage,) = [r["Properties"] for r in translated.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    (stage,) = [
+        r["Properties"]
+        for r in translated.values()
+        if r["Type"] == "AWS::ApiGateway::Stage" and referenced_names(r["Properties"]["RestApiId"]) == {"SyncApi"}
+    ]
     (methods,) = stage["MethodSettings"]
     assert (methods["ResourcePath"], methods["HttpMethod"]) == ("/*", "*")
     assert 0 < methods["ThrottlingRateLimit"] <= methods["ThrottlingBurstLimit"]
@@ -567,8 +629,13 @@ def test_api_events_require_api_key_except_oauth_callback(template: dict[str, An
     assert api["Auth"]["ApiKeyRequired"] is True
     assert api["Auth"]["UsagePlan"]["CreateUsagePlan"] == "PER_API"
     routes = set()
+    platform = set()
     for fn_name, event_name, props in _api_events(template):
-        assert props["RestApiId"] == {"Ref": "SyncApi"}, f"{fn_name}.{event_name} is not on SyncApi"
+        if props["RestApiId"] == {"Ref": "PlatformApi"}:
+            platform.add((fn_name, props["Method"].upper(), props["Path"]))
+            assert _api_key_required(template, props) is False, f"{fn_name}.{event_name}: Bearer keys, not x-api-key"
+            continue
+        assert props["RestApiId"] == {"Ref": "SyncApi"}, f"{fn_name}.{event_name} is on neither API"
         routes.add((fn_name, props["Method"].upper(), props["Path"]))
         required = _api_key_required(template, props)
         if props["Path"] == CALLBACK_PATH:
@@ -576,6 +643,7 @@ def test_api_events_require_api_key_except_oauth_callback(template: dict[str, An
         else:
             assert required is True, f"{fn_name}.{event_name} {props['Path']} does not require x-api-key"
     assert routes == EXPECTED_ROUTES
+    assert platform == EXPECTED_PLATFORM_ROUTES
 
 
 def test_gateway_responses_use_the_error_envelope(template: dict[str, Any]) -> None:
@@ -783,6 +851,7 @@ EXPECTED_ALARMS = {
     "ErroredUsersAlarm": ("AudienceSync", "Errored", "Sum"),
     "InvalidTokenAlarm": ("AudienceSync", "LinkedInConnectionInvalid", "Maximum"),
     "LinkedInThrottlingAlarm": ("AudienceSync", "LinkedInThrottled", "Sum"),
+    "ProfileDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
 }
 
 
@@ -836,6 +905,19 @@ def test_dashboard_body_is_json_and_shows_every_alarm_and_metric(template: dict[
     for metric in ("LinkedInRequests", "LinkedInThrottled", "LinkedInFailed", "LinkedInLatency"):
         assert f'"{metric}"' in shown, f"no widget for {metric}"
     assert "SUB(SyncDeadLetterQueue.QueueName)" in shown
+    # the Braze-compatible API per route (API Gateway's metrics of the API named so), the writer, data points a day
+    platform = (
+        load_template()["Resources"]["PlatformApi"]["Properties"]["Name"]["Fn::Sub"]
+        .replace("${", "SUB(")
+        .replace("}", ")")
+    )
+    for metric in ("Count", "4XXError", "5XXError"):
+        assert f'ApiName=\\"{platform}\\" MetricName=\\"{metric}\\"' in shown, metric
+    from audience_sync.observability.profile_metrics import METRICS
+
+    for metric in METRICS:
+        assert f'"{metric}"' in shown, f"no widget for {metric}"
+    assert "SUB(ProfileDeadLetterQueue.QueueName)" in shown
     assert '"service", "audience-sync"' not in shown and '"service", "SUB(AWS::StackName)"' in shown
     assert (per_step | {"LinkedInRequests", "LinkedInThrottled", "LinkedInFailed", "LinkedInLatency"}) <= (
         _published_metric_names()

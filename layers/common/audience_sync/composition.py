@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING
 from audience_sync.adapters.aws import secrets
 from audience_sync.adapters.aws.audience_cache import DynamoAudienceCache
 from audience_sync.adapters.aws.connections_table import DynamoConnectionStore
+from audience_sync.adapters.aws.credentials_table import DynamoCredentialStore
 from audience_sync.adapters.aws.gauge_source import DynamoGaugeSource
 from audience_sync.adapters.aws.kms import KmsTokenCipher
 from audience_sync.adapters.aws.ledger_table import DynamoLedger
 from audience_sync.adapters.aws.metrics_table import MetricsStore
+from audience_sync.adapters.aws.profile_queue import SqsProfileQueue
+from audience_sync.adapters.aws.profiles_table import DynamoProfileStore
 from audience_sync.adapters.aws.queues import SqsPublisher, SqsQueueReader
 from audience_sync.adapters.aws.rate_bucket import DynamoRateBuckets
+from audience_sync.adapters.aws.request_counter import DynamoRequestCounter
 from audience_sync.adapters.aws.retry_store import S3RetryStore
 from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
 from audience_sync.adapters.aws.sns import SnsNotifier
@@ -29,6 +33,8 @@ from audience_sync.adapters.aws.steps_table import DynamoStepStore
 from audience_sync.connections.service import ConnectionService
 from audience_sync.connections.session import TokenSession
 from audience_sync.core.clock import Clock, SystemClock
+from audience_sync.credentials.ports import RequestCounter
+from audience_sync.credentials.service import Credentials
 from audience_sync.destinations import registry
 from audience_sync.destinations.base import Destination
 from audience_sync.destinations.registry import DEFAULT_DESTINATION
@@ -40,6 +46,10 @@ from audience_sync.pipeline.ledger import Ledger
 from audience_sync.pipeline.retry_attempt import RetryAttempt
 from audience_sync.pipeline.retry_batch import RetryStore
 from audience_sync.pipeline.sender import Sender
+from audience_sync.profiles.ports import ProfileStore
+from audience_sync.profiles.reader import ProfileReader
+from audience_sync.profiles.service import ProfileService
+from audience_sync.profiles.writer import ProfileWriter
 from audience_sync.settings import Settings
 from audience_sync.sources.webhook.signature import WebhookSignatures
 from audience_sync.steps.launch import Launcher
@@ -190,6 +200,36 @@ class Container:
             notifier=self.notifier,
             clock=self.clock,
         )
+
+    # ---- credentials, profiles and the Braze-compatible API ------------------------------------------------
+    @cached_property
+    def credentials(self) -> Credentials:
+        return Credentials(DynamoCredentialStore(self.resources.require("credentials_table")), self.clock)
+
+    @cached_property
+    def request_counter(self) -> RequestCounter:
+        return DynamoRequestCounter(self.resources.require("rate_limit_table"))
+
+    @property
+    def requests_per_minute(self) -> int:
+        return self.settings.user_api.requests_per_minute
+
+    @cached_property
+    def profile_store(self) -> ProfileStore:
+        return DynamoProfileStore(self.resources.require("profiles_table"), self.clock)
+
+    @cached_property
+    def profile_service(self) -> ProfileService:
+        return ProfileService(
+            SqsProfileQueue(self.resources.require("profile_queue_url")),
+            ProfileReader(self.profile_store),
+            self.settings.profiles,
+            self.clock,
+        )
+
+    @cached_property
+    def profile_writer(self) -> ProfileWriter:
+        return ProfileWriter(self.profile_store, self.clock, self.settings.profiles.max_array)
 
     # ---- schedules ---------------------------------------------------------------------------------
     @cached_property

@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 
+from audience_sync.credentials.ratelimit import DEFAULT_REQUESTS_PER_MINUTE
 from audience_sync.destinations.linkedin.settings import DEFAULT_VERSION, LinkedInSettings
 from audience_sync.insights.audience import DEFAULT_MAX_AGE_SECONDS
 from audience_sync.pipeline.tuning import SyncTuning
+from audience_sync.profiles.service import ProfileSettings
 
 
 class MissingSetting(RuntimeError):
@@ -41,6 +43,9 @@ class Resources:
     token_key_id: str = field(default="", metadata={"env": "TOKEN_KEY_ID"})
     linkedin_app_secret_arn: str = field(default="", metadata={"env": "LINKEDIN_APP_SECRET_ARN"})
     oauth_state_secret_arn: str = field(default="", metadata={"env": "OAUTH_STATE_SECRET_ARN"})
+    credentials_table: str = field(default="", metadata={"env": "CREDENTIALS_TABLE"})
+    profiles_table: str = field(default="", metadata={"env": "PROFILES_TABLE"})
+    profile_queue_url: str = field(default="", metadata={"env": "PROFILE_QUEUE_URL"})
     # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
     webhook_signing_secret_arn: str = field(default="", metadata={"env": "WEBHOOK_SIGNING_SECRET_ARN"})
 
@@ -66,11 +71,19 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class UserApiSettings:
+    # Requests per minute a REST API key may make unless the key sets its own (UserApiRequestsPerMinute).
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+
+
+@dataclass(frozen=True)
 class Settings:
     resources: Resources = field(default_factory=Resources)
     linkedin: LinkedInSettings = field(default_factory=LinkedInSettings)
     tuning: SyncTuning = field(default_factory=SyncTuning)
     api: ApiSettings = field(default_factory=ApiSettings)
+    profiles: ProfileSettings = field(default_factory=ProfileSettings)
+    user_api: UserApiSettings = field(default_factory=UserApiSettings)
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +110,13 @@ class Settings:
             api=ApiSettings(
                 oauth_redirect_uri=env.get("OAUTH_REDIRECT_URI", ""),
                 audience_max_age_seconds=float(env.get("AUDIENCE_MAX_AGE_SECONDS", str(DEFAULT_MAX_AGE_SECONDS))),
+            ),
+            profiles=ProfileSettings(
+                groups=int(env.get("PROFILE_WRITE_GROUPS", str(ProfileSettings.groups))),
+                max_array=int(env.get("ARRAY_MAX_LENGTH", str(ProfileSettings.max_array))),
+            ),
+            user_api=UserApiSettings(
+                requests_per_minute=int(env.get("USER_API_REQUESTS_PER_MINUTE", str(DEFAULT_REQUESTS_PER_MINUTE)))
             ),
         )
 

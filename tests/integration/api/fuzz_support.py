@@ -73,10 +73,12 @@ def fuzz(
     examples: int,
     path_parameters: dict[str, str] | None = None,
     only: Iterable[str] | None = None,
+    bearer: str | None = None,
 ) -> list[Finding]:
     """Send `examples` positive and `examples` negative requests to each operation (or those labelled in `only`,
     e.g. "GET /v1/health"); every 5xx answer is returned. `path_parameters` pins some path parameters
-    (so requests reach an existing step) where an operation has them."""
+    (so requests reach an existing step) where an operation has them; `bearer` is a REST API key, so requests to
+    the Braze-compatible routes reach the code behind the key check."""
     wanted = set(only) if only is not None else None
     findings: list[Finding] = []
     for operation in operations(schema):
@@ -85,9 +87,10 @@ def fuzz(
         declared = {p.name for p in operation.path_parameters}
         pinned = {k: v for k, v in (path_parameters or {}).items() if k in declared} or None
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            strategy = operation.as_strategy(
-                generation_mode=mode, headers={"x-api-key": api_key}, path_parameters=pinned
-            )
+            headers = {"x-api-key": api_key}
+            if bearer is not None:  # the Braze-compatible routes' REST API key (the others ignore it)
+                headers["Authorization"] = f"Bearer {bearer}"
+            strategy = operation.as_strategy(generation_mode=mode, headers=headers, path_parameters=pinned)
             try:
                 _send(strategy, operation.label, examples, findings)
             except Unsatisfiable:

@@ -19,22 +19,35 @@ WEBHOOK = "POST /v1/steps/{step_id}/users"
 EXAMPLES = 30  # per operation, generation mode and pinning: about 15 s on our 2-core machines
 
 
-def _prepare(api: Api) -> None:
-    """A connected LinkedIn and an active step, so pinned requests reach the code behind the checks."""
+def _prepare(api: Api) -> str:
+    """A connected LinkedIn and an active step, so pinned requests reach the code behind the checks; a REST API key
+    with every permission, so fuzzed Braze-compatible requests get past the key check. Returns the key."""
     api.active_step(STEP)
+    permissions = [
+        "users.track",
+        "users.alias.new",
+        "users.identify",
+        "users.merge",
+        "users.delete",
+        "users.export.ids",
+    ]
+    reply = api.request("POST", "/v1/rest-api-keys", {"name": "fuzz", "permissions": permissions})
+    assert reply.status == 201, reply.text
+    return str(reply.json["key"])
 
 
 def test_fuzzing_every_route_finds_no_5xx(api: Api) -> None:
-    _prepare(api)
+    bearer = _prepare(api)
     schema = load(api.client.application, API_KEY)
     labels = {operation.label for operation in operations(schema)}
     assert labels == {f"{r.method} {r.path}" for r in api.client.application.routes}  # every route is fuzzed
     pinned = {"step_id": STEP}
     # The webhook first, while the step is active (fuzzed PUTs change its target and so make it a draft again).
     findings = fuzz(schema, API_KEY, examples=EXAMPLES, path_parameters=pinned, only=[WEBHOOK])
-    findings += fuzz(schema, API_KEY, examples=EXAMPLES, path_parameters=pinned)
-    findings += fuzz(schema, API_KEY, examples=EXAMPLES)  # any step id
+    findings += fuzz(schema, API_KEY, examples=EXAMPLES, path_parameters=pinned, bearer=bearer)
+    findings += fuzz(schema, API_KEY, examples=EXAMPLES)  # any step id; no Bearer key: the Braze routes' 401s
     assert findings == []
+    assert api.stack.invoke("ProfileWriterFunction", {"Records": []}) == {"batchItemFailures": []}
 
 
 def test_fuzzing_the_signed_webhook_finds_no_5xx(sandbox_server: Any) -> None:
@@ -56,18 +69,19 @@ def test_fuzzing_the_signed_webhook_finds_no_5xx(sandbox_server: Any) -> None:
             "audience_sync.adapters.aws.metrics_table.MetricsStore.get",
             "GET /v1/steps/{step_id}/metrics",
         ),  # by the API function
+        ("audience_sync.profiles.service.ProfileService.delete", "POST /users/delete"),  # by the platform API
     ],
 )
 def test_fuzzing_finds_a_planted_crash(api: Api, monkeypatch: pytest.MonkeyPatch, target: str, operation: str) -> None:
     """The same run over every route, with one route made to crash: fuzzing reports that route, and only it."""
-    _prepare(api)
+    bearer = _prepare(api)
     schema = load(api.client.application, API_KEY)
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("planted crash")
 
     monkeypatch.setattr(target, crash)
-    findings = fuzz(schema, API_KEY, examples=5, path_parameters={"step_id": STEP})
+    findings = fuzz(schema, API_KEY, examples=5, path_parameters={"step_id": STEP}, bearer=bearer)
     assert findings, f"a crash behind {operation} went unnoticed"
     assert {f.operation for f in findings} == {operation}
     assert {f.status for f in findings} == {502}  # the gateway's answer to a Lambda error

@@ -1,9 +1,10 @@
 """Domain errors: what went wrong, in terms a caller can act on, with no HTTP in them.
 
-Each kind says who must act: the caller (`Invalid`, `Unauthorized`, `NotFound`, `Conflict`, `TooLarge`,
-`LaunchInvalid`) or nobody but time (`UpstreamFailed`, `Unavailable`). Every API maps the kinds to its own status
-codes and error envelope at the edge (`http/errors.py` for contract v1's `{"error": {"code", "message",
-"details"}}`); the domain never chooses a status. A `code` is stable and machine-readable (the contract lists
+Each kind says who must act: the caller (`Invalid`, `Unauthorized`, `Forbidden`, `NotFound`, `Conflict`,
+`TooLarge`, `TooManyRequests`, `LaunchInvalid`) or nobody but time (`UpstreamFailed`, `Unavailable`). Every API maps
+the kinds to its own status codes and error envelope at the edge (`http/errors.py` for contract v1's `{"error":
+{"code", "message", "details"}}`, `http/braze.py` for Braze's `{"message", "errors"}`); the domain never chooses a
+status. A `code` is stable and machine-readable (the contract lists
 them); a `message` is for people and never holds user data (PII, tokens, secrets).
 """
 
@@ -29,6 +30,18 @@ class Invalid(DomainError):
 
 class Unauthorized(DomainError):
     """Credentials or a signature are missing, wrong or stale."""
+
+
+class Forbidden(DomainError):
+    """The credentials are good but do not allow this (a key without the route's permission)."""
+
+
+class TooManyRequests(DomainError):
+    """Over a rate limit; `retry_after_seconds` says when the next request may go."""
+
+    def __init__(self, code: str, message: str, retry_after_seconds: int):
+        super().__init__(code, message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class NotFound(DomainError):

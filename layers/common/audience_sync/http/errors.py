@@ -11,10 +11,12 @@ from typing import Any
 from audience_sync.core.errors import (
     Conflict,
     DomainError,
+    Forbidden,
     Invalid,
     LaunchInvalid,
     NotFound,
     TooLarge,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
     UpstreamFailed,
@@ -24,10 +26,12 @@ from audience_sync.core.errors import (
 STATUS: dict[type[DomainError], int] = {
     Invalid: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     TooLarge: 413,
     LaunchInvalid: 422,
+    TooManyRequests: 429,
     UpstreamFailed: 502,
     Unavailable: 503,
 }

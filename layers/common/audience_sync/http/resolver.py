@@ -81,27 +81,30 @@ def new_resolver(logger: Logger) -> APIGatewayRestResolver:
     return app
 
 
-def reject_oversized(event: dict[str, Any]) -> Response | None:
+Render = Callable[[DomainError], Response]
+
+
+def reject_oversized(event: dict[str, Any], render: Render = error_response) -> Response | None:
     """413 before any parsing when the body is larger than the contract allows."""
     body = event.get("body") or ""
     size = len(body) if event.get("isBase64Encoded") else len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
         error = TooLarge("payload_too_large", f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
-        return error_response(error)
+        return render(error)
     return None
 
 
-def reject_unreadable(event: dict[str, Any]) -> Response | None:
+def reject_unreadable(event: dict[str, Any], render: Render = error_response) -> Response | None:
     """Before any parsing: 413 for a body over the size limit, 400 for one that is not UTF-8 text (every body
     this API takes is JSON; Powertools would fail decoding it and answer 5xx)."""
-    oversized = reject_oversized(event)
+    oversized = reject_oversized(event, render)
     if oversized is not None:
         return oversized
     if event.get("isBase64Encoded") and event.get("body"):
         try:
             base64.b64decode(event["body"], validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
-            return error_response(Invalid("malformed_json", "the body is not UTF-8 encoded JSON"))
+            return render(Invalid("malformed_json", "the body is not UTF-8 encoded JSON"))
     return None
 
 
@@ -118,13 +121,18 @@ CORRELATION_HEADER = "X-Correlation-Id"
 
 
 def handle(
-    logger: Logger, event: dict[str, Any], respond: Callable[[dict[str, Any]], dict[str, Any]]
+    logger: Logger,
+    event: dict[str, Any],
+    respond: Callable[[dict[str, Any]], dict[str, Any]],
+    render: Render = error_response,
 ) -> dict[str, Any]:
-    """A body that is too large or not text is refused before `respond` sees it; the answer names the request's
-    correlation id (API Gateway's request id), which every log line of the request carries, down to the LinkedIn
-    request that sends its users."""
-    refused = reject_unreadable(event)
-    response = proxy_response(refused) if refused is not None else _respond_or_refuse_unparseable(event, respond)
+    """A body that is too large or not text is refused before `respond` sees it (in the envelope `render` draws);
+    the answer names the request's correlation id (API Gateway's request id), which every log line of the request
+    carries, down to the LinkedIn request that sends its users."""
+    refused = reject_unreadable(event, render)
+    response = (
+        proxy_response(refused) if refused is not None else _respond_or_refuse_unparseable(event, respond, render)
+    )
     correlation_id = logger.get_correlation_id()
     if correlation_id:
         response.setdefault("headers", {})[CORRELATION_HEADER] = correlation_id
@@ -132,7 +140,7 @@ def handle(
 
 
 def _respond_or_refuse_unparseable(
-    event: dict[str, Any], respond: Callable[[dict[str, Any]], dict[str, Any]]
+    event: dict[str, Any], respond: Callable[[dict[str, Any]], dict[str, Any]], render: Render
 ) -> dict[str, Any]:
     """Powertools turns only json.JSONDecodeError into a validation error. JSON with an integer over Python's 4,300
     digits raises a plain ValueError, and JSON nested thousands deep a RecursionError: both would be 5xx. They are
@@ -143,7 +151,7 @@ def _respond_or_refuse_unparseable(
         if _parses(event):
             raise
         error = Invalid("malformed_json", "the body is not JSON this API can read (numbers or nesting too large)")
-        return proxy_response(error_response(error))
+        return proxy_response(render(error))
 
 
 def _parses(event: dict[str, Any]) -> bool:

@@ -42,7 +42,7 @@ class SqsPublisher:
             if not pending:
                 return
             failed: list[tuple[int, str]] = []
-            for group in _fits_one_call(pending):
+            for group in fits_one_call(pending):
                 entries: list[SendMessageBatchRequestEntryTypeDef] = [
                     {"Id": str(i), "MessageBody": body, "MessageAttributes": attributes} for i, body in group
                 ]
@@ -57,7 +57,7 @@ class SqsPublisher:
             raise PublishFailed(len(pending))
 
 
-def _fits_one_call(items: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+def fits_one_call(items: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
     """Groups of at most 10 messages and 256 KiB in total, the SendMessageBatch limits."""
     group: list[tuple[int, str]] = []
     size = 0

@@ -1,0 +1,37 @@
+"""The Braze-compatible API (contract v2 §2): /users/* behind `Authorization: Bearer <REST API key>`, in Braze's
+error envelope. Writes are checked, planned and queued for the profile writer; exports read the profile store."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audience_sync.composition import Container
+from audience_sync.http import braze
+from audience_sync.http.resolver import handle, normalise_request
+from audience_sync.settings import Settings
+from audience_sync.sources.braze.routes import users_router
+
+logger = Logger()
+tracer = Tracer()
+
+
+@cache
+def services() -> Container:
+    return Container(Settings.from_env())
+
+
+app = braze.new_resolver(logger)
+app.include_router(users_router(services))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(
+        logger, event, lambda request: app.resolve(normalise_request(request), context), render=braze.error_response
+    )

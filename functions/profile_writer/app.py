@@ -1,0 +1,50 @@
+"""Applies queued profile operations (the FIFO profile queue) in order, each exactly once (profiles/writer.py).
+
+A batch is one unit: if it cannot be written (storage failing, or another writer winning every attempt), the
+handler fails and SQS delivers the same messages again, in order; what was written already is not applied twice.
+An unreadable message (not ours) is logged by id and dropped rather than block its group.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audience_sync.composition import Container
+from audience_sync.observability import profile_metrics
+from audience_sync.profiles import operations
+from audience_sync.profiles.writer import Message
+from audience_sync.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+
+
+@cache
+def services() -> Container:
+    return Container(Settings.from_env())
+
+
+def _messages(records: list[dict[str, Any]]) -> list[Message]:
+    messages = []
+    for record in records:
+        try:
+            ops = operations.read(record["body"])
+        except (ValueError, KeyError, TypeError):
+            logger.error("unreadable profile message dropped", extra={"message_id": record.get("messageId")})
+            continue
+        group = (record.get("attributes") or {}).get("MessageGroupId", "")
+        messages.append(Message(record["messageId"], group, ops))
+    return messages
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = services().profile_writer.write(_messages(event.get("Records", [])))
+    profile_metrics.publish(report)
+    logger.info("profile batch written", extra={"records": len(event.get("Records", [])), "report": vars(report)})
+    return {"batchItemFailures": []}

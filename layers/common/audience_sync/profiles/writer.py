@@ -1,0 +1,537 @@
+"""The profile writer: applies queued profile operations in the order they were queued, each exactly once.
+
+Guarantees
+- **Order.** Operations reach the writer through one SQS FIFO queue; every operation naming an identity key is in
+  that key's message group (profiles/identity.py), and a group's messages are applied one batch at a time, in order.
+  So two writes naming a user the same way are applied in the order they were accepted. Writes naming one user in
+  two ways (an external id, then an alias) are each ordered with their own kind (docs/profiles.md, "Order").
+- **Exactly once.** Each stored item (a profile, an event's or a product's summary) records, per group, the tokens
+  of the last MAX_TOKENS messages whose operations it holds, in the same write as the change. An operation whose
+  message token an item already holds is not applied to it again. FIFO redelivers only messages not yet deleted,
+  at most a batch (10) per group, all later than any message deleted: MAX_TOKENS covers them.
+- **Concurrency.** A write succeeds only if the item is still at the version read; when another writer got there
+  first the whole batch is read and applied again (items written meanwhile carry the tokens, so nothing doubles),
+  up to ATTEMPTS times, then the batch fails and SQS delivers it again.
+
+Crash midway: items are written in an order where every prefix is harmless. A new profile's pointers (its braze_id,
+alias, email) are written before the profile, and a new profile's braze_id is derived from the message and the
+identity, so a redelivered message creates the same profile and rewrites the same pointers. A merge writes the
+kept profile and its summaries, then moves the pointers, then deletes the merged profile. A delete removes the
+summaries, then the profile, then the pointers (a pointer to a missing profile means nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from audience_sync.core.clock import Clock
+from audience_sync.profiles import activity, attributes, document
+from audience_sync.profiles.document import PROFILE, event_sk, home_pk, new_profile, purchase_sk
+from audience_sync.profiles.identity import (
+    alias_key,
+    alias_of_key,
+    braze_id_key,
+    email_key,
+    new_braze_id,
+    phone_key,
+)
+from audience_sync.profiles.ports import Item, Key, ProfileStore, WriteConflict
+from audience_sync.profiles.values import format_time
+
+MAX_TOKENS = 10
+ATTEMPTS = 5
+STRUCTURAL = ("alias", "identify", "merge", "delete")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A queued message as the writer sees it: its SQS id (the same on every delivery), group and operations."""
+
+    message_id: str
+    group: str
+    operations: list[dict[str, Any]]
+
+    @property
+    def token(self) -> str:
+        return hashlib.blake2b(self.message_id.encode("utf-8"), digest_size=8).hexdigest()
+
+
+@dataclass
+class WriteReport:
+    """What a batch did. Counted when the write that holds it succeeds, so a retried attempt counts nothing twice."""
+
+    applied: int = 0  # operations applied
+    skipped: int = 0  # operations already applied (a redelivered message)
+    missing: int = 0  # operations for an unknown user that may not create one (update-only, a braze_id, ...)
+    rejected: int = 0  # operations refused by the profile's state (too large, an alias held by another user)
+    data_points: int = 0  # attributes and fields written, events and purchases recorded
+    created: int = 0  # profiles created
+    deleted: int = 0  # profiles deleted (by a delete, or merged into another)
+
+
+@dataclass
+class _Pending:
+    item: Item
+    operations: int = 0
+    points: int = 0
+    created: bool = False
+
+
+@dataclass
+class _Flush:
+    """Writes in the order a structural operation needs; see the module's docstring."""
+
+    pointers: dict[Key, Item] = field(default_factory=dict)
+    pointer_deletes: set[Key] = field(default_factory=set)
+    deletes: list[Key] = field(default_factory=list)
+
+
+class ProfileWriter:
+    def __init__(self, store: ProfileStore, clock: Clock, max_array: int):
+        self.store = store
+        self.clock = clock
+        self.max_array = max_array
+
+    def write(self, messages: Sequence[Message]) -> WriteReport:
+        report = WriteReport()
+        for attempt in range(ATTEMPTS):
+            try:
+                _Session(self, report).run(messages)
+                return report
+            except WriteConflict:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                self.clock.sleep(0.02 * 2**attempt)
+        return report  # not reached
+
+
+class _Session:
+    """One attempt at a batch: items read once, changed in memory, written at the end or around a structural
+    operation."""
+
+    def __init__(self, writer: ProfileWriter, report: WriteReport):
+        self.store = writer.store
+        self.max_array = writer.max_array
+        self.report = report
+        moment = dt.datetime.fromtimestamp(writer.clock.now_ms() / 1000, dt.UTC)
+        self.now = format_time(moment)
+        self.today = moment.date()
+        self.items: dict[Key, Item | None] = {}  # read or created this attempt; None: known absent
+        self.seen_tokens: dict[Key, dict[str, list[str]]] = {}  # the tokens each item had when read
+        self.pending: dict[Key, _Pending] = {}
+        self.flush_plan = _Flush()
+        self.rebuild: dict[Key, list[tuple[Message, dict[str, Any]]]] = {}
+
+    # ---- reading ---------------------------------------------------------------------------------------
+    def run(self, messages: Sequence[Message]) -> None:
+        self._prefetch(messages)
+        for message in messages:
+            for operation in message.operations:
+                if operation["kind"] in STRUCTURAL:
+                    self._flush()
+                    getattr(self, "_" + operation["kind"])(message, operation)
+                    self._flush()
+                    self.items.clear()  # structural writes moved things: read again
+                    self.seen_tokens.clear()
+                else:
+                    self._simple(message, operation)
+        self._flush()
+
+    def _prefetch(self, messages: Sequence[Message]) -> None:
+        """Read in two batched rounds what the simple operations touch: profiles and pointers, then the profiles
+        pointed to and the summaries of the events and products named."""
+        first: set[Key] = set()
+        activity_names: dict[str, set[str]] = {}
+        for message in messages:
+            for operation in message.operations:
+                key = home_pk(operation["identity"])
+                first.add((key, PROFILE))
+                if operation["kind"] in ("event", "purchase"):
+                    activity_names.setdefault(operation["identity"], set()).add(_activity_sk(operation))
+        self._load(first)
+        second: set[Key] = set()
+        for identity, sks in activity_names.items():
+            home = self._home_of(identity)
+            if home is not None:
+                second.update((home, sk) for sk in sks)
+        self._load(second)
+
+    def _load(self, keys: Iterable[Key]) -> None:
+        wanted = [k for k in keys if k not in self.items]
+        if not wanted:
+            return
+        found = self.store.get(wanted)
+        for key in wanted:
+            item = found.get(key)
+            self.items[key] = item
+            if item is not None:
+                self.seen_tokens[key] = {g: list(t) for g, t in item.tokens.items()}
+
+    def _item(self, key: Key) -> Item | None:
+        if key not in self.items:
+            self._load([key])
+        return self.items[key]
+
+    def _home_of(self, identity: str) -> str | None:
+        """The home of an existing profile named by `identity`, without creating anything. A pointer may lead to
+        another (an anonymous profile merged away leaves one at its key); one to a gone profile means nothing."""
+        return document.follow(self._item((home_pk(identity), PROFILE)), lambda pk: self._item((pk, PROFILE)))
+
+    def _resolve(self, message: Message, identity: str, create: bool) -> str | None:
+        home = self._home_of(identity)
+        if home is not None or not create:
+            return home
+        braze_id = new_braze_id(message.token + identity)
+        if identity.startswith("x:"):
+            item = Item(home_pk(identity), PROFILE, new_profile(braze_id, identity[2:], self.now))
+            self._pointer(home_pk(braze_id_key(braze_id)), item)
+        else:
+            item = Item(home_pk(braze_id_key(braze_id)), PROFILE, new_profile(braze_id, None, self.now))
+            self._pointer(home_pk(identity), item)
+            if identity.startswith("a:"):
+                item.doc["aliases"].append(list(alias_of_key(identity)))
+        self.items[item.key] = item
+        self._touch(item, message, 0, created=True, count=False)
+        return item.pk
+
+    # ---- simple operations ---------------------------------------------------------------------------------
+    def _simple(self, message: Message, operation: dict[str, Any]) -> None:
+        home = self._resolve(message, operation["identity"], operation["create"])
+        if home is None:
+            self.report.missing += 1
+            return
+        profile = self.items[(home, PROFILE)]
+        assert profile is not None
+        if operation["kind"] == "attributes":
+            if self._seen(profile, message):
+                self.report.skipped += 1
+                return
+            before = dict(profile.doc.get("fields", {}))
+            points = attributes.apply(profile.doc, operation, self.max_array)
+            profile.doc["updated_at"] = self.now
+            self.rebuild.setdefault(profile.key, []).append((message, operation))
+            self._touch(profile, message, points)
+            self._follow_contacts(profile, before)
+            return
+        key = (home, _activity_sk(operation))
+        summary = self._item(key)
+        if summary is None:
+            summary = Item(home, key[1], {})
+            self.items[key] = summary
+        if self._seen(summary, message):
+            self.report.skipped += 1
+            return
+        activity.record(summary.doc, operation["time"], operation.get("quantity", 1), self.today)
+        self._touch(summary, message, 1)
+
+    def _seen(self, item: Item, message: Message) -> bool:
+        return message.token in self.seen_tokens.get(item.key, {}).get(message.group, ())
+
+    def _touch(self, item: Item, message: Message, points: int, created: bool = False, count: bool = True) -> None:
+        tokens = item.tokens.setdefault(message.group, [])
+        if message.token not in tokens:
+            tokens.append(message.token)
+            del tokens[:-MAX_TOKENS]
+        pending = self.pending.setdefault(item.key, _Pending(item))
+        pending.operations += 1 if count else 0
+        pending.points += points
+        pending.created = pending.created or created
+
+    def _follow_contacts(self, profile: Item, before: dict[str, Any]) -> None:
+        """Keep the email and phone pointers on the profile that holds them. Braze: several profiles may share an
+        email; the one most recently written with an external id answers for it, else the most recent."""
+        after = profile.doc.get("fields", {})
+        identified = "external_id" in profile.doc
+        for field_name, key_of in (("email", email_key), ("phone", phone_key)):
+            old, new = before.get(field_name), after.get(field_name)
+            if old == new:
+                continue
+            if old is not None:
+                old_key = (home_pk(key_of(old)), PROFILE)
+                pointer = self._item(old_key)
+                moved_away = not new or key_of(new) != key_of(old)
+                if pointer is not None and pointer.doc.get("to") == profile.pk and moved_away:
+                    self.flush_plan.pointer_deletes.add(old_key)
+            if new is not None:
+                new_key = (home_pk(key_of(new)), PROFILE)
+                pointer = self._item(new_key)
+                if pointer is None or identified or not self._held_by_identified_other(pointer, profile.pk):
+                    self._pointer(new_key[0], profile)
+
+    def _held_by_identified_other(self, pointer: Item, home: str) -> bool:
+        holder = document.follow(pointer, lambda pk: self._item((pk, PROFILE)))
+        return holder is not None and holder != home and bool(pointer.doc.get("x"))
+
+    def _pointer(self, pk: str, profile: Item) -> None:
+        item = Item(pk, PROFILE, document.pointer_to(profile.pk, profile.doc))
+        self.items[item.key] = item
+        self.flush_plan.pointers[item.key] = item
+        self.flush_plan.pointer_deletes.discard(item.key)
+
+    # ---- structural operations ----------------------------------------------------------------------------
+    def _alias(self, message: Message, operation: dict[str, Any]) -> None:
+        """/users/alias/new: an alias for an existing user (`identity` its external id), or a new alias-only user."""
+        label, name = operation["alias"]
+        pointer_key = home_pk(alias_key(label, name))
+        if operation["identity"].startswith("a:"):
+            existed = self._home_of(operation["identity"]) is not None
+            self._resolve(message, operation["identity"], True)
+            self._flush()
+            self._count(skipped=existed)
+            return
+        home = self._resolve(message, operation["identity"], False)
+        if home is None:
+            self.report.missing += 1
+            return
+        holder = self._home_of(alias_key(label, name))
+        if holder is not None and holder != home:
+            self.report.rejected += 1  # the alias names another user
+            return
+        profile = self.items[(home, PROFILE)]
+        assert profile is not None
+        if [label, name] not in profile.doc["aliases"]:
+            profile.doc["aliases"].append([label, name])
+        self._pointer(pointer_key, profile)
+        self._touch(profile, message, 0, count=False)
+        self._flush()
+        self._count()
+
+    def _count_missing(self) -> None:
+        self.report.missing += 1
+
+    def _count(self, skipped: bool = False) -> None:
+        """A structural operation done (its writes flushed)."""
+        if skipped:
+            self.report.skipped += 1
+        else:
+            self.report.applied += 1
+
+    def _identify(self, message: Message, operation: dict[str, Any]) -> None:
+        """/users/identify: the anonymous user named by `source` (an alias, an email or a phone) becomes the user of
+        the external id `identity`: moved there if that user does not exist, else merged into it (`merge`) or
+        dropped for it. An unknown alias becomes the external id's; an unknown email or phone changes nothing."""
+        target = home_pk(operation["identity"])
+        alias = operation.get("alias")
+        source = self._home_of(operation["source"])
+        if source in (None, target) and self._finish_merge(message, target, operation["merge"]):
+            return
+        if source is not None and source.startswith("u#x:"):
+            self.report.skipped += 1  # already identified: Braze changes nothing
+            return
+        kept = self._item((target, PROFILE))
+        if alias and kept is not None and any(a[0] == alias[0] and a[1] != alias[1] for a in kept.doc["aliases"]):
+            self.report.rejected += 1  # Braze: a user has one alias per label; the profiles are not combined
+            return
+        if source is not None:
+            self._merge_profiles(message, source, target, take_data=operation["merge"])
+        elif alias is None:
+            self.report.missing += 1
+        else:
+            home = self._resolve(message, operation["identity"], True)
+            profile = self.items[(home, PROFILE)] if home else None
+            assert profile is not None
+            if alias not in profile.doc["aliases"]:
+                profile.doc["aliases"].append(alias)
+            self._pointer(home_pk(alias_key(*alias)), profile)
+            self._touch(profile, message, 0, count=False)
+            self._flush()
+            self._count()
+
+    def _merge(self, message: Message, operation: dict[str, Any]) -> None:
+        """/users/merge: the user of `from` merged into the user of `identity`, then deleted."""
+        keep = self._home_of(operation["identity"])
+        merged = self._home_of(operation["from"])
+        if keep is not None and merged in (None, keep) and self._finish_merge(message, keep, True):
+            return
+        if keep is None or merged is None:
+            self.report.missing += 1
+            return
+        if keep == merged:
+            self.report.skipped += 1
+            return
+        self._merge_profiles(message, merged, keep, take_data=True)
+
+    def _finish_merge(self, message: Message, target: str, take_data: bool) -> bool:
+        """True if this message merged a profile into `target` before a crash: the kept profile records it, and the
+        moves and deletes it had not done are done now."""
+        kept = self._item((target, PROFILE))
+        source = next((s for t, s in kept.doc.get("merged", []) if t == message.token), None) if kept else None
+        if source is None:
+            return False
+        self._merge_profiles(message, source, target, take_data, finishing=True)
+        return True
+
+    def _merge_profiles(
+        self, message: Message, source: str, target: str, take_data: bool, finishing: bool = False
+    ) -> None:
+        source_items = self.store.items_of(source)
+        source_profile = next((i for i in source_items if i.sk == PROFILE and "braze_id" in i.doc), None)
+        if source_profile is None:  # nothing left of it: merged and removed before
+            if finishing:
+                self._count(skipped=True)
+            else:
+                self._count_missing()
+            return
+        kept = self._item((target, PROFILE))
+        moved = kept is None  # identify of an alias-only user into an external id nobody has: the user moves
+        if kept is None:
+            doc = json.loads(json.dumps(source_profile.doc))
+            doc["external_id"] = target[len("u#x:") :]
+            kept = Item(target, PROFILE, doc)
+            self.items[kept.key] = kept
+        already = self._seen(kept, message)  # merged before a crash: only the pointers and deletes remain
+        if not already:
+            self._merge_data(
+                message, kept, source_profile, [i for i in source_items if i.sk != PROFILE], moved, take_data
+            )
+        for pk in _pointer_keys(source_profile.doc, source):
+            pointer = self._item((pk, PROFILE))
+            if pk == source or (pointer is not None and pointer.doc.get("to") == source):
+                self._pointer(pk, kept)  # an anonymous profile's own key becomes a pointer
+        self.flush_plan.deletes.extend(i.key for i in source_items if i.sk != PROFILE)
+        self.flush_plan.deletes.append((source, PROFILE))
+        self._flush(merging=True)
+        self._count(skipped=already)
+        self.report.deleted += 0 if moved or already else 1
+
+    def _merge_data(
+        self,
+        message: Message,
+        kept: Item,
+        source: Item,
+        summaries: list[Item],
+        moved: bool,
+        take_data: bool,
+    ) -> None:
+        """Into the kept profile: the source's aliases; with `take_data` its fields and attributes the kept one lacks
+        and its event and purchase summaries added up (all of it when the user moved)."""
+        if not moved:
+            for alias in source.doc.get("aliases", []):
+                if alias not in kept.doc["aliases"]:
+                    kept.doc["aliases"].append(alias)
+            if take_data:
+                document.merge_into(kept.doc, source.doc)
+        if moved or take_data:
+            for summary in summaries:
+                into = self._item((kept.pk, summary.sk))
+                if into is None:
+                    into = Item(kept.pk, summary.sk, {})
+                    self.items[into.key] = into
+                if not self._seen(into, message):
+                    into.doc = activity.merged(into.doc, summary.doc, self.today) if into.doc else summary.doc
+                    self._touch(into, message, 0, count=False)
+        kept.doc["updated_at"] = self.now
+        # What a redelivery needs once the source's pointers have moved: which profile this message merged.
+        record = kept.doc.setdefault("merged", [])
+        record.append([message.token, source.pk])
+        del record[:-MAX_TOKENS]
+        self._touch(kept, message, 0, created=moved, count=False)
+
+    def _delete(self, message: Message, operation: dict[str, Any]) -> None:
+        """/users/delete: the profile, its summaries and every pointer to it."""
+        named = (home_pk(operation["identity"]), PROFILE)
+        home = self._home_of(operation["identity"])
+        if home is None:
+            if self._item(named) is not None:  # a pointer to a gone profile: what a crash midway left, removed now
+                self.store.delete(named)
+            self.report.missing += 1
+            return
+        items = self.store.items_of(home)
+        profile = next(i for i in items if i.sk == PROFILE)
+        for item in items:
+            if item.sk != PROFILE:
+                self.store.delete(item.key)
+        pointers = [(pk, PROFILE) for pk in _pointer_keys(profile.doc, home) if pk != home]
+        found = self.store.get(pointers)
+        for key in pointers:  # the pointer that names the user in this request goes last: a redelivery finds it
+            if key != named and key in found and found[key].doc.get("to") == home:
+                self.store.delete(key)
+        self.store.delete((home, PROFILE))
+        if named in found:
+            self.store.delete(named)
+        self._count()
+        self.report.deleted += 1
+
+    # ---- writing -------------------------------------------------------------------------------------------
+    def _flush(self, merging: bool = False) -> None:
+        """Write what changed, in the order the module's docstring gives. Creating: new pointers, summaries,
+        profiles. Merging: the kept profile's summaries and profile, the merged summaries removed, the pointers
+        moved, the merged profile removed. Then pointers that no longer apply."""
+        plan, pending = self.flush_plan, self.pending
+        self.flush_plan, self.pending = _Flush(), {}
+        if not merging:
+            self._write_pointers(plan)
+        for entry in [p for p in pending.values() if p.item.sk != PROFILE]:
+            self._write(entry)
+        for entry in [p for p in pending.values() if p.item.sk == PROFILE]:
+            self._write(entry)
+        for key in plan.deletes:
+            if key[1] != PROFILE:
+                self.store.delete(key)
+        if merging:
+            self._write_pointers(plan)
+        for key in plan.pointer_deletes:
+            self.store.delete(key)
+        for key in plan.deletes:
+            if key[1] == PROFILE and key not in plan.pointers:  # an anonymous profile's key now is a pointer
+                self.store.delete(key)
+
+    def _write_pointers(self, plan: _Flush) -> None:
+        for item in plan.pointers.values():
+            self.store.put_pointer(item)
+
+    def _write(self, entry: _Pending) -> None:
+        item = entry.item
+        if item.sk == PROFILE and _size(item.doc) > document.MAX_PROFILE_BYTES:
+            self._shrink(entry)
+        self.store.put(item)
+        self.report.applied += entry.operations
+        self.report.data_points += entry.points
+        self.report.created += 1 if entry.created else 0
+        self.seen_tokens[item.key] = {g: list(t) for g, t in item.tokens.items()}
+
+    def _shrink(self, entry: _Pending) -> None:
+        """The profile grew past what DynamoDB stores: apply this attempt's attribute operations again from the
+        stored profile, one by one, refusing each that would make it too large."""
+        item = entry.item
+        stored = self.store.get([item.key]).get(item.key)
+        doc = stored.doc if stored is not None else json.loads(json.dumps(item.doc))
+        if stored is None:  # a profile new in this attempt: from its state before any attribute
+            doc["fields"], doc["custom"] = {}, {}
+        applied, points = 0, 0
+        for _message, operation in self.rebuild.get(item.key, []):
+            trial = json.loads(json.dumps(doc))
+            gained = attributes.apply(trial, operation, self.max_array)
+            if _size(trial) > document.MAX_PROFILE_BYTES:
+                self.report.rejected += 1
+                continue
+            doc, applied, points = trial, applied + 1, points + gained
+        refused = len(self.rebuild.get(item.key, [])) - applied
+        item.doc = doc
+        entry.operations -= refused
+        entry.points = points
+
+
+def _activity_sk(operation: dict[str, Any]) -> str:
+    return event_sk(operation["name"]) if operation["kind"] == "event" else purchase_sk(operation["name"])
+
+
+def _pointer_keys(profile: dict[str, Any], home: str) -> list[str]:
+    """Every pointer a profile may have: its braze_id (unless that is its home), aliases, email and phone."""
+    keys = [home_pk(braze_id_key(profile["braze_id"]))]
+    keys += [home_pk(alias_key(label, name)) for label, name in profile.get("aliases", [])]
+    fields = profile.get("fields", {})
+    if fields.get("email"):
+        keys.append(home_pk(email_key(fields["email"])))
+    if fields.get("phone"):
+        keys.append(home_pk(phone_key(fields["phone"])))
+    return [k for k in keys if k != home] + ([home] if home in keys else [])
+
+
+def _size(doc: dict[str, Any]) -> int:
+    return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))

@@ -1,0 +1,142 @@
+"""The Braze-compatible routes in the OpenAPI document (GET /v1/openapi.json), and the schemas fuzzing draws from.
+
+The function that serves the routes reads bodies itself (per-object errors inside a 201 need that), so these models
+document the bodies and are not used to validate them: they are permissive where Braze is (unknown keys allowed),
+and bounded where it is not (75 objects an array, 50 items).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import BaseModel, ConfigDict, Field
+
+from audience_sync.profiles.requests import MAX_ITEMS
+from audience_sync.profiles.track import MAX_OBJECTS
+from audience_sync.sources.braze.routes import ROUTES
+
+BEARER_SCHEME = "bearerAuth"
+DESCRIPTION = (
+    "The Braze-compatible API (contract v2 §2): at the root of local mode's port, at the PlatformApiUrl output on "
+    'AWS. `Authorization: Bearer <REST API key>`; errors are {"message", "errors"}; every answer once the key is '
+    "known carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset."
+)
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class UserAlias(BaseModel):
+    alias_name: str
+    alias_label: str
+
+
+class TrackRequest(_Open):
+    attributes: Annotated[list[dict[str, Any]], Field(max_length=MAX_OBJECTS)] | None = None
+    events: Annotated[list[dict[str, Any]], Field(max_length=MAX_OBJECTS)] | None = None
+    purchases: Annotated[list[dict[str, Any]], Field(max_length=MAX_OBJECTS)] | None = None
+
+
+class NewAlias(UserAlias):
+    external_id: str | None = None
+
+
+class AliasRequest(_Open):
+    user_aliases: Annotated[list[NewAlias], Field(max_length=MAX_ITEMS)]
+
+
+class AliasToIdentify(BaseModel):
+    external_id: str
+    user_alias: UserAlias
+
+
+class IdentifyRequest(_Open):
+    aliases_to_identify: Annotated[list[AliasToIdentify], Field(max_length=MAX_ITEMS)] | None = None
+    merge_behavior: str | None = None
+
+
+class MergeUpdate(BaseModel):
+    identifier_to_merge: dict[str, Any]
+    identifier_to_keep: dict[str, Any]
+
+
+class MergeRequest(_Open):
+    merge_updates: Annotated[list[MergeUpdate], Field(max_length=MAX_ITEMS)]
+
+
+class DeleteRequest(_Open):
+    external_ids: Annotated[list[str], Field(max_length=MAX_ITEMS)] | None = None
+    user_aliases: Annotated[list[UserAlias], Field(max_length=MAX_ITEMS)] | None = None
+    braze_ids: Annotated[list[str], Field(max_length=MAX_ITEMS)] | None = None
+
+
+class ExportRequest(_Open):
+    external_ids: Annotated[list[str], Field(max_length=MAX_ITEMS)] | None = None
+    user_aliases: Annotated[list[UserAlias], Field(max_length=MAX_ITEMS)] | None = None
+    fields_to_export: list[str] | None = None
+
+
+BODIES: dict[str, type[BaseModel]] = {
+    "/users/track": TrackRequest,
+    "/users/alias/new": AliasRequest,
+    "/users/identify": IdentifyRequest,
+    "/users/merge": MergeRequest,
+    "/users/delete": DeleteRequest,
+    "/users/export/ids": ExportRequest,
+}
+SUMMARIES = {
+    "/users/track": "Attributes, events and purchases (at most 75 objects each); per-object errors in a 201",
+    "/users/alias/new": "New aliases: for a user, or a new alias-only user",
+    "/users/identify": "Identify alias-only (or email-only) users as an external id",
+    "/users/merge": "Merge users (at most 50 merges)",
+    "/users/delete": "Delete users and everything about them",
+    "/users/export/ids": "Export profiles by external id or alias",
+}
+ERRORS = {
+    400: "Malformed JSON, a duplicated key, too many objects or items, every object refused",
+    401: "Missing, unknown or revoked REST API key",
+    403: "The key lacks the route's permission",
+    413: "Body over 5 MB",
+    429: "The key's requests this minute are spent (Retry-After)",
+    503: "AWS failed; send the request again",
+}
+
+
+def documentation_router() -> Router:
+    """The routes with their bodies' models, for the document only (the platform API function serves them)."""
+    router = Router()
+    for path, permission, status, _ in ROUTES:
+
+        def served_elsewhere(body: BaseModel) -> None:
+            raise AssertionError("the platform API function serves the Braze-compatible routes")
+
+        served_elsewhere.__annotations__ = {"body": BODIES[path], "return": "None"}
+        router.post(
+            path,
+            summary=SUMMARIES[path],
+            description=f"Needs the `{permission}` permission.",
+            tags=["braze-compatible"],
+            responses={status: {"description": "success"}},
+        )(served_elsewhere)
+    return router
+
+
+def finish(spec: dict[str, Any]) -> None:
+    """Bearer keys and Braze's error envelope on the Braze-compatible operations of a merged document."""
+    schemes = spec.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[BEARER_SCHEME] = {"type": "http", "scheme": "bearer", "description": "a REST API key"}
+    spec["components"].setdefault("schemas", {})["BrazeError"] = {
+        "type": "object",
+        "properties": {"message": {"type": "string"}, "errors": {"type": "array", "items": {}}},
+        "required": ["message", "errors"],
+    }
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/BrazeError"}}}
+    spec.setdefault("tags", []).append({"name": "braze-compatible", "description": DESCRIPTION})
+    for path in BODIES:
+        operation = spec["paths"][path]["post"]
+        operation["security"] = [{BEARER_SCHEME: []}]
+        responses = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
+        responses.update({str(code): {"description": why, "content": envelope} for code, why in ERRORS.items()})
+        operation["responses"] = responses
