@@ -12,11 +12,12 @@ import datetime
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import coldstart, cost, hot_path, latency, pipeline
 from bench.report import Results, chart, machine, rows, table, write_markdown
 
-BENCHMARKS = ("hot_path", "pipeline", "latency", "cost", "cold_start", "horizon")
+BENCHMARKS = ("hot_path", "pipeline", "latency", "cost", "cold_start", "horizon", "profiles")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
         results.horizon_seconds = sum(retry_schedule())
 
+    if "profiles" in chosen:
+        _profiles(results, args.quick, progress)
+
     table_rows = rows(results)
     print(table(table_rows))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -65,6 +69,24 @@ def main(argv: list[str] | None = None) -> int:
     write_markdown(results, table_rows, args.out / "BENCHMARKS.md", details)
     progress(f"wrote {args.out / 'BENCHMARKS.md'}")
     return 0
+
+
+def _profiles(results: Results, quick: bool, progress: Any) -> None:
+    from bench import profiles, profiles_stack
+    from bench.report import BURST_OBJECTS
+
+    results.track_hot_path = profiles.hot_path(200 if quick else 2_000, progress)
+    results.writer = profiles.writer_pipeline(
+        100 if quick else 700, users=20_000, latency_ms=5.0, crash_rate=0.02, progress=progress
+    )
+    burst_requests = -(-BURST_OBJECTS // (2 * profiles.OBJECTS_PER_REQUEST))
+    results.burst = profiles.writer_pipeline(
+        200 if quick else burst_requests, users=100_000, latency_ms=0.0, crash_rate=0.01, progress=progress
+    )
+    api_ms = profiles.api_ms_per_request(50 if quick else 200)
+    results.update_cost, results.read_your_writes = profiles_stack.measure(
+        api_ms, results.writer.ms_per_message, 40 if quick else 200, progress=progress
+    )
 
 
 if __name__ == "__main__":

@@ -85,8 +85,10 @@ def price_lines(usage: Usage) -> dict[str, float]:
             platform_bytes += use.invocations * PLATFORM_LOG_BYTES
         if use.traced and not usage.api_traced:
             traces += use.invocations * usage.webhook_sampling.fraction(webhooks_per_second)
-    for unit in ("sqs_requests", "dynamodb_wru", "dynamodb_rru", "s3_put_requests", "s3_get_requests"):
-        lines[_LABELS[unit]] = PRICES[unit].of(usage.aws_units.get(unit, 0))
+    for unit, label in _LABELS.items():
+        if unit == "sqs_fifo_requests" and not usage.aws_units.get(unit):
+            continue  # the sync pipeline has no FIFO queue: no line of zeros in its table
+        lines[label] = PRICES[unit].of(usage.aws_units.get(unit, 0))
     other = sum(PRICES[u].of(usage.aws_units.get(u, 0)) for u in _OTHER_UNITS)
     lines["KMS, Secrets Manager, SNS, Step Functions"] = other
     lines["CloudWatch Logs"] = PRICES["log_bytes"].of(usage.log_bytes + platform_bytes)
@@ -96,6 +98,7 @@ def price_lines(usage: Usage) -> dict[str, float]:
 
 _LABELS = {
     "sqs_requests": "SQS requests",
+    "sqs_fifo_requests": "SQS FIFO requests",
     "dynamodb_wru": "DynamoDB writes",
     "dynamodb_rru": "DynamoDB reads",
     "s3_put_requests": "S3 PUT",

@@ -22,7 +22,7 @@ def document(results: Results, rows: list[Row], details: dict[str, Any]) -> str:
     ]
     if results.pipeline:
         parts += ["![users synced over time against the rate limit](BENCHMARKS.png)", ""]
-    for section in (_hot_path, _pipeline, _latency, _cost, _cold_start, _horizon):
+    for section in (_hot_path, _pipeline, _latency, _cost, _cold_start, _horizon, _profiles):
         parts += section(results)
     return "\n".join(parts).rstrip() + "\n"
 
@@ -208,3 +208,77 @@ def _horizon(results: Results) -> list[str]:
         f"total **{results.horizon_seconds:,} s** = {results.horizon_seconds / 3600:.2f} h (a unit test asserts it too).",
         "",
     ]
+
+
+def _profiles(results: Results) -> list[str]:
+    lines: list[str] = []
+    if results.track_hot_path:
+        hp = results.track_hot_path
+        lines += [
+            "## /users/track hot path CPU",
+            "",
+            f"`bench/profiles.py` `hot_path`, pinned to one core (core {hp.core}), CPU time: what the platform API",
+            "function does for each request of 75 attribute objects and 75 events (Segment's identify and track",
+            "shapes: fields, custom attributes, an `inc`, an array `add`, a time; events with properties): read the body",
+            "strictly (duplicated keys refused), check the Bearer key from the instance's cache, count the request,",
+            "check the permission, check and plan every object, encode the operations and split them by message group.",
+            f"**{hp.objects_per_second:,.0f} objects/s** ({hp.objects:,} objects in {hp.seconds:.2f} s).",
+            "",
+        ]
+    for result, title in ((results.writer, "sustained"), (results.burst, "a burst of 1,000,000 objects")):
+        if result is None:
+            continue
+        lines += [
+            f"## Profile writer: {title}",
+            "",
+            f"`bench/profiles.py` `writer_pipeline`: {result.requests:,} requests ({result.objects:,} objects over",
+            f"{result.users:,} users) planned by the real code and queued at once into an in-memory SQS FIFO (message",
+            "groups, one batch of at most 10 messages in flight per group, as Lambda polls FIFO), then drained by",
+            f"{result.writers} threads each running the real `ProfileWriter` (8 writes in flight) into an in-memory",
+            f"table with DynamoDB's conditional writes that waits {result.latency_ms:g} ms a call. Two stand-ins, and why:",
+            "moto's SQS slows with every message queued and its DynamoDB parses each condition expression in Python",
+            "(the same reasons as the sync pipeline's benchmark). "
+            f"{result.crashed_batches} batches were written and then delivered again, as after a crash before SQS",
+            f"deletes them ({result.redelivered_messages:,} messages). Then every user's `inc` counter and event count",
+            f"is compared with what was sent: **{result.mismatches} wrong**. **{result.objects_per_second:,.0f}",
+            f"objects/s** ({result.seconds:.1f} s; {result.store_calls:,} table calls; {result.batches:,} writer",
+            f"invocations, {result.ms_per_message:.1f} ms a message).",
+            "",
+        ]
+    if results.update_cost:
+        c = results.update_cost
+        lines += [
+            "## AWS cost per million attribute updates",
+            "",
+            f"`bench/profiles_stack.py`: {c.updates:,} attribute updates (each sets two attributes of an existing",
+            "user), 75 a request from 4 clients at once, through local mode in this process: the platform API function,",
+            "the FIFO profile queue polled as Lambda polls it, the profile writer, moto. Every AWS request is counted",
+            "as for the sync pipeline (moto's item sizes for DynamoDB's units; SQS FIFO at its own price; the idle",
+            "polls of the sync queue left out: they cost the same with no profile traffic). The two Lambda lines use",
+            "the durations measured against the stand-ins above (moto in one process would bill its own slowness),",
+            f"scaled by {1769}/512 for the CPU share of a 512 MB function. The floor: API Gateway's requests",
+            f"(1,000,000 / 75 x ${PRICES['api_requests'].usd:.2f}/million) plus one DynamoDB write unit an update",
+            f"(${PRICES['dynamodb_wru'].usd:.3f}/million): ${c.floor:.3f}.",
+            "",
+            "| line | $ per million updates |",
+            "|---|---|",
+        ]
+        lines += [f"| {line} | {dollars:.5f} |" for line, dollars in sorted(c.per_million.items(), key=lambda x: -x[1])]
+        lines += [f"| **total** | **{c.total:.5f}** ({c.total / c.floor:.2f} x the floor) |", ""]
+        moto = ", ".join(f"{k} ${v:.3f}" for k, v in sorted(c.moto_lambda_per_million.items()))
+        lines += [f"Billed by their wall clock in moto instead, the Lambda lines would read: {moto}.", ""]
+        scale = 1e6 / c.updates
+        calls = ", ".join(f"{name} {n * scale:,.0f}" for name, n in sorted(c.calls.items(), key=lambda x: -x[1]))
+        lines += [f"AWS requests per million updates: {calls}.", ""]
+    if results.read_your_writes:
+        r = results.read_your_writes
+        lines += [
+            "## Read-your-writes",
+            "",
+            f"`bench/profiles_stack.py`: {len(r.seconds)} writes, one at a time, through local mode (`FLUSH_SECONDS`",
+            f"{r.flush_seconds}); each timed from its 201 until `/users/export/ids` shows the value (polled every",
+            f"20 ms). p50 {r.p50:.2f} s, p99 **{r.p99:.2f} s**, max {max(r.seconds):.2f} s. The profile queue is FIFO,",
+            "which has no batching window: a writer takes a write as soon as it is polled.",
+            "",
+        ]
+    return lines

@@ -2,7 +2,8 @@
 event hooks. Works against moto, whose DynamoDB backend gives the stored item sizes that DynamoDB bills by.
 
 Billable units follow the pricing pages (see prices.py):
-- SQS: one request per started 64 KiB of payload (a SendMessageBatch of 90 KiB is 2 requests);
+- SQS: one request per started 64 KiB of payload (a SendMessageBatch of 90 KiB is 2 requests), at FIFO's price for
+  a FIFO queue;
 - DynamoDB: a write is ceil(item KB) WRU (x2 inside a transaction), the larger of the item before and after;
   a strongly consistent read ceil(item size / 4 KB) RRU, eventually consistent half that;
 - S3: PUT/COPY/POST/LIST class vs GET class; DELETE is free;
@@ -92,7 +93,8 @@ _SIMPLE_UNITS = {
 
 def _units(service: str, operation: str, body: dict[str, Any], parsed: dict[str, Any]) -> dict[str, float]:
     if service == "sqs":
-        return {"sqs_requests": _sqs_requests(operation, body, parsed)}
+        fifo = str(body.get("QueueUrl", "")).endswith(".fifo")  # FIFO queues cost more a request
+        return {"sqs_fifo_requests" if fifo else "sqs_requests": _sqs_requests(operation, body, parsed)}
     if service == "dynamodb":
         return _dynamodb_units(operation, body, parsed)
     if service == "s3":

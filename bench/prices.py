@@ -28,6 +28,7 @@ PRICES: dict[str, Price] = {
     "lambda_gb_seconds_x86_64": Price(0.0000166667, 1, "GB-s (x86_64)", "https://aws.amazon.com/lambda/pricing/"),
     "lambda_gb_seconds_arm64": Price(0.0000133334, 1, "GB-s (arm64)", "https://aws.amazon.com/lambda/pricing/"),
     "sqs_requests": Price(0.40, 1e6, "SQS request (per 64 KiB)", "https://aws.amazon.com/sqs/pricing/"),
+    "sqs_fifo_requests": Price(0.50, 1e6, "SQS FIFO request (per 64 KiB)", "https://aws.amazon.com/sqs/pricing/"),
     "dynamodb_wru": Price(0.625, 1e6, "write request unit", "https://aws.amazon.com/dynamodb/pricing/on-demand/"),
     "dynamodb_rru": Price(0.125, 1e6, "read request unit", "https://aws.amazon.com/dynamodb/pricing/on-demand/"),
     "s3_put_requests": Price(0.005, 1e3, "S3 PUT/COPY/POST/LIST", "https://aws.amazon.com/s3/pricing/"),

@@ -14,6 +14,8 @@ from bench.cost import CostResult, api_floor_per_million
 from bench.hot_path import HotPathResult
 from bench.latency import LatencyResult
 from bench.pipeline import PipelineResult
+from bench.profiles import TrackHotPath, WriterResult
+from bench.profiles_stack import ReadYourWrites, UpdateCost
 
 HOT_PATH_TARGET = 50_000
 FILL_TARGET = 0.98
@@ -23,6 +25,9 @@ COST_FLOOR_RATIO = 1.5
 IMPORT_TARGET_MS = 300
 HORIZON_SECONDS = 13 * 3600
 HORIZON_TOLERANCE = 0.02
+TRACK_HOT_PATH_TARGET = 20_000
+WRITER_TARGET = 2_000
+BURST_OBJECTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,11 @@ class Results:
     cost_keyed: CostResult | None = None
     cold_start: list[ColdStart] | None = None
     horizon_seconds: int | None = None
+    track_hot_path: TrackHotPath | None = None
+    writer: WriterResult | None = None
+    burst: WriterResult | None = None
+    update_cost: UpdateCost | None = None
+    read_your_writes: ReadYourWrites | None = None
 
 
 def rows(results: Results) -> list[Row]:
@@ -143,6 +153,65 @@ def rows(results: Results) -> list[Row]:
                 f"{h:,} s = {h / 3600:.2f} h ({off:+.2%})",
                 f"13 h +/- {HORIZON_TOLERANCE:.0%}",
                 abs(off) <= HORIZON_TOLERANCE,
+            )
+        )
+    return out + profile_rows(results)
+
+
+def profile_rows(results: Results) -> list[Row]:
+    out: list[Row] = []
+    if results.track_hot_path:
+        hp = results.track_hot_path
+        out.append(
+            Row(
+                "/users/track hot path CPU",
+                f"{hp.objects_per_second:,.0f} objects/s ({hp.objects:,} objects: 75 attributes + 75 events a request)",
+                f">= {TRACK_HOT_PATH_TARGET:,} objects/s",
+                hp.objects_per_second >= TRACK_HOT_PATH_TARGET,
+            )
+        )
+    if results.writer:
+        w = results.writer
+        out.append(
+            Row(
+                "profile writer",
+                f"{w.objects_per_second:,.0f} objects/s sustained ({w.objects:,} objects, {w.writers} writers, "
+                f"{w.latency_ms:g} ms a DynamoDB call), {w.mismatches} users wrong",
+                f">= {WRITER_TARGET:,} objects/s, 0 wrong",
+                w.objects_per_second >= WRITER_TARGET and w.mismatches == 0,
+            )
+        )
+    if results.burst:
+        b = results.burst
+        out.append(
+            Row(
+                "profile burst",
+                f"{b.objects:,} objects drained in {b.seconds:.0f} s ({b.objects_per_second:,.0f}/s); "
+                f"{b.crashed_batches} batches crashed and delivered again; {b.mismatches} of {b.users:,} users wrong",
+                f"{BURST_OBJECTS:,} objects, 0 lost or doubled",
+                b.objects >= BURST_OBJECTS and b.mismatches == 0,
+            )
+        )
+    if results.update_cost:
+        c = results.update_cost
+        out.append(
+            Row(
+                "AWS cost per million attribute updates",
+                f"${c.total:.3f} = {c.total / c.floor:.2f} x the floor (${c.floor:.3f}: API Gateway + 1 write unit an "
+                "update)",
+                f"<= {COST_FLOOR_RATIO} x floor",
+                c.total <= COST_FLOOR_RATIO * c.floor,
+            )
+        )
+    if results.read_your_writes:
+        r = results.read_your_writes
+        bound = r.flush_seconds + 1
+        out.append(
+            Row(
+                "read-your-writes",
+                f"p50 {r.p50:.2f} s / p99 {r.p99:.2f} s from the 201 to /users/export/ids ({len(r.seconds)} writes)",
+                f"p99 <= {bound} s",
+                r.p99 <= bound,
             )
         )
     return out

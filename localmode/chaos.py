@@ -6,7 +6,7 @@ With probability p, each of these happens independently:
 - a batcher invocation crashes after it settled everything, before SQS deletes its messages, so they are
   delivered again (a duplicate delivery);
 - the profile writer crashes right after one of its writes to the profile table (the batch is delivered again,
-  part of it written), or after a whole batch, before SQS deletes it.
+  part of it written), or after a whole batch, before SQS deletes it (each per invocation).
 Off by default; never part of a deployment (it patches in-process code only).
 """
 
@@ -36,6 +36,7 @@ class Chaos:
         self.lock = threading.Lock()
         self.crashes = {"before_ledger": 0, "after_settle": 0, "after_profile_write": 0, "after_profile_batch": 0}
         self._patches: list[Any] = []
+        self.profile_writes_left: int | None = None  # an armed crash of the profile writer (see below)
 
     def _roll(self, kind: str) -> bool:
         with self.lock:
@@ -64,6 +65,10 @@ class Chaos:
             self._install_profile_writer(profile_writer)
 
     def _install_profile_writer(self, writer: LocalFunction) -> None:
+        """With probability p, an invocation arms a crash that fires right after the k-th next write to the profile
+        table (k from 1 to 20), leaving a batch part written. (Most batches write hundreds of items: rolling for
+        each write would leave hardly any batch whole. Writers run concurrently, so the crash may land in another
+        invocation than the one that armed it: a crash all the same.)"""
         from audience_sync.adapters.aws.profiles_table import DynamoProfileStore
 
         chaos = self
@@ -72,12 +77,25 @@ class Chaos:
 
             def written(store: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
                 result = _original(store, *args)
-                if chaos._roll("after_profile_write"):
+                with chaos.lock:
+                    left = chaos.profile_writes_left
+                    if left is not None:
+                        chaos.profile_writes_left = left - 1 if left > 1 else None
+                if left == 1:
                     logger.warning("chaos: profile writer crash after a %s", _name)
                     raise ChaosCrash(f"injected crash after a profile {_name}")
                 return result
 
             self._start(mock.patch.object(DynamoProfileStore, name, written))
+        original_invoke = writer.invoke
+
+        def invoke(event: dict[str, Any]) -> Any:
+            if chaos._roll("after_profile_write"):
+                with chaos.lock:
+                    chaos.profile_writes_left = chaos.rng.randint(1, 20)
+            return original_invoke(event)
+
+        writer.invoke = invoke  # type: ignore[method-assign]
         self._crash_after_invocations(
             writer, "after_profile_batch", "profile writer crash after a batch, before SQS deletes"
         )

@@ -22,6 +22,20 @@ USERS = (
 )
 
 
+KEY_REQUEST = '{"name":"demo","permissions":["users.track","users.export.ids"]}'
+TRACK = (
+    '{"attributes":[{"external_id":"u-1","first_name":"Ana","visits":{"inc":1},"segments":{"add":["vip"]}}],'
+    '"events":[{"external_id":"u-1","name":"Order Completed","time":"2026-12-01T10:00:00Z"}]}'
+)
+PROFILE_STEPS = [
+    "  # 6. profiles through the Braze-compatible API (what Segment, Lytics and BlueConic send): a REST API key,",
+    "  #    a write, and ~1 s later the profile",
+    f"  BRAZE=$(curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/rest-api-keys -d '{KEY_REQUEST}'"
+    " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"key\"])')",
+    f"  curl -s -X POST -H \"Authorization: Bearer $BRAZE\" $API/users/track -d '{TRACK}'",
+    '  curl -s -X POST -H "Authorization: Bearer $BRAZE" $API/users/export/ids -d \'{"external_ids":["u-1"]}\'',
+]
+
 _POST = f"  curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/steps/welcome/users -d '{USERS}'"
 
 
@@ -70,6 +84,7 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
             "  # 5. make LinkedIn throttle 40 % of requests: those users wait in the Step Functions retry, then sync",
             '  curl -s -X POST $API/linkedin/_sandbox/faults -d \'{"status":429,"probability":0.4}\'',
         ]
+    lines += PROFILE_STEPS
     port = urlsplit(base_url).port
     cli = ("" if port == 3000 else f"PORT={port} ") + ".venv/bin/audience-sync --local"
     lines += [

@@ -4,6 +4,9 @@ audience and the metrics are exactly right. Also: bad input changes nothing; the
 from __future__ import annotations
 
 import itertools
+import json
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from localmode.walkthrough import PROFILE_STEPS
 from tests.e2e.local_service import (
+    API_KEY,
     Service,
     configure_and_launch,
     connect,
@@ -165,3 +170,20 @@ def test_linkedin_urls_point_at_another_endpoint_and_the_rate_limit_holds(
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     gaps = [round((b - a) * 1000) for a, b in itertools.pairwise(times)]
     assert busiest <= 10, f"{busiest} requests within one second; gaps in ms: {gaps}"
+
+
+def test_the_printed_profile_steps_work_as_printed(service: Service) -> None:
+    """Step 6 of the walk-through, run by bash as a user pastes it: the key, the write, then the export."""
+    bash, curl = shutil.which("bash"), shutil.which("curl")
+    if bash is None or curl is None:
+        pytest.skip("bash and curl are needed to run the printed commands")
+    commands = [line.strip() for line in PROFILE_STEPS if not line.strip().startswith("#")]
+    key, write, export = commands
+    script = f"export API={service.base_url} KEY={API_KEY}\n{key}\n{write}\necho\nfor i in 1 2 3 4 5 6 7 8 9 10; do\n"
+    script += f'  OUT=$({export}); case $OUT in *visits*) break;; esac; sleep 0.5\ndone\necho "$OUT"\n'
+    done = subprocess.run([bash, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    written, exported = done.stdout.strip().splitlines()[-2:]
+    assert json.loads(written) == {"message": "success", "attributes_processed": 1, "events_processed": 1}
+    (user,) = json.loads(exported)["users"]
+    assert user["custom_attributes"] == {"visits": 1, "segments": ["vip"]}
+    assert [(e["name"], e["count"]) for e in user["custom_events"]] == [("Order Completed", 1)]

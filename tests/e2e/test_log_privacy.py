@@ -1,9 +1,10 @@
-"""No raw email, name, GAID, token or secret in any log line or metric dimension, and a webhook can be followed
-to the LinkedIn request that carried its users (its correlation id).
+"""No raw email, name, GAID, token, secret, profile attribute or event property in any log line or metric dimension,
+and a webhook can be followed to the LinkedIn request that carried its users (its correlation id).
 
 Local mode runs the real handlers and prints everything they log, their EMF metric blobs included, to one log.
 The run goes through the paths that log: accepted, filtered and not-synced users, a malformed request, LinkedIn
-throttling and failing, an expired access token refreshed, a revoked grant (invalid_token) and a reconnect.
+throttling and failing, an expired access token refreshed, a revoked grant (invalid_token) and a reconnect; then
+profiles written, aliased, exported and deleted through the Braze-compatible API, bad objects included.
 """
 
 from __future__ import annotations
@@ -93,6 +94,99 @@ def _settled(service: Service, step: str, entered: int) -> dict[str, int]:
     return result
 
 
+def _profiles(service: Service) -> dict[str, list[str]]:
+    """Profiles written, exported and deleted through the Braze-compatible API, with distinctive personal data in
+    every place a value can be: fields, custom attributes (strings, arrays, nested objects), aliases, event and
+    purchase properties, a bad object that quotes them. Returns what must not appear in the log."""
+    created = requests.post(
+        service.url("/v1/rest-api-keys"),
+        json={"name": "privacy", "permissions": ["users.track", "users.export.ids", "users.delete", "users.alias.new"]},
+        headers=service.headers,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    bearer = {"Authorization": f"Bearer {key}"}
+    planted = {
+        "profile_email": "Zoë.Profile-4417@Example.org",
+        "profile_phone": "+1 415 555 0147",
+        "profile_name": "Przemysława",
+        "profile_attribute": "loyalty-tier-ultraviolet",
+        "profile_nested": "nested-secret-garden",
+        "profile_alias": "alias-cookie-8842",
+        "event_property": "coupon-code-SPRING-77",
+        "purchase_property": "gift-note-happy-birthday",
+    }
+    body = {
+        "attributes": [
+            {
+                "external_id": "privacy-1",
+                "email": planted["profile_email"],
+                "phone": planted["profile_phone"],
+                "first_name": planted["profile_name"],
+                "tier": planted["profile_attribute"],
+                "tags": {"add": [planted["profile_attribute"] + "-array"]},
+                "home": {"garden": planted["profile_nested"]},
+            },
+            {"first_name": planted["profile_name"], "email_subscribe": planted["profile_attribute"]},  # refused
+        ],
+        "events": [
+            {
+                "external_id": "privacy-1",
+                "name": "checkout",
+                "time": "2026-12-01",
+                "properties": {"code": planted["event_property"]},
+            }
+        ],
+        "purchases": [
+            {
+                "external_id": "privacy-1",
+                "product_id": "sku",
+                "currency": "USD",
+                "price": 1,
+                "time": "2026-12-01",
+                "properties": {"note": planted["purchase_property"]},
+            }
+        ],
+    }
+    for path, payload in (
+        ("/users/track", body),
+        (
+            "/users/alias/new",
+            {
+                "user_aliases": [
+                    {"external_id": "privacy-1", "alias_label": "cookie", "alias_name": planted["profile_alias"]}
+                ]
+            },
+        ),
+        ("/users/track", {"attributes": [{"email": planted["profile_email"], "tier": planted["profile_attribute"]}]}),
+        (
+            "/users/track",
+            '{"attributes": [{"external_id": "x", "first_name": "NAME", "first_name": "NAME"}]}'.replace(
+                "NAME", planted["profile_name"]
+            ),
+        ),
+    ):
+        data = payload if isinstance(payload, str) else json.dumps(payload)
+        assert requests.post(service.url(path), data=data, headers=bearer, timeout=10).status_code in (201, 400)
+
+    def exported() -> bool:
+        reply = requests.post(
+            service.url("/users/export/ids"), json={"external_ids": ["privacy-1"]}, headers=bearer, timeout=10
+        )
+        users = reply.json()["users"]
+        return bool(users) and users[0].get("user_aliases") is not None
+
+    wait_for(exported, 30, "the profile written")
+    assert (
+        requests.post(
+            service.url("/users/delete"), json={"external_ids": ["privacy-1"]}, headers=bearer, timeout=10
+        ).status_code
+        == 202
+    )
+    return {**{kind: [value] for kind, value in planted.items()}, "rest_api_key": [key]}
+
+
 def test_logs_and_metrics_carry_no_personal_data_or_secret(
     tmp_path: Path, sandbox: tuple[LinkedInSandbox, str]
 ) -> None:
@@ -155,6 +249,7 @@ def test_logs_and_metrics_carry_no_personal_data_or_secret(
         )
         oauth_values += _connect(service)
         _settled(service, "consented", _consented(people[:40] + unsyncable + people[45:50]))
+        profile_values = _profiles(service)
 
     log = service.log()  # read once local mode has stopped and flushed everything it printed
     with app.state.lock:
@@ -169,6 +264,7 @@ def test_logs_and_metrics_carry_no_personal_data_or_secret(
         "client_secret": [CLIENT_SECRET],
         "webhook_signing_secret": [SIGNING_SECRET],
         "webhook_signature": SENT_SIGNATURES,
+        **profile_values,
     }
     assert len(tokens) >= 4  # first grant, its refresh, the reconnect: the scan has tokens to look for
     assert len(SENT_SIGNATURES) >= 6
@@ -181,7 +277,7 @@ def test_logs_and_metrics_carry_no_personal_data_or_secret(
     # The API key too, in what the handlers log (local mode's banner shows it to its user on purpose).
     assert not find_leaks("\n".join(handler_lines), {"api_key": [API_KEY]})
     emf = [r for r in records if "_aws" in r]
-    assert {"Entered", "Synced", "LinkedInRequests"} <= {
+    assert {"Entered", "Synced", "LinkedInRequests", "DataPoints", "ProfileOperationsApplied"} <= {
         m["Name"] for r in emf for m in r["_aws"]["CloudWatchMetrics"][0]["Metrics"]
     }
     dimensions = sorted(

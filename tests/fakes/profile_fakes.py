@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ class FakeProfileStore:
     crash_after_writes: int | None = None  # raise Crash once this many writes have happened
     # Called before each put: may change storage (another writer) or raise.
     before_put: Callable[[Item], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the writer may call from several threads
 
     def _copy(self, item: Item) -> Item:
         return Item(item.pk, item.sk, json.loads(json.dumps(item.doc)), item.version, copy.deepcopy(item.tokens))
@@ -43,25 +45,28 @@ class FakeProfileStore:
         return [self._copy(i) for k, i in sorted(self.items.items()) if k[0] == pk]
 
     def put(self, item: Item) -> None:
-        self.calls.append(("put", item.key))
-        if self.before_put is not None:
-            self.before_put(item)
-        stored = self.items.get(item.key)
-        if (stored.version if stored else 0) != item.version:
-            raise WriteConflict(f"{item.key} changed")
-        item.version += 1
-        self.items[item.key] = self._copy(item)
-        self._wrote()
+        with self.lock:
+            self.calls.append(("put", item.key))
+            if self.before_put is not None:
+                self.before_put(item)
+            stored = self.items.get(item.key)
+            if (stored.version if stored else 0) != item.version:
+                raise WriteConflict(f"{item.key} changed")
+            item.version += 1
+            self.items[item.key] = self._copy(item)
+            self._wrote()
 
     def put_pointer(self, item: Item) -> None:
-        self.calls.append(("put_pointer", item.key))
-        self.items[item.key] = Item(item.pk, item.sk, dict(item.doc), 1)
-        self._wrote()
+        with self.lock:
+            self.calls.append(("put_pointer", item.key))
+            self.items[item.key] = Item(item.pk, item.sk, dict(item.doc), 1)
+            self._wrote()
 
     def delete(self, key: Key) -> None:
-        self.calls.append(("delete", key))
-        if self.items.pop(key, None) is not None:
-            self._wrote()
+        with self.lock:
+            self.calls.append(("delete", key))
+            if self.items.pop(key, None) is not None:
+                self._wrote()
 
     def snapshot(self) -> dict[Key, dict[str, object]]:
         """Every item's document (tokens and versions aside): what a user could observe."""

@@ -229,7 +229,8 @@ class Container:
 
     @cached_property
     def profile_writer(self) -> ProfileWriter:
-        return ProfileWriter(self.profile_store, self.clock, self.settings.profiles.max_array)
+        profiles = self.settings.profiles
+        return ProfileWriter(self.profile_store, self.clock, profiles.max_array, profiles.write_concurrency)
 
     # ---- schedules ---------------------------------------------------------------------------------
     @cached_property

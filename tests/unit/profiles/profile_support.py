@@ -56,10 +56,10 @@ def deleted(**identifiers: list[Any]) -> list[Message]:
 class World:
     """A writer on a fake store, and the reader that exports what it wrote."""
 
-    def __init__(self, max_array: int = 25):
+    def __init__(self, max_array: int = 25, concurrency: int = 1):
         self.store = FakeProfileStore()
         self.clock = FakeClock(int(NOW.timestamp() * 1000))
-        self.writer = ProfileWriter(self.store, self.clock, max_array)
+        self.writer = ProfileWriter(self.store, self.clock, max_array, concurrency)
         self.reader = ProfileReader(self.store)
 
     def write(self, *batches: list[Message]) -> None:

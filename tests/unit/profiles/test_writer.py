@@ -268,3 +268,22 @@ def test_a_profile_that_would_grow_past_dynamodbs_item_limit_refuses_only_that_o
     user = world.user("u1")
     assert user is not None and user["custom_attributes"]["small"] == 1
     assert len(user["custom_attributes"]) == 1 + 5 - report.rejected
+
+
+def test_parallel_writes_end_as_the_sequential_run_and_a_lost_race_is_retried() -> None:
+    day = _busy_day()
+    sequential = World()
+    sequential.write(*day)
+    parallel = World(concurrency=4)
+    raced: set[str] = set()
+
+    def other_writer(item: Item) -> None:  # another writer beats every first write of a summary once
+        if item.sk.startswith("e#") and item.pk not in raced:
+            raced.add(item.pk)
+            if item.key in parallel.store.items:
+                parallel.store.items[item.key].version += 1
+
+    parallel.store.before_put = other_writer
+    parallel.write(*day)
+    assert parallel.store.snapshot() == sequential.store.snapshot()
+    assert raced

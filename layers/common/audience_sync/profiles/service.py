@@ -26,6 +26,9 @@ NOTHING_VALID = "Valid data must be provided in the 'attributes', 'events', or '
 class ProfileSettings:
     groups: int = 16  # FIFO message groups (ProfileWriteGroups): the writer's parallelism
     max_array: int = 25  # values an array attribute keeps (ArrayMaxLength), Braze's default
+    # Writes one profile writer keeps in flight within a stage: about 5-10 ms each in DynamoDB, and a batch of 10
+    # messages may hold a few hundred profiles.
+    write_concurrency: int = 8
 
 
 class ProfileService:

@@ -25,7 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,10 +94,13 @@ class _Flush:
 
 
 class ProfileWriter:
-    def __init__(self, store: ProfileStore, clock: Clock, max_array: int):
+    def __init__(self, store: ProfileStore, clock: Clock, max_array: int, concurrency: int = 1):
+        """`concurrency`: the writes of one stage (independent items) in flight at once; a batch of 10 messages may
+        touch hundreds of profiles, and each write waits on DynamoDB for some milliseconds."""
         self.store = store
         self.clock = clock
         self.max_array = max_array
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="profile-write") if concurrency > 1 else None
 
     def write(self, messages: Sequence[Message]) -> WriteReport:
         report = WriteReport()
@@ -116,6 +121,8 @@ class _Session:
 
     def __init__(self, writer: ProfileWriter, report: WriteReport):
         self.store = writer.store
+        self.pool = writer.pool
+        self.lock = threading.Lock()
         self.max_array = writer.max_array
         self.report = report
         moment = dt.datetime.fromtimestamp(writer.clock.now_ms() / 1000, dt.UTC)
@@ -465,35 +472,40 @@ class _Session:
         plan, pending = self.flush_plan, self.pending
         self.flush_plan, self.pending = _Flush(), {}
         if not merging:
-            self._write_pointers(plan)
-        for entry in [p for p in pending.values() if p.item.sk != PROFILE]:
-            self._write(entry)
-        for entry in [p for p in pending.values() if p.item.sk == PROFILE]:
-            self._write(entry)
-        for key in plan.deletes:
-            if key[1] != PROFILE:
-                self.store.delete(key)
+            self._stage(self.store.put_pointer, plan.pointers.values())
+        self._stage(self._write, [p for p in pending.values() if p.item.sk != PROFILE])
+        self._stage(self._write, [p for p in pending.values() if p.item.sk == PROFILE])
+        self._stage(self.store.delete, [key for key in plan.deletes if key[1] != PROFILE])
         if merging:
-            self._write_pointers(plan)
-        for key in plan.pointer_deletes:
-            self.store.delete(key)
-        for key in plan.deletes:
-            if key[1] == PROFILE and key not in plan.pointers:  # an anonymous profile's key now is a pointer
-                self.store.delete(key)
+            self._stage(self.store.put_pointer, plan.pointers.values())
+        self._stage(self.store.delete, plan.pointer_deletes)
+        # an anonymous profile merged away: its key now holds a pointer, not to be deleted
+        self._stage(self.store.delete, [k for k in plan.deletes if k[1] == PROFILE and k not in plan.pointers])
 
-    def _write_pointers(self, plan: _Flush) -> None:
-        for item in plan.pointers.values():
-            self.store.put_pointer(item)
+    def _stage(self, write: Callable[[Any], None], work: Iterable[Any]) -> None:
+        """Every write of one stage (independent items), in parallel when the writer may; the next stage starts
+        once all are done. A lost race shows only after the others finished, so their writes are not wasted."""
+        work = list(work)
+        if self.pool is None or len(work) < 2:
+            for unit in work:
+                write(unit)
+            return
+        errors = [f.exception() for f in [self.pool.submit(write, unit) for unit in work]]
+        failed = [e for e in errors if e is not None]
+        crash = next((e for e in failed if not isinstance(e, WriteConflict)), None)
+        if crash is not None or failed:
+            raise crash or failed[0]
 
     def _write(self, entry: _Pending) -> None:
         item = entry.item
         if item.sk == PROFILE and _size(item.doc) > document.MAX_PROFILE_BYTES:
             self._shrink(entry)
         self.store.put(item)
-        self.report.applied += entry.operations
-        self.report.data_points += entry.points
-        self.report.created += 1 if entry.created else 0
-        self.seen_tokens[item.key] = {g: list(t) for g, t in item.tokens.items()}
+        with self.lock:
+            self.report.applied += entry.operations
+            self.report.data_points += entry.points
+            self.report.created += 1 if entry.created else 0
+            self.seen_tokens[item.key] = {g: list(t) for g, t in item.tokens.items()}
 
     def _shrink(self, entry: _Pending) -> None:
         """The profile grew past what DynamoDB stores: apply this attempt's attribute operations again from the
