@@ -85,7 +85,7 @@ def _profiles(results: Results, quick: bool, progress: Any) -> None:
     )
     api_ms = profiles.api_ms_per_request(50 if quick else 200)
     results.update_cost, results.read_your_writes = profiles_stack.measure(
-        api_ms, results.writer.ms_per_message, 40 if quick else 200, progress=progress
+        api_ms, results.writer.ms_per_message, 40 if quick else 100, users=1_500, progress=progress
     )
 
 

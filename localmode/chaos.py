@@ -7,11 +7,14 @@ With probability p, each of these happens independently:
   delivered again (a duplicate delivery);
 - the profile writer crashes right after one of its writes to the profile table (the batch is delivered again,
   part of it written), or after a whole batch, before SQS deletes it (each per invocation).
+A batch that SQS has already delivered `SPARE_AFTER_RECEIVES` times is spared: chaos alone never sends a message to
+a dead-letter queue (maxReceiveCount is 5), so a high p crashes often and still tests recovery, not the DLQ.
 Off by default; never part of a deployment (it patches in-process code only).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
@@ -21,6 +24,16 @@ from unittest import mock
 from localmode.functions import LocalFunction
 
 logger = logging.getLogger("localmode.chaos")
+
+SPARE_AFTER_RECEIVES = 3  # below every queue's maxReceiveCount (5), with room for a crash that chaos did not cause
+
+
+def _spared(event: dict[str, Any]) -> bool:
+    """True for an SQS batch any of whose messages has been received SPARE_AFTER_RECEIVES times already."""
+    return any(
+        int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")) >= SPARE_AFTER_RECEIVES
+        for record in event.get("Records", [])
+    )
 
 
 class ChaosCrash(RuntimeError):
@@ -36,7 +49,9 @@ class Chaos:
         self.lock = threading.Lock()
         self.crashes = {"before_ledger": 0, "after_settle": 0, "after_profile_write": 0, "after_profile_batch": 0}
         self._patches: list[Any] = []
-        self.profile_writes_left: int | None = None  # an armed crash of the profile writer (see below)
+        # an armed crash of one profile writer invocation: [writes left], shared with the writer's worker threads,
+        # which run in a copy of the invocation's context (see _install_profile_writer)
+        self._armed: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("armed", default=None)
 
     def _roll(self, kind: str) -> bool:
         with self.lock:
@@ -65,10 +80,10 @@ class Chaos:
             self._install_profile_writer(profile_writer)
 
     def _install_profile_writer(self, writer: LocalFunction) -> None:
-        """With probability p, an invocation arms a crash that fires right after the k-th next write to the profile
-        table (k from 1 to 20), leaving a batch part written. (Most batches write hundreds of items: rolling for
-        each write would leave hardly any batch whole. Writers run concurrently, so the crash may land in another
-        invocation than the one that armed it: a crash all the same.)"""
+        """With probability p, an invocation arms a crash that fires right after its k-th write to the profile table
+        (k from 1 to 20), leaving its batch part written. (Most batches write hundreds of items: rolling for each
+        write would leave hardly any batch whole.) The arming is a context variable, which the writer's worker
+        threads inherit, so the crash lands in the invocation that armed it, never in a spared one."""
         from audience_sync.adapters.aws.profiles_table import DynamoProfileStore
 
         chaos = self
@@ -77,10 +92,11 @@ class Chaos:
 
             def written(store: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
                 result = _original(store, *args)
+                armed = chaos._armed.get()
                 with chaos.lock:
-                    left = chaos.profile_writes_left
-                    if left is not None:
-                        chaos.profile_writes_left = left - 1 if left > 1 else None
+                    left = armed[0] if armed else 0
+                    if armed:
+                        armed[0] -= 1
                 if left == 1:
                     logger.warning("chaos: profile writer crash after a %s", _name)
                     raise ChaosCrash(f"injected crash after a profile {_name}")
@@ -90,10 +106,15 @@ class Chaos:
         original_invoke = writer.invoke
 
         def invoke(event: dict[str, Any]) -> Any:
-            if chaos._roll("after_profile_write"):
+            armed = None
+            if not _spared(event) and chaos._roll("after_profile_write"):
                 with chaos.lock:
-                    chaos.profile_writes_left = chaos.rng.randint(1, 20)
-            return original_invoke(event)
+                    armed = [chaos.rng.randint(1, 20)]
+            token = chaos._armed.set(armed)
+            try:
+                return original_invoke(event)
+            finally:
+                chaos._armed.reset(token)  # a batch with fewer writes than k: disarmed, not carried over
 
         writer.invoke = invoke  # type: ignore[method-assign]
         self._crash_after_invocations(
@@ -106,7 +127,7 @@ class Chaos:
 
         def invoke(event: dict[str, Any]) -> Any:
             result = original_invoke(event)
-            if chaos._roll(kind):
+            if not _spared(event) and chaos._roll(kind):
                 logger.warning("chaos: %s", what)
                 raise ChaosCrash(f"injected {what}")
             return result

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import boto3
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,4 +131,15 @@ def metrics(service: Service, step_id: str) -> dict[str, int]:
 def post_users(service: Service, step_id: str, body: Any, **kwargs: Any) -> requests.Response:
     return requests.post(
         service.url(f"/v1/steps/{step_id}/users"), json=body, headers=service.headers, timeout=30, **kwargs
+    )
+
+
+def emulated(service: Service, name: str) -> Any:
+    """A boto3 client of local mode's emulated AWS (its /_aws endpoint)."""
+    return boto3.client(
+        name,
+        endpoint_url=service.url("/_aws"),
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # local mode's placeholder
     )

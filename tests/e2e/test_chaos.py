@@ -69,6 +69,7 @@ def test_chaos_nothing_lost_nothing_counted_twice(tmp_path: Path, external_linke
         busy = configure_and_launch(service, "busy", match_fields=["email"])
         doomed = configure_and_launch(service, "doomed", match_fields=["email"])
         assert requests.delete(f"{linkedin}/_sandbox/segments/{doomed}", timeout=10).status_code == 200
+        _fault(linkedin, status=500, count=2, path_contains="/users")  # certain, so the check below always means it
         _fault(linkedin, status=429, probability=0.4, path_contains="/users")
         _fault(linkedin, status=500, probability=0.1, path_contains="/users")
 

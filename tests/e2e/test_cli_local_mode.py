@@ -13,12 +13,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 import requests
 
 from audience_sync.pipeline.messages import QueuedMessage, SyncTarget
-from tests.e2e.local_service import ROOT, Service, configure_and_launch, connect, local_service, metrics, sha, wait_for
+from tests.e2e.local_service import (
+    ROOT,
+    Service,
+    configure_and_launch,
+    connect,
+    emulated,
+    local_service,
+    metrics,
+    sha,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -41,16 +50,6 @@ def as_json(service: Service, *argv: str) -> Any:
     done = audience_sync(service, *argv, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def emulated(service: Service, name: str) -> Any:
-    return boto3.client(
-        name,
-        endpoint_url=service.url("/_aws"),
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # local mode's placeholder
-    )
 
 
 def test_cli_reads_local_mode_and_redrives_its_dlq(tmp_path: Path) -> None:

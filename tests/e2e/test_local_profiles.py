@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.local_service import Service, local_service, wait_for
+from tests.e2e.local_service import Service, emulated, local_service, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -47,10 +47,21 @@ def _export(service: Service, key: str, ids: list[str]) -> dict[str, dict[str, A
     return {u["external_id"]: u for u in reply.json()["users"]}
 
 
+def _queues(service: Service) -> dict[str, dict[str, str]]:
+    """What the profile queue and its dead-letter queue hold, for a failure's message."""
+    sqs = emulated(service, "sqs")
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    return {
+        url.rsplit("/", 1)[-1]: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]  # type: ignore[misc]
+        for url in sqs.list_queues().get("QueueUrls", [])
+        if url.endswith(".fifo")
+    }
+
+
 def test_counts_and_order_are_exact_through_writer_crashes_and_redeliveries(tmp_path: Path) -> None:
-    # 5 % of invocations crash after a write, 5 % after the batch: enough for a dozen crashes, too few for a batch to
-    # fail 5 times running and go to the dead-letter queue (which the DLQ alarm, not this test, is about)
-    env = {"CHAOS_CRASH_PROBABILITY": "0.05", "TIME_SCALE": "120"}  # a failed batch comes back after 3 s
+    # 30 % of invocations crash after one of their writes, 30 % after the batch; chaos spares a batch on its third
+    # delivery, so none reaches the dead-letter queue (which the DLQ alarm, not this test, is about)
+    env = {"CHAOS_CRASH_PROBABILITY": "0.3", "TIME_SCALE": "120"}  # a failed batch comes back after 3 s
     with local_service(tmp_path, **env) as service:
         key = _key(service, "users.track", "users.export.ids")
         with ThreadPoolExecutor(4) as pool:
@@ -77,7 +88,7 @@ def test_counts_and_order_are_exact_through_writer_crashes_and_redeliveries(tmp_
         try:
             users = wait_for(settled, 150, "every write applied")
         except AssertionError:
-            raise AssertionError(f"{_export(service, key, ids)}\n{service.log()[-4000:]}") from None
+            raise AssertionError(f"{_queues(service)}\n{_export(service, key, ids)}\n{service.log()[-4000:]}") from None
         time.sleep(2)  # anything still to come (a duplicate delivery) would change the counts now
         users = _export(service, key, ids)
     for user, count in expected.items():

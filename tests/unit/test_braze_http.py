@@ -28,6 +28,8 @@ from audience_sync.http import braze
         '{"n": NaN}',
         '{"n": 1e999999}',
         "[" * 100_000,
+        '{"a": "\\ud800"}',  # a lone surrogate: no UTF-8 text holds it
+        '{"\\udc00": 1}',
     ],
 )
 def test_anything_but_one_json_object_without_repeated_keys_is_invalid(body: str | None) -> None:
@@ -37,6 +39,7 @@ def test_anything_but_one_json_object_without_repeated_keys_is_invalid(body: str
 
 def test_a_json_object_is_read() -> None:
     assert braze.json_object('{"attributes": [{"external_id": "u"}]}') == {"attributes": [{"external_id": "u"}]}
+    assert braze.json_object('{"a": "\\ud83d\\ude00", "b": "\\\\ud800"}') == {"a": "\U0001f600", "b": "\\ud800"}
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -99,3 +100,42 @@ def test_a_long_poll_still_waits_for_a_message(aws: None) -> None:
     started = time.monotonic()
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
     assert time.monotonic() - started >= 0.9  # an empty long poll waits its full time
+
+
+def test_a_fifo_groups_timed_out_messages_come_back_first_and_in_order(aws: None) -> None:
+    from moto.sqs.models import sqs_backends
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "600"})["QueueUrl"]
+    for n in range(15):
+        sqs.send_message(QueueUrl=url, MessageBody=str(n), MessageGroupId="user", MessageDeduplicationId=str(n))
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=5)["Messages"]
+    assert [m["Body"] for m in first] == ["0", "1", "2", "3", "4"]
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []  # the group is busy
+    for message in sqs_backends["123456789012"]["us-east-1"].get_queue("q.fifo")._messages[:5]:
+        message.visible_at = 0  # their visibility timeout passed (without waiting 600 s)
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in again] == [str(n) for n in range(10)]  # moto alone: "4" to "13"
+    assert [m["Attributes"]["ApproximateReceiveCount"] for m in again[:5]] == ["2"] * 5
+
+
+def test_a_receive_reads_the_clock_once_so_messages_turning_visible_meanwhile_keep_their_order(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.sqs import models
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "600"})["QueueUrl"]
+    for n in range(15):
+        sqs.send_message(QueueUrl=url, MessageBody=str(n), MessageGroupId="user", MessageDeduplicationId=str(n))
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 10
+    ticks = itertools.count(int(models.unix_time_millis()))
+    monkeypatch.setattr(models, "unix_time_millis", lambda: float(next(ticks)))  # 1 ms on every read
+    turning_visible = models.unix_time_millis() + 3  # a few reads from now: in the middle of the next receive
+    for message in models.sqs_backends["123456789012"]["us-east-1"].get_queue("q.fifo")._messages[:10]:
+        message.visible_at = turning_visible
+    for _ in range(50):
+        got = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+        if got:
+            break
+    assert got == [str(n) for n in range(10)]

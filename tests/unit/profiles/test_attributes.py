@@ -37,10 +37,29 @@ def test_add_and_remove_in_one_object_adds_first() -> None:
     assert profile["custom"]["segments"] == ["a"]
 
 
-def test_inc_counts_from_zero_when_the_value_is_missing_or_not_a_number() -> None:
-    profile = applied({}, {"external_id": "u", "n": {"inc": 2}, "s": "text"})
-    applied(profile, {"external_id": "u", "n": {"inc": -5}, "s": {"inc": 1}})
-    assert profile["custom"] == {"n": -3, "s": 1}
+def test_inc_counts_from_zero_when_the_value_is_missing_and_never_overwrites_what_is_not_a_number() -> None:
+    profile = applied({}, {"external_id": "u", "n": {"inc": 2}, "s": "text", "a": ["x"], "f": False})
+    applied(profile, {"external_id": "u", "n": {"inc": -5}, "s": {"inc": 1}, "a": {"inc": 1}, "f": {"inc": 1}})
+    assert profile["custom"] == {"n": -3, "s": "text", "a": ["x"], "f": False}
+
+
+def test_an_inc_past_what_a_json_number_holds_leaves_the_value() -> None:
+    profile = applied({}, {"external_id": "u", "m": {"inc": 1e308}})
+    points = attributes.apply(profile, plan({"external_id": "u", "m": {"inc": 1e308}}), 25)
+    assert profile["custom"] == {"m": 1e308} and points == 0
+
+
+def test_an_array_past_its_maximum_keeps_its_newest_values() -> None:
+    values = [f"v{i}" for i in range(30)]
+    profile = applied({}, {"external_id": "u", "many": values})
+    assert profile["custom"]["many"] == values[-25:]
+    applied(profile, {"external_id": "u", "many": {"add": [f"w{i}" for i in range(30)]}})
+    assert profile["custom"]["many"] == [f"w{i}" for i in range(5, 30)]
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("fr", "FR"), (" US ", "US"), ("France", None), ("F1", None)])
+def test_country_keeps_iso_codes_and_sets_anything_else_to_null(sent: str, stored: str | None) -> None:
+    assert plan({"external_id": "u", "country": sent})["fields"] == {"country": stored}
 
 
 def test_null_unsets_and_objects_replace_unless_merged() -> None:
@@ -60,7 +79,7 @@ def test_standard_fields_are_fields_and_identifiers_are_not_attributes() -> None
             "first_name": "Ann",
             "dob": "1990-02-03",
             "gender": "f",
-            "country": "United States",
+            "country": "us",
             "facebook": {"id": "1"},
             "app_id": "x",
             "_update_existing_only": False,
@@ -70,7 +89,7 @@ def test_standard_fields_are_fields_and_identifiers_are_not_attributes() -> None
         "first_name": "Ann",
         "dob": "1990-02-03",
         "gender": "F",
-        "country": "United States",
+        "country": "US",
         "facebook": {"id": "1"},
     }
     assert "set" not in op and op["create"] is True

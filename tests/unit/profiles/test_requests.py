@@ -157,6 +157,7 @@ def test_a_future_event_time_is_now() -> None:
         ("/users/delete", {"external_ids": [f"u{i}" for i in range(51)]}),
         ("/users/delete", {"external_ids": [""]}),
         ("/users/export/ids", {"external_ids": ["a"], "fields_to_export": ["shoe_size"]}),
+        ("/users/export/ids", {"external_ids": ["a"], "fields_to_export": []}),
         ("/users/export/ids", {"external_ids": [f"u{i}" for i in range(51)]}),
     ],
 )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
+
 import pytest
 
+from audience_sync.profiles import requests
 from audience_sync.profiles.ports import Item
+from audience_sync.profiles.reader import fields_to_export
 from audience_sync.profiles.writer import Message
 from tests.fakes.profile_fakes import Crash
 from tests.unit.profiles.profile_support import World, aliased, deleted, identified, merged, tracked
@@ -287,3 +291,27 @@ def test_parallel_writes_end_as_the_sequential_run_and_a_lost_race_is_retried() 
     parallel.write(*day)
     assert parallel.store.snapshot() == sequential.store.snapshot()
     assert raced
+
+
+def test_parallel_writes_see_the_invocations_context() -> None:
+    # local mode sets the function's environment (and chaos its armed crash) in context variables
+    invocation: contextvars.ContextVar[str] = contextvars.ContextVar("invocation", default="none")
+    parallel = World(concurrency=4)
+    seen: list[str] = []
+    parallel.store.before_put = lambda item: seen.append(invocation.get())
+    invocation.set("this one")
+    parallel.write(*_busy_day())
+    assert seen and set(seen) == {"this one"}
+
+
+def test_an_export_naming_one_user_twice_lists_it_once_and_takes_fields_braze_has_and_we_do_not() -> None:
+    world = World()
+    world.write(tracked(attributes=[{"external_id": "u1", "a": 1}]))
+    world.write(aliased({"external_id": "u1", "alias_label": "crm", "alias_name": "42"}))
+    body = {
+        "external_ids": ["u1"],
+        "user_aliases": [{"alias_label": "crm", "alias_name": "42"}],
+        "fields_to_export": ["external_id", "total_revenue", "devices"],
+    }
+    answer = world.reader.export(requests.export_identities(body), fields_to_export(body))
+    assert answer["users"] == [{"external_id": "u1"}]

@@ -53,12 +53,15 @@ def _finite(text: str) -> float:
 
 def json_object(body: str | None) -> dict[str, Any]:
     """The request body as a JSON object: Invalid for anything else (no body, not JSON, not an object, a key twice
-    in one object, NaN or Infinity, numbers or nesting too large for Python)."""
+    in one object, NaN or Infinity, numbers or nesting too large for Python, a lone surrogate escape such as
+    "\\ud800", which no UTF-8 text can hold)."""
     try:
         value = json.loads(
             body or "", object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
         )
-    except (ValueError, RecursionError):
+        if body and ("\\ud" in body or "\\uD" in body):  # only an escape can make a surrogate: check those bodies
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         raise Invalid("malformed_json", PARSE_ERROR) from None
     if not isinstance(value, dict):
         raise Invalid("malformed_json", "the body must be a JSON object")

@@ -2,7 +2,9 @@
 a profile by the writer (`apply`). Pure: no I/O.
 
 Braze's semantics (user attributes object): a standard field (`first_name`, `email`, `dob`, ...) or any other key, a
-custom attribute; `null` unsets; `{"inc": n}` adds n (a missing value or one that is not a number counts as 0); a
+custom attribute; `null` unsets; `{"inc": n}` adds n to a number (a missing value counts as 0; a string, array or
+object, or a sum past what a JSON number holds, leaves the value as it was); `country` takes ISO-3166 alpha-2 codes,
+anything else sets it to null, as Braze does with what it cannot map; a
 list replaces an array; `{"add": [..]}` appends (a value already there moves to the end) and `{"remove": [..]}`
 deletes, both in one object allowed (add first); an array keeps unique values and, when full, drops its oldest;
 an object replaces a nested object unless the object sets `"_merge_objects": true` (then a deep merge, `null`
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +26,7 @@ from audience_sync.profiles.values import BadValue
 
 _GENDERS = {"M", "F", "O", "N", "P", "U"}
 _SUBSCRIPTION_STATES = {"opted_in", "subscribed", "unsubscribed"}
-TEXT_FIELDS = ("first_name", "last_name", "home_city", "country", "language", "time_zone", "image_url", "phone")
+TEXT_FIELDS = ("first_name", "last_name", "home_city", "language", "time_zone", "image_url", "phone")
 # Braze's other profile fields that clients send (Segment's updateUserProfile does): kept as fields, as sent, never
 # as custom attributes. We send no messages, so nothing reads them but an export.
 OTHER_FIELDS = (
@@ -40,6 +43,7 @@ OTHER_FIELDS = (
 STANDARD_FIELDS = (
     *TEXT_FIELDS,
     "email",
+    "country",
     "dob",
     "gender",
     "email_subscribe",
@@ -114,6 +118,14 @@ def _text(name: str, value: Any) -> Any:
     return value[: values.MAX_STRING_CHARS]
 
 
+def _country(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        raise BadValue("'country' must be a string")
+    code = value.strip()
+    # Braze maps some country names to codes on a best effort; we keep codes only (no name table to maintain)
+    return code.upper() if len(code) == 2 and code.isascii() and code.isalpha() else None
+
+
 def _other(name: str, value: Any) -> Any:
     values.check_size(name, value)
     return value
@@ -156,6 +168,7 @@ _FIELD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     **dict.fromkeys(TEXT_FIELDS, _text),
     **dict.fromkeys(OTHER_FIELDS, _other),
     "email": _email,
+    "country": _country,
     "dob": _dob,
     "gender": _gender,
     "email_subscribe": _subscription,
@@ -188,9 +201,13 @@ def apply(profile: dict[str, Any], op: dict[str, Any], max_array: int) -> int:
         custom.pop(name, None)
         points += 1
     for name, amount in op.get("inc", {}).items():
-        current = custom.get(name)
-        base = current if isinstance(current, int | float) and not isinstance(current, bool) else 0
-        custom[name] = base + amount
+        current = custom.get(name, 0)
+        if not isinstance(current, int | float) or isinstance(current, bool):
+            continue  # Braze increments numbers; a string, array or object is not lost to a counter
+        total = current + amount
+        if isinstance(total, float) and not math.isfinite(total):
+            continue  # past what a JSON number holds: the value stays as it was
+        custom[name] = total
         points += 1
     for name in set(op.get("add", {})) | set(op.get("remove", {})):
         current = custom.get(name)

@@ -42,6 +42,25 @@ EXPORT_FIELDS = (
     "purchases",
     "created_at",
 )
+# Braze's other export fields (its docs' list): accepted in fields_to_export, not held here, so left out
+BRAZE_ONLY_FIELDS = frozenset(
+    {
+        "apps",
+        "attributed_campaign",
+        "attributed_source",
+        "attributed_adgroup",
+        "attributed_ad",
+        "devices",
+        "last_coordinates",
+        "push_tokens",
+        "random_bucket",
+        "total_revenue",
+        "uninstalled_at",
+        "campaigns_received",
+        "canvases_received",
+        "cards_clicked",
+    }
+)
 _FROM_FIELDS = {
     "first_name",
     "last_name",

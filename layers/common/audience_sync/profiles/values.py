@@ -109,7 +109,8 @@ def scalar(name: str, value: Any) -> Any:
 
 
 def array(name: str, values: Any, max_length: int) -> list[Any]:
-    """An array attribute: unique values (the first of equal ones kept), at most `max_length`."""
+    """An array attribute: unique values (the first of equal ones kept), at most `max_length`: past it the oldest
+    (first) values are dropped for the newest, as Braze does when an array is full."""
     if not isinstance(values, list):
         raise BadValue(f"'{name}' must be an array")
     if values and all(isinstance(v, dict) for v in values):
@@ -127,9 +128,7 @@ def array(name: str, values: Any, max_length: int) -> list[Any]:
         if key not in seen:
             seen.add(key)
             unique.append(item)
-    if len(unique) > max_length:
-        raise BadValue(f"'{name}' has more than {max_length} values")
-    return unique
+    return unique[-max_length:] if len(unique) > max_length else unique
 
 
 def array_of_objects(name: str, values: list[Any]) -> list[Any]:

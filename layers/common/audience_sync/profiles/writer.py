@@ -22,6 +22,7 @@ summaries, then the profile, then the pointers (a pointer to a missing profile m
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hashlib
 import json
@@ -490,7 +491,10 @@ class _Session:
             for unit in work:
                 write(unit)
             return
-        errors = [f.exception() for f in [self.pool.submit(write, unit) for unit in work]]
+        # each write runs in a copy of the caller's context, so the workers see what the invocation set there
+        # (the function's environment in local mode, an injected crash)
+        futures = [self.pool.submit(contextvars.copy_context().run, write, unit) for unit in work]
+        errors = [f.exception() for f in futures]
         failed = [e for e in errors if e is not None]
         crash = next((e for e in failed if not isinstance(e, WriteConflict)), None)
         if crash is not None or failed:
