@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from bench.cost import Sampling, Usage, _function_use, per_million_users
+from bench.latency import LatencyResult
 from bench.prices import PRICES
 from bench.stack import BenchStack, bench_stack
 
@@ -49,17 +50,8 @@ class UpdateCost:
 
 
 @dataclass(frozen=True)
-class ReadYourWrites:
-    seconds: list[float]
-    flush_seconds: int
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def p99(self) -> float:
-        return statistics.quantiles(self.seconds, n=100, method="inclusive")[98]
+class ReadYourWrites(LatencyResult):
+    """Seconds from a /users/track 201 to the value visible in /users/export/ids, one write at a time."""
 
 
 def _key(stack: BenchStack) -> str:
