@@ -158,6 +158,8 @@ def test_a_future_event_time_is_now() -> None:
         ("/users/delete", {"external_ids": [""]}),
         ("/users/export/ids", {"external_ids": ["a"], "fields_to_export": ["shoe_size"]}),
         ("/users/export/ids", {"external_ids": ["a"], "fields_to_export": []}),
+        ("/users/export/ids", {"braze_id": 5}),
+        ("/users/export/ids", {"email_address": "not an email"}),
         ("/users/export/ids", {"external_ids": [f"u{i}" for i in range(51)]}),
     ],
 )

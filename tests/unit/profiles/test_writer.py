@@ -315,3 +315,14 @@ def test_an_export_naming_one_user_twice_lists_it_once_and_takes_fields_braze_ha
     }
     answer = world.reader.export(requests.export_identities(body), fields_to_export(body))
     assert answer["users"] == [{"external_id": "u1"}]
+
+
+def test_an_export_by_braze_id_email_address_or_phone_finds_the_user() -> None:
+    world = World()
+    world.write(tracked(attributes=[{"external_id": "u1", "email": "Ann@Example.com", "phone": "+34 600 000 000"}]))
+    braze_id = world.user("u1")["braze_id"]  # type: ignore[index]
+    for body in ({"braze_id": braze_id}, {"email_address": "ann@example.com"}, {"phone": "+34 600 000 000"}):
+        answer = world.reader.export(requests.export_identities(body), ["external_id"])
+        assert answer["users"] == [{"external_id": "u1"}], body
+    missing = world.reader.export(requests.export_identities({"email_address": "nobody@example.com"}), None)
+    assert missing["users"] == [] and missing["invalid_user_ids"] == ["nobody@example.com"]

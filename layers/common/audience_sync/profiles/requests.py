@@ -154,9 +154,14 @@ def plan_deletes(body: dict[str, Any]) -> list[Queued]:
     return _each(identities, plan)
 
 
+# Braze's single identifiers of /users/export/ids, and the /users/track identifier each is
+_SINGLE_EXPORT_IDENTIFIERS = {"braze_id": "braze_id", "email_address": "email", "phone": "phone"}
+
+
 def export_identities(body: dict[str, Any]) -> list[tuple[str, str]]:
-    """/users/export/ids: (as the answer names it, identity key) of each `external_ids` / `user_aliases` item,
-    at most 50 in all."""
+    """/users/export/ids: (as the answer names it, identity key) of each `external_ids` / `user_aliases` item, at
+    most 50 in all, and of `braze_id`, `email_address` or `phone` (one string each, as Braze takes them; an email
+    or phone names the user that last took it: docs/profiles.md)."""
     named: list[tuple[str, str]] = []
     try:
         for item in _items(body, "external_ids", required=False):
@@ -164,10 +169,17 @@ def export_identities(body: dict[str, Any]) -> list[tuple[str, str]]:
         for item in _items(body, "user_aliases", required=False):
             label, name = alias_of(item)
             named.append((f"{label}:{name}", alias_key(label, name)))
+        for field, identifier in _SINGLE_EXPORT_IDENTIFIERS.items():
+            if body.get(field) is not None:
+                if not isinstance(body[field], str):
+                    raise BadIdentifier(f"'{field}' must be a string")
+                named.append((body[field], identity_of({identifier: body[field]}).key))
     except BadIdentifier as error:
         raise Invalid("invalid_request", str(error)) from None
     if len(named) > MAX_ITEMS:
         raise Invalid("max_input_length", f"at most {MAX_ITEMS} identifiers per request", [{"limit": MAX_ITEMS}])
     if not named:
-        raise Invalid("invalid_request", "'external_ids' or 'user_aliases' is required")
+        raise Invalid(
+            "invalid_request", "'external_ids', 'user_aliases', 'braze_id', 'email_address' or 'phone' is required"
+        )
     return named

@@ -75,7 +75,10 @@ class DeleteRequest(_Open):
 class ExportRequest(_Open):
     external_ids: Annotated[list[str], Field(max_length=MAX_ITEMS)] | None = None
     user_aliases: Annotated[list[UserAlias], Field(max_length=MAX_ITEMS)] | None = None
-    fields_to_export: list[str] | None = None
+    braze_id: str | None = None
+    email_address: str | None = None
+    phone: str | None = None
+    fields_to_export: Annotated[list[str], Field(min_length=1)] | None = None
 
 
 BODIES: dict[str, type[BaseModel]] = {
@@ -92,7 +95,7 @@ SUMMARIES = {
     "/users/identify": "Identify alias-only (or email-only) users as an external id",
     "/users/merge": "Merge users (at most 50 merges)",
     "/users/delete": "Delete users and everything about them",
-    "/users/export/ids": "Export profiles by external id or alias",
+    "/users/export/ids": "Export profiles by external id, alias, braze_id, email address or phone",
 }
 ERRORS = {
     400: "Malformed JSON, a duplicated key, too many objects or items, every object refused",
