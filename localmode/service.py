@@ -40,6 +40,8 @@ class LocalConfig:
     chaos_crash_probability: float = 0.0
     # Set: webhooks must be signed with it (the template's WebhookSigning=enabled, this value in its secret).
     webhook_signing_secret: str = ""
+    # The cohort import's partner API key (the template's PartnerApiKey): what a partner sends as partner_api_key.
+    partner_api_key: str = "local-partner-key"
 
     @staticmethod
     def from_env(env: dict[str, str] | None = None) -> LocalConfig:
@@ -59,6 +61,7 @@ class LocalConfig:
             log_level=env.get("LOG_LEVEL", "WARNING").upper(),
             chaos_crash_probability=float(env.get("CHAOS_CRASH_PROBABILITY", "0")),
             webhook_signing_secret=env.get("WEBHOOK_SIGNING_SECRET", ""),
+            partner_api_key=env.get("PARTNER_API_KEY", "local-partner-key"),
         )
 
 
@@ -109,6 +112,7 @@ class LocalService:
                 "FlushSeconds": str(self.config.flush_seconds),
                 "OAuthRedirectUri": f"{self.base_url}/v1/connections/linkedin/callback",
                 "WebhookSigning": "enabled" if self.config.webhook_signing_secret else "disabled",
+                "PartnerApiKey": self.config.partner_api_key,
             },
             extra_env={
                 "POWERTOOLS_TRACE_DISABLED": "true",

@@ -30,6 +30,9 @@ class StackFixture:
         return self.stack.functions[function].invoke(event)
 
 
+PARTNER_API_KEY = "test-partner-key"  # the stack fixture's partner API key (the cohort import)
+
+
 @contextmanager
 def provisioned_stack(sandbox_server: Any, overrides: dict[str, str] | None = None) -> Iterator[StackFixture]:
     """template.yaml provisioned in moto, the functions' environment exported, LinkedIn = the sandbox.
@@ -48,6 +51,7 @@ def provisioned_stack(sandbox_server: Any, overrides: dict[str, str] | None = No
                 "LinkedInClientSecret": "sandbox-client-secret",
                 "OAuthRedirectUri": "http://127.0.0.1:3000/v1/connections/linkedin/callback",
                 "FlushSeconds": "1",
+                "PartnerApiKey": PARTNER_API_KEY,
                 **(overrides or {}),
             },
             extra_env={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"},

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from audience_sync.cohorts.service import cohort_views
 from audience_sync.composition import Container, load_destinations
 from audience_sync.core.errors import Invalid
 from audience_sync.core.metrics import public_metrics
@@ -226,6 +227,18 @@ def list_data_import_keys() -> dict[str, Any]:
 def revoke_data_import_key(key_id: str):
     services().credentials.revoke(DATA_IMPORT_KEY, key_id)
     return Response(status_code=204)
+
+
+@app.get(
+    "/v1/cohorts",
+    summary="The partners' cohorts (the cohort import): names, and the ids that named no user here",
+    responses={
+        **success(200, '{"cohorts": [{"partner", "cohort_id", "name", "created_at", "updated_at", "ignored_ids"}]}'),
+        **error_responses(503),
+    },
+)
+def list_cohorts() -> dict[str, Any]:
+    return {"cohorts": cohort_views(services().cohort_store)}
 
 
 def _not_served_here(step_id: str, body: WebhookBody, request_id: str) -> dict[str, Any]:

@@ -45,6 +45,8 @@ def _messages(records: list[dict[str, Any]]) -> list[Message]:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = services().profile_writer.write(_messages(event.get("Records", [])))
+    if report.cohort_ignored:  # ids of a partner's cohort that named no user here, counted per cohort
+        services().cohort_store.add_ignored(report.cohort_ignored)
     profile_metrics.publish(report)
     logger.info("profile batch written", extra={"records": len(event.get("Records", [])), "report": vars(report)})
     return {"batchItemFailures": []}

@@ -209,8 +209,10 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "CredentialsTable"),
         ("dynamodb:Query", "CredentialsTable"),
         ("dynamodb:DeleteItem", "CredentialsTable"),
+        ("dynamodb:Scan", "CohortsTable"),  # adapters/aws/cohorts_table.py list: GET /v1/cohorts
     },
     "PlatformApiFunction": {
+        ("dynamodb:UpdateItem", "CohortsTable"),  # adapters/aws/cohorts_table.py save, add_ignored
         ("dynamodb:GetItem", "CredentialsTable"),  # adapters/aws/credentials_table.py get: the key behind a Bearer
         ("dynamodb:UpdateItem", "RateLimitTable"),  # adapters/aws/request_counter.py: the key's requests this minute
         # adapters/aws/profiles_table.py get / items_of: /users/export/ids
@@ -227,6 +229,7 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", "ProfilesTable"),
         ("dynamodb:PutItem", "ProfilesTable"),
         ("dynamodb:DeleteItem", "ProfilesTable"),
+        ("dynamodb:UpdateItem", "CohortsTable"),  # adapters/aws/cohorts_table.py add_ignored
         ("sqs:ReceiveMessage", "ProfileQueue"),  # the event source mapping reads as the function's role
         ("sqs:DeleteMessage", "ProfileQueue"),
         ("kms:Decrypt", "TokenKey"),

@@ -55,6 +55,7 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "POST", "/v1/data-import-keys"),
     ("ApiFunction", "GET", "/v1/data-import-keys"),
     ("ApiFunction", "DELETE", "/v1/data-import-keys/{key_id}"),
+    ("ApiFunction", "GET", "/v1/cohorts"),
     ("IngestFunction", "POST", "/v1/steps/{step_id}/users"),
 }
 # The Braze-compatible API (contract v2 §2): its own API, Bearer keys checked by the function.
@@ -67,6 +68,8 @@ EXPECTED_PLATFORM_ROUTES = {
         "/users/merge",
         "/users/delete",
         "/users/export/ids",
+        "/partners/{partner}/cohorts",
+        "/partners/{partner}/cohorts/users",
     )
 }
 
@@ -105,7 +108,7 @@ EXPECTED_GLOBAL_ENV = {
 # unless the WebhookSigning parameter is enabled).
 EXPECTED_FUNCTION_ENV = {
     "IngestFunction": {"WEBHOOK_SIGNING_SECRET_ARN", "WEBHOOK_SIGNATURES_TABLE"},
-    "ApiFunction": {"CREDENTIALS_TABLE"},
+    "ApiFunction": {"CREDENTIALS_TABLE", "COHORTS_TABLE"},
     "PlatformApiFunction": {
         "CREDENTIALS_TABLE",
         "PROFILES_TABLE",
@@ -113,8 +116,10 @@ EXPECTED_FUNCTION_ENV = {
         "PROFILE_WRITE_GROUPS",
         "ARRAY_MAX_LENGTH",
         "USER_API_REQUESTS_PER_MINUTE",
+        "COHORTS_TABLE",
+        "PARTNER_API_KEY",
     },
-    "ProfileWriterFunction": {"PROFILES_TABLE", "ARRAY_MAX_LENGTH"},
+    "ProfileWriterFunction": {"PROFILES_TABLE", "ARRAY_MAX_LENGTH", "COHORTS_TABLE"},
 }
 
 EXPECTED_RETRY_OUTPUTS = {
@@ -149,9 +154,11 @@ EXPECTED_WRITES = {
         "IntegrationErrorsTopic",
         "CredentialsTable",
     },
-    # the profile queue and a request counter per key; never a profile (only the writer writes them)
-    "PlatformApiFunction": {"ProfileQueue", "RateLimitTable"},
-    "ProfileWriterFunction": {"ProfilesTable"},
+    # the profile queue, a request counter per key and partners' cohort names; never a profile (only the writer
+    # writes them)
+    "PlatformApiFunction": {"ProfileQueue", "RateLimitTable", "CohortsTable"},
+    # profiles, and per cohort the count of ids that named no user
+    "ProfileWriterFunction": {"ProfilesTable", "CohortsTable"},
     # only the queue: the webhook's counts travel with its users and the batcher records them; with WebhookSigning
     # enabled, the signatures it has seen (replay protection)
     "IngestFunction": {"SyncQueue", "WebhookSignaturesTable"},
@@ -402,7 +409,7 @@ def test_outputs_and_generated_resources_after_sam_transform() -> None:
     assert stages == ["PlatformApiapiStage", "SyncApiapiStage"], stages
     assert {"ApiUrl", "PlatformApiUrl"} <= set(translated["Outputs"])
     platform = translated["Resources"]["PlatformApi"]["Properties"]["Body"]
-    assert all(path.startswith("/users/") for path in platform["paths"]), "Braze-compatible routes only"
+    assert all(path.startswith(("/users/", "/partners/")) for path in platform["paths"]), "Braze-compatible only"
     for methods in platform["paths"].values():
         assert all(not operation.get("security") for operation in methods.values()), "Bearer keys, not x-api-key"
     body = translated["Resources"]["SyncApi"]["Properties"]["Body"]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from audience_sync.adapters.aws import secrets
 from audience_sync.adapters.aws.audience_cache import DynamoAudienceCache
+from audience_sync.adapters.aws.cohorts_table import DynamoCohortStore
 from audience_sync.adapters.aws.connections_table import DynamoConnectionStore
 from audience_sync.adapters.aws.credentials_table import DynamoCredentialStore
 from audience_sync.adapters.aws.gauge_source import DynamoGaugeSource
@@ -30,6 +31,8 @@ from audience_sync.adapters.aws.retry_store import S3RetryStore
 from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
 from audience_sync.adapters.aws.sns import SnsNotifier
 from audience_sync.adapters.aws.steps_table import DynamoStepStore
+from audience_sync.cohorts.ports import CohortStore
+from audience_sync.cohorts.service import CohortImport
 from audience_sync.connections.service import ConnectionService
 from audience_sync.connections.session import TokenSession
 from audience_sync.core.clock import Clock, SystemClock
@@ -224,6 +227,20 @@ class Container:
             SqsProfileQueue(self.resources.require("profile_queue_url")),
             ProfileReader(self.profile_store),
             self.settings.profiles,
+            self.clock,
+        )
+
+    @cached_property
+    def cohort_store(self) -> CohortStore:
+        return DynamoCohortStore(self.resources.require("cohorts_table"))
+
+    @cached_property
+    def cohort_import(self) -> CohortImport:
+        return CohortImport(
+            self.credentials,
+            self.profile_service,
+            self.cohort_store,
+            self.settings.user_api.partner_api_key,
             self.clock,
         )
 

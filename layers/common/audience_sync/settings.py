@@ -46,6 +46,7 @@ class Resources:
     credentials_table: str = field(default="", metadata={"env": "CREDENTIALS_TABLE"})
     profiles_table: str = field(default="", metadata={"env": "PROFILES_TABLE"})
     profile_queue_url: str = field(default="", metadata={"env": "PROFILE_QUEUE_URL"})
+    cohorts_table: str = field(default="", metadata={"env": "COHORTS_TABLE"})
     # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
     webhook_signing_secret_arn: str = field(default="", metadata={"env": "WEBHOOK_SIGNING_SECRET_ARN"})
 
@@ -74,6 +75,8 @@ class ApiSettings:
 class UserApiSettings:
     # Requests per minute a REST API key may make unless the key sets its own (UserApiRequestsPerMinute).
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    # The partner API key of the cohort import (PartnerApiKey; local mode PARTNER_API_KEY). Empty: refused.
+    partner_api_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ class Settings:
                 max_array=int(env.get("ARRAY_MAX_LENGTH", str(ProfileSettings.max_array))),
             ),
             user_api=UserApiSettings(
-                requests_per_minute=int(env.get("USER_API_REQUESTS_PER_MINUTE", str(DEFAULT_REQUESTS_PER_MINUTE)))
+                requests_per_minute=int(env.get("USER_API_REQUESTS_PER_MINUTE", str(DEFAULT_REQUESTS_PER_MINUTE))),
+                partner_api_key=env.get("PARTNER_API_KEY", ""),
             ),
         )
 

@@ -57,6 +57,13 @@ def test_spec_documents_errors_in_the_envelope_and_never_the_unused_422(api: Api
                 str(braze)
             }
             continue
+        if path.startswith("/partners/"):  # the cohort import: Braze's envelope, credentials in the body
+            errors = {
+                code: r["content"]["application/json"]["schema"] for code, r in responses.items() if code[0] in "45"
+            }
+            assert set(errors) == {"400", "401", "503"} and set(map(str, errors.values())) == {str(braze)}
+            assert operation["security"] == [], (method, path)
+            continue
         assert operation["summary"], (method, path)
         assert any(code.startswith(("2", "3")) for code in responses), (method, path)
         for code, response in responses.items():

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextvars
+from typing import Any
 
 import pytest
 
+from audience_sync.cohorts.requests import plan_changes
 from audience_sync.profiles import requests
 from audience_sync.profiles.ports import Item
 from audience_sync.profiles.reader import fields_to_export
 from audience_sync.profiles.writer import Message
 from tests.fakes.profile_fakes import Crash
-from tests.unit.profiles.profile_support import World, aliased, deleted, identified, merged, tracked
+from tests.unit.profiles.profile_support import World, aliased, as_messages, deleted, identified, merged, tracked
 
 T = "2026-12-05T10:00:00Z"
 
@@ -326,3 +328,28 @@ def test_an_export_by_braze_id_email_address_or_phone_finds_the_user() -> None:
         assert answer["users"] == [{"external_id": "u1"}], body
     missing = world.reader.export(requests.export_identities({"email_address": "nobody@example.com"}), None)
     assert missing["users"] == [] and missing["invalid_user_ids"] == ["nobody@example.com"]
+
+
+def _cohort(body: dict[str, Any]) -> list[Message]:
+    return as_messages(plan_changes("segment", {"cohort_id": "aud", **body}).operations)
+
+
+def _cohorts_of(world: World, external_id: str) -> list[str]:
+    home = world.reader.home_of(f"x:{external_id}")
+    assert home is not None
+    return list(world.store.items[(home, "p")].doc.get("cohorts", []))
+
+
+def test_cohort_changes_join_and_leave_known_users_once_and_count_the_unknown() -> None:
+    world = World()
+    world.write(tracked(attributes=[{"external_id": "u1", "a": 1}, {"external_id": "u2", "a": 2}]))
+    joined = _cohort({"cohort_changes": [{"user_ids": ["u1", "u2", "ghost"]}]})
+    report = world.writer.write(joined)
+    assert report.cohort_ignored == {"segment:aud": 1} and report.applied == 2
+    assert world.writer.write(joined).skipped == 2  # delivered again: nothing applied twice
+    world.write(_cohort({"cohort_changes": [{"user_ids": ["u2"], "should_remove": True}]}))
+    assert _cohorts_of(world, "u1") == ["segment:aud"]
+    assert _cohorts_of(world, "u2") == []
+    assert world.user("ghost") is None  # never created
+    world.write(merged({"external_id": "u2"}, {"external_id": "u1"}))
+    assert _cohorts_of(world, "u2") == ["segment:aud"]  # memberships follow a merge

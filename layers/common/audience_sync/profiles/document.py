@@ -157,9 +157,22 @@ def export_view(
     return view
 
 
+def apply_membership(profile: dict[str, Any], operation: dict[str, Any]) -> int:
+    """A partner cohort joined or left (cohorts/requests.py); the data points written (1, or 0 if nothing changed)."""
+    cohorts = profile.setdefault("cohorts", [])
+    cohort, member = operation["cohort"], operation["member"]
+    if member == (cohort in cohorts):
+        return 0
+    if member:
+        cohorts.append(cohort)
+    else:
+        cohorts.remove(cohort)
+    return 1
+
+
 def merge_into(target: dict[str, Any], source: dict[str, Any]) -> None:
     """Braze's merge of one profile into another: a field or custom attribute the target lacks is taken from the
-    source; aliases are joined; the target keeps its ids and creation time."""
+    source; aliases and cohort memberships are joined; the target keeps its ids and creation time."""
     for part in ("fields", "custom"):
         into = target.setdefault(part, {})
         for name, value in source.get(part, {}).items():
@@ -167,3 +180,6 @@ def merge_into(target: dict[str, Any], source: dict[str, Any]) -> None:
     for alias in source.get("aliases", []):
         if alias not in target.setdefault("aliases", []):
             target["aliases"].append(alias)
+    for cohort in source.get("cohorts", []):  # a partner's cohorts follow the user (Braze keeps the merged one's)
+        if cohort not in target.setdefault("cohorts", []):
+            target["cohorts"].append(cohort)

@@ -38,7 +38,8 @@ class ProfileService:
         self.settings = settings
         self.clock = clock
 
-    def _queue(self, operations: Sequence[Queued], request_id: str) -> None:
+    def queue_operations(self, operations: Sequence[Queued], request_id: str) -> None:
+        """Queue planned operations (of this API, or of the cohort import) for the profile writer, in order."""
         if operations:
             self.queue.send(messages(operations, self.settings.groups), request_id)
 
@@ -47,16 +48,16 @@ class ProfileService:
         plan = track.plan(body, self.settings.max_array, now)
         if not plan.operations:
             raise Invalid("nothing_valid", NOTHING_VALID, plan.errors)
-        self._queue(plan.operations, request_id)
+        self.queue_operations(plan.operations, request_id)
         return plan.reply()
 
     def new_aliases(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
         queued = requests.plan_aliases(body)
-        self._queue(queued, request_id)
+        self.queue_operations(queued, request_id)
         return {"message": "success", "aliases_processed": len(queued)}
 
     def identify(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
-        self._queue(requests.plan_identify(body), request_id)
+        self.queue_operations(requests.plan_identify(body), request_id)
         reply: dict[str, Any] = {"message": "success"}
         for array, count in (
             ("aliases_to_identify", "aliases_processed"),
@@ -68,12 +69,12 @@ class ProfileService:
         return reply
 
     def merge(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
-        self._queue(requests.plan_merges(body), request_id)
+        self.queue_operations(requests.plan_merges(body), request_id)
         return {"message": "success"}
 
     def delete(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
         queued = requests.plan_deletes(body)
-        self._queue(queued, request_id)
+        self.queue_operations(queued, request_id)
         return {"message": "success", "deleted": len(queued)}
 
     def export(self, body: dict[str, Any]) -> dict[str, Any]:

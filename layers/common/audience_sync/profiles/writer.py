@@ -73,6 +73,7 @@ class WriteReport:
     missing: int = 0  # operations for an unknown user that may not create one (update-only, a braze_id, ...)
     rejected: int = 0  # operations refused by the profile's state (too large, an alias held by another user)
     data_points: int = 0  # attributes and fields written, events and purchases recorded
+    cohort_ignored: dict[str, int] = field(default_factory=dict)  # per cohort: changes for users not here
     created: int = 0  # profiles created
     deleted: int = 0  # profiles deleted (by a delete, or merged into another)
 
@@ -212,9 +213,15 @@ class _Session:
         home = self._resolve(message, operation["identity"], operation["create"])
         if home is None:
             self.report.missing += 1
+            if operation["kind"] == "cohort":
+                ignored = self.report.cohort_ignored
+                ignored[operation["cohort"]] = ignored.get(operation["cohort"], 0) + 1
             return
         profile = self.items[(home, PROFILE)]
         assert profile is not None
+        if operation["kind"] == "cohort":
+            self._cohort(profile, message, operation)
+            return
         if operation["kind"] == "attributes":
             if self._seen(profile, message):
                 self.report.skipped += 1
@@ -236,6 +243,16 @@ class _Session:
             return
         activity.record(summary.doc, operation["time"], operation.get("quantity", 1), self.today)
         self._touch(summary, message, 1)
+
+    def _cohort(self, profile: Item, message: Message, operation: dict[str, Any]) -> None:
+        """A partner cohort's membership on the profile (cohorts/requests.py): joined or left, in order."""
+        if self._seen(profile, message):
+            self.report.skipped += 1
+            return
+        points = document.apply_membership(profile.doc, operation)
+        profile.doc["updated_at"] = self.now
+        self.rebuild.setdefault(profile.key, []).append((message, operation))
+        self._touch(profile, message, points)
 
     def _seen(self, item: Item, message: Message) -> bool:
         return message.token in self.seen_tokens.get(item.key, {}).get(message.group, ())
@@ -512,17 +529,20 @@ class _Session:
             self.seen_tokens[item.key] = {g: list(t) for g, t in item.tokens.items()}
 
     def _shrink(self, entry: _Pending) -> None:
-        """The profile grew past what DynamoDB stores: apply this attempt's attribute operations again from the
-        stored profile, one by one, refusing each that would make it too large."""
+        """The profile grew past what DynamoDB stores: apply this attempt's attribute and cohort operations again
+        from the stored profile, in order, refusing each that would make it too large."""
         item = entry.item
         stored = self.store.get([item.key]).get(item.key)
         doc = stored.doc if stored is not None else json.loads(json.dumps(item.doc))
         if stored is None:  # a profile new in this attempt: from its state before any attribute
-            doc["fields"], doc["custom"] = {}, {}
+            doc["fields"], doc["custom"], doc["cohorts"] = {}, {}, []
         applied, points = 0, 0
         for _message, operation in self.rebuild.get(item.key, []):
             trial = json.loads(json.dumps(doc))
-            gained = attributes.apply(trial, operation, self.max_array)
+            if operation["kind"] == "cohort":
+                gained = document.apply_membership(trial, operation)
+            else:
+                gained = attributes.apply(trial, operation, self.max_array)
             if _size(trial) > document.MAX_PROFILE_BYTES:
                 self.report.rejected += 1
                 continue

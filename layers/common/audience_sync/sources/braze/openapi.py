@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field
 
+from audience_sync.cohorts.requests import MAX_COHORT_ID_CHARS, MAX_IDS
 from audience_sync.profiles.requests import MAX_ITEMS
 from audience_sync.profiles.track import MAX_OBJECTS
 from audience_sync.sources.braze.routes import ROUTES
@@ -89,6 +90,44 @@ BODIES: dict[str, type[BaseModel]] = {
     "/users/delete": DeleteRequest,
     "/users/export/ids": ExportRequest,
 }
+
+
+class _PartnerCredentials(_Open):
+    partner_api_key: str
+    client_secret: str
+    cohort_id: Annotated[str, Field(min_length=1, max_length=MAX_COHORT_ID_CHARS)]
+
+
+class CohortRequest(_PartnerCredentials):
+    name: Annotated[str, Field(min_length=1)]
+    created_at: str
+
+
+class CohortChange(BaseModel):
+    user_ids: list[str] | None = None
+    device_ids: list[str] | None = None
+    aliases: list[UserAlias] | None = None
+    should_remove: bool = False
+
+
+class CohortUsersRequest(_PartnerCredentials):
+    cohort_changes: list[CohortChange]
+
+
+# path (with its {partner}), body, summary
+PARTNER_ROUTES: tuple[tuple[str, type[BaseModel], str], ...] = (
+    ("/partners/<partner>/cohorts", CohortRequest, "Create or rename a partner's cohort (idempotent)"),
+    (
+        "/partners/<partner>/cohorts/users",
+        CohortUsersRequest,
+        f"Add users to a cohort or remove them (at most {MAX_IDS:,} ids; removals after additions)",
+    ),
+)
+PARTNER_ERRORS = {
+    400: "Malformed JSON, a bad cohort_id, name, created_at or cohort_changes, more than 1,000 ids",
+    401: "Invalid partner API key, or invalid client secret (a data import key of that partner)",
+    503: "AWS failed; send the request again",
+}
 SUMMARIES = {
     "/users/track": "Attributes, events and purchases (at most 75 objects each); per-object errors in a 201",
     "/users/alias/new": "New aliases: for a user, or a new alias-only user",
@@ -123,6 +162,19 @@ def documentation_router() -> Router:
             tags=["braze-compatible"],
             responses={status: {"description": "success"}},
         )(served_elsewhere)
+    for path, model, summary in PARTNER_ROUTES:
+
+        def partner_route(partner: str, body: BaseModel) -> None:
+            raise AssertionError("the platform API function serves the partner routes")
+
+        partner_route.__annotations__ = {"partner": "str", "body": model, "return": "None"}
+        router.post(
+            path,
+            summary=summary,
+            description="Credentials in the body: the stack's partner API key and a data import key of the partner.",
+            tags=["braze-compatible"],
+            responses={201: {"description": "success"}},
+        )(partner_route)
     return router
 
 
@@ -142,4 +194,10 @@ def finish(spec: dict[str, Any]) -> None:
         operation["security"] = [{BEARER_SCHEME: []}]
         responses = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
         responses.update({str(code): {"description": why, "content": envelope} for code, why in ERRORS.items()})
+        operation["responses"] = responses
+    for path, _, _ in PARTNER_ROUTES:
+        operation = spec["paths"][path.replace("<partner>", "{partner}")]["post"]
+        operation["security"] = []  # no header: the credentials are in the body
+        responses = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
+        responses.update({str(code): {"description": why, "content": envelope} for code, why in PARTNER_ERRORS.items()})
         operation["responses"] = responses
