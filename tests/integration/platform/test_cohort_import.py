@@ -52,7 +52,8 @@ def test_a_segment_audience_becomes_cohort_memberships_of_known_users(platform: 
     assert platform.request("POST", USERS, test).status == 201
     named = {**credentials, "cohort_id": "aud_1", "name": "high_value", "created_at": "2026-12-05T10:00:00Z"}
     assert platform.request("POST", COHORTS, named).json == {"message": "success"}
-    assert platform.request("POST", COHORTS, {**named, "name": "High value"}).status == 201  # renamed, idempotent
+    renamed = {**named, "name": "High value", "created_at": "2026-12-06T09:00:00Z"}  # Segment sends its batch's time
+    assert platform.request("POST", COHORTS, renamed).status == 201  # renamed, idempotent
     changes = [{"user_ids": ["u1", "u2", "ghost"], "device_ids": ["d-1"]}, {"user_ids": ["u2"], "should_remove": True}]
     reply = platform.request("POST", USERS, {**credentials, "cohort_id": "aud_1", "cohort_changes": changes})
     assert (reply.status, reply.json) == (201, {"message": "success"})
@@ -61,7 +62,7 @@ def test_a_segment_audience_becomes_cohort_memberships_of_known_users(platform: 
     assert _cohorts_of(platform, "u1") == ["segment:aud_1"]
     assert _cohorts_of(platform, "u2") == []  # added and removed in one request: removed
     listed = {c["cohort_id"]: c for c in _listed(platform)}
-    assert listed["aud_1"]["name"] == "High value"
+    assert (listed["aud_1"]["name"], listed["aud_1"]["created_at"]) == ("High value", "2026-12-05T10:00:00Z")
     assert listed["aud_1"]["ignored_ids"] == 2  # ghost (no such user, none created) and the device id
 
 

@@ -63,11 +63,15 @@ def test_more_than_1000_ids_in_all_is_refused_with_brazes_words() -> None:
         {"cohort_id": "c", "cohort_changes": [{"user_ids": ["u"], "should_remove": "yes"}]},
         {"cohort_id": "c", "cohort_changes": [{"user_ids": [""]}]},
         {"cohort_id": "c", "cohort_changes": [{"aliases": [{"alias_name": "n"}]}]},
+        {"cohort_id": "c", "cohort_changes": [{"device_ids": [1, None]}]},
+        {"cohort_id": "c", "cohort_changes": [{"device_ids": ["x" * 5000]}]},
+        {"cohort_id": "c", "cohort_changes": [{"user_ids": None}]},
     ],
 )
-def test_a_bad_body_is_refused_whole(body: dict[str, Any]) -> None:
-    with pytest.raises(Invalid):
+def test_a_bad_body_is_refused_whole_naming_the_cohort_field(body: dict[str, Any]) -> None:
+    with pytest.raises(Invalid) as refused:
         plan_changes("segment", body)
+    assert "external_id', 'braze_id'" not in str(refused.value)  # not /users/track's words
 
 
 def test_a_cohort_definition_needs_an_id_a_name_and_a_time() -> None:

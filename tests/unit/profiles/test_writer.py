@@ -348,6 +348,9 @@ def test_cohort_changes_join_and_leave_known_users_once_and_count_the_unknown() 
     assert report.cohort_ignored == {"segment:aud": 1} and report.applied == 2
     assert world.writer.write(joined).skipped == 2  # delivered again: nothing applied twice
     world.write(_cohort({"cohort_changes": [{"user_ids": ["u2"], "should_remove": True}]}))
+    puts = len(world.store.calls)
+    assert world.writer.write(_cohort({"cohort_changes": [{"user_ids": ["u2"], "should_remove": True}]})).skipped == 1
+    assert [c for c in world.store.calls[puts:] if c[0] == "put"] == []  # no change, no write
     assert _cohorts_of(world, "u1") == ["segment:aud"]
     assert _cohorts_of(world, "u2") == []
     assert world.user("ghost") is None  # never created

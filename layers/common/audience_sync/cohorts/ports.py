@@ -18,5 +18,6 @@ class CohortStore(Protocol):
         ...
 
     def list(self) -> list[dict[str, Any]]:
-        """Every cohort: `partner`, `cohort_id`, `name`, `created_at`, `updated_at`, `ignored_ids`."""
+        """Every cohort named or with ignored ids: `partner`, `cohort_id`, `name`, `created_at`, `updated_at`,
+        `ignored_ids` (the name and times null until it is named)."""
         ...

@@ -6,7 +6,9 @@ writer: ordered with the user's other writes, applied exactly once) and never cr
 are ignored and counted by the writer.
 
 Deterministic within one request: ids are collected from every change object in order, duplicates collapse, and
-removals apply after additions, so an id both added and removed in one request ends outside the cohort.
+removals apply after additions, so an id both added and removed in one request ends outside the cohort. An id is
+matched as written: a user named by its external id in one change and by an alias in another is two ids here, each
+applied in its own order (as for /users/track, docs/profiles.md "Order").
 `device_ids` match anonymous users by device in Braze; profiles here hold no devices, so they are ignored and
 counted like unknown users.
 """
@@ -86,7 +88,7 @@ def plan_changes(partner: str, body: dict[str, Any]) -> CohortChanges:
         if not isinstance(remove, bool):
             raise Invalid("invalid_request", f"cohort_changes[{index}].should_remove must be true or false")
         keys = _identities(change, index)
-        device_ids = _list(change, "device_ids", index)
+        device_ids = _strings(change, "device_ids", index)
         ids += len(keys) + len(device_ids)
         if ids > MAX_IDS:
             raise Invalid("max_input_length", TOO_MANY_IDS, [{"limit": MAX_IDS}])
@@ -109,11 +111,23 @@ def _list(change: dict[str, Any], name: str, index: int) -> list[Any]:
     return value
 
 
+def _strings(change: dict[str, Any], name: str, index: int) -> list[str]:
+    values = _list(change, name, index)
+    if not all(isinstance(v, str) and v.strip() and len(v) <= MAX_COHORT_ID_CHARS for v in values):
+        raise Invalid("invalid_request", f"cohort_changes[{index}].{name} must hold non-empty strings")
+    return values
+
+
 def _identities(change: dict[str, Any], index: int) -> list[str]:
     try:
-        keys = [identity_of({"external_id": user_id}).key for user_id in _list(change, "user_ids", index)]
-        for alias in _list(change, "aliases", index):
-            keys.append(alias_key(*alias_of(alias)))
+        keys = [identity_of({"external_id": user_id}).key for user_id in _strings(change, "user_ids", index)]
     except BadIdentifier as error:
-        raise Invalid("invalid_request", f"cohort_changes[{index}]: {error}") from None
+        raise Invalid("invalid_request", f"cohort_changes[{index}].user_ids: {error}") from None
+    for alias in _list(change, "aliases", index):
+        try:
+            keys.append(alias_key(*alias_of(alias)))
+        except BadIdentifier:
+            raise Invalid(
+                "invalid_request", f"cohort_changes[{index}].aliases must hold {{alias_name, alias_label}} objects"
+            ) from None
     return keys

@@ -159,14 +159,13 @@ def export_view(
 
 def apply_membership(profile: dict[str, Any], operation: dict[str, Any]) -> int:
     """A partner cohort joined or left (cohorts/requests.py); the data points written (1, or 0 if nothing changed)."""
-    cohorts = profile.setdefault("cohorts", [])
     cohort, member = operation["cohort"], operation["member"]
-    if member == (cohort in cohorts):
+    if member == (cohort in profile.get("cohorts", ())):
         return 0
     if member:
-        cohorts.append(cohort)
+        profile.setdefault("cohorts", []).append(cohort)
     else:
-        cohorts.remove(cohort)
+        profile["cohorts"].remove(cohort)
     return 1
 
 

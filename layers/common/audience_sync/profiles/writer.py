@@ -250,6 +250,9 @@ class _Session:
             self.report.skipped += 1
             return
         points = document.apply_membership(profile.doc, operation)
+        if not points:  # already so: nothing to write (a membership is a set, so applying it again is harmless)
+            self.report.skipped += 1
+            return
         profile.doc["updated_at"] = self.now
         self.rebuild.setdefault(profile.key, []).append((message, operation))
         self._touch(profile, message, points)

@@ -21,8 +21,9 @@ class DynamoCohortStore:
         self.table.update_item(
             Key={"cohort": cohort_key(definition.partner, definition.cohort_id)},
             UpdateExpression=(
-                "SET partner = :partner, cohort_id = :cohort_id, #name = :name, created_at = :created_at, "
-                "updated_at = :now, ignored_ids = if_not_exists(ignored_ids, :zero)"
+                "SET partner = :partner, cohort_id = :cohort_id, #name = :name, "
+                "created_at = if_not_exists(created_at, :created_at), updated_at = :now, "
+                "ignored_ids = if_not_exists(ignored_ids, :zero)"
             ),
             ExpressionAttributeNames={"#name": "name"},
             ExpressionAttributeValues={

@@ -104,9 +104,11 @@ class CohortRequest(_PartnerCredentials):
 
 
 class CohortChange(BaseModel):
-    user_ids: list[str] | None = None
-    device_ids: list[str] | None = None
-    aliases: list[UserAlias] | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    user_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_COHORT_ID_CHARS)]] = Field(default_factory=list)
+    device_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_COHORT_ID_CHARS)]] = Field(default_factory=list)
+    aliases: list[UserAlias] = Field(default_factory=list)
     should_remove: bool = False
 
 
