@@ -36,6 +36,23 @@ PROFILE_STEPS = [
     '  curl -s -X POST -H "Authorization: Bearer $BRAZE" $API/users/export/ids -d \'{"external_ids":["u-1"]}\'',
 ]
 
+
+def cohort_steps(partner_api_key: str) -> list[str]:
+    """Step 7: a partner's audience through the cohort import (docs/api.md, "Partner cohort import")."""
+    credentials = f'"partner_api_key":"{partner_api_key}","client_secret":"\'$SECRET\'"'
+    return [
+        "  # 7. a partner's audience (Segment Engage's \"Braze Cohorts\"): a data import key, the cohort, its members",
+        "  #    (u-404 names no user: ignored and counted), and ~1 s later the cohort",
+        '  SECRET=$(curl -s -X POST -H "x-api-key: $KEY" $API/v1/data-import-keys -d \'{"partner":"segment"}\''
+        " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"client_secret\"])')",
+        f"  curl -s -X POST $API/partners/segment/cohorts -d '{{{credentials},"
+        '"cohort_id":"vip","name":"VIP","created_at":"2026-12-05T10:00:00Z"}\'',
+        f"  curl -s -X POST $API/partners/segment/cohorts/users -d '{{{credentials},"
+        '"cohort_id":"vip","cohort_changes":[{"user_ids":["u-1","u-404"]}]}\'',
+        '  curl -s -H "x-api-key: $KEY" $API/v1/cohorts',
+    ]
+
+
 _POST = f"  curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/steps/welcome/users -d '{USERS}'"
 
 
@@ -85,6 +102,7 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
             '  curl -s -X POST $API/linkedin/_sandbox/faults -d \'{"status":429,"probability":0.4}\'',
         ]
     lines += PROFILE_STEPS
+    lines += cohort_steps(config.partner_api_key)
     port = urlsplit(base_url).port
     cli = ("" if port == 3000 else f"PORT={port} ") + ".venv/bin/audience-sync --local"
     lines += [

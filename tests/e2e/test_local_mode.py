@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from localmode.walkthrough import PROFILE_STEPS
+from localmode.service import LocalConfig
+from localmode.walkthrough import PROFILE_STEPS, cohort_steps
 from tests.e2e.local_service import (
     API_KEY,
     Service,
@@ -187,3 +188,21 @@ def test_the_printed_profile_steps_work_as_printed(service: Service) -> None:
     (user,) = json.loads(exported)["users"]
     assert user["custom_attributes"] == {"visits": 1, "segments": ["vip"]}
     assert [(e["name"], e["count"]) for e in user["custom_events"]] == [("Order Completed", 1)]
+
+
+def test_the_printed_cohort_steps_work_as_printed(service: Service) -> None:
+    """Step 7 of the walk-through, run by bash as printed: a data import key, the cohort, its members, the list."""
+    bash, curl = shutil.which("bash"), shutil.which("curl")
+    if bash is None or curl is None:
+        pytest.skip("bash and curl are needed to run the printed commands")
+    steps = cohort_steps(LocalConfig.from_env({}).partner_api_key)
+    secret, name, members, listing = [line.strip() for line in steps if not line.strip().startswith("#")]
+    script = f"export API={service.base_url} KEY={API_KEY}\n{secret}\n{name}\necho\n{members}\necho\n"
+    script += f"for i in 1 2 3 4 5 6 7 8 9 10; do\n  OUT=$({listing}); case $OUT in *'\"ignored_ids\":0'*|*'[]'*) "
+    script += 'sleep 0.5;; *) break;; esac\ndone\necho "$OUT"\n'
+    done = subprocess.run([bash, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    named, changed, listed = done.stdout.strip().splitlines()[-3:]
+    assert json.loads(named) == json.loads(changed) == {"message": "success"}
+    (cohort,) = [c for c in json.loads(listed)["cohorts"] if c["cohort_id"] == "vip"]
+    assert (cohort["partner"], cohort["name"]) == ("segment", "VIP")
+    assert cohort["ignored_ids"] >= 1  # u-404 (and u-1 unless step 6 made it)
