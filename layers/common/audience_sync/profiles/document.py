@@ -11,6 +11,7 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from audience_sync.profiles.attributes import STANDARD_FIELDS
 from audience_sync.profiles.values import plain
 
 PROFILE = "p"  # the sort key of a profile (and of a pointer)
@@ -61,21 +62,8 @@ BRAZE_ONLY_FIELDS = frozenset(
         "cards_clicked",
     }
 )
-_FROM_FIELDS = {
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "country",
-    "home_city",
-    "dob",
-    "gender",
-    "language",
-    "time_zone",
-    "email_subscribe",
-    "push_subscribe",
-    "image_url",
-}
+# the exported names that are standard fields of the profile (the rest: ids, aliases, attributes, activity, times)
+_FROM_FIELDS = frozenset(EXPORT_FIELDS) & frozenset(STANDARD_FIELDS)
 
 
 def home_pk(identity_key: str) -> str:
