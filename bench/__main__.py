@@ -17,7 +17,7 @@ from typing import Any
 from bench import coldstart, cost, hot_path, latency, pipeline
 from bench.report import Results, chart, machine, rows, table, write_markdown
 
-BENCHMARKS = ("hot_path", "pipeline", "latency", "cost", "cold_start", "horizon", "profiles")
+BENCHMARKS = ("hot_path", "pipeline", "latency", "cost", "cold_start", "horizon", "profiles", "segments")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if "profiles" in chosen:
         _profiles(results, args.quick, progress)
+    if "segments" in chosen:
+        from bench import segments
+
+        results.segment_evaluation = segments.measure(50_000 if args.quick else 500_000, progress)
 
     table_rows = rows(results)
     print(table(table_rows))
@@ -84,7 +88,7 @@ def _profiles(results: Results, quick: bool, progress: Any) -> None:
         200 if quick else burst_requests, users=100_000, latency_ms=0.0, crash_rate=0.01, progress=progress
     )
     api_ms = profiles.api_ms_per_request(50 if quick else 200)
-    results.update_cost, results.read_your_writes = profiles_stack.measure(
+    results.update_cost, results.read_your_writes, results.segment_freshness = profiles_stack.measure(
         api_ms, results.writer.ms_per_message, 40 if quick else 100, users=1_500, progress=progress
     )
 

@@ -2,7 +2,9 @@
 queue polled as Lambda polls it):
 - AWS cost per million attribute updates sent 75 per request (every AWS request counted by bench/meter.py, priced by
   bench/prices.py), next to the floor: API Gateway's requests plus one DynamoDB write unit per update;
-- read-your-writes at light load: from a /users/track 201 to the value visible in /users/export/ids.
+- read-your-writes at light load: from a /users/track 201 to the value visible in /users/export/ids;
+- segment freshness at light load: from a /users/track 201 to the user's entry or exit visible in the segment's
+  members (/v1/segments/{id}/members: the writer's evaluation and the membership function both passed).
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class UpdateCost:
 @dataclass(frozen=True)
 class ReadYourWrites(LatencyResult):
     """Seconds from a /users/track 201 to the value visible in /users/export/ids, one write at a time."""
+
+
+@dataclass(frozen=True)
+class SegmentFreshness(LatencyResult):
+    """Seconds from a /users/track 201 to the user's entry or exit listed by /v1/segments/{id}/members."""
 
 
 def _key(stack: BenchStack) -> str:
@@ -108,7 +115,7 @@ def measure(
     requests_count: int = 200,
     users: int = 3_000,
     progress: Callable[[str], None] | None = None,
-) -> tuple[UpdateCost, ReadYourWrites]:
+) -> tuple[UpdateCost, ReadYourWrites, SegmentFreshness]:
     """`api_ms` and `writer_ms_per_message`: the functions' durations measured against stand-ins that wait as long
     as AWS would (bench/profiles.py): in moto, in this process, DynamoDB's conditional writes cost far more than in
     AWS and every thread shares one core, so wall clock here would bill moto. Everything else is counted here."""
@@ -164,7 +171,8 @@ def measure(
         calls = {f"{s}.{o}": n for (s, o), n in sorted(stack.aws.calls.items())}
         cost = UpdateCost(updates, per_million_users(usage(modelled)), calls, moto)
         latency = _read_your_writes(stack, key, 40, progress)
-    return cost, latency
+        freshness = _segment_freshness(stack, key, 40, progress)
+    return cost, latency, freshness
 
 
 def _settle(stack: BenchStack) -> None:
@@ -194,20 +202,67 @@ def _read_your_writes(
     stack: BenchStack, key: str, writes: int, progress: Callable[[str], None] | None
 ) -> ReadYourWrites:
     session = requests.Session()
-    seconds: list[float] = []
-    for value in range(writes):
-        user = f"ryw-{value % 5}"
-        _track(stack, key, {"attributes": [{"external_id": user, "v": value}]}, session)
-        answered = time.monotonic()
-        while True:
-            found = _export(stack, key, [user], session).get(user)
-            if found is not None and found["custom_attributes"].get("v") == value:
-                break
-            if time.monotonic() - answered > 30:
-                raise RuntimeError("a write was not visible within 30 s")
-            time.sleep(0.02)  # polling the export
-        seconds.append(time.monotonic() - answered)
-        time.sleep(0.1)  # light load: one write at a time
+
+    def visible(user: str, value: int) -> bool:
+        found = _export(stack, key, [user], session).get(user)
+        return found is not None and found["custom_attributes"].get("v") == value
+
+    seconds = _one_write_at_a_time(
+        stack, key, session, writes, lambda n: (f"ryw-{n % 5}", {"v": n}), lambda n, user: visible(user, n)
+    )
     if progress:
         progress(f"read-your-writes: p50 {statistics.median(seconds):.2f} s over {writes} writes")
     return ReadYourWrites(seconds, stack.service.config.flush_seconds)
+
+
+def _one_write_at_a_time(
+    stack: BenchStack,
+    key: str,
+    session: requests.Session,
+    writes: int,
+    write: Callable[[int], tuple[str, dict[str, Any]]],
+    seen: Callable[[int, str], bool],
+) -> list[float]:
+    """Seconds from each write's 201 until `seen` says its effect is visible; light load: one write at a time."""
+    seconds: list[float] = []
+    for n in range(writes):
+        user, attributes = write(n)
+        _track(stack, key, {"attributes": [{"external_id": user, **attributes}]}, session)
+        answered = time.monotonic()
+        while not seen(n, user):
+            if time.monotonic() - answered > 30:
+                raise RuntimeError("a write's effect was not visible within 30 s")
+            time.sleep(0.02)  # polling an asynchronous pipeline
+        seconds.append(time.monotonic() - answered)
+        time.sleep(0.1)
+    return seconds
+
+
+def _members(stack: BenchStack, session: requests.Session) -> set[str]:
+    reply = session.get(f"{stack.url}/v1/segments/fresh/members?limit=1000", headers=stack.headers, timeout=30)
+    reply.raise_for_status()
+    return {m["external_id"] for m in reply.json()["members"]}
+
+
+def _segment_freshness(
+    stack: BenchStack, key: str, writes: int, progress: Callable[[str], None] | None
+) -> SegmentFreshness:
+    session = requests.Session()
+    segment = {"name": "fresh", "filter": {"attribute": "fresh", "op": "is_true"}}
+    session.put(f"{stack.url}/v1/segments/fresh", json=segment, headers=stack.headers, timeout=30).raise_for_status()
+    time.sleep(6)  # the writers' cached definitions (5 s) include it
+
+    def member(n: int) -> bool:
+        return n % 10 < 5  # five users enter, then leave, in turn
+
+    seconds = _one_write_at_a_time(
+        stack,
+        key,
+        session,
+        writes,
+        lambda n: (f"fresh-{n % 5}", {"fresh": member(n)}),
+        lambda n, user: (user in _members(stack, session)) == member(n),
+    )
+    if progress:
+        progress(f"segment freshness: p50 {statistics.median(seconds):.2f} s over {writes} writes")
+    return SegmentFreshness(seconds, stack.service.config.flush_seconds)

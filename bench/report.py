@@ -15,7 +15,8 @@ from bench.hot_path import HotPathResult
 from bench.latency import LatencyResult
 from bench.pipeline import PipelineResult
 from bench.profiles import TrackHotPath, WriterResult
-from bench.profiles_stack import ReadYourWrites, UpdateCost
+from bench.profiles_stack import ReadYourWrites, SegmentFreshness, UpdateCost
+from bench.segments import EvaluationResult, evaluation_cost
 
 HOT_PATH_TARGET = 50_000
 FILL_TARGET = 0.98
@@ -28,6 +29,7 @@ HORIZON_TOLERANCE = 0.02
 TRACK_HOT_PATH_TARGET = 20_000
 WRITER_TARGET = 2_000
 BURST_OBJECTS = 1_000_000
+SEGMENT_EVALUATION_TARGET = 50_000
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Results:
     burst: WriterResult | None = None
     update_cost: UpdateCost | None = None
     read_your_writes: ReadYourWrites | None = None
+    segment_freshness: SegmentFreshness | None = None
+    segment_evaluation: EvaluationResult | None = None
 
 
 def rows(results: Results) -> list[Row]:
@@ -212,6 +216,44 @@ def profile_rows(results: Results) -> list[Row]:
                 f"p50 {r.p50:.2f} s / p99 {r.p99:.2f} s from the 201 to /users/export/ids ({len(r.seconds)} writes)",
                 f"p99 <= {bound} s",
                 r.p99 <= bound,
+            )
+        )
+    return out + segment_rows(results)
+
+
+def segment_rows(results: Results) -> list[Row]:
+    out: list[Row] = []
+    if results.segment_freshness:
+        f = results.segment_freshness
+        bound = f.flush_seconds + 1
+        out.append(
+            Row(
+                "segment freshness",
+                f"p50 {f.p50:.2f} s / p99 {f.p99:.2f} s from the 201 to the entry or exit in the members "
+                f"({len(f.seconds)} writes)",
+                f"p99 <= {bound} s",
+                f.p99 <= bound,
+            )
+        )
+    if results.segment_evaluation:
+        e = results.segment_evaluation
+        cost = evaluation_cost(e)
+        out.append(
+            Row(
+                "segment evaluation",
+                f"{e.changes_per_second:,.0f} profile changes/s ({e.segments} segments, 10 reading the change; "
+                f"{e.transitions / e.changes:.2f} memberships moved a change)",
+                f">= {SEGMENT_EVALUATION_TARGET:,} changes/s",
+                e.changes_per_second >= SEGMENT_EVALUATION_TARGET,
+            )
+        )
+        out.append(
+            Row(
+                "AWS cost of segments per million profile changes",
+                f"${cost.evaluation:.4f} evaluating (100 segments) + ${cost.per_million_moves:.2f} per million "
+                "memberships moved",
+                "reported",
+                None,
             )
         )
     return out

@@ -53,6 +53,19 @@ def cohort_steps(partner_api_key: str) -> list[str]:
     ]
 
 
+SEGMENT = (
+    '{"name":"VIP buyers","filter":{"all":[{"cohort":{"partner":"segment","cohort_id":"vip"},"op":"in"},'
+    '{"custom_event":"Order Completed","op":"more_than","count":0}]}}'
+)
+SEGMENT_STEPS = [
+    "  # 8. a segment on that cohort and an event (docs/segments.md): existing profiles are swept in, later writes",
+    "  #    move users in and out as they happen; ~2 s later its members (u-1, after steps 6 and 7) and size",
+    f"  curl -s -X PUT -H \"x-api-key: $KEY\" $API/v1/segments/vip-buyers -d '{SEGMENT}'",
+    '  curl -s -H "x-api-key: $KEY" $API/v1/segments/vip-buyers/members',
+    '  curl -s -H "x-api-key: $KEY" $API/v1/segments/vip-buyers',
+]
+
+
 _POST = f"  curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/steps/welcome/users -d '{USERS}'"
 
 
@@ -103,6 +116,7 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
         ]
     lines += PROFILE_STEPS
     lines += cohort_steps(config.partner_api_key)
+    lines += SEGMENT_STEPS
     port = urlsplit(base_url).port
     cli = ("" if port == 3000 else f"PORT={port} ") + ".venv/bin/audience-sync --local"
     lines += [

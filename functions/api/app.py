@@ -17,6 +17,7 @@ from audience_sync.composition import Container, load_destinations
 from audience_sync.core.errors import Invalid
 from audience_sync.core.metrics import public_metrics
 from audience_sync.credentials.models import DATA_IMPORT_KEY, REST_API_KEY, NewApiKey, NewImportKey
+from audience_sync.http.braze import json_object
 from audience_sync.http.openapi import NO_API_KEY, error_responses, public_spec, success
 from audience_sync.http.resolver import handle, json_response, new_resolver, normalise_request
 from audience_sync.settings import Settings
@@ -241,8 +242,73 @@ def list_cohorts() -> dict[str, Any]:
     return {"cohorts": cohort_views(services().cohort_store)}
 
 
+@app.put(
+    "/v1/segments/<segment_id>",
+    summary="Create or replace a segment (its filter checked whole; existing profiles swept when it is new)",
+    description='Body: `{"name", "description"?, "filter"}` (contract v2 §4, docs/segments.md). A bad '
+    'filter is a 400 whose `error.details` hold `{"path", "message"}`, `path` a JSON Pointer into the body.',
+    responses={**success(200, "the segment, its size and counters"), **error_responses(400, 503)},
+)
+def put_segment(segment_id: str) -> dict[str, Any]:
+    return services().segments.put(segment_id, json_object(app.current_event.body))
+
+
+@app.get(
+    "/v1/segments/<segment_id>",
+    summary="A segment: its definition, size, and users who entered and exited (in all, and per hour)",
+    responses={**success(200, "the segment"), **error_responses(400, 404, 503)},
+)
+def get_segment(segment_id: str) -> dict[str, Any]:
+    return services().segments.get(segment_id)
+
+
+@app.get(
+    "/v1/segments/<segment_id>/members",
+    summary="A page of a segment's members",
+    responses={
+        **success(200, '{"members": [{"external_id", "braze_id", "entered_at"}], "next_cursor"}'),
+        **error_responses(400, 404, 503),
+    },
+)
+def segment_members(
+    segment_id: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    return services().segments.members(segment_id, limit, cursor)
+
+
+@app.delete(
+    "/v1/segments/<segment_id>",
+    summary="Delete a segment (409 while a sync step uses it)",
+    responses={**success(204, "deleted"), **error_responses(400, 404, 409, 503)},
+)
+def delete_segment(segment_id: str):
+    services().segments.delete(segment_id)
+    return Response(status_code=204)
+
+
 def _not_served_here(step_id: str, body: WebhookBody, request_id: str) -> dict[str, Any]:
     raise AssertionError("the ingest function serves the webhook; this resolver only documents it")
+
+
+SEGMENT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["name", "filter"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "description": {"type": "string", "maxLength": 1024},
+                    "filter": {"type": "object", "description": "contract v2 §4; docs/segments.md"},
+                },
+            }
+        }
+    },
+}
 
 
 @cache
@@ -254,6 +320,8 @@ def _spec() -> dict[str, Any]:
     spec = public_spec(app, webhook, platform)
     document_signature(spec)
     braze_openapi.finish(spec)
+    # the segment route reads its body itself (errors name JSON Pointers into it): its shape, for the document
+    spec["paths"]["/v1/segments/{segment_id}"]["put"]["requestBody"] = SEGMENT_BODY
     return spec
 
 

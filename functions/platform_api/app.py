@@ -1,5 +1,6 @@
 """The Braze-compatible API (contract v2 §2, §3): /users/* behind `Authorization: Bearer <REST API key>`, and the
-partner cohort import (/partners/{partner}/cohorts*, credentials in the body), in Braze's error envelope. Writes are
+partner cohort import (/partners/{partner}/cohorts*, credentials in the body) and the segment catalogue
+(/segments/list, /segments/details), in Braze's error envelope. Writes are
 checked, planned and queued for the profile writer; exports read the profile store."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from audience_sync.composition import Container
 from audience_sync.http import braze
 from audience_sync.http.resolver import handle, normalise_request
 from audience_sync.settings import Settings
+from audience_sync.sources.braze.catalogue_routes import catalogue_router
 from audience_sync.sources.braze.partner_routes import partners_router
 from audience_sync.sources.braze.routes import users_router
 
@@ -30,6 +32,7 @@ def services() -> Container:
 app = braze.new_resolver(logger)
 app.include_router(users_router(services))
 app.include_router(partners_router(services))
+app.include_router(catalogue_router(services))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

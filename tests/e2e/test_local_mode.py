@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from localmode.service import LocalConfig
-from localmode.walkthrough import PROFILE_STEPS, cohort_steps
+from localmode.walkthrough import PROFILE_STEPS, SEGMENT_STEPS, cohort_steps
 from tests.e2e.local_service import (
     API_KEY,
     Service,
@@ -206,3 +206,22 @@ def test_the_printed_cohort_steps_work_as_printed(service: Service) -> None:
     (cohort,) = [c for c in json.loads(listed)["cohorts"] if c["cohort_id"] == "vip"]
     assert (cohort["partner"], cohort["name"]) == ("segment", "VIP")
     assert cohort["ignored_ids"] >= 1  # u-404 (and u-1 unless step 6 made it)
+
+
+def test_the_printed_segment_steps_work_as_printed(service: Service) -> None:
+    """Steps 6, 7 and 8 of the walk-through in order, by bash as printed: u-1 ordered (6) and joined the cohort (7),
+    so the segment defined in 8 lists it, swept in from the existing profiles."""
+    bash, curl = shutil.which("bash"), shutil.which("curl")
+    if bash is None or curl is None:
+        pytest.skip("bash and curl are needed to run the printed commands")
+    printed = [*PROFILE_STEPS, *cohort_steps(LocalConfig.from_env({}).partner_api_key), *SEGMENT_STEPS]
+    commands = [line.strip() for line in printed if not line.strip().startswith("#")]
+    *before, define, members, segment = commands
+    script = f"export API={service.base_url} KEY={API_KEY}\n" + "".join(f"{c}\necho\n" for c in before) + "sleep 2\n"
+    script += f"{define}\necho\nfor i in $(seq 1 40); do\n  OUT=$({members}); case $OUT in *u-1*) break;; esac; "
+    script += f'sleep 0.25\ndone\necho "$OUT"\n{segment}\n'
+    done = subprocess.run([bash, "-c", script], capture_output=True, text=True, timeout=90, check=True)
+    defined, listed, viewed = done.stdout.strip().splitlines()[-3:]
+    assert json.loads(defined)["name"] == "VIP buyers"
+    assert [m["external_id"] for m in json.loads(listed)["members"]] == ["u-1"]
+    assert json.loads(viewed)["size"] == 1

@@ -210,6 +210,16 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", "CredentialsTable"),
         ("dynamodb:DeleteItem", "CredentialsTable"),
         ("dynamodb:Scan", "CohortsTable"),  # adapters/aws/cohorts_table.py list: GET /v1/cohorts
+        # adapters/aws/segments_table.py: definitions put (read first: the revision), read, listed, deleted
+        ("dynamodb:GetItem", "SegmentsTable"),
+        ("dynamodb:UpdateItem", "SegmentsTable"),
+        ("dynamodb:DeleteItem", "SegmentsTable"),
+        ("dynamodb:Scan", "SegmentsTable"),
+        ("dynamodb:Query", "SegmentMembersTable"),  # adapters/aws/segment_members.py members
+        ("dynamodb:Query", "SegmentStatsTable"),  # adapters/aws/segment_members.py counts, forget
+        ("dynamodb:DeleteItem", "SegmentStatsTable"),  # adapters/aws/segment_members.py forget
+        ("sqs:SendMessage", "SweepQueue"),  # adapters/aws/membership_queue.py SqsSweepJobs: a new filter's sweep
+        ("kms:GenerateDataKey", "TokenKey"),  # the sweep queue is encrypted with it
     },
     "PlatformApiFunction": {
         ("dynamodb:UpdateItem", "CohortsTable"),  # adapters/aws/cohorts_table.py save, add_ignored
@@ -222,6 +232,8 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         # the queue and the table are encrypted with TokenKey: a sender's data key, a reader's decrypt
         ("kms:GenerateDataKey", "TokenKey"),
         ("kms:Decrypt", "TokenKey"),
+        ("dynamodb:GetItem", "SegmentsTable"),  # adapters/aws/segments_table.py get: /segments/details
+        ("dynamodb:Scan", "SegmentsTable"),  # adapters/aws/segments_table.py all: /segments/list
     },
     "ProfileWriterFunction": {
         # adapters/aws/profiles_table.py: batched reads, a profile's items, conditional puts, deletes
@@ -234,6 +246,29 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("sqs:DeleteMessage", "ProfileQueue"),
         ("kms:Decrypt", "TokenKey"),
         ("kms:Encrypt", "TokenKey"),
+        ("kms:GenerateDataKey", "TokenKey"),
+        ("dynamodb:Scan", "SegmentsTable"),  # adapters/aws/segments_table.py all: the definitions, every few seconds
+        ("sqs:SendMessage", "MembershipQueue"),  # adapters/aws/membership_queue.py: entries and exits
+    },
+    "MembershipFunction": {
+        # adapters/aws/segment_members.py: one transaction per change (TransactWriteItems is authorized per item)
+        ("dynamodb:UpdateItem", "SegmentMembersTable"),
+        ("dynamodb:UpdateItem", "SegmentStatsTable"),
+        ("sqs:ReceiveMessage", "MembershipQueue"),
+        ("sqs:DeleteMessage", "MembershipQueue"),
+        ("kms:Decrypt", "TokenKey"),  # the queue and the members' table are encrypted with it
+        ("kms:GenerateDataKey", "TokenKey"),
+    },
+    "SegmentSweepFunction": {
+        # adapters/aws/profiles_table.py scan (a parallel scan segment) and items_of (a profile's events)
+        ("dynamodb:Scan", "ProfilesTable"),
+        ("dynamodb:Query", "ProfilesTable"),
+        ("dynamodb:Scan", "SegmentsTable"),  # adapters/aws/segments_table.py all
+        ("sqs:SendMessage", "ProfileQueue"),  # segments/sweep.py: evaluate operations
+        ("sqs:SendMessage", "SweepQueue"),  # the rest of a part, and the hourly sweep's jobs
+        ("sqs:ReceiveMessage", "SweepQueue"),
+        ("sqs:DeleteMessage", "SweepQueue"),
+        ("kms:Decrypt", "TokenKey"),
         ("kms:GenerateDataKey", "TokenKey"),
     },
     "IngestFunction": {

@@ -56,6 +56,10 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "GET", "/v1/data-import-keys"),
     ("ApiFunction", "DELETE", "/v1/data-import-keys/{key_id}"),
     ("ApiFunction", "GET", "/v1/cohorts"),
+    ("ApiFunction", "PUT", "/v1/segments/{segment_id}"),
+    ("ApiFunction", "GET", "/v1/segments/{segment_id}"),
+    ("ApiFunction", "DELETE", "/v1/segments/{segment_id}"),
+    ("ApiFunction", "GET", "/v1/segments/{segment_id}/members"),
     ("IngestFunction", "POST", "/v1/steps/{step_id}/users"),
 }
 # The Braze-compatible API (contract v2 §2): its own API, Bearer keys checked by the function.
@@ -71,7 +75,7 @@ EXPECTED_PLATFORM_ROUTES = {
         "/partners/{partner}/cohorts",
         "/partners/{partner}/cohorts/users",
     )
-}
+} | {("PlatformApiFunction", "GET", "/segments/list"), ("PlatformApiFunction", "GET", "/segments/details")}
 
 # Environment variables the code reads; every function gets exactly these through Globals.
 EXPECTED_GLOBAL_ENV = {
@@ -108,7 +112,14 @@ EXPECTED_GLOBAL_ENV = {
 # unless the WebhookSigning parameter is enabled).
 EXPECTED_FUNCTION_ENV = {
     "IngestFunction": {"WEBHOOK_SIGNING_SECRET_ARN", "WEBHOOK_SIGNATURES_TABLE"},
-    "ApiFunction": {"CREDENTIALS_TABLE", "COHORTS_TABLE"},
+    "ApiFunction": {
+        "CREDENTIALS_TABLE",
+        "COHORTS_TABLE",
+        "SEGMENTS_TABLE",
+        "SEGMENT_MEMBERS_TABLE",
+        "SEGMENT_STATS_TABLE",
+        "SWEEP_QUEUE_URL",
+    },
     "PlatformApiFunction": {
         "CREDENTIALS_TABLE",
         "PROFILES_TABLE",
@@ -118,8 +129,26 @@ EXPECTED_FUNCTION_ENV = {
         "USER_API_REQUESTS_PER_MINUTE",
         "COHORTS_TABLE",
         "PARTNER_API_KEY",
+        "SEGMENTS_TABLE",
+        "SEGMENT_MEMBERS_TABLE",
+        "SEGMENT_STATS_TABLE",
+        "SWEEP_QUEUE_URL",
     },
-    "ProfileWriterFunction": {"PROFILES_TABLE", "ARRAY_MAX_LENGTH", "COHORTS_TABLE"},
+    "ProfileWriterFunction": {
+        "PROFILES_TABLE",
+        "ARRAY_MAX_LENGTH",
+        "COHORTS_TABLE",
+        "SEGMENTS_TABLE",
+        "MEMBERSHIP_QUEUE_URL",
+    },
+    "MembershipFunction": {"SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE"},
+    "SegmentSweepFunction": {
+        "PROFILES_TABLE",
+        "PROFILE_QUEUE_URL",
+        "PROFILE_WRITE_GROUPS",
+        "SEGMENTS_TABLE",
+        "SWEEP_QUEUE_URL",
+    },
 }
 
 EXPECTED_RETRY_OUTPUTS = {
@@ -140,6 +169,8 @@ EXPECTED_FUNCTIONS = {
     "AudienceRefreshFunction",
     "PlatformApiFunction",
     "ProfileWriterFunction",
+    "MembershipFunction",
+    "SegmentSweepFunction",
 }
 
 # What each function (and the state machine) may change or call, as granted by SAM policy templates, inline statements
@@ -153,12 +184,19 @@ EXPECTED_WRITES = {
         "AudienceViewsTable",
         "IntegrationErrorsTopic",
         "CredentialsTable",
+        "SegmentsTable",  # definitions
+        "SegmentStatsTable",  # a deleted segment's counters
+        "SweepQueue",  # a new filter's sweep
     },
     # the profile queue, a request counter per key and partners' cohort names; never a profile (only the writer
     # writes them)
     "PlatformApiFunction": {"ProfileQueue", "RateLimitTable", "CohortsTable"},
-    # profiles, and per cohort the count of ids that named no user
-    "ProfileWriterFunction": {"ProfilesTable", "CohortsTable"},
+    # profiles, per cohort the count of ids that named no user, and segment entries and exits handed on
+    "ProfileWriterFunction": {"ProfilesTable", "CohortsTable", "MembershipQueue"},
+    # the members' index and counters
+    "MembershipFunction": {"SegmentMembersTable", "SegmentStatsTable"},
+    # never a profile: re-evaluations on the profile queue, and its own jobs
+    "SegmentSweepFunction": {"ProfileQueue", "SweepQueue"},
     # only the queue: the webhook's counts travel with its users and the batcher records them; with WebhookSigning
     # enabled, the signatures it has seen (replay protection)
     "IngestFunction": {"SyncQueue", "WebhookSignaturesTable"},
@@ -409,7 +447,8 @@ def test_outputs_and_generated_resources_after_sam_transform() -> None:
     assert stages == ["PlatformApiapiStage", "SyncApiapiStage"], stages
     assert {"ApiUrl", "PlatformApiUrl"} <= set(translated["Outputs"])
     platform = translated["Resources"]["PlatformApi"]["Properties"]["Body"]
-    assert all(path.startswith(("/users/", "/partners/")) for path in platform["paths"]), "Braze-compatible only"
+    braze = ("/users/", "/partners/", "/segments/")
+    assert all(path.startswith(braze) for path in platform["paths"]), "Braze-compatible only"
     for methods in platform["paths"].values():
         assert all(not operation.get("security") for operation in methods.values()), "Bearer keys, not x-api-key"
     body = translated["Resources"]["SyncApi"]["Properties"]["Body"]
@@ -747,7 +786,12 @@ def test_schedules_are_rates_local_mode_runs(template: dict[str, Any]) -> None:
         for event in (fn["Properties"].get("Events") or {}).values()
         if event["Type"] == "Schedule"
     }
-    assert set(schedules) == {"TokenRefreshFunction", "AudienceRefreshFunction", "MetricsSnapshotFunction"}
+    assert set(schedules) == {
+        "TokenRefreshFunction",
+        "AudienceRefreshFunction",
+        "MetricsSnapshotFunction",
+        "SegmentSweepFunction",
+    }
     for name, expression in schedules.items():
         assert rate_seconds(expression) is not None, f"{name}: {expression} is not a rate() local mode understands"
 
@@ -859,6 +903,8 @@ EXPECTED_ALARMS = {
     "InvalidTokenAlarm": ("AudienceSync", "LinkedInConnectionInvalid", "Maximum"),
     "LinkedInThrottlingAlarm": ("AudienceSync", "LinkedInThrottled", "Sum"),
     "ProfileDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+    "MembershipDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+    "SweepDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
 }
 
 

@@ -21,6 +21,7 @@ from audience_sync.adapters.aws.credentials_table import DynamoCredentialStore
 from audience_sync.adapters.aws.gauge_source import DynamoGaugeSource
 from audience_sync.adapters.aws.kms import KmsTokenCipher
 from audience_sync.adapters.aws.ledger_table import DynamoLedger
+from audience_sync.adapters.aws.membership_queue import SqsMembershipSink, SqsSweepJobs
 from audience_sync.adapters.aws.metrics_table import MetricsStore
 from audience_sync.adapters.aws.profile_queue import SqsProfileQueue
 from audience_sync.adapters.aws.profiles_table import DynamoProfileStore
@@ -28,6 +29,8 @@ from audience_sync.adapters.aws.queues import SqsPublisher, SqsQueueReader
 from audience_sync.adapters.aws.rate_bucket import DynamoRateBuckets
 from audience_sync.adapters.aws.request_counter import DynamoRequestCounter
 from audience_sync.adapters.aws.retry_store import S3RetryStore
+from audience_sync.adapters.aws.segment_members import DynamoMemberIndex
+from audience_sync.adapters.aws.segments_table import CachedSegmentSource, DynamoSegmentStore
 from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
 from audience_sync.adapters.aws.sns import SnsNotifier
 from audience_sync.adapters.aws.steps_table import DynamoStepStore
@@ -53,6 +56,10 @@ from audience_sync.profiles.ports import ProfileStore
 from audience_sync.profiles.reader import ProfileReader
 from audience_sync.profiles.service import ProfileService
 from audience_sync.profiles.writer import ProfileWriter
+from audience_sync.segments.memberships import SegmentMemberships
+from audience_sync.segments.ports import MemberIndex, MembershipSink, SegmentSource
+from audience_sync.segments.service import SegmentService
+from audience_sync.segments.sweep import Sweep
 from audience_sync.settings import Settings
 from audience_sync.sources.webhook.signature import WebhookSignatures
 from audience_sync.steps.launch import Launcher
@@ -247,7 +254,50 @@ class Container:
     @cached_property
     def profile_writer(self) -> ProfileWriter:
         profiles = self.settings.profiles
-        return ProfileWriter(self.profile_store, self.clock, profiles.max_array, profiles.write_concurrency)
+        return ProfileWriter(
+            self.profile_store,
+            self.clock,
+            profiles.max_array,
+            profiles.write_concurrency,
+            SegmentMemberships(self.segment_source, self.membership_sink),
+        )
+
+    # ---- segments ----------------------------------------------------------------------------------
+    @cached_property
+    def segment_store(self) -> DynamoSegmentStore:
+        return DynamoSegmentStore(self.resources.require("segments_table"))
+
+    @cached_property
+    def segment_source(self) -> SegmentSource:
+        return CachedSegmentSource(self.segment_store, self.clock)
+
+    @cached_property
+    def membership_sink(self) -> MembershipSink:
+        return SqsMembershipSink(self.resources.require("membership_queue_url"))
+
+    @cached_property
+    def member_index(self) -> MemberIndex:
+        return DynamoMemberIndex(
+            self.resources.require("segment_members_table"), self.resources.require("segment_stats_table"), self.clock
+        )
+
+    @cached_property
+    def sweep(self) -> Sweep:
+        return Sweep(
+            DynamoProfileStore(self.resources.require("profiles_table"), self.clock),
+            self.profile_service,
+            self.sweep_jobs,
+            self.segment_source,
+            self.clock,
+        )
+
+    @cached_property
+    def segments(self) -> SegmentService:
+        return SegmentService(self.segment_store, self.member_index, self.sweep_jobs, self.clock)
+
+    @cached_property
+    def sweep_jobs(self) -> SqsSweepJobs:
+        return SqsSweepJobs(self.resources.require("sweep_queue_url"))
 
     # ---- schedules ---------------------------------------------------------------------------------
     @cached_property

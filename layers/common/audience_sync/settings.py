@@ -47,6 +47,11 @@ class Resources:
     profiles_table: str = field(default="", metadata={"env": "PROFILES_TABLE"})
     profile_queue_url: str = field(default="", metadata={"env": "PROFILE_QUEUE_URL"})
     cohorts_table: str = field(default="", metadata={"env": "COHORTS_TABLE"})
+    segments_table: str = field(default="", metadata={"env": "SEGMENTS_TABLE"})
+    segment_members_table: str = field(default="", metadata={"env": "SEGMENT_MEMBERS_TABLE"})
+    segment_stats_table: str = field(default="", metadata={"env": "SEGMENT_STATS_TABLE"})
+    membership_queue_url: str = field(default="", metadata={"env": "MEMBERSHIP_QUEUE_URL"})
+    sweep_queue_url: str = field(default="", metadata={"env": "SWEEP_QUEUE_URL"})
     # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
     webhook_signing_secret_arn: str = field(default="", metadata={"env": "WEBHOOK_SIGNING_SECRET_ARN"})
 

@@ -30,6 +30,8 @@ def _prepare(api: Api) -> str:
         "users.merge",
         "users.delete",
         "users.export.ids",
+        "segments.list",
+        "segments.details",
     ]
     reply = api.request("POST", "/v1/rest-api-keys", {"name": "fuzz", "permissions": permissions})
     assert reply.status == 201, reply.text

@@ -55,6 +55,29 @@ class Platform:
             sqs.delete_message(QueueUrl=self.stack.stack.ref("ProfileQueue"), ReceiptHandle=record["receiptHandle"])
         return records
 
+    def drain(self, queue: str, function: str) -> int:
+        """Run `function` on every message of a standard `queue` until it stays empty, as its event source mapping
+        would (records that failed stay, and fail the test); the number of messages handled."""
+        sqs = boto3.client("sqs")
+        url = self.stack.stack.ref(queue)
+        handled = 0
+        while True:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+            if not got:
+                return handled
+            records = [sqs_record(url, m["Body"], m["MessageId"], m["ReceiptHandle"]) for m in got]
+            answer = self.stack.invoke(function, {"Records": records}) or {}
+            assert not answer.get("batchItemFailures"), answer
+            for record in records:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+            handled += len(records)
+
+    def settle(self) -> None:
+        """Everything queued applied: profile writes, sweeps (which queue writes), memberships."""
+        while self.write() or self.drain("SweepQueue", "SegmentSweepFunction"):
+            pass
+        self.drain("MembershipQueue", "MembershipFunction")
+
     def export(self, key: str, *external_ids: str) -> dict[str, Any]:
         reply = self.braze("/users/export/ids", {"external_ids": list(external_ids)}, key)
         assert reply.status == 201, reply.text

@@ -19,7 +19,7 @@ FORMAT_VERSION = 1
 MAX_MESSAGE_BYTES = 240 * 1024
 # One operation must fit a message: an attributes object may hold two nested objects of 100 KB, not three.
 MAX_OPERATION_BYTES = 200 * 1024
-KINDS = ("attributes", "event", "purchase", "cohort", "alias", "identify", "merge", "delete")
+KINDS = ("attributes", "event", "purchase", "cohort", "evaluate", "alias", "identify", "merge", "delete")
 
 
 class OperationTooLarge(ValueError):

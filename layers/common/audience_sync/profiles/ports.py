@@ -3,7 +3,8 @@ adapters/aws/profile_queue.py (SQS FIFO)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -69,3 +70,56 @@ class ProfileQueue(Protocol):
 class QueueUnavailable(Unavailable):
     def __init__(self) -> None:
         super().__init__("queue_unavailable", "the request could not be queued; send it again")
+
+
+class MembershipSession(Protocol):
+    """Segment memberships as one writer batch keeps them on its profiles (segments/memberships.py implements it:
+    the segments read profiles, so profiles know them only through this port). Transitions are opaque here."""
+
+    @property
+    def active(self) -> bool:
+        """False when no segment is defined: nothing to evaluate."""
+        ...
+
+    def reads(self, operation: dict[str, Any]) -> set[str] | None:
+        """What an operation may change, in the segments' terms; None: anything (a new or merged profile)."""
+        ...
+
+    def evaluate(
+        self,
+        profile: Item,
+        changed: set[str] | None,
+        events: Mapping[str, Mapping[str, Any]],
+        purchases: Mapping[str, Mapping[str, Any]],
+        now: dt.datetime,
+        token: str,
+    ) -> list[Any]:
+        """Re-evaluate the segments that read what changed; record the changes in the profile's document (written
+        next, as version `profile.version + 1`) under the message token; the transitions to publish after."""
+        ...
+
+    def recorded(self, profile: Item, token: str) -> list[Any]:
+        """The transitions a message recorded on a stored profile before (its redelivery publishes them again)."""
+        ...
+
+    def exits(self, profile: Item, now: dt.datetime) -> list[Any]:
+        """Every membership of a profile about to be deleted or merged away."""
+        ...
+
+    def publish(self, transitions: Sequence[Any]) -> None:
+        """Hand transitions on, at least once; raises if it cannot (the batch is delivered again)."""
+        ...
+
+    def keep(self, evaluated: dict[str, Any], rebuilt: dict[str, Any]) -> None:
+        """Carry the memberships of a document over to its rebuilt version (profiles/writer.py, _shrink)."""
+        ...
+
+    def forget(self, doc: dict[str, Any]) -> None:
+        """Drop the memberships from a document copied to a new key (a profile moved by identify)."""
+        ...
+
+
+class Memberships(Protocol):
+    def session(self) -> MembershipSession:
+        """The definitions as of now, for one batch."""
+        ...

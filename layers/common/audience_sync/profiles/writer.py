@@ -13,6 +13,12 @@ Guarantees
   first the whole batch is read and applied again (items written meanwhile carry the tokens, so nothing doubles),
   up to ATTEMPTS times, then the batch fails and SQS delivers it again.
 
+Segments: every profile a batch changed is evaluated against the segments that read what changed
+(segments/index.py), and its memberships are written in the same write as the change (segments/membership.py). The
+transitions are published (MembershipSink) once that write is done; the profile keeps them under the message's
+token, so a message redelivered after a crash between the write and the publication publishes them again. A
+profile deleted or merged away publishes its exits before anything of it is removed.
+
 Crash midway: items are written in an order where every prefix is harmless. A new profile's pointers (its braze_id,
 alias, email) are written before the profile, and a new profile's braze_id is derived from the message and the
 identity, so a redelivered message creates the same profile and rewrites the same pointers. A merge writes the
@@ -27,7 +33,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +49,7 @@ from audience_sync.profiles.identity import (
     new_braze_id,
     phone_key,
 )
-from audience_sync.profiles.ports import Item, Key, ProfileStore, WriteConflict
+from audience_sync.profiles.ports import Item, Key, Memberships, MembershipSession, ProfileStore, WriteConflict
 from audience_sync.profiles.values import format_time
 
 MAX_TOKENS = 10
@@ -96,12 +102,21 @@ class _Flush:
 
 
 class ProfileWriter:
-    def __init__(self, store: ProfileStore, clock: Clock, max_array: int, concurrency: int = 1):
+    def __init__(
+        self,
+        store: ProfileStore,
+        clock: Clock,
+        max_array: int,
+        concurrency: int = 1,
+        memberships: Memberships | None = None,
+    ):
         """`concurrency`: the writes of one stage (independent items) in flight at once; a batch of 10 messages may
-        touch hundreds of profiles, and each write waits on DynamoDB for some milliseconds."""
+        touch hundreds of profiles, and each write waits on DynamoDB for some milliseconds. `memberships`: the
+        segments kept on profiles (none: no memberships are kept)."""
         self.store = store
         self.clock = clock
         self.max_array = max_array
+        self.memberships = memberships
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="profile-write") if concurrency > 1 else None
 
     def write(self, messages: Sequence[Message]) -> WriteReport:
@@ -124,17 +139,23 @@ class _Session:
     def __init__(self, writer: ProfileWriter, report: WriteReport):
         self.store = writer.store
         self.pool = writer.pool
+        self.segments: MembershipSession | None = writer.memberships.session() if writer.memberships else None
         self.lock = threading.Lock()
         self.max_array = writer.max_array
         self.report = report
         moment = dt.datetime.fromtimestamp(writer.clock.now_ms() / 1000, dt.UTC)
         self.now = format_time(moment)
+        self.moment = moment
         self.today = moment.date()
         self.items: dict[Key, Item | None] = {}  # read or created this attempt; None: known absent
         self.seen_tokens: dict[Key, dict[str, list[str]]] = {}  # the tokens each item had when read
         self.pending: dict[Key, _Pending] = {}
         self.flush_plan = _Flush()
         self.rebuild: dict[Key, list[tuple[Message, dict[str, Any]]]] = {}
+        # segments: per profile home, what changed and the last message that changed it; transitions to publish
+        self.dirty: dict[str, tuple[set[str] | None, Message]] = {}
+        self.unpublished: list[Any] = []
+        self.replayed: set[tuple[str, str]] = set()
 
     # ---- reading ---------------------------------------------------------------------------------------
     def run(self, messages: Sequence[Message]) -> None:
@@ -206,33 +227,46 @@ class _Session:
                 item.doc["aliases"].append(list(alias_of_key(identity)))
         self.items[item.key] = item
         self._touch(item, message, 0, created=True, count=False)
+        self._dirty(item.pk, None, message)  # a new profile may match a filter already (a "does not equal")
         return item.pk
 
     # ---- simple operations ---------------------------------------------------------------------------------
     def _simple(self, message: Message, operation: dict[str, Any]) -> None:
         home = self._resolve(message, operation["identity"], operation["create"])
+        kind = operation["kind"]
         if home is None:
-            self.report.missing += 1
-            if operation["kind"] == "cohort":
+            if kind != "evaluate":  # a sweep's profile gone since it was read: nothing to evaluate, nothing missing
+                self.report.missing += 1
+            if kind == "cohort":
                 ignored = self.report.cohort_ignored
                 ignored[operation["cohort"]] = ignored.get(operation["cohort"], 0) + 1
             return
         profile = self.items[(home, PROFILE)]
         assert profile is not None
-        if operation["kind"] == "cohort":
+        # whether or not this message was applied before: evaluating is a function of the state, and a message
+        # whose event summary was written before a crash still owes the profile its memberships
+        if self.segments is not None:
+            self._dirty(home, self.segments.reads(operation), message)
+        if kind == "cohort":
             self._cohort(profile, message, operation)
+        elif kind == "attributes":
+            self._attributes(profile, message, operation)
+        elif kind in ("event", "purchase"):
+            self._activity(home, message, operation)
+        # "evaluate" (a sweep's, segments/sweep.py): nothing to apply but the evaluation at the flush
+
+    def _attributes(self, profile: Item, message: Message, operation: dict[str, Any]) -> None:
+        if self._seen(profile, message):
+            self.report.skipped += 1
             return
-        if operation["kind"] == "attributes":
-            if self._seen(profile, message):
-                self.report.skipped += 1
-                return
-            before = dict(profile.doc.get("fields", {}))
-            points = attributes.apply(profile.doc, operation, self.max_array)
-            profile.doc["updated_at"] = self.now
-            self.rebuild.setdefault(profile.key, []).append((message, operation))
-            self._touch(profile, message, points)
-            self._follow_contacts(profile, before)
-            return
+        before = dict(profile.doc.get("fields", {}))
+        points = attributes.apply(profile.doc, operation, self.max_array)
+        profile.doc["updated_at"] = self.now
+        self.rebuild.setdefault(profile.key, []).append((message, operation))
+        self._touch(profile, message, points)
+        self._follow_contacts(profile, before)
+
+    def _activity(self, home: str, message: Message, operation: dict[str, Any]) -> None:
         key = (home, _activity_sk(operation))
         summary = self._item(key)
         if summary is None:
@@ -410,6 +444,8 @@ class _Session:
         if kept is None:
             doc = json.loads(json.dumps(source_profile.doc))
             doc["external_id"] = target[len("u#x:") :]
+            if self.segments is not None:  # a member under its new key from now on; exits the old one (below)
+                self.segments.forget(doc)
             kept = Item(target, PROFILE, doc)
             self.items[kept.key] = kept
         already = self._seen(kept, message)  # merged before a crash: only the pointers and deletes remain
@@ -423,6 +459,8 @@ class _Session:
                 self._pointer(pk, kept)  # an anonymous profile's own key becomes a pointer
         self.flush_plan.deletes.extend(i.key for i in source_items if i.sk != PROFILE)
         self.flush_plan.deletes.append((source, PROFILE))
+        self._dirty(kept.pk, None, message)
+        self._publish_exits(source_profile)
         self._flush(merging=True)
         self._count(skipped=already)
         self.report.deleted += 0 if moved or already else 1
@@ -471,6 +509,7 @@ class _Session:
             return
         items = self.store.items_of(home)
         profile = next(i for i in items if i.sk == PROFILE)
+        self._publish_exits(profile)  # before anything goes: a redelivery finds the profile and publishes them again
         for item in items:
             if item.sk != PROFILE:
                 self.store.delete(item.key)
@@ -490,6 +529,7 @@ class _Session:
         """Write what changed, in the order the module's docstring gives. Creating: new pointers, summaries,
         profiles. Merging: the kept profile's summaries and profile, the merged summaries removed, the pointers
         moved, the merged profile removed. Then pointers that no longer apply."""
+        self._evaluate()
         plan, pending = self.flush_plan, self.pending
         self.flush_plan, self.pending = _Flush(), {}
         if not merging:
@@ -502,6 +542,46 @@ class _Session:
         self._stage(self.store.delete, plan.pointer_deletes)
         # an anonymous profile merged away: its key now holds a pointer, not to be deleted
         self._stage(self.store.delete, [k for k in plan.deletes if k[1] == PROFILE and k not in plan.pointers])
+        self._publish()
+
+    # ---- segments --------------------------------------------------------------------------------------------
+    def _dirty(self, home: str, changed: set[str] | None, message: Message) -> None:
+        """Remember what changed on a profile (None: anything), to evaluate its segments at the next flush; and if
+        this message recorded transitions on the stored profile before (a redelivery), publish them again."""
+        if self.segments is None or not self.segments.active:
+            return
+        before, _ = self.dirty.get(home, (set(), message))
+        self.dirty[home] = (None if before is None or changed is None else before | changed, message)
+        profile = self.items.get((home, PROFILE))
+        if profile is not None and (home, message.token) not in self.replayed:
+            self.replayed.add((home, message.token))
+            self.unpublished += self.segments.recorded(profile, message.token)
+
+    def _evaluate(self) -> None:
+        dirty, self.dirty = self.dirty, {}
+        if self.segments is None:
+            return
+        for home, (changed, message) in dirty.items():
+            profile = self.items.get((home, PROFILE))
+            if profile is None or "braze_id" not in profile.doc:
+                continue
+            events = _Summaries(self, home, document.EVENT_PREFIX)
+            purchases = _Summaries(self, home, document.PURCHASE_PREFIX)
+            found = self.segments.evaluate(profile, changed, events, purchases, self.moment, message.token)
+            if found:
+                self.unpublished += found
+                self._touch(profile, message, 0, count=False)
+
+    def _publish_exits(self, profile: Item) -> None:
+        if self.segments is not None:  # even with no segment left: a deleted one's memberships are told too
+            exits = self.segments.exits(profile, self.moment)
+            if exits:
+                self.segments.publish(exits)
+
+    def _publish(self) -> None:
+        transitions, self.unpublished = self.unpublished, []
+        if transitions and self.segments is not None:
+            self.segments.publish(transitions)
 
     def _stage(self, write: Callable[[Any], None], work: Iterable[Any]) -> None:
         """Every write of one stage (independent items), in parallel when the writer may; the next stage starts
@@ -551,9 +631,43 @@ class _Session:
                 continue
             doc, applied, points = trial, applied + 1, points + gained
         refused = len(self.rebuild.get(item.key, [])) - applied
+        # memberships were evaluated with every operation applied; a refused one rarely changes them, and the
+        # transitions are already recorded: kept as evaluated (docs/segments.md, "Known limits")
+        if self.segments is not None:
+            self.segments.keep(item.doc, doc)
         item.doc = doc
         entry.operations -= refused
         entry.points = points
+
+
+class _Summaries(Mapping[str, Mapping[str, Any]]):
+    """A profile's event (or purchase) summaries as a filter reads them: each read when first asked for, through
+    the session (so what this batch recorded counts); listed from the store only for "any product"."""
+
+    def __init__(self, session: _Session, home: str, prefix: str):
+        self.session = session
+        self.home = home
+        self.prefix = prefix
+        self._names: list[str] | None = None
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        item = self.session._item((self.home, self.prefix + name))
+        if item is None or not item.doc:
+            raise KeyError(name)
+        return item.doc
+
+    def _all(self) -> list[str]:
+        if self._names is None:
+            stored = {i.sk for i in self.session.store.items_of(self.home) if i.sk.startswith(self.prefix)}
+            in_session = {k[1] for k, i in self.session.items.items() if k[0] == self.home and i is not None and i.doc}
+            self._names = sorted(sk[len(self.prefix) :] for sk in stored | in_session if sk.startswith(self.prefix))
+        return self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def _activity_sk(operation: dict[str, Any]) -> str:

@@ -96,6 +96,23 @@ class DynamoProfileStore:
             attributes["t"] = {"S": _compact(item.tokens)}
         return attributes
 
+    @translated("profiles.scan")
+    def scan(
+        self, part: int, parts: int, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Item], dict[str, Any] | None]:
+        """One page of one of `parts` parallel scan segments (eventually consistent: a sweep's reading, which the
+        writer checks again in order): the items, and where the next page starts (None: this part is done)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Segment": part,
+            "TotalSegments": parts,
+            "Limit": limit,
+        }
+        if start is not None:
+            kwargs["ExclusiveStartKey"] = start
+        page = clients.dynamodb().scan(**kwargs)
+        return [self._item(raw) for raw in page.get("Items", [])], page.get("LastEvaluatedKey")
+
     @translated("profiles.put")
     def put(self, item: Item) -> None:
         condition: dict[str, Any] = (

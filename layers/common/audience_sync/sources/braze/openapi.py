@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from audience_sync.cohorts.requests import MAX_COHORT_ID_CHARS, MAX_IDS
@@ -148,6 +149,49 @@ ERRORS = {
 }
 
 
+CATALOGUE_ERRORS = {
+    400: "A bad page, sort_direction, or no segment_id",
+    401: "Missing, unknown or revoked REST API key",
+    403: "The key lacks the route's permission",
+    404: "No such segment",
+    429: "The key's requests this minute are spent (Retry-After)",
+    503: "AWS failed; send the request again",
+}
+CATALOGUE_PATHS = ("/segments/list", "/segments/details")
+
+
+def _catalogue(router: Router) -> None:
+    @router.get(
+        "/segments/list",
+        summary="Segments, 100 a page by creation time (Braze's shape)",
+        description="Needs the `segments.list` permission.",
+        tags=["braze-compatible"],
+        responses={
+            200: {"description": '{"message", "segments": [{"id", "name", "analytics_tracking_enabled", "tags"}]}'}
+        },
+    )
+    def segments_list(
+        page: Annotated[int, Query(ge=0, le=999_999)] = 0,
+        sort_direction: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
+    ) -> None:
+        raise AssertionError("the platform API function serves the catalogue")
+
+    @router.get(
+        "/segments/details",
+        summary="A segment's details: name, description, the filter in words (Braze's shape)",
+        description="Needs the `segments.details` permission.",
+        tags=["braze-compatible"],
+        responses={
+            200: {
+                "description": '{"message", "created_at", "updated_at", "name", "description", '
+                '"text_description", "tags", "teams"}'
+            }
+        },
+    )
+    def segments_details(segment_id: Annotated[str, Query(min_length=1, max_length=128)]) -> None:
+        raise AssertionError("the platform API function serves the catalogue")
+
+
 def documentation_router() -> Router:
     """The routes with their bodies' models, for the document only (the platform API function serves them)."""
     router = Router()
@@ -177,6 +221,7 @@ def documentation_router() -> Router:
             tags=["braze-compatible"],
             responses={201: {"description": "success"}},
         )(partner_route)
+    _catalogue(router)
     return router
 
 
@@ -189,17 +234,20 @@ def finish(spec: dict[str, Any]) -> None:
         "properties": {"message": {"type": "string"}, "errors": {"type": "array", "items": {}}},
         "required": ["message", "errors"],
     }
-    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/BrazeError"}}}
     spec.setdefault("tags", []).append({"name": "braze-compatible", "description": DESCRIPTION})
+    bearer: list[dict[str, Any]] = [{BEARER_SCHEME: []}]
     for path in BODIES:
-        operation = spec["paths"][path]["post"]
-        operation["security"] = [{BEARER_SCHEME: []}]
-        responses = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
-        responses.update({str(code): {"description": why, "content": envelope} for code, why in ERRORS.items()})
-        operation["responses"] = responses
-    for path, _, _ in PARTNER_ROUTES:
-        operation = spec["paths"][path.replace("<partner>", "{partner}")]["post"]
-        operation["security"] = []  # no header: the credentials are in the body
-        responses = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
-        responses.update({str(code): {"description": why, "content": envelope} for code, why in PARTNER_ERRORS.items()})
-        operation["responses"] = responses
+        _braze_answers(spec["paths"][path]["post"], bearer, ERRORS)
+    for path, _, _ in PARTNER_ROUTES:  # no header: the credentials are in the body
+        _braze_answers(spec["paths"][path.replace("<partner>", "{partner}")]["post"], [], PARTNER_ERRORS)
+    for path in CATALOGUE_PATHS:
+        _braze_answers(spec["paths"][path]["get"], bearer, CATALOGUE_ERRORS)
+
+
+def _braze_answers(operation: dict[str, Any], security: list[dict[str, Any]], errors: dict[int, str]) -> None:
+    """An operation's security, and its error answers in Braze's envelope (its success answers kept)."""
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/BrazeError"}}}
+    operation["security"] = security
+    responses = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
+    responses.update({str(code): {"description": why, "content": envelope} for code, why in errors.items()})
+    operation["responses"] = responses

@@ -22,6 +22,7 @@ from audience_sync.profiles.service import ProfileService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+    from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 
 class UserApi(Protocol):
@@ -57,33 +58,43 @@ ROUTES: tuple[tuple[str, str, int, Action], ...] = (
 )
 
 
+Produce = Callable[[UserApi, "BaseProxyEvent", str], dict[str, Any]]
+
+
+def serve(router: Router, services: Callable[[], UserApi], permission: str, status: int, produce: Produce) -> Response:
+    """One request of the Braze-compatible API: the key, its rate limit, the permission, then `produce` (the same for
+    every route: the user routes here, the catalogue's in catalogue_routes.py)."""
+    api = services()
+    headers: dict[str, str] = {}
+    event = router.current_event
+    try:
+        key = api.credentials.api_key(event.headers.get("Authorization") or event.headers.get("authorization"))
+        try:
+            limit = key.rate_limit_per_minute or api.requests_per_minute
+            state = count_request(api.request_counter, key.id, limit, api.clock.now_ms())
+        except RateLimited as limited:
+            headers = limited.state.headers()
+            raise
+        headers = state.headers()
+        api.credentials.require(key, permission)
+        request_id = cast("APIGatewayProxyEvent", event).request_context.request_id
+        return json_response(status, produce(api, event, request_id), headers)
+    except DomainError as error:
+        return error_response(error, headers)
+
+
 def users_router(services: Callable[[], UserApi]) -> Router:
     router = Router()
-
-    def serve(permission: str, status: int, action: Action) -> Response:
-        api = services()
-        headers: dict[str, str] = {}
-        event = router.current_event
-        try:
-            key = api.credentials.api_key(event.headers.get("Authorization") or event.headers.get("authorization"))
-            try:
-                limit = key.rate_limit_per_minute or api.requests_per_minute
-                state = count_request(api.request_counter, key.id, limit, api.clock.now_ms())
-            except RateLimited as limited:
-                headers = limited.state.headers()
-                raise
-            headers = state.headers()
-            api.credentials.require(key, permission)
-            body = json_object(event.body)
-            request_id = cast("APIGatewayProxyEvent", event).request_context.request_id
-            return json_response(status, action(api.profile_service, body, request_id), headers)
-        except DomainError as error:
-            return error_response(error, headers)
-
     for path, permission, status, action in ROUTES:
 
         def route(permission: str = permission, status: int = status, action: Action = action) -> Response:
-            return serve(permission, status, action)
+            return serve(
+                router,
+                services,
+                permission,
+                status,
+                lambda api, event, request_id: action(api.profile_service, json_object(event.body), request_id),
+            )
 
         router.route(path, "POST")(route)
     return router

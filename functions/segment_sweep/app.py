@@ -1,0 +1,44 @@
+"""The segment sweep (segments/sweep.py): each sweep job (the sweep queue) reads its part of the profile table and
+queues re-evaluations for the profiles whose membership disagrees; the hourly schedule starts a sweep of the
+time-based segments. A job that fails is delivered again (its pages re-read; what they queue again is harmless)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audience_sync.composition import Container
+from audience_sync.segments.sweep import TIME_BASED
+from audience_sync.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+
+
+@cache
+def services() -> Container:
+    return Container(Settings.from_env())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    sweep = services().sweep
+    if event.get("source") == "aws.events":  # the schedule: time passing may move users of time-based segments
+        sweep.start(TIME_BASED)
+        logger.info("time-based segments sweep started")
+        return {}
+    failures = []
+    for record in event.get("Records", []):
+        try:
+            report = sweep.run(json.loads(record["body"]), record["messageId"])
+        except Exception:
+            logger.exception("sweep job failed", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        logger.info("sweep job done", extra={"profiles": report.profiles, "queued": report.queued})
+    return {"batchItemFailures": failures}

@@ -1,0 +1,126 @@
+"""Segment membership on a profile, and the transitions it records. Pure.
+
+A profile's document holds `segments`: `{segment_id: entered_at}`, the segments it is in now. The profile writer
+(profiles/writer.py) re-evaluates, for each profile a batch changed, the segments that read what changed
+(segments/index.py), and writes the new memberships in the same write as the change: a membership is exactly as
+current and as durable as the profile it describes.
+
+Every entry and exit is a Transition, published after the write that records it (segments/ports.py,
+MembershipSink). A transition's `order` sorts the transitions of one (segment, profile home) as they happened, so a
+consumer that receives them twice or out of order keeps only the newest: the incarnation of the profile (its
+creation time and braze_id: a user deleted and created again is a new profile) and the version of the write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from audience_sync.segments.definitions import Segment
+from audience_sync.segments.filters import ProfileView
+
+# The transitions of the last messages that changed a profile's memberships, kept on the profile so a message
+# redelivered after a crash between the write and the publication publishes them again (profiles/writer.py).
+MEMBERSHIPS = "segments"
+OUTBOX = "outbox"
+MAX_OUTBOX = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    segment_id: str
+    home: str  # the profile's key (profiles/document.py home_pk): who the member is, across its identifiers
+    braze_id: str
+    external_id: str | None
+    entered: bool  # False: exited
+    at: str  # when (the writer's time)
+    order: str
+
+    def to_json(self) -> dict[str, Any]:
+        # by hand: dataclasses.asdict deep-copies field by field, a third of the evaluator's time (make bench)
+        return {
+            "segment_id": self.segment_id,
+            "home": self.home,
+            "braze_id": self.braze_id,
+            "external_id": self.external_id,
+            "entered": self.entered,
+            "at": self.at,
+            "order": self.order,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Transition:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def order_of(profile: Mapping[str, Any], version: int) -> str:
+    return f"{profile['created_at']}|{profile['braze_id']}|{version:012d}"
+
+
+def changes(
+    segments: Iterable[Segment], profile: Mapping[str, Any], view: ProfileView, now: dt.datetime
+) -> list[tuple[str, bool]]:
+    """The (segment id, entered) of each segment whose filter's answer differs from the profile's membership."""
+    current = profile.get(MEMBERSHIPS, {})
+    found = []
+    for segment in segments:
+        member = segment.filter.matches(view, now)
+        if member != (segment.segment_id in current):
+            found.append((segment.segment_id, member))
+    return found
+
+
+def record(
+    profile: dict[str, Any], home: str, found: list[tuple[str, bool]], at: str, version: int, token: str
+) -> list[Transition]:
+    """Apply membership changes to the profile's document (written next, as `version`) and keep them in its outbox
+    under the message `token`; the transitions to publish once that write is done."""
+    current = profile.setdefault(MEMBERSHIPS, {})
+    transitions = []
+    for segment_id, entered in found:
+        if entered:
+            current[segment_id] = at
+        else:
+            current.pop(segment_id, None)
+        transitions.append(_transition(profile, home, segment_id, entered, at, version))
+    if transitions:
+        outbox = profile.setdefault(OUTBOX, [])
+        entry = next((e for e in outbox if e[0] == token), None)
+        if entry is None:
+            outbox.append([token, []])
+            entry = outbox[-1]
+        entry[1].extend(t.to_json() for t in transitions)
+        del outbox[:-MAX_OUTBOX]
+    return transitions
+
+
+def recorded(profile: Mapping[str, Any], token: str) -> list[Transition]:
+    """The transitions a message recorded on this profile (published again when the message is redelivered)."""
+    for entry_token, transitions in profile.get(OUTBOX, ()):
+        if entry_token == token:
+            return [Transition.from_json(t) for t in transitions]
+    return []
+
+
+def exits(profile: Mapping[str, Any], home: str, at: str, version: int) -> list[Transition]:
+    """Every membership of a profile about to be deleted (or merged away), as exits."""
+    return [
+        _transition(profile, home, segment_id, False, at, version)
+        for segment_id in sorted(profile.get(MEMBERSHIPS, {}))
+    ]
+
+
+def _transition(
+    profile: Mapping[str, Any], home: str, segment_id: str, entered: bool, at: str, version: int
+) -> Transition:
+    return Transition(
+        segment_id=segment_id,
+        home=home,
+        braze_id=profile["braze_id"],
+        external_id=profile.get("external_id"),
+        entered=entered,
+        at=at,
+        order=order_of(profile, version),
+    )

@@ -1,0 +1,86 @@
+"""Segment memberships as the profile writer keeps them (profiles/ports.py, Memberships): the writer knows segments
+only through that port, since segments read profiles. See segments/membership.py for what a profile holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from audience_sync.profiles.ports import Item
+from audience_sync.profiles.values import format_time
+from audience_sync.segments import membership
+from audience_sync.segments.filters import ProfileView
+from audience_sync.segments.index import ALL, SegmentIndex, operation_keys
+from audience_sync.segments.membership import Transition
+from audience_sync.segments.ports import MembershipSink, SegmentSource
+
+
+class SegmentMemberships:
+    def __init__(self, source: SegmentSource, sink: MembershipSink):
+        self.source = source
+        self.sink = sink
+
+    def session(self) -> BatchMemberships:
+        return BatchMemberships(self.source, self.sink)
+
+
+class BatchMemberships:
+    def __init__(self, source: SegmentSource, sink: MembershipSink):
+        self.source = source
+        self.index: SegmentIndex = source.index()
+        self.sink = sink
+
+    @property
+    def active(self) -> bool:
+        return bool(self.index.segments)
+
+    def reads(self, operation: dict[str, Any]) -> set[str] | None:
+        if operation["kind"] == "evaluate" and not set(operation["segments"]) <= set(self.index.segments):
+            # a sweep of a segment defined since the definitions were cached: read them now
+            self.index = self.source.index(fresh=True)
+        keys = operation_keys(operation)
+        return None if ALL in keys else keys
+
+    def evaluate(
+        self,
+        profile: Item,
+        changed: set[str] | None,
+        events: Mapping[str, Mapping[str, Any]],
+        purchases: Mapping[str, Mapping[str, Any]],
+        now: dt.datetime,
+        token: str,
+    ) -> list[Any]:
+        segments = self.index.affected({ALL} if changed is None else changed)
+        if not segments:
+            return []
+        doc = profile.doc
+        view = ProfileView(
+            fields=doc.get("fields", {}),
+            custom=doc.get("custom", {}),
+            cohorts=doc.get("cohorts", ()),
+            events=events,
+            purchases=purchases,
+        )
+        found = membership.changes(segments, doc, view, now)
+        if not found:
+            return []
+        return membership.record(doc, profile.pk, found, format_time(now), profile.version + 1, token)
+
+    def recorded(self, profile: Item, token: str) -> list[Any]:
+        return membership.recorded(profile.doc, token)
+
+    def exits(self, profile: Item, now: dt.datetime) -> list[Any]:
+        return membership.exits(profile.doc, profile.pk, format_time(now), profile.version + 1)
+
+    def publish(self, transitions: Sequence[Any]) -> None:
+        self.sink.publish([t for t in transitions if isinstance(t, Transition)])
+
+    def keep(self, evaluated: dict[str, Any], rebuilt: dict[str, Any]) -> None:
+        for key in (membership.MEMBERSHIPS, membership.OUTBOX):
+            if key in evaluated:
+                rebuilt[key] = evaluated[key]
+
+    def forget(self, doc: dict[str, Any]) -> None:
+        doc.pop(membership.MEMBERSHIPS, None)
+        doc.pop(membership.OUTBOX, None)

@@ -1,0 +1,128 @@
+"""The sweep: segments evaluated over every profile, for what no profile write triggers. Pure but for its ports.
+
+Two things change a membership without a write: a segment created or given a new filter (its existing members must
+enter), and time passing for a time-based filter ("less than 7 days ago" turns false at midnight). The sweep reads
+the profile table in PARTS parallel scan segments, page by page, evaluates the named segments against each profile,
+and for each profile whose stored membership disagrees queues an `evaluate` operation on the profile queue. It writes
+no profile: the writer applies that operation in order with the profile's other writes and decides from the
+profile as it is then, so a sweep that read a stale profile costs a no-op, never a wrong membership.
+
+A sweep job is one part's position: `{"segments": [...] | "time", "part", "parts", "start"}`. Each run does at most
+PAGES_PER_RUN pages and hands back the job where it stopped, queued again (a Lambda has 15 minutes; a table of
+millions takes longer than one run, in parallel across parts). Crash: the job's message is delivered again and
+the pages since its last hand-off are read again; the operations they queue again change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from audience_sync.core.clock import Clock
+from audience_sync.profiles.document import EVENT_PREFIX, PROFILE, PURCHASE_PREFIX
+from audience_sync.profiles.operations import Queued, encode
+from audience_sync.profiles.ports import Item
+from audience_sync.segments.definitions import Segment
+from audience_sync.segments.filters import ProfileView
+from audience_sync.segments.membership import MEMBERSHIPS
+from audience_sync.segments.ports import SegmentSource
+
+PARTS = 8
+PAGE_ITEMS = 1000
+PAGES_PER_RUN = 50
+TIME_BASED = "time"
+
+
+class ProfileScanner(Protocol):
+    def scan(
+        self, part: int, parts: int, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Item], dict[str, Any] | None]: ...
+
+    def items_of(self, pk: str) -> list[Item]: ...
+
+
+class OperationQueue(Protocol):
+    def queue_operations(self, operations: Sequence[Queued], request_id: str) -> None: ...
+
+
+class JobQueue(Protocol):
+    def send(self, jobs: Sequence[dict[str, Any]]) -> None: ...
+
+
+@dataclass
+class SweepReport:
+    profiles: int = 0
+    queued: int = 0
+
+
+def jobs_for(segments: list[str] | str, parts: int = PARTS) -> list[dict[str, Any]]:
+    return [{"segments": segments, "part": part, "parts": parts, "start": None} for part in range(parts)]
+
+
+class Sweep:
+    def __init__(
+        self, profiles: ProfileScanner, operations: OperationQueue, jobs: JobQueue, source: SegmentSource, clock: Clock
+    ):
+        self.profiles = profiles
+        self.operations = operations
+        self.jobs = jobs
+        self.source = source
+        self.clock = clock
+
+    def start(self, segments: list[str] | str) -> None:
+        """Sweep the named segments (or every time-based one) over all profiles."""
+        self.jobs.send(jobs_for(segments))
+
+    def run(self, job: dict[str, Any], job_id: str) -> SweepReport:
+        index = self.source.index()
+        named = job["segments"]
+        segments = (
+            index.time_based if named == TIME_BASED else [index.segments[s] for s in named if s in index.segments]
+        )
+        report = SweepReport()
+        start = job.get("start")
+        if not segments:
+            return report
+        now = dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, dt.UTC)
+        for page in range(PAGES_PER_RUN):
+            items, start = self.profiles.scan(job["part"], job["parts"], start, PAGE_ITEMS)
+            queued = self._page(items, segments, now)
+            report.profiles += sum(1 for i in items if _is_profile(i))
+            report.queued += len(queued)
+            self.operations.queue_operations(queued, f"sweep-{job_id}-{page}")
+            if start is None:
+                return report
+        self.jobs.send([{**job, "start": start}])  # the rest of this part, in the next run
+        return report
+
+    def _page(self, items: list[Item], segments: list[Segment], now: dt.datetime) -> list[Queued]:
+        reads_activity = any(k[0] in "ep" for s in segments for k in s.filter.reads)
+        queued = []
+        for item in items:
+            if not _is_profile(item):
+                continue
+            activity = self.profiles.items_of(item.pk) if reads_activity else []
+            view = ProfileView(
+                fields=item.doc.get("fields", {}),
+                custom=item.doc.get("custom", {}),
+                cohorts=item.doc.get("cohorts", ()),
+                events={i.sk[len(EVENT_PREFIX) :]: i.doc for i in activity if i.sk.startswith(EVENT_PREFIX)},
+                purchases={i.sk[len(PURCHASE_PREFIX) :]: i.doc for i in activity if i.sk.startswith(PURCHASE_PREFIX)},
+            )
+            current = item.doc.get(MEMBERSHIPS, {})
+            differ = [s.segment_id for s in segments if s.filter.matches(view, now) != (s.segment_id in current)]
+            if differ:
+                identity = item.pk[2:]  # the home key is "u#" + the identity key that names the profile
+                queued.append(encode({"kind": "evaluate", "identity": identity, "create": False, "segments": differ}))
+        return queued
+
+
+def _is_profile(item: Item) -> bool:
+    return item.sk == PROFILE and "braze_id" in item.doc
+
+
+def encode_job(job: dict[str, Any]) -> str:
+    return json.dumps(job, separators=(",", ":"))
