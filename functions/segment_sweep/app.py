@@ -29,8 +29,8 @@ def services() -> Container:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     sweep = services().sweep
     if event.get("source") == "aws.events":  # the schedule: time passing may move users of time-based segments
-        sweep.start(TIME_BASED)
-        logger.info("time-based segments sweep started")
+        if sweep.start(TIME_BASED):
+            logger.info("time-based segments sweep started")
         return {}
     failures = []
     for record in event.get("Records", []):

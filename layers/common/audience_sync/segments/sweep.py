@@ -72,9 +72,13 @@ class Sweep:
         self.source = source
         self.clock = clock
 
-    def start(self, segments: list[str] | str) -> None:
-        """Sweep the named segments (or every time-based one) over all profiles."""
+    def start(self, segments: list[str] | str) -> bool:
+        """Sweep the named segments (or every time-based one) over all profiles; False if there is nothing to
+        sweep (no time-based segment: the hourly schedule then reads nothing)."""
+        if segments == TIME_BASED and not self.source.index().time_based:
+            return False
         self.jobs.send(jobs_for(segments))
+        return True
 
     def run(self, job: dict[str, Any], job_id: str) -> SweepReport:
         index = self.source.index()
