@@ -147,7 +147,11 @@ class ApiGateway:
             logger.exception("%s failed", route.function.logical_id)
             return self.gateway_response(route.api, "DEFAULT_5XX", 502, "Internal server error")
         logger.info(
-            "%s %s -> %s in %.0f ms", method, path, result.get("statusCode"), (time.monotonic() - started) * 1000
+            "%s %s -> %s in %.0f ms",
+            method,
+            _printable(path),
+            result.get("statusCode"),
+            (time.monotonic() - started) * 1000,
         )
         return self._response(result)
 
@@ -196,3 +200,8 @@ class ApiGateway:
         body = result.get("body") or ""
         data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
         return Response(data, status=int(result.get("statusCode", 200)), headers=headers)
+
+
+def _printable(path: str) -> str:
+    """The path as one log line can hold it: a decoded %0A or %00 would split the line or make the log binary."""
+    return path.encode("unicode_escape").decode("ascii") if not path.isprintable() else path

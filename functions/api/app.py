@@ -25,7 +25,7 @@ from audience_sync.sources.braze import openapi as braze_openapi
 from audience_sync.sources.webhook.models import WebhookBody
 from audience_sync.sources.webhook.route import document_signature, users_router
 from audience_sync.steps.models import StepConfig, valid_step_id
-from audience_sync.steps.records import step_view
+from audience_sync.steps.records import segment_step, step_view
 
 load_destinations()  # at init: the container builds the destinations on first use
 logger = Logger()
@@ -150,14 +150,14 @@ def launch(step_id: str) -> dict[str, Any]:
     "/v1/steps/<step_id>/metrics",
     summary="A step's metrics",
     responses={
-        **success(200, "entered, proceeded, synced, not_synced, pending, errored, exited"),
+        **success(200, "entered, proceeded, synced, not_synced, pending, errored, exited (and left, removed)"),
         **error_responses(400, 404, 503),
     },
 )
 def step_metrics(step_id: str) -> dict[str, int]:
     svc = services()
-    svc.steps.get(valid_step_id(step_id))  # 404 for an unknown step rather than zeros
-    return public_metrics(svc.metrics.get(step_id))
+    step = svc.steps.get(valid_step_id(step_id))  # 404 for an unknown step rather than zeros
+    return public_metrics(svc.metrics.get(step_id), follows_segment=segment_step(step.get("config", {})) is not None)
 
 
 @app.get(

@@ -43,7 +43,8 @@ def services() -> Container:
 
 
 def accept(step_id: str, body: WebhookBody, request_id: str) -> dict[str, Any]:
-    return ingest.accept(services().ingest, valid_step_id(step_id), body, request_id)
+    svc = services()
+    return ingest.accept(svc.ingest, valid_step_id(step_id), body, request_id, svc.profile_users)
 
 
 app.include_router(users_router(accept))

@@ -1,4 +1,5 @@
-"""Segment entries and exits (the membership queue) into the members' index and the segments' counters.
+"""Segment entries and exits (the membership queue) into the sync steps that follow segments, then the members'
+index and the segments' counters (sources/segment/router.py).
 
 A transition arrives at least once and in any order; the index keeps each (segment, profile)'s newest and counts a
 change of membership once (adapters/aws/segment_members.py). A batch that fails is delivered again; records that
@@ -18,6 +19,7 @@ from audience_sync.adapters.aws.membership_queue import decode
 from audience_sync.composition import Container
 from audience_sync.observability import segment_metrics
 from audience_sync.settings import Settings
+from audience_sync.sources.segment.router import keys_to_read
 
 logger = Logger()
 tracer = Tracer()
@@ -41,7 +43,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             logger.error("unreadable membership message dropped", extra={"message_id": record.get("messageId")})
             continue
         try:
-            changed = svc.member_index.apply(transitions, hour)
+            # the steps first, then the index: a crash between sends the steps the same chunks again (counted
+            # once by the ledger), and the index still tells which transitions are current
+            stored = svc.member_index.lookup(keys_to_read(transitions))
+            routed = svc.segment_router.route(transitions, stored, record["messageId"])
+            changed = svc.member_index.apply(transitions, hour, routed.sent, routed.removed)
         except Exception:
             logger.exception("membership message failed", extra={"message_id": record.get("messageId")})
             failures.append({"itemIdentifier": record["messageId"]})

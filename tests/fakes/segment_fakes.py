@@ -45,14 +45,14 @@ class RecordingSink:
         self.published.extend(transitions)
 
     def members(self) -> dict[str, set[str]]:
-        """Per segment, its members' homes: each (segment, home)'s newest transition decides, as the index does."""
+        """Per segment, its members' homes: each (segment, braze_id)'s newest transition decides, as the index does."""
         newest: dict[tuple[str, str], Transition] = {}
         for t in self.published:
-            key = (t.segment_id, t.home)
+            key = (t.segment_id, t.braze_id)
             if key not in newest or newest[key].order < t.order:
                 newest[key] = t
         found: dict[str, set[str]] = {}
-        for (segment_id, home), t in newest.items():
+        for (segment_id, _), t in newest.items():
             if t.entered:
-                found.setdefault(segment_id, set()).add(home)
+                found.setdefault(segment_id, set()).add(t.home)
         return found

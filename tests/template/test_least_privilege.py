@@ -210,10 +210,9 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", "CredentialsTable"),
         ("dynamodb:DeleteItem", "CredentialsTable"),
         ("dynamodb:Scan", "CohortsTable"),  # adapters/aws/cohorts_table.py list: GET /v1/cohorts
-        # adapters/aws/segments_table.py: definitions put (read first: the revision), read, listed, deleted
+        # adapters/aws/segments_table.py: definitions put (read first: the revision), read, listed, tombstoned
         ("dynamodb:GetItem", "SegmentsTable"),
         ("dynamodb:UpdateItem", "SegmentsTable"),
-        ("dynamodb:DeleteItem", "SegmentsTable"),
         ("dynamodb:Scan", "SegmentsTable"),
         ("dynamodb:Query", "SegmentMembersTable"),  # adapters/aws/segment_members.py members
         ("dynamodb:Query", "SegmentStatsTable"),  # adapters/aws/segment_members.py counts, forget
@@ -254,6 +253,11 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         # adapters/aws/segment_members.py: one transaction per change (TransactWriteItems is authorized per item)
         ("dynamodb:UpdateItem", "SegmentMembersTable"),
         ("dynamodb:UpdateItem", "SegmentStatsTable"),
+        ("dynamodb:BatchGetItem", "SegmentMembersTable"),  # segment_members.py lookup: the newest transitions
+        # sources/segment/router.py: the step, its entrants' profiles, its users queued (adapters/aws/queues.py)
+        ("dynamodb:GetItem", "StepsTable"),
+        ("dynamodb:BatchGetItem", "ProfilesTable"),
+        ("sqs:SendMessage", "SyncQueue"),
         ("sqs:ReceiveMessage", "MembershipQueue"),
         ("sqs:DeleteMessage", "MembershipQueue"),
         ("kms:Decrypt", "TokenKey"),  # the queue and the members' table are encrypted with it
@@ -274,6 +278,9 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
     "IngestFunction": {
         ("dynamodb:GetItem", "StepsTable"),  # adapters/aws/steps_table.py get
         ("sqs:SendMessage", "SyncQueue"),  # adapters/aws/queues.py send_message_batch (sqs:SendMessage)
+        # sources/profile_users.py: a user sent with its id only, completed from its profile (encrypted)
+        ("dynamodb:BatchGetItem", "ProfilesTable"),
+        ("kms:Decrypt", "TokenKey"),
     },
     "BatcherFunction": _SEND
     | {

@@ -111,7 +111,7 @@ EXPECTED_GLOBAL_ENV = {
 # Environment variables one function sets for itself: the webhook signing secret and replay table (both empty
 # unless the WebhookSigning parameter is enabled).
 EXPECTED_FUNCTION_ENV = {
-    "IngestFunction": {"WEBHOOK_SIGNING_SECRET_ARN", "WEBHOOK_SIGNATURES_TABLE"},
+    "IngestFunction": {"WEBHOOK_SIGNING_SECRET_ARN", "WEBHOOK_SIGNATURES_TABLE", "PROFILES_TABLE"},
     "ApiFunction": {
         "CREDENTIALS_TABLE",
         "COHORTS_TABLE",
@@ -141,7 +141,7 @@ EXPECTED_FUNCTION_ENV = {
         "SEGMENTS_TABLE",
         "MEMBERSHIP_QUEUE_URL",
     },
-    "MembershipFunction": {"SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE"},
+    "MembershipFunction": {"SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE", "PROFILES_TABLE"},
     "SegmentSweepFunction": {
         "PROFILES_TABLE",
         "PROFILE_QUEUE_URL",
@@ -193,8 +193,8 @@ EXPECTED_WRITES = {
     "PlatformApiFunction": {"ProfileQueue", "RateLimitTable", "CohortsTable"},
     # profiles, per cohort the count of ids that named no user, and segment entries and exits handed on
     "ProfileWriterFunction": {"ProfilesTable", "CohortsTable", "MembershipQueue"},
-    # the members' index and counters
-    "MembershipFunction": {"SegmentMembersTable", "SegmentStatsTable"},
+    # the members' index and counters, and the users of the steps that follow segments (the sync queue)
+    "MembershipFunction": {"SegmentMembersTable", "SegmentStatsTable", "SyncQueue"},
     # never a profile: re-evaluations on the profile queue, and its own jobs
     "SegmentSweepFunction": {"ProfileQueue", "SweepQueue"},
     # only the queue: the webhook's counts travel with its users and the batcher records them; with WebhookSigning

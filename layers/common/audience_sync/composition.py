@@ -61,6 +61,9 @@ from audience_sync.segments.ports import MemberIndex, MembershipSink, SegmentSou
 from audience_sync.segments.service import SegmentService
 from audience_sync.segments.sweep import Sweep
 from audience_sync.settings import Settings
+from audience_sync.sources.profile_users import ProfileUsers
+from audience_sync.sources.segment.router import SegmentRouter
+from audience_sync.sources.segment.steps import SegmentStepSources
 from audience_sync.sources.webhook.signature import WebhookSignatures
 from audience_sync.steps.launch import Launcher
 
@@ -134,7 +137,14 @@ class Container:
     # ---- the API -------------------------------------------------------------------------------
     @cached_property
     def launcher(self) -> Launcher:
-        return Launcher(self.steps, self.connections.view, self.linkedin, self.linkedin.audiences, self.session())
+        return Launcher(
+            self.steps,
+            self.connections.view,
+            self.linkedin,
+            self.linkedin.audiences,
+            self.session(),
+            SegmentStepSources(self.segments),
+        )
 
     @cached_property
     def audience(self) -> AudienceRefresher:
@@ -294,6 +304,14 @@ class Container:
     @cached_property
     def segments(self) -> SegmentService:
         return SegmentService(self.segment_store, self.member_index, self.sweep_jobs, self.clock)
+
+    @cached_property
+    def profile_users(self) -> ProfileUsers:
+        return ProfileUsers(self.profile_store)
+
+    @cached_property
+    def segment_router(self) -> SegmentRouter:
+        return SegmentRouter(self.steps, self.ingest, self.profile_users)
 
     @cached_property
     def sweep_jobs(self) -> SqsSweepJobs:

@@ -20,8 +20,8 @@ def test_put_creates_a_draft_and_get_returns_it(api: Api) -> None:
     assert put.status == 200
     assert put.json["step_id"] == "welcome.step-1:a_b"
     assert put.json["status"] == "draft"
-    # the answer names the destination both ways: contract v1's `partner` and `destination`
-    assert put.json["config"] == {**config, "destination": "linkedin"}
+    # the answer names the destination both ways (contract v1's `partner` and `destination`), and the source
+    assert put.json["config"] == {**config, "destination": "linkedin", "source": {"type": "webhook"}}
     assert put.json["audience_id"] is None
     got = api.get("/v1/steps/welcome.step-1:a_b")
     assert got.status == 200
@@ -39,6 +39,7 @@ def test_put_accepts_an_incomplete_config_and_fills_defaults(api: Api) -> None:
         "match_fields": [],
         "entry_filters": [],
         "last_step": False,
+        "source": {"type": "webhook"},
     }
 
 

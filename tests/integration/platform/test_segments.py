@@ -106,6 +106,8 @@ def test_a_segment_renamed_keeps_its_members_and_deleted_is_gone(platform: Platf
     assert _admin(platform, "DELETE", "/v1/segments/gold").status == 204
     assert _admin(platform, "GET", "/v1/segments/gold").status == 404
     assert _admin(platform, "DELETE", "/v1/segments/gold").status == 404
+    again = _admin(platform, "PUT", "/v1/segments/gold", gold)  # its members linger in profiles: never reused
+    assert (again.status, again.json["error"]["code"]) == (409, "segment_deleted")
 
 
 @pytest.mark.parametrize(
@@ -137,8 +139,15 @@ def test_unknown_segments_bad_cursors_and_keys_without_permission_are_refused(pl
     gold = {"name": "Gold", "filter": {"attribute": "plan", "op": "eq", "value": "gold"}}
     _admin(platform, "PUT", "/v1/segments/gold", gold)
     assert _admin(platform, "GET", "/v1/segments/gold/members?cursor=bm90IG91cnM=").status == 400
-    assert _admin(platform, "GET", "/v1/segments/gold/members?limit=0").status == 400
     key = platform.new_key("users.track")
+    users = [{"external_id": f"u{n}", "plan": "gold"} for n in range(3)]
+    platform.braze("/users/track", {"attributes": users}, key)
+    _admin(platform, "PUT", "/v1/segments/gold2", gold)
+    platform.settle()
+    cursor = _admin(platform, "GET", "/v1/segments/gold2/members?limit=1").json["next_cursor"]
+    assert cursor and _admin(platform, "GET", f"/v1/segments/gold2/members?limit=1&cursor={cursor}").status == 200
+    assert _admin(platform, "GET", f"/v1/segments/gold/members?cursor={cursor}").status == 400  # another's
+    assert _admin(platform, "GET", "/v1/segments/gold/members?limit=0").status == 400
     headers = {"Authorization": f"Bearer {key}"}
     assert platform.request("GET", "/segments/list", headers=headers).status == 403
     full = platform.new_key("segments.details")

@@ -89,15 +89,23 @@ def test_a_deleted_user_exits_every_segment_and_a_merged_away_one_moves_its_memb
     assert world.sink.members() == {}
 
 
-def test_an_alias_only_user_identified_enters_under_its_new_key() -> None:
+def test_an_alias_only_user_identified_stays_the_same_member_under_its_new_key() -> None:
     world = World(GOLD)
     alias = {"alias_label": "cookie", "alias_name": "c1"}
     world.write(as_messages_of_alias(alias), tracked(attributes=[{"user_alias": alias, "plan": "gold"}]))
     (entry,) = world.sink.published
     assert (entry.entered, entry.external_id) == (True, None)
     world.write(identified("u9", "cookie", "c1"))
-    assert world.sink.members() == {"gold": {"u#x:u9"}}
+    assert world.sink.published == [entry]  # the same user (braze_id): neither an exit nor a new entry
     assert world.memberships("u9") == {"gold": "2026-12-05T12:00:00.000Z"}
+    world.write(tracked(attributes=[{"external_id": "u9", "plan": "free"}]))
+    (exit_,) = world.sink.published[1:]
+    assert (exit_.entered, exit_.braze_id, exit_.home, exit_.order > entry.order) == (
+        False,
+        entry.braze_id,
+        "u#x:u9",
+        True,
+    )
 
 
 def as_messages_of_alias(alias: dict[str, str]) -> Any:

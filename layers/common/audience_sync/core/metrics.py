@@ -2,6 +2,10 @@
 
 `pending` is derived, never stored: entered - synced - not_synced - errored. A user who is neither
 synced, not synced nor errored is, by definition, still pending — so the counters cannot disagree.
+
+A step that follows a segment (contract v2 §5) also counts `left` (users who left the segment, to be removed from
+the audience) and `removed` (their removals the destination took); a removal that errors after the retry horizon is
+in `errored` with its reason. Its pending is then entered + left - synced - removed - not_synced - errored.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNTERS = ("entered", "filtered", "proceeded", "exited", "synced", "not_synced", "errored")
+COUNTERS = ("entered", "filtered", "proceeded", "exited", "synced", "not_synced", "errored", "left", "removed")
 PUBLIC_METRICS = ("entered", "proceeded", "synced", "not_synced", "pending", "errored", "exited")
+SEGMENT_METRICS = ("left", "removed")  # what a step that follows a segment adds
 REASON_PREFIX = {"not_synced": "not_synced_reason_", "errored": "errored_reason_"}
 
 
@@ -70,12 +75,21 @@ class StepDelta:
         return bool(+self.counts)
 
 
-def public_metrics(item: dict[str, Any] | None) -> dict[str, int]:
-    """The contract's seven metrics from a stored counters item (missing counters are 0)."""
+def public_metrics(item: dict[str, Any] | None, follows_segment: bool = False) -> dict[str, int]:
+    """The contract's seven metrics from a stored counters item (missing counters are 0), and `left` and
+    `removed` for a step that follows a segment."""
     item = item or {}
     values = {name: int(item.get(name, 0)) for name in COUNTERS}
-    values["pending"] = values["entered"] - values["synced"] - values["not_synced"] - values["errored"]
-    return {name: values[name] for name in PUBLIC_METRICS}
+    values["pending"] = (
+        values["entered"]
+        + values["left"]
+        - values["synced"]
+        - values["removed"]
+        - values["not_synced"]
+        - values["errored"]
+    )
+    shown = PUBLIC_METRICS + (SEGMENT_METRICS if follows_segment else ())
+    return {name: values[name] for name in shown}
 
 
 def reasons(item: dict[str, Any] | None, counter: str) -> dict[str, int]:

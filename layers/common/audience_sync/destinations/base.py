@@ -55,6 +55,8 @@ from pydantic import BaseModel, ConfigDict
 from audience_sync.core.backoff import RetryPolicy
 from audience_sync.core.users import QueuedUser
 
+TargetKey = tuple[str, str, str, str, bool]
+
 
 class SyncTarget(BaseModel):
     """Where users go: one destination, through one connection, into one audience, with one action. A request
@@ -69,10 +71,14 @@ class SyncTarget(BaseModel):
     audience_id: str
     action: str
     audience_created_at: int | None = None  # epoch ms; a new audience may not take users for a few seconds
+    # Users leaving the step (a segment's exits, contract v2 §5): what the destination takes counts as `removed`,
+    # not `synced`. Messages queued before it existed are entries.
+    leaving: bool = False
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.destination, self.connection_id, self.audience_id, self.action)
+    def key(self) -> TargetKey:
+        """What one request may hold: users of one key only (entries and exits are counted apart)."""
+        return (self.destination, self.connection_id, self.audience_id, self.action, self.leaving)
 
 
 # ---- what happened to each user of a request -----------------------------------------------------------

@@ -19,6 +19,8 @@ METRIC_NAMES = {
     "synced": "Synced",
     "not_synced": "NotSynced",
     "errored": "Errored",
+    "left": "Left",
+    "removed": "Removed",
 }
 
 

@@ -37,7 +37,7 @@ from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.metrics import StepDelta
 from audience_sync.core.packing import PackedRequest, pack
 from audience_sync.core.users import QueuedUser
-from audience_sync.destinations.base import Outcome, SyncTarget
+from audience_sync.destinations.base import Outcome, SyncTarget, TargetKey
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry, LedgerKey
 from audience_sync.pipeline.messages import QueuedMessage
@@ -236,8 +236,8 @@ class Batcher:
         full requests, as few as possible (a destination's rate limit counts requests, not users)."""
         if self.queue is None:
             return []
-        users: Counter[tuple[str, str, str, str]] = Counter()
-        limits: dict[tuple[str, str, str, str], int] = {}
+        users: Counter[TargetKey] = Counter()
+        limits: dict[TargetKey, int] = {}
         for r in received:
             users[r.message.target.key] += len(r.message.users)
             limits.setdefault(r.message.target.key, self._limit(r.message.target))
@@ -350,8 +350,8 @@ class Batcher:
     def _store_retries(self, step_id: str, chunk: list[_Received]) -> list[list[str]]:
         """Write the chunk's waiting users as retry batches (one per target, ≤ one request's users each);
         return each message's batch keys. Nothing references a batch until the ledger records it."""
-        waiting: dict[tuple[str, str, str, str], list[tuple[int, QueuedUser, str]]] = defaultdict(list)
-        targets: dict[tuple[str, str, str, str], SyncTarget] = {}
+        waiting: dict[TargetKey, list[tuple[int, QueuedUser, str]]] = defaultdict(list)
+        targets: dict[TargetKey, SyncTarget] = {}
         for i, r in enumerate(chunk):
             for user, outcome in zip(r.message.users, r.outcomes, strict=True):
                 if outcome is None or outcome.kind == "retry":
@@ -453,9 +453,10 @@ def _looks_full(records: list[dict[str, Any]]) -> bool:
 def _counted(received: _Received) -> StepDelta:
     """The message's entry counts from the ingest plus its users' outcomes."""
     delta = received.message.entry_delta()
+    taken = "removed" if received.message.target.leaving else "synced"
     for outcome in received.outcomes:
         if outcome is not None and outcome.kind == "synced":
-            delta.add("synced")
+            delta.add(taken)
         elif outcome is not None and outcome.kind == "errored":
             delta.add("errored", reason=outcome.reason)
     return delta

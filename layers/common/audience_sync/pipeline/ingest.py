@@ -1,8 +1,9 @@
 """Users enter a step: filter, normalise and hash, enqueue many users per message; counted once, by the batcher.
 
-Whatever the source (the step entry webhook today, a segment's entries next), users enter through `enter`: the
-step must be active; each user passes the step's entry filters (else `filtered`) and has one of its match fields
-(else `not_synced`, with the reason); the others are queued for the destination in as few messages as fit.
+Whatever the source (the step entry webhook, a segment's entries: sources/segment/router.py), users enter through
+`enter`: the step must be active; each user passes the step's entry filters (else `filtered`) and has one of its
+match fields (else `not_synced`, with the reason); the others are queued for the destination in as few messages as
+fit. Users leaving a step that follows a segment are queued for removal through `leave`.
 Nothing is written here: the entry's counts travel with its messages and the batcher records them in the same
 exactly-once transaction as the sync outcomes (ledger.py), one DynamoDB write fewer per webhook.
 """
@@ -120,3 +121,29 @@ class IngestService:
             "filtered": delta.counts["filtered"],
             "not_synced": delta.counts["not_synced"],
         }
+
+    def leave(
+        self, step_id: str, users: Sequence[QueuedUser], correlation_id: str | None, entry_id: str | None = None
+    ) -> int:
+        """Queue the removal of `users` (the identifiers they entered with) from the step's audience: users who
+        left the segment the step follows, withdrew consent or were deleted (contract v2 §5). Counted as `left`,
+        and what the destination takes as `removed`. Raises NotFound, Conflict and PublishFailed as `enter`."""
+        if not users:
+            return 0
+        step = self.steps.get(step_id)
+        if step.get("status") != ACTIVE:
+            raise Conflict("step_not_active", f"step '{step_id}' is not launched (POST /v1/steps/{step_id}/launch)")
+        now = self.now_ms()
+        target = sync_target(step).model_copy(update={"action": "remove", "leaving": True})
+        template = QueuedMessage.model_construct(
+            chunk_id=chunk_base(entry_id),
+            ledger_bucket=ledger_bucket(entry_id, now),
+            step_id=step_id,
+            target=target,
+            users=[],
+            entry={},
+            correlation_id=correlation_id,
+            first_enqueued_at=now,
+        )
+        self.publisher.send(message_bodies(template, users, {"left": 1}), correlation_id=correlation_id)
+        return len(users)

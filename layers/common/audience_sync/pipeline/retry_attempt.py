@@ -75,7 +75,7 @@ class RetryAttempt:
             self.sender.finish_invocation()
         schedule = self._schedule(batch.target)
         final = attempt >= len(schedule)  # no wait left after this attempt: the horizon is reached
-        delta, waiting, reasons = _tally(outcomes, batch.reasons, final)
+        delta, waiting, reasons = _tally(outcomes, batch.reasons, final, batch.target.leaving)
         next_keys: list[str] = []
         if waiting:
             following = batch.model_copy(
@@ -139,14 +139,18 @@ class RetryAttempt:
         return {"outcome": RETRY, "key": next_keys[0], "attempt": attempt + 1, "wait_seconds": schedule[attempt]}
 
 
-def _tally(outcomes: list[Outcome], reasons_before: list[str], final: bool) -> tuple[StepDelta, list[int], list[str]]:
-    """Counts of this attempt, who still waits (indices) and each user's latest reason."""
+def _tally(
+    outcomes: list[Outcome], reasons_before: list[str], final: bool, leaving: bool = False
+) -> tuple[StepDelta, list[int], list[str]]:
+    """Counts of this attempt, who still waits (indices) and each user's latest reason. Users `leaving` the step
+    (a segment's exits) the destination took are `removed`, the others `synced`."""
     delta = StepDelta()
     waiting: list[int] = []
     reasons = list(reasons_before)
+    taken = "removed" if leaving else "synced"
     for i, outcome in enumerate(outcomes):
         if outcome.kind == "synced":
-            delta.add("synced")
+            delta.add(taken)
         elif outcome.kind == "errored":
             delta.add("errored", reason=outcome.reason)
         else:

@@ -95,7 +95,7 @@ class MembershipSession(Protocol):
         token: str,
     ) -> list[Any]:
         """Re-evaluate the segments that read what changed; record the changes in the profile's document (written
-        next, as version `profile.version + 1`) under the message token; the transitions to publish after."""
+        next) under the message token; the transitions to publish after."""
         ...
 
     def recorded(self, profile: Item, token: str) -> list[Any]:
@@ -112,10 +112,6 @@ class MembershipSession(Protocol):
 
     def keep(self, evaluated: dict[str, Any], rebuilt: dict[str, Any]) -> None:
         """Carry the memberships of a document over to its rebuilt version (profiles/writer.py, _shrink)."""
-        ...
-
-    def forget(self, doc: dict[str, Any]) -> None:
-        """Drop the memberships from a document copied to a new key (a profile moved by identify)."""
         ...
 
 

@@ -444,8 +444,7 @@ class _Session:
         if kept is None:
             doc = json.loads(json.dumps(source_profile.doc))
             doc["external_id"] = target[len("u#x:") :]
-            if self.segments is not None:  # a member under its new key from now on; exits the old one (below)
-                self.segments.forget(doc)
+            # its memberships move with it: the same user (braze_id), under its new key
             kept = Item(target, PROFILE, doc)
             self.items[kept.key] = kept
         already = self._seen(kept, message)  # merged before a crash: only the pointers and deletes remain
@@ -460,7 +459,8 @@ class _Session:
         self.flush_plan.deletes.extend(i.key for i in source_items if i.sk != PROFILE)
         self.flush_plan.deletes.append((source, PROFILE))
         self._dirty(kept.pk, None, message)
-        self._publish_exits(source_profile)
+        if not moved:  # merged away: the user it was is gone (a moved user stays itself, under its new key)
+            self._publish_exits(source_profile)
         self._flush(merging=True)
         self._count(skipped=already)
         self.report.deleted += 0 if moved or already else 1

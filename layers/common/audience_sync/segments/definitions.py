@@ -8,6 +8,7 @@ language (segments/filters.py: MAX_DEPTH, MAX_LEAVES).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,17 @@ from audience_sync.core.errors import Invalid
 from audience_sync.segments.filters import Filter, FilterError, parse
 
 _SEGMENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# A step that follows a segment keeps its own membership as a segment of this prefix (segments/steps.py): the
+# segment's filter and the step's entry filters together, so consent withdrawn is an exit too; and, when it does
+# not sync exits, its consent alone under the second prefix (a user who left the segment stays in the audience
+# until its consent goes).
+STEP_PREFIX = "step:"
+CONSENT_PREFIX = "consent:"
+RESERVED_PREFIXES = (STEP_PREFIX, CONSENT_PREFIX)
 MAX_NAME_CHARS = 255
 MAX_DESCRIPTION_CHARS = 1024
+# The filter as stored: DynamoDB holds 400 KB an item, and the writer reads every definition every few seconds.
+MAX_FILTER_BYTES = 64 * 1024
 _KEYS = {"name", "description", "filter"}
 
 
@@ -25,6 +35,30 @@ def valid_segment_id(segment_id: str) -> str:
     if not _SEGMENT_ID.match(segment_id):
         raise Invalid("invalid_segment_id", "segment ids are 1-128 characters of A-Z a-z 0-9 _ . : -")
     return segment_id
+
+
+def own_segment_id(segment_id: str) -> str:
+    """An id a client may define: valid, and not one of a step's own segments."""
+    if valid_segment_id(segment_id).startswith(RESERVED_PREFIXES):
+        prefixes = " and ".join(f"'{p}'" for p in RESERVED_PREFIXES)
+        raise Invalid("invalid_segment_id", f"segment ids starting with {prefixes} are the sync steps' own")
+    return segment_id
+
+
+def step_segment_id(step_id: str) -> str:
+    return STEP_PREFIX + step_id
+
+
+def consent_segment_id(step_id: str) -> str:
+    return CONSENT_PREFIX + step_id
+
+
+def step_of(segment_id: str) -> tuple[str, str] | None:
+    """(the step, "step" or "consent") whose own segment this is, else None."""
+    for prefix in RESERVED_PREFIXES:
+        if segment_id.startswith(prefix):
+            return segment_id[len(prefix) :], prefix[:-1]
+    return None
 
 
 @dataclass(frozen=True)
@@ -39,6 +73,7 @@ class Segment:
     created_at: str
     updated_at: str
     revision: int
+    follows: str | None = None  # a step's own segment: the segment it follows
 
     def definition(self) -> dict[str, Any]:
         return {
@@ -56,6 +91,7 @@ class SegmentRequest:
     name: str
     description: str
     filter: Filter
+    follows: str | None = None  # a step's own segment: the segment it follows
 
 
 def _bad(path: str, message: str) -> Invalid:
@@ -63,25 +99,44 @@ def _bad(path: str, message: str) -> Invalid:
 
 
 def parse_request(body: Any) -> SegmentRequest:
-    """`PUT /v1/segments/{id}`'s body, or Invalid naming the first bad node."""
+    """`PUT /v1/segments/{id}`'s body, or Invalid naming the first bad node, in the body's order."""
     if not isinstance(body, dict):
         raise _bad("", "the body must be a JSON object of name, description and filter")
-    for key in body:
+    checked: dict[str, Any] = {}
+    for key, value in body.items():
         if key not in _KEYS:
             raise _bad("/" + str(key).replace("~", "~0").replace("/", "~1"), "is not a field of a segment")
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS:
+        checked[key] = _CHECKS[key](value)
+    if "name" not in checked:
         raise _bad("/name", f"is required: a string of 1 to {MAX_NAME_CHARS} characters")
-    description = body.get("description", "")
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
-        raise _bad("/description", f"must be a string of at most {MAX_DESCRIPTION_CHARS} characters")
-    if "filter" not in body:
+    if "filter" not in checked:
         raise _bad("/filter", "is required")
+    return SegmentRequest(checked["name"], checked.get("description", ""), checked["filter"])
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_CHARS:
+        raise _bad("/name", f"is required: a string of 1 to {MAX_NAME_CHARS} characters")
+    return value.strip()
+
+
+def _description(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION_CHARS:
+        raise _bad("/description", f"must be a string of at most {MAX_DESCRIPTION_CHARS} characters")
+    return value
+
+
+def _filter(value: Any) -> Filter:
     try:
-        compiled = parse(body["filter"])
+        compiled = parse(value)
     except FilterError as error:
         raise _bad("/filter" + error.path, error.message) from None
-    return SegmentRequest(name.strip(), description, compiled)
+    if len(json.dumps(value, separators=(",", ":")).encode("utf-8")) > MAX_FILTER_BYTES:
+        raise _bad("/filter", f"is larger than {MAX_FILTER_BYTES // 1024} KB as JSON")
+    return compiled
+
+
+_CHECKS = {"name": _name, "description": _description, "filter": _filter}
 
 
 def from_stored(item: dict[str, Any]) -> Segment:
@@ -94,4 +149,5 @@ def from_stored(item: dict[str, Any]) -> Segment:
         created_at=item["created_at"],
         updated_at=item["updated_at"],
         revision=int(item.get("revision", 1)),
+        follows=item.get("follows"),
     )

@@ -26,9 +26,10 @@ Semantics follow Braze's segment filters:
 - `eq` / `ne` / `in` compare scalars only, exactly (strings case-sensitive); a boolean never equals a number. A
   string value that reads as a time also equals a time attribute holding that time. On an array attribute `eq`
   and `in` are false, `ne` true. `gt` / `gte` / `lt` / `lte` need a number attribute (otherwise false).
-- `matches_regex` searches (partial match, case-insensitive) a string attribute, or any string of an array. Python's
-  `re` can backtrack badly, so at most the first 255 characters of a string are searched (profile strings are cut
-  to 255 when written; this also bounds the few standard fields that are not).
+- `matches_regex` searches (partial match, case-insensitive) a string attribute, or any string of an array, with RE2
+  (google-re2): linear time whatever the pattern, so a filter cannot stall the writer (Python's `re` takes hours on
+  `^(a+)+$` against 40 characters); patterns RE2 cannot run (backreferences, lookaround) are refused. At most the
+  first 255 characters of a string are searched (profile strings are cut to 255 when written).
 - `includes_*` treat a scalar attribute as an array of one.
 - `before` / `after` compare a time attribute (or a string that reads as a time) with the value's time; equal is
   neither. `more_than_days_ago D`: the time is before `now - D days`; `less_than_days_ago D`: it is at or after
@@ -46,11 +47,12 @@ import datetime as dt
 import json
 import math
 import operator
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeGuard
+
+import re2
 
 from audience_sync.profiles import values
 from audience_sync.profiles.attributes import STANDARD_FIELDS
@@ -392,12 +394,25 @@ def _check_list(value: Any) -> Any:
     return value
 
 
+def _regex_options() -> Any:
+    options = re2.Options()
+    options.case_sensitive = False  # Braze's /gi: partial and case-insensitive
+    options.log_errors = False  # a bad pattern is the operator's 400, not a line on stderr
+    return options
+
+
+_RE2_OPTIONS = _regex_options()
+
+
 def _check_regex(value: Any) -> Any:
+    """RE2, not Python's `re`: its matching time is linear in the input, so no pattern (`^(a+)+$`) can stall the
+    profile writer, which evaluates filters on every write; it refuses what needs backtracking (backreferences,
+    lookaround), which Braze's own matcher has no use for either."""
     if not isinstance(value, str) or len(value) > MAX_REGEX_CHARS:
         return _BAD
     try:
-        return re.compile(value, re.IGNORECASE)  # Braze's /gi: partial and case-insensitive
-    except re.error:
+        return re2.compile(value, options=_RE2_OPTIONS)
+    except re2.error:
         return _NO_REGEX
 
 
@@ -597,14 +612,14 @@ def _includes_all(get: _Get, value: Any) -> _Match:
     return includes_all
 
 
-def _searcher(pattern: re.Pattern[str]) -> Callable[[Any], bool | None]:
+def _searcher(pattern: Any) -> Callable[[Any], bool | None]:
     """Whether a present value matches (True / False), or None when it is blank or has no string to search."""
     search = pattern.search
 
     def matches(a: Any) -> bool | None:
         kind = type(a)
         if kind is str:
-            # at most 255 characters searched, whatever the pattern: bounds the cost of a backtracking pattern
+            # at most 255 characters searched (profile strings are cut there anyway): RE2's time is linear in them
             return None if not a else search(a[:REGEX_INPUT_CHARS]) is not None
         if kind is list and a:
             return any(type(s) is str and search(s[:REGEX_INPUT_CHARS]) is not None for s in a)

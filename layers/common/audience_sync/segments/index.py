@@ -2,8 +2,9 @@
 
 Each filter says what it reads (`a:<attribute>`, `e:<event>`, `p:<product>` or `p:*`, `c:<partner>:<cohort_id>`,
 segments/filters.py); the index inverts that, so a change re-evaluates only the segments that read what changed,
-never all of them. `s:<segment_id>` names one segment directly (a sweep's re-evaluation, segments/sweep.py), and
-ALL every segment (a merge: the kept profile may have changed in any way).
+never all of them. `s:<segment_id>` names one segment directly (a sweep's re-evaluation, segments/sweep.py; `b:`
+the same for a step's baseline at launch), and ALL every segment (a merge: the kept profile may have changed in any
+way).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def operation_keys(operation: dict[str, Any]) -> set[str]:
         return {"p:" + operation["name"], "p:*"}
     if kind == "cohort":
         return {"c:" + operation["cohort"]}
-    if kind == "evaluate":
-        return {"s:" + segment_id for segment_id in operation["segments"]}
+    if kind == "evaluate":  # "b:": a step's baseline at launch (segments/sweep.py), its entries marked so
+        prefix = "b:" if operation.get("baseline") else "s:"
+        return {prefix + segment_id for segment_id in operation["segments"]}
     return {ALL}
 
 
@@ -56,7 +58,7 @@ class SegmentIndex:
         for key in keys:
             if key == ALL:
                 return list(self.segments.values())
-            if key.startswith("s:"):
+            if key.startswith(("s:", "b:")):
                 segment = self.segments.get(key[2:])
                 if segment is not None:
                     found[segment.segment_id] = segment

@@ -6,9 +6,10 @@ A profile's document holds `segments`: `{segment_id: entered_at}`, the segments 
 current and as durable as the profile it describes.
 
 Every entry and exit is a Transition, published after the write that records it (segments/ports.py,
-MembershipSink). A transition's `order` sorts the transitions of one (segment, profile home) as they happened, so a
-consumer that receives them twice or out of order keeps only the newest: the incarnation of the profile (its
-creation time and braze_id: a user deleted and created again is a new profile) and the version of the write.
+MembershipSink). Members are named by braze_id, which a profile keeps when an identify moves it to an external id
+and which a user deleted and created again does not get back. A transition's `order` sorts the transitions of one
+(segment, braze_id) as they happened, so a consumer that receives them twice or out of order keeps only the newest:
+the profile counts its membership changes (`mseq`, written with them, carried along when the profile moves).
 """
 
 from __future__ import annotations
@@ -25,18 +26,21 @@ from audience_sync.segments.filters import ProfileView
 # redelivered after a crash between the write and the publication publishes them again (profiles/writer.py).
 MEMBERSHIPS = "segments"
 OUTBOX = "outbox"
+SEQUENCE = "mseq"  # the profile's count of membership changes: the order of its transitions
 MAX_OUTBOX = 10
 
 
 @dataclass(frozen=True, slots=True)
 class Transition:
     segment_id: str
-    home: str  # the profile's key (profiles/document.py home_pk): who the member is, across its identifiers
-    braze_id: str
+    home: str  # the profile's key now (profiles/document.py home_pk): where its profile is read
+    braze_id: str  # who the member is
     external_id: str | None
     entered: bool  # False: exited
     at: str  # when (the writer's time)
     order: str
+    baseline: bool = False  # an entry found by a step's sweep at launch: a member then, not one entering
+    deleted: bool = False  # an exit because the profile is deleted or merged away
 
     def to_json(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies field by field, a third of the evaluator's time (make bench)
@@ -48,15 +52,17 @@ class Transition:
             "entered": self.entered,
             "at": self.at,
             "order": self.order,
+            "baseline": self.baseline,
+            "deleted": self.deleted,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Transition:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
-def order_of(profile: Mapping[str, Any], version: int) -> str:
-    return f"{profile['created_at']}|{profile['braze_id']}|{version:012d}"
+def order_of(sequence: int) -> str:
+    return f"{sequence:012d}"
 
 
 def changes(
@@ -73,18 +79,27 @@ def changes(
 
 
 def record(
-    profile: dict[str, Any], home: str, found: list[tuple[str, bool]], at: str, version: int, token: str
+    profile: dict[str, Any],
+    home: str,
+    found: list[tuple[str, bool]],
+    at: str,
+    token: str,
+    baseline: frozenset[str] = frozenset(),
 ) -> list[Transition]:
-    """Apply membership changes to the profile's document (written next, as `version`) and keep them in its outbox
-    under the message `token`; the transitions to publish once that write is done."""
+    """Apply membership changes to the profile's document (written next) and keep them in its outbox under the
+    message `token`; the transitions to publish once that write is done. `baseline`: the segments whose entries are
+    a step's members at launch."""
     current = profile.setdefault(MEMBERSHIPS, {})
+    sequence = profile[SEQUENCE] = profile.get(SEQUENCE, 0) + 1
     transitions = []
     for segment_id, entered in found:
         if entered:
             current[segment_id] = at
         else:
             current.pop(segment_id, None)
-        transitions.append(_transition(profile, home, segment_id, entered, at, version))
+        transitions.append(
+            _transition(profile, home, segment_id, entered, at, sequence, baseline=segment_id in baseline)
+        )
     if transitions:
         outbox = profile.setdefault(OUTBOX, [])
         entry = next((e for e in outbox if e[0] == token), None)
@@ -104,16 +119,24 @@ def recorded(profile: Mapping[str, Any], token: str) -> list[Transition]:
     return []
 
 
-def exits(profile: Mapping[str, Any], home: str, at: str, version: int) -> list[Transition]:
-    """Every membership of a profile about to be deleted (or merged away), as exits."""
+def exits(profile: Mapping[str, Any], home: str, at: str) -> list[Transition]:
+    """Every membership of a profile about to be deleted (or merged away), as exits: after its last change."""
+    sequence = profile.get(SEQUENCE, 0) + 1
     return [
-        _transition(profile, home, segment_id, False, at, version)
+        _transition(profile, home, segment_id, False, at, sequence, deleted=True)
         for segment_id in sorted(profile.get(MEMBERSHIPS, {}))
     ]
 
 
 def _transition(
-    profile: Mapping[str, Any], home: str, segment_id: str, entered: bool, at: str, version: int
+    profile: Mapping[str, Any],
+    home: str,
+    segment_id: str,
+    entered: bool,
+    at: str,
+    sequence: int,
+    baseline: bool = False,
+    deleted: bool = False,
 ) -> Transition:
     return Transition(
         segment_id=segment_id,
@@ -122,5 +145,7 @@ def _transition(
         external_id=profile.get("external_id"),
         entered=entered,
         at=at,
-        order=order_of(profile, version),
+        order=order_of(sequence),
+        baseline=baseline,
+        deleted=deleted,
     )

@@ -30,15 +30,18 @@ class BatchMemberships:
         self.source = source
         self.index: SegmentIndex = source.index()
         self.sink = sink
+        self.refreshed = False
 
     @property
     def active(self) -> bool:
         return bool(self.index.segments)
 
     def reads(self, operation: dict[str, Any]) -> set[str] | None:
-        if operation["kind"] == "evaluate" and not set(operation["segments"]) <= set(self.index.segments):
-            # a sweep of a segment defined since the definitions were cached: read them now
+        if operation["kind"] == "evaluate" and not self.refreshed:
+            # a sweep's operation: the segment is new or its filter changed, maybe after the definitions were
+            # cached; read them now (once a batch), or a stale filter would decide (docs/segments.md)
             self.index = self.source.index(fresh=True)
+            self.refreshed = True
         keys = operation_keys(operation)
         return None if ALL in keys else keys
 
@@ -54,6 +57,10 @@ class BatchMemberships:
         segments = self.index.affected({ALL} if changed is None else changed)
         if not segments:
             return []
+        baseline = frozenset(k[2:] for k in changed or () if k.startswith("b:"))
+        if baseline:  # a segment also reached by a real change is not a baseline entry
+            others = (changed or set()) - {"b:" + b for b in baseline}
+            baseline -= {s.segment_id for s in self.index.affected(others)}
         doc = profile.doc
         view = ProfileView(
             fields=doc.get("fields", {}),
@@ -65,22 +72,18 @@ class BatchMemberships:
         found = membership.changes(segments, doc, view, now)
         if not found:
             return []
-        return membership.record(doc, profile.pk, found, format_time(now), profile.version + 1, token)
+        return membership.record(doc, profile.pk, found, format_time(now), token, baseline)
 
     def recorded(self, profile: Item, token: str) -> list[Any]:
         return membership.recorded(profile.doc, token)
 
     def exits(self, profile: Item, now: dt.datetime) -> list[Any]:
-        return membership.exits(profile.doc, profile.pk, format_time(now), profile.version + 1)
+        return membership.exits(profile.doc, profile.pk, format_time(now))
 
     def publish(self, transitions: Sequence[Any]) -> None:
         self.sink.publish([t for t in transitions if isinstance(t, Transition)])
 
     def keep(self, evaluated: dict[str, Any], rebuilt: dict[str, Any]) -> None:
-        for key in (membership.MEMBERSHIPS, membership.OUTBOX):
+        for key in (membership.MEMBERSHIPS, membership.OUTBOX, membership.SEQUENCE):
             if key in evaluated:
                 rebuilt[key] = evaluated[key]
-
-    def forget(self, doc: dict[str, Any]) -> None:
-        doc.pop(membership.MEMBERSHIPS, None)
-        doc.pop(membership.OUTBOX, None)

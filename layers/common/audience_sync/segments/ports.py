@@ -3,7 +3,7 @@ DynamoDB), adapters/aws/segment_members.py (members and counters, DynamoDB), ada
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -13,9 +13,12 @@ from audience_sync.segments.membership import Transition
 
 
 class SegmentStore(Protocol):
-    def put(self, segment_id: str, request: SegmentRequest, now: str) -> dict[str, Any]:
+    def put(
+        self, segment_id: str, request: SegmentRequest, now: str, entry_filters: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """Create or replace a definition (its `created_at` kept, its `revision` bumped when the filter changed);
-        the stored item."""
+        the stored item. A step's own segment (`request.follows`) also keeps the step's `entry_filters`. Conflict
+        (segment_deleted) for the id of a deleted segment."""
         ...
 
     def get(self, segment_id: str) -> dict[str, Any] | None: ...
@@ -28,8 +31,9 @@ class SegmentStore(Protocol):
         """Record that the sweep of this revision of the filter was started (`swept`)."""
         ...
 
-    def delete(self, segment_id: str) -> bool:
-        """Remove a definition; False if there was none."""
+    def delete(self, segment_id: str, now: str) -> bool:
+        """Remove a definition, leaving a tombstone (its id is never used again: Conflict on a later put); False if
+        there was none."""
         ...
 
 
@@ -49,9 +53,8 @@ class MembershipSink(Protocol):
 
 @dataclass(frozen=True)
 class Member:
-    home: str
-    external_id: str | None
     braze_id: str
+    external_id: str | None
     entered_at: str
 
 
@@ -64,10 +67,35 @@ class SegmentCounts:
     hours: list[dict[str, Any]]
 
 
+MemberKey = tuple[str, str]  # (segment id, braze_id)
+
+
+@dataclass(frozen=True)
+class StoredMember:
+    """What the index holds for one (segment, profile): the newest transition's order, whether it is a member, and
+    for a step's own segment the identifiers sent to the step's audience when it entered (its removal sends them)."""
+
+    order: str
+    member: bool
+    sent: dict[str, Any] | None = None
+
+
 class MemberIndex(Protocol):
-    def apply(self, transitions: Sequence[Transition], hour: str) -> list[Transition]:
-        """Record transitions in the members' index, each (segment, profile) keeping only its newest; the ones that
-        changed whether the profile is a member (counted in the segment's counters, `hour` the bucket)."""
+    def lookup(self, keys: Sequence[MemberKey]) -> dict[MemberKey, StoredMember]:
+        """What the index holds for these (segment, profile) pairs; a pair never seen is absent."""
+        ...
+
+    def apply(
+        self,
+        transitions: Sequence[Transition],
+        hour: str,
+        sent: Mapping[MemberKey, dict[str, Any]] | None = None,
+        removed: Collection[MemberKey] = (),
+    ) -> list[Transition]:
+        """Record transitions in the members' index, each (segment, user) keeping only its newest; the ones that
+        changed whether the user is a member (counted in the segment's counters, `hour` the bucket). `sent`: the
+        identifiers an entry was sent to a step's audience with, kept for its removal; `removed`: the entries whose
+        removal was queued (their identifiers dropped)."""
         ...
 
     def members(self, segment_id: str, limit: int, cursor: str | None) -> tuple[list[Member], str | None]: ...

@@ -2,20 +2,31 @@
 stored, existing profiles swept when a filter is new, members and counters read from the members' index.
 
 A PUT stores the definition, then starts the sweep of its revision and records that it did; a PUT that failed in
-between (503) and is sent again starts it then. A DELETE removes the definition (writers stop evaluating it within
-their cache time), its counters, and lets its members' entries expire; 409 while a sync step uses it.
+between (503) and is sent again starts it then. A new filter also redefines the own segments of the steps that
+follow it (segments/steps.py). A DELETE removes the definition (writers stop evaluating it within their cache
+time), its counters, and lets its members' entries expire; 409 while a sync step follows it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from audience_sync.core.clock import Clock
-from audience_sync.core.errors import Conflict, Invalid, NotFound
-from audience_sync.segments.definitions import from_stored, parse_request, valid_segment_id
+from audience_sync.core.errors import Conflict, Invalid, LaunchInvalid, NotFound
+from audience_sync.profiles.values import format_time
+from audience_sync.segments.definitions import (
+    RESERVED_PREFIXES,
+    STEP_PREFIX,
+    consent_segment_id,
+    from_stored,
+    own_segment_id,
+    parse_request,
+    step_segment_id,
+    valid_segment_id,
+)
 from audience_sync.segments.ports import MemberIndex, SegmentStore
+from audience_sync.segments.steps import consent_segment, step_segment
 from audience_sync.segments.sweep import JobQueue, jobs_for
 
 MAX_PAGE = 1000
@@ -30,26 +41,58 @@ class SegmentService:
         members: MemberIndex,
         sweep_jobs: JobQueue,
         clock: Clock,
-        users_of: Callable[[str], list[str]] = lambda segment_id: [],
     ):
-        """`users_of`: the ids of what uses a segment (sync steps), which a DELETE must not orphan."""
         self.store = store
         self.members_index = members
         self.sweep_jobs = sweep_jobs
         self.clock = clock
-        self.users_of = users_of
 
     def _now(self) -> str:
-        return dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, dt.UTC).isoformat(timespec="milliseconds")
+        return format_time(dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, dt.UTC))
 
     def put(self, segment_id: str, body: Any) -> dict[str, Any]:
-        valid_segment_id(segment_id)
+        own_segment_id(segment_id)
         request = parse_request(body)
         stored = self.store.put(segment_id, request, self._now())
-        if stored.get("swept") != stored["revision"]:
-            self.sweep_jobs.send(jobs_for([segment_id]))
-            self.store.mark_swept(segment_id, int(stored["revision"]))
+        self._sweep_if_new(stored)
+        for follower in self._followers(segment_id):  # the steps following it take the new filter too
+            redefined = step_segment(follower["step_id"], segment_id, request.filter.raw, follower["entry_filters"])
+            entry_filters = follower["entry_filters"]
+            self._sweep_if_new(self.store.put(follower["segment_id"], redefined, self._now(), entry_filters))
         return self._view(stored)
+
+    def _sweep_if_new(self, stored: dict[str, Any], baseline: bool = False) -> None:
+        if baseline or stored.get("swept") != stored["revision"]:
+            self.sweep_jobs.send(jobs_for([stored["segment_id"]], baseline=baseline))
+            self.store.mark_swept(stored["segment_id"], int(stored["revision"]))
+
+    def _followers(self, segment_id: str) -> list[dict[str, Any]]:
+        """The own segments of the steps following `segment_id`, each with its `step_id`."""
+        return [
+            {**s, "step_id": s["segment_id"][len(STEP_PREFIX) :]}
+            for s in self.store.all()
+            if s.get("follows") == segment_id
+        ]
+
+    def follow(self, step_id: str, segment_id: str, entry_filters: list[dict[str, Any]], sync_exits: bool) -> None:
+        """A step launched to follow `segment_id`: its own segment (re)defined, and computed from scratch over the
+        profiles; what that finds is its members at launch (entered only with `backfill`). A step that keeps users
+        who leave the segment also watches their consent alone (segments/steps.py)."""
+        followed = self.store.get(segment_id)
+        if followed is None:
+            problem = {"field": "source", "code": "segment_not_found", "message": f"no segment '{segment_id}'"}
+            raise LaunchInvalid([problem])
+        request = step_segment(step_id, segment_id, followed["filter"], entry_filters)
+        stored = self.store.put(step_segment_id(step_id), request, self._now(), entry_filters)
+        self._sweep_if_new(stored, baseline=True)
+        if entry_filters and not sync_exits:
+            consent = self.store.put(consent_segment_id(step_id), consent_segment(step_id, entry_filters), self._now())
+            self._sweep_if_new(consent, baseline=True)
+
+    def problems(self, segment_id: str) -> list[dict[str, str]]:
+        if self.store.get(segment_id) is None:
+            return [{"field": "source", "code": "segment_not_found", "message": f"no segment '{segment_id}'"}]
+        return []
 
     def _stored(self, segment_id: str) -> dict[str, Any]:
         stored = self.store.get(valid_segment_id(segment_id))
@@ -68,11 +111,11 @@ class SegmentService:
         return self._view(self._stored(segment_id))
 
     def delete(self, segment_id: str) -> None:
-        self._stored(segment_id)
-        users = self.users_of(segment_id)
-        if users:
-            raise Conflict("segment_in_use", f"the segment is used by {', '.join(sorted(users))}")
-        self.store.delete(segment_id)
+        self._stored(own_segment_id(segment_id))
+        steps = sorted(f["step_id"] for f in self._followers(segment_id))
+        if steps:
+            raise Conflict("segment_in_use", f"sync steps follow the segment: {', '.join(steps)}"[:500])
+        self.store.delete(segment_id, self._now())
         self.members_index.forget(segment_id)
 
     def members(self, segment_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -92,8 +135,9 @@ class SegmentService:
         if sort_direction not in ("asc", "desc"):
             raise Invalid("invalid_sort_direction", "sort_direction must be asc or desc")
         if page < 0:
-            raise Invalid("invalid_page", "page must be 0 or more")
-        stored = sorted(self.store.all(), key=lambda s: (s["created_at"], s["segment_id"]))
+            raise Invalid("invalid_page", "page must be a whole number from 0 to 999999")
+        own = [s for s in self.store.all() if not s["segment_id"].startswith(RESERVED_PREFIXES)]  # not the steps' own
+        stored = sorted(own, key=lambda s: (s["created_at"], s["segment_id"]))
         if sort_direction == "desc":
             stored.reverse()
         chosen = stored[page * BRAZE_PAGE : (page + 1) * BRAZE_PAGE]

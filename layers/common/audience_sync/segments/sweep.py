@@ -58,8 +58,13 @@ class SweepReport:
     queued: int = 0
 
 
-def jobs_for(segments: list[str] | str, parts: int = PARTS) -> list[dict[str, Any]]:
-    return [{"segments": segments, "part": part, "parts": parts, "start": None} for part in range(parts)]
+def jobs_for(segments: list[str] | str, parts: int = PARTS, baseline: bool = False) -> list[dict[str, Any]]:
+    """The jobs of a sweep, one per part. `baseline`: the sweep of a step's own segment at launch, whose entries
+    are the members it has then (sent to the audience only if the step backfills)."""
+    job: dict[str, Any] = {"segments": segments, "parts": parts, "start": None}
+    if baseline:
+        job["baseline"] = True
+    return [{**job, "part": part} for part in range(parts)]
 
 
 class Sweep:
@@ -81,7 +86,7 @@ class Sweep:
         return True
 
     def run(self, job: dict[str, Any], job_id: str) -> SweepReport:
-        index = self.source.index()
+        index = self.source.index(fresh=True)  # a sweep follows a change of definitions: never a cached one
         named = job["segments"]
         segments = (
             index.time_based if named == TIME_BASED else [index.segments[s] for s in named if s in index.segments]
@@ -93,7 +98,7 @@ class Sweep:
         now = dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, dt.UTC)
         for page in range(PAGES_PER_RUN):
             items, start = self.profiles.scan(job["part"], job["parts"], start, PAGE_ITEMS)
-            queued = self._page(items, segments, now)
+            queued = self._page(items, segments, now, bool(job.get("baseline")))
             report.profiles += sum(1 for i in items if _is_profile(i))
             report.queued += len(queued)
             self.operations.queue_operations(queued, f"sweep-{job_id}-{page}")
@@ -102,7 +107,7 @@ class Sweep:
         self.jobs.send([{**job, "start": start}])  # the rest of this part, in the next run
         return report
 
-    def _page(self, items: list[Item], segments: list[Segment], now: dt.datetime) -> list[Queued]:
+    def _page(self, items: list[Item], segments: list[Segment], now: dt.datetime, baseline: bool) -> list[Queued]:
         reads_activity = any(k[0] in "ep" for s in segments for k in s.filter.reads)
         queued = []
         for item in items:
@@ -120,7 +125,8 @@ class Sweep:
             differ = [s.segment_id for s in segments if s.filter.matches(view, now) != (s.segment_id in current)]
             if differ:
                 identity = item.pk[2:]  # the home key is "u#" + the identity key that names the profile
-                queued.append(encode({"kind": "evaluate", "identity": identity, "create": False, "segments": differ}))
+                operation = {"kind": "evaluate", "identity": identity, "create": False, "segments": differ}
+                queued.append(encode({**operation, "baseline": True} if baseline else operation))
         return queued
 
 

@@ -22,7 +22,7 @@ from audience_sync.destinations.base import (
     DestinationError,
     Problem,
 )
-from audience_sync.steps.ports import StepStore
+from audience_sync.steps.ports import StepSources, StepStore
 from audience_sync.steps.records import int_or_none
 
 
@@ -80,8 +80,10 @@ class Launcher:
         destination: Destination,
         audiences: Audiences,
         session: TokenSession,
+        sources: StepSources | None = None,
     ):
         self.steps = steps
+        self.sources = sources
         self.connection_view = connection_view  # the connection's public view (ConnectionService.view)
         self.destination = destination
         self.audiences = audiences
@@ -92,6 +94,8 @@ class Launcher:
         config = item.get("config", {})
         name, label = self.destination.name, self.destination.label
         problems = launch_problems(config, self.connection_view(), name, label)
+        if self.sources is not None:
+            problems += self.sources.problems(config)
         if problems:
             raise LaunchInvalid(problems)
         audience = config["audience"]
@@ -122,6 +126,8 @@ class Launcher:
         except DestinationError as exc:
             raise self._launch_error(exc) from exc
         updated = self.steps.activate(step_id, audience_id, created_at)
+        if self.sources is not None:  # after activation: what the source starts sending finds the step active
+            self.sources.launched(step_id, config)
         return {"status": updated["status"], "audience_id": audience_id}
 
     def _check_account(self, reading: AudienceReading, account_id: str) -> None:

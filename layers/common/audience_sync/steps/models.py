@@ -6,7 +6,7 @@ import decimal
 import math
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator, model_validator
 
@@ -85,6 +85,22 @@ class AudienceRef(StrictModel):
         return self
 
 
+class WebhookSource(StrictModel):
+    """Users enter by `POST /v1/steps/{step_id}/users` (contract v1; the default)."""
+
+    type: Literal["webhook"]
+
+
+class SegmentSource(StrictModel):
+    """Users enter when they enter a segment (contract v2 §5); `backfill`: its members at launch enter too;
+    `sync_exits`: users who leave it are removed from the audience."""
+
+    type: Literal["segment"]
+    segment_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+    backfill: StrictBool = False
+    sync_exits: StrictBool = False
+
+
 class StepConfig(StrictModel):
     """Body of `PUT /v1/steps/{step_id}`. Incomplete configs are accepted; `launch` reports what is missing."""
 
@@ -98,6 +114,8 @@ class StepConfig(StrictModel):
     match_fields: Annotated[list[MatchField], Field(max_length=3)] = Field(default_factory=list)
     entry_filters: Annotated[list[EntryFilter], Field(max_length=50)] = Field(default_factory=list)
     last_step: StrictBool = False  # JSON true/false only: "yes" or "0" is a mistake, not a choice
+    # Where users come from; absent: the webhook (contract v1's steps are stored without it).
+    source: Annotated[WebhookSource | SegmentSource, Field(discriminator="type")] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -60,3 +60,16 @@ class StepErrors(Protocol):
     def set_error(self, step_id: str, code: str) -> bool: ...
 
     def clear_error(self, step_id: str, codes: tuple[str, ...]) -> None: ...
+
+
+class StepSources(Protocol):
+    """Where a step's users come from, as a launch sees it (sources/segment/steps.py for a segment; the webhook
+    needs nothing)."""
+
+    def problems(self, config: dict[str, Any]) -> list[dict[str, str]]:
+        """What stops the step's source at launch (`{"field", "code", "message"}` each)."""
+        ...
+
+    def launched(self, step_id: str, config: dict[str, Any]) -> None:
+        """The step is active: its source starts (a segment's step begins following it)."""
+        ...

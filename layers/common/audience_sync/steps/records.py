@@ -14,7 +14,7 @@ from audience_sync.destinations.base import SyncTarget
 ACTIVE = "active"
 DRAFT = "draft"
 # Changing any of these re-targets the sync, so an active step goes back to draft and must be launched again.
-TARGET_FIELDS = ("destination", "ad_account_id", "audience", "action")
+TARGET_FIELDS = ("destination", "ad_account_id", "audience", "action", "source")
 # Step errors the sync sets from the destination's answers; the next accepted request for the step clears them.
 AD_ACCOUNT_ACCESS = "ad_account_access"
 AUDIENCE_NOT_FOUND = "audience_not_found"
@@ -44,10 +44,24 @@ def configured(existing: dict[str, Any] | None, step_id: str, config: dict[str, 
 
 
 def _target(config: dict[str, Any], field: str) -> Any:
-    """A target field of a config; configs stored before `destination` existed were LinkedIn's."""
+    """A target field of a config; configs stored before `destination` existed were LinkedIn's, and those stored
+    before `source` existed took users from the webhook."""
     if field == "destination":
         return config.get("destination", config.get("partner", "linkedin"))
+    if field == "source":
+        return source_of(config)
     return config.get(field)
+
+
+def source_of(config: dict[str, Any]) -> dict[str, Any]:
+    """Where a step's users come from: `{"type": "webhook"}` or `{"type": "segment", "segment_id", ...}`."""
+    return dict(config.get("source") or {"type": "webhook"})
+
+
+def segment_step(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The segment source of a step that follows a segment, else None."""
+    source = source_of(config)
+    return source if source["type"] == "segment" else None
 
 
 def step_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +70,7 @@ def step_view(item: dict[str, Any]) -> dict[str, Any]:
     config = dict(item.get("config", {}))
     if config:  # a config stored before `destination` existed names its destination as `partner` only
         config["destination"] = config["partner"] = destination_of(config)
+        config["source"] = source_of(config)
     return {
         "step_id": item["step_id"],
         "status": item.get("status", DRAFT),

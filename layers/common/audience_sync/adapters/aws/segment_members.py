@@ -1,7 +1,8 @@
 """Segment members and counters in DynamoDB.
 
-SegmentMembersTable: one item per (segment, profile) under `bucket` = `<segment_id>#<shard>` (SHARDS of them, so a
-segment of millions is not one hot partition), sort key `member` = the profile's home key. It holds whether the
+SegmentMembersTable: one item per (segment, user) under `bucket` = `<segment_id>#<shard>` (SHARDS of them, so a
+segment of millions is not one hot partition), sort key `member` = the user's braze_id (kept when an identify moves
+a profile to an external id). It holds whether the
 profile is a member (`in`), since when, and the `o`rder of the newest transition applied (segments/membership.py):
 an older or repeated transition changes nothing. A former member's item expires EXIT_TTL_DAYS after its exit (long
 after SQS would deliver a late copy of an older transition).
@@ -16,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -27,7 +28,7 @@ from audience_sync.adapters.aws.items import from_dynamodb
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import Invalid
 from audience_sync.segments.membership import Transition
-from audience_sync.segments.ports import Member, SegmentCounts
+from audience_sync.segments.ports import Member, MemberKey, SegmentCounts, StoredMember
 
 SHARDS = 16
 EXIT_TTL_DAYS = 3
@@ -35,8 +36,8 @@ HOURS_KEPT = 24 * 8
 _NEWER = "(attribute_not_exists(o) OR o < :o)"
 
 
-def _bucket(segment_id: str, home: str) -> str:
-    return f"{segment_id}#{zlib.crc32(home.encode('utf-8')) % SHARDS:02d}"
+def _bucket(segment_id: str, braze_id: str) -> str:
+    return f"{segment_id}#{zlib.crc32(braze_id.encode('utf-8')) % SHARDS:02d}"
 
 
 class DynamoMemberIndex:
@@ -47,11 +48,53 @@ class DynamoMemberIndex:
         self.stats = clients.table(stats_table)
         self.clock = clock
 
+    @translated("segment_members.lookup")
+    def lookup(self, keys: Sequence[MemberKey]) -> dict[MemberKey, StoredMember]:
+        found: dict[MemberKey, StoredMember] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 100):  # BatchGetItem's limit
+            request: dict[str, Any] = {
+                self.members_table: {
+                    "Keys": [
+                        {"bucket": {"S": _bucket(segment_id, braze_id)}, "member": {"S": braze_id}}
+                        for segment_id, braze_id in unique[start : start + 100]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                answer = clients.dynamodb().batch_get_item(RequestItems=request)
+                for raw in answer.get("Responses", {}).get(self.members_table, []):
+                    segment_id = raw["bucket"]["S"].rsplit("#", 1)[0]
+                    sent = raw.get("sent", {}).get("S")
+                    found[(segment_id, raw["member"]["S"])] = StoredMember(
+                        order=raw["o"]["S"],
+                        member=raw.get("in", {}).get("BOOL", False),
+                        sent=json.loads(sent) if sent else None,
+                    )
+                request = dict(answer.get("UnprocessedKeys") or {})
+                if request:
+                    self.clock.sleep(0.05)  # DynamoDB's advice for unprocessed keys: back off, then ask again
+        return found
+
     @translated("segment_members.apply")
-    def apply(self, transitions: Sequence[Transition], hour: str) -> list[Transition]:
+    def apply(
+        self,
+        transitions: Sequence[Transition],
+        hour: str,
+        sent: Mapping[MemberKey, dict[str, Any]] | None = None,
+        removed: Collection[MemberKey] = (),
+    ) -> list[Transition]:
         changed = []
+        own = {(t.segment_id, t.braze_id) for t in transitions}
+        for key in set(removed) - own:  # a removal for another segment's transition (the step's consent)
+            self._forget_sent(key)
         for transition in transitions:
-            if self._flip(transition, hour):
+            key = (transition.segment_id, transition.braze_id)
+            if key in removed:
+                self._forget_sent(key)
+            identifiers = (sent or {}).get(key)
+            if self._flip(transition, hour, identifiers):
                 changed.append(transition)
             else:  # not a change of membership (or stale): only its order is kept, if it is the newest
                 self._advance(transition)
@@ -68,7 +111,7 @@ class DynamoMemberIndex:
             ":exp": {"N": str(expires)} if not transition.entered else {"NULL": True},
         }
 
-    def _flip(self, transition: Transition, hour: str) -> bool:
+    def _flip(self, transition: Transition, hour: str, sent: dict[str, Any] | None) -> bool:
         """The transition, if it is the newest and changes membership, with its counters; False otherwise."""
         entered = transition.entered
         counted = "entered" if entered else "exited"
@@ -76,6 +119,10 @@ class DynamoMemberIndex:
         state = "(attribute_not_exists(#in) OR #in = :false)" if entered else "#in = :true"
         values = self._member_values(transition)
         values[":false" if entered else ":true"] = {"BOOL": not entered}
+        keep_sent = ""
+        if sent is not None:
+            values[":sent"] = {"S": json.dumps(sent, separators=(",", ":"))}
+            keep_sent = ", sent = :sent"
         try:
             clients.dynamodb().transact_write_items(
                 TransactItems=[
@@ -83,12 +130,13 @@ class DynamoMemberIndex:
                         "Update": {
                             "TableName": self.members_table,
                             "Key": {
-                                "bucket": {"S": _bucket(transition.segment_id, transition.home)},
-                                "member": {"S": transition.home},
+                                "bucket": {"S": _bucket(transition.segment_id, transition.braze_id)},
+                                "member": {"S": transition.braze_id},
                             },
                             "UpdateExpression": "SET o = :o, #in = :in, braze_id = :b, external_id = :x, "
                             + ("entered_at = :at, " if entered else "exited_at = :at, ")
-                            + "expires_at = :exp",
+                            + "expires_at = :exp"
+                            + keep_sent,
                             "ConditionExpression": f"{_NEWER} AND {state}",
                             "ExpressionAttributeNames": {"#in": "in"},
                             "ExpressionAttributeValues": values,
@@ -120,13 +168,22 @@ class DynamoMemberIndex:
             raise
         return True
 
+    def _forget_sent(self, key: MemberKey) -> None:
+        """The user is out of the step's audience: the identifiers it was sent with are not kept."""
+        segment_id, braze_id = key
+        clients.dynamodb().update_item(
+            TableName=self.members_table,
+            Key={"bucket": {"S": _bucket(segment_id, braze_id)}, "member": {"S": braze_id}},
+            UpdateExpression="REMOVE sent",
+        )
+
     def _advance(self, transition: Transition) -> None:
         try:
             clients.dynamodb().update_item(
                 TableName=self.members_table,
                 Key={
-                    "bucket": {"S": _bucket(transition.segment_id, transition.home)},
-                    "member": {"S": transition.home},
+                    "bucket": {"S": _bucket(transition.segment_id, transition.braze_id)},
+                    "member": {"S": transition.braze_id},
                 },
                 UpdateExpression="SET o = :o",
                 ConditionExpression=_NEWER,
@@ -139,9 +196,7 @@ class DynamoMemberIndex:
     @translated("segment_members.members")
     def members(self, segment_id: str, limit: int, cursor: str | None) -> tuple[list[Member], str | None]:
         """A page of members, shard by shard; the cursor holds the shard and DynamoDB's key where the page ended."""
-        shard, start = _read_cursor(cursor)
-        if start is not None and start.get("bucket") != f"{segment_id}#{shard:02d}":
-            raise Invalid("invalid_cursor", "the cursor is not one this API gave for this segment")
+        shard, start = _read_cursor(cursor, segment_id)
         found: list[Member] = []
         while shard < SHARDS and len(found) < limit:
             kwargs: dict[str, Any] = {
@@ -156,12 +211,12 @@ class DynamoMemberIndex:
             page = self.members_view.query(**kwargs)
             for raw in page.get("Items", []):
                 item = from_dynamodb(raw)
-                found.append(Member(item["member"], item.get("external_id"), item["braze_id"], item["entered_at"]))
+                found.append(Member(item["member"], item.get("external_id"), item["entered_at"]))
             start = page.get("LastEvaluatedKey")
             if start is None:
                 shard += 1
         done = shard >= SHARDS
-        return found, None if done else _write_cursor(shard, start)
+        return found, None if done else _write_cursor(segment_id, shard, start)
 
     @translated("segment_members.counts")
     def counts(self, segment_id: str, hours: int) -> SegmentCounts:
@@ -207,19 +262,24 @@ def _condition_failed(error: ClientError) -> bool:
     return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
 
 
-def _write_cursor(shard: int, start: dict[str, Any] | None) -> str:
-    raw = json.dumps({"s": shard, "k": start}, separators=(",", ":"))
+def _write_cursor(segment_id: str, shard: int, start: dict[str, Any] | None) -> str:
+    """Opaque to the client: the segment it belongs to, the partition, and DynamoDB's key where the page ended."""
+    raw = json.dumps({"g": segment_id, "s": shard, "k": start}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii")
 
 
-def _read_cursor(cursor: str | None) -> tuple[int, dict[str, Any] | None]:
+def _read_cursor(cursor: str | None, segment_id: str) -> tuple[int, dict[str, Any] | None]:
     if not cursor:
         return 0, None
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        shard, start = int(data["s"]), data["k"]
-        if not 0 <= shard < SHARDS or not (start is None or isinstance(start, dict)):
+        shard, start = data["s"], data["k"]
+        if data["g"] != segment_id or type(shard) is not int or not 0 <= shard < SHARDS:
             raise ValueError
-    except (ValueError, KeyError, TypeError, UnicodeError):
-        raise Invalid("invalid_cursor", "the cursor is not one this API gave") from None
+        if start is not None and start != {"bucket": f"{segment_id}#{shard:02d}", "member": start.get("member")}:
+            raise ValueError
+        if start is not None and not isinstance(start["member"], str):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, UnicodeError, AttributeError):
+        raise Invalid("invalid_cursor", "the cursor is not one this API gave for this segment") from None
     return shard, start

@@ -7,22 +7,30 @@ a new or changed definition applies to writes within that time, and to existing 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from audience_sync.adapters.aws import clients
-from audience_sync.adapters.aws.errors import translated
-from audience_sync.adapters.aws.items import from_dynamodb, scan
+from audience_sync.adapters.aws.errors import applied, is_conditional_failure, translated
+from audience_sync.adapters.aws.items import from_dynamodb, scan, to_dynamodb
 from audience_sync.core.clock import Clock
-from audience_sync.segments.definitions import SegmentRequest, from_stored
+from audience_sync.core.errors import Conflict
+from audience_sync.segments.definitions import Segment, SegmentRequest, from_stored
 from audience_sync.segments.index import SegmentIndex
 
 CACHE_SECONDS = 5
+logger = logging.getLogger(__name__)
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
     plain: dict[str, Any] = from_dynamodb(item)
-    plain["filter"] = json.loads(plain["filter"])
+    if "filter" in plain:
+        plain["filter"] = json.loads(plain["filter"])
+    if "entry_filters" in plain:
+        plain["entry_filters"] = json.loads(plain["entry_filters"])
     return plain
 
 
@@ -31,40 +39,57 @@ class DynamoSegmentStore:
         self.table = clients.table(table_name)
 
     @translated("segments.put")
-    def put(self, segment_id: str, request: SegmentRequest, now: str) -> dict[str, Any]:
-        encoded = json.dumps(request.filter.raw, separators=(",", ":"), sort_keys=True)
+    def put(
+        self, segment_id: str, request: SegmentRequest, now: str, entry_filters: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        # kept as given; compared in a canonical form (the same filter with its keys in another order is the same)
+        given = json.dumps(request.filter.raw, separators=(",", ":"), ensure_ascii=False)
+        canonical = json.dumps(request.filter.raw, separators=(",", ":"), sort_keys=True)
         current = self.table.get_item(Key={"segment_id": segment_id}, ConsistentRead=True).get("Item")
-        same_filter = current is not None and current.get("filter") == encoded
+        same_filter = current is not None and current.get("filter_key") == canonical
         revision = int(str(current.get("revision", 1))) + (0 if same_filter else 1) if current is not None else 1
-        answer = self.table.update_item(
-            Key={"segment_id": segment_id},
-            UpdateExpression=(
-                "SET #name = :name, description = :description, #filter = :filter, revision = :revision, "
-                "created_at = if_not_exists(created_at, :now), updated_at = :now"
-            ),
-            ExpressionAttributeNames={"#name": "name", "#filter": "filter"},
-            ExpressionAttributeValues={
-                ":name": request.name,
-                ":description": request.description,
-                ":filter": encoded,
-                ":revision": revision,
-                ":now": now,
-            },
-            ReturnValues="ALL_NEW",
+        values: dict[str, Any] = {
+            ":name": request.name,
+            ":description": request.description,
+            ":filter": given,
+            ":filter_key": canonical,
+            ":revision": revision,
+            ":now": now,
+        }
+        expression = (
+            "SET #name = :name, description = :description, #filter = :filter, filter_key = :filter_key, "
+            "revision = :revision, created_at = if_not_exists(created_at, :now), updated_at = :now"
         )
+        if request.follows is not None:  # a step's own segment: what it follows, and the step's entry filters
+            expression += ", follows = :follows, entry_filters = :entry_filters"
+            values[":follows"] = request.follows
+            values[":entry_filters"] = json.dumps(entry_filters or [], separators=(",", ":"))
+        try:
+            answer = self.table.update_item(
+                Key={"segment_id": segment_id},
+                UpdateExpression=expression,
+                # an id once deleted stays deleted: its memberships may linger in profiles and late transitions
+                ConditionExpression="attribute_not_exists(deleted_at)",
+                ExpressionAttributeNames={"#name": "name", "#filter": "filter"},
+                ExpressionAttributeValues=to_dynamodb(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                raise Conflict(
+                    "segment_deleted", "this id belonged to a deleted segment and is not used again; choose another"
+                ) from error
+            raise
         return _plain(answer["Attributes"])
 
     @translated("segments.get")
     def get(self, segment_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(Key={"segment_id": segment_id}, ConsistentRead=True).get("Item")
-        return _plain(item) if item is not None else None
+        return _plain(item) if item is not None and "deleted_at" not in item else None
 
     @translated("segments.all")
     def all(self) -> list[dict[str, Any]]:
-        items = scan(self.table, ConsistentRead=True)
-        for item in items:
-            item["filter"] = json.loads(item["filter"])
-        return items
+        return [_plain(item) for item in scan(self.table, ConsistentRead=True) if "deleted_at" not in item]
 
     @translated("segments.mark_swept")
     def mark_swept(self, segment_id: str, revision: int) -> None:
@@ -76,9 +101,29 @@ class DynamoSegmentStore:
         )
 
     @translated("segments.delete")
-    def delete(self, segment_id: str) -> bool:
-        answer = self.table.delete_item(Key={"segment_id": segment_id}, ReturnValues="ALL_OLD")
-        return "Attributes" in answer
+    def delete(self, segment_id: str, now: str) -> bool:
+        """A tombstone, not a delete: the definition is gone for every reader, and its id is never reused."""
+        return applied(
+            lambda: self.table.update_item(
+                Key={"segment_id": segment_id},
+                UpdateExpression="SET deleted_at = :now REMOVE #filter, filter_key, entry_filters",
+                ConditionExpression="attribute_exists(segment_id) AND attribute_not_exists(deleted_at)",
+                ExpressionAttributeNames={"#filter": "filter"},
+                ExpressionAttributeValues={":now": now},
+            )
+        )
+
+
+def _readable(items: list[dict[str, Any]]) -> list[Segment]:
+    """The definitions that compile: one that does not (written half by a failed write, or by a version that took
+    other filters) is skipped and logged by id, rather than stop every profile write."""
+    segments = []
+    for item in items:
+        try:
+            segments.append(from_stored(item))
+        except (KeyError, TypeError, ValueError):
+            logger.error("segment definition unreadable, skipped", extra={"segment_id": item.get("segment_id")})
+    return segments
 
 
 class CachedSegmentSource:
@@ -95,6 +140,6 @@ class CachedSegmentSource:
         with self._lock:
             now = self.clock.now_ms()
             if fresh or self._index is None or now - self._read_at >= CACHE_SECONDS * 1000:
-                self._index = SegmentIndex(from_stored(item) for item in self.store.all())
+                self._index = SegmentIndex(_readable(self.store.all()))
                 self._read_at = now
             return self._index

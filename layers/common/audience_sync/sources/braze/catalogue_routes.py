@@ -24,7 +24,7 @@ def _page(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
     if not raw.isdigit() or len(raw) > 6:
-        raise Invalid("invalid_page", "page must be a whole number, 0 or more")
+        raise Invalid("invalid_page", "page must be a whole number from 0 to 999999")
     return int(raw)
 
 

@@ -11,6 +11,7 @@ import hashlib
 from typing import Any
 
 from audience_sync.pipeline.ingest import IngestService
+from audience_sync.sources.profile_users import ProfileUsers, complete
 from audience_sync.sources.webhook.models import WebhookBody
 
 
@@ -26,5 +27,13 @@ def entry_id(step_id: str, body: WebhookBody) -> str | None:
     return hashlib.sha256(f"{step_id}\0{body.idempotency_key}\0{users_digest(body)}".encode()).hexdigest()[:32]
 
 
-def accept(ingest: IngestService, step_id: str, body: WebhookBody, correlation_id: str | None) -> dict[str, Any]:
-    return ingest.enter(step_id, body.users, correlation_id, entry_id(step_id, body))
+def accept(
+    ingest: IngestService,
+    step_id: str,
+    body: WebhookBody,
+    correlation_id: str | None,
+    profiles: ProfileUsers | None = None,
+) -> dict[str, Any]:
+    """`profiles`: where a user sent with its id only finds its identifiers and consent (contract v2 §5)."""
+    users = complete(list(body.users), profiles) if profiles is not None else body.users
+    return ingest.enter(step_id, users, correlation_id, entry_id(step_id, body))

@@ -1,0 +1,106 @@
+"""Users as profiles describe them, for the sync steps (contract v2 §5): the match fields (email, first and last
+name, the Android advertising id) and the attributes entry filters read (consent), from a profile's document.
+
+Where a profile holds them: `email`, `first_name`, `last_name` are standard fields; the advertising id is the
+custom attribute `android_gaid` (Braze keeps devices apart; a partner that sends it sends it as an attribute);
+anything an entry filter names is looked up among the standard fields, then the custom attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from audience_sync.core.filters import MISSING
+from audience_sync.profiles.document import PROFILE, home_pk
+from audience_sync.profiles.ports import ProfileStore
+from audience_sync.profiles.values import plain
+from audience_sync.sources.webhook.models import WebhookUser
+
+GAID_ATTRIBUTE = "android_gaid"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+@dataclass(frozen=True)
+class ProfileUser:
+    """A profile as a user entering a step (pipeline/ingest.py, Entrant)."""
+
+    external_id: str  # the braze_id for an anonymous profile: what errors are traced back to
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    android_gaid: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> Any:
+        return self.attributes.get(name, MISSING)
+
+
+def from_profile(doc: Mapping[str, Any]) -> ProfileUser:
+    fields, custom = doc.get("fields", {}), plain(doc.get("custom", {}))
+    return ProfileUser(
+        external_id=str(doc.get("external_id") or doc["braze_id"]),
+        email=_text(fields.get("email")),
+        first_name=_text(fields.get("first_name")),
+        last_name=_text(fields.get("last_name")),
+        android_gaid=_text(custom.get(GAID_ATTRIBUTE)),
+        attributes={**custom, **plain(fields)},
+    )
+
+
+class ProfileUsers:
+    def __init__(self, store: ProfileStore):
+        self.store = store
+
+    def by_home(self, homes: Iterable[str]) -> dict[str, ProfileUser]:
+        """The profiles stored under these keys (a key whose profile is gone is absent)."""
+        found = self.store.get([(home, PROFILE) for home in dict.fromkeys(homes)])
+        return {key[0]: from_profile(item.doc) for key, item in found.items() if "braze_id" in item.doc}
+
+    def memberships(self, homes: Iterable[str]) -> dict[str, Mapping[str, Any]]:
+        """The segments each profile is in now (`{segment_id: entered_at}`)."""
+        found = self.store.get([(home, PROFILE) for home in dict.fromkeys(homes)])
+        return {key[0]: item.doc.get("segments", {}) for key, item in found.items() if "braze_id" in item.doc}
+
+    def by_external_id(self, external_ids: Iterable[str]) -> dict[str, ProfileUser]:
+        """The identified profiles of these external ids (their key is `u#x:<external id>`)."""
+        homes = {home_pk("x:" + external_id): external_id for external_id in external_ids}
+        return {homes[home]: user for home, user in self.by_home(homes).items()}
+
+
+def _identified(user: WebhookUser) -> bool:
+    """A webhook user that carries a match field of its own."""
+    named = user.first_name and user.last_name
+    return bool(user.email or named or user.android_gaid)
+
+
+def complete(users: list[WebhookUser], profiles: ProfileUsers) -> list[WebhookUser]:
+    """A webhook's users with only an id (no email, no first and last name, no advertising id) completed from their
+    profiles: the identifiers and attributes they did not send (what they sent wins). Users with no profile stay as
+    sent; the others are not read (a webhook that carries its users' identifiers costs no read)."""
+    thin = [u.external_id for u in users if not _identified(u)]
+    if not thin:
+        return users
+    found = profiles.by_external_id(thin)
+    completed = []
+    for user in users:
+        profile = found.get(user.external_id) if not _identified(user) else None
+        if profile is None:
+            completed.append(user)
+            continue
+        completed.append(
+            user.model_copy(
+                update={
+                    "email": user.email or profile.email,
+                    "first_name": user.first_name or profile.first_name,
+                    "last_name": user.last_name or profile.last_name,
+                    "android_gaid": user.android_gaid or profile.android_gaid,
+                    "attributes": {**profile.attributes, **user.attributes},
+                }
+            )
+        )
+    return completed

@@ -1,0 +1,168 @@
+"""Segment entries and exits into the sync steps that follow segments (contract v2 §5), through the one pipeline.
+
+A step that follows a segment has its own segment (segments/steps.py: the followed filter and the step's entry
+filters); the membership function hands this router the transitions of those own segments before it records them
+in the members' index (functions/membership). For each active step:
+- an entry enters the step with the match fields and consent read from the profile (`IngestService.enter`); a
+  baseline entry (a member found by the sweep at launch) only if the step backfills;
+- an exit removes the user from the audience with the identifiers it was sent with (kept in the index), if the
+  step syncs exits, or whatever the step says if the user was deleted or withdrew consent (out of the step's consent
+  segment, or still in the followed segment but out of the step's own): a user a step put in an audience never
+  stays there without consent.
+
+Exactly once: a membership message's transitions enter the pipeline under ids derived from the message's id, so a
+message delivered again queues chunks the ledger already counted. A transition older than what the index holds
+(SQS does not keep order) is not routed: a later one decided.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from audience_sync.core.errors import Conflict, NotFound
+from audience_sync.core.users import MatchField, prepare_user
+from audience_sync.pipeline.ingest import IngestService
+from audience_sync.segments.definitions import step_of, step_segment_id
+from audience_sync.segments.membership import Transition
+from audience_sync.segments.ports import MemberKey, StoredMember
+from audience_sync.sources.profile_users import ProfileUser
+from audience_sync.steps.ports import StepReader
+from audience_sync.steps.records import ACTIVE, segment_step
+
+
+class Profiles(Protocol):
+    def by_home(self, homes: Sequence[str]) -> dict[str, ProfileUser]: ...
+
+    def memberships(self, homes: Sequence[str]) -> dict[str, Mapping[str, Any]]: ...
+
+
+@dataclass
+class Routed:
+    """What a membership message did to the steps: per step, users queued to enter and to leave; for each entry the
+    identifiers it was sent with (kept in the index for its removal); and the keys whose identifiers a removal
+    used (dropped from the index: the user is out of the audience)."""
+
+    entered: dict[str, int] = field(default_factory=dict)
+    left: dict[str, int] = field(default_factory=dict)
+    sent: dict[MemberKey, dict[str, Any]] = field(default_factory=dict)
+    removed: set[MemberKey] = field(default_factory=set)
+
+
+def _entry_id(message_id: str, step_id: str, direction: str) -> str:
+    return hashlib.sha256(f"segment\0{message_id}\0{step_id}\0{direction}".encode()).hexdigest()[:32]
+
+
+def current(transitions: Sequence[Transition], stored: Mapping[MemberKey, StoredMember]) -> list[Transition]:
+    """The transitions not older than what the index holds (a repeat of the newest is current: its message may have
+    been queued for the steps before a crash)."""
+    fresh = []
+    for t in transitions:
+        held = stored.get((t.segment_id, t.braze_id))
+        if held is None or held.order <= t.order:
+            fresh.append(t)
+    return fresh
+
+
+def keys_to_read(transitions: Sequence[Transition]) -> list[MemberKey]:
+    """What the index must tell about these transitions: each one's own (segment, user), and for a step's consent
+    the user's entry in the step's own segment (what it was sent to the audience with)."""
+    keys = [(t.segment_id, t.braze_id) for t in transitions]
+    for t in transitions:
+        owner = step_of(t.segment_id)
+        if owner is not None and owner[1] == "consent":
+            keys.append((step_segment_id(owner[0]), t.braze_id))
+    return list(dict.fromkeys(keys))
+
+
+class SegmentRouter:
+    def __init__(self, steps: StepReader, ingest: IngestService, profiles: Profiles):
+        self.steps = steps
+        self.ingest = ingest
+        self.profiles = profiles
+
+    def route(
+        self, transitions: Sequence[Transition], stored: Mapping[MemberKey, StoredMember], message_id: str
+    ) -> Routed:
+        routed = Routed()
+        by_step: dict[str, list[Transition]] = {}
+        for t in current(transitions, stored):
+            owner = step_of(t.segment_id)
+            if owner is not None:
+                by_step.setdefault(owner[0], []).append(t)
+        for step_id, moves in by_step.items():
+            try:
+                step = self.steps.get(step_id)
+            except NotFound:
+                continue  # a step's own segment outlived it: nobody to tell
+            source = segment_step(step.get("config", {}))
+            if step.get("status") != ACTIVE or source is None:
+                continue  # a draft (reconfigured, not launched again) takes no users
+            own = step_segment_id(step_id)
+            entries = [
+                t for t in moves if t.segment_id == own and t.entered and (source.get("backfill") or not t.baseline)
+            ]
+            self._enter(step_id, step, entries, message_id, routed)
+            exits = [t for t in moves if not t.entered]
+            self._leave(step_id, source, exits, stored, message_id, routed)
+        return routed
+
+    def _enter(
+        self, step_id: str, step: dict[str, Any], entries: list[Transition], message_id: str, routed: Routed
+    ) -> None:
+        if not entries:
+            return
+        users = self.profiles.by_home([t.home for t in entries])
+        entering = [(t, users[t.home]) for t in entries if t.home in users]  # a profile deleted since: it exits next
+        match_fields = frozenset(MatchField(f) for f in step["config"].get("match_fields", []))
+        try:
+            answer = self.ingest.enter(
+                step_id, [u for _, u in entering], message_id, _entry_id(message_id, step_id, "in")
+            )
+        except Conflict:
+            return  # deactivated meanwhile
+        routed.entered[step_id] = answer["accepted"]
+        for t, user in entering:
+            prepared = prepare_user(user, match_fields)
+            if not isinstance(prepared, str):
+                routed.sent[(t.segment_id, t.braze_id)] = dict(prepared)
+
+    def _leave(
+        self,
+        step_id: str,
+        source: dict[str, Any],
+        exits: list[Transition],
+        stored: Mapping[MemberKey, StoredMember],
+        message_id: str,
+        routed: Routed,
+    ) -> None:
+        """Who leaves the audience: a user the step put there (its identifiers are kept) who left the step's own
+        segment while the step syncs exits, or was deleted, or withdrew consent: out of its consent segment, or out
+        of its own segment while still in the followed one."""
+        own = step_segment_id(step_id)
+        in_audience = {
+            t.braze_id: held.sent for t in exits if (held := stored.get((own, t.braze_id))) is not None and held.sent
+        }
+        leaving: dict[str, Transition] = {}
+        undecided = []
+        for t in exits:
+            if t.braze_id not in in_audience or t.braze_id in leaving:
+                continue  # never sent to the audience (or already removed by this message): nothing to remove
+            if t.segment_id != own or t.deleted or source.get("sync_exits"):
+                leaving[t.braze_id] = t
+            else:
+                undecided.append(t)
+        if undecided:  # out of the step's own segment, the step keeps those who left: was it consent?
+            still_in = self.profiles.memberships([t.home for t in undecided])
+            followed = source["segment_id"]
+            leaving.update({t.braze_id: t for t in undecided if followed in still_in.get(t.home, {})})
+        if not leaving:
+            return
+        users: list[Any] = [in_audience[braze_id] for braze_id in leaving]
+        try:
+            routed.left[step_id] = self.ingest.leave(step_id, users, message_id, _entry_id(message_id, step_id, "out"))
+        except Conflict:
+            return
+        routed.removed.update((own, braze_id) for braze_id in leaving)

@@ -1,0 +1,24 @@
+"""A step's source at launch (steps/ports.py, StepSources): a step that follows a segment must name one that exists,
+and once active it follows it (segments/service.py, `follow`: its own segment defined and computed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audience_sync.segments.service import SegmentService
+from audience_sync.steps.records import segment_step
+
+
+class SegmentStepSources:
+    def __init__(self, segments: SegmentService):
+        self.segments = segments
+
+    def problems(self, config: dict[str, Any]) -> list[dict[str, str]]:
+        source = segment_step(config)
+        return self.segments.problems(source["segment_id"]) if source else []
+
+    def launched(self, step_id: str, config: dict[str, Any]) -> None:
+        source = segment_step(config)
+        if source is not None:
+            entry_filters = list(config.get("entry_filters", []))
+            self.segments.follow(step_id, source["segment_id"], entry_filters, bool(source.get("sync_exits")))

@@ -1,0 +1,128 @@
+"""Sync steps that follow segments (contract v2 §5) on template.yaml in moto, LinkedIn = the sandbox: entries and
+exits of the segment (and of consent) flow through the one pipeline into the audience, with backfill, sync_exits,
+deletes, consent withdrawn, thin webhooks, and metrics that add up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from tests.integration.api.api_helpers import Api, sha256
+from tests.integration.platform.platform_support import Platform
+
+CONSENT = [{"attribute": "ad_tracking_enabled", "op": "eq", "value": True}]
+GOLD = {"name": "Gold", "filter": {"attribute": "plan", "op": "eq", "value": "gold"}}
+
+
+def _user(n: int, plan: str = "gold", consent: bool = True) -> dict[str, Any]:
+    return {"external_id": f"u{n}", "email": f"U{n}@Example.com", "plan": plan, "ad_tracking_enabled": consent}
+
+
+def _audience(api: Api, audience_id: str) -> set[str]:
+    reply = requests.get(f"{api.stack.sandbox.url}/_sandbox/segments/{audience_id}/members", timeout=10)
+    assert reply.status_code == 200, reply.text
+    return {m["userIds"][0]["idValue"] for m in reply.json()["members"]}
+
+
+def _emails(*numbers: int) -> set[str]:
+    return {sha256(f"u{n}@example.com") for n in numbers}
+
+
+def _settle(platform: Platform, api: Api) -> None:
+    """Profile writes, sweeps and memberships applied, then the batcher over what they queued."""
+    platform.settle()
+    api.settle()
+
+
+def _segment_metrics(api: Api, step_id: str) -> dict[str, int]:
+    api.settle()
+    reply = api.get(f"/v1/steps/{step_id}/metrics")
+    assert reply.status == 200, reply.text
+    return dict(reply.json)
+
+
+def test_a_step_follows_its_segment_and_consent_into_and_out_of_the_audience(platform: Platform) -> None:
+    api = Api(platform.stack)
+    key = platform.new_key("users.track", "users.delete")
+    users = [_user(1), _user(2), _user(3), _user(4, consent=False), _user(5, plan="free")]
+    assert platform.braze("/users/track", {"attributes": users}, key).status == 201
+    assert api.request("PUT", "/v1/segments/gold", GOLD).status == 200
+    _settle(platform, api)
+
+    source = {"type": "segment", "segment_id": "gold", "backfill": True, "sync_exits": True}
+    audience = api.active_step("follow", source=source, entry_filters=CONSENT)
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(1, 2, 3)  # backfilled; u4 without consent, u5 not gold
+
+    # in and out as it happens: u5 turns gold, u1 turns free, u2 withdraws consent, u3 is deleted
+    changes = [{"external_id": "u5", "plan": "gold"}, {"external_id": "u1", "plan": "free"}]
+    changes.append({"external_id": "u2", "ad_tracking_enabled": False})
+    assert platform.braze("/users/track", {"attributes": changes}, key).status == 201
+    assert platform.braze("/users/delete", {"external_ids": ["u3"]}, key).status == 202
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(5)
+
+    metrics = _segment_metrics(api, "follow")
+    assert (metrics["entered"], metrics["synced"], metrics["left"], metrics["removed"]) == (4, 4, 3, 3)
+    assert (metrics["pending"], metrics["errored"]) == (0, 0)
+    view = api.get("/v1/steps/follow").json
+    assert view["config"]["source"] == source
+
+
+def test_without_backfill_or_sync_exits_only_new_entries_go_but_consent_and_deletes_still_remove(
+    platform: Platform,
+) -> None:
+    api = Api(platform.stack)
+    key = platform.new_key("users.track", "users.delete")
+    platform.braze("/users/track", {"attributes": [_user(1), _user(2), _user(3, plan="free")]}, key)
+    api.request("PUT", "/v1/segments/gold", GOLD)
+    _settle(platform, api)
+    source = {"type": "segment", "segment_id": "gold"}
+    audience = api.active_step("new-only", source=source, entry_filters=CONSENT)
+    _settle(platform, api)
+    assert _audience(api, audience) == set()  # members at launch are not entered without backfill
+
+    platform.braze("/users/track", {"attributes": [{"external_id": "u3", "plan": "gold"}]}, key)
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(3)
+    leave = [{"external_id": "u3", "plan": "free"}]  # leaves the segment: stays, the step does not sync exits
+    platform.braze("/users/track", {"attributes": leave}, key)
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(3)
+    back = [{"external_id": "u3", "plan": "gold"}, {"external_id": "u3", "ad_tracking_enabled": False}]
+    platform.braze("/users/track", {"attributes": back}, key)  # back in the segment, but without consent: removed
+    _settle(platform, api)
+    assert _audience(api, audience) == set()
+    metrics = _segment_metrics(api, "new-only")
+    assert (metrics["entered"], metrics["synced"], metrics["left"], metrics["removed"]) == (1, 1, 1, 1)
+
+
+def test_a_segment_step_needs_its_segment_and_the_segment_cannot_go_while_followed(platform: Platform) -> None:
+    api = Api(platform.stack)
+    api.connect()
+    source = {"type": "segment", "segment_id": "nope"}
+    assert api.put_step("lost", source=source).status == 200
+    launched = api.launch("lost")
+    assert launched.status == 422, launched.text
+    assert ("source", "segment_not_found") in {(p["field"], p["code"]) for p in launched.json["error"]["details"]}
+    api.request("PUT", "/v1/segments/gold", GOLD)
+    api.active_step("follower", source={"type": "segment", "segment_id": "gold"})
+    deleted = api.request("DELETE", "/v1/segments/gold")
+    assert (deleted.status, deleted.json["error"]["code"]) == (409, "segment_in_use")
+    assert api.request("PUT", "/v1/segments/step:follower", GOLD).status == 400  # a step's own: not a client's
+    bad = api.put_step("bad", source={"type": "segment"})
+    assert bad.status == 400, bad.text
+
+
+def test_a_webhook_may_send_only_external_ids_and_the_profile_fills_the_rest(platform: Platform) -> None:
+    api = Api(platform.stack)
+    key = platform.new_key("users.track")
+    platform.braze("/users/track", {"attributes": [_user(1), _user(2, consent=False)]}, key)
+    platform.settle()
+    audience = api.active_step("thin", entry_filters=CONSENT)
+    reply = api.post_users("thin", [{"external_id": "u1"}, {"external_id": "u2"}, {"external_id": "ghost"}])
+    # u1 completed from its profile; u2's profile says no consent; ghost has no profile, so no consent either
+    assert reply.json == {"accepted": 1, "filtered": 2, "not_synced": 0}, reply.text
+    api.settle()
+    assert _audience(api, audience) == _emails(1)

@@ -1,0 +1,166 @@
+"""The segment router: a step's own segment's entries and exits into the pipeline (entries with the profile's
+identifiers, exits with the identifiers the entry was sent with), stale transitions dropped, consent and deletes
+removing users whatever the step says about exits, and message-derived ids so a redelivery counts once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from audience_sync.pipeline.ingest import IngestService
+from audience_sync.pipeline.messages import QueuedMessage
+from audience_sync.segments.membership import Transition, order_of
+from audience_sync.segments.ports import MemberKey, StoredMember
+from audience_sync.sources.profile_users import ProfileUser, complete, from_profile
+from audience_sync.sources.segment.router import SegmentRouter, keys_to_read
+from audience_sync.sources.webhook.models import WebhookUser
+from tests.unit.pipeline import test_ingest as ingest_fakes
+
+
+def step(**source: Any) -> dict[str, Any]:
+    base = dict(ingest_fakes.ACTIVE_STEP["config"])  # type: ignore[call-overload]
+    config = {**base, "source": {"type": "segment", "segment_id": "gold", **source}}
+    return {**ingest_fakes.ACTIVE_STEP, "config": config}
+
+
+@dataclass
+class FakeProfiles:
+    users: dict[str, ProfileUser] = field(default_factory=dict)
+    segments: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def by_home(self, homes: Sequence[str]) -> dict[str, ProfileUser]:
+        return {h: self.users[h] for h in homes if h in self.users}
+
+    def memberships(self, homes: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        return {h: self.segments.get(h, {}) for h in homes}
+
+
+def t(n: int, entered: bool, seq: int, segment: str = "step:s1", **flags: bool) -> Transition:
+    return Transition(
+        segment, f"u#x:u{n}", f"b{n}", f"u{n}", entered, "2026-12-05T12:00:00.000Z", order_of(seq), **flags
+    )
+
+
+def user(n: int) -> ProfileUser:
+    return ProfileUser(external_id=f"u{n}", email=f"u{n}@example.com")
+
+
+def router(item: dict[str, Any], profiles: FakeProfiles | None = None) -> tuple[SegmentRouter, ingest_fakes.FakeQueue]:
+    queue = ingest_fakes.FakeQueue()
+    ingest = IngestService(ingest_fakes.FakeStepRepository(item), queue, now_ms=lambda: 1_790_000_100_000)
+    return SegmentRouter(
+        ingest_fakes.FakeStepRepository(item),
+        ingest,
+        profiles or FakeProfiles({f"u#x:u{n}": user(n) for n in range(5)}),
+    ), queue
+
+
+def sent(n: int) -> dict[str, Any]:
+    return {"x": f"u{n}", "e": f"hash-of-u{n}"}
+
+
+def test_entries_enter_with_the_profiles_identifiers_and_are_kept_for_their_removal() -> None:
+    route, queue = router(step())
+    routed = route.route([t(1, True, 1), t(2, True, 1, baseline=True)], {}, "m-1")
+    (message,) = queue.messages()
+    assert [x["x"] for x in message.users] == ["u1"]  # a baseline entry only when the step backfills
+    assert (message.target.action, message.target.leaving, message.entry) == (
+        "add",
+        False,
+        {"entered": 1, "proceeded": 1},
+    )
+    assert set(routed.sent) == {("step:s1", "b1")} and routed.sent[("step:s1", "b1")]["x"] == "u1"
+    backfilled, queue = router(step(backfill=True))
+    backfilled.route([t(2, True, 1, baseline=True)], {}, "m-1")
+    assert [x["x"] for m in queue.messages() for x in m.users] == ["u2"]
+
+
+def test_a_redelivered_message_queues_the_same_chunk_ids_and_a_stale_transition_nothing() -> None:
+    route, queue = router(step())
+    route.route([t(1, True, 2)], {}, "m-1")
+    route.route([t(1, True, 2)], {("step:s1", "b1"): StoredMember(order_of(2), True)}, "m-1")  # the same, again
+    first, second = queue.messages()
+    assert first.chunk_id == second.chunk_id and first.bucket == second.bucket
+    stale: Mapping[MemberKey, StoredMember] = {("step:s1", "b1"): StoredMember(order_of(3), False)}
+    assert route.route([t(1, True, 2)], stale, "m-2").entered == {}
+    assert len(queue.messages()) == 2
+
+
+def test_exits_remove_with_the_identifiers_sent_when_the_step_syncs_exits_or_the_user_is_gone() -> None:
+    held = {("step:s1", f"b{n}"): StoredMember(order_of(1), True, sent(n)) for n in (1, 2, 3)}
+    syncing, queue = router(step(sync_exits=True))
+    routed = syncing.route([t(1, False, 2), t(4, False, 2)], held, "m-1")  # u4 was never sent: nothing to remove
+    (message,) = queue.messages()
+    assert (message.target.action, message.target.leaving, message.entry) == ("remove", True, {"left": 1})
+    assert message.users == [sent(1)]
+    assert routed.removed == {("step:s1", "b1")}
+
+    profiles = FakeProfiles(segments={"u#x:u2": {"gold": "t"}, "u#x:u3": {}})
+    keeping, queue = router(step(), profiles)  # no sync_exits: only deletes and consent remove
+    keeping.route([t(1, False, 2, deleted=True), t(2, False, 2), t(3, False, 2)], held, "m-1")
+    # u1 deleted; u2 still in the segment, so out of the step's own for its consent; u3 left the segment: stays
+    assert [x["x"] for x in queue.messages()[0].users] == ["u1", "u2"]
+
+
+def test_leaving_the_consent_segment_removes_a_user_the_step_kept_after_it_left_the_segment() -> None:
+    consent_exit = t(1, False, 5, segment="consent:s1")
+    assert keys_to_read([consent_exit]) == [("consent:s1", "b1"), ("step:s1", "b1")]
+    held = {("step:s1", "b1"): StoredMember(order_of(2), False, sent(1))}  # out of the step's own, still in audience
+    route, queue = router(step())
+    routed = route.route([consent_exit, t(2, True, 1, segment="consent:s1")], held, "m-1")
+    assert queue.messages()[0].users == [sent(1)]  # the consent entry of u2 enters nothing
+    assert routed.removed == {("step:s1", "b1")}
+
+
+def test_a_draft_or_unknown_step_takes_nothing() -> None:
+    route, queue = router({**step(), "status": "draft"})
+    assert route.route([t(1, True, 1)], {}, "m-1").entered == {}
+    assert queue.sent == []
+
+
+def test_a_profile_becomes_a_user_and_a_thin_webhook_user_is_completed_from_it() -> None:
+    doc = {
+        "braze_id": "b1",
+        "external_id": "u1",
+        "fields": {"email": "u1@example.com", "first_name": "Ana", "last_name": "Ruiz", "country": "KR"},
+        "custom": {
+            "android_gaid": "gaid-1",
+            "ad_tracking_enabled": True,
+            "seen": {"$time": "2026-12-01T00:00:00.000Z"},
+        },
+    }
+    profile = from_profile(doc)
+    assert (profile.email, profile.first_name, profile.last_name, profile.android_gaid) == (
+        "u1@example.com",
+        "Ana",
+        "Ruiz",
+        "gaid-1",
+    )
+    assert profile.lookup("country") == "KR" and profile.lookup("seen") == "2026-12-01T00:00:00.000Z"
+
+    class Profiles:
+        def by_external_id(self, ids: Any) -> dict[str, ProfileUser]:
+            return {i: profile for i in ids if i == "u1"}
+
+    thin, full = WebhookUser(external_id="u1", attributes={"vip": True}), WebhookUser(external_id="u1", email="x@y.io")
+    completed_thin, completed_full = complete([thin, full], Profiles())  # type: ignore[arg-type]
+    assert (completed_thin.email, completed_thin.lookup("ad_tracking_enabled"), completed_thin.lookup("vip")) == (
+        "u1@example.com",
+        True,
+        True,
+    )
+    assert completed_full == full  # it carries an identifier: sent as it came
+
+
+def test_queued_messages_of_leaving_users_count_removed_not_synced() -> None:
+    from audience_sync.core.metrics import public_metrics
+
+    shown = public_metrics({"entered": 3, "synced": 2, "left": 2, "removed": 1, "errored": 1}, follows_segment=True)
+    assert (shown["pending"], shown["left"], shown["removed"]) == (1, 2, 1)
+    assert "left" not in public_metrics({"entered": 1})
+    assert QueuedMessage.model_validate_json(
+        '{"chunk_id": "c", "step_id": "s", "users": [], "entry": {"left": 1}, "first_enqueued_at": 1, '
+        '"target": {"connection_id": "linkedin", "ad_account_id": "1", "audience_id": "2", "action": "remove", '
+        '"leaving": true}}'
+    ).target.leaving
