@@ -88,7 +88,12 @@ def _profiles(results: Results, quick: bool, progress: Any) -> None:
         200 if quick else burst_requests, users=100_000, latency_ms=0.0, crash_rate=0.01, progress=progress
     )
     api_ms = profiles.api_ms_per_request(50 if quick else 200)
-    results.update_cost, results.read_your_writes, results.segment_freshness = profiles_stack.measure(
+    (
+        results.update_cost,
+        results.read_your_writes,
+        results.segment_freshness,
+        results.segment_to_linkedin,
+    ) = profiles_stack.measure(
         api_ms, results.writer.ms_per_message, 40 if quick else 100, users=1_500, progress=progress
     )
 

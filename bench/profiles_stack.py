@@ -4,7 +4,8 @@ queue polled as Lambda polls it):
   bench/prices.py), next to the floor: API Gateway's requests plus one DynamoDB write unit per update;
 - read-your-writes at light load: from a /users/track 201 to the value visible in /users/export/ids;
 - segment freshness at light load: from a /users/track 201 to the user's entry or exit visible in the segment's
-  members (/v1/segments/{id}/members: the writer's evaluation and the membership function both passed).
+  members (/v1/segments/{id}/members: the writer's evaluation and the membership function both passed), and to the
+  LinkedIn request that carries a user entering a segment a sync step follows (the sandbox's arrival log).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def measure(
     requests_count: int = 200,
     users: int = 3_000,
     progress: Callable[[str], None] | None = None,
-) -> tuple[UpdateCost, ReadYourWrites, SegmentFreshness]:
+) -> tuple[UpdateCost, ReadYourWrites, SegmentFreshness, SegmentFreshness]:
     """`api_ms` and `writer_ms_per_message`: the functions' durations measured against stand-ins that wait as long
     as AWS would (bench/profiles.py): in moto, in this process, DynamoDB's conditional writes cost far more than in
     AWS and every thread shares one core, so wall clock here would bill moto. Everything else is counted here."""
@@ -172,7 +173,8 @@ def measure(
         cost = UpdateCost(updates, per_million_users(usage(modelled)), calls, moto)
         latency = _read_your_writes(stack, key, 40, progress)
         freshness = _segment_freshness(stack, key, 40, progress)
-    return cost, latency, freshness
+        to_linkedin = _segment_to_linkedin(stack, key, 30, progress)
+    return cost, latency, freshness, to_linkedin
 
 
 def _settle(stack: BenchStack) -> None:
@@ -265,4 +267,40 @@ def _segment_freshness(
     )
     if progress:
         progress(f"segment freshness: p50 {statistics.median(seconds):.2f} s over {writes} writes")
+    return SegmentFreshness(seconds, stack.service.config.flush_seconds)
+
+
+def _segment_to_linkedin(
+    stack: BenchStack, key: str, writes: int, progress: Callable[[str], None] | None
+) -> SegmentFreshness:
+    """A step follows the segment "fresh"; users enter it one at a time: seconds from each /users/track 201 to the
+    LinkedIn request that carries the user."""
+    import hashlib
+
+    from bench.latency import ArrivalLog
+
+    arrivals = ArrivalLog()
+    arrivals.install(stack.service.sandbox)
+    stack.connect_and_launch("fresh-step", "Segment freshness", source={"type": "segment", "segment_id": "fresh"})
+    time.sleep(6)  # LinkedIn accepts users 5 s after an audience is created
+    session = requests.Session()
+    seconds: list[float] = []
+    for n in range(writes):
+        email = f"fresh-{n}@example.com"
+        hashed = hashlib.sha256(email.encode()).hexdigest()
+        body = {"attributes": [{"external_id": f"to-linkedin-{n}", "email": email, "fresh": True}]}
+        _track(stack, key, body, session)
+        answered = time.time()
+        while True:
+            with arrivals.lock:
+                arrived = arrivals.first_seen.get(hashed)
+            if arrived is not None:
+                break
+            if time.time() - answered > 60:
+                raise RuntimeError("a segment entry did not reach LinkedIn within 60 s")
+            time.sleep(0.02)  # polling the sandbox's arrival log
+        seconds.append(arrived - answered)
+        time.sleep(0.1)
+    if progress:
+        progress(f"segment to LinkedIn: p50 {statistics.median(seconds):.2f} s over {writes} writes")
     return SegmentFreshness(seconds, stack.service.config.flush_seconds)

@@ -59,6 +59,7 @@ class Results:
     update_cost: UpdateCost | None = None
     read_your_writes: ReadYourWrites | None = None
     segment_freshness: SegmentFreshness | None = None
+    segment_to_linkedin: SegmentFreshness | None = None
     segment_evaluation: EvaluationResult | None = None
 
 
@@ -231,6 +232,18 @@ def segment_rows(results: Results) -> list[Row]:
                 "segment freshness",
                 f"p50 {f.p50:.2f} s / p99 {f.p99:.2f} s from the 201 to the entry or exit in the members "
                 f"({len(f.seconds)} writes)",
+                f"p99 <= {bound} s",
+                f.p99 <= bound,
+            )
+        )
+    if results.segment_to_linkedin:
+        f = results.segment_to_linkedin
+        bound = 2 * f.flush_seconds + 1
+        out.append(
+            Row(
+                "segment to LinkedIn",
+                f"p50 {f.p50:.2f} s / p99 {f.p99:.2f} s from the 201 to the LinkedIn request carrying the user "
+                f"({len(f.seconds)} entries, a step following the segment)",
                 f"p99 <= {bound} s",
                 f.p99 <= bound,
             )

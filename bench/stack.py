@@ -92,7 +92,8 @@ class BenchStack:
         self.logs.bytes = 0
         self.api_requests = 0
 
-    def connect_and_launch(self, step_id: str, audience: str) -> str:
+    def connect_and_launch(self, step_id: str, audience: str, **config: Any) -> str:
+        """Connect LinkedIn (the sandbox approves at once) and launch a step; `config` adds to its config."""
         authorize = requests.get(f"{self.url}/v1/connections/linkedin/authorize", headers=self.headers, timeout=30)
         authorize.raise_for_status()
         step = {
@@ -101,6 +102,7 @@ class BenchStack:
             "audience": {"name": audience},
             "action": "add",
             "match_fields": ["email"],
+            **config,
         }
         requests.put(f"{self.url}/v1/steps/{step_id}", json=step, headers=self.headers, timeout=30).raise_for_status()
         launch = requests.post(f"{self.url}/v1/steps/{step_id}/launch", headers=self.headers, timeout=30)
