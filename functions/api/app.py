@@ -234,7 +234,9 @@ def revoke_data_import_key(key_id: str):
     "/v1/cohorts",
     summary="The partners' cohorts (the cohort import): names, and the ids that named no user here",
     responses={
-        **success(200, '{"cohorts": [{"partner", "cohort_id", "name", "created_at", "updated_at", "ignored_ids"}]}'),
+        **success(
+            200, '{"cohorts": [{"partner", "cohort_id", "name", "created_at", "updated_at", "ignored_ids", "members"}]}'
+        ),
         **error_responses(503),
     },
 )

@@ -47,6 +47,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = services().profile_writer.write(_messages(event.get("Records", [])))
     if report.cohort_ignored:  # ids of a partner's cohort that named no user here, counted per cohort
         services().cohort_store.add_ignored(report.cohort_ignored)
+    members = {cohort: n for cohort, n in report.cohort_members.items() if n}
+    if members:  # each cohort's members joined less left
+        services().cohort_store.add_members(members)
     profile_metrics.publish(report)
+    profile_metrics.publish_cohorts(report.cohort_members)
     logger.info("profile batch written", extra={"records": len(event.get("Records", [])), "report": vars(report)})
     return {"batchItemFailures": []}

@@ -64,6 +64,7 @@ def test_a_segment_audience_becomes_cohort_memberships_of_known_users(platform: 
     listed = {c["cohort_id"]: c for c in _listed(platform)}
     assert (listed["aud_1"]["name"], listed["aud_1"]["created_at"]) == ("High value", "2026-12-05T10:00:00Z")
     assert listed["aud_1"]["ignored_ids"] == 2  # ghost (no such user, none created) and the device id
+    assert listed["aud_1"]["members"] == 1  # u1 (u2 joined and left in one request)
 
 
 @pytest.mark.parametrize(

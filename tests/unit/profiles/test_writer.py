@@ -346,13 +346,20 @@ def test_cohort_changes_join_and_leave_known_users_once_and_count_the_unknown() 
     joined = _cohort({"cohort_changes": [{"user_ids": ["u1", "u2", "ghost"]}]})
     report = world.writer.write(joined)
     assert report.cohort_ignored == {"segment:aud": 1} and report.applied == 2
-    assert world.writer.write(joined).skipped == 2  # delivered again: nothing applied twice
-    world.write(_cohort({"cohort_changes": [{"user_ids": ["u2"], "should_remove": True}]}))
+    assert report.cohort_members == {"segment:aud": 2}
+    again = world.writer.write(joined)  # delivered again: nothing applied twice, nor counted
+    assert again.skipped == 2 and +again.cohort_members == {}
+    left = world.writer.write(_cohort({"cohort_changes": [{"user_ids": ["u2"], "should_remove": True}]}))
+    assert left.cohort_members == {"segment:aud": -1}
     puts = len(world.store.calls)
     assert world.writer.write(_cohort({"cohort_changes": [{"user_ids": ["u2"], "should_remove": True}]})).skipped == 1
     assert [c for c in world.store.calls[puts:] if c[0] == "put"] == []  # no change, no write
     assert _cohorts_of(world, "u1") == ["segment:aud"]
     assert _cohorts_of(world, "u2") == []
     assert world.user("ghost") is None  # never created
-    world.write(merged({"external_id": "u2"}, {"external_id": "u1"}))
+    moved = world.writer.write(merged({"external_id": "u2"}, {"external_id": "u1"}))
     assert _cohorts_of(world, "u2") == ["segment:aud"]  # memberships follow a merge
+    assert +moved.cohort_members == {}  # the same member count: u1's membership is now u2's
+    world.write(_cohort({"cohort_changes": [{"user_ids": ["u3"]}]}), tracked(attributes=[{"external_id": "u3"}]))
+    gone = world.writer.write(deleted(external_ids=["u2"]))
+    assert gone.cohort_members == {"segment:aud": -1}

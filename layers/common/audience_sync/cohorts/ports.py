@@ -17,7 +17,11 @@ class CohortStore(Protocol):
         """Add to each cohort's count of ids that named no user here (created at 0 if the cohort is unnamed)."""
         ...
 
+    def add_members(self, counts: Mapping[str, int]) -> None:
+        """Add to each cohort's count of members (joined less left)."""
+        ...
+
     def list(self) -> list[dict[str, Any]]:
-        """Every cohort named or with ignored ids: `partner`, `cohort_id`, `name`, `created_at`, `updated_at`,
-        `ignored_ids` (the name and times null until it is named)."""
+        """Every cohort named, with members or with ignored ids: `partner`, `cohort_id`, `name`, `created_at`,
+        `updated_at`, `ignored_ids`, `members` (the name and times null until it is named)."""
         ...

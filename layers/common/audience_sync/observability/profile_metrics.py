@@ -4,6 +4,7 @@ count per day); profiles created and deleted."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -33,3 +34,10 @@ class Counts(Protocol):
 
 def publish(report: Counts) -> None:
     emf.publish({name: (MetricUnit.Count, [getattr(report, field)]) for name, field in METRICS.items()})
+
+
+def publish_cohorts(members: Mapping[str, int]) -> None:
+    """Per cohort (`partner:cohort_id`), its members joined less left in the batch (the dashboard sums them)."""
+    for cohort, n in sorted(members.items()):
+        if n:
+            emf.count("CohortMembersChange", n, {"Cohort": cohort})

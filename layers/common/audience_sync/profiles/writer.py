@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ class WriteReport:
     cohort_ignored: dict[str, int] = field(default_factory=dict)  # per cohort: changes for users not here
     created: int = 0  # profiles created
     deleted: int = 0  # profiles deleted (by a delete, or merged into another)
+    # per cohort: members joined less members left, in writes that succeeded (docs/profiles.md, "Cohorts")
+    cohort_members: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -90,6 +93,7 @@ class _Pending:
     operations: int = 0
     points: int = 0
     created: bool = False
+    cohorts: Counter[str] = field(default_factory=Counter)  # members joined less left, counted once written
 
 
 @dataclass
@@ -290,6 +294,7 @@ class _Session:
         profile.doc["updated_at"] = self.now
         self.rebuild.setdefault(profile.key, []).append((message, operation))
         self._touch(profile, message, points)
+        self.pending[profile.key].cohorts[operation["cohort"]] += 1 if operation["member"] else -1
 
     def _seen(self, item: Item, message: Message) -> bool:
         return message.token in self.seen_tokens.get(item.key, {}).get(message.group, ())
@@ -476,6 +481,12 @@ class _Session:
     ) -> None:
         """Into the kept profile: the source's aliases; with `take_data` its fields and attributes the kept one lacks
         and its event and purchase summaries added up (all of it when the user moved)."""
+        # memberships of the merged-away user that the kept one does not take over: a member fewer
+        lost = (
+            []
+            if moved
+            else [c for c in source.doc.get("cohorts", []) if c in kept.doc.get("cohorts", []) or not take_data]
+        )
         if not moved:
             for alias in source.doc.get("aliases", []):
                 if alias not in kept.doc["aliases"]:
@@ -497,6 +508,7 @@ class _Session:
         record.append([message.token, source.pk])
         del record[:-MAX_TOKENS]
         self._touch(kept, message, 0, created=moved, count=False)
+        self.pending[kept.key].cohorts.subtract(lost)
 
     def _delete(self, message: Message, operation: dict[str, Any]) -> None:
         """/users/delete: the profile, its summaries and every pointer to it."""
@@ -523,6 +535,7 @@ class _Session:
             self.store.delete(named)
         self._count()
         self.report.deleted += 1
+        self.report.cohort_members.subtract(profile.doc.get("cohorts", []))
 
     # ---- writing -------------------------------------------------------------------------------------------
     def _flush(self, merging: bool = False) -> None:
@@ -609,6 +622,7 @@ class _Session:
             self.report.applied += entry.operations
             self.report.data_points += entry.points
             self.report.created += 1 if entry.created else 0
+            self.report.cohort_members.update(entry.cohorts)
             self.seen_tokens[item.key] = {g: list(t) for g, t in item.tokens.items()}
 
     def _shrink(self, entry: _Pending) -> None:

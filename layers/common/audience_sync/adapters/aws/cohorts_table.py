@@ -46,6 +46,16 @@ class DynamoCohortStore:
                 ExpressionAttributeValues={":partner": partner, ":cohort_id": cohort_id, ":n": count},
             )
 
+    @translated("cohorts.add_members")
+    def add_members(self, counts: Mapping[str, int]) -> None:
+        for cohort, count in counts.items():
+            partner, _, cohort_id = cohort.partition(":")
+            self.table.update_item(
+                Key={"cohort": cohort},
+                UpdateExpression="SET partner = :partner, cohort_id = :cohort_id ADD members :n",
+                ExpressionAttributeValues={":partner": partner, ":cohort_id": cohort_id, ":n": count},
+            )
+
     @translated("cohorts.list")
     def list(self) -> list[dict[str, Any]]:
         cohorts: list[dict[str, Any]] = []
@@ -62,6 +72,7 @@ class DynamoCohortStore:
                         "created_at": plain.get("created_at"),
                         "updated_at": plain.get("updated_at"),
                         "ignored_ids": int(plain.get("ignored_ids", 0)),
+                        "members": int(plain.get("members", 0)),
                     }
                 )
             if "LastEvaluatedKey" not in page:
