@@ -224,7 +224,10 @@ _SCALAR_SIZE = {
 }
 
 
-def _wire_value_size(value: dict[str, Any]) -> int:
+def _wire_value_size(value: Any) -> int:
+    if not (isinstance(value, dict) and len(value) == 1 and next(iter(value)) in {*_SCALAR_SIZE, "L", "M"}):
+        # a Table resource's answer, already turned into plain values by boto3 before this hook saw it
+        return len(json.dumps(value, default=str).encode())
     ((kind, inner),) = value.items()
     if kind == "L":
         return 3 + sum(1 + _wire_value_size(v) for v in inner)
