@@ -222,32 +222,22 @@ def profile_rows(results: Results) -> list[Row]:
     return out + segment_rows(results)
 
 
+def _latency_row(metric: str, result: LatencyResult, what: str, bound: float) -> Row:
+    return Row(
+        metric, f"p50 {result.p50:.2f} s / p99 {result.p99:.2f} s {what}", f"p99 <= {bound} s", result.p99 <= bound
+    )
+
+
 def segment_rows(results: Results) -> list[Row]:
     out: list[Row] = []
     if results.segment_freshness:
         f = results.segment_freshness
-        bound = f.flush_seconds + 1
-        out.append(
-            Row(
-                "segment freshness",
-                f"p50 {f.p50:.2f} s / p99 {f.p99:.2f} s from the 201 to the entry or exit in the members "
-                f"({len(f.seconds)} writes)",
-                f"p99 <= {bound} s",
-                f.p99 <= bound,
-            )
-        )
+        what = f"from the 201 to the entry or exit in the members ({len(f.seconds)} writes)"
+        out.append(_latency_row("segment freshness", f, what, f.flush_seconds + 1))
     if results.segment_to_linkedin:
         f = results.segment_to_linkedin
-        bound = 2 * f.flush_seconds + 1
-        out.append(
-            Row(
-                "segment to LinkedIn",
-                f"p50 {f.p50:.2f} s / p99 {f.p99:.2f} s from the 201 to the LinkedIn request carrying the user "
-                f"({len(f.seconds)} entries, a step following the segment)",
-                f"p99 <= {bound} s",
-                f.p99 <= bound,
-            )
-        )
+        what = f"from the 201 to the LinkedIn request carrying the user ({len(f.seconds)} entries, a step following it)"
+        out.append(_latency_row("segment to LinkedIn", f, what, 2 * f.flush_seconds + 1))
     if results.segment_evaluation:
         e = results.segment_evaluation
         cost = evaluation_cost(e)

@@ -66,6 +66,3 @@ class SegmentIndex:
             for segment in self.by_key.get(key, ()):
                 found[segment.segment_id] = segment
         return list(found.values())
-
-
-EMPTY = SegmentIndex(())

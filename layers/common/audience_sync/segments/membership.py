@@ -65,6 +65,19 @@ def order_of(sequence: int) -> str:
     return f"{sequence:012d}"
 
 
+def view_of(
+    profile: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]], purchases: Mapping[str, Mapping[str, Any]]
+) -> ProfileView:
+    """A profile document, with its event and purchase summaries, as filters read it."""
+    return ProfileView(
+        fields=profile.get("fields", {}),
+        custom=profile.get("custom", {}),
+        cohorts=profile.get("cohorts", ()),
+        events=events,
+        purchases=purchases,
+    )
+
+
 def changes(
     segments: Iterable[Segment], profile: Mapping[str, Any], view: ProfileView, now: dt.datetime
 ) -> list[tuple[str, bool]]:

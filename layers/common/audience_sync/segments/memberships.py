@@ -10,7 +10,6 @@ from typing import Any
 from audience_sync.profiles.ports import Item
 from audience_sync.profiles.values import format_time
 from audience_sync.segments import membership
-from audience_sync.segments.filters import ProfileView
 from audience_sync.segments.index import ALL, SegmentIndex, operation_keys
 from audience_sync.segments.membership import Transition
 from audience_sync.segments.ports import MembershipSink, SegmentSource
@@ -62,13 +61,7 @@ class BatchMemberships:
             others = (changed or set()) - {"b:" + b for b in baseline}
             baseline -= {s.segment_id for s in self.index.affected(others)}
         doc = profile.doc
-        view = ProfileView(
-            fields=doc.get("fields", {}),
-            custom=doc.get("custom", {}),
-            cohorts=doc.get("cohorts", ()),
-            events=events,
-            purchases=purchases,
-        )
+        view = membership.view_of(doc, events, purchases)
         found = membership.changes(segments, doc, view, now)
         if not found:
             return []

@@ -26,8 +26,7 @@ from audience_sync.profiles.document import EVENT_PREFIX, PROFILE, PURCHASE_PREF
 from audience_sync.profiles.operations import Queued, encode
 from audience_sync.profiles.ports import Item
 from audience_sync.segments.definitions import Segment
-from audience_sync.segments.filters import ProfileView
-from audience_sync.segments.membership import MEMBERSHIPS
+from audience_sync.segments.membership import MEMBERSHIPS, view_of
 from audience_sync.segments.ports import SegmentSource
 
 PARTS = 8
@@ -114,12 +113,10 @@ class Sweep:
             if not _is_profile(item):
                 continue
             activity = self.profiles.items_of(item.pk) if reads_activity else []
-            view = ProfileView(
-                fields=item.doc.get("fields", {}),
-                custom=item.doc.get("custom", {}),
-                cohorts=item.doc.get("cohorts", ()),
-                events={i.sk[len(EVENT_PREFIX) :]: i.doc for i in activity if i.sk.startswith(EVENT_PREFIX)},
-                purchases={i.sk[len(PURCHASE_PREFIX) :]: i.doc for i in activity if i.sk.startswith(PURCHASE_PREFIX)},
+            view = view_of(
+                item.doc,
+                {i.sk[len(EVENT_PREFIX) :]: i.doc for i in activity if i.sk.startswith(EVENT_PREFIX)},
+                {i.sk[len(PURCHASE_PREFIX) :]: i.doc for i in activity if i.sk.startswith(PURCHASE_PREFIX)},
             )
             current = item.doc.get(MEMBERSHIPS, {})
             differ = [s.segment_id for s in segments if s.filter.matches(view, now) != (s.segment_id in current)]
