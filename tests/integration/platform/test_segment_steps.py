@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 
+from audience_sync.segments.filters import MAX_DEPTH
 from tests.integration.api.api_helpers import Api, sha256
 from tests.integration.platform.platform_support import Platform
 
@@ -98,6 +99,26 @@ def test_without_backfill_or_sync_exits_only_new_entries_go_but_consent_and_dele
     assert (metrics["entered"], metrics["synced"], metrics["left"], metrics["removed"]) == (1, 1, 1, 1)
 
 
+def test_a_user_kept_after_leaving_the_segment_is_removed_when_deleted(platform: Platform) -> None:
+    """No sync_exits and no entry filters: the step keeps those who leave, until they are deleted."""
+    api = Api(platform.stack)
+    key = platform.new_key("users.track", "users.delete")
+    platform.braze("/users/track", {"attributes": [_user(1), _user(2)]}, key)
+    api.request("PUT", "/v1/segments/gold", GOLD)
+    _settle(platform, api)
+    audience = api.active_step("keeper", source={"type": "segment", "segment_id": "gold", "backfill": True})
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(1, 2)
+    platform.braze("/users/track", {"attributes": [{"external_id": f"u{n}", "plan": "free"} for n in (1, 2)]}, key)
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(1, 2)  # both left the segment: kept
+    assert platform.braze("/users/delete", {"external_ids": ["u1"]}, key).status == 202
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(2)
+    metrics = _segment_metrics(api, "keeper")
+    assert (metrics["entered"], metrics["left"], metrics["removed"], metrics["pending"]) == (2, 1, 1, 0)
+
+
 def test_a_segment_step_needs_its_segment_and_the_segment_cannot_go_while_followed(platform: Platform) -> None:
     api = Api(platform.stack)
     api.connect()
@@ -111,6 +132,17 @@ def test_a_segment_step_needs_its_segment_and_the_segment_cannot_go_while_follow
     deleted = api.request("DELETE", "/v1/segments/gold")
     assert (deleted.status, deleted.json["error"]["code"]) == (409, "segment_in_use")
     assert api.request("PUT", "/v1/segments/step:follower", GOLD).status == 400  # a step's own: not a client's
+    assert api.put_step("own", source={"type": "segment", "segment_id": "step:follower"}).status == 200
+    own = api.launch("own")  # nor a segment to follow
+    assert ("source", "invalid_segment_id") in {(p["field"], p["code"]) for p in own.json["error"]["details"]}
+    # a filter the follower cannot take with its entry filters is refused whole: the segment keeps its filter
+    api.active_step("consenting", source={"type": "segment", "segment_id": "gold"}, entry_filters=CONSENT)
+    deepest: dict[str, Any] = GOLD["filter"]
+    for _ in range(MAX_DEPTH):
+        deepest = {"not": deepest}
+    refused = api.request("PUT", "/v1/segments/gold", {"name": "Gold", "filter": deepest})
+    assert refused.status == 422 and refused.json["error"]["details"][0]["code"] == "segment_too_complex"
+    assert api.get("/v1/segments/gold").json["filter"] == GOLD["filter"]
     bad = api.put_step("bad", source={"type": "segment"})
     assert bad.status == 400, bad.text
 

@@ -8,9 +8,16 @@ from typing import Any
 import pytest
 
 from audience_sync.core.errors import Invalid, LaunchInvalid
-from audience_sync.segments.definitions import MAX_FILTER_BYTES, own_segment_id, parse_request, step_of
+from audience_sync.segments.definitions import (
+    MAX_FILTER_BYTES,
+    Segment,
+    SegmentRequest,
+    own_segment_id,
+    parse_request,
+    step_of,
+)
 from audience_sync.segments.filters import MAX_DEPTH, FilterError, ProfileView, parse
-from audience_sync.segments.steps import consent_segment, entry_leaf, step_segment
+from audience_sync.segments.steps import consent_filter, entry_leaf, step_segment
 from tests.unit.profiles.profile_support import NOW
 
 PLAN = {"attribute": "plan", "op": "eq", "value": "gold"}
@@ -41,11 +48,10 @@ def test_a_filter_over_the_stored_size_is_refused_before_it_reaches_the_table() 
 
 
 def test_the_steps_own_ids_are_reserved() -> None:
-    for reserved in ("step:a", "consent:a"):
-        with pytest.raises(Invalid):
-            own_segment_id(reserved)
+    with pytest.raises(Invalid):
+        own_segment_id("step:a")
     assert own_segment_id("stepper") == "stepper"
-    assert (step_of("step:a:b"), step_of("consent:x"), step_of("gold")) == (("a:b", "step"), ("x", "consent"), None)
+    assert (step_of("step:a:b"), step_of("gold")) == ("a:b", None)
 
 
 @pytest.mark.parametrize(
@@ -64,17 +70,18 @@ def test_entry_filters_become_leaves_of_the_same_meaning(rule: dict[str, Any], l
 
 def test_a_steps_own_segment_is_the_followed_filter_and_its_consent() -> None:
     consent = [{"attribute": "ad_tracking_enabled", "op": "eq", "value": True}]
-    own = step_segment("s1", "gold", PLAN, consent)
+    own = step_segment("s1", "gold", PLAN, consent, sync_exits=True)
     assert own.follows == "gold" and own.filter.reads == frozenset({"a:plan", "a:ad_tracking_enabled"})
+    assert not own.sticky and own.keep is None
     gold_without_consent = ProfileView(custom={"plan": "gold", "ad_tracking_enabled": False})
     assert parse(PLAN).matches(gold_without_consent, NOW) and not own.filter.matches(gold_without_consent, NOW)
-    assert consent_segment("s1", consent).filter.reads == frozenset({"a:ad_tracking_enabled"})
-    assert step_segment("s1", "gold", PLAN, []).filter.raw == PLAN
+    assert consent_filter(consent).reads == frozenset({"a:ad_tracking_enabled"})
+    assert step_segment("s1", "gold", PLAN, [], sync_exits=True).filter.raw == PLAN
     deepest: dict[str, Any] = PLAN
     for _ in range(MAX_DEPTH):
         deepest = {"not": deepest}
     with pytest.raises(LaunchInvalid) as caught:
-        step_segment("s1", "deep", deepest, consent)
+        step_segment("s1", "deep", deepest, consent, sync_exits=True)
     assert caught.value.details[0]["code"] == "segment_too_complex"
 
 
@@ -87,3 +94,36 @@ def test_regexes_run_in_linear_time_and_those_that_need_backtracking_are_refused
         with pytest.raises(FilterError) as caught:
             parse({"attribute": "nick", "op": "matches_regex", "value": needs_backtracking})
         assert caught.value.path == "/value"
+
+
+def _stored(request: SegmentRequest) -> Segment:
+    return Segment("step:s1", "", "", request.filter, "t", "t", 1, request.follows, request.sticky, request.keep)
+
+
+@pytest.mark.parametrize(
+    ("profile", "member_now", "member_after"),
+    [
+        ({"plan": "gold", "ad_tracking_enabled": True}, False, True),  # in the segment, with consent: enters
+        ({"plan": "gold", "ad_tracking_enabled": False}, False, False),  # no consent: does not enter
+        ({"plan": "free", "ad_tracking_enabled": True}, False, False),  # not in the segment: does not enter
+        ({"plan": "free", "ad_tracking_enabled": True}, True, True),  # left the segment, kept: consent holds
+        ({"plan": "free", "ad_tracking_enabled": False}, True, False),  # ... until consent goes
+        ({"plan": "gold", "ad_tracking_enabled": False}, True, False),  # in the segment, consent withdrawn
+    ],
+)
+def test_a_step_that_keeps_leavers_has_a_sticky_segment_held_by_consent(
+    profile: dict[str, Any], member_now: bool, member_after: bool
+) -> None:
+    consent = [{"attribute": "ad_tracking_enabled", "op": "eq", "value": True}]
+    own = _stored(step_segment("s1", "gold", PLAN, consent, sync_exits=False))
+    assert own.sticky and own.reads == frozenset({"a:plan", "a:ad_tracking_enabled"})
+    assert own.admits(ProfileView(custom=profile), NOW, member_now) is member_after
+
+
+def test_without_entry_filters_a_kept_member_stays_whatever_it_does() -> None:
+    own = _stored(step_segment("s1", "gold", PLAN, [], sync_exits=False))
+    assert own.sticky and own.keep is None
+    left = ProfileView(custom={"plan": "free"})
+    assert own.admits(left, NOW, member=True) and not own.admits(left, NOW, member=False)
+    syncing = _stored(step_segment("s1", "gold", PLAN, [], sync_exits=True))
+    assert not syncing.admits(left, NOW, member=True)

@@ -1,12 +1,14 @@
 """The segment router: a step's own segment's entries and exits into the pipeline (entries with the profile's
-identifiers, exits with the identifiers the entry was sent with), stale transitions dropped, consent and deletes
-removing users whatever the step says about exits, and message-derived ids so a redelivery counts once."""
+identifiers, exits with the identifiers the entry was sent with), stale transitions dropped, every exit of the own
+segment (which decided it) a removal, and message-derived ids so a redelivery counts once."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 from audience_sync.pipeline.ingest import IngestService
 from audience_sync.pipeline.messages import QueuedMessage
@@ -27,13 +29,9 @@ def step(**source: Any) -> dict[str, Any]:
 @dataclass
 class FakeProfiles:
     users: dict[str, ProfileUser] = field(default_factory=dict)
-    segments: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def by_home(self, homes: Sequence[str]) -> dict[str, ProfileUser]:
         return {h: self.users[h] for h in homes if h in self.users}
-
-    def memberships(self, homes: Sequence[str]) -> dict[str, Mapping[str, Any]]:
-        return {h: self.segments.get(h, {}) for h in homes}
 
 
 def t(n: int, entered: bool, seq: int, segment: str = "step:s1", **flags: bool) -> Transition:
@@ -87,30 +85,18 @@ def test_a_redelivered_message_queues_the_same_chunk_ids_and_a_stale_transition_
     assert len(queue.messages()) == 2
 
 
-def test_exits_remove_with_the_identifiers_sent_when_the_step_syncs_exits_or_the_user_is_gone() -> None:
+@pytest.mark.parametrize("sync_exits", [True, False])
+def test_an_exit_of_the_own_segment_removes_with_the_identifiers_sent(sync_exits: bool) -> None:
+    """The own segment decided what an exit is (sticky without sync_exits: only consent and deletes leave it)."""
     held = {("step:s1", f"b{n}"): StoredMember(order_of(1), True, sent(n)) for n in (1, 2, 3)}
-    syncing, queue = router(step(sync_exits=True))
-    routed = syncing.route([t(1, False, 2), t(4, False, 2)], held, "m-1")  # u4 was never sent: nothing to remove
+    route, queue = router(step(sync_exits=sync_exits))
+    exits = [t(1, False, 2), t(2, False, 2, deleted=True), t(4, False, 2)]  # u4 was never sent: nothing to remove
+    routed = route.route(exits, held, "m-1")
     (message,) = queue.messages()
-    assert (message.target.action, message.target.leaving, message.entry) == ("remove", True, {"left": 1})
-    assert message.users == [sent(1)]
-    assert routed.removed == {("step:s1", "b1")}
-
-    profiles = FakeProfiles(segments={"u#x:u2": {"gold": "t"}, "u#x:u3": {}})
-    keeping, queue = router(step(), profiles)  # no sync_exits: only deletes and consent remove
-    keeping.route([t(1, False, 2, deleted=True), t(2, False, 2), t(3, False, 2)], held, "m-1")
-    # u1 deleted; u2 still in the segment, so out of the step's own for its consent; u3 left the segment: stays
-    assert [x["x"] for x in queue.messages()[0].users] == ["u1", "u2"]
-
-
-def test_leaving_the_consent_segment_removes_a_user_the_step_kept_after_it_left_the_segment() -> None:
-    consent_exit = t(1, False, 5, segment="consent:s1")
-    assert keys_to_read([consent_exit]) == [("consent:s1", "b1"), ("step:s1", "b1")]
-    held = {("step:s1", "b1"): StoredMember(order_of(2), False, sent(1))}  # out of the step's own, still in audience
-    route, queue = router(step())
-    routed = route.route([consent_exit, t(2, True, 1, segment="consent:s1")], held, "m-1")
-    assert queue.messages()[0].users == [sent(1)]  # the consent entry of u2 enters nothing
-    assert routed.removed == {("step:s1", "b1")}
+    assert (message.target.action, message.target.leaving, message.entry) == ("remove", True, {"left": 2})
+    assert message.users == [sent(1), sent(2)]
+    assert routed.removed == {("step:s1", "b1"), ("step:s1", "b2")} and routed.left == {"s1": 2}
+    assert keys_to_read(exits + exits[:1]) == [("step:s1", "b1"), ("step:s1", "b2"), ("step:s1", "b4")]
 
 
 def test_a_draft_or_unknown_step_takes_nothing() -> None:

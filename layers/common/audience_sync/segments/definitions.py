@@ -8,22 +8,20 @@ language (segments/filters.py: MAX_DEPTH, MAX_LEAVES).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from audience_sync.core.errors import Invalid
-from audience_sync.segments.filters import Filter, FilterError, parse
+from audience_sync.segments.filters import Filter, FilterError, ProfileView, parse
 
 _SEGMENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # A step that follows a segment keeps its own membership as a segment of this prefix (segments/steps.py): the
-# segment's filter and the step's entry filters together, so consent withdrawn is an exit too; and, when it does
-# not sync exits, its consent alone under the second prefix (a user who left the segment stays in the audience
-# until its consent goes).
+# segment's filter and the step's entry filters together, so consent withdrawn is an exit too.
 STEP_PREFIX = "step:"
-CONSENT_PREFIX = "consent:"
-RESERVED_PREFIXES = (STEP_PREFIX, CONSENT_PREFIX)
+RESERVED_PREFIXES = (STEP_PREFIX,)
 MAX_NAME_CHARS = 255
 MAX_DESCRIPTION_CHARS = 1024
 # The filter as stored: DynamoDB holds 400 KB an item, and the writer reads every definition every few seconds.
@@ -49,16 +47,9 @@ def step_segment_id(step_id: str) -> str:
     return STEP_PREFIX + step_id
 
 
-def consent_segment_id(step_id: str) -> str:
-    return CONSENT_PREFIX + step_id
-
-
-def step_of(segment_id: str) -> tuple[str, str] | None:
-    """(the step, "step" or "consent") whose own segment this is, else None."""
-    for prefix in RESERVED_PREFIXES:
-        if segment_id.startswith(prefix):
-            return segment_id[len(prefix) :], prefix[:-1]
-    return None
+def step_of(segment_id: str) -> str | None:
+    """The step whose own segment this is, else None."""
+    return segment_id[len(STEP_PREFIX) :] if segment_id.startswith(STEP_PREFIX) else None
 
 
 @dataclass(frozen=True)
@@ -74,6 +65,24 @@ class Segment:
     updated_at: str
     revision: int
     follows: str | None = None  # a step's own segment: the segment it follows
+    # A sticky segment (a step's own, when the step keeps users who leave what it follows): `filter` lets a profile
+    # in, and a member stays while `keep` holds (its consent), or until it is deleted if there is no `keep`.
+    sticky: bool = False
+    keep: Filter | None = None
+
+    @property
+    def reads(self) -> frozenset[str]:
+        return self.filter.reads | self.keep.reads if self.keep is not None else self.filter.reads
+
+    @property
+    def time_based(self) -> bool:
+        return self.filter.time_based or (self.keep is not None and self.keep.time_based)
+
+    def admits(self, view: ProfileView, now: dt.datetime, member: bool) -> bool:
+        """Whether the profile `view` is a member after this evaluation, `member` saying whether it is one now."""
+        if member and self.sticky:
+            return self.keep is None or self.keep.matches(view, now)
+        return self.filter.matches(view, now)
 
     def definition(self) -> dict[str, Any]:
         return {
@@ -92,6 +101,8 @@ class SegmentRequest:
     description: str
     filter: Filter
     follows: str | None = None  # a step's own segment: the segment it follows
+    sticky: bool = False  # see Segment
+    keep: Filter | None = None
 
 
 def _bad(path: str, message: str) -> Invalid:
@@ -150,4 +161,6 @@ def from_stored(item: dict[str, Any]) -> Segment:
         updated_at=item["updated_at"],
         revision=int(item.get("revision", 1)),
         follows=item.get("follows"),
+        sticky=bool(item.get("sticky", False)),
+        keep=parse(item["keep"]) if item.get("keep") is not None else None,
     )

@@ -48,9 +48,9 @@ class SegmentIndex:
         self.segments = {segment.segment_id: segment for segment in segments}
         self.by_key: dict[str, list[Segment]] = {}
         for segment in sorted(self.segments.values(), key=lambda s: s.segment_id):
-            for key in sorted(segment.filter.reads):
+            for key in sorted(segment.reads):
                 self.by_key.setdefault(key, []).append(segment)
-        self.time_based = [s for s in self.segments.values() if s.filter.time_based]
+        self.time_based = [s for s in self.segments.values() if s.time_based]
 
     def affected(self, keys: Iterable[str]) -> list[Segment]:
         """The segments that read any of `keys`, each once."""

@@ -81,13 +81,13 @@ def view_of(
 def changes(
     segments: Iterable[Segment], profile: Mapping[str, Any], view: ProfileView, now: dt.datetime
 ) -> list[tuple[str, bool]]:
-    """The (segment id, entered) of each segment whose filter's answer differs from the profile's membership."""
+    """The (segment id, entered) of each segment whose answer differs from the profile's membership."""
     current = profile.get(MEMBERSHIPS, {})
     found = []
     for segment in segments:
-        member = segment.filter.matches(view, now)
-        if member != (segment.segment_id in current):
-            found.append((segment.segment_id, member))
+        member = segment.segment_id in current
+        if segment.admits(view, now, member) != member:
+            found.append((segment.segment_id, not member))
     return found
 
 

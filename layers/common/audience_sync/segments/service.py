@@ -18,15 +18,15 @@ from audience_sync.profiles.values import format_time
 from audience_sync.segments.definitions import (
     RESERVED_PREFIXES,
     STEP_PREFIX,
-    consent_segment_id,
     from_stored,
     own_segment_id,
     parse_request,
+    step_of,
     step_segment_id,
     valid_segment_id,
 )
 from audience_sync.segments.ports import MemberIndex, SegmentStore
-from audience_sync.segments.steps import consent_segment, step_segment
+from audience_sync.segments.steps import step_segment
 from audience_sync.segments.sweep import JobQueue, jobs_for
 
 MAX_PAGE = 1000
@@ -53,10 +53,24 @@ class SegmentService:
     def put(self, segment_id: str, body: Any) -> dict[str, Any]:
         own_segment_id(segment_id)
         request = parse_request(body)
+        # The steps following it take the new filter too: each checked before anything is stored (LaunchInvalid if
+        # the filter with a step's entry filters is beyond the limits), so a refused PUT changes nothing.
+        followers = [
+            (
+                follower,
+                step_segment(
+                    follower["step_id"],
+                    segment_id,
+                    request.filter.raw,
+                    follower["entry_filters"],
+                    sync_exits=not follower.get("sticky", False),
+                ),
+            )
+            for follower in self._followers(segment_id)
+        ]
         stored = self.store.put(segment_id, request, self._now())
         self._sweep_if_new(stored)
-        for follower in self._followers(segment_id):  # the steps following it take the new filter too
-            redefined = step_segment(follower["step_id"], segment_id, request.filter.raw, follower["entry_filters"])
+        for follower, redefined in followers:
             entry_filters = follower["entry_filters"]
             self._sweep_if_new(self.store.put(follower["segment_id"], redefined, self._now(), entry_filters))
         return self._view(stored)
@@ -77,21 +91,23 @@ class SegmentService:
     def follow(self, step_id: str, segment_id: str, entry_filters: list[dict[str, Any]], sync_exits: bool) -> None:
         """A step launched to follow `segment_id`: its own segment (re)defined, and computed from scratch over the
         profiles; what that finds is its members at launch (entered only with `backfill`). A step that keeps users
-        who leave the segment also watches their consent alone (segments/steps.py)."""
+        who leave the segment has a sticky own segment (segments/steps.py)."""
+        problems = self.problems(segment_id)
+        if problems:
+            raise LaunchInvalid(problems)
         followed = self.store.get(segment_id)
         if followed is None:
-            problem = {"field": "source", "code": "segment_not_found", "message": f"no segment '{segment_id}'"}
-            raise LaunchInvalid([problem])
-        request = step_segment(step_id, segment_id, followed["filter"], entry_filters)
+            raise LaunchInvalid(_not_found(segment_id))
+        request = step_segment(step_id, segment_id, followed["filter"], entry_filters, sync_exits)
         stored = self.store.put(step_segment_id(step_id), request, self._now(), entry_filters)
         self._sweep_if_new(stored, baseline=True)
-        if entry_filters and not sync_exits:
-            consent = self.store.put(consent_segment_id(step_id), consent_segment(step_id, entry_filters), self._now())
-            self._sweep_if_new(consent, baseline=True)
 
     def problems(self, segment_id: str) -> list[dict[str, str]]:
+        if step_of(segment_id) is not None:
+            message = f"segment ids starting with '{STEP_PREFIX}' are the sync steps' own; follow a segment you defined"
+            return [{"field": "source", "code": "invalid_segment_id", "message": message}]
         if self.store.get(segment_id) is None:
-            return [{"field": "source", "code": "segment_not_found", "message": f"no segment '{segment_id}'"}]
+            return _not_found(segment_id)
         return []
 
     def _stored(self, segment_id: str) -> dict[str, Any]:
@@ -163,3 +179,7 @@ class SegmentService:
             "tags": [],
             "teams": [],
         }
+
+
+def _not_found(segment_id: str) -> list[dict[str, str]]:
+    return [{"field": "source", "code": "segment_not_found", "message": f"no segment '{segment_id}'"}]

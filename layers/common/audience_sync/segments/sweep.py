@@ -26,7 +26,7 @@ from audience_sync.profiles.document import EVENT_PREFIX, PROFILE, PURCHASE_PREF
 from audience_sync.profiles.operations import Queued, encode
 from audience_sync.profiles.ports import Item
 from audience_sync.segments.definitions import Segment
-from audience_sync.segments.membership import MEMBERSHIPS, view_of
+from audience_sync.segments.membership import changes, view_of
 from audience_sync.segments.ports import SegmentSource
 
 PARTS = 8
@@ -107,7 +107,7 @@ class Sweep:
         return report
 
     def _page(self, items: list[Item], segments: list[Segment], now: dt.datetime, baseline: bool) -> list[Queued]:
-        reads_activity = any(k[0] in "ep" for s in segments for k in s.filter.reads)
+        reads_activity = any(k[0] in "ep" for s in segments for k in s.reads)
         queued = []
         for item in items:
             if not _is_profile(item):
@@ -118,8 +118,7 @@ class Sweep:
                 {i.sk[len(EVENT_PREFIX) :]: i.doc for i in activity if i.sk.startswith(EVENT_PREFIX)},
                 {i.sk[len(PURCHASE_PREFIX) :]: i.doc for i in activity if i.sk.startswith(PURCHASE_PREFIX)},
             )
-            current = item.doc.get(MEMBERSHIPS, {})
-            differ = [s.segment_id for s in segments if s.filter.matches(view, now) != (s.segment_id in current)]
+            differ = [segment_id for segment_id, _ in changes(segments, item.doc, view, now)]
             if differ:
                 identity = item.pk[2:]  # the home key is "u#" + the identity key that names the profile
                 operation = {"kind": "evaluate", "identity": identity, "create": False, "segments": differ}

@@ -61,11 +61,6 @@ class ProfileUsers:
         found = self.store.get([(home, PROFILE) for home in dict.fromkeys(homes)])
         return {key[0]: from_profile(item.doc) for key, item in found.items() if "braze_id" in item.doc}
 
-    def memberships(self, homes: Iterable[str]) -> dict[str, Mapping[str, Any]]:
-        """The segments each profile is in now (`{segment_id: entered_at}`)."""
-        found = self.store.get([(home, PROFILE) for home in dict.fromkeys(homes)])
-        return {key[0]: item.doc.get("segments", {}) for key, item in found.items() if "braze_id" in item.doc}
-
     def by_external_id(self, external_ids: Iterable[str]) -> dict[str, ProfileUser]:
         """The identified profiles of these external ids (their key is `u#x:<external id>`)."""
         homes = {home_pk("x:" + external_id): external_id for external_id in external_ids}

@@ -86,9 +86,6 @@ class DynamoMemberIndex:
         removed: Collection[MemberKey] = (),
     ) -> list[Transition]:
         changed = []
-        own = {(t.segment_id, t.braze_id) for t in transitions}
-        for key in set(removed) - own:  # a removal for another segment's transition (the step's consent)
-            self._forget_sent(key)
         for transition in transitions:
             key = (transition.segment_id, transition.braze_id)
             if key in removed:

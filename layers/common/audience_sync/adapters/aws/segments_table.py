@@ -29,8 +29,9 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     plain: dict[str, Any] = from_dynamodb(item)
     if "filter" in plain:
         plain["filter"] = json.loads(plain["filter"])
-    if "entry_filters" in plain:
-        plain["entry_filters"] = json.loads(plain["entry_filters"])
+    for key in ("entry_filters", "keep"):
+        if key in plain:
+            plain[key] = json.loads(plain[key])
     return plain
 
 
@@ -44,7 +45,10 @@ class DynamoSegmentStore:
     ) -> dict[str, Any]:
         # kept as given; compared in a canonical form (the same filter with its keys in another order is the same)
         given = json.dumps(request.filter.raw, separators=(",", ":"), ensure_ascii=False)
-        canonical = json.dumps(request.filter.raw, separators=(",", ":"), sort_keys=True)
+        compared: Any = request.filter.raw
+        if request.sticky:  # who stays is part of the definition: a change sweeps the members again
+            compared = {"filter": compared, "keep": request.keep.raw if request.keep is not None else None}
+        canonical = json.dumps(compared, separators=(",", ":"), sort_keys=True)
         current = self.table.get_item(Key={"segment_id": segment_id}, ConsistentRead=True).get("Item")
         same_filter = current is not None and current.get("filter_key") == canonical
         revision = int(str(current.get("revision", 1))) + (0 if same_filter else 1) if current is not None else 1
@@ -64,13 +68,24 @@ class DynamoSegmentStore:
             expression += ", follows = :follows, entry_filters = :entry_filters"
             values[":follows"] = request.follows
             values[":entry_filters"] = json.dumps(entry_filters or [], separators=(",", ":"))
+            values[":sticky"] = request.sticky
+            expression += ", sticky = :sticky"
+            if request.keep is not None:
+                values[":keep"] = json.dumps(request.keep.raw, separators=(",", ":"))
+                expression += ", #keep = :keep"
+            else:
+                expression += " REMOVE #keep"
         try:
             answer = self.table.update_item(
                 Key={"segment_id": segment_id},
                 UpdateExpression=expression,
                 # an id once deleted stays deleted: its memberships may linger in profiles and late transitions
                 ConditionExpression="attribute_not_exists(deleted_at)",
-                ExpressionAttributeNames={"#name": "name", "#filter": "filter"},
+                ExpressionAttributeNames={
+                    "#name": "name",
+                    "#filter": "filter",
+                    **({"#keep": "keep"} if request.follows is not None else {}),
+                },
                 ExpressionAttributeValues=to_dynamodb(values),
                 ReturnValues="ALL_NEW",
             )
@@ -106,9 +121,9 @@ class DynamoSegmentStore:
         return applied(
             lambda: self.table.update_item(
                 Key={"segment_id": segment_id},
-                UpdateExpression="SET deleted_at = :now REMOVE #filter, filter_key, entry_filters",
+                UpdateExpression="SET deleted_at = :now REMOVE #filter, filter_key, entry_filters, #keep",
                 ConditionExpression="attribute_exists(segment_id) AND attribute_not_exists(deleted_at)",
-                ExpressionAttributeNames={"#filter": "filter"},
+                ExpressionAttributeNames={"#filter": "filter", "#keep": "keep"},
                 ExpressionAttributeValues={":now": now},
             )
         )

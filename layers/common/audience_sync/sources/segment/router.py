@@ -5,10 +5,10 @@ filters); the membership function hands this router the transitions of those own
 in the members' index (functions/membership). For each active step:
 - an entry enters the step with the match fields and consent read from the profile (`IngestService.enter`); a
   baseline entry (a member found by the sweep at launch) only if the step backfills;
-- an exit removes the user from the audience with the identifiers it was sent with (kept in the index), if the
-  step syncs exits, or whatever the step says if the user was deleted or withdrew consent (out of the step's consent
-  segment, or still in the followed segment but out of the step's own): a user a step put in an audience never
-  stays there without consent.
+- an exit removes the user from the audience with the identifiers it was sent with (kept in the index). The own
+  segment decides what an exit is: with `sync_exits`, leaving the followed segment; without, the own segment is
+  sticky and only consent withdrawn or a deletion is one (segments/steps.py). A user a step put in an audience
+  never stays there without consent.
 
 Exactly once: a membership message's transitions enter the pipeline under ids derived from the message's id, so a
 message delivered again queues chunks the ledger already counted. A transition older than what the index holds
@@ -35,8 +35,6 @@ from audience_sync.steps.records import ACTIVE, segment_step
 
 class Profiles(Protocol):
     def by_home(self, homes: Sequence[str]) -> dict[str, ProfileUser]: ...
-
-    def memberships(self, homes: Sequence[str]) -> dict[str, Mapping[str, Any]]: ...
 
 
 @dataclass
@@ -67,14 +65,8 @@ def current(transitions: Sequence[Transition], stored: Mapping[MemberKey, Stored
 
 
 def keys_to_read(transitions: Sequence[Transition]) -> list[MemberKey]:
-    """What the index must tell about these transitions: each one's own (segment, user), and for a step's consent
-    the user's entry in the step's own segment (what it was sent to the audience with)."""
-    keys = [(t.segment_id, t.braze_id) for t in transitions]
-    for t in transitions:
-        owner = step_of(t.segment_id)
-        if owner is not None and owner[1] == "consent":
-            keys.append((step_segment_id(owner[0]), t.braze_id))
-    return list(dict.fromkeys(keys))
+    """What the index must tell about these transitions: each one's own (segment, user)."""
+    return list(dict.fromkeys((t.segment_id, t.braze_id) for t in transitions))
 
 
 class SegmentRouter:
@@ -89,9 +81,9 @@ class SegmentRouter:
         routed = Routed()
         by_step: dict[str, list[Transition]] = {}
         for t in current(transitions, stored):
-            owner = step_of(t.segment_id)
-            if owner is not None:
-                by_step.setdefault(owner[0], []).append(t)
+            step_id = step_of(t.segment_id)
+            if step_id is not None:
+                by_step.setdefault(step_id, []).append(t)
         for step_id, moves in by_step.items():
             try:
                 step = self.steps.get(step_id)
@@ -100,13 +92,10 @@ class SegmentRouter:
             source = segment_step(step.get("config", {}))
             if step.get("status") != ACTIVE or source is None:
                 continue  # a draft (reconfigured, not launched again) takes no users
-            own = step_segment_id(step_id)
-            entries = [
-                t for t in moves if t.segment_id == own and t.entered and (source.get("backfill") or not t.baseline)
-            ]
+            entries = [t for t in moves if t.entered and (source.get("backfill") or not t.baseline)]
             self._enter(step_id, step, entries, message_id, routed)
             exits = [t for t in moves if not t.entered]
-            self._leave(step_id, source, exits, stored, message_id, routed)
+            self._leave(step_id, exits, stored, message_id, routed)
         return routed
 
     def _enter(
@@ -132,37 +121,22 @@ class SegmentRouter:
     def _leave(
         self,
         step_id: str,
-        source: dict[str, Any],
         exits: list[Transition],
         stored: Mapping[MemberKey, StoredMember],
         message_id: str,
         routed: Routed,
     ) -> None:
-        """Who leaves the audience: a user the step put there (its identifiers are kept) who left the step's own
-        segment while the step syncs exits, or was deleted, or withdrew consent: out of its consent segment, or out
-        of its own segment while still in the followed one."""
-        own = step_segment_id(step_id)
-        in_audience = {
-            t.braze_id: held.sent for t in exits if (held := stored.get((own, t.braze_id))) is not None and held.sent
+        """Who leaves the audience: a user the step put there (its identifiers are kept) who left its own segment."""
+        leaving = {
+            t.braze_id: held.sent
+            for t in exits
+            if (held := stored.get((t.segment_id, t.braze_id))) is not None and held.sent
         }
-        leaving: dict[str, Transition] = {}
-        undecided = []
-        for t in exits:
-            if t.braze_id not in in_audience or t.braze_id in leaving:
-                continue  # never sent to the audience (or already removed by this message): nothing to remove
-            if t.segment_id != own or t.deleted or source.get("sync_exits"):
-                leaving[t.braze_id] = t
-            else:
-                undecided.append(t)
-        if undecided:  # out of the step's own segment, the step keeps those who left: was it consent?
-            still_in = self.profiles.memberships([t.home for t in undecided])
-            followed = source["segment_id"]
-            leaving.update({t.braze_id: t for t in undecided if followed in still_in.get(t.home, {})})
         if not leaving:
-            return
-        users: list[Any] = [in_audience[braze_id] for braze_id in leaving]
+            return  # never sent to the audience: nothing to remove
+        users: list[Any] = list(leaving.values())
         try:
             routed.left[step_id] = self.ingest.leave(step_id, users, message_id, _entry_id(message_id, step_id, "out"))
         except Conflict:
             return
-        routed.removed.update((own, braze_id) for braze_id in leaving)
+        routed.removed.update((step_segment_id(step_id), braze_id) for braze_id in leaving)
