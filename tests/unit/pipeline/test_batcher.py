@@ -144,6 +144,30 @@ def test_two_audiences_two_requests_never_mixed() -> None:
     assert w.retries.started == []
 
 
+def test_of_one_members_moves_in_a_batch_only_the_newest_is_sent_the_others_superseded() -> None:
+    """A member who left and came back within a flush window: the add and the remove travel in separate messages,
+    and the batcher sends them concurrently; only the newest move may reach LinkedIn."""
+    leaving = AUD_A.model_copy(update={"action": "remove", "leaving": True})
+
+    def moved(target: SyncTarget, prefix: str, orders: list[int], step_id: str = "step-1") -> QueuedMessage:
+        moved_users = [
+            {**u, "o": f"b{i}:{order:012d}"} for i, (u, order) in enumerate(zip(users(2, "m"), orders, strict=True))
+        ]
+        return message(target, 2, prefix, step_id=step_id).model_copy(update={"users": moved_users})
+
+    w = world()
+    # b0 entered (1), left (2), came back (3); b1 entered (5) and left (4 is older): b1's newest is its entry
+    entries, exits, back = moved(AUD_A, "in", [1, 5]), moved(leaving, "out", [2, 4]), moved(AUD_A, "back", [3, 0])
+    other = moved(AUD_B, "other-step", [1, 1], step_id="step-2")  # another step: its own audience, not superseded
+    assert w.run(exits, entries, back, other) == []
+    sent = sorted((c.segment_id, e["action"]) for c in w.calls for e in c.elements)
+    assert sent == [("100", "ADD"), ("100", "ADD"), ("200", "ADD"), ("200", "ADD")]  # no removal: both are back
+    assert {c.segment_id: c.hashes for c in w.calls} == {"100": hashes("m", range(2)), "200": hashes("m", range(2))}
+    counted = w.ledger.counted("step-1")
+    assert counted == {"synced": 2, "not_synced": 4, "not_synced_reason_superseded": 4}
+    assert w.ledger.counted("step-2") == {"synced": 2}
+
+
 def test_12000_users_in_5000_element_requests() -> None:
     w = world(max_elements=5000)
     failed = w.run(*[message(AUD_A, 1000, f"m{i}-") for i in range(12)])

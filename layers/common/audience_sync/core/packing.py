@@ -8,6 +8,7 @@ order. Every packed user keeps a reference to the message it came from, so resul
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -44,9 +45,12 @@ class PackedRequest(Generic[T]):
 
 
 def pack(
-    messages: Sequence[Message[T]], max_per_request: int | Callable[[T], int] = DEFAULT_MAX_PER_REQUEST
+    messages: Sequence[Message[T]],
+    max_per_request: int | Callable[[T], int] = DEFAULT_MAX_PER_REQUEST,
+    skip: AbstractSet[UserRef] = frozenset(),
 ) -> list[PackedRequest[T]]:
-    """`max_per_request`: one limit for every target, or each target's own (its destination's)."""
+    """`max_per_request`: one limit for every target, or each target's own (its destination's); `skip`: users
+    left out of every request."""
     if isinstance(max_per_request, int) and max_per_request < 1:
         raise ValueError("max_per_request must be at least 1")
     limit_of = max_per_request if callable(max_per_request) else (lambda _: max_per_request)
@@ -61,6 +65,8 @@ def pack(
             if limit < 1:
                 raise ValueError("max_per_request must be at least 1")
         for u_index in range(len(message.users)):
+            if skip and UserRef(m_index, u_index) in skip:
+                continue
             request = open_requests.get(key)
             if request is None:
                 request = open_requests[key] = PackedRequest(target=message.target)

@@ -55,6 +55,7 @@ class QueuedUser(TypedDict):
     f: NotRequired[str]  # first name (trimmed, <= 35)
     l: NotRequired[str]  # noqa: E741 - last name (trimmed, <= 35)
     g: NotRequired[str]  # Android advertising id, as given
+    o: NotRequired[str]  # a segment member's move, `<braze_id>:<order>` (pipeline/moves.py); destinations ignore it
 
 
 class NotSyncedReason:

@@ -84,7 +84,7 @@ class SyncTarget(BaseModel):
 # ---- what happened to each user of a request -----------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    kind: Literal["synced", "errored", "retry"]
+    kind: Literal["synced", "errored", "retry", "not_synced"]
     reason: str | None = None  # machine-readable, never PII: the users' reason in the metrics
 
 

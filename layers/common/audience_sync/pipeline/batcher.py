@@ -41,6 +41,7 @@ from audience_sync.destinations.base import Outcome, SyncTarget, TargetKey
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry, LedgerKey
 from audience_sync.pipeline.messages import QueuedMessage
+from audience_sync.pipeline.moves import SUPERSEDED, superseded
 from audience_sync.pipeline.ports import QueueReader
 from audience_sync.pipeline.retry_batch import MAX_CORRELATION_IDS, RetryBatch, RetryStore
 from audience_sync.pipeline.sender import Sender
@@ -295,7 +296,10 @@ class Batcher:
                 logger.exception("AWS failed around a LinkedIn request; its users go to the retry")
                 return None
 
-        packed = pack(messages, self._limit)
+        stale = superseded([m.step_id for m in messages], [m.users for m in messages])
+        for ref in stale:
+            received[ref.message].outcomes[ref.user] = SUPERSEDED
+        packed = pack(messages, self._limit, skip=stale)
         results = list(senders.map(send, packed))
         for request, outcomes in zip(packed, results, strict=True):
             if outcomes is not None:
@@ -457,6 +461,6 @@ def _counted(received: _Received) -> StepDelta:
     for outcome in received.outcomes:
         if outcome is not None and outcome.kind == "synced":
             delta.add(taken)
-        elif outcome is not None and outcome.kind == "errored":
-            delta.add("errored", reason=outcome.reason)
+        elif outcome is not None and outcome.kind in ("errored", "not_synced"):
+            delta.add(outcome.kind, reason=outcome.reason)
     return delta

@@ -32,12 +32,17 @@ class Entrant(Identified, Subject, Protocol):
 
 
 def triage(
-    users: Sequence[Entrant], filters: list[EntryFilter], match_fields: frozenset[MatchField], last_step: bool
+    users: Sequence[Entrant],
+    filters: list[EntryFilter],
+    match_fields: frozenset[MatchField],
+    last_step: bool,
+    moves: Sequence[str] | None = None,
 ) -> tuple[list[QueuedUser], StepDelta]:
-    """Who enters, who is queued, who cannot be synced and why. Pure: the hot path of ingest."""
+    """Who enters, who is queued, who cannot be synced and why. Pure: the hot path of ingest. `moves`: each
+    user's segment move, carried in its queued form (pipeline/moves.py)."""
     queued: list[QueuedUser] = []
     delta = StepDelta()
-    for user in users:
+    for i, user in enumerate(users):
         if filters and not passes(user, filters):
             delta.add("filtered")
             continue
@@ -45,6 +50,8 @@ def triage(
         if isinstance(prepared, str):
             delta.add("not_synced", reason=prepared)
         else:
+            if moves is not None:
+                prepared["o"] = moves[i]
             queued.append(prepared)
     entered = len(queued) + delta.counts["not_synced"]
     delta.add("entered", entered)
@@ -88,12 +95,18 @@ class IngestService:
         self.now_ms = now_ms
 
     def enter(
-        self, step_id: str, users: Sequence[Entrant], correlation_id: str | None, entry_id: str | None = None
+        self,
+        step_id: str,
+        users: Sequence[Entrant],
+        correlation_id: str | None,
+        entry_id: str | None = None,
+        moves: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Queue `users` for step `step_id`; the counts of accepted (queued), filtered and not synced users.
 
         `entry_id` identifies an entry its source may send again (the same id, the same users): its repeat is
-        counted once. Raises NotFound, Conflict (the step is not launched) and PublishFailed."""
+        counted once. `moves`: the segment members' moves, one a user (pipeline/moves.py). Raises NotFound,
+        Conflict (the step is not launched) and PublishFailed."""
         step = self.steps.get(step_id)
         if step.get("status") != ACTIVE:
             raise Conflict("step_not_active", f"step '{step_id}' is not launched (POST /v1/steps/{step_id}/launch)")
@@ -101,7 +114,7 @@ class IngestService:
         filters = [EntryFilter.model_validate(f) for f in config.get("entry_filters", [])]
         match_fields = frozenset(MatchField(f) for f in config.get("match_fields", []))
         last_step = bool(config.get("last_step"))
-        queued, delta = triage(users, filters, match_fields, last_step)
+        queued, delta = triage(users, filters, match_fields, last_step, moves)
         per_user, rest = split_entry(delta, len(queued), last_step)
         now = self.now_ms()
         # Not validated here: with every user queued, the template itself carries nothing; its chunks do.

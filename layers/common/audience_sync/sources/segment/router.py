@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from audience_sync.core.errors import Conflict, NotFound
 from audience_sync.core.users import MatchField, prepare_user
 from audience_sync.pipeline.ingest import IngestService
+from audience_sync.pipeline.moves import move
 from audience_sync.segments.definitions import step_of, step_segment_id
 from audience_sync.segments.membership import Transition
 from audience_sync.segments.ports import MemberKey, StoredMember
@@ -108,7 +109,11 @@ class SegmentRouter:
         match_fields = frozenset(MatchField(f) for f in step["config"].get("match_fields", []))
         try:
             answer = self.ingest.enter(
-                step_id, [u for _, u in entering], message_id, _entry_id(message_id, step_id, "in")
+                step_id,
+                [u for _, u in entering],
+                message_id,
+                _entry_id(message_id, step_id, "in"),
+                moves=[move(t.braze_id, t.order) for t, _ in entering],
             )
         except Conflict:
             return  # deactivated meanwhile
@@ -128,7 +133,7 @@ class SegmentRouter:
     ) -> None:
         """Who leaves the audience: a user the step put there (its identifiers are kept) who left its own segment."""
         leaving = {
-            t.braze_id: held.sent
+            t.braze_id: {**held.sent, "o": move(t.braze_id, t.order)}
             for t in exits
             if (held := stored.get((t.segment_id, t.braze_id))) is not None and held.sent
         }
