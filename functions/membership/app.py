@@ -47,7 +47,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             # once by the ledger), and the index still tells which transitions are current
             stored = svc.member_index.lookup(keys_to_read(transitions))
             routed = svc.segment_router.route(transitions, stored, record["messageId"])
-            changed = svc.member_index.apply(transitions, hour, routed.sent, routed.removed)
+            changed = svc.member_index.apply(transitions, hour, stored, routed.sent, routed.removed)
         except Exception:
             logger.exception("membership message failed", extra={"message_id": record.get("messageId")})
             failures.append({"itemIdentifier": record["messageId"]})

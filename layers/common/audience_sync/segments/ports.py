@@ -89,13 +89,15 @@ class MemberIndex(Protocol):
         self,
         transitions: Sequence[Transition],
         hour: str,
+        stored: Mapping[MemberKey, StoredMember],
         sent: Mapping[MemberKey, dict[str, Any]] | None = None,
         removed: Collection[MemberKey] = (),
     ) -> list[Transition]:
         """Record transitions in the members' index, each (segment, user) keeping only its newest; the ones that
-        changed whether the user is a member (counted in the segment's counters, `hour` the bucket). `sent`: the
+        changed whether the user is a member (counted in the segment's counters, `hour` the bucket). `stored`: what
+        `lookup` read of them (a write is conditional on it, read again if another writer moved on). `sent`: the
         identifiers an entry was sent to a step's audience with, kept for its removal; `removed`: the entries whose
-        removal was queued (their identifiers dropped)."""
+        removal was queued (their identifiers dropped). StoreUnavailable if conflicts do not settle."""
         ...
 
     def members(self, segment_id: str, limit: int, cursor: str | None) -> tuple[list[Member], str | None]: ...

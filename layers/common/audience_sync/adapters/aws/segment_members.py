@@ -8,8 +8,14 @@ an older or repeated transition changes nothing. A former member's item expires 
 after SQS would deliver a late copy of an older transition).
 
 SegmentStatsTable: per segment, `total` (size, entered, exited) and `h#<YYYY-MM-DDTHH>` (entered and exited in that
-hour, expiring after HOURS_KEPT hours). A transition that changes membership is written with its counters in one
-transaction, so the counters add up exactly however often a transition is delivered.
+hour, expiring after HOURS_KEPT hours).
+
+A message's transitions are written in transactions of up to 100 items: each member's write conditional on its item
+being as the membership function read it (`o`, the newest order applied), with its segments' counters added once a
+transaction, not once a member (a backfill of a million members is ~10,000 writes to a segment's counters, not a
+million to one item). A transaction refused because another writer moved one of its members is planned again from
+a fresh read; so the counters add up exactly however often, and in whatever order, transitions are delivered, and
+an entry racing an older exit is never lost.
 """
 
 from __future__ import annotations
@@ -17,23 +23,29 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
 from audience_sync.adapters.aws import clients
-from audience_sync.adapters.aws.errors import error_code, is_conditional_failure, translated
+from audience_sync.adapters.aws.errors import error_code, translated
 from audience_sync.adapters.aws.items import from_dynamodb
 from audience_sync.core.clock import Clock
-from audience_sync.core.errors import Invalid
+from audience_sync.core.errors import Invalid, StoreUnavailable
 from audience_sync.segments.membership import Transition
 from audience_sync.segments.ports import Member, MemberKey, SegmentCounts, StoredMember
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 SHARDS = 16
 EXIT_TTL_DAYS = 3
 HOURS_KEPT = 24 * 8
-_NEWER = "(attribute_not_exists(o) OR o < :o)"
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit
+APPLY_ATTEMPTS = 5  # rounds of conflicts with other writers before the message is failed (and delivered again)
 
 
 def _bucket(segment_id: str, braze_id: str) -> str:
@@ -82,113 +94,85 @@ class DynamoMemberIndex:
         self,
         transitions: Sequence[Transition],
         hour: str,
+        stored: Mapping[MemberKey, StoredMember],
         sent: Mapping[MemberKey, dict[str, Any]] | None = None,
         removed: Collection[MemberKey] = (),
     ) -> list[Transition]:
-        changed = []
+        newest: dict[MemberKey, Transition] = {}
         for transition in transitions:
             key = (transition.segment_id, transition.braze_id)
-            if key in removed:
-                self._forget_sent(key)
-            identifiers = (sent or {}).get(key)
-            if self._flip(transition, hour, identifiers):
-                changed.append(transition)
-            else:  # not a change of membership (or stale): only its order is kept, if it is the newest
-                self._advance(transition)
-        return changed
+            if key not in newest or newest[key].order < transition.order:
+                newest[key] = transition
+        state = dict(stored)
+        pending = list(newest.values())
+        changed: list[Transition] = []
+        for _ in range(APPLY_ATTEMPTS):
+            conflicted: list[Transition] = []
+            for group in _groups(pending):
+                writes = [_MemberWrite.plan(t, state.get(_key(t)), sent or {}, removed) for t in group]
+                if self._write(writes, hour):
+                    changed += [w.transition for w in writes if w.flips]
+                else:  # another writer moved one of them since it was read: read them again, plan again
+                    state.update(self.lookup([_key(t) for t in group]))
+                    conflicted += group
+            if not conflicted:
+                return changed
+            pending = conflicted
+        raise StoreUnavailable("segment_members.apply", "TransactionConflict")
 
-    def _member_values(self, transition: Transition) -> dict[str, Any]:
-        expires = self.clock.now_ms() // 1000 + EXIT_TTL_DAYS * 86400
-        return {
-            ":o": {"S": transition.order},
-            ":in": {"BOOL": transition.entered},
-            ":b": {"S": transition.braze_id},
-            ":x": {"S": transition.external_id} if transition.external_id is not None else {"NULL": True},
-            ":at": {"S": transition.at},
-            ":exp": {"N": str(expires)} if not transition.entered else {"NULL": True},
-        }
-
-    def _flip(self, transition: Transition, hour: str, sent: dict[str, Any] | None) -> bool:
-        """The transition, if it is the newest and changes membership, with its counters; False otherwise."""
-        entered = transition.entered
-        counted = "entered" if entered else "exited"
-        hour_expires = self.clock.now_ms() // 1000 + HOURS_KEPT * 3600
-        state = "(attribute_not_exists(#in) OR #in = :false)" if entered else "#in = :true"
-        values = self._member_values(transition)
-        values[":false" if entered else ":true"] = {"BOOL": not entered}
-        keep_sent = ""
-        if sent is not None:
-            values[":sent"] = {"S": json.dumps(sent, separators=(",", ":"))}
-            keep_sent = ", sent = :sent"
+    def _write(self, writes: list[_MemberWrite], hour: str) -> bool:
+        """One transaction: the members' writes, each conditional on what was read, with their segments' counters;
+        False if a condition failed (nothing is written)."""
+        items = [w.item(self.members_table, self._expires()) for w in writes if not w.idle]
+        items += self._counters([w for w in writes if w.flips], hour)
+        if not items:
+            return True
         try:
-            clients.dynamodb().transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.members_table,
-                            "Key": {
-                                "bucket": {"S": _bucket(transition.segment_id, transition.braze_id)},
-                                "member": {"S": transition.braze_id},
-                            },
-                            "UpdateExpression": "SET o = :o, #in = :in, braze_id = :b, external_id = :x, "
-                            + ("entered_at = :at, " if entered else "exited_at = :at, ")
-                            + "expires_at = :exp"
-                            + keep_sent,
-                            "ConditionExpression": f"{_NEWER} AND {state}",
-                            "ExpressionAttributeNames": {"#in": "in"},
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.stats_table,
-                            "Key": {"segment_id": {"S": transition.segment_id}, "bucket": {"S": "total"}},
-                            "UpdateExpression": "ADD #size :size, #counted :one",
-                            "ExpressionAttributeNames": {"#size": "size", "#counted": counted},
-                            "ExpressionAttributeValues": {":size": {"N": "1" if entered else "-1"}, ":one": {"N": "1"}},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.stats_table,
-                            "Key": {"segment_id": {"S": transition.segment_id}, "bucket": {"S": "h#" + hour}},
-                            "UpdateExpression": "ADD #counted :one SET expires_at = :exp",
-                            "ExpressionAttributeNames": {"#counted": counted},
-                            "ExpressionAttributeValues": {":one": {"N": "1"}, ":exp": {"N": str(hour_expires)}},
-                        }
-                    },
-                ]
-            )
+            clients.dynamodb().transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", items))
         except ClientError as error:
-            if error_code(error) == "TransactionCanceledException" and _condition_failed(error):
+            if error_code(error) == "TransactionCanceledException" and _conflicted(error):
                 return False
             raise
         return True
 
-    def _forget_sent(self, key: MemberKey) -> None:
-        """The user is out of the step's audience: the identifiers it was sent with are not kept."""
-        segment_id, braze_id = key
-        clients.dynamodb().update_item(
-            TableName=self.members_table,
-            Key={"bucket": {"S": _bucket(segment_id, braze_id)}, "member": {"S": braze_id}},
-            UpdateExpression="REMOVE sent",
-        )
+    def _expires(self) -> int:
+        return self.clock.now_ms() // 1000 + EXIT_TTL_DAYS * 86400
 
-    def _advance(self, transition: Transition) -> None:
-        try:
-            clients.dynamodb().update_item(
-                TableName=self.members_table,
-                Key={
-                    "bucket": {"S": _bucket(transition.segment_id, transition.braze_id)},
-                    "member": {"S": transition.braze_id},
-                },
-                UpdateExpression="SET o = :o",
-                ConditionExpression=_NEWER,
-                ExpressionAttributeValues={":o": {"S": transition.order}},
+    def _counters(self, flips: list[_MemberWrite], hour: str) -> list[dict[str, Any]]:
+        """Per segment, the flips' entries and exits added to its total and to the hour's bucket."""
+        counted: dict[str, Counter[str]] = defaultdict(Counter)
+        for write in flips:
+            counted[write.transition.segment_id]["entered" if write.transition.entered else "exited"] += 1
+        hour_expires = self.clock.now_ms() // 1000 + HOURS_KEPT * 3600
+        items = []
+        for segment_id, counts in sorted(counted.items()):
+            names = {f"#{k}": k for k in counts}
+            values = {f":{k}": {"N": str(n)} for k, n in counts.items()}
+            adds = ", ".join(f"#{k} :{k}" for k in counts)
+            size = {":size": {"N": str(counts["entered"] - counts["exited"])}}
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.stats_table,
+                        "Key": {"segment_id": {"S": segment_id}, "bucket": {"S": "total"}},
+                        "UpdateExpression": f"ADD #size :size, {adds}",
+                        "ExpressionAttributeNames": {"#size": "size", **names},
+                        "ExpressionAttributeValues": {**size, **values},
+                    }
+                }
             )
-        except ClientError as error:
-            if not is_conditional_failure(error):
-                raise
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.stats_table,
+                        "Key": {"segment_id": {"S": segment_id}, "bucket": {"S": "h#" + hour}},
+                        "UpdateExpression": f"ADD {adds} SET expires_at = :exp",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": {**values, ":exp": {"N": str(hour_expires)}},
+                    }
+                }
+            )
+        return items
 
     @translated("segment_members.members")
     def members(self, segment_id: str, limit: int, cursor: str | None) -> tuple[list[Member], str | None]:
@@ -254,9 +238,109 @@ class DynamoMemberIndex:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _condition_failed(error: ClientError) -> bool:
+def _conflicted(error: ClientError) -> bool:
+    """A transaction cancelled because an item was not as read (or another transaction held it): plan again."""
     reasons = error.response.get("CancellationReasons", [])
-    return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return any(r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in reasons)
+
+
+def _key(transition: Transition) -> MemberKey:
+    return (transition.segment_id, transition.braze_id)
+
+
+def _groups(transitions: list[Transition]) -> list[list[Transition]]:
+    """The transitions in transactions of at most MAX_TRANSACTION_ITEMS items: one a member, two (the total and
+    the hour) a segment whose membership may change."""
+    groups: list[list[Transition]] = []
+    group: list[Transition] = []
+    segments: set[str] = set()
+    for transition in transitions:
+        extra = 0 if transition.segment_id in segments else 2
+        if group and len(group) + 2 * len(segments) + 1 + extra > MAX_TRANSACTION_ITEMS:
+            groups.append(group)
+            group, segments = [], set()
+            extra = 2
+        group.append(transition)
+        if extra:
+            segments.add(transition.segment_id)
+    if group:
+        groups.append(group)
+    return groups
+
+
+@dataclass(frozen=True)
+class _MemberWrite:
+    """What one transition writes to its member's item, conditional on the item being as it was read: a newer
+    transition records its order, whether the user is a member (`flips` when that changes, counted) and who it is
+    now; the newest again (a redelivery) only the identifiers a step sent or removed; an older one nothing."""
+
+    transition: Transition
+    held: StoredMember | None
+    newer: bool
+    flips: bool
+    sent: dict[str, Any] | None
+    removed: bool
+
+    @classmethod
+    def plan(
+        cls,
+        transition: Transition,
+        held: StoredMember | None,
+        sent: Mapping[MemberKey, dict[str, Any]],
+        removed: Collection[MemberKey],
+    ) -> _MemberWrite:
+        key = _key(transition)
+        newer = held is None or held.order < transition.order
+        member_before = held is not None and held.member
+        return cls(
+            transition,
+            held,
+            newer,
+            newer and transition.entered != member_before,
+            sent.get(key),
+            key in removed,
+        )
+
+    @property
+    def idle(self) -> bool:
+        repeat = self.held is not None and self.held.order == self.transition.order
+        return not self.newer and not (repeat and (self.sent is not None or self.removed))
+
+    def item(self, table: str, expires: int) -> dict[str, Any]:
+        t = self.transition
+        sets: list[str] = []
+        values: dict[str, Any] = {}
+        if self.newer:
+            sets += ["o = :o", "#in = :in", "braze_id = :b", "external_id = :x", "expires_at = :exp"]
+            values[":o"] = {"S": t.order}
+            values[":in"] = {"BOOL": t.entered if self.flips else bool(self.held and self.held.member)}
+            values[":b"] = {"S": t.braze_id}
+            values[":x"] = {"S": t.external_id} if t.external_id is not None else {"NULL": True}
+            values[":exp"] = {"NULL": True} if values[":in"]["BOOL"] else {"N": str(expires)}
+            if self.flips:
+                sets.append("entered_at = :at" if t.entered else "exited_at = :at")
+                values[":at"] = {"S": t.at}
+        if self.sent is not None and not self.removed:
+            sets.append("sent = :sent")
+            values[":sent"] = {"S": json.dumps(self.sent, separators=(",", ":"))}
+        expression = "SET " + ", ".join(sets) if sets else ""
+        if self.removed:
+            expression += " REMOVE sent"
+        if self.held is None:
+            condition = "attribute_not_exists(o)"
+        else:
+            condition = "o = :read"
+            values[":read"] = {"S": self.held.order}
+        update: dict[str, Any] = {
+            "TableName": table,
+            "Key": {"bucket": {"S": _bucket(t.segment_id, t.braze_id)}, "member": {"S": t.braze_id}},
+            "UpdateExpression": expression.strip(),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if self.newer:
+            update["ExpressionAttributeNames"] = {"#in": "in"}
+        return {"Update": update}
 
 
 def _write_cursor(segment_id: str, shard: int, start: dict[str, Any] | None) -> str:
