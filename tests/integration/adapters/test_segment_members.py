@@ -51,9 +51,7 @@ def index(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoMemberIndex]:
 
 
 def t(n: int, entered: bool, order: int, segment: str = "gold", external_id: str | None = None) -> Transition:
-    return Transition(
-        segment, f"u#b:{n}", f"b{n}", external_id, entered, "2026-12-05T12:00:00.000Z", order_of(order)
-    )
+    return Transition(segment, f"u#b:{n}", f"b{n}", external_id, entered, "2026-12-05T12:00:00.000Z", order_of(order))
 
 
 def apply(index: DynamoMemberIndex, transitions: list[Transition], **kwargs: Any) -> list[Transition]:
