@@ -139,3 +139,52 @@ def test_a_receive_reads_the_clock_once_so_messages_turning_visible_meanwhile_ke
         if got:
             break
     assert got == [str(n) for n in range(10)]
+
+
+def test_a_cancelled_transaction_puts_back_only_the_items_it_named_and_never_copies_a_table(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.table import Table
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}, {"AttributeName": "r", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "k", "AttributeType": "S"},
+            {"AttributeName": "r", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for n in range(50):
+        client.put_item(TableName="t", Item={"k": {"S": "a"}, "r": {"S": str(n)}, "v": {"N": "0"}})
+
+    def no_copy(self: Any, memo: Any) -> Any:
+        raise AssertionError("a whole table was copied")
+
+    monkeypatch.setattr(Table, "__deepcopy__", no_copy, raising=False)
+    bump = {
+        "Update": {
+            "TableName": "t",
+            "Key": {"k": {"S": "a"}, "r": {"S": "1"}},
+            "UpdateExpression": "ADD v :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+    new = {"Put": {"TableName": "t", "Item": {"k": {"S": "a"}, "r": {"S": "new"}}}}
+    refused = {
+        "Update": {
+            "TableName": "t",
+            "Key": {"k": {"S": "a"}, "r": {"S": "2"}},
+            "UpdateExpression": "SET v = :v",
+            "ConditionExpression": "v = :nine",
+            "ExpressionAttributeValues": {":v": {"N": "5"}, ":nine": {"N": "9"}},
+        }
+    }
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(TransactItems=[bump, new, refused])
+    items = client.scan(TableName="t")["Items"]
+    assert len(items) == 50 and all(i["v"] == {"N": "0"} for i in items)  # the bump undone, the put gone
+    client.transact_write_items(TransactItems=[bump, new])
+    got = client.get_item(TableName="t", Key={"k": {"S": "a"}, "r": {"S": "1"}})["Item"]
+    assert got["v"] == {"N": "1"} and len(client.scan(TableName="t")["Items"]) == 51
