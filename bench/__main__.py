@@ -17,7 +17,7 @@ from typing import Any
 from bench import coldstart, cost, hot_path, latency, pipeline
 from bench.report import Results, chart, machine, rows, table, write_markdown
 
-BENCHMARKS = ("hot_path", "pipeline", "latency", "cost", "cold_start", "horizon", "profiles", "segments")
+BENCHMARKS = ("hot_path", "pipeline", "latency", "cost", "cold_start", "horizon", "profiles", "segments", "backfill")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench import segments
 
         results.segment_evaluation = segments.measure(50_000 if args.quick else 500_000, progress)
+
+    if "backfill" in chosen:
+        from bench import backfill
+
+        results.backfill = backfill.run(members=100_000 if args.quick else 1_000_000, progress=progress)
 
     table_rows = rows(results)
     print(table(table_rows))

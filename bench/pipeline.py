@@ -58,19 +58,36 @@ class MemoryQueue:
         self.visible: deque[dict[str, Any]] = deque()
         self.in_flight: dict[str, dict[str, Any]] = {}
         self.redelivered = 0
+        self.closed = False  # nothing more will be sent
 
     # what QueuePublisher does for the ingest
     def send(self, bodies: Sequence[str], correlation_id: str | None = None) -> None:
         with self.lock:
             for body in bodies:
-                self.visible.append({"messageId": uuid.uuid4().hex, "body": body, "receives": 0})
+                self.visible.append({"messageId": uuid.uuid4().hex, "body": body, "receives": 0, "at": time.time()})
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
 
     # what the event source mapping does
-    def batch(self) -> list[dict[str, Any]]:
+    def batch(self, max_records: int = ESM_MAX_RECORDS, window_seconds: float = 0.0) -> list[dict[str, Any]]:
+        """Up to `max_records` or 6 MB; with a batching window, nothing until the batch is full or the oldest
+        message has waited the window (or nothing more will come)."""
         records: list[dict[str, Any]] = []
         size = 0
         with self.lock:
-            while self.visible and len(records) < ESM_MAX_RECORDS:
+            waiting = bool(self.visible) and time.time() - self.visible[0]["at"] < window_seconds
+            if waiting and not self.closed:
+                queued = 0
+                for message in self.visible:
+                    queued += len(message["body"]) + RECORD_ENVELOPE_BYTES
+                    if queued > ESM_MAX_BYTES:
+                        break
+                else:
+                    if len(self.visible) < max_records:
+                        return []
+            while self.visible and len(records) < max_records:
                 cost = len(self.visible[0]["body"]) + RECORD_ENVELOPE_BYTES
                 if records and size + cost > ESM_MAX_BYTES:
                     break
@@ -105,6 +122,11 @@ class MemoryQueue:
     def drained(self) -> bool:
         with self.lock:
             return not self.visible and not self.in_flight
+
+    def finished(self) -> bool:
+        """Closed and drained: nothing left to hand out, ever."""
+        with self.lock:
+            return self.closed and not self.visible and not self.in_flight
 
     def _deliver(self, message: dict[str, Any]) -> dict[str, Any]:
         message["receives"] += 1
@@ -245,6 +267,7 @@ def run(
                     ledger = manager.MemoryLedger()  # type: ignore[attr-defined]
                     say(f"queueing {users:,} users through the ingest code")
                     _queue_backlog(queue, users, users_per_webhook)
+                    queue.close()
                     say(f"draining the backlog with {batchers} batcher processes against {rate_limit} requests/s")
                     invocations = _drain(queue, ledger, batchers, say)
                     synced = ledger.synced(STEP_ID)
@@ -294,8 +317,9 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
-def _launch(stack: Any) -> None:
-    """Connect, configure and launch through the emulated API Gateway, as a user would."""
+def _launch(stack: Any, step_id: str = STEP_ID, segment: dict[str, Any] | None = None) -> None:
+    """Connect, configure and launch through the emulated API Gateway, as a user would; with `segment` (its id and
+    definition), a step that follows it and backfills."""
     from werkzeug.test import Client
 
     from audience_sync.adapters.aws import clients
@@ -306,14 +330,17 @@ def _launch(stack: Any) -> None:
     approved = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
     callback = urlsplit(approved.headers["Location"])
     assert client.get(f"{callback.path}?{callback.query}").status_code == 200
-    step = {"partner": "linkedin", "ad_account_id": "507000001", "audience": {"name": "Backlog"}}
+    step: dict[str, Any] = {"partner": "linkedin", "ad_account_id": "507000001", "audience": {"name": "Backlog"}}
     step.update({"action": "add", "match_fields": ["email"]})
-    assert client.put(f"/v1/steps/{STEP_ID}", json=step, headers=headers).status_code == 200
-    assert client.post(f"/v1/steps/{STEP_ID}/launch", headers=headers).status_code == 200
+    if segment is not None:
+        assert client.put(f"/v1/segments/{segment['id']}", json=segment["body"], headers=headers).status_code == 200
+        step["source"] = {"type": "segment", "segment_id": segment["id"], "backfill": True}
+    assert client.put(f"/v1/steps/{step_id}", json=step, headers=headers).status_code == 200
+    assert client.post(f"/v1/steps/{step_id}/launch", headers=headers).status_code == 200
     # LinkedIn wants 5 s between creating a segment and streaming into it; date the creation back instead of
     # waiting (the sandbox here has no propagation delay).
     clients.table(stack.ref("StepsTable")).update_item(
-        Key={"step_id": STEP_ID},
+        Key={"step_id": step_id},
         UpdateExpression="SET audience_created_at = audience_created_at - :m",
         ExpressionAttributeValues={":m": 60_000},
     )
@@ -363,8 +390,11 @@ def _drain(queue: Any, ledger: Any, batchers: int, say: Callable[[str], None]) -
     return invocations
 
 
-def _batcher_process(index: int, environment: dict[str, str], queue: Any, ledger: Any, results: Any) -> None:
-    """One batcher container: takes batches as the event source mapping gives them, until the queue is empty."""
+def _batcher_process(
+    index: int, environment: dict[str, str], queue: Any, ledger: Any, results: Any, window_seconds: float = 0.0
+) -> None:
+    """One batcher container: takes batches as the event source mapping gives them (`window_seconds` its batching
+    window), until the queue is closed and empty."""
     os.environ.clear()
     os.environ.update(environment)
     try:
@@ -376,8 +406,8 @@ def _batcher_process(index: int, environment: dict[str, str], queue: Any, ledger
         clock = container.clock
         batcher = Batcher(container.settings.tuning, container.sender, ledger, container.retry_store, clock, queue)
         invocations = 0
-        while not queue.drained():
-            records = queue.batch()
+        while not queue.finished():
+            records = queue.batch(window_seconds=window_seconds)
             if not records:
                 time.sleep(0.01)  # the other batcher holds the rest in flight
                 continue

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.backfill import PHYSICAL_LIMIT_FACTOR, BackfillResult
 from bench.coldstart import ColdStart
 from bench.cost import CostResult, api_floor_per_million
 from bench.hot_path import HotPathResult
@@ -61,6 +62,7 @@ class Results:
     segment_freshness: SegmentFreshness | None = None
     segment_to_linkedin: SegmentFreshness | None = None
     segment_evaluation: EvaluationResult | None = None
+    backfill: BackfillResult | None = None
 
 
 def rows(results: Results) -> list[Row]:
@@ -257,6 +259,19 @@ def segment_rows(results: Results) -> list[Row]:
                 "memberships moved",
                 "reported",
                 None,
+            )
+        )
+    if results.backfill:
+        b = results.backfill
+        limit = PHYSICAL_LIMIT_FACTOR * b.physical_limit_seconds
+        out.append(
+            Row(
+                "segment backfill",
+                f"{b.synced:,} of {b.members:,} members at LinkedIn {b.seconds:.1f} s after the membership was known "
+                f"= {b.ratio:.2f} x the limit ({b.physical_limit_seconds:.0f} s); {b.requests} requests (ideal "
+                f"{b.ideal_requests}), {b.throttled} answered 429",
+                f"<= {limit:.0f} s ({PHYSICAL_LIMIT_FACTOR} x)",
+                b.seconds <= limit and b.synced == b.members,
             )
         )
     return out

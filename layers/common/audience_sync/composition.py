@@ -62,6 +62,7 @@ from audience_sync.segments.service import SegmentService
 from audience_sync.segments.sweep import Sweep
 from audience_sync.settings import Settings
 from audience_sync.sources.profile_users import ProfileUsers
+from audience_sync.sources.segment.processor import MembershipProcessor
 from audience_sync.sources.segment.router import SegmentRouter
 from audience_sync.sources.segment.steps import SegmentStepSources
 from audience_sync.sources.webhook.signature import WebhookSignatures
@@ -312,6 +313,10 @@ class Container:
     @cached_property
     def segment_router(self) -> SegmentRouter:
         return SegmentRouter(self.steps, self.ingest, self.profile_users)
+
+    @cached_property
+    def membership_processor(self) -> MembershipProcessor:
+        return MembershipProcessor(self.member_index, self.segment_router)
 
     @cached_property
     def sweep_jobs(self) -> SqsSweepJobs:

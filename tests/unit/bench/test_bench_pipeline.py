@@ -27,6 +27,26 @@ def test_batches_stop_at_6_mb_with_the_envelopes() -> None:
     assert all(r["attributes"]["ApproximateReceiveCount"] == "1" for r in batch)
 
 
+def test_a_batching_window_holds_a_small_batch_until_it_is_old_enough_full_or_the_queue_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(pipeline.time, "time", lambda: now[0])
+    queue = MemoryQueue()
+    queue.send(["a", "b"])
+    assert queue.batch(window_seconds=5) == []  # two small messages, just sent: the window holds them
+    assert len(queue.batch(max_records=2, window_seconds=5)) == 2  # a full batch goes at once
+    queue.send(["c"])
+    now[0] += 5
+    assert [r["body"] for r in queue.batch(window_seconds=5)] == ["c"]  # the oldest waited the window
+    queue.send(["d"])
+    queue.close()
+    assert [r["body"] for r in queue.batch(window_seconds=5)] == ["d"]  # nothing more will come
+    assert not queue.finished()  # d is in flight
+    queue.delete([{"receiptHandle": h} for h in list(queue.in_flight)])
+    assert queue.finished()
+
+
 def test_failed_records_come_back_received_once_more_and_settled_ones_go() -> None:
     queue = MemoryQueue()
     queue.send(["a", "b"])

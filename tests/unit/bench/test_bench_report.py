@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.backfill import BackfillResult
 from bench.cost import CostResult, Usage
 from bench.hot_path import HotPathResult
 from bench.latency import LatencyResult
@@ -48,3 +49,14 @@ def test_latency_percentiles() -> None:
     lat = LatencyResult([float(i) for i in range(1, 101)], flush_seconds=5)
     assert lat.p50 == 50.5
     assert lat.p99 == 99.0
+
+
+def backfill(seconds: float, synced: int = 1_000_000) -> BackfillResult:
+    return BackfillResult(1_000_000, synced, seconds, 200, [5000] * 200, 0, 10, 10, routing_cpu_seconds=18.0)
+
+
+def test_a_backfill_passes_within_1_2_times_the_physical_limit_with_every_member_synced() -> None:
+    assert backfill(23.9).physical_limit_seconds == 20 and backfill(23.9).routing_us_per_member == 18
+    assert marks(Results(backfill=backfill(23.9))) == {"segment backfill": "pass"}
+    assert marks(Results(backfill=backfill(24.5))) == {"segment backfill": "MISS"}
+    assert marks(Results(backfill=backfill(21.0, synced=995_000))) == {"segment backfill": "MISS"}

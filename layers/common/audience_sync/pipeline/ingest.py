@@ -105,8 +105,9 @@ class IngestService:
         """Queue `users` for step `step_id`; the counts of accepted (queued), filtered and not synced users.
 
         `entry_id` identifies an entry its source may send again (the same id, the same users): its repeat is
-        counted once. `moves`: the segment members' moves, one a user (pipeline/moves.py). Raises NotFound,
-        Conflict (the step is not launched) and PublishFailed."""
+        counted once. `moves`: the segment members' moves, one a user (pipeline/moves.py); the answer then also
+        holds `queued`, each queued user's identifiers by its move. Raises NotFound, Conflict (the step is not
+        launched) and PublishFailed."""
         step = self.steps.get(step_id)
         if step.get("status") != ACTIVE:
             raise Conflict("step_not_active", f"step '{step_id}' is not launched (POST /v1/steps/{step_id}/launch)")
@@ -129,11 +130,14 @@ class IngestService:
             first_enqueued_at=now,
         )
         self.publisher.send(message_bodies(template, queued, per_user), correlation_id=correlation_id)
-        return {
+        answer: dict[str, Any] = {
             "accepted": len(queued),
             "filtered": delta.counts["filtered"],
             "not_synced": delta.counts["not_synced"],
         }
+        if moves is not None:
+            answer["queued"] = {user["o"]: user for user in queued}
+        return answer
 
     def leave(
         self, step_id: str, users: Sequence[QueuedUser], correlation_id: str | None, entry_id: str | None = None

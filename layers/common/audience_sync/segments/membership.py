@@ -58,7 +58,18 @@ class Transition:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Transition:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+        # by hand too: a dict comprehension over the fields was a seventh of the membership function's CPU
+        return cls(
+            data["segment_id"],
+            data["home"],
+            data["braze_id"],
+            data.get("external_id"),
+            data["entered"],
+            data["at"],
+            data["order"],
+            data.get("baseline", False),
+            data.get("deleted", False),
+        )
 
 
 def order_of(sequence: int) -> str:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from audience_sync.core.errors import Conflict, NotFound
-from audience_sync.core.users import MatchField, prepare_user
 from audience_sync.pipeline.ingest import IngestService
 from audience_sync.pipeline.moves import move
 from audience_sync.segments.definitions import step_of, step_segment_id
@@ -105,23 +104,19 @@ class SegmentRouter:
         if not entries:
             return
         users = self.profiles.by_home([t.home for t in entries])
-        entering = [(t, users[t.home]) for t in entries if t.home in users]  # a profile deleted since: it exits next
-        match_fields = frozenset(MatchField(f) for f in step["config"].get("match_fields", []))
+        entering = [t for t in entries if t.home in users]  # a profile deleted since: it exits next
+        moves = [move(t.braze_id, t.order) for t in entering]
         try:
             answer = self.ingest.enter(
-                step_id,
-                [u for _, u in entering],
-                message_id,
-                _entry_id(message_id, step_id, "in"),
-                moves=[move(t.braze_id, t.order) for t, _ in entering],
+                step_id, [users[t.home] for t in entering], message_id, _entry_id(message_id, step_id, "in"), moves
             )
         except Conflict:
             return  # deactivated meanwhile
         routed.entered[step_id] = answer["accepted"]
-        for t, user in entering:
-            prepared = prepare_user(user, match_fields)
-            if not isinstance(prepared, str):
-                routed.sent[(t.segment_id, t.braze_id)] = dict(prepared)
+        queued = answer["queued"]
+        for t, moved in zip(entering, moves, strict=True):
+            if (user := queued.get(moved)) is not None:  # queued: not filtered out, with a match field
+                routed.sent[(t.segment_id, t.braze_id)] = {k: v for k, v in user.items() if k != "o"}
 
     def _leave(
         self,

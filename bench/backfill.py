@@ -1,0 +1,313 @@
+"""A backfill: every member of a segment reaches LinkedIn (issue 13: 1,000,000 members in <= 1.2 x the physical
+limit, 1,000,000 / (10 requests/s x 5,000) = 20 s), timed from the moment its membership is known (the profile
+writer has recorded each member's entry in the step's own segment and published it) to LinkedIn's last request.
+
+What is real and what stands in:
+- the membership messages are the writer's (adapters/aws/membership_queue.encode: 400 baseline entries each);
+- each membership process is the membership function's work, as functions/membership does it: the ten records of
+  an event source mapping batch at once, each through the real MembershipProcessor (sources/segment/processor.py:
+  the router, the one pipeline's IngestService); MEMBERSHIP_CONCURRENCY processes, the template's
+  MaximumConcurrency. The step is launched through the API and read from DynamoDB (moto) once a process, then
+  each read waits what a GetItem would (LatencySteps);
+- the members' index and the profiles the router reads are in each process's memory, each call waiting what
+  DynamoDB takes (pipeline.py's LEDGER_LATENCY_SECONDS, a BatchGetItem of 100 keys or a transaction of 100
+  items): a million profiles in moto would measure the emulator;
+- the sync queue, the ledger, the batchers (with the template's 5 s batching window), the token bucket and the
+  LinkedIn sandbox (10 requests in any second) are pipeline.py's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from bench.pipeline import (
+    AWS_CREDENTIALS,
+    LEDGER_LATENCY_SECONDS,
+    SPAWN,
+    BenchManager,
+    _batcher_process,
+    _launch,
+    max_in_window,
+    moto_server,
+    sandbox_process,
+)
+
+STEP_ID = "backfill"
+SEGMENT = {"id": "bench-gold", "body": {"name": "Gold", "filter": {"attribute": "plan", "op": "eq", "value": "gold"}}}
+MEMBERSHIP_CONCURRENCY = 4  # template.yaml: MembershipFunction's event, ScalingConfig.MaximumConcurrency
+MEMBERSHIP_BATCH = 10  # ... and its BatchSize (functions/membership: MAX_THREADS)
+FLUSH_SECONDS = 5.0  # the batcher's batching window (template parameter FlushSeconds, its default)
+KEYS_PER_CALL = 100  # BatchGetItem; a transaction holds 100 items too
+PHYSICAL_LIMIT_FACTOR = 1.2
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    members: int
+    synced: int
+    seconds: float  # from the membership known to LinkedIn's last request
+    requests: int
+    elements: list[int]
+    throttled: int
+    max_in_any_second: int
+    rate_limit: int
+    routing_cpu_seconds: float  # the membership processes' CPU, all of them
+    max_elements: int = 5000
+
+    @property
+    def routing_us_per_member(self) -> float:
+        return self.routing_cpu_seconds / self.members * 1e6
+
+    @property
+    def physical_limit_seconds(self) -> float:
+        return self.members / (self.rate_limit * self.max_elements)
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.physical_limit_seconds
+
+    @property
+    def ideal_requests(self) -> int:
+        return math.ceil(self.members / self.max_elements)
+
+
+class LatencyIndex:
+    """The members' index's contract (segments/ports.py MemberIndex, the part the processor uses) in memory: each
+    (segment, member) keeps its newest transition; a call waits what DynamoDB would."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.held: dict[tuple[str, str], Any] = {}
+
+    def lookup(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        time.sleep(LEDGER_LATENCY_SECONDS * math.ceil(len(keys) / KEYS_PER_CALL))
+        with self.lock:
+            return {k: self.held[k] for k in keys if k in self.held}
+
+    def apply(
+        self,
+        transitions: Sequence[Any],
+        hour: str,
+        stored: Mapping[tuple[str, str], Any],
+        sent: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+        removed: Any = (),
+    ) -> list[Any]:
+        from audience_sync.segments.ports import StoredMember
+
+        time.sleep(LEDGER_LATENCY_SECONDS * math.ceil(len(transitions) / (KEYS_PER_CALL - 2)))
+        changed = []
+        with self.lock:
+            for t in transitions:
+                key = (t.segment_id, t.braze_id)
+                held = self.held.get(key)
+                if held is None or held.order < t.order:
+                    if t.entered != (held is not None and held.member):
+                        changed.append(t)
+                    self.held[key] = StoredMember(t.order, t.entered, (sent or {}).get(key))
+        return changed
+
+
+class LatencyProfiles:
+    """The profiles the router reads (sources/profile_users.py by_home), made from their keys; a call of 100 keys
+    waits what a BatchGetItem would."""
+
+    def by_home(self, homes: Sequence[str]) -> dict[str, Any]:
+        from audience_sync.sources.profile_users import ProfileUser
+
+        time.sleep(LEDGER_LATENCY_SECONDS * math.ceil(len(homes) / KEYS_PER_CALL))
+        found = {}
+        for home in homes:
+            external_id = home.removeprefix("u#x:")
+            found[home] = ProfileUser(external_id=external_id, email=f"{external_id}@example.com")
+        return found
+
+
+class LatencySteps:
+    """The launched step, read from DynamoDB (moto) once; each read after waits what a GetItem would. Two reads a
+    membership message (the router's, the ingest's) would otherwise be moto's CPU in this machine's two cores."""
+
+    def __init__(self, steps: Any, step_id: str):
+        self.step = steps.get(step_id)
+
+    def get(self, step_id: str) -> dict[str, Any]:
+        time.sleep(LEDGER_LATENCY_SECONDS / 2)
+        return dict(self.step)
+
+
+def membership_bodies(members: int, step_id: str) -> list[str]:
+    """What the writer publishes once it has recorded every member's baseline entry of the step's own segment."""
+    from audience_sync.adapters.aws.membership_queue import encode
+    from audience_sync.segments.definitions import step_segment_id
+    from audience_sync.segments.membership import Transition, order_of
+
+    at = "2026-12-05T12:00:00.000Z"
+    segment_id = step_segment_id(step_id)
+    transitions = [
+        Transition(segment_id, f"u#x:u{n}", f"b{n}", f"u{n}", True, at, order_of(1), baseline=True)
+        for n in range(members)
+    ]
+    return encode(transitions)
+
+
+def _membership_process(
+    index: int, environment: dict[str, str], queue: Any, sync_queue: Any, ready: Any, go: Any, results: Any
+) -> None:
+    """One membership function container: batches of ten records, each record on a thread of its own."""
+    os.environ.clear()
+    os.environ.update(environment)
+    try:
+        from audience_sync.adapters.aws.membership_queue import decode
+        from audience_sync.adapters.aws.steps_table import DynamoStepStore
+        from audience_sync.pipeline.ingest import IngestService
+        from audience_sync.settings import Settings
+        from audience_sync.sources.segment.processor import MembershipProcessor
+        from audience_sync.sources.segment.router import SegmentRouter
+
+        steps = LatencySteps(DynamoStepStore(Settings.from_env().resources.require("steps_table")), STEP_ID)
+        processor = MembershipProcessor(
+            LatencyIndex(),  # type: ignore[arg-type]  # the part of MemberIndex the processor uses
+            SegmentRouter(steps, IngestService(steps, sync_queue), LatencyProfiles()),
+        )
+        threads = ThreadPoolExecutor(MEMBERSHIP_BATCH)
+
+        def process(record: dict[str, Any]) -> bool:
+            processor.process(decode(record["body"]), record["messageId"], "2026-12-05T12")
+            return True
+
+        ready.put(index)
+        go.wait()
+        cpu_at_start = time.process_time()
+        invocations = 0
+        while not queue.finished():
+            records = queue.batch(max_records=MEMBERSHIP_BATCH)
+            if not records:
+                time.sleep(0.01)
+                continue
+            list(threads.map(process, records))
+            queue.settle(records, [])
+            invocations += 1
+        results.put(("membership", time.process_time() - cpu_at_start))
+    except BaseException as exc:  # reported to the parent, which raises it
+        results.put(("error", f"membership {index}: {exc!r}"))
+
+
+def run(
+    members: int = 1_000_000,
+    batchers: int = 2,
+    rate_limit: int = 10,
+    progress: Callable[[str], None] | None = None,
+) -> BackfillResult:
+    from localmode.provision import provision
+
+    say = progress or (lambda message: None)
+    saved = dict(os.environ)
+    sandbox_config = {"rate_limit": rate_limit, "rate_window_seconds": 1.0, "propagation_delay_seconds": 0}
+    try:
+        with sandbox_process(sandbox_config) as linkedin, moto_server() as aws_endpoint:
+            os.environ.update(AWS_ENDPOINT_URL=aws_endpoint, **AWS_CREDENTIALS)
+            stack = provision(
+                overrides={
+                    "LinkedInApiUrl": f"{linkedin}/rest",
+                    "LinkedInOAuthUrl": f"{linkedin}/oauth/v2",
+                    "LinkedInClientId": "sandbox-client-id",
+                    "LinkedInClientSecret": "sandbox-client-secret",
+                    "OAuthRedirectUri": "http://127.0.0.1:3000/v1/connections/linkedin/callback",
+                    "RequestsPerSecond": str(rate_limit),
+                },
+                extra_env={
+                    "POWERTOOLS_TRACE_DISABLED": "true",
+                    "POWERTOOLS_METRICS_DISABLED": "true",
+                    "POWERTOOLS_LOG_LEVEL": "WARNING",
+                },
+            )
+            try:
+                _launch(stack, STEP_ID, SEGMENT)
+                with BenchManager(ctx=SPAWN) as manager:
+                    known, synced, routing_cpu = _backfill(manager, members, batchers, say)
+            finally:
+                stack.stop()
+            log = requests.get(f"{linkedin}/_sandbox/requests", timeout=30).json()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    calls = sorted((r for r in log if r["method"] == "POST" and r["path"].endswith("/users")), key=lambda r: r["t"])
+    accepted = [r for r in calls if r["status"] == 200]
+    return BackfillResult(
+        members=members,
+        synced=synced,
+        seconds=accepted[-1]["t"] - known,
+        requests=len(accepted),
+        elements=[r["elements"] for r in accepted],
+        throttled=sum(1 for r in calls if r["status"] == 429),
+        max_in_any_second=max_in_window([r["t"] for r in calls if r["status"] != 429], 1.0),
+        rate_limit=rate_limit,
+        routing_cpu_seconds=routing_cpu,
+    )
+
+
+def _backfill(manager: Any, members: int, batchers: int, say: Callable[[str], None]) -> tuple[float, int, float]:
+    """Membership messages queued, every process started and ready, then released at once: (when, users synced,
+    the membership processes' CPU seconds)."""
+    membership_queue = manager.MemoryQueue()
+    sync_queue = manager.MemoryQueue()
+    ledger = manager.MemoryLedger()
+    say(f"encoding {members:,} members' entries as the writer publishes them")
+    bodies = membership_bodies(members, STEP_ID)
+    for start in range(0, len(bodies), 500):
+        membership_queue.send(bodies[start : start + 500])
+    membership_queue.close()
+    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
+    environment = dict(os.environ)
+    processes = [
+        SPAWN.Process(
+            target=_membership_process,
+            args=(i, environment, membership_queue, sync_queue, ready, go, results),
+            name=f"membership-{i}",
+        )
+        for i in range(MEMBERSHIP_CONCURRENCY)
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=120)
+    batcher_processes = [
+        SPAWN.Process(
+            target=_batcher_process,
+            args=(i, environment, sync_queue, ledger, results, FLUSH_SECONDS),
+            name=f"batcher-{i}",
+        )
+        for i in range(batchers)
+    ]
+    for process in batcher_processes:
+        process.start()
+    time.sleep(3)  # the batchers import and build their container (an idle queue: they only wait)
+    say(f"{MEMBERSHIP_CONCURRENCY} membership processes and {batchers} batchers: the membership is known, go")
+    known = time.time()
+    go.set()
+    done, routing_cpu = 0, 0.0
+    while done < len(processes):
+        kind, value = results.get(timeout=1800)
+        if kind == "error":
+            raise RuntimeError(value)
+        if kind == "membership":
+            done += 1
+            routing_cpu += float(value)
+    sync_queue.close()
+    say(f"membership routed in {time.time() - known:.1f} s; draining the sync queue")
+    while done < len(processes) + batchers:
+        kind, value = results.get(timeout=1800)
+        if kind == "error":
+            raise RuntimeError(value)
+        done += 1
+    for process in processes + batcher_processes:
+        process.join(timeout=60)
+    return known, ledger.synced(STEP_ID), routing_cpu

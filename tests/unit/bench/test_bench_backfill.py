@@ -1,0 +1,31 @@
+"""bench/backfill.py's stand-ins keep the contracts they stand in for: the writer's membership messages, and an
+index where each member keeps its newest transition and a change of membership is reported once."""
+
+from __future__ import annotations
+
+import pytest
+
+from audience_sync.adapters.aws.membership_queue import PER_MESSAGE, decode
+from audience_sync.segments.membership import Transition, order_of
+from bench import backfill
+
+
+def test_the_members_arrive_as_the_writer_publishes_baseline_entries() -> None:
+    bodies = backfill.membership_bodies(PER_MESSAGE + 1, "s1")
+    assert [len(decode(b)) for b in bodies] == [PER_MESSAGE, 1]
+    first = decode(bodies[0])[0]
+    assert (first.segment_id, first.entered, first.baseline, first.home) == ("step:s1", True, True, "u#x:u0")
+
+
+def test_the_stand_in_index_keeps_the_newest_and_reports_each_change_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backfill, "LEDGER_LATENCY_SECONDS", 0)
+    index = backfill.LatencyIndex()
+
+    def t(entered: bool, order: int) -> Transition:
+        return Transition("g", "u#x:u1", "b1", "u1", entered, "t", order_of(order))
+
+    assert index.apply([t(True, 1)], "h", {}) == [t(True, 1)]
+    assert index.apply([t(True, 1), t(False, 0)], "h", {}) == []  # again, and older
+    assert index.apply([t(False, 2)], "h", {}, sent={("g", "b1"): {"x": "u1"}}) == [t(False, 2)]
+    held = index.lookup([("g", "b1"), ("g", "b2")])
+    assert list(held) == [("g", "b1")] and held[("g", "b1")].member is False
