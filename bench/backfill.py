@@ -142,6 +142,9 @@ class LatencySteps:
         time.sleep(LEDGER_LATENCY_SECONDS / 2)
         return dict(self.step)
 
+    def list_all(self) -> list[dict[str, Any]]:  # read on deletions only: none here
+        return [self.get(STEP_ID)]
+
 
 def membership_bodies(members: int, step_id: str) -> list[str]:
     """What the writer publishes once it has recorded every member's baseline entry of the step's own segment."""

@@ -106,7 +106,7 @@ def measure(changes: int = 200_000, progress: Callable[[str], None] | None = Non
 
     created = "2026-12-01T00:00:00.000+00:00"
     defined = [Segment(f"s{n}", f"s{n}", "", parse(f), created, created, 1) for n, f in enumerate(_filters())]
-    session = BatchMemberships(_Definitions(SegmentIndex(defined)), _NoSink())
+    session = BatchMemberships(_Definitions(SegmentIndex(defined)), _NoSink(), lambda doc: None)
     assert sum(1 for s in session.index.segments.values() if "a:plan" in s.filter.reads) == READING_THE_CHANGE
     plans = ["gold", "gold", "silver", "free"]  # the plan each pass over the profiles sets
     events = {

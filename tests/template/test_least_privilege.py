@@ -250,12 +250,14 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("sqs:SendMessage", "MembershipQueue"),  # adapters/aws/membership_queue.py: entries and exits
     },
     "MembershipFunction": {
-        # adapters/aws/segment_members.py: one transaction per change (TransactWriteItems is authorized per item)
+        # adapters/aws/segment_members.py: transactions of a message's members and counters (TransactWriteItems is
+        # authorized per item)
         ("dynamodb:UpdateItem", "SegmentMembersTable"),
         ("dynamodb:UpdateItem", "SegmentStatsTable"),
         ("dynamodb:BatchGetItem", "SegmentMembersTable"),  # segment_members.py lookup: the newest transitions
         # sources/segment/router.py: the step, its entrants' profiles, its users queued (adapters/aws/queues.py)
         ("dynamodb:GetItem", "StepsTable"),
+        ("dynamodb:Scan", "StepsTable"),  # router.py _forget: a deleted user leaves every webhook step (list_all)
         ("dynamodb:BatchGetItem", "ProfilesTable"),
         ("sqs:SendMessage", "SyncQueue"),
         ("sqs:ReceiveMessage", "MembershipQueue"),

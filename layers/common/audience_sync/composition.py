@@ -61,7 +61,7 @@ from audience_sync.segments.ports import MemberIndex, MembershipSink, SegmentSou
 from audience_sync.segments.service import SegmentService
 from audience_sync.segments.sweep import Sweep
 from audience_sync.settings import Settings
-from audience_sync.sources.profile_users import ProfileUsers
+from audience_sync.sources.profile_users import ProfileUsers, identifiers
 from audience_sync.sources.segment.processor import MembershipProcessor
 from audience_sync.sources.segment.router import SegmentRouter
 from audience_sync.sources.segment.steps import SegmentStepSources
@@ -270,7 +270,7 @@ class Container:
             self.clock,
             profiles.max_array,
             profiles.write_concurrency,
-            SegmentMemberships(self.segment_source, self.membership_sink),
+            SegmentMemberships(self.segment_source, self.membership_sink, identifiers),
         )
 
     # ---- segments ----------------------------------------------------------------------------------

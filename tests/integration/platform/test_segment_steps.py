@@ -158,3 +158,21 @@ def test_a_webhook_may_send_only_external_ids_and_the_profile_fills_the_rest(pla
     assert reply.json == {"accepted": 1, "filtered": 2, "not_synced": 0}, reply.text
     api.settle()
     assert _audience(api, audience) == _emails(1)
+
+
+def test_a_deleted_user_leaves_the_audiences_of_webhook_steps(platform: Platform) -> None:
+    """Which webhook brought whom is not kept: a deletion removes the profile's identifiers from every launched
+    webhook step's audience (LinkedIn ignores the removal of someone it does not hold)."""
+    api = Api(platform.stack)
+    key = platform.new_key("users.track", "users.delete")
+    platform.braze("/users/track", {"attributes": [_user(1), _user(2)]}, key)
+    platform.settle()
+    audience = api.active_step("hooked")
+    assert api.post_users("hooked", [{"external_id": "u1"}, _user(2), _user(3)]).status == 202  # u3: no profile
+    api.settle()
+    assert _audience(api, audience) == _emails(1, 2, 3)
+    assert platform.braze("/users/delete", {"external_ids": ["u1", "u2"]}, key).status == 202
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(3)
+    metrics = _segment_metrics(api, "hooked")
+    assert (metrics["entered"], metrics["synced"], metrics["left"], metrics["removed"]) == (3, 3, 2, 2)

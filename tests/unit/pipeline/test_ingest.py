@@ -130,6 +130,9 @@ class FakeStepRepository:
     def get(self, step_id: str) -> dict[str, Any]:
         return {**self.item, "step_id": step_id}
 
+    def list_all(self) -> list[dict[str, Any]]:
+        return [self.get(self.item.get("step_id", "s1"))]
+
 
 @dataclass
 class FakeQueue:

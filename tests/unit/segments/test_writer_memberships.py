@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 
 from audience_sync.cohorts.requests import plan_changes
+from audience_sync.core.users import hash_email
 from audience_sync.profiles.reader import ProfileReader
 from audience_sync.profiles.writer import ProfileWriter
+from audience_sync.segments.membership import DELETED, Transition
 from audience_sync.segments.memberships import SegmentMemberships
+from audience_sync.sources.profile_users import identifiers
 from tests.fakes.profile_fakes import Crash, FakeProfileStore
 from tests.fakes.segment_fakes import RecordingSink, SinkFailed, StaticSegments, segment
 from tests.fakes.sync_fakes import FakeClock
@@ -28,7 +31,8 @@ class World:
         self.clock = FakeClock(int(NOW.timestamp() * 1000))
         self.source = StaticSegments(list(segments))
         self.sink = RecordingSink()
-        self.writer = ProfileWriter(self.store, self.clock, 25, 1, SegmentMemberships(self.source, self.sink))
+        memberships = SegmentMemberships(self.source, self.sink, identifiers)
+        self.writer = ProfileWriter(self.store, self.clock, 25, 1, memberships)
 
     def write(self, *batches: Any) -> None:
         for batch in batches:
@@ -87,6 +91,18 @@ def test_a_deleted_user_exits_every_segment_and_a_merged_away_one_moves_its_memb
     world.write(deleted(external_ids=["u1"]))
     assert world.moves()[3:] == [("gold", "u1", False)]
     assert world.sink.members() == {}
+
+
+def test_a_deletion_tells_the_webhook_steps_the_users_identifiers_hashed_and_a_merge_does_not() -> None:
+    world = World(GOLD)
+    people = [{"external_id": f"u{n}", "email": f" U{n}@Example.com", "android_gaid": f"g-{n}"} for n in (1, 2)]
+    world.write(tracked(attributes=[*people, {"external_id": "u3", "plan": "gold"}]))
+    world.write(merged({"external_id": "u1"}, {"external_id": "u2"}))  # u2 merged into u1: not a person gone
+    world.write(deleted(external_ids=["u1", "u3"]))
+    gone = [t for t in world.sink.published if t.segment_id == DELETED]
+    assert [(t.external_id, t.entered, t.deleted) for t in gone] == [("u1", False, True)]  # u3 has no identifier
+    assert gone[0].identifiers == {"x": "u1", "e": hash_email("u1@example.com"), "g": "g-1"}
+    assert Transition.from_json(gone[0].to_json()) == gone[0]  # as the membership queue carries it
 
 
 def test_an_alias_only_user_identified_stays_the_same_member_under_its_new_key() -> None:

@@ -5,14 +5,14 @@ segment (which decided it) a removal, and message-derived ids so a redelivery co
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
 from audience_sync.pipeline.ingest import IngestService
 from audience_sync.pipeline.messages import QueuedMessage
-from audience_sync.segments.membership import Transition, order_of
+from audience_sync.segments.membership import DELETED, Transition, order_of
 from audience_sync.segments.ports import MemberKey, StoredMember
 from audience_sync.sources.profile_users import ProfileUser, complete, from_profile
 from audience_sync.sources.segment.router import SegmentRouter, keys_to_read
@@ -34,7 +34,7 @@ class FakeProfiles:
         return {h: self.users[h] for h in homes if h in self.users}
 
 
-def t(n: int, entered: bool, seq: int, segment: str = "step:s1", **flags: bool) -> Transition:
+def t(n: int, entered: bool, seq: int, segment: str = "step:s1", **flags: Any) -> Transition:
     return Transition(
         segment, f"u#x:u{n}", f"b{n}", f"u{n}", entered, "2026-12-05T12:00:00.000Z", order_of(seq), **flags
     )
@@ -153,3 +153,46 @@ def test_queued_messages_of_leaving_users_count_removed_not_synced() -> None:
         '"target": {"connection_id": "linkedin", "ad_account_id": "1", "audience_id": "2", "action": "remove", '
         '"leaving": true}}'
     ).target.leaving
+
+
+@dataclass
+class ManySteps:
+    """Several steps: the router reads one by id, and lists them all for a deletion."""
+
+    items: dict[str, dict[str, Any]]
+
+    def get(self, step_id: str) -> dict[str, Any]:
+        return {**self.items[step_id], "step_id": step_id}
+
+    def list_all(self) -> list[dict[str, Any]]:
+        return [self.get(step_id) for step_id in sorted(self.items)]
+
+
+def test_a_deleted_user_leaves_every_launched_webhook_step_that_adds_with_its_match_fields_only() -> None:
+    config = ingest_fakes.ACTIVE_STEP["config"]
+    assert isinstance(config, dict)
+
+    def webhook(**changes: Any) -> dict[str, Any]:
+        return {**ingest_fakes.ACTIVE_STEP, "config": {**config, **changes.pop("config", {})}, **changes}
+
+    steps = ManySteps(
+        {
+            "by-email": webhook(),
+            "by-gaid": webhook(config={"match_fields": ["android_gaid"]}),
+            "by-name": webhook(config={"match_fields": ["first_last_name"]}),  # the profile has no name
+            "draft": webhook(status="draft"),
+            "removing": webhook(config={"action": "remove"}),  # puts nobody in its audience
+            "following": step(sync_exits=True),  # its own segment's exits tell it
+        }
+    )
+    queue = ingest_fakes.FakeQueue()
+    ingest = IngestService(steps, queue, now_ms=lambda: 1_790_000_100_000)
+    route = SegmentRouter(steps, ingest, FakeProfiles())
+    gone = replace(t(1, False, 3, segment=DELETED, deleted=True), identifiers={"x": "u1", "e": "h1", "g": "g1"})
+    routed = route.route([gone], {}, "m-1")
+    assert routed.left == {"by-email": 1, "by-gaid": 1}
+    assert {m.step_id: (m.target.action, m.target.leaving, m.users) for m in queue.messages()} == {
+        "by-email": ("remove", True, [{"x": "u1", "e": "h1"}]),
+        "by-gaid": ("remove", True, [{"x": "u1", "g": "g1"}]),
+    }
+    assert keys_to_read([gone]) == [] and routed.removed == set()  # the members' index keeps no deletion

@@ -77,7 +77,7 @@ class StepDelta:
 
 def public_metrics(item: dict[str, Any] | None, follows_segment: bool = False) -> dict[str, int]:
     """The contract's seven metrics from a stored counters item (missing counters are 0), and `left` and
-    `removed` for a step that follows a segment."""
+    `removed` for a step that follows a segment or has had users leave (a deleted user leaves webhook steps too)."""
     item = item or {}
     values = {name: int(item.get(name, 0)) for name in COUNTERS}
     values["pending"] = (
@@ -88,7 +88,8 @@ def public_metrics(item: dict[str, Any] | None, follows_segment: bool = False) -
         - values["not_synced"]
         - values["errored"]
     )
-    shown = PUBLIC_METRICS + (SEGMENT_METRICS if follows_segment else ())
+    leaving = follows_segment or values["left"] > 0 or values["removed"] > 0
+    shown = PUBLIC_METRICS + (SEGMENT_METRICS if leaving else ())
     return {name: values[name] for name in shown}
 
 

@@ -28,6 +28,15 @@ class MatchField(StrEnum):
     ANDROID_GAID = "android_gaid"
 
 
+ALL_MATCH_FIELDS = frozenset(MatchField)
+# The keys of a queued user (QueuedUser) each match field fills.
+FIELD_KEYS: dict[MatchField, tuple[str, ...]] = {
+    MatchField.EMAIL: ("e",),
+    MatchField.FIRST_LAST_NAME: ("f", "l"),
+    MatchField.ANDROID_GAID: ("g",),
+}
+
+
 class Identified(Protocol):
     """A user as the match fields see it: an id and the identifiers it may carry (raw: an email is hashed here)."""
 

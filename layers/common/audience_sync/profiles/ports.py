@@ -102,8 +102,9 @@ class MembershipSession(Protocol):
         """The transitions a message recorded on a stored profile before (its redelivery publishes them again)."""
         ...
 
-    def exits(self, profile: Item, now: dt.datetime) -> list[Any]:
-        """Every membership of a profile about to be deleted or merged away."""
+    def exits(self, profile: Item, now: dt.datetime, deleted: bool = False) -> list[Any]:
+        """Every membership of a profile about to be deleted or merged away; `deleted`: the user is gone (not
+        merged into another), which the steps that took it from webhooks are told too."""
         ...
 
     def publish(self, transitions: Sequence[Any]) -> None:

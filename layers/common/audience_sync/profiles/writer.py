@@ -521,7 +521,8 @@ class _Session:
             return
         items = self.store.items_of(home)
         profile = next(i for i in items if i.sk == PROFILE)
-        self._publish_exits(profile)  # before anything goes: a redelivery finds the profile and publishes them again
+        # before anything goes: a redelivery finds the profile and publishes them again
+        self._publish_exits(profile, deleted=True)
         for item in items:
             if item.sk != PROFILE:
                 self.store.delete(item.key)
@@ -585,9 +586,9 @@ class _Session:
                 self.unpublished += found
                 self._touch(profile, message, 0, count=False)
 
-    def _publish_exits(self, profile: Item) -> None:
+    def _publish_exits(self, profile: Item, deleted: bool = False) -> None:
         if self.segments is not None:  # even with no segment left: a deleted one's memberships are told too
-            exits = self.segments.exits(profile, self.moment)
+            exits = self.segments.exits(profile, self.moment, deleted)
             if exits:
                 self.segments.publish(exits)
 

@@ -14,6 +14,7 @@ the profile counts its membership changes (`mseq`, written with them, carried al
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ MEMBERSHIPS = "segments"
 OUTBOX = "outbox"
 SEQUENCE = "mseq"  # the profile's count of membership changes: the order of its transitions
 MAX_OUTBOX = 10
+# Not a segment: a profile deleted. Its transition carries the identifiers the profile had (hashed, as the sync
+# queue carries them), for the steps that take users from webhooks, whose audiences may hold it (sources/segment/
+# router.py). Never recorded in the members' index.
+DELETED = "*deleted*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,7 @@ class Transition:
     order: str
     baseline: bool = False  # an entry found by a step's sweep at launch: a member then, not one entering
     deleted: bool = False  # an exit because the profile is deleted or merged away
+    identifiers: dict[str, Any] | None = None  # DELETED's only: the profile's identifiers, hashed (core/users.py)
 
     def to_json(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies field by field, a third of the evaluator's time (make bench)
@@ -54,6 +60,7 @@ class Transition:
             "order": self.order,
             "baseline": self.baseline,
             "deleted": self.deleted,
+            **({"identifiers": self.identifiers} if self.identifiers is not None else {}),
         }
 
     @classmethod
@@ -69,6 +76,7 @@ class Transition:
             data["order"],
             data.get("baseline", False),
             data.get("deleted", False),
+            data.get("identifiers"),
         )
 
 
@@ -143,13 +151,20 @@ def recorded(profile: Mapping[str, Any], token: str) -> list[Transition]:
     return []
 
 
-def exits(profile: Mapping[str, Any], home: str, at: str) -> list[Transition]:
-    """Every membership of a profile about to be deleted (or merged away), as exits: after its last change."""
+def exits(
+    profile: Mapping[str, Any], home: str, at: str, identifiers: dict[str, Any] | None = None
+) -> list[Transition]:
+    """Every membership of a profile about to be deleted (or merged away), as exits: after its last change. With
+    `identifiers` (a deletion, not a merge), a DELETED transition carrying them too."""
     sequence = profile.get(SEQUENCE, 0) + 1
-    return [
+    found = [
         _transition(profile, home, segment_id, False, at, sequence, deleted=True)
         for segment_id in sorted(profile.get(MEMBERSHIPS, {}))
     ]
+    if identifiers is not None:
+        gone = _transition(profile, home, DELETED, False, at, sequence, deleted=True)
+        found.append(dataclasses.replace(gone, identifiers=identifiers))
+    return found
 
 
 def _transition(

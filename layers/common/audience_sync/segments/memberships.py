@@ -4,7 +4,7 @@ only through that port, since segments read profiles. See segments/membership.py
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from audience_sync.profiles.ports import Item
@@ -14,21 +14,26 @@ from audience_sync.segments.index import ALL, SegmentIndex, operation_keys
 from audience_sync.segments.membership import Transition
 from audience_sync.segments.ports import MembershipSink, SegmentSource
 
+# A profile document's identifiers as the sync queue carries them (hashed), or None if it has none.
+Identify = Callable[[Mapping[str, Any]], dict[str, Any] | None]
+
 
 class SegmentMemberships:
-    def __init__(self, source: SegmentSource, sink: MembershipSink):
+    def __init__(self, source: SegmentSource, sink: MembershipSink, identify: Identify):
         self.source = source
         self.sink = sink
+        self.identify = identify
 
     def session(self) -> BatchMemberships:
-        return BatchMemberships(self.source, self.sink)
+        return BatchMemberships(self.source, self.sink, self.identify)
 
 
 class BatchMemberships:
-    def __init__(self, source: SegmentSource, sink: MembershipSink):
+    def __init__(self, source: SegmentSource, sink: MembershipSink, identify: Identify):
         self.source = source
         self.index: SegmentIndex = source.index()
         self.sink = sink
+        self.identify = identify
         self.refreshed = False
 
     @property
@@ -70,8 +75,9 @@ class BatchMemberships:
     def recorded(self, profile: Item, token: str) -> list[Any]:
         return membership.recorded(profile.doc, token)
 
-    def exits(self, profile: Item, now: dt.datetime) -> list[Any]:
-        return membership.exits(profile.doc, profile.pk, format_time(now))
+    def exits(self, profile: Item, now: dt.datetime, deleted: bool = False) -> list[Any]:
+        identifiers = self.identify(profile.doc) if deleted else None
+        return membership.exits(profile.doc, profile.pk, format_time(now), identifiers)
 
     def publish(self, transitions: Sequence[Any]) -> None:
         self.sink.publish([t for t in transitions if isinstance(t, Transition)])

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audience_sync.core.filters import MISSING
+from audience_sync.core.users import ALL_MATCH_FIELDS, FIELD_KEYS, MatchField, prepare_user
 from audience_sync.profiles.document import PROFILE, home_pk
 from audience_sync.profiles.ports import ProfileStore
 from audience_sync.profiles.values import plain
@@ -50,6 +51,20 @@ def from_profile(doc: Mapping[str, Any]) -> ProfileUser:
         android_gaid=_text(custom.get(GAID_ATTRIBUTE)),
         attributes={**custom, **plain(fields)},
     )
+
+
+def identifiers(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A profile's every identifier as the sync queue carries them (the email hashed), or None if it has none: what
+    a deletion tells the steps that took users from webhooks (segments/membership.py, DELETED)."""
+    prepared = prepare_user(from_profile(doc), ALL_MATCH_FIELDS)
+    return None if isinstance(prepared, str) else dict(prepared)
+
+
+def for_step(found: Mapping[str, Any], match_fields: frozenset[MatchField]) -> dict[str, Any] | None:
+    """Of a user's queued identifiers, those of a step's match fields; None if none is left."""
+    keep = {"x"} | {key for field in match_fields for key in FIELD_KEYS[field]}
+    kept = {k: v for k, v in found.items() if k in keep}
+    return kept if len(kept) > 1 else None
 
 
 class ProfileUsers:

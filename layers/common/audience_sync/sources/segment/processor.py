@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from audience_sync.segments.membership import Transition
 from audience_sync.segments.ports import MemberIndex
-from audience_sync.sources.segment.router import SegmentRouter, keys_to_read
+from audience_sync.sources.segment.router import SegmentRouter, keys_to_read, members
 
 
 class MembershipProcessor:
@@ -26,4 +26,4 @@ class MembershipProcessor:
         """Route and record one message's transitions; the ones that changed a membership (for the metrics)."""
         stored = self.index.lookup(keys_to_read(transitions))
         routed = self.router.route(transitions, stored, message_id)
-        return self.index.apply(transitions, hour, stored, routed.sent, routed.removed)
+        return self.index.apply(members(transitions), hour, stored, routed.sent, routed.removed)

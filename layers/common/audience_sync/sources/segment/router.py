@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from audience_sync.core.errors import Conflict, NotFound
+from audience_sync.core.users import MatchField
 from audience_sync.pipeline.ingest import IngestService
 from audience_sync.pipeline.moves import move
 from audience_sync.segments.definitions import step_of, step_segment_id
-from audience_sync.segments.membership import Transition
+from audience_sync.segments.membership import DELETED, Transition
 from audience_sync.segments.ports import MemberKey, StoredMember
-from audience_sync.sources.profile_users import ProfileUser
+from audience_sync.sources.profile_users import ProfileUser, for_step
 from audience_sync.steps.ports import StepReader
-from audience_sync.steps.records import ACTIVE, segment_step
+from audience_sync.steps.records import ACTIVE, segment_step, source_of
 
 
 class Profiles(Protocol):
@@ -66,11 +67,20 @@ def current(transitions: Sequence[Transition], stored: Mapping[MemberKey, Stored
 
 def keys_to_read(transitions: Sequence[Transition]) -> list[MemberKey]:
     """What the index must tell about these transitions: each one's own (segment, user)."""
-    return list(dict.fromkeys((t.segment_id, t.braze_id) for t in transitions))
+    return list(dict.fromkeys((t.segment_id, t.braze_id) for t in members(transitions)))
+
+
+def members(transitions: Sequence[Transition]) -> list[Transition]:
+    """The transitions of segments (not a deletion's notice, which the index does not keep)."""
+    return [t for t in transitions if t.segment_id != DELETED]
+
+
+class Steps(StepReader, Protocol):
+    def list_all(self) -> list[dict[str, Any]]: ...
 
 
 class SegmentRouter:
-    def __init__(self, steps: StepReader, ingest: IngestService, profiles: Profiles):
+    def __init__(self, steps: Steps, ingest: IngestService, profiles: Profiles):
         self.steps = steps
         self.ingest = ingest
         self.profiles = profiles
@@ -96,7 +106,29 @@ class SegmentRouter:
             self._enter(step_id, step, entries, message_id, routed)
             exits = [t for t in moves if not t.entered]
             self._leave(step_id, exits, stored, message_id, routed)
+        self._forget([t for t in transitions if t.segment_id == DELETED and t.identifiers], message_id, routed)
         return routed
+
+    def _forget(self, deleted: list[Transition], message_id: str, routed: Routed) -> None:
+        """Deleted users leave the audience of every launched step that takes users from webhooks and adds them:
+        which webhook brought whom is not kept, and a removal of someone an audience does not hold changes
+        nothing. The identifiers are the profile's (a webhook may have sent others: those stay)."""
+        if not deleted:
+            return
+        for step in self.steps.list_all():
+            config = step.get("config", {})
+            webhook = source_of(config)["type"] == "webhook" and config.get("action", "add") == "add"
+            if step.get("status") != ACTIVE or not webhook:
+                continue
+            match_fields = frozenset(MatchField(f) for f in config.get("match_fields", []))
+            users: list[Any] = [u for t in deleted if (u := for_step(t.identifiers or {}, match_fields)) is not None]
+            step_id = step["step_id"]
+            try:
+                left = self.ingest.leave(step_id, users, message_id, _entry_id(message_id, step_id, "deleted"))
+            except Conflict:
+                continue  # deactivated meanwhile
+            if left:
+                routed.left[step_id] = routed.left.get(step_id, 0) + left
 
     def _enter(
         self, step_id: str, step: dict[str, Any], entries: list[Transition], message_id: str, routed: Routed
