@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import requests
 
+from audience_sync.adapters.aws import segments_table
 from audience_sync.segments.filters import MAX_DEPTH
 from tests.integration.api.api_helpers import Api, sha256
 from tests.integration.platform.platform_support import Platform
@@ -176,3 +178,24 @@ def test_a_deleted_user_leaves_the_audiences_of_webhook_steps(platform: Platform
     assert _audience(api, audience) == _emails(3)
     metrics = _segment_metrics(api, "hooked")
     assert (metrics["entered"], metrics["synced"], metrics["left"], metrics["removed"]) == (3, 3, 2, 2)
+
+
+def test_consent_withdrawn_on_a_profile_removes_the_user_from_a_webhook_steps_audience(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the writers read the step's consent watch at once (they cache definitions CACHE_SECONDS: docs/segments.md)
+    monkeypatch.setattr(segments_table, "CACHE_SECONDS", 0)
+    api = Api(platform.stack)
+    key = platform.new_key("users.track")
+    platform.braze("/users/track", {"attributes": [_user(1), _user(2)]}, key)
+    platform.settle()
+    audience = api.active_step("consenting", entry_filters=CONSENT)
+    assert api.post_users("consenting", [_user(1), _user(2)]).status == 202
+    api.settle()
+    assert _audience(api, audience) == _emails(1, 2)
+    withdrawn = [{"external_id": "u1", "ad_tracking_enabled": False}, {"external_id": "u2", "plan": "free"}]
+    assert platform.braze("/users/track", {"attributes": withdrawn}, key).status == 201
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(2)
+    metrics = _segment_metrics(api, "consenting")
+    assert (metrics["entered"], metrics["synced"], metrics["left"], metrics["removed"]) == (2, 2, 1, 1)

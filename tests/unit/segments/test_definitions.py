@@ -48,8 +48,9 @@ def test_a_filter_over_the_stored_size_is_refused_before_it_reaches_the_table() 
 
 
 def test_the_steps_own_ids_are_reserved() -> None:
-    with pytest.raises(Invalid):
-        own_segment_id("step:a")
+    for reserved in ("step:a", "consent:a"):  # a segment step's own segment, a webhook step's consent watch
+        with pytest.raises(Invalid):
+            own_segment_id(reserved)
     assert own_segment_id("stepper") == "stepper"
     assert (step_of("step:a:b"), step_of("gold")) == ("a:b", None)
 

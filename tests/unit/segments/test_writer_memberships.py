@@ -3,6 +3,7 @@ published after it, published again after a crash, and exits before a profile go
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from audience_sync.cohorts.requests import plan_changes
 from audience_sync.core.users import hash_email
 from audience_sync.profiles.reader import ProfileReader
 from audience_sync.profiles.writer import ProfileWriter
-from audience_sync.segments.membership import DELETED, Transition
+from audience_sync.segments.membership import DELETED, WITHDRAWN, Transition
 from audience_sync.segments.memberships import SegmentMemberships
 from audience_sync.sources.profile_users import identifiers
 from tests.fakes.profile_fakes import Crash, FakeProfileStore
@@ -103,6 +104,48 @@ def test_a_deletion_tells_the_webhook_steps_the_users_identifiers_hashed_and_a_m
     assert [(t.external_id, t.entered, t.deleted) for t in gone] == [("u1", False, True)]  # u3 has no identifier
     assert gone[0].identifiers == {"x": "u1", "e": hash_email("u1@example.com"), "g": "g-1"}
     assert Transition.from_json(gone[0].to_json()) == gone[0]  # as the membership queue carries it
+
+
+def test_a_profile_that_stops_passing_a_webhook_steps_consent_is_told_to_that_step_once() -> None:
+    consent = {"attribute": "ad_tracking_enabled", "op": "eq", "value": True}
+    watch = replace(segment("consent:s1", consent), watch=True)
+    world = World(watch)
+    people = [
+        {"external_id": "u1", "email": "u1@example.com", "ad_tracking_enabled": True},
+        {"external_id": "u2", "email": "u2@example.com", "ad_tracking_enabled": False},  # new, without consent
+    ]
+    world.write(tracked(attributes=people))
+    assert world.sink.published == []  # a watch has no members, and a new profile had no consent to withdraw
+    world.write(
+        tracked(attributes=[{"external_id": "u1", "ad_tracking_enabled": False}, {"external_id": "u2", "x": 1}])
+    )
+    world.write(tracked(attributes=[{"external_id": "u1", "ad_tracking_enabled": False}]))  # false again: no news
+    world.write(tracked(attributes=[{"external_id": "u2", "ad_tracking_enabled": False}]))
+    (notice,) = world.sink.published
+    assert (notice.segment_id, notice.external_id, notice.entered) == (WITHDRAWN + "s1", "u1", False)
+    assert notice.identifiers == {"x": "u1", "e": hash_email("u1@example.com")}
+    assert world.memberships("u1") == {}  # not a membership
+
+
+def test_consent_given_back_in_the_same_batch_is_no_withdrawal() -> None:
+    consent = {"attribute": "ad_tracking_enabled", "op": "eq", "value": True}
+    world = World(replace(segment("consent:s1", consent), watch=True))
+    world.write(tracked(attributes=[{"external_id": "u1", "email": "u1@example.com", "ad_tracking_enabled": True}]))
+    flip = [{"external_id": "u1", "ad_tracking_enabled": False}, {"external_id": "u1", "ad_tracking_enabled": True}]
+    world.write(tracked(attributes=flip))
+    assert world.sink.published == []
+
+
+def test_a_withdrawal_the_queue_refused_is_told_when_the_batch_comes_again() -> None:
+    consent = {"attribute": "ad_tracking_enabled", "op": "eq", "value": True}
+    world = World(replace(segment("consent:s1", consent), watch=True))
+    world.write(tracked(attributes=[{"external_id": "u1", "email": "u1@example.com", "ad_tracking_enabled": True}]))
+    withdraw = tracked(attributes=[{"external_id": "u1", "ad_tracking_enabled": False}])
+    world.sink.fail_next = True
+    with pytest.raises(SinkFailed):
+        world.writer.write(withdraw)  # the profile was written, the notice refused
+    world.writer.write(withdraw)  # delivered again: the profile fails consent before and after, but it is owed
+    assert [t.segment_id for t in world.sink.published] == [WITHDRAWN + "s1"]
 
 
 def test_an_alias_only_user_identified_stays_the_same_member_under_its_new_key() -> None:

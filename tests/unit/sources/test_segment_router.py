@@ -12,7 +12,7 @@ import pytest
 
 from audience_sync.pipeline.ingest import IngestService
 from audience_sync.pipeline.messages import QueuedMessage
-from audience_sync.segments.membership import DELETED, Transition, order_of
+from audience_sync.segments.membership import DELETED, WITHDRAWN, Transition, order_of
 from audience_sync.segments.ports import MemberKey, StoredMember
 from audience_sync.sources.profile_users import ProfileUser, complete, from_profile
 from audience_sync.sources.segment.router import SegmentRouter, keys_to_read
@@ -196,3 +196,32 @@ def test_a_deleted_user_leaves_every_launched_webhook_step_that_adds_with_its_ma
         "by-gaid": ("remove", True, [{"x": "u1", "g": "g1"}]),
     }
     assert keys_to_read([gone]) == [] and routed.removed == set()  # the members' index keeps no deletion
+
+
+def test_a_withdrawal_removes_the_user_from_that_webhook_step_if_it_still_fails_its_filters_now() -> None:
+    config = ingest_fakes.ACTIVE_STEP["config"]
+    assert isinstance(config, dict)
+    consent = [{"attribute": "ad_tracking_enabled", "op": "eq", "value": True}]
+    steps = ManySteps(
+        {
+            "consenting": {**ingest_fakes.ACTIVE_STEP, "config": {**config, "entry_filters": consent}},
+            "relaunched": {**ingest_fakes.ACTIVE_STEP, "config": config},  # no entry filters any more
+        }
+    )
+    queue = ingest_fakes.FakeQueue()
+    profiles = FakeProfiles(
+        {
+            "u#x:u1": ProfileUser("u1", email="u1@example.com", attributes={"ad_tracking_enabled": False}),
+            "u#x:u2": ProfileUser("u2", email="u2@example.com", attributes={"ad_tracking_enabled": True}),  # back
+        }
+    )
+    route = SegmentRouter(steps, IngestService(steps, queue, now_ms=lambda: 1_790_000_100_000), profiles)
+
+    def notice(n: int, step_id: str) -> Transition:
+        withdrawn = t(n, False, 2, segment=WITHDRAWN + step_id)
+        return replace(withdrawn, identifiers={"x": f"u{n}", "e": f"h{n}"})
+
+    routed = route.route([notice(1, "consenting"), notice(2, "consenting"), notice(1, "relaunched")], {}, "m-1")
+    assert routed.left == {"consenting": 1}
+    (message,) = queue.messages()
+    assert (message.step_id, message.target.action, message.users) == ("consenting", "remove", [{"x": "u1", "e": "h1"}])

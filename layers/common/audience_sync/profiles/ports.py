@@ -85,6 +85,11 @@ class MembershipSession(Protocol):
         """What an operation may change, in the segments' terms; None: anything (a new or merged profile)."""
         ...
 
+    def note(self, profile: Item, changed: set[str] | None, now: dt.datetime) -> None:
+        """The profile as it is before an operation that may change `changed` (what the steps' consent watches
+        compare the profile after the batch with)."""
+        ...
+
     def evaluate(
         self,
         profile: Item,

@@ -567,6 +567,8 @@ class _Session:
         before, _ = self.dirty.get(home, (set(), message))
         self.dirty[home] = (None if before is None or changed is None else before | changed, message)
         profile = self.items.get((home, PROFILE))
+        if profile is not None:  # before the operation applies: a step's consent is compared with this
+            self.segments.note(profile, changed, self.moment)
         if profile is not None and (home, message.token) not in self.replayed:
             self.replayed.add((home, message.token))
             self.unpublished += self.segments.recorded(profile, message.token)

@@ -21,7 +21,11 @@ _SEGMENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # A step that follows a segment keeps its own membership as a segment of this prefix (segments/steps.py): the
 # segment's filter and the step's entry filters together, so consent withdrawn is an exit too.
 STEP_PREFIX = "step:"
-RESERVED_PREFIXES = (STEP_PREFIX,)
+# A launched step that takes users from webhooks and has entry filters keeps its consent as a *watch* of this
+# prefix (segments/memberships.py): no membership, but a profile change that makes a profile fail it is told to the
+# step, which removes the user from its audience.
+CONSENT_PREFIX = "consent:"
+RESERVED_PREFIXES = (STEP_PREFIX, CONSENT_PREFIX)
 MAX_NAME_CHARS = 255
 MAX_DESCRIPTION_CHARS = 1024
 # The filter as stored: DynamoDB holds 400 KB an item, and the writer reads every definition every few seconds.
@@ -52,6 +56,10 @@ def step_of(segment_id: str) -> str | None:
     return segment_id[len(STEP_PREFIX) :] if segment_id.startswith(STEP_PREFIX) else None
 
 
+def consent_watch_id(step_id: str) -> str:
+    return CONSENT_PREFIX + step_id
+
+
 @dataclass(frozen=True)
 class Segment:
     """A stored segment. `revision` grows whenever the filter changes: memberships computed under an older
@@ -69,6 +77,7 @@ class Segment:
     # in, and a member stays while `keep` holds (its consent), or until it is deleted if there is no `keep`.
     sticky: bool = False
     keep: Filter | None = None
+    watch: bool = False  # a step's consent watch (CONSENT_PREFIX): no members, only withdrawals told
 
     @property
     def reads(self) -> frozenset[str]:
@@ -103,6 +112,7 @@ class SegmentRequest:
     follows: str | None = None  # a step's own segment: the segment it follows
     sticky: bool = False  # see Segment
     keep: Filter | None = None
+    watch: bool = False
 
 
 def _bad(path: str, message: str) -> Invalid:
@@ -163,4 +173,5 @@ def from_stored(item: dict[str, Any]) -> Segment:
         follows=item.get("follows"),
         sticky=bool(item.get("sticky", False)),
         keep=parse(item["keep"]) if item.get("keep") is not None else None,
+        watch=bool(item.get("watch", False)),
     )

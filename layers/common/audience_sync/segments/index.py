@@ -45,12 +45,27 @@ def operation_keys(operation: dict[str, Any]) -> set[str]:
 
 class SegmentIndex:
     def __init__(self, segments: Iterable[Segment]):
-        self.segments = {segment.segment_id: segment for segment in segments}
+        defined = list(segments)
+        self.segments = {segment.segment_id: segment for segment in defined if not segment.watch}
         self.by_key: dict[str, list[Segment]] = {}
         for segment in sorted(self.segments.values(), key=lambda s: s.segment_id):
             for key in sorted(segment.reads):
                 self.by_key.setdefault(key, []).append(segment)
         self.time_based = [s for s in self.segments.values() if s.time_based]
+        # the steps' consent watches (segments/definitions.py): evaluated on a change of what they read, no members
+        self.watches = sorted((s for s in defined if s.watch), key=lambda s: s.segment_id)
+        self.watches_by_key: dict[str, list[Segment]] = {}
+        for watch in self.watches:
+            for key in sorted(watch.reads):
+                self.watches_by_key.setdefault(key, []).append(watch)
+
+    def watching(self, keys: Iterable[str]) -> list[Segment]:
+        """The watches that read any of `keys`."""
+        found: dict[str, Segment] = {}
+        for key in keys:
+            for watch in self.watches_by_key.get(key, ()):
+                found[watch.segment_id] = watch
+        return list(found.values())
 
     def affected(self, keys: Iterable[str]) -> list[Segment]:
         """The segments that read any of `keys`, each once."""

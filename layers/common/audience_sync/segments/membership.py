@@ -33,6 +33,14 @@ MAX_OUTBOX = 10
 # queue carries them), for the steps that take users from webhooks, whose audiences may hold it (sources/segment/
 # router.py). Never recorded in the members' index.
 DELETED = "*deleted*"
+# Not a segment either: a profile that stopped passing a webhook step's consent (its watch, segments/definitions.py),
+# `WITHDRAWN + step_id`, with the profile's identifiers like DELETED's.
+WITHDRAWN = "*withdrawn*:"
+
+
+def is_notice(segment_id: str) -> bool:
+    """A deletion's or a withdrawal's notice: told to the steps, never recorded as a membership."""
+    return segment_id.startswith("*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,15 +140,36 @@ def record(
         transitions.append(
             _transition(profile, home, segment_id, entered, at, sequence, baseline=segment_id in baseline)
         )
-    if transitions:
-        outbox = profile.setdefault(OUTBOX, [])
-        entry = next((e for e in outbox if e[0] == token), None)
-        if entry is None:
-            outbox.append([token, []])
-            entry = outbox[-1]
-        entry[1].extend(t.to_json() for t in transitions)
-        del outbox[:-MAX_OUTBOX]
+    _remember(profile, token, transitions)
     return transitions
+
+
+def withdrawals(
+    profile: dict[str, Any], home: str, steps: list[str], at: str, token: str, identifiers: dict[str, Any]
+) -> list[Transition]:
+    """Notices that the profile no longer passes these webhook steps' consent, kept in its outbox under the message
+    `token` like transitions (a crash before their publication publishes them again)."""
+    sequence = profile.get(SEQUENCE, 0)
+    notices = [
+        dataclasses.replace(
+            _transition(profile, home, WITHDRAWN + step_id, False, at, sequence), identifiers=identifiers
+        )
+        for step_id in steps
+    ]
+    _remember(profile, token, notices)
+    return notices
+
+
+def _remember(profile: dict[str, Any], token: str, transitions: list[Transition]) -> None:
+    if not transitions:
+        return
+    outbox = profile.setdefault(OUTBOX, [])
+    entry = next((e for e in outbox if e[0] == token), None)
+    if entry is None:
+        outbox.append([token, []])
+        entry = outbox[-1]
+    entry[1].extend(t.to_json() for t in transitions)
+    del outbox[:-MAX_OUTBOX]
 
 
 def recorded(profile: Mapping[str, Any], token: str) -> list[Transition]:

@@ -10,6 +10,8 @@ from typing import Any
 from audience_sync.profiles.ports import Item
 from audience_sync.profiles.values import format_time
 from audience_sync.segments import membership
+from audience_sync.segments.definitions import CONSENT_PREFIX, Segment
+from audience_sync.segments.filters import ProfileView
 from audience_sync.segments.index import ALL, SegmentIndex, operation_keys
 from audience_sync.segments.membership import Transition
 from audience_sync.segments.ports import MembershipSink, SegmentSource
@@ -35,10 +37,21 @@ class BatchMemberships:
         self.sink = sink
         self.identify = identify
         self.refreshed = False
+        # (profile key, watch id) -> whether the profile passed the watch before this batch changed it
+        self.passed_before: dict[tuple[str, str], bool] = {}
 
     @property
     def active(self) -> bool:
-        return bool(self.index.segments)
+        return bool(self.index.segments or self.index.watches)
+
+    def note(self, profile: Item, changed: set[str] | None, now: dt.datetime) -> None:
+        if changed is None or not self.index.watches:
+            return  # a new or merged profile: nothing before to compare with
+        watches = [w for w in self.index.watching(changed) if (profile.pk, w.segment_id) not in self.passed_before]
+        if watches:
+            view = membership.view_of(profile.doc, {}, {})  # a step's consent reads attributes only
+            for watch in watches:
+                self.passed_before[(profile.pk, watch.segment_id)] = watch.filter.matches(view, now)
 
     def reads(self, operation: dict[str, Any]) -> set[str] | None:
         if operation["kind"] == "evaluate" and not self.refreshed:
@@ -59,18 +72,34 @@ class BatchMemberships:
         token: str,
     ) -> list[Any]:
         segments = self.index.affected({ALL} if changed is None else changed)
-        if not segments:
+        watches = self.index.watching(changed) if changed is not None else []
+        if not segments and not watches:
             return []
+        doc = profile.doc
+        view = membership.view_of(doc, events, purchases)
+        told = self._withdrawals(profile, watches, view, now, token)
         baseline = frozenset(k[2:] for k in changed or () if k.startswith("b:"))
         if baseline:  # a segment also reached by a real change is not a baseline entry
             others = (changed or set()) - {"b:" + b for b in baseline}
             baseline -= {s.segment_id for s in self.index.affected(others)}
-        doc = profile.doc
-        view = membership.view_of(doc, events, purchases)
         found = membership.changes(segments, doc, view, now)
         if not found:
-            return []
-        return membership.record(doc, profile.pk, found, format_time(now), token, baseline)
+            return told
+        return told + membership.record(doc, profile.pk, found, format_time(now), token, baseline)
+
+    def _withdrawals(
+        self, profile: Item, watches: list[Segment], view: ProfileView, now: dt.datetime, token: str
+    ) -> list[Transition]:
+        """A notice for each webhook step whose consent the profile passed before this batch and fails now."""
+        withdrawn = [
+            w.segment_id[len(CONSENT_PREFIX) :]
+            for w in watches
+            if self.passed_before.pop((profile.pk, w.segment_id), False) and not w.filter.matches(view, now)
+        ]
+        identifiers = self.identify(profile.doc) if withdrawn else None
+        if identifiers is None:
+            return []  # nothing a step could have sent
+        return membership.withdrawals(profile.doc, profile.pk, withdrawn, format_time(now), token, identifiers)
 
     def recorded(self, profile: Item, token: str) -> list[Any]:
         return membership.recorded(profile.doc, token)

@@ -18,6 +18,8 @@ from audience_sync.profiles.values import format_time
 from audience_sync.segments.definitions import (
     RESERVED_PREFIXES,
     STEP_PREFIX,
+    SegmentRequest,
+    consent_watch_id,
     from_stored,
     own_segment_id,
     parse_request,
@@ -26,7 +28,7 @@ from audience_sync.segments.definitions import (
     valid_segment_id,
 )
 from audience_sync.segments.ports import MemberIndex, SegmentStore
-from audience_sync.segments.steps import step_segment
+from audience_sync.segments.steps import consent_filter, step_segment
 from audience_sync.segments.sweep import JobQueue, jobs_for
 
 MAX_PAGE = 1000
@@ -101,6 +103,20 @@ class SegmentService:
         request = step_segment(step_id, segment_id, followed["filter"], entry_filters, sync_exits)
         stored = self.store.put(step_segment_id(step_id), request, self._now(), entry_filters)
         self._sweep_if_new(stored, baseline=True)
+
+    def watch(self, step_id: str, entry_filters: list[dict[str, Any]]) -> None:
+        """A step launched to take users from webhooks: its consent (its entry filters) watched, so a profile that
+        stops passing it leaves the step's audience (segments/definitions.py, CONSENT_PREFIX). A watch has no
+        members, so nothing is swept. Without entry filters there is nothing to watch; a watch left from an earlier
+        launch is then harmless (the router checks the step's filters as they are)."""
+        if entry_filters:
+            request = SegmentRequest(
+                name=f"step {step_id} consent",
+                description=f"profiles that stop passing step {step_id}'s entry filters leave its audience",
+                filter=consent_filter(entry_filters),
+                watch=True,
+            )
+            self.store.put(consent_watch_id(step_id), request, self._now())
 
     def problems(self, segment_id: str) -> list[dict[str, str]]:
         if step_of(segment_id) is not None:

@@ -64,6 +64,9 @@ class DynamoSegmentStore:
             "SET #name = :name, description = :description, #filter = :filter, filter_key = :filter_key, "
             "revision = :revision, created_at = if_not_exists(created_at, :now), updated_at = :now"
         )
+        if request.watch:
+            expression += ", watch = :watch"
+            values[":watch"] = True
         if request.follows is not None:  # a step's own segment: what it follows, and the step's entry filters
             expression += ", follows = :follows, entry_filters = :entry_filters"
             values[":follows"] = request.follows

@@ -23,13 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from audience_sync.core.errors import Conflict, NotFound
+from audience_sync.core.filters import passes
 from audience_sync.core.users import MatchField
 from audience_sync.pipeline.ingest import IngestService
 from audience_sync.pipeline.moves import move
 from audience_sync.segments.definitions import step_of, step_segment_id
-from audience_sync.segments.membership import DELETED, Transition
+from audience_sync.segments.membership import DELETED, WITHDRAWN, Transition, is_notice
 from audience_sync.segments.ports import MemberKey, StoredMember
 from audience_sync.sources.profile_users import ProfileUser, for_step
+from audience_sync.steps.models import EntryFilter
 from audience_sync.steps.ports import StepReader
 from audience_sync.steps.records import ACTIVE, segment_step, source_of
 
@@ -71,8 +73,8 @@ def keys_to_read(transitions: Sequence[Transition]) -> list[MemberKey]:
 
 
 def members(transitions: Sequence[Transition]) -> list[Transition]:
-    """The transitions of segments (not a deletion's notice, which the index does not keep)."""
-    return [t for t in transitions if t.segment_id != DELETED]
+    """The transitions of segments (not a deletion's or a withdrawal's notice, which the index does not keep)."""
+    return [t for t in transitions if not is_notice(t.segment_id)]
 
 
 class Steps(StepReader, Protocol):
@@ -107,7 +109,29 @@ class SegmentRouter:
             exits = [t for t in moves if not t.entered]
             self._leave(step_id, exits, stored, message_id, routed)
         self._forget([t for t in transitions if t.segment_id == DELETED and t.identifiers], message_id, routed)
+        withdrawn: dict[str, list[Transition]] = {}
+        for t in transitions:
+            if t.segment_id.startswith(WITHDRAWN) and t.identifiers:
+                withdrawn.setdefault(t.segment_id[len(WITHDRAWN) :], []).append(t)
+        for step_id, notices in withdrawn.items():
+            self._withdraw(step_id, notices, message_id, routed)
         return routed
+
+    def _withdraw(self, step_id: str, notices: list[Transition], message_id: str, routed: Routed) -> None:
+        """Users who stopped passing a webhook step's consent leave its audience, with the profile's identifiers."""
+        try:
+            step = self.steps.get(step_id)
+        except NotFound:
+            return
+        config = step.get("config", {})
+        if step.get("status") != ACTIVE or not _adds_from_webhooks(config):
+            return
+        # as the step and the profile are now: a step relaunched with other filters, or consent given back since
+        filters = [EntryFilter.model_validate(f) for f in config.get("entry_filters", [])]
+        users = self.profiles.by_home([t.home for t in notices])
+        failing = [t for t in notices if t.home in users and filters and not passes(users[t.home], filters)]
+        if failing:
+            self._remove(step, failing, message_id, "withdrawn", routed)
 
     def _forget(self, deleted: list[Transition], message_id: str, routed: Routed) -> None:
         """Deleted users leave the audience of every launched step that takes users from webhooks and adds them:
@@ -116,19 +140,21 @@ class SegmentRouter:
         if not deleted:
             return
         for step in self.steps.list_all():
-            config = step.get("config", {})
-            webhook = source_of(config)["type"] == "webhook" and config.get("action", "add") == "add"
-            if step.get("status") != ACTIVE or not webhook:
-                continue
-            match_fields = frozenset(MatchField(f) for f in config.get("match_fields", []))
-            users: list[Any] = [u for t in deleted if (u := for_step(t.identifiers or {}, match_fields)) is not None]
-            step_id = step["step_id"]
-            try:
-                left = self.ingest.leave(step_id, users, message_id, _entry_id(message_id, step_id, "deleted"))
-            except Conflict:
-                continue  # deactivated meanwhile
-            if left:
-                routed.left[step_id] = routed.left.get(step_id, 0) + left
+            if step.get("status") == ACTIVE and _adds_from_webhooks(step.get("config", {})):
+                self._remove(step, deleted, message_id, "deleted", routed)
+
+    def _remove(
+        self, step: dict[str, Any], notices: list[Transition], message_id: str, why: str, routed: Routed
+    ) -> None:
+        match_fields = frozenset(MatchField(f) for f in step["config"].get("match_fields", []))
+        users: list[Any] = [u for t in notices if (u := for_step(t.identifiers or {}, match_fields)) is not None]
+        step_id = step["step_id"]
+        try:
+            left = self.ingest.leave(step_id, users, message_id, _entry_id(message_id, step_id, why))
+        except Conflict:
+            return  # deactivated meanwhile
+        if left:
+            routed.left[step_id] = routed.left.get(step_id, 0) + left
 
     def _enter(
         self, step_id: str, step: dict[str, Any], entries: list[Transition], message_id: str, routed: Routed
@@ -172,3 +198,7 @@ class SegmentRouter:
         except Conflict:
             return
         routed.removed.update((step_segment_id(step_id), braze_id) for braze_id in leaving)
+
+
+def _adds_from_webhooks(config: dict[str, Any]) -> bool:
+    return source_of(config)["type"] == "webhook" and config.get("action", "add") == "add"

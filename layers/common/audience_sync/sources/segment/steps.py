@@ -1,5 +1,6 @@
 """A step's source at launch (steps/ports.py, StepSources): a step that follows a segment must name one that exists,
-and once active it follows it (segments/service.py, `follow`: its own segment defined and computed)."""
+and once active it follows it (segments/service.py, `follow`: its own segment defined and computed); a step that
+takes users from webhooks has its consent watched (`watch`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class SegmentStepSources:
 
     def launched(self, step_id: str, config: dict[str, Any]) -> None:
         source = segment_step(config)
+        entry_filters = list(config.get("entry_filters", []))
         if source is not None:
-            entry_filters = list(config.get("entry_filters", []))
             self.segments.follow(step_id, source["segment_id"], entry_filters, bool(source.get("sync_exits")))
+        elif config.get("action", "add") == "add":  # a webhook step: consent withdrawn on a profile removes the user
+            self.segments.watch(step_id, entry_filters)
