@@ -18,9 +18,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.adapters.aws.membership_queue import decode
+from audience_sync.adapters.aws.membership_queue import decode_message
 from audience_sync.composition import Container
 from audience_sync.observability import segment_metrics
+from audience_sync.profiles.values import format_time
 from audience_sync.segments.membership import Transition
 from audience_sync.settings import Settings
 
@@ -43,17 +44,21 @@ def _threads() -> ThreadPoolExecutor:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     processor = services().membership_processor  # built here, once, not by the threads at once
-    hour = dt.datetime.fromtimestamp(services().clock.now_ms() / 1000, dt.UTC).strftime("%Y-%m-%dT%H")
+    now = dt.datetime.fromtimestamp(services().clock.now_ms() / 1000, dt.UTC)
+    hour, at = now.strftime("%Y-%m-%dT%H"), format_time(now)
 
     def process(record: dict[str, Any]) -> list[Transition] | None:
         """The transitions that changed a membership; None if the record failed (it is delivered again)."""
         try:
-            transitions = decode(record["body"])
+            message = decode_message(record["body"])
         except (ValueError, KeyError, TypeError):
             logger.error("unreadable membership message dropped", extra={"message_id": record.get("messageId")})
             return []
         try:
-            return processor.process(transitions, record["messageId"], hour)
+            if isinstance(message, dict):  # a step's reconciliation, one shard
+                processor.reconcile(message, record["messageId"], hour, at)
+                return []
+            return processor.process(message, record["messageId"], hour)
         except Exception:
             logger.exception("membership message failed", extra={"message_id": record.get("messageId")})
             return None

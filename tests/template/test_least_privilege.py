@@ -218,7 +218,8 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", "SegmentStatsTable"),  # adapters/aws/segment_members.py counts, forget
         ("dynamodb:DeleteItem", "SegmentStatsTable"),  # adapters/aws/segment_members.py forget
         ("sqs:SendMessage", "SweepQueue"),  # adapters/aws/membership_queue.py SqsSweepJobs: a new filter's sweep
-        ("kms:GenerateDataKey", "TokenKey"),  # the sweep queue is encrypted with it
+        ("sqs:SendMessage", "MembershipQueue"),  # membership_queue.py SqsReconciliations: a launch's reconciliation
+        ("kms:GenerateDataKey", "TokenKey"),  # the sweep and membership queues are encrypted with it
     },
     "PlatformApiFunction": {
         ("dynamodb:UpdateItem", "CohortsTable"),  # adapters/aws/cohorts_table.py save, add_ignored
@@ -255,6 +256,8 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:UpdateItem", "SegmentMembersTable"),
         ("dynamodb:UpdateItem", "SegmentStatsTable"),
         ("dynamodb:BatchGetItem", "SegmentMembersTable"),  # segment_members.py lookup: the newest transitions
+        ("dynamodb:Query", "SegmentMembersTable"),  # segment_members.py held: a step's reconciliation, a shard
+        ("sqs:SendMessage", "MembershipQueue"),  # membership_queue.py SqsReconciliations go_on: the rest of a shard
         # sources/segment/router.py: the step, its entrants' profiles, its users queued (adapters/aws/queues.py)
         ("dynamodb:GetItem", "StepsTable"),
         ("dynamodb:Scan", "StepsTable"),  # router.py _forget: a deleted user leaves every webhook step (list_all)

@@ -119,6 +119,7 @@ EXPECTED_FUNCTION_ENV = {
         "SEGMENT_MEMBERS_TABLE",
         "SEGMENT_STATS_TABLE",
         "SWEEP_QUEUE_URL",
+        "MEMBERSHIP_QUEUE_URL",
     },
     "PlatformApiFunction": {
         "CREDENTIALS_TABLE",
@@ -141,7 +142,7 @@ EXPECTED_FUNCTION_ENV = {
         "SEGMENTS_TABLE",
         "MEMBERSHIP_QUEUE_URL",
     },
-    "MembershipFunction": {"SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE", "PROFILES_TABLE"},
+    "MembershipFunction": {"SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE", "PROFILES_TABLE", "MEMBERSHIP_QUEUE_URL"},
     "SegmentSweepFunction": {
         "PROFILES_TABLE",
         "PROFILE_QUEUE_URL",
@@ -187,6 +188,7 @@ EXPECTED_WRITES = {
         "SegmentsTable",  # definitions
         "SegmentStatsTable",  # a deleted segment's counters
         "SweepQueue",  # a new filter's sweep
+        "MembershipQueue",  # a launched segment step's reconciliation
     },
     # the profile queue, a request counter per key and partners' cohort names; never a profile (only the writer
     # writes them)
@@ -194,7 +196,8 @@ EXPECTED_WRITES = {
     # profiles, per cohort the count of ids that named no user, and segment entries and exits handed on
     "ProfileWriterFunction": {"ProfilesTable", "CohortsTable", "MembershipQueue"},
     # the members' index and counters, and the users of the steps that follow segments (the sync queue)
-    "MembershipFunction": {"SegmentMembersTable", "SegmentStatsTable", "SyncQueue"},
+    # (and the rest of a step's reconciliation, on its own queue)
+    "MembershipFunction": {"SegmentMembersTable", "SegmentStatsTable", "SyncQueue", "MembershipQueue"},
     # never a profile: re-evaluations on the profile queue, and its own jobs
     "SegmentSweepFunction": {"ProfileQueue", "SweepQueue"},
     # only the queue: the webhook's counts travel with its users and the batcher records them; with WebhookSigning

@@ -21,7 +21,7 @@ from audience_sync.adapters.aws.credentials_table import DynamoCredentialStore
 from audience_sync.adapters.aws.gauge_source import DynamoGaugeSource
 from audience_sync.adapters.aws.kms import KmsTokenCipher
 from audience_sync.adapters.aws.ledger_table import DynamoLedger
-from audience_sync.adapters.aws.membership_queue import SqsMembershipSink, SqsSweepJobs
+from audience_sync.adapters.aws.membership_queue import SqsMembershipSink, SqsReconciliations, SqsSweepJobs
 from audience_sync.adapters.aws.metrics_table import MetricsStore
 from audience_sync.adapters.aws.profile_queue import SqsProfileQueue
 from audience_sync.adapters.aws.profiles_table import DynamoProfileStore
@@ -29,7 +29,7 @@ from audience_sync.adapters.aws.queues import SqsPublisher, SqsQueueReader
 from audience_sync.adapters.aws.rate_bucket import DynamoRateBuckets
 from audience_sync.adapters.aws.request_counter import DynamoRequestCounter
 from audience_sync.adapters.aws.retry_store import S3RetryStore
-from audience_sync.adapters.aws.segment_members import DynamoMemberIndex
+from audience_sync.adapters.aws.segment_members import SHARDS, DynamoMemberIndex
 from audience_sync.adapters.aws.segments_table import CachedSegmentSource, DynamoSegmentStore
 from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
 from audience_sync.adapters.aws.sns import SnsNotifier
@@ -144,7 +144,7 @@ class Container:
             self.linkedin,
             self.linkedin.audiences,
             self.session(),
-            SegmentStepSources(self.segments),
+            SegmentStepSources(self.segments, self.reconciliations),
         )
 
     @cached_property
@@ -316,7 +316,11 @@ class Container:
 
     @cached_property
     def membership_processor(self) -> MembershipProcessor:
-        return MembershipProcessor(self.member_index, self.segment_router)
+        return MembershipProcessor(self.member_index, self.segment_router, self.reconciliations.go_on)
+
+    @cached_property
+    def reconciliations(self) -> SqsReconciliations:
+        return SqsReconciliations(self.resources.require("membership_queue_url"), SHARDS)
 
     @cached_property
     def sweep_jobs(self) -> SqsSweepJobs:

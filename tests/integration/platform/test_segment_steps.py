@@ -199,3 +199,31 @@ def test_consent_withdrawn_on_a_profile_removes_the_user_from_a_webhook_steps_au
     assert _audience(api, audience) == _emails(2)
     metrics = _segment_metrics(api, "consenting")
     assert (metrics["entered"], metrics["synced"], metrics["left"], metrics["removed"]) == (2, 2, 1, 1)
+
+
+def test_a_relaunch_does_what_the_draft_did_not_and_backfills_when_asked(platform: Platform) -> None:
+    """A step taken back to draft takes no users; its relaunch reconciles the audience with its own segment: members
+    never sent enter (with backfill), those who left meanwhile are removed."""
+    api = Api(platform.stack)
+    key = platform.new_key("users.track")
+    platform.braze("/users/track", {"attributes": [_user(1), _user(2)]}, key)
+    api.request("PUT", "/v1/segments/gold", GOLD)
+    _settle(platform, api)
+    source = {"type": "segment", "segment_id": "gold", "sync_exits": True}
+    audience = api.active_step("paused", source=source)
+    _settle(platform, api)  # its launch's sweep done: u3 enters after it
+    platform.braze("/users/track", {"attributes": [_user(3)]}, key)
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(3)  # no backfill: u1 and u2 were members at launch
+
+    assert api.put_step("paused", source={**source, "backfill": True}).status == 200  # a new source: a draft
+    assert api.get("/v1/steps/paused").json["status"] == "draft"
+    changes = [{"external_id": "u3", "plan": "free"}, _user(4)]  # u3 leaves, u4 enters, while the step is a draft
+    platform.braze("/users/track", {"attributes": changes}, key)
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(3)  # a draft takes no users
+    assert api.launch("paused").status == 200
+    _settle(platform, api)
+    assert _audience(api, audience) == _emails(1, 2, 4)  # backfilled, and u3 removed
+    metrics = _segment_metrics(api, "paused")
+    assert (metrics["entered"], metrics["left"], metrics["removed"], metrics["pending"]) == (4, 1, 1, 0)

@@ -80,6 +80,16 @@ class StoredMember:
     sent: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class HeldMember:
+    """One (segment, profile) as the index holds it, for a step's reconciliation (sources/segment/processor.py)."""
+
+    braze_id: str
+    home: str | None  # where its profile is read (None: recorded by a version that did not keep it)
+    external_id: str | None
+    stored: StoredMember
+
+
 class MemberIndex(Protocol):
     def lookup(self, keys: Sequence[MemberKey]) -> dict[MemberKey, StoredMember]:
         """What the index holds for these (segment, profile) pairs; a pair never seen is absent."""
@@ -102,8 +112,21 @@ class MemberIndex(Protocol):
 
     def members(self, segment_id: str, limit: int, cursor: str | None) -> tuple[list[Member], str | None]: ...
 
+    def held(
+        self, segment_id: str, shard: int, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[HeldMember], dict[str, Any] | None]:
+        """A page of one shard of what the index holds for a segment, members and former members alike; the key to
+        go on from (None: the shard is done)."""
+        ...
+
     def counts(self, segment_id: str, hours: int) -> SegmentCounts: ...
 
     def forget(self, segment_id: str) -> None:
         """Drop a deleted segment's counters (its member entries expire)."""
+        ...
+
+
+class Reconciliations(Protocol):
+    def reconcile(self, step_id: str) -> None:
+        """Queue the reconciliation of a launched step's audience with its own segment (every shard)."""
         ...

@@ -36,7 +36,7 @@ from audience_sync.adapters.aws.items import from_dynamodb
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import Invalid, StoreUnavailable
 from audience_sync.segments.membership import Transition
-from audience_sync.segments.ports import Member, MemberKey, SegmentCounts, StoredMember
+from audience_sync.segments.ports import HeldMember, Member, MemberKey, SegmentCounts, StoredMember
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -199,6 +199,28 @@ class DynamoMemberIndex:
         done = shard >= SHARDS
         return found, None if done else _write_cursor(segment_id, shard, start)
 
+    @translated("segment_members.held")
+    def held(
+        self, segment_id: str, shard: int, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[HeldMember], dict[str, Any] | None]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "#b = :b",
+            "ExpressionAttributeNames": {"#b": "bucket"},
+            "ExpressionAttributeValues": {":b": f"{segment_id}#{shard:02d}"},
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        if start is not None:
+            kwargs["ExclusiveStartKey"] = start
+        page = self.members_view.query(**kwargs)
+        found = []
+        for raw in page.get("Items", []):
+            item = from_dynamodb(raw)
+            sent = item.get("sent")
+            stored = StoredMember(str(item["o"]), bool(item.get("in", False)), json.loads(sent) if sent else None)
+            found.append(HeldMember(str(item["member"]), item.get("home"), item.get("external_id"), stored))
+        return found, page.get("LastEvaluatedKey")
+
     @translated("segment_members.counts")
     def counts(self, segment_id: str, hours: int) -> SegmentCounts:
         page = self.stats.query(
@@ -311,8 +333,9 @@ class _MemberWrite:
         sets: list[str] = []
         values: dict[str, Any] = {}
         if self.newer:
-            sets += ["o = :o", "#in = :in", "braze_id = :b", "external_id = :x", "expires_at = :exp"]
+            sets += ["o = :o", "#in = :in", "braze_id = :b", "external_id = :x", "home = :h", "expires_at = :exp"]
             values[":o"] = {"S": t.order}
+            values[":h"] = {"S": t.home}
             values[":in"] = {"BOOL": t.entered if self.flips else bool(self.held and self.held.member)}
             values[":b"] = {"S": t.braze_id}
             values[":x"] = {"S": t.external_id} if t.external_id is not None else {"NULL": True}
