@@ -300,6 +300,7 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("s3:GetObject", "RetryBucket"),  # adapters/aws/retry_store.py get
         ("s3:PutObject", "RetryBucket"),  # the next attempt's batch
         ("s3:DeleteObject", "RetryBucket"),  # pipeline/retry_attempt.py _forget
+        ("dynamodb:BatchGetItem", "SegmentMembersTable"),  # segment_members.py DynamoMoveOrders: newest moves
     },
     "TokenRefreshFunction": _TOKENS | _USE_CONNECTION | _PUBLISH,
     "AudienceRefreshFunction": _TOKENS

@@ -143,6 +143,7 @@ EXPECTED_FUNCTION_ENV = {
         "MEMBERSHIP_QUEUE_URL",
     },
     "MembershipFunction": {"SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE", "PROFILES_TABLE", "MEMBERSHIP_QUEUE_URL"},
+    "RetryFunction": {"SEGMENT_MEMBERS_TABLE"},  # a retried segment move checked against the newest
     "SegmentSweepFunction": {
         "PROFILES_TABLE",
         "PROFILE_QUEUE_URL",

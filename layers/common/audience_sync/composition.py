@@ -29,7 +29,7 @@ from audience_sync.adapters.aws.queues import SqsPublisher, SqsQueueReader
 from audience_sync.adapters.aws.rate_bucket import DynamoRateBuckets
 from audience_sync.adapters.aws.request_counter import DynamoRequestCounter
 from audience_sync.adapters.aws.retry_store import S3RetryStore
-from audience_sync.adapters.aws.segment_members import SHARDS, DynamoMemberIndex
+from audience_sync.adapters.aws.segment_members import SHARDS, DynamoMemberIndex, DynamoMoveOrders
 from audience_sync.adapters.aws.segments_table import CachedSegmentSource, DynamoSegmentStore
 from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
 from audience_sync.adapters.aws.sns import SnsNotifier
@@ -220,6 +220,7 @@ class Container:
             retries=self.retry_store,
             notifier=self.notifier,
             clock=self.clock,
+            moves=DynamoMoveOrders(self.resources.require("segment_members_table"), self.clock),
         )
 
     # ---- credentials, profiles and the Braze-compatible API ------------------------------------------------

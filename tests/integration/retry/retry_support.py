@@ -7,6 +7,7 @@ the real handler runs and only the chosen collaborator misbehaves, a chosen numb
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -122,8 +123,19 @@ class RetryHarness(Harness):
     def crash_retry_function(self, crash: Crash, collaborator: str, method: str) -> Crash:
         """Install `crash` on `RetryAttempt.<collaborator>.<method>` in every warm retry container."""
         for module in self.containers("RetryFunction"):
-            crash.install(getattr(module.services().retry_attempt, collaborator), method)
+            crash.install(getattr(self.retry_attempt(module), collaborator), method)
         return crash
+
+    def retry_attempt(self, module: ModuleType) -> Any:
+        """A retry container's RetryAttempt, built in the function's environment (as an invocation would)."""
+        from audience_sync.settings import FUNCTION_ENVIRONMENT
+
+        environment = self.stack.stack.functions["RetryFunction"].environment
+        token = FUNCTION_ENVIRONMENT.set({**os.environ, **environment})
+        try:
+            return module.services().retry_attempt
+        finally:
+            FUNCTION_ENVIRONMENT.reset(token)
 
     # ---- SQS -------------------------------------------------------------------------------
     def redeliver(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

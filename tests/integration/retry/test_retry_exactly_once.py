@@ -115,7 +115,7 @@ def test_a_redelivery_while_its_retry_runs_starts_nothing_new(connected: RetryHa
     h.add_fault(status=500, count=1)
     # Hold the execution's first attempt until the message has been delivered again (no wall-clock race).
     (container,) = h.containers("RetryFunction")
-    attempt = container.services().retry_attempt
+    attempt = h.retry_attempt(container)
     real_run, release, entered = attempt.run, threading.Event(), threading.Event()
 
     def held_run(*args: Any, **kwargs: Any) -> Any:
@@ -324,7 +324,7 @@ def test_overlapping_tries_of_an_attempt_count_once(connected: RetryHarness, oth
     audience_id = _post(h, "overlap")
     h.add_fault(status=500, count=2)  # the first send, and the first of the two tries to reach LinkedIn
     (container,) = h.containers("RetryFunction")
-    attempt = container.services().retry_attempt
+    attempt = h.retry_attempt(container)
     real_get, real_send = attempt.retries.get, attempt.sender.send
     keys: list[str] = []
     others: list[dict[str, Any]] = []

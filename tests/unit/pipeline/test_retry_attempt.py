@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -369,3 +370,41 @@ def test_each_next_batch_has_its_own_id_so_overlapping_tries_never_share_an_obje
         assert answer["key"] != batch_key("step-1", BATCH_ID, 2)
         assert w.retries.objects[answer["key"]].attempt == 2
     assert keys[0] != keys[1]
+
+
+@dataclass
+class FakeMoveOrders:
+    """The members' newest moves as the index holds them; the steps asked about."""
+
+    newest_orders: dict[str, str]
+    asked: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def newest(self, step_id: str, members: Sequence[str]) -> dict[str, str]:
+        self.asked.append((step_id, list(members)))
+        return {m: self.newest_orders[m] for m in members if m in self.newest_orders}
+
+
+def test_a_retried_move_a_newer_one_replaced_is_not_sent_and_counts_as_superseded() -> None:
+    """An entry retried after the member left (or withdrew consent) would put it back: it is dropped."""
+    w = world(None)
+    moves = FakeMoveOrders({"b0": "000000000002", "b1": "000000000001"})
+    w.attempt.moves = moves
+    batch = stored(w)
+    batch.users[0]["o"] = "b0:000000000001"  # b0 left since (its newest move is 2)
+    batch.users[1]["o"] = "b1:000000000001"  # b1's entry is still its newest
+    w.retries.objects[batch.key] = batch
+    assert w.run(batch.key, 1) == {"outcome": SETTLED, "attempt": 1}
+    assert moves.asked == [("step-1", ["b0", "b1"])]
+    assert [c.hashes for c in w.s.linkedin.calls] == [hashes("u", range(1, 3))]  # u2 carries no move: sent
+    assert w.ledger.counted("step-1") == {"synced": 2, "not_synced": 1, "not_synced_reason_superseded": 1}
+
+
+def test_a_retry_whose_every_move_was_replaced_sends_nothing() -> None:
+    w = world()  # LinkedIn is not called: no answer scripted
+    w.attempt.moves = FakeMoveOrders({"b0": "000000000009"})
+    batch = stored(w, 1)
+    batch.users[0]["o"] = "b0:000000000001"
+    w.retries.objects[batch.key] = batch
+    assert w.run(batch.key, 1) == {"outcome": SETTLED, "attempt": 1}
+    assert w.s.linkedin.calls == []
+    assert w.ledger.counted("step-1") == {"not_synced": 1, "not_synced_reason_superseded": 1}

@@ -6,7 +6,8 @@ left and came back within one flush window would be in the audience or not depen
 took last. Each such user carries its move (`o`: `<braze_id>:<order>`, the order of the member's transitions,
 segments/membership.py), so of the moves of one member into or out of one step's audience found in a batch only the
 newest is sent; the others are settled as not synced, reason `superseded`. Moves in different batches are sent in
-the order of their batches (a batcher settles a batch before it reads the next).
+the order of their batches (a batcher settles a batch before it reads the next). A move that waited in the retry is
+checked against the members' index before it is sent again (`outdated`): a newer move sent meanwhile wins.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from audience_sync.core.packing import UserRef
 from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import Outcome
+from audience_sync.pipeline.ports import MoveOrders
 
 SUPERSEDED = Outcome("not_synced", "superseded")
 
@@ -27,6 +29,16 @@ def move(braze_id: str, order: str) -> str:
 def _member_and_order(value: str) -> tuple[str, str]:
     member, _, order = value.rpartition(":")
     return member, order
+
+
+def outdated(step_id: str, users: Sequence[QueuedUser], orders: MoveOrders) -> set[int]:
+    """The users (their indices) whose move a newer move of the same member has replaced since they were queued: a
+    retried entry after the member left (or withdrew consent), a retried removal after it came back."""
+    carried = {i: _member_and_order(user["o"]) for i, user in enumerate(users) if "o" in user}
+    if not carried:
+        return set()
+    newest = orders.newest(step_id, sorted({member for member, _ in carried.values()}))
+    return {i for i, (member, order) in carried.items() if newest.get(member, order) > order}
 
 
 def superseded(steps: Sequence[str], users: Sequence[Sequence[QueuedUser]]) -> set[UserRef]:

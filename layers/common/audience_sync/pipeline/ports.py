@@ -44,3 +44,10 @@ class RateBuckets(Protocol):
     def bucket(self, destination: str, connection_id: str, requests_per_second: float) -> TokenBucket:
         """The shared bucket of one connection to one destination (every batcher of the account takes from it)."""
         ...
+
+
+class MoveOrders(Protocol):
+    def newest(self, step_id: str, members: Sequence[str]) -> dict[str, str]:
+        """The order of the newest move each of these segment members (braze_ids) made in or out of the step's own
+        segment (pipeline/moves.py); a member not known is absent."""
+        ...

@@ -21,6 +21,8 @@ from audience_sync.destinations.base import Outcome, SyncTarget
 from audience_sync.observability.notifications import Notifier
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import Ledger, LedgerEntry, LedgerKey
+from audience_sync.pipeline.moves import SUPERSEDED, outdated
+from audience_sync.pipeline.ports import MoveOrders
 from audience_sync.pipeline.retry_batch import RetryStore
 from audience_sync.pipeline.sender import Sender
 
@@ -49,12 +51,14 @@ class RetryAttempt:
         retries: RetryStore,
         notifier: Notifier,
         clock: Clock,
+        moves: MoveOrders | None = None,
     ):
         self.sender = sender
         self.ledger = ledger
         self.retries = retries
         self.notifier = notifier
         self.clock = clock
+        self.moves = moves  # segment members' newest moves: a retried move a newer one replaced is not sent
 
     def run(self, key: str, attempt: int, send_by_ms: int) -> dict[str, Any]:
         ledger_key = attempt_ledger_key(key, attempt)
@@ -66,13 +70,24 @@ class RetryAttempt:
         batch = self.retries.get(key)
         if batch.attempt != attempt:
             raise ValueError(f"batch {key} is for attempt {batch.attempt}, not {attempt}")
-        self.sender.start_invocation()
-        try:
-            outcomes = self.sender.send(
-                batch.target, batch.users, [batch.step_id], send_by_ms, attempt=attempt, correlation_ids=batch.webhooks
-            )
-        finally:
-            self.sender.finish_invocation()
+        stale = outdated(batch.step_id, batch.users, self.moves) if self.moves is not None else set()
+        sending = [i for i in range(len(batch.users)) if i not in stale]
+        outcomes: list[Outcome] = [SUPERSEDED] * len(batch.users)
+        if sending:
+            self.sender.start_invocation()
+            try:
+                sent = self.sender.send(
+                    batch.target,
+                    [batch.users[i] for i in sending],
+                    [batch.step_id],
+                    send_by_ms,
+                    attempt=attempt,
+                    correlation_ids=batch.webhooks,
+                )
+            finally:
+                self.sender.finish_invocation()
+            for i, outcome in zip(sending, sent, strict=True):
+                outcomes[i] = outcome
         schedule = self._schedule(batch.target)
         final = attempt >= len(schedule)  # no wait left after this attempt: the horizon is reached
         delta, waiting, reasons = _tally(outcomes, batch.reasons, final, batch.target.leaving)
@@ -151,8 +166,8 @@ def _tally(
     for i, outcome in enumerate(outcomes):
         if outcome.kind == "synced":
             delta.add(taken)
-        elif outcome.kind == "errored":
-            delta.add("errored", reason=outcome.reason)
+        elif outcome.kind in ("errored", "not_synced"):
+            delta.add(outcome.kind, reason=outcome.reason)
         else:
             reasons[i] = outcome.reason or reasons[i]
             if final:

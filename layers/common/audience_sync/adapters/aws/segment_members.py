@@ -35,6 +35,7 @@ from audience_sync.adapters.aws.errors import error_code, translated
 from audience_sync.adapters.aws.items import from_dynamodb
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import Invalid, StoreUnavailable
+from audience_sync.segments.definitions import step_segment_id
 from audience_sync.segments.membership import Transition
 from audience_sync.segments.ports import HeldMember, Member, MemberKey, SegmentCounts, StoredMember
 
@@ -52,6 +53,21 @@ def _bucket(segment_id: str, braze_id: str) -> str:
     return f"{segment_id}#{zlib.crc32(braze_id.encode('utf-8')) % SHARDS:02d}"
 
 
+class DynamoMoveOrders:
+    """The members' index as the retry reads it (pipeline/ports.py, MoveOrders): a step's own segment's members'
+    newest orders."""
+
+    def __init__(self, members_table: str, clock: Clock):
+        self.members_table = members_table
+        self.clock = clock
+
+    @translated("segment_members.newest")
+    def newest(self, step_id: str, members: Sequence[str]) -> dict[str, str]:
+        segment_id = step_segment_id(step_id)
+        found = _lookup(self.members_table, [(segment_id, m) for m in members], self.clock)
+        return {member: held.order for (_, member), held in found.items()}
+
+
 class DynamoMemberIndex:
     def __init__(self, members_table: str, stats_table: str, clock: Clock):
         self.members_table = members_table
@@ -62,32 +78,7 @@ class DynamoMemberIndex:
 
     @translated("segment_members.lookup")
     def lookup(self, keys: Sequence[MemberKey]) -> dict[MemberKey, StoredMember]:
-        found: dict[MemberKey, StoredMember] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 100):  # BatchGetItem's limit
-            request: dict[str, Any] = {
-                self.members_table: {
-                    "Keys": [
-                        {"bucket": {"S": _bucket(segment_id, braze_id)}, "member": {"S": braze_id}}
-                        for segment_id, braze_id in unique[start : start + 100]
-                    ],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                answer = clients.dynamodb().batch_get_item(RequestItems=request)
-                for raw in answer.get("Responses", {}).get(self.members_table, []):
-                    segment_id = raw["bucket"]["S"].rsplit("#", 1)[0]
-                    sent = raw.get("sent", {}).get("S")
-                    found[(segment_id, raw["member"]["S"])] = StoredMember(
-                        order=raw["o"]["S"],
-                        member=raw.get("in", {}).get("BOOL", False),
-                        sent=json.loads(sent) if sent else None,
-                    )
-                request = dict(answer.get("UnprocessedKeys") or {})
-                if request:
-                    self.clock.sleep(0.05)  # DynamoDB's advice for unprocessed keys: back off, then ask again
-        return found
+        return _lookup(self.members_table, keys, self.clock)
 
     @translated("segment_members.apply")
     def apply(
@@ -387,3 +378,32 @@ def _read_cursor(cursor: str | None, segment_id: str) -> tuple[int, dict[str, An
     except (ValueError, KeyError, TypeError, UnicodeError, AttributeError):
         raise Invalid("invalid_cursor", "the cursor is not one this API gave for this segment") from None
     return shard, start
+
+
+def _lookup(members_table: str, keys: Sequence[MemberKey], clock: Clock) -> dict[MemberKey, StoredMember]:
+    found: dict[MemberKey, StoredMember] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 100):  # BatchGetItem's limit
+        request: dict[str, Any] = {
+            members_table: {
+                "Keys": [
+                    {"bucket": {"S": _bucket(segment_id, braze_id)}, "member": {"S": braze_id}}
+                    for segment_id, braze_id in unique[start : start + 100]
+                ],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            answer = clients.dynamodb().batch_get_item(RequestItems=request)
+            for raw in answer.get("Responses", {}).get(members_table, []):
+                segment_id = raw["bucket"]["S"].rsplit("#", 1)[0]
+                sent = raw.get("sent", {}).get("S")
+                found[(segment_id, raw["member"]["S"])] = StoredMember(
+                    order=raw["o"]["S"],
+                    member=raw.get("in", {}).get("BOOL", False),
+                    sent=json.loads(sent) if sent else None,
+                )
+            request = dict(answer.get("UnprocessedKeys") or {})
+            if request:
+                clock.sleep(0.05)  # DynamoDB's advice for unprocessed keys: back off, then ask again
+    return found
