@@ -172,10 +172,11 @@ MEMBERSHIP_MS_PER_MOVE = 20  # one TransactWriteItems call (~10 ms in DynamoDB) 
 def evaluation_cost(result: EvaluationResult) -> SegmentCost:
     """From the measured evaluation speed and list prices (bench/prices.py); the arithmetic, line by line:
     - evaluating: 1e6 / changes per second CPU seconds, x 1,769 / 512 on a 512 MB Lambda, x 0.5 GB, arm64 GB-s;
-    - a membership moved: one transaction of 3 items (member, segment total, hour) at 2 write units each; the
-      profile write grows by its outbox entry (~250 bytes: at worst one more write unit); SQS send, receive and
-      delete if every transition travelled alone (they share messages of up to 400); the membership function's
-      share of an invocation (batches of 10) and MEMBERSHIP_MS_PER_MOVE at 256 MB."""
+    - a membership moved, at worst (alone in its message): one transaction of 3 items (member, segment total,
+      hour) at 2 write units each (moves that share a message share the two counter items: a backfill's move costs
+      ~2.04 units); the profile write grows by its outbox entry (~250 bytes: at worst one more write unit); SQS
+      send, receive and delete if every transition travelled alone (they share messages of up to 400); the
+      membership function's share of an invocation (batches of 10) and MEMBERSHIP_MS_PER_MOVE at 256 MB."""
     from bench.prices import PRICES
 
     cpu_seconds = 1e6 / result.changes_per_second * LAMBDA_VCPU_MB / WRITER_MB
