@@ -10,13 +10,11 @@ import json
 from typing import Any
 
 from audience_sync.core.errors import NotFound
-from audience_sync.core.metrics import PUBLIC_METRICS, public_metrics, reasons
+from audience_sync.core.metrics import PUBLIC_METRICS, SEGMENT_METRICS, public_metrics, reasons
 from audience_sync.observability.notifications import ADVICE
 from audience_sync.steps.records import step_view
 from audience_sync_cli.render import Report, expiry, fields, table, when, when_ms
 from audience_sync_cli.stack import CliError, Stack
-
-METRIC_HEADERS = [name.upper() for name in PUBLIC_METRICS]
 
 
 def connection(stack: Stack, now: float) -> Report:
@@ -118,8 +116,11 @@ def _metrics_document(item: dict[str, Any]) -> dict[str, Any]:
 
 def _metrics_section(counted: list[tuple[str, dict[str, Any]]], with_step: bool) -> str:
     first = ["STEP"] if with_step else []
-    rows = [([s] if with_step else []) + list(public_metrics(item).values()) for s, item in counted]
-    parts = ["Metrics", table(first + METRIC_HEADERS, rows)]
+    shown = [(s, public_metrics(item)) for s, item in counted]
+    # a step with removals (it follows a segment, or a deleted user left it) adds `left` and `removed`
+    names = PUBLIC_METRICS + (SEGMENT_METRICS if any("left" in values for _, values in shown) else ())
+    rows = [([s] if with_step else []) + [values.get(name, 0) for name in names] for s, values in shown]
+    parts = ["Metrics", table(first + [name.upper() for name in names], rows)]
     for counter, title in (("not_synced", "Not synced reasons"), ("errored", "Errored reasons")):
         reason_rows = [
             ([s] if with_step else []) + [reason, n]

@@ -134,17 +134,33 @@ def test_a_segment_step_needs_its_segment_and_the_segment_cannot_go_while_follow
     deleted = api.request("DELETE", "/v1/segments/gold")
     assert (deleted.status, deleted.json["error"]["code"]) == (409, "segment_in_use")
     assert api.request("PUT", "/v1/segments/step:follower", GOLD).status == 400  # a step's own: not a client's
-    assert api.put_step("own", source={"type": "segment", "segment_id": "step:follower"}).status == 200
-    own = api.launch("own")  # nor a segment to follow
-    assert ("source", "invalid_segment_id") in {(p["field"], p["code"]) for p in own.json["error"]["details"]}
+    for reserved in ("step:follower", "consent:follower"):  # nor a segment to follow
+        assert api.put_step("own", source={"type": "segment", "segment_id": reserved}).status == 200
+        own = api.launch("own")
+        assert ("source", "invalid_segment_id") in {(p["field"], p["code"]) for p in own.json["error"]["details"]}
+    key = platform.new_key("segments.details")
+    details = platform.request(
+        "GET", "/segments/details?segment_id=step:follower", None, {"Authorization": f"Bearer {key}"}
+    )
+    assert details.status == 404  # a step's own is not a client's segment
+    # its users are the segment's members: no webhook
+    refused_users = api.post_users("follower", [{"external_id": "u1"}])
+    assert (refused_users.status, refused_users.json["error"]["code"]) == (409, "step_follows_a_segment")
     # a filter the follower cannot take with its entry filters is refused whole: the segment keeps its filter
     api.active_step("consenting", source={"type": "segment", "segment_id": "gold"}, entry_filters=CONSENT)
     deepest: dict[str, Any] = GOLD["filter"]
     for _ in range(MAX_DEPTH):
         deepest = {"not": deepest}
     refused = api.request("PUT", "/v1/segments/gold", {"name": "Gold", "filter": deepest})
-    assert refused.status == 422 and refused.json["error"]["details"][0]["code"] == "segment_too_complex"
+    assert (refused.status, refused.json["error"]["code"]) == (422, "segment_too_complex")
     assert api.get("/v1/segments/gold").json["filter"] == GOLD["filter"]
+    # nor can a step launch on a segment too complex with its entry filters: refused before anything is done
+    assert api.request("PUT", "/v1/segments/deep", {"name": "Deep", "filter": deepest}).status == 200
+    assert api.put_step("deep", source={"type": "segment", "segment_id": "deep"}, entry_filters=CONSENT).status == 200
+    too_complex = api.launch("deep")
+    assert too_complex.status == 422, too_complex.text
+    assert ("source", "segment_too_complex") in {(p["field"], p["code"]) for p in too_complex.json["error"]["details"]}
+    assert api.get("/v1/steps/deep").json["status"] == "draft"
     bad = api.put_step("bad", source={"type": "segment"})
     assert bad.status == 400, bad.text
 

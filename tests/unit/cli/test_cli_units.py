@@ -247,3 +247,15 @@ def test_executions_are_named_or_given_by_arn_of_the_retry_machine_only() -> Non
     assert retries.execution_arn(MACHINE, f"{EXECUTION}:batch-a") == f"{EXECUTION}:batch-a"
     with pytest.raises(CliError, match="not an execution of the retry state machine"):
         retries.execution_arn(MACHINE, "arn:aws:states:us-east-1:123456789012:execution:other-machine:x")
+
+
+def test_metrics_show_left_and_removed_once_a_step_has_had_removals() -> None:
+    from audience_sync_cli.status import _metrics_section
+
+    plain = ("webhook", {"entered": 3, "synced": 3})
+    leaving = ("follower", {"entered": 2, "synced": 2, "left": 1, "removed": 1})
+    assert "LEFT" not in _metrics_section([plain], with_step=True)
+    both = _metrics_section([plain, leaving], with_step=True).splitlines()
+    header = both[1].split()
+    assert header[-2:] == ["LEFT", "REMOVED"]
+    assert both[2].split()[-2:] == ["0", "0"] and both[3].split()[-2:] == ["1", "1"]

@@ -66,6 +66,11 @@ class LaunchInvalid(DomainError):
         super().__init__("launch_invalid", "the step cannot be launched", problems)
 
 
+class Unprocessable(DomainError):
+    """The request is well formed but cannot be applied as it stands (a segment filter the steps that follow it
+    cannot take); `details` says why."""
+
+
 class UpstreamFailed(DomainError):
     """A destination (LinkedIn) failed or answered something this service cannot use. Worth trying again later."""
 

@@ -19,6 +19,7 @@ from audience_sync.core.errors import (
     TooManyRequests,
     Unauthorized,
     Unavailable,
+    Unprocessable,
     UpstreamFailed,
 )
 
@@ -31,6 +32,7 @@ STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     TooLarge: 413,
     LaunchInvalid: 422,
+    Unprocessable: 422,
     TooManyRequests: 429,
     UpstreamFailed: 502,
     Unavailable: 503,

@@ -41,7 +41,7 @@ from audience_sync.destinations.base import Outcome, SyncTarget, TargetKey
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry, LedgerKey
 from audience_sync.pipeline.messages import QueuedMessage
-from audience_sync.pipeline.moves import SUPERSEDED, superseded
+from audience_sync.pipeline.moves import SUPERSEDED, count_outcome, superseded
 from audience_sync.pipeline.ports import QueueReader
 from audience_sync.pipeline.retry_batch import MAX_CORRELATION_IDS, RetryBatch, RetryStore
 from audience_sync.pipeline.sender import Sender
@@ -457,10 +457,7 @@ def _looks_full(records: list[dict[str, Any]]) -> bool:
 def _counted(received: _Received) -> StepDelta:
     """The message's entry counts from the ingest plus its users' outcomes."""
     delta = received.message.entry_delta()
-    taken = "removed" if received.message.target.leaving else "synced"
     for outcome in received.outcomes:
-        if outcome is not None and outcome.kind == "synced":
-            delta.add(taken)
-        elif outcome is not None and outcome.kind in ("errored", "not_synced"):
-            delta.add(outcome.kind, reason=outcome.reason)
+        if outcome is not None:
+            count_outcome(delta, outcome, received.message.target.leaving)
     return delta

@@ -24,7 +24,7 @@ from audience_sync.pipeline.messages import QueuedMessage
 from audience_sync.pipeline.ports import MessagePublisher
 from audience_sync.steps.models import EntryFilter
 from audience_sync.steps.ports import StepReader
-from audience_sync.steps.records import ACTIVE, sync_target
+from audience_sync.steps.records import ACTIVE, segment_step, sync_target
 
 
 class Entrant(Identified, Subject, Protocol):
@@ -106,12 +106,17 @@ class IngestService:
 
         `entry_id` identifies an entry its source may send again (the same id, the same users): its repeat is
         counted once. `moves`: the segment members' moves, one a user (pipeline/moves.py); the answer then also
-        holds `queued`, each queued user's identifiers by its move. Raises NotFound, Conflict (the step is not
-        launched) and PublishFailed."""
+        holds `queued`, each queued user's identifiers by its move. A step that follows a segment takes users with
+        moves only (its members). Raises NotFound, Conflict (the step is not launched, or follows a segment and these
+        users are not its members) and PublishFailed."""
         step = self.steps.get(step_id)
         if step.get("status") != ACTIVE:
             raise Conflict("step_not_active", f"step '{step_id}' is not launched (POST /v1/steps/{step_id}/launch)")
         config = step["config"]
+        following = segment_step(config)
+        if following is not None and moves is None:  # its users are its segment's members, nobody else's
+            segment = following["segment_id"]
+            raise Conflict("step_follows_a_segment", f"step '{step_id}' takes its users from segment '{segment}'")
         filters = [EntryFilter.model_validate(f) for f in config.get("entry_filters", [])]
         match_fields = frozenset(MatchField(f) for f in config.get("match_fields", []))
         last_step = bool(config.get("last_step"))

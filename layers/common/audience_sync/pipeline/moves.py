@@ -14,12 +14,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from audience_sync.core.metrics import StepDelta
 from audience_sync.core.packing import UserRef
 from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import Outcome
 from audience_sync.pipeline.ports import MoveOrders
 
 SUPERSEDED = Outcome("not_synced", "superseded")
+
+
+def count_outcome(delta: StepDelta, outcome: Outcome, leaving: bool) -> bool:
+    """Count a settled user's outcome; False if it still waits (a retry). A user `leaving` the step (a removal) the
+    destination took is `removed`, as is a removal a newer entry of the member superseded: the audience holds what
+    it should, and at rest `left == removed` (+ errored) as contract v2 §5 says. A superseded entry is not synced."""
+    if outcome.kind == "synced" or (leaving and outcome.kind == "not_synced"):
+        delta.add("removed" if leaving else "synced")
+    elif outcome.kind in ("errored", "not_synced"):
+        delta.add(outcome.kind, reason=outcome.reason)
+    else:
+        return False
+    return True
 
 
 def move(braze_id: str, order: str) -> str:

@@ -21,7 +21,7 @@ from audience_sync.destinations.base import Outcome, SyncTarget
 from audience_sync.observability.notifications import Notifier
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import Ledger, LedgerEntry, LedgerKey
-from audience_sync.pipeline.moves import SUPERSEDED, outdated
+from audience_sync.pipeline.moves import SUPERSEDED, count_outcome, outdated
 from audience_sync.pipeline.ports import MoveOrders
 from audience_sync.pipeline.retry_batch import RetryStore
 from audience_sync.pipeline.sender import Sender
@@ -162,13 +162,8 @@ def _tally(
     delta = StepDelta()
     waiting: list[int] = []
     reasons = list(reasons_before)
-    taken = "removed" if leaving else "synced"
     for i, outcome in enumerate(outcomes):
-        if outcome.kind == "synced":
-            delta.add(taken)
-        elif outcome.kind in ("errored", "not_synced"):
-            delta.add(outcome.kind, reason=outcome.reason)
-        else:
+        if not count_outcome(delta, outcome, leaving):
             reasons[i] = outcome.reason or reasons[i]
             if final:
                 delta.add("errored", reason=HORIZON_PREFIX + reasons[i])

@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from audience_sync.core.clock import Clock
-from audience_sync.core.errors import Conflict, Invalid, LaunchInvalid, NotFound
+from audience_sync.core.errors import Conflict, Invalid, LaunchInvalid, NotFound, Unprocessable
 from audience_sync.profiles.values import format_time
 from audience_sync.segments.definitions import (
     RESERVED_PREFIXES,
@@ -23,7 +23,6 @@ from audience_sync.segments.definitions import (
     from_stored,
     own_segment_id,
     parse_request,
-    step_of,
     step_segment_id,
     valid_segment_id,
 )
@@ -57,19 +56,23 @@ class SegmentService:
         request = parse_request(body)
         # The steps following it take the new filter too: each checked before anything is stored (LaunchInvalid if
         # the filter with a step's entry filters is beyond the limits), so a refused PUT changes nothing.
-        followers = [
-            (
-                follower,
-                step_segment(
-                    follower["step_id"],
-                    segment_id,
-                    request.filter.raw,
-                    follower["entry_filters"],
-                    sync_exits=not follower.get("sticky", False),
-                ),
-            )
-            for follower in self._followers(segment_id)
-        ]
+        try:
+            followers = [
+                (
+                    follower,
+                    step_segment(
+                        follower["step_id"],
+                        segment_id,
+                        request.filter.raw,
+                        follower["entry_filters"],
+                        sync_exits=not follower.get("sticky", False),
+                    ),
+                )
+                for follower in self._followers(segment_id)
+            ]
+        except LaunchInvalid as invalid:
+            message = "a sync step follows this segment, and the filter with its entry filters is too complex"
+            raise Unprocessable("segment_too_complex", message, invalid.details) from None
         stored = self.store.put(segment_id, request, self._now())
         self._sweep_if_new(stored)
         for follower, redefined in followers:
@@ -118,12 +121,22 @@ class SegmentService:
             )
             self.store.put(consent_watch_id(step_id), request, self._now())
 
-    def problems(self, segment_id: str) -> list[dict[str, str]]:
-        if step_of(segment_id) is not None:
-            message = f"segment ids starting with '{STEP_PREFIX}' are the sync steps' own; follow a segment you defined"
+    def problems(
+        self, segment_id: str, entry_filters: list[dict[str, Any]] | None = None, sync_exits: bool = True
+    ) -> list[dict[str, str]]:
+        """What stops a step from following `segment_id` with these entry filters: checked before the launch does
+        anything (activates, creates an audience)."""
+        if segment_id.startswith(RESERVED_PREFIXES):
+            prefixes = " and ".join(f"'{p}'" for p in RESERVED_PREFIXES)
+            message = f"segment ids starting with {prefixes} are the sync steps' own; follow a segment you defined"
             return [{"field": "source", "code": "invalid_segment_id", "message": message}]
-        if self.store.get(segment_id) is None:
+        followed = self.store.get(segment_id)
+        if followed is None:
             return _not_found(segment_id)
+        try:
+            step_segment("-", segment_id, followed["filter"], entry_filters or [], sync_exits)
+        except LaunchInvalid as invalid:
+            return list(invalid.details)
         return []
 
     def _stored(self, segment_id: str) -> dict[str, Any]:
@@ -184,6 +197,8 @@ class SegmentService:
     def braze_details(self, segment_id: str | None) -> dict[str, Any]:
         if not segment_id:
             raise Invalid("missing_segment_id", "segment_id is required")
+        if segment_id.startswith(RESERVED_PREFIXES):  # the steps' own, which /segments/list does not show either
+            raise NotFound("segment", "segment_not_found")
         segment = from_stored(self._stored(segment_id))
         return {
             "message": "success",

@@ -18,7 +18,10 @@ class SegmentStepSources:
 
     def problems(self, config: dict[str, Any]) -> list[dict[str, str]]:
         source = segment_step(config)
-        return self.segments.problems(source["segment_id"]) if source else []
+        if source is None:
+            return []
+        entry_filters = list(config.get("entry_filters", []))
+        return self.segments.problems(source["segment_id"], entry_filters, bool(source.get("sync_exits")))
 
     def launched(self, step_id: str, config: dict[str, Any]) -> None:
         source = segment_step(config)
