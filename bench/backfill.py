@@ -27,18 +27,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from bench.pipeline import (
-    AWS_CREDENTIALS,
     LEDGER_LATENCY_SECONDS,
     SPAWN,
     BenchManager,
     _batcher_process,
     _launch,
     max_in_window,
-    moto_server,
-    sandbox_process,
+    sandbox_requests,
+    sandbox_stack,
 )
 
 STEP_ID = "backfill"
@@ -209,39 +206,12 @@ def run(
     rate_limit: int = 10,
     progress: Callable[[str], None] | None = None,
 ) -> BackfillResult:
-    from localmode.provision import provision
-
     say = progress or (lambda message: None)
-    saved = dict(os.environ)
-    sandbox_config = {"rate_limit": rate_limit, "rate_window_seconds": 1.0, "propagation_delay_seconds": 0}
-    try:
-        with sandbox_process(sandbox_config) as linkedin, moto_server() as aws_endpoint:
-            os.environ.update(AWS_ENDPOINT_URL=aws_endpoint, **AWS_CREDENTIALS)
-            stack = provision(
-                overrides={
-                    "LinkedInApiUrl": f"{linkedin}/rest",
-                    "LinkedInOAuthUrl": f"{linkedin}/oauth/v2",
-                    "LinkedInClientId": "sandbox-client-id",
-                    "LinkedInClientSecret": "sandbox-client-secret",
-                    "OAuthRedirectUri": "http://127.0.0.1:3000/v1/connections/linkedin/callback",
-                    "RequestsPerSecond": str(rate_limit),
-                },
-                extra_env={
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                    "POWERTOOLS_METRICS_DISABLED": "true",
-                    "POWERTOOLS_LOG_LEVEL": "WARNING",
-                },
-            )
-            try:
-                _launch(stack, STEP_ID, SEGMENT)
-                with BenchManager(ctx=SPAWN) as manager:
-                    known, synced, routing_cpu = _backfill(manager, members, batchers, say)
-            finally:
-                stack.stop()
-            log = requests.get(f"{linkedin}/_sandbox/requests", timeout=30).json()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with sandbox_stack(rate_limit) as (linkedin, stack):
+        _launch(stack, STEP_ID, SEGMENT)
+        with BenchManager(ctx=SPAWN) as manager:
+            known, synced, routing_cpu = _backfill(manager, members, batchers, say)
+        log = sandbox_requests(linkedin)
     calls = sorted((r for r in log if r["method"] == "POST" and r["path"].endswith("/users")), key=lambda r: r["t"])
     accepted = [r for r in calls if r["status"] == 200]
     return BackfillResult(

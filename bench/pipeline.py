@@ -237,9 +237,29 @@ def run(
     rate_limit: int = 10,
     progress: Callable[[str], None] | None = None,
 ) -> PipelineResult:
+    say = progress or (lambda message: None)
+    with sandbox_stack(rate_limit) as (linkedin, stack):
+        _launch(stack)
+        with BenchManager(ctx=SPAWN) as manager:
+            queue = manager.MemoryQueue()  # type: ignore[attr-defined]
+            ledger = manager.MemoryLedger()  # type: ignore[attr-defined]
+            say(f"queueing {users:,} users through the ingest code")
+            _queue_backlog(queue, users, users_per_webhook)
+            queue.close()
+            say(f"draining the backlog with {batchers} batcher processes against {rate_limit} requests/s")
+            invocations = _drain(queue, ledger, batchers, say)
+            synced = ledger.synced(STEP_ID)
+            redelivered = queue.redelivered_count()
+        log = sandbox_requests(linkedin)
+    return _result(log, users, synced, rate_limit, invocations, redelivered)
+
+
+@contextmanager
+def sandbox_stack(rate_limit: int) -> Iterator[tuple[str, Any]]:
+    """The stack provisioned in moto's server mode, against the sandbox in a process of its own allowing
+    `rate_limit` requests in any second; yields (the sandbox's URL, the stack). The environment is restored after."""
     from localmode.provision import provision
 
-    say = progress or (lambda message: None)
     saved = dict(os.environ)
     sandbox_config = {"rate_limit": rate_limit, "rate_window_seconds": 1.0, "propagation_delay_seconds": 0}
     try:
@@ -261,24 +281,18 @@ def run(
                 },
             )
             try:
-                _launch(stack)
-                with BenchManager(ctx=SPAWN) as manager:
-                    queue = manager.MemoryQueue()  # type: ignore[attr-defined]
-                    ledger = manager.MemoryLedger()  # type: ignore[attr-defined]
-                    say(f"queueing {users:,} users through the ingest code")
-                    _queue_backlog(queue, users, users_per_webhook)
-                    queue.close()
-                    say(f"draining the backlog with {batchers} batcher processes against {rate_limit} requests/s")
-                    invocations = _drain(queue, ledger, batchers, say)
-                    synced = ledger.synced(STEP_ID)
-                    redelivered = queue.redelivered_count()
+                yield linkedin, stack
             finally:
                 stack.stop()
-            log = requests.get(f"{linkedin}/_sandbox/requests", timeout=30).json()
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return _result(log, users, synced, rate_limit, invocations, redelivered)
+
+
+def sandbox_requests(linkedin: str) -> list[dict[str, Any]]:
+    """Every request the sandbox received, with its arrival time and answer."""
+    log: list[dict[str, Any]] = requests.get(f"{linkedin}/_sandbox/requests", timeout=30).json()
+    return log
 
 
 AWS_CREDENTIALS = {
@@ -312,7 +326,10 @@ def moto_server() -> Iterator[str]:
     server.start()
     try:
         host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
+        url = f"http://{host}:{port}"
+        # moto's backends are this process's: a benchmark run before left its tables there
+        requests.post(f"{url}/moto-api/reset", timeout=30).raise_for_status()
+        yield url
     finally:
         server.stop()
 
