@@ -7,11 +7,14 @@ What is real and what stands in:
 - each membership process is the membership function's work, as functions/membership does it: the ten records of
   an event source mapping batch at once, each through the real MembershipProcessor (sources/segment/processor.py:
   the router, the one pipeline's IngestService); MEMBERSHIP_CONCURRENCY processes, the template's
-  MaximumConcurrency. The step is launched through the API and read from DynamoDB (moto) once a process, then
-  each read waits what a GetItem would (LatencySteps);
+  MaximumConcurrency, at a lower CPU priority than the batchers (see _membership_process). The step is launched
+  through the API and read from DynamoDB (moto) once a process, then each read waits what a GetItem would
+  (LatencySteps);
 - the members' index and the profiles the router reads are in each process's memory, each call waiting what
   DynamoDB takes (pipeline.py's LEDGER_LATENCY_SECONDS, a BatchGetItem of 100 keys or a transaction of 100
-  items): a million profiles in moto would measure the emulator;
+  items), the calls of one read or write made at once as the adapters make them (adapters/aws/fanout.py): a
+  million profiles in moto would measure the emulator. What the SDK would spend on those calls' payloads is
+  measured apart (bench/sdk_cpu.py) and added where the AWS arithmetic needs it (aws_routing_seconds);
 - the sync queue, the ledger, the batchers (with the template's 5 s batching window), the token bucket and the
   LinkedIn sandbox (10 requests in any second) are pipeline.py's.
 """
@@ -27,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from bench import sdk_cpu
 from bench.pipeline import (
     LEDGER_LATENCY_SECONDS,
     SPAWN,
@@ -40,7 +44,20 @@ from bench.pipeline import (
 
 STEP_ID = "backfill"
 SEGMENT = {"id": "bench-gold", "body": {"name": "Gold", "filter": {"attribute": "plan", "op": "eq", "value": "gold"}}}
-MEMBERSHIP_CONCURRENCY = 4  # template.yaml: MembershipFunction's event, ScalingConfig.MaximumConcurrency
+LAMBDA_VCPU_MB = 1769  # Lambda gives a whole vCPU at 1,769 MB
+
+
+def _membership_function() -> tuple[int, int]:
+    """The template's MembershipFunction: its event's MaximumConcurrency and its MemorySize."""
+    from bench.cost import _template_path
+    from localmode.template import load_template
+
+    function = load_template(_template_path())["Resources"]["MembershipFunction"]["Properties"]
+    (event,) = function["Events"].values()
+    return int(event["Properties"]["ScalingConfig"]["MaximumConcurrency"]), int(function["MemorySize"])
+
+
+MEMBERSHIP_CONCURRENCY, MEMBERSHIP_MB = _membership_function()
 MEMBERSHIP_BATCH = 10  # ... and its BatchSize (functions/membership: MAX_THREADS)
 FLUSH_SECONDS = 5.0  # the batcher's batching window (template parameter FlushSeconds, its default)
 KEYS_PER_CALL = 100  # BatchGetItem; a transaction holds 100 items too
@@ -58,11 +75,24 @@ class BackfillResult:
     max_in_any_second: int
     rate_limit: int
     routing_cpu_seconds: float  # the membership processes' CPU, all of them
+    sdk_us: dict[str, float]  # the SDK's CPU a member on AWS, which the stand-ins here do not spend (sdk_cpu.py)
     max_elements: int = 5000
+    concurrency: int = MEMBERSHIP_CONCURRENCY
+    memory_mb: int = MEMBERSHIP_MB
 
     @property
     def routing_us_per_member(self) -> float:
         return self.routing_cpu_seconds / self.members * 1e6
+
+    @property
+    def aws_us_per_member(self) -> float:
+        return self.routing_us_per_member + sum(self.sdk_us.values())
+
+    @property
+    def aws_routing_seconds(self) -> float:
+        """The membership function's CPU on AWS spread over its containers, each with memory / 1,769 of a vCPU."""
+        vcpus = self.concurrency * min(1.0, self.memory_mb / LAMBDA_VCPU_MB)
+        return self.members * self.aws_us_per_member / 1e6 / vcpus
 
     @property
     def physical_limit_seconds(self) -> float:
@@ -77,6 +107,14 @@ class BackfillResult:
         return math.ceil(self.members / self.max_elements)
 
 
+def _calls(items: int, per_call: int) -> None:
+    """What DynamoDB takes for the calls `items` need, made as the adapters make them: at once, through the
+    adapters' own pool (adapters/aws/fanout.py)."""
+    from audience_sync.adapters.aws import fanout
+
+    fanout.each(lambda _: time.sleep(LEDGER_LATENCY_SECONDS), range(math.ceil(items / per_call)))
+
+
 class LatencyIndex:
     """The members' index's contract (segments/ports.py MemberIndex, the part the processor uses) in memory: each
     (segment, member) keeps its newest transition; a call waits what DynamoDB would."""
@@ -86,7 +124,7 @@ class LatencyIndex:
         self.held: dict[tuple[str, str], Any] = {}
 
     def lookup(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-        time.sleep(LEDGER_LATENCY_SECONDS * math.ceil(len(keys) / KEYS_PER_CALL))
+        _calls(len(keys), KEYS_PER_CALL)
         with self.lock:
             return {k: self.held[k] for k in keys if k in self.held}
 
@@ -100,7 +138,7 @@ class LatencyIndex:
     ) -> list[Any]:
         from audience_sync.segments.ports import StoredMember
 
-        time.sleep(LEDGER_LATENCY_SECONDS * math.ceil(len(transitions) / (KEYS_PER_CALL - 2)))
+        _calls(len(transitions), KEYS_PER_CALL - 1)  # a member an item, and the segment's counts item
         changed = []
         with self.lock:
             for t in transitions:
@@ -120,7 +158,7 @@ class LatencyProfiles:
     def by_home(self, homes: Sequence[str]) -> dict[str, Any]:
         from audience_sync.sources.profile_users import ProfileUser
 
-        time.sleep(LEDGER_LATENCY_SECONDS * math.ceil(len(homes) / KEYS_PER_CALL))
+        _calls(len(homes), KEYS_PER_CALL)
         found = {}
         for home in homes:
             external_id = home.removeprefix("u#x:")
@@ -162,6 +200,10 @@ def _membership_process(
     index: int, environment: dict[str, str], queue: Any, sync_queue: Any, ready: Any, go: Any, results: Any
 ) -> None:
     """One membership function container: batches of ten records, each record on a thread of its own."""
+    # On AWS each membership container has a vCPU of its own (MemorySize 1769) and so does each batcher; here
+    # they share two cores. The batchers, whose pace is LinkedIn's, are served first, as on AWS no routing takes
+    # their CPU; the routing gets the rest (its CPU is measured, and what AWS needs is shown from it).
+    os.nice(19)
     os.environ.clear()
     os.environ.update(environment)
     try:
@@ -224,6 +266,7 @@ def run(
         max_in_any_second=max_in_window([r["t"] for r in calls if r["status"] != 429], 1.0),
         rate_limit=rate_limit,
         routing_cpu_seconds=routing_cpu,
+        sdk_us=sdk_cpu.us_per_member(),
     )
 
 

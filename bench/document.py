@@ -294,11 +294,12 @@ def _backfill(results: Results) -> list[str]:
         "",
         f"`bench/backfill.py`: a step following a segment launched with `backfill` through the API; then "
         f"{b.members:,} members' baseline entries of its own segment as the profile writer publishes them (400 a",
-        "membership message), and the clock starts. Four membership processes (the function's `MaximumConcurrency`),",
-        "each doing what functions/membership does (the ten records of a batch at once, each through the real",
-        "router and the one pipeline's IngestService), feed two batchers (5 s batching window, the token bucket, the",
-        "sandbox allowing 10 requests in any second). The members' index, the profiles the router reads and the",
-        "step's reads stand in, each call waiting what DynamoDB takes.",
+        f"membership message), and the clock starts. {b.concurrency} membership processes (the function's "
+        "`MaximumConcurrency`), each doing what functions/membership does (the ten records of a batch at once, each",
+        "through the real router and the one pipeline's IngestService), feed two batchers (5 s batching window, the",
+        "token bucket, the sandbox allowing 10 requests in any second). The members' index, the profiles the router",
+        "reads and the step's reads stand in, each call waiting what DynamoDB takes, the calls of one read or write",
+        "made at once (adapters/aws/fanout.py).",
         "",
         f"- **{b.seconds:.1f} s** from the membership known to LinkedIn's last request: {b.ratio:.2f} x the physical",
         f"  limit ({b.members:,} / 50,000 a second = {b.physical_limit_seconds:.0f} s; the token bucket's headroom",
@@ -306,9 +307,13 @@ def _backfill(results: Results) -> list[str]:
         f"- {b.requests} requests (ideal {b.ideal_requests}), sizes {', '.join(f'{n:,}' for n in sizes)}; "
         f"{b.throttled} answered 429, at most {b.max_in_any_second} in any second; {b.synced:,} synced.",
         "",
-        "On this machine the membership processes, the batchers and the sandbox share two cores. Routing took",
-        f"{b.routing_us_per_member:.1f} us of CPU a member (the membership processes' CPU once released: reading",
-        "the transition, hashing the email, the queue message), so here the routing, not LinkedIn's limit, can set",
-        "the pace; on AWS each membership container has a core of its own (docs/benchmarks.md).",
+        "On this machine the membership processes, the batchers and the sandbox share two cores; the membership",
+        "processes run at the lowest CPU priority, as on AWS no routing takes a batcher's CPU. Routing took",
+        f"{b.routing_us_per_member:.1f} us of CPU a member here (reading the transition, hashing the email, the queue",
+        "message). On AWS the SDK adds its own (bench/sdk_cpu.py, measured on the adapters' payloads): "
+        + "; ".join(f"{name} {us:.1f} us" for name, us in b.sdk_us.items())
+        + f". So a member costs {b.aws_us_per_member:.0f} us, and {b.concurrency} containers of "
+        f"{b.memory_mb:,} MB (a vCPU each) route {b.members:,} in **{b.aws_routing_seconds:.1f} s**, ahead of",
+        f"LinkedIn's {b.physical_limit_seconds:.0f} s.",
         "",
     ]

@@ -165,24 +165,26 @@ class SegmentCost:
 # Lambda gives CPU in proportion to memory, a whole vCPU at 1,769 MB: the writer (512 MB) evaluates this much slower.
 LAMBDA_VCPU_MB = 1769
 WRITER_MB = 512
-MEMBERSHIP_MB = 256
 MEMBERSHIP_MS_PER_MOVE = 20  # one TransactWriteItems call (~10 ms in DynamoDB) and the handler around it, rounded up
 
 
 def evaluation_cost(result: EvaluationResult) -> SegmentCost:
     """From the measured evaluation speed and list prices (bench/prices.py); the arithmetic, line by line:
     - evaluating: 1e6 / changes per second CPU seconds, x 1,769 / 512 on a 512 MB Lambda, x 0.5 GB, arm64 GB-s;
-    - a membership moved, at worst (alone in its message): one transaction of 3 items (member, segment total,
-      hour) at 2 write units each (moves that share a message share the two counter items: a backfill's move costs
-      ~2.04 units); the profile write grows by its outbox entry (~250 bytes: at worst one more write unit); SQS
-      send, receive and delete if every transition travelled alone (they share messages of up to 400); the
-      membership function's share of an invocation (batches of 10) and MEMBERSHIP_MS_PER_MOVE at 256 MB."""
+    - a membership moved, at worst (alone in its message): one transaction of 2 items (the member, a counts item)
+      at 2 write units each, and the fold's transactional delete of the counts item (2 units; its share of the
+      total and hour updates is a 48th at worst); moves that share a transaction share its counts item, so a
+      backfill's move costs ~2.06 units; the profile write grows by its outbox entry (~250 bytes: at worst one more
+      write unit); SQS send, receive and delete if every transition travelled alone (they share messages of up to
+      400); the membership function's share of an invocation (batches of 10) and MEMBERSHIP_MS_PER_MOVE at the
+      template's MemorySize (a vCPU: the backfill's CPU, bench/backfill.py)."""
+    from bench.backfill import MEMBERSHIP_MB
     from bench.prices import PRICES
 
     cpu_seconds = 1e6 / result.changes_per_second * LAMBDA_VCPU_MB / WRITER_MB
     evaluation = PRICES["lambda_gb_seconds_arm64"].of(cpu_seconds * WRITER_MB / 1024)
     lines = {
-        "DynamoDB: transaction, 3 items x 2 write units": PRICES["dynamodb_wru"].of(6e6),
+        "DynamoDB: transaction of 2 items and the fold's delete, x 2 write units": PRICES["dynamodb_wru"].of(6e6),
         "DynamoDB: the profile's outbox entry (at most 1 write unit)": PRICES["dynamodb_wru"].of(1e6),
         "SQS: send, receive, delete (at worst one message each)": PRICES["sqs_requests"].of(3e6),
         "Lambda: membership function requests (10 a batch)": PRICES["lambda_requests"].of(1e5),

@@ -251,10 +251,10 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("sqs:SendMessage", "MembershipQueue"),  # adapters/aws/membership_queue.py: entries and exits
     },
     "MembershipFunction": {
-        # adapters/aws/segment_members.py: transactions of a message's members and counters (TransactWriteItems is
-        # authorized per item)
+        # adapters/aws/segment_members.py: transactions of a message's members, each with new counts items
+        # (TransactWriteItems is authorized per item)
         ("dynamodb:UpdateItem", "SegmentMembersTable"),
-        ("dynamodb:UpdateItem", "SegmentStatsTable"),
+        ("dynamodb:PutItem", "SegmentStatsTable"),
         ("dynamodb:BatchGetItem", "SegmentMembersTable"),  # segment_members.py lookup: the newest transitions
         ("dynamodb:Query", "SegmentMembersTable"),  # segment_members.py held: a step's reconciliation, a shard
         ("sqs:SendMessage", "MembershipQueue"),  # membership_queue.py SqsReconciliations go_on: the rest of a shard
@@ -267,6 +267,13 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("sqs:DeleteMessage", "MembershipQueue"),
         ("kms:Decrypt", "TokenKey"),  # the queue and the members' table are encrypted with it
         ("kms:GenerateDataKey", "TokenKey"),
+    },
+    "SegmentCountersFunction": {
+        ("dynamodb:Scan", "SegmentsTable"),  # segments/counts.py fold_all: every definition
+        # adapters/aws/segment_members.py fold: pending counts read, each deleted by the transaction adding it
+        ("dynamodb:Query", "SegmentStatsTable"),
+        ("dynamodb:DeleteItem", "SegmentStatsTable"),
+        ("dynamodb:UpdateItem", "SegmentStatsTable"),
     },
     "SegmentSweepFunction": {
         # adapters/aws/profiles_table.py scan (a parallel scan segment) and items_of (a profile's events)

@@ -144,6 +144,7 @@ EXPECTED_FUNCTION_ENV = {
     },
     "MembershipFunction": {"SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE", "PROFILES_TABLE", "MEMBERSHIP_QUEUE_URL"},
     "RetryFunction": {"SEGMENT_MEMBERS_TABLE"},  # a retried segment move checked against the newest
+    "SegmentCountersFunction": {"SEGMENTS_TABLE", "SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE"},
     "SegmentSweepFunction": {
         "PROFILES_TABLE",
         "PROFILE_QUEUE_URL",
@@ -173,6 +174,7 @@ EXPECTED_FUNCTIONS = {
     "ProfileWriterFunction",
     "MembershipFunction",
     "SegmentSweepFunction",
+    "SegmentCountersFunction",
 }
 
 # What each function (and the state machine) may change or call, as granted by SAM policy templates, inline statements
@@ -196,11 +198,13 @@ EXPECTED_WRITES = {
     "PlatformApiFunction": {"ProfileQueue", "RateLimitTable", "CohortsTable"},
     # profiles, per cohort the count of ids that named no user, and segment entries and exits handed on
     "ProfileWriterFunction": {"ProfilesTable", "CohortsTable", "MembershipQueue"},
-    # the members' index and counters, and the users of the steps that follow segments (the sync queue)
+    # the members' index and new counts items, and the users of the steps that follow segments (the sync queue)
     # (and the rest of a step's reconciliation, on its own queue)
     "MembershipFunction": {"SegmentMembersTable", "SegmentStatsTable", "SyncQueue", "MembershipQueue"},
     # never a profile: re-evaluations on the profile queue, and its own jobs
     "SegmentSweepFunction": {"ProfileQueue", "SweepQueue"},
+    # the segments' counters: pending counts folded into the totals
+    "SegmentCountersFunction": {"SegmentStatsTable"},
     # only the queue: the webhook's counts travel with its users and the batcher records them; with WebhookSigning
     # enabled, the signatures it has seen (replay protection)
     "IngestFunction": {"SyncQueue", "WebhookSignaturesTable"},
@@ -795,6 +799,7 @@ def test_schedules_are_rates_local_mode_runs(template: dict[str, Any]) -> None:
         "AudienceRefreshFunction",
         "MetricsSnapshotFunction",
         "SegmentSweepFunction",
+        "SegmentCountersFunction",
     }
     for name, expression in schedules.items():
         assert rate_seconds(expression) is not None, f"{name}: {expression} is not a rate() local mode understands"

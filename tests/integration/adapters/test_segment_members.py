@@ -14,6 +14,7 @@ from moto import mock_aws
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.segment_members import MAX_TRANSACTION_ITEMS, DynamoMemberIndex
 from audience_sync.segments.membership import Transition, order_of
+from localmode import moto_threadsafe
 from tests.fakes.sync_fakes import FakeClock
 
 HOUR = "2026-12-05T12"
@@ -22,6 +23,7 @@ HOUR = "2026-12-05T12"
 @pytest.fixture
 def index(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoMemberIndex]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    moto_threadsafe.install()  # a message's transactions are written at once, as DynamoDB takes them
     with mock_aws():
         clients.reset()
         dynamodb = boto3.client("dynamodb")
@@ -121,3 +123,63 @@ def test_the_identifiers_sent_are_kept_until_the_removal_and_the_external_id_fol
     apply(index, [t(1, False, 3)], removed={("gold", "b1")})
     held = index.lookup([("gold", "b1")])[("gold", "b1")]
     assert (held.member, held.sent) == (False, None)
+
+
+def _keys_of(transaction: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    keys = set()
+    for item in transaction:
+        ((_, action),) = item.items()
+        key = action.get("Key") or {k: action["Item"][k] for k in ("segment_id", "bucket")}
+        keys.add((action["TableName"], repr(sorted((k, v["S"]) for k, v in key.items()))))
+    return keys
+
+
+def test_no_two_transactions_of_a_message_touch_one_item(
+    index: DynamoMemberIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB cancels a transaction touching an item another transaction holds: a counter item every transaction
+    updated would make the concurrent ones (a message's, and forty messages' in a backfill) conflict on it."""
+    transactions: list[list[dict[str, Any]]] = []
+    real = clients.dynamodb()
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def transact_write_items(self, **kwargs: Any) -> Any:
+            transactions.append(kwargs["TransactItems"])
+            return real.transact_write_items(**kwargs)
+
+    monkeypatch.setattr(clients, "dynamodb", Recording)
+    assert len(apply(index, [t(n, True, 1, segment=f"s{n % 2}") for n in range(450)])) == 450
+    assert len(transactions) >= 5
+    seen: set[tuple[str, str]] = set()
+    for transaction in transactions:
+        keys = _keys_of(transaction)
+        assert not keys & seen
+        seen |= keys
+
+
+def test_the_counts_are_exact_before_and_after_they_are_folded_and_fold_once(index: DynamoMemberIndex) -> None:
+    apply(index, [t(n, True, 1) for n in range(250)])
+    apply(index, [t(n, False, 2) for n in range(40)])
+    apply(index, [t(1000, True, 1, segment="other")])
+    before = index.counts("gold", 24)
+    assert (before.size, before.entered, before.exited) == (210, 250, 40)
+    assert index.fold("gold") >= 2  # the pending counts items of its transactions
+    assert index.fold("gold") == 0  # nothing left: folded once
+    after = index.counts("gold", 24)
+    assert after == before
+    assert after.hours == [{"hour": HOUR, "entered": 250, "exited": 40}]
+    apply(index, [t(1, True, 3)])  # pending again, on top of the folded totals
+    assert counts(index) == (211, 251, 40)
+    assert counts(index, "other") == (1, 1, 0)  # another segment's counts are its own
+
+
+def test_a_fold_another_folder_beat_adds_nothing(index: DynamoMemberIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    apply(index, [t(n, True, 1) for n in range(10)])
+    pending = index._pending("gold")  # what a second folder read before the first folded
+    assert index.fold("gold") == 1
+    monkeypatch.setattr(index, "_pending", lambda segment_id: pending)
+    assert index.fold("gold") == 0  # its deletes' conditions fail: the transaction adds nothing
+    assert counts(index) == (10, 10, 0)

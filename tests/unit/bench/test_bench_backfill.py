@@ -29,3 +29,27 @@ def test_the_stand_in_index_keeps_the_newest_and_reports_each_change_once(monkey
     assert index.apply([t(False, 2)], "h", {}, sent={("g", "b1"): {"x": "u1"}}) == [t(False, 2)]
     held = index.lookup([("g", "b1"), ("g", "b2")])
     assert list(held) == [("g", "b1")] and held[("g", "b1")].member is False
+
+
+def test_the_sdk_is_measured_on_the_payloads_the_adapters_make(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import sdk_cpu
+
+    monkeypatch.setattr(sdk_cpu, "ROUNDS", 1)
+    measured = sdk_cpu.us_per_member()
+    assert set(measured) == {
+        "validate the member's write",
+        "serialize the member's write",
+        "parse the member's index item",
+        "parse the member's profile",
+    }
+    assert all(us > 0 for us in measured.values())
+
+
+def test_the_membership_processes_are_the_templates_containers() -> None:
+    from bench.cost import _template_path
+    from localmode.template import load_template
+
+    function = load_template(_template_path())["Resources"]["MembershipFunction"]["Properties"]
+    assert backfill.MEMBERSHIP_MB == function["MemorySize"] >= backfill.LAMBDA_VCPU_MB  # a vCPU each, as counted
+    (event,) = function["Events"].values()
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == backfill.MEMBERSHIP_CONCURRENCY

@@ -231,6 +231,18 @@ def test_a_full_batch_reads_more_of_the_queue_until_its_last_request_is_full(mon
     assert queue.deleted == ["rh-chunk-q0-", "rh-chunk-q1-", "rh-chunk-q2-"]  # settled: the batcher deletes them
 
 
+def test_the_top_up_reads_on_until_the_users_fill_whole_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages of 3 users against requests of 5: topping 6 up to the next full request (10) would read 12 and end
+    in a request of 2; reading on to 15 ends even."""
+    delivered = [message(AUD_A, 3, f"m{i}-") for i in range(2)]
+    full_at(monkeypatch, *delivered)
+    queue = FakeQueue(*[message(AUD_A, 3, f"q{i}-") for i in range(3)])
+    w = topped_world(queue, max_elements=5)
+    assert w.run(*delivered) == []
+    assert [len(c.elements) for c in w.calls] == [5, 5, 5]
+    assert queue.waiting == []
+
+
 def test_top_up_reads_ten_messages_at_most_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     delivered = [message(AUD_A, 1, f"m{i}-") for i in range(5)]
     full_at(monkeypatch, *delivered)
@@ -270,6 +282,44 @@ def test_a_backlog_is_read_in_rounds_until_a_round_is_not_full(monkeypatch: pyte
     assert w.ledger.counted("step-1") == {"synced": 14}
     assert sorted(queue.deleted) == sorted(f"rh-{m.chunk_id}" for m in waiting)  # ...each deleted once settled
     assert queue.waiting == []
+
+
+def test_a_round_whose_queue_ran_dry_waits_a_moment_for_the_rest_of_its_last_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A producer just behind the destination's pace (a segment's backfill) empties the queue for moments: the
+    round waits for the users its last request misses instead of sending a part."""
+    delivered = [message(AUD_A, 2, f"m{i}-") for i in range(2)]
+    full_at(monkeypatch, *delivered)  # 2 messages (4 users) make a full round
+    w = topped_world(FakeQueue(), max_elements=4)
+    late = [message(AUD_A, 2, "late-")]
+
+    class DryForAMoment(FakeQueue):
+        def receive(self, max_messages: int) -> list[dict[str, Any]]:
+            if w.s.clock.now >= T0 + 300 and late:  # written while the round waited
+                self.waiting += [{**record(m), "receiptHandle": f"rh-{m.chunk_id}"} for m in late]
+                late.clear()
+            return super().receive(max_messages)
+
+    queue = DryForAMoment(message(AUD_A, 2, "q0-"))  # the next round finds one message: half a request
+    w.batcher.queue = queue
+    assert w.run(*delivered) == []
+    assert [len(c.elements) for c in w.calls] == [4, 4]  # not [4, 2, 2]
+    assert w.ledger.counted("step-1") == {"synced": 8}
+    assert queue.waiting == []
+    assert T0 + 300 <= w.s.clock.now < T0 + batcher_module.TOP_UP_WAIT_MS + 1000
+
+
+def test_a_round_waits_no_longer_than_the_top_up_wait_once_the_backlog_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    delivered = [message(AUD_A, 2, f"m{i}-") for i in range(2)]
+    full_at(monkeypatch, *delivered)
+    queue = FakeQueue(message(AUD_A, 2, "q0-"))
+    w = topped_world(queue, max_elements=4)
+    assert w.run(*delivered) == []
+    assert sorted(len(c.elements) for c in w.calls) == [2, 4]  # the backlog's tail goes as it is...
+    assert sum(w.s.clock.sleeps) * 1000 == pytest.approx(batcher_module.TOP_UP_WAIT_MS)  # ...after the wait
 
 
 def test_top_up_stops_when_the_queue_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,9 @@ Under a backlog a batch is full (Lambda caps it at 6 MB, about 60,000 users) and
 request per audience; the batcher then reads just enough more of the queue itself to fill it (the top-up), so a
 backlog goes to LinkedIn in full requests. And it goes on reading the queue in rounds, each read while the one
 before is sending, until the backlog is gone or the invocation's time is nearly up: two batchers settling at
-the same moment would otherwise leave the rate limit unused.
+the same moment would otherwise leave the rate limit unused. A round that finds the queue dry waits up to
+TOP_UP_WAIT_MS for the rest of its last request: a producer just behind the destination's pace (a segment's
+backfill) would otherwise cost a part-filled request each time it fell behind for a moment.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ FULL_BATCH_BYTES = 4_000_000
 # Under a backlog: rounds sending or settling at once, and the time kept back for the last one to settle.
 MAX_ROUNDS_IN_FLIGHT = 2
 ROUND_MARGIN_MS = 15_000
+# Under a backlog, how long a round whose queue ran dry waits for the rest of its last request (polling every
+# TOP_UP_POLL_MS): a producer just behind the destination's pace (a segment's backfill) leaves the queue empty for
+# moments, and each would cost a part-filled request. Once the backlog is really gone, its last users wait this long.
+TOP_UP_WAIT_MS = 1_000
+TOP_UP_POLL_MS = 100
 
 
 def message_ledger_id(message: QueuedMessage) -> str:
@@ -198,8 +205,8 @@ class Batcher:
             size += sum(len(r.get("body") or "") for r in more)
         received, _ = self._parse(records, report_unreadable=False)
         full = size >= FULL_BATCH_BYTES
-        if full:
-            received += self._top_up(received, deadline_ms)
+        # a round cut short by a queue that ran dry waits a moment for the rest of its last request
+        received += self._top_up(received, deadline_ms, wait_ms=0 if full else TOP_UP_WAIT_MS)
         return received, full
 
     def _parse(self, records: list[dict[str, Any]], report_unreadable: bool) -> tuple[list[_Received], list[str]]:
@@ -231,10 +238,11 @@ class Batcher:
         return received, unreadable
 
     # ---- top-up: full requests under a backlog ---------------------------------------------------
-    def _top_up(self, received: list[_Received], deadline_ms: int) -> list[_Received]:
+    def _top_up(self, received: list[_Received], deadline_ms: int, wait_ms: int = 0) -> list[_Received]:
         """Under a backlog, a full batch (Lambda gives at most 6 MB) still ends in a partly filled request per
         audience. Read more of the queue until those requests are full, so a backlog is sent in requests of
-        full requests, as few as possible (a destination's rate limit counts requests, not users)."""
+        full requests, as few as possible (a destination's rate limit counts requests, not users). An empty queue
+        ends it, or, with `wait_ms`, an empty queue for that long in all."""
         if self.queue is None:
             return []
         users: Counter[TargetKey] = Counter()
@@ -242,29 +250,36 @@ class Batcher:
         for r in received:
             users[r.message.target.key] += len(r.message.users)
             limits.setdefault(r.message.target.key, self._limit(r.message.target))
-        # each short audience's users up to its next full request
-        wanted = {key: -(-n // limits[key]) * limits[key] for key, n in users.items() if n % limits[key]}
+        # The short audiences: each read until its users fill whole requests. Reading only up to the next full
+        # request would overshoot it by part of a message (messages of 400 users against requests of 5,000 end a
+        # round in a request of 200); so the top-up reads on until the users come out even, or the budget ends.
+        short = {key for key, n in users.items() if n % limits[key]}
         per_message = max(1, sum(users.values()) // max(1, len(received)))
         # Messages of other audiences come along (they cannot be put back for free) and are sent too. The budget
         # bounds what one top-up reads to what is missing plus one request's worth, even when a short audience has
         # nothing more on the queue behind another audience's backlog.
-        budget = sum(target - users[key] for key, target in wanted.items()) + max(limits.values(), default=0)
+        budget = sum(-users[key] % limits[key] for key in short) + max(limits.values(), default=0)
         extra: list[_Received] = []
-        while wanted and budget > 0 and self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS:
-            missing = sum(target - users[key] for key, target in wanted.items())
+        waited_ms = 0
+        while short and budget > 0 and self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS:
+            missing = sum(-users[key] % limits[key] for key in short)
             try:
                 records = self.queue.receive(min(10, -(-missing // per_message)))
             except StoreUnavailable:
                 logger.exception("could not read more of the queue; the batch goes as it is")
                 break
             if not records:
-                break
+                if waited_ms >= wait_ms:
+                    break
+                self.clock.sleep(TOP_UP_POLL_MS / 1000)
+                waited_ms += TOP_UP_POLL_MS
+                continue
             more, _ = self._parse(records, report_unreadable=False)
             extra += more
             for r in more:
                 users[r.message.target.key] += len(r.message.users)
                 budget -= len(r.message.users)
-            wanted = {key: target for key, target in wanted.items() if users[key] < target}
+            short = {key for key in short if users[key] % limits[key]}
         return extra
 
     def _delete(self, settled: list[_Received]) -> None:

@@ -125,6 +125,11 @@ class MemberIndex(Protocol):
         """Drop a deleted segment's counters (its member entries expire)."""
         ...
 
+    def fold(self, segment_id: str) -> int:
+        """Fold the counts recorded since the last fold into the segment's totals (what `counts` reads is exact either
+        way: this keeps it one read); how many counts items were folded."""
+        ...
+
 
 class Reconciliations(Protocol):
     def reconcile(self, step_id: str) -> None:

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
-_CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 4})
+# max_pool_connections: a membership function's ten record threads and the calls they fan out (fanout.py, 32).
+_CONFIG = Config(
+    connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=48
+)
 # Creating clients from boto3's default session is not thread-safe (local mode runs functions as threads);
 # the clients themselves are, and Table actions are stateless wrappers over the client.
 _CREATE = threading.Lock()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from audience_sync.adapters.aws import clients
+from audience_sync.adapters.aws import clients, fanout
 from audience_sync.adapters.aws.errors import is_conditional_failure, translated
 from audience_sync.core.clock import Clock, SystemClock
 from audience_sync.profiles.ports import Item, Key, WriteConflict
@@ -47,27 +47,28 @@ class DynamoProfileStore:
 
     @translated("profiles.get")
     def get(self, keys: Sequence[Key]) -> dict[Key, Item]:
-        found: dict[Key, Item] = {}
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _BATCH_GET_KEYS):
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in unique[start : start + _BATCH_GET_KEYS]],
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(_UNPROCESSED_ATTEMPTS):
-                answer = clients.dynamodb().batch_get_item(RequestItems=request)
-                for raw in answer.get("Responses", {}).get(self.table_name, []):
-                    item = self._item(raw)
-                    found[item.key] = item
-                request = dict(answer.get("UnprocessedKeys") or {})
-                if not request:
-                    break
-                self.clock.sleep(0.05 * 2**attempt)  # DynamoDB's advice for unprocessed keys: back off, retry
-            else:
-                raise WriteConflict("profiles.get: keys still unprocessed")  # the batch is retried by SQS
+        chunks = [unique[start : start + _BATCH_GET_KEYS] for start in range(0, len(unique), _BATCH_GET_KEYS)]
+        found: dict[Key, Item] = {}
+        for part in fanout.each(self._get_chunk, chunks):
+            found.update(part)
         return found
+
+    def _get_chunk(self, keys: Sequence[Key]) -> dict[Key, Item]:
+        found: dict[Key, Item] = {}
+        request: dict[str, Any] = {
+            self.table_name: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys], "ConsistentRead": True}
+        }
+        for attempt in range(_UNPROCESSED_ATTEMPTS):
+            answer = clients.dynamodb().batch_get_item(RequestItems=request)
+            for raw in answer.get("Responses", {}).get(self.table_name, []):
+                item = self._item(raw)
+                found[item.key] = item
+            request = dict(answer.get("UnprocessedKeys") or {})
+            if not request:
+                return found
+            self.clock.sleep(0.05 * 2**attempt)  # DynamoDB's advice for unprocessed keys: back off, retry
+        raise WriteConflict("profiles.get: keys still unprocessed")  # the batch is retried by SQS
 
     @translated("profiles.items_of")
     def items_of(self, pk: str) -> list[Item]:

@@ -7,21 +7,28 @@ profile is a member (`in`), since when, and the `o`rder of the newest transition
 an older or repeated transition changes nothing. A former member's item expires EXIT_TTL_DAYS after its exit (long
 after SQS would deliver a late copy of an older transition).
 
-SegmentStatsTable: per segment, `total` (size, entered, exited) and `h#<YYYY-MM-DDTHH>` (entered and exited in that
-hour, expiring after HOURS_KEPT hours).
+SegmentStatsTable: per segment, `total` (size, entered, exited), `h#<YYYY-MM-DDTHH>` (entered and exited in that
+hour, expiring after HOURS_KEPT hours) and pending counts items `d#<hour>#<id>` not yet folded into those two.
 
 A message's transitions are written in transactions of up to 100 items: each member's write conditional on its item
-being as the membership function read it (`o`, the newest order applied), with its segments' counters added once a
-transaction, not once a member (a backfill of a million members is ~10,000 writes to a segment's counters, not a
-million to one item). A transaction refused because another writer moved one of its members is planned again from
-a fresh read; so the counters add up exactly however often, and in whatever order, transitions are delivered, and
-an entry racing an older exit is never lost.
+being as the membership function read it (`o`, the newest order applied), with one new counts item a segment
+holding the transaction's entries and exits. No two transactions touch one item unless they move the same member:
+a counter item updated by every transaction would be the hot item every concurrent transaction conflicts on
+(DynamoDB cancels a transaction that touches an item another one holds), and a backfill runs forty messages at
+once. So a message's transactions are written at once too. A transaction refused because another writer moved one
+of its members is planned again from a fresh read; so the counts add up exactly however often, and in whatever
+order, transitions are delivered, and an entry racing an older exit is never lost.
+
+The schedule folds the pending counts items into `total` and the hours (`fold`, functions/segment_counters): each
+fold transaction deletes what it adds, so a count is added once. A reader adds what is still pending, so the counts
+read are exact whether or not the fold has run.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import uuid
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
@@ -30,7 +37,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from audience_sync.adapters.aws import clients
+from audience_sync.adapters.aws import clients, fanout
 from audience_sync.adapters.aws.errors import error_code, translated
 from audience_sync.adapters.aws.items import from_dynamodb
 from audience_sync.core.clock import Clock
@@ -46,6 +53,8 @@ SHARDS = 16
 EXIT_TTL_DAYS = 3
 HOURS_KEPT = 24 * 8
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit
+PENDING = "d#"  # a counts item not folded yet: `d#<hour>#<id>`
+MAX_FOLDED = 20_000  # pending counts items read by one fold (the rest wait for the next)
 APPLY_ATTEMPTS = 5  # rounds of conflicts with other writers before the message is failed (and delivered again)
 
 
@@ -98,16 +107,21 @@ class DynamoMemberIndex:
         pending = list(newest.values())
         changed: list[Transition] = []
         for _ in range(APPLY_ATTEMPTS):
+            plans = [
+                [_MemberWrite.plan(t, state.get(_key(t)), sent or {}, removed) for t in group]
+                for group in _groups(pending)
+            ]
+            # the transactions share no item (each has its own counts item): they are written at once
+            written = fanout.each(lambda writes: self._write(writes, hour), plans)
             conflicted: list[Transition] = []
-            for group in _groups(pending):
-                writes = [_MemberWrite.plan(t, state.get(_key(t)), sent or {}, removed) for t in group]
-                if self._write(writes, hour):
+            for writes, done in zip(plans, written, strict=True):
+                if done:
                     changed += [w.transition for w in writes if w.flips]
                 else:  # another writer moved one of them since it was read: read them again, plan again
-                    state.update(self.lookup([_key(t) for t in group]))
-                    conflicted += group
+                    conflicted += [w.transition for w in writes]
             if not conflicted:
                 return changed
+            state.update(self.lookup([_key(t) for t in conflicted]))
             pending = conflicted
         raise StoreUnavailable("segment_members.apply", "TransactionConflict")
 
@@ -130,36 +144,102 @@ class DynamoMemberIndex:
         return self.clock.now_ms() // 1000 + EXIT_TTL_DAYS * 86400
 
     def _counters(self, flips: list[_MemberWrite], hour: str) -> list[dict[str, Any]]:
-        """Per segment, the flips' entries and exits added to its total and to the hour's bucket."""
+        """Per segment, the flips' entries and exits as a new counts item of their own (folded later)."""
         counted: dict[str, Counter[str]] = defaultdict(Counter)
         for write in flips:
             counted[write.transition.segment_id]["entered" if write.transition.entered else "exited"] += 1
-        hour_expires = self.clock.now_ms() // 1000 + HOURS_KEPT * 3600
-        items = []
-        for segment_id, counts in sorted(counted.items()):
-            names = {f"#{k}": k for k in counts}
-            values = {f":{k}": {"N": str(n)} for k, n in counts.items()}
-            adds = ", ".join(f"#{k} :{k}" for k in counts)
-            size = {":size": {"N": str(counts["entered"] - counts["exited"])}}
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.stats_table,
-                        "Key": {"segment_id": {"S": segment_id}, "bucket": {"S": "total"}},
-                        "UpdateExpression": f"ADD #size :size, {adds}",
-                        "ExpressionAttributeNames": {"#size": "size", **names},
-                        "ExpressionAttributeValues": {**size, **values},
-                    }
+        return [
+            {
+                "Put": {
+                    "TableName": self.stats_table,
+                    "Item": {
+                        "segment_id": {"S": segment_id},
+                        "bucket": {"S": f"{PENDING}{hour}#{uuid.uuid4().hex}"},
+                        "entered": {"N": str(counts["entered"])},
+                        "exited": {"N": str(counts["exited"])},
+                    },
                 }
-            )
+            }
+            for segment_id, counts in sorted(counted.items())
+        ]
+
+    @translated("segment_members.fold")
+    def fold(self, segment_id: str) -> int:
+        """Fold a segment's pending counts items into its `total` and hour buckets; how many were folded. Each
+        transaction deletes the items it adds (each delete conditional on the item being there), so a count is added
+        once however many folders run; a transaction another folder beat is left to the next run."""
+        pending = self._pending(segment_id)
+        folded = 0
+        for group in _fold_groups(pending):
+            try:
+                clients.dynamodb().transact_write_items(
+                    TransactItems=cast("list[TransactWriteItemTypeDef]", self._fold_items(segment_id, group))
+                )
+            except ClientError as error:
+                if error_code(error) == "TransactionCanceledException" and _conflicted(error):
+                    continue
+                raise
+            folded += len(group)
+        return folded
+
+    def _pending(self, segment_id: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "segment_id = :s AND begins_with(#b, :p)",
+            "ExpressionAttributeNames": {"#b": "bucket"},
+            "ExpressionAttributeValues": {":s": segment_id, ":p": PENDING},
+            "ConsistentRead": True,
+        }
+        found: list[dict[str, Any]] = []
+        while len(found) < MAX_FOLDED:
+            page = self.stats.query(**kwargs)
+            found += [from_dynamodb(raw) for raw in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:MAX_FOLDED]
+
+    def _fold_items(self, segment_id: str, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        key = {"segment_id": {"S": segment_id}}
+        items: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self.stats_table,
+                    "Key": {**key, "bucket": {"S": item["bucket"]}},
+                    "ConditionExpression": "attribute_exists(#b)",
+                    "ExpressionAttributeNames": {"#b": "bucket"},
+                }
+            }
+            for item in group
+        ]
+        entered, exited = (sum(int(item[name]) for item in group) for name in ("entered", "exited"))
+        items.append(
+            {
+                "Update": {
+                    "TableName": self.stats_table,
+                    "Key": {**key, "bucket": {"S": "total"}},
+                    "UpdateExpression": "ADD #size :size, entered :in, exited :out",
+                    "ExpressionAttributeNames": {"#size": "size"},
+                    "ExpressionAttributeValues": {
+                        ":size": {"N": str(entered - exited)},
+                        ":in": {"N": str(entered)},
+                        ":out": {"N": str(exited)},
+                    },
+                }
+            }
+        )
+        hour_expires = self.clock.now_ms() // 1000 + HOURS_KEPT * 3600
+        for hour, counts in sorted(_by_hour(group).items()):
             items.append(
                 {
                     "Update": {
                         "TableName": self.stats_table,
-                        "Key": {"segment_id": {"S": segment_id}, "bucket": {"S": "h#" + hour}},
-                        "UpdateExpression": f"ADD {adds} SET expires_at = :exp",
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": {**values, ":exp": {"N": str(hour_expires)}},
+                        "Key": {**key, "bucket": {"S": "h#" + hour}},
+                        "UpdateExpression": "ADD entered :in, exited :out SET expires_at = :exp",
+                        "ExpressionAttributeValues": {
+                            ":in": {"N": str(counts["entered"])},
+                            ":out": {"N": str(counts["exited"])},
+                            ":exp": {"N": str(hour_expires)},
+                        },
                     }
                 }
             )
@@ -214,24 +294,35 @@ class DynamoMemberIndex:
 
     @translated("segment_members.counts")
     def counts(self, segment_id: str, hours: int) -> SegmentCounts:
-        page = self.stats.query(
-            KeyConditionExpression="segment_id = :s",
-            ExpressionAttributeValues={":s": segment_id},
-            ScanIndexForward=False,
-            ConsistentRead=True,
-        )
-        items = [from_dynamodb(i) for i in page.get("Items", [])]
+        """The folded counts plus the pending ones (exact: a counts item is either pending or folded)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "segment_id = :s",
+            "ExpressionAttributeValues": {":s": segment_id},
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.stats.query(**kwargs)
+            items += [from_dynamodb(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         total: dict[str, Any] = next((i for i in items if i["bucket"] == "total"), {})
-        by_hour = [
-            {"hour": i["bucket"][2:], "entered": int(i.get("entered", 0)), "exited": int(i.get("exited", 0))}
-            for i in items
-            if i["bucket"].startswith("h#")
-        ][:hours]
+        pending = [i for i in items if i["bucket"].startswith(PENDING)]
+        by_hour: dict[str, Counter[str]] = _by_hour(pending)
+        for i in items:
+            if i["bucket"].startswith("h#"):
+                by_hour[i["bucket"][2:]].update(entered=int(i.get("entered", 0)), exited=int(i.get("exited", 0)))
+        entered = int(total.get("entered", 0)) + sum(int(i["entered"]) for i in pending)
+        exited = int(total.get("exited", 0)) + sum(int(i["exited"]) for i in pending)
         return SegmentCounts(
-            size=int(total.get("size", 0)),
-            entered=int(total.get("entered", 0)),
-            exited=int(total.get("exited", 0)),
-            hours=by_hour,
+            size=int(total.get("size", 0)) + sum(int(i["entered"]) - int(i["exited"]) for i in pending),
+            entered=entered,
+            exited=exited,
+            hours=[
+                {"hour": hour, "entered": counts["entered"], "exited": counts["exited"]}
+                for hour, counts in sorted(by_hour.items(), reverse=True)
+            ][:hours],
         )
 
     @translated("segment_members.forget")
@@ -262,20 +353,46 @@ def _key(transition: Transition) -> MemberKey:
 
 
 def _groups(transitions: list[Transition]) -> list[list[Transition]]:
-    """The transitions in transactions of at most MAX_TRANSACTION_ITEMS items: one a member, two (the total and
-    the hour) a segment whose membership may change."""
+    """The transitions in transactions of at most MAX_TRANSACTION_ITEMS items: one a member, one (its counts item)
+    a segment whose membership may change."""
     groups: list[list[Transition]] = []
     group: list[Transition] = []
     segments: set[str] = set()
     for transition in transitions:
-        extra = 0 if transition.segment_id in segments else 2
-        if group and len(group) + 2 * len(segments) + 1 + extra > MAX_TRANSACTION_ITEMS:
+        extra = 0 if transition.segment_id in segments else 1
+        if group and len(group) + len(segments) + 1 + extra > MAX_TRANSACTION_ITEMS:
             groups.append(group)
             group, segments = [], set()
-            extra = 2
+            extra = 1
         group.append(transition)
         if extra:
             segments.add(transition.segment_id)
+    if group:
+        groups.append(group)
+    return groups
+
+
+def _by_hour(pending: list[dict[str, Any]]) -> defaultdict[str, Counter[str]]:
+    """Pending counts items' entries and exits by the hour they were counted in (`d#<hour>#<id>`)."""
+    counted: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for item in pending:
+        counted[item["bucket"].split("#")[1]].update(entered=int(item["entered"]), exited=int(item["exited"]))
+    return counted
+
+
+def _fold_groups(pending: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Pending counts items in transactions of at most MAX_TRANSACTION_ITEMS items: a delete each, the total and one
+    update an hour."""
+    groups: list[list[dict[str, Any]]] = []
+    group: list[dict[str, Any]] = []
+    hours: set[str] = set()
+    for item in pending:
+        hour = item["bucket"].split("#")[1]
+        if group and len(group) + 1 + len(hours | {hour}) + 1 > MAX_TRANSACTION_ITEMS:
+            groups.append(group)
+            group, hours = [], set()
+        group.append(item)
+        hours.add(hour)
     if group:
         groups.append(group)
     return groups
@@ -381,29 +498,36 @@ def _read_cursor(cursor: str | None, segment_id: str) -> tuple[int, dict[str, An
 
 
 def _lookup(members_table: str, keys: Sequence[MemberKey], clock: Clock) -> dict[MemberKey, StoredMember]:
-    found: dict[MemberKey, StoredMember] = {}
     unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), 100):  # BatchGetItem's limit
-        request: dict[str, Any] = {
-            members_table: {
-                "Keys": [
-                    {"bucket": {"S": _bucket(segment_id, braze_id)}, "member": {"S": braze_id}}
-                    for segment_id, braze_id in unique[start : start + 100]
-                ],
-                "ConsistentRead": True,
-            }
+    chunks = [unique[start : start + 100] for start in range(0, len(unique), 100)]  # BatchGetItem's limit
+    found: dict[MemberKey, StoredMember] = {}
+    for part in fanout.each(lambda chunk: _lookup_chunk(members_table, chunk, clock), chunks):
+        found.update(part)
+    return found
+
+
+def _lookup_chunk(members_table: str, keys: Sequence[MemberKey], clock: Clock) -> dict[MemberKey, StoredMember]:
+    found: dict[MemberKey, StoredMember] = {}
+    request: dict[str, Any] = {
+        members_table: {
+            "Keys": [
+                {"bucket": {"S": _bucket(segment_id, braze_id)}, "member": {"S": braze_id}}
+                for segment_id, braze_id in keys
+            ],
+            "ConsistentRead": True,
         }
-        while request:
-            answer = clients.dynamodb().batch_get_item(RequestItems=request)
-            for raw in answer.get("Responses", {}).get(members_table, []):
-                segment_id = raw["bucket"]["S"].rsplit("#", 1)[0]
-                sent = raw.get("sent", {}).get("S")
-                found[(segment_id, raw["member"]["S"])] = StoredMember(
-                    order=raw["o"]["S"],
-                    member=raw.get("in", {}).get("BOOL", False),
-                    sent=json.loads(sent) if sent else None,
-                )
-            request = dict(answer.get("UnprocessedKeys") or {})
-            if request:
-                clock.sleep(0.05)  # DynamoDB's advice for unprocessed keys: back off, then ask again
+    }
+    while request:
+        answer = clients.dynamodb().batch_get_item(RequestItems=request)
+        for raw in answer.get("Responses", {}).get(members_table, []):
+            segment_id = raw["bucket"]["S"].rsplit("#", 1)[0]
+            sent = raw.get("sent", {}).get("S")
+            found[(segment_id, raw["member"]["S"])] = StoredMember(
+                order=raw["o"]["S"],
+                member=raw.get("in", {}).get("BOOL", False),
+                sent=json.loads(sent) if sent else None,
+            )
+        request = dict(answer.get("UnprocessedKeys") or {})
+        if request:
+            clock.sleep(0.05)  # DynamoDB's advice for unprocessed keys: back off, then ask again
     return found
