@@ -578,6 +578,10 @@ BAD_FILTERS = [
     pytest.param({"all": []}, "/all", "must not be empty", id="empty all"),
     pytest.param({"any": []}, "/any", "must not be empty", id="empty any"),
     pytest.param({"all": OK}, "/all", "array", id="all not an array"),
+    pytest.param(
+        {"attribute": "external_id", "op": "eq", "value": "u1"}, "/attribute", "identifies a user", id="external_id"
+    ),
+    pytest.param({"attribute": "braze_id.x", "op": "exists"}, "/attribute", "not an attribute", id="braze_id"),
     pytest.param({"all": [OK, 1]}, "/all/1", "must be an object", id="child not an object"),
     pytest.param({"not": [OK]}, "/not", "must be an object", id="not of an array"),
     pytest.param({"all": [OK], "any": [OK]}, "/any", "no such key", id="two kinds"),
@@ -758,3 +762,10 @@ def test_max_leaves_is_accepted() -> None:
 )
 def test_filters_at_the_edges_of_what_is_allowed_are_accepted(raw: dict[str, Any]) -> None:
     assert parse(raw).raw == raw
+
+
+def test_a_filter_on_an_identifier_stored_before_it_was_refused_still_compiles_and_matches_nobody() -> None:
+    raw = {"attribute": "external_id", "op": "eq", "value": "u1"}
+    with pytest.raises(FilterError):
+        parse(raw)
+    assert parse(raw, stored=True).matches(ProfileView(fields={"first_name": "u1"}), NOW) is False

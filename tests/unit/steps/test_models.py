@@ -107,3 +107,12 @@ def test_an_unknown_destination_is_reported_on_the_field_that_named_it() -> None
         with pytest.raises(ValidationError) as raised:
             step(**{field: "braze"})
         assert [e["loc"] for e in raised.value.errors()] == [(field,)]
+
+
+def test_a_step_that_removes_a_segments_entrants_has_no_exits_to_sync() -> None:
+    source = {"type": "segment", "segment_id": "buyers", "backfill": True}
+    suppression = StepConfig.model_validate({"action": "remove", "source": source})
+    assert suppression.action is Action.REMOVE  # who enters "buyers" leaves the audience
+    with pytest.raises(ValidationError, match="needs action 'add'"):
+        StepConfig.model_validate({"action": "remove", "source": {**source, "sync_exits": True}})
+    assert StepConfig.model_validate({"action": "add", "source": {**source, "sync_exits": True}}).source is not None

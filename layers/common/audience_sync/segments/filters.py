@@ -55,7 +55,7 @@ from typing import Any, TypeGuard
 import re2
 
 from audience_sync.profiles import values
-from audience_sync.profiles.attributes import STANDARD_FIELDS
+from audience_sync.profiles.attributes import CONTROL_KEYS, STANDARD_FIELDS
 
 MAX_DEPTH = 10
 MAX_LEAVES = 100
@@ -206,9 +206,10 @@ class Filter:
         return self._text
 
 
-def parse(raw: Any) -> Filter:
-    """The filter `raw` describes, checked in full; FilterError for the first thing wrong with it."""
-    state = _State()
+def parse(raw: Any, stored: bool = False) -> Filter:
+    """The filter `raw` describes, checked in full; FilterError for the first thing wrong with it. `stored`: one
+    accepted by an earlier version, compiled again (what that version took is still taken, and behaves as it did)."""
+    state = _State(stored)
     node = _node(raw, "", 0, state)
     return Filter(
         raw=copy.deepcopy(raw),
@@ -223,9 +224,10 @@ def parse(raw: Any) -> Filter:
 
 
 class _State:
-    __slots__ = ("leaves", "reads", "time_based")
+    __slots__ = ("leaves", "reads", "stored", "time_based")
 
-    def __init__(self) -> None:
+    def __init__(self, stored: bool = False) -> None:
+        self.stored = stored
         self.leaves = 0
         self.reads: set[str] = set()
         self.time_based = False
@@ -347,6 +349,13 @@ def _attribute(node: dict[str, Any], path: str, state: _State) -> _Node:
     steps = tuple(name.split("."))
     if "" in steps:
         raise FilterError(_pointer(path, "attribute"), "'attribute' must not have an empty part between dots")
+    if steps[0] in CONTROL_KEYS and not state.stored:  # never an attribute: the users API reads them as who, not
+        # what, so such a filter matches nobody (a stored one, put before this check, still does)
+        raise FilterError(
+            _pointer(path, "attribute"),
+            f"'{steps[0]}' identifies a user and is not an attribute a segment can filter on; filter on attributes, "
+            "events, purchases or cohorts",
+        )
     op = node.get("op")
     if not isinstance(op, str) or op not in ATTRIBUTE_OPS:
         raise FilterError(_pointer(path, "op"), f"'op' must be one of {', '.join(ATTRIBUTE_OPS)}")

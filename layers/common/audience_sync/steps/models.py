@@ -131,6 +131,13 @@ class StepConfig(StrictModel):
         return {**data, "destination": chosen, "partner": chosen}
 
     @model_validator(mode="after")
+    def _exits_of_a_step_that_adds(self) -> StepConfig:
+        """A step that removes the users who enter a segment (a suppression) has nothing to undo when they leave."""
+        if isinstance(self.source, SegmentSource) and self.source.sync_exits and self.action is Action.REMOVE:
+            raise ValueError("source.sync_exits removes the users who leave the segment: it needs action 'add'")
+        return self
+
+    @model_validator(mode="after")
     def _unique_match_fields(self) -> StepConfig:
         if len(set(self.match_fields)) != len(self.match_fields):
             raise ValueError("match_fields must not repeat")
