@@ -1,5 +1,5 @@
-"""Control-plane API: health, the LinkedIn connection (OAuth), sync steps, launch and metrics, and the keys of the
-Braze-compatible API (REST API keys, data import keys)."""
+"""Control-plane API: health, the LinkedIn connection (OAuth), sync steps, launch and metrics, the keys of the
+Braze-compatible API (REST API keys, data import keys), segments and campaigns."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from audience_sync.campaigns.models import CampaignRequest
 from audience_sync.cohorts.service import cohort_views
 from audience_sync.composition import Container, load_destinations
 from audience_sync.core.errors import Invalid
@@ -288,6 +289,44 @@ def segment_members(
 def delete_segment(segment_id: str):
     services().segments.delete(segment_id)
     return Response(status_code=204)
+
+
+@app.put(
+    "/v1/campaigns/<campaign_id>",
+    summary="Create or replace a campaign (its templates checked: an error names the line)",
+    description="Body: contract v2 §6 (docs/campaigns.md). A new campaign is a draft; an existing one keeps its "
+    "status.",
+    responses={**success(200, "the campaign"), **error_responses(400, 413, 503)},
+)
+def put_campaign(campaign_id: str, request: CampaignRequest) -> dict[str, Any]:
+    return services().campaigns.put(campaign_id, request)
+
+
+@app.get(
+    "/v1/campaigns/<campaign_id>",
+    summary="A campaign: its definition, status (draft, active, stopped) and when it moved",
+    responses={**success(200, "the campaign"), **error_responses(400, 404, 503)},
+)
+def get_campaign(campaign_id: str) -> dict[str, Any]:
+    return services().campaigns.get(campaign_id)
+
+
+@app.post(
+    "/v1/campaigns/<campaign_id>/publish",
+    summary="Publish a campaign (active; stamps published_at); 422 lists what it refers to that is missing",
+    responses={**success(200, "the campaign"), **error_responses(400, 404, 422, 503)},
+)
+def publish_campaign(campaign_id: str) -> dict[str, Any]:
+    return services().campaigns.publish(campaign_id)
+
+
+@app.post(
+    "/v1/campaigns/<campaign_id>/stop",
+    summary="Stop an active campaign (nothing more is sent; 409 for a draft)",
+    responses={**success(200, "the campaign"), **error_responses(400, 404, 409, 503)},
+)
+def stop_campaign(campaign_id: str) -> dict[str, Any]:
+    return services().campaigns.stop(campaign_id)
 
 
 def _not_served_here(step_id: str, body: WebhookBody, request_id: str) -> dict[str, Any]:

@@ -220,6 +220,9 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("sqs:SendMessage", "SweepQueue"),  # adapters/aws/membership_queue.py SqsSweepJobs: a new filter's sweep
         ("sqs:SendMessage", "MembershipQueue"),  # membership_queue.py SqsReconciliations: a launch's reconciliation
         ("kms:GenerateDataKey", "TokenKey"),  # the sweep and membership queues are encrypted with it
+        # adapters/aws/campaigns_table.py: definitions put and read, status moved (conditional updates)
+        ("dynamodb:GetItem", "CampaignsTable"),
+        ("dynamodb:UpdateItem", "CampaignsTable"),
     },
     "PlatformApiFunction": {
         ("dynamodb:UpdateItem", "CohortsTable"),  # adapters/aws/cohorts_table.py save, add_ignored

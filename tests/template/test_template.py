@@ -60,6 +60,10 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "GET", "/v1/segments/{segment_id}"),
     ("ApiFunction", "DELETE", "/v1/segments/{segment_id}"),
     ("ApiFunction", "GET", "/v1/segments/{segment_id}/members"),
+    ("ApiFunction", "PUT", "/v1/campaigns/{campaign_id}"),
+    ("ApiFunction", "GET", "/v1/campaigns/{campaign_id}"),
+    ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/publish"),
+    ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/stop"),
     ("IngestFunction", "POST", "/v1/steps/{step_id}/users"),
 }
 # The Braze-compatible API (contract v2 §2): its own API, Bearer keys checked by the function.
@@ -120,6 +124,7 @@ EXPECTED_FUNCTION_ENV = {
         "SEGMENT_STATS_TABLE",
         "SWEEP_QUEUE_URL",
         "MEMBERSHIP_QUEUE_URL",
+        "CAMPAIGNS_TABLE",
     },
     "PlatformApiFunction": {
         "CREDENTIALS_TABLE",
@@ -192,6 +197,7 @@ EXPECTED_WRITES = {
         "SegmentStatsTable",  # a deleted segment's counters
         "SweepQueue",  # a new filter's sweep
         "MembershipQueue",  # a launched segment step's reconciliation
+        "CampaignsTable",  # campaigns' definitions and status
     },
     # the profile queue, a request counter per key and partners' cohort names; never a profile (only the writer
     # writes them)

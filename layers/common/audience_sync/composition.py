@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from audience_sync.adapters.aws import secrets
 from audience_sync.adapters.aws.audience_cache import DynamoAudienceCache
+from audience_sync.adapters.aws.campaigns_table import DynamoCampaignStore
 from audience_sync.adapters.aws.cohorts_table import DynamoCohortStore
 from audience_sync.adapters.aws.connections_table import DynamoConnectionStore
 from audience_sync.adapters.aws.credentials_table import DynamoCredentialStore
@@ -34,6 +35,7 @@ from audience_sync.adapters.aws.segments_table import CachedSegmentSource, Dynam
 from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
 from audience_sync.adapters.aws.sns import SnsNotifier
 from audience_sync.adapters.aws.steps_table import DynamoStepStore
+from audience_sync.campaigns.service import CampaignService
 from audience_sync.cohorts.ports import CohortStore
 from audience_sync.cohorts.service import CohortImport
 from audience_sync.connections.service import ConnectionService
@@ -306,6 +308,12 @@ class Container:
     @cached_property
     def segments(self) -> SegmentService:
         return SegmentService(self.segment_store, self.member_index, self.sweep_jobs, self.clock)
+
+    # ---- campaigns ---------------------------------------------------------------------------------
+    @cached_property
+    def campaigns(self) -> CampaignService:
+        store = DynamoCampaignStore(self.resources.require("campaigns_table"))
+        return CampaignService(store, self.segment_store, self.steps, self.clock)
 
     @cached_property
     def profile_users(self) -> ProfileUsers:

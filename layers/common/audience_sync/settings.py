@@ -52,6 +52,7 @@ class Resources:
     segment_stats_table: str = field(default="", metadata={"env": "SEGMENT_STATS_TABLE"})
     membership_queue_url: str = field(default="", metadata={"env": "MEMBERSHIP_QUEUE_URL"})
     sweep_queue_url: str = field(default="", metadata={"env": "SWEEP_QUEUE_URL"})
+    campaigns_table: str = field(default="", metadata={"env": "CAMPAIGNS_TABLE"})
     # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
     webhook_signing_secret_arn: str = field(default="", metadata={"env": "WEBHOOK_SIGNING_SECRET_ARN"})
 

@@ -133,7 +133,6 @@ def test_element_errors_still_clear_step_errors_because_the_request_was_accepted
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
-        (LinkedInError(429, "TOO_MANY_REQUESTS", "slow down"), "linkedin_429_too_many_requests"),
         (LinkedInError(500, "error", "boom"), "linkedin_500_error"),
         (LinkedInError(502, "error", "bad gateway"), "linkedin_502_error"),
         (LinkedInError(503, "error", "unavailable"), "linkedin_503_error"),
@@ -144,7 +143,7 @@ def test_element_errors_still_clear_step_errors_because_the_request_was_accepted
         (LinkedInError(0, "connection_error", "ConnectionError"), "linkedin_connection_error"),
     ],
 )
-def test_request_429_5xx_and_timeouts_retry_everyone(error: LinkedInError, reason: str) -> None:
+def test_request_5xx_and_timeouts_retry_everyone(error: LinkedInError, reason: str) -> None:
     steps = FakeSteps(errors={"step-1": "ad_account_access"})
     w = sender_world(error, steps=steps)
     assert send(w, 3) == [Outcome("retry", reason)] * 3
@@ -154,6 +153,36 @@ def test_request_429_5xx_and_timeouts_retry_everyone(error: LinkedInError, reaso
     assert steps.errors == {"step-1": "ad_account_access"}
     assert w.connections.invalid == []
     assert w.notifier.sent == []
+
+
+def test_a_throttled_request_is_sent_once_more_with_a_new_token() -> None:
+    """A request that reached LinkedIn a moment late bunches with the next one into its window: one resend (paced by
+    the bucket) instead of the retry's first delay."""
+    w = sender_world(LinkedInError(429, "TOO_MANY_REQUESTS", "slow down"))
+    assert send(w, 3) == [SYNCED] * 3
+    assert len(w.linkedin.calls) == 2 and len(w.bucket.deadlines) == 2  # a token each
+
+
+def test_throttled_twice_the_users_wait_in_the_retry() -> None:
+    throttled = LinkedInError(429, "TOO_MANY_REQUESTS", "slow down")
+    w = sender_world(throttled, throttled)
+    assert send(w, 3) == [Outcome("retry", "linkedin_429_too_many_requests")] * 3
+    assert len(w.linkedin.calls) == 2
+
+
+def _throttled(retry_after_seconds: float) -> LinkedInError:
+    error = LinkedInError(429, "TOO_MANY_REQUESTS", "slow down")
+    error.retry_after_seconds = retry_after_seconds
+    return error
+
+
+def test_the_resend_waits_the_retry_after_up_to_its_bound_and_never_past_the_deadline() -> None:
+    w = sender_world(_throttled(30))
+    assert send(w) == [SYNCED] * 3
+    assert w.clock.sleeps == [sender_module.THROTTLED_WAIT_SECONDS]  # 30 s asked: the retry's schedule is for that
+    late = sender_world(_throttled(1))
+    assert send(late, send_by=late.clock.now_ms() + 500) == [Outcome("retry", "linkedin_429_too_many_requests")] * 3
+    assert len(late.linkedin.calls) == 1 and late.clock.sleeps == []
 
 
 def test_426_version_sunset_is_retried_without_a_step_error() -> None:
@@ -466,4 +495,5 @@ def test_requests_are_published_once_per_invocation(capsys: pytest.CaptureFixtur
     assert not [b for b in emf_blobs(capsys.readouterr().out) if REQUESTS in b]  # nothing before the end
     w.sender.finish_invocation()
     (blob,) = [b for b in emf_blobs(capsys.readouterr().out) if REQUESTS in b]
-    assert blob[REQUESTS] == [2.0] and blob[THROTTLED] == [1.0] and blob[LATENCY] == [40.0, 0.0]
+    # the throttled request was sent once more: three requests, one of them throttled
+    assert blob[REQUESTS] == [3.0] and blob[THROTTLED] == [1.0] and blob[LATENCY] == [40.0, 0.0, 0.0]

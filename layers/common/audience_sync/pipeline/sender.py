@@ -7,7 +7,10 @@ leaves), takes one token from the bucket of its destination and connection, and 
 
 - accepted: each user's outcome, per user (synced, errored with the reason, or retried); clears a step error the
   sync had set.
-- RETRY, THROTTLED (429, 5xx, 408, timeout, ...): retried.
+- THROTTLED (429): sent once more after the destination's `Retry-After` (at most THROTTLED_WAIT_SECONDS) with a
+  new rate token: a request that reached the destination a moment late and bunched with the next one in its window
+  should not wait out the retry's first delay; throttled again, retried.
+- RETRY (5xx, 408, timeout, ...): retried.
 - RECONNECT (401): one token refresh and resend; then retried, and the connection `invalid_token` (notified).
 - DENIED (403): retried (fixing the role within the horizon syncs them); step error `ad_account_access`
   (notified).
@@ -52,6 +55,8 @@ logger = Logger(child=True)
 # webhooks names 5,000 (about 200 kB), more than one CloudWatch Logs event should carry.
 CORRELATION_IDS_PER_LINE = 500
 BODIES_BUILT_AT_ONCE = 2
+# The longest Retry-After a throttled request waits inside the invocation before its one resend.
+THROTTLED_WAIT_SECONDS = 2.0
 
 
 class Sender:
@@ -134,6 +139,11 @@ class Sender:
                         return [refreshed] * len(users)
                     token = refreshed
                     continue
+                if failure.disposition is Disposition.THROTTLED and first_try:
+                    wait = min(failure.retry_after_seconds or 0.0, THROTTLED_WAIT_SECONDS)
+                    if self.clock.now_ms() + wait * 1000 < send_by_ms:
+                        self.clock.sleep(wait)
+                        continue
                 kind: Literal["errored", "retry"] = "errored" if failure.disposition is Disposition.GIVE_UP else "retry"
                 reason = self._request_failed(destination, session, failure, target, steps, attempt)
                 return [Outcome(kind, reason)] * len(users)

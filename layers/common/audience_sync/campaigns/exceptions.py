@@ -1,0 +1,15 @@
+"""Campaigns' own errors (each a domain error of core/errors.py, so the edge maps it to HTTP like the others)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from audience_sync.core.errors import Unprocessable
+
+
+class PublishInvalid(Unprocessable):
+    """A campaign cannot be published as it stands; `details` lists every problem, each `{"field", "code",
+    "message"}` (422)."""
+
+    def __init__(self, problems: Sequence[Mapping[str, str]]):
+        super().__init__("publish_invalid", "the campaign cannot be published", problems)

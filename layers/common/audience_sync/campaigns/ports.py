@@ -1,0 +1,23 @@
+"""What campaigns need from storage, as a typed port. Adapter: adapters/aws/campaigns_table.py (DynamoDB)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from audience_sync.campaigns.models import CampaignStatus
+
+
+class CampaignStore(Protocol):
+    def put(self, campaign_id: str, definition: dict[str, Any], now: str) -> dict[str, Any]:
+        """Create or replace a campaign's definition; a new one is a draft, an existing one keeps its status, its
+        `created_at` and `published_at`. The stored item."""
+        ...
+
+    def get(self, campaign_id: str) -> dict[str, Any] | None: ...
+
+    def set_status(
+        self, campaign_id: str, status: CampaignStatus, now: str, allowed_from: tuple[CampaignStatus, ...]
+    ) -> dict[str, Any] | None:
+        """Move a campaign to `status` if it is in one of `allowed_from` (publishing stamps `published_at`, stopping
+        `stopped_at`); the stored item, or None if it was not in one of them (or is not there)."""
+        ...

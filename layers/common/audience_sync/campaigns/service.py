@@ -1,0 +1,135 @@
+"""Campaigns' definitions and their lifecycle (contract v2 §6): draft → active (publish, which stamps
+`published_at`) → stopped, and published again after a stop (a new `published_at`: interactions before it do not
+trigger the campaign: the Campaign Connector's rule, contract v2 §6).
+
+A PUT stores the definition whatever the status (an active campaign takes the new message and rules for the sends
+planned after it). What a definition refers to (its audience segment, the sync step it puts users into, the
+campaigns whose interactions trigger it) is checked when it is published, all at once (422 with every problem):
+a draft may be written before what it refers to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from audience_sync.campaigns.exceptions import PublishInvalid
+from audience_sync.campaigns.models import (
+    AudienceSyncMessage,
+    CampaignRequest,
+    CampaignStatus,
+    InteractionTrigger,
+)
+from audience_sync.campaigns.ports import CampaignStore
+from audience_sync.core.clock import Clock
+from audience_sync.core.errors import Conflict, Invalid, NotFound
+from audience_sync.profiles.values import format_time
+from audience_sync.segments.ports import SegmentStore
+from audience_sync.steps.models import valid_step_id
+from audience_sync.steps.ports import StepReader
+from audience_sync.steps.records import segment_step
+
+VIEW_FIELDS = ("created_at", "updated_at", "published_at", "stopped_at")
+
+
+def valid_campaign_id(campaign_id: str) -> str:
+    """The campaign id from a path, or a 400 (the same alphabet as steps and segments)."""
+    try:
+        return valid_step_id(campaign_id)
+    except Invalid:
+        raise Invalid("invalid_campaign_id", "campaign ids are 1-128 characters of A-Z a-z 0-9 _ . : -") from None
+
+
+class CampaignService:
+    def __init__(self, store: CampaignStore, segments: SegmentStore, steps: StepReader, clock: Clock):
+        self.store = store
+        self.segments = segments
+        self.steps = steps
+        self.clock = clock
+
+    def _now(self) -> str:
+        return format_time(dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, dt.UTC))
+
+    def put(self, campaign_id: str, request: CampaignRequest) -> dict[str, Any]:
+        valid_campaign_id(campaign_id)
+        if any(t.interaction.campaign_id == campaign_id for t in _interaction_triggers(request)):
+            # its own interactions would trigger it again, send after send
+            raise Invalid("invalid_trigger", "a campaign is not triggered by interactions with itself")
+        definition = request.model_dump(mode="json", exclude_none=True)
+        return view(self.store.put(campaign_id, definition, self._now()))
+
+    def get(self, campaign_id: str) -> dict[str, Any]:
+        return view(self._stored(campaign_id))
+
+    def publish(self, campaign_id: str) -> dict[str, Any]:
+        stored = self._stored(campaign_id)
+        if stored["status"] == CampaignStatus.ACTIVE:
+            return view(stored)  # published already: its published_at stays
+        problems = self.problems(CampaignRequest.model_validate(stored["definition"]))
+        if problems:
+            raise PublishInvalid(problems)
+        moved = self.store.set_status(
+            campaign_id, CampaignStatus.ACTIVE, self._now(), (CampaignStatus.DRAFT, CampaignStatus.STOPPED)
+        )
+        return view(moved if moved is not None else self._stored(campaign_id))  # None: published meanwhile
+
+    def stop(self, campaign_id: str) -> dict[str, Any]:
+        stored = self._stored(campaign_id)
+        if stored["status"] == CampaignStatus.STOPPED:
+            return view(stored)
+        moved = self.store.set_status(campaign_id, CampaignStatus.STOPPED, self._now(), (CampaignStatus.ACTIVE,))
+        if moved is None:
+            raise Conflict("campaign_not_active", f"campaign '{campaign_id}' is a draft: nothing to stop")
+        return view(moved)
+
+    def problems(self, request: CampaignRequest) -> list[dict[str, str]]:
+        """What stops a campaign from being published: what it refers to, missing or unusable."""
+        problems = []
+        if request.audience is not None and self.segments.get(request.audience.segment_id) is None:
+            segment_id = request.audience.segment_id
+            problems.append(_problem("audience.segment_id", "segment_not_found", f"no segment '{segment_id}'"))
+        if isinstance(request.message, AudienceSyncMessage):
+            problems += self._step_problems(request.message.step_id)
+        for trigger in _interaction_triggers(request):
+            if self.store.get(trigger.interaction.campaign_id) is None:
+                campaign_id = trigger.interaction.campaign_id
+                message = f"no campaign '{campaign_id}' whose interactions would trigger this one"
+                problems.append(_problem("delivery", "campaign_not_found", message))
+        return problems
+
+    def _step_problems(self, step_id: str) -> list[dict[str, str]]:
+        try:
+            step = self.steps.get(step_id)
+        except NotFound:
+            return [_problem("message.step_id", "step_not_found", f"no sync step '{step_id}'")]
+        if segment_step(step.get("config", {})) is not None:  # its users are its segment's, nobody else's
+            message = f"sync step '{step_id}' takes its users from a segment, not from campaigns"
+            return [_problem("message.step_id", "step_follows_a_segment", message)]
+        return []
+
+    def _stored(self, campaign_id: str) -> dict[str, Any]:
+        stored = self.store.get(valid_campaign_id(campaign_id))
+        if stored is None:
+            raise NotFound("campaign", "campaign_not_found")
+        return stored
+
+
+def view(stored: dict[str, Any]) -> dict[str, Any]:
+    """A campaign as the API shows it: its definition, status and the times it moved."""
+    return {
+        "campaign_id": stored["campaign_id"],
+        **stored["definition"],
+        "status": stored["status"],
+        **{name: stored.get(name) for name in VIEW_FIELDS},
+    }
+
+
+def _interaction_triggers(request: CampaignRequest) -> list[InteractionTrigger]:
+    delivery = request.delivery
+    if delivery.type != "action":
+        return []
+    return [t for t in (delivery.trigger, *delivery.exceptions) if isinstance(t, InteractionTrigger)]
+
+
+def _problem(field: str, code: str, message: str) -> dict[str, str]:
+    return {"field": field, "code": code, "message": message}

@@ -1,0 +1,70 @@
+"""Campaigns (contract v2 §6) on template.yaml in moto, through the management API: a definition saved (its templates
+checked, an error naming its field and line), published once what it refers to exists, stopped, published again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.platform.platform_support import Platform
+
+LYTICS = {
+    "name": "Profiles to Lytics",
+    "message": {
+        "channel": "webhook",
+        "url": "https://api.lytics.io/c/acct/braze_users?key={{custom_attribute.${lytics_key}}}",
+        "headers": {"Content-Type": "application/json", "Authorization": "Bearer s3cret-token"},
+        "body": '{"braze_id": "{{${braze_id}}}", "email": "{{${email_address} | default: \'\'}}"}',
+    },
+    "audience": {"segment_id": "gold"},
+    "delivery": {"type": "action", "trigger": {"custom_event": "signup"}, "delay_seconds": 60},
+    "rate_limit_per_minute": 600,
+}
+
+
+def _admin(platform: Platform, method: str, path: str, body: Any = None) -> Any:
+    return platform.request(method, path, body, {"x-api-key": platform.stack.api_key})
+
+
+def test_a_webhook_campaign_from_draft_to_active_to_stopped(platform: Platform) -> None:
+    saved = _admin(platform, "PUT", "/v1/campaigns/lytics", LYTICS)
+    assert saved.status == 200, saved.text
+    assert (saved.json["status"], saved.json["published_at"]) == ("draft", None)
+    assert saved.json["message"]["headers"] == LYTICS["message"]["headers"]
+
+    refused = _admin(platform, "POST", "/v1/campaigns/lytics/publish")
+    assert refused.status == 422, refused.text
+    assert [(p["field"], p["code"]) for p in refused.json["error"]["details"]] == [
+        ("audience.segment_id", "segment_not_found")
+    ]
+    gold = {"name": "Gold", "filter": {"attribute": "plan", "op": "eq", "value": "gold"}}
+    assert _admin(platform, "PUT", "/v1/segments/gold", gold).status == 200
+
+    published = _admin(platform, "POST", "/v1/campaigns/lytics/publish")
+    assert published.status == 200, published.text
+    assert published.json["status"] == "active" and published.json["published_at"]
+    assert _admin(platform, "GET", "/v1/campaigns/lytics").json == published.json
+
+    stopped = _admin(platform, "POST", "/v1/campaigns/lytics/stop")
+    assert (stopped.status, stopped.json["status"]) == (200, "stopped")
+    assert _admin(platform, "POST", "/v1/campaigns/lytics/publish").json["status"] == "active"
+
+
+def test_a_bad_template_is_a_400_naming_the_field_and_the_line_and_nothing_is_stored(platform: Platform) -> None:
+    bad = {**LYTICS, "message": {**LYTICS["message"], "body": '{\n  "a": "{{ x | }}"\n}'}}
+    reply = _admin(platform, "PUT", "/v1/campaigns/lytics", bad)
+    assert reply.status == 400, reply.text
+    (detail,) = reply.json["error"]["details"]
+    assert detail["loc"] == ["body", "message", "webhook", "body"] and "line 2" in detail["message"]
+    assert "s3cret" not in reply.text
+    assert _admin(platform, "GET", "/v1/campaigns/lytics").status == 404
+    assert _admin(platform, "POST", "/v1/campaigns/lytics/stop").status == 404
+    assert _admin(platform, "GET", "/v1/campaigns/bad%20id").status == 400
+
+
+def test_a_draft_cannot_be_stopped(platform: Platform) -> None:
+    api = {"name": "API", "message": {"channel": "audience_sync", "step_id": "s1"}, "delivery": {"type": "api"}}
+    assert _admin(platform, "PUT", "/v1/campaigns/api", api).status == 200
+    reply = _admin(platform, "POST", "/v1/campaigns/api/stop")
+    assert (reply.status, reply.json["error"]["code"]) == (409, "campaign_not_active")
+    refused = _admin(platform, "POST", "/v1/campaigns/api/publish")
+    assert [p["code"] for p in refused.json["error"]["details"]] == ["step_not_found"]

@@ -1,0 +1,117 @@
+"""campaigns/service.py: draft → active → stopped; publishing checks what the campaign refers to, all at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from audience_sync.campaigns.exceptions import PublishInvalid
+from audience_sync.campaigns.models import CampaignRequest
+from audience_sync.campaigns.service import CampaignService
+from audience_sync.core.errors import Conflict, Invalid, NotFound
+from tests.fakes.campaign_fakes import FakeCampaignStore
+from tests.fakes.sync_fakes import FakeClock
+
+WEBHOOK = {"channel": "webhook", "url": "https://example.com/hook", "body": "{{${user_id}}}"}
+
+
+class Segments:
+    def __init__(self, *ids: str) -> None:
+        self.ids = set(ids)
+
+    def get(self, segment_id: str) -> dict[str, Any] | None:
+        return {"segment_id": segment_id} if segment_id in self.ids else None
+
+
+class Steps:
+    def __init__(self, **configs: dict[str, Any]) -> None:
+        self.configs = configs
+
+    def get(self, step_id: str) -> dict[str, Any]:
+        if step_id not in self.configs:
+            raise NotFound("step", "step_not_found")
+        return {"step_id": step_id, "config": self.configs[step_id]}
+
+
+def service(segments: Segments | None = None, steps: Steps | None = None) -> tuple[CampaignService, FakeClock]:
+    clock = FakeClock()
+    return CampaignService(FakeCampaignStore(), segments or Segments(), steps or Steps(), clock), clock  # type: ignore[arg-type]
+
+
+def request(**fields: Any) -> CampaignRequest:
+    return CampaignRequest.model_validate({"name": "C", "message": WEBHOOK, "delivery": {"type": "api"}, **fields})
+
+
+def test_a_campaign_is_a_draft_until_published_then_active_until_stopped() -> None:
+    campaigns, clock = service()
+    created = campaigns.put("c1", request())
+    assert (created["status"], created["published_at"], created["message"]["method"]) == ("draft", None, "POST")
+    clock.sleep(1)
+    published = campaigns.publish("c1")
+    assert published["status"] == "active" and published["published_at"] > created["created_at"]
+    clock.sleep(1)
+    assert campaigns.publish("c1")["published_at"] == published["published_at"]  # again: nothing moves
+    edited = campaigns.put("c1", request(name="C, edited"))
+    assert (edited["status"], edited["name"], edited["published_at"]) == (
+        "active",
+        "C, edited",
+        published["published_at"],
+    )
+    stopped = campaigns.stop("c1")
+    assert stopped["status"] == "stopped" and stopped["stopped_at"] is not None
+    assert campaigns.stop("c1") == stopped
+    clock.sleep(1)
+    again = campaigns.publish("c1")  # interactions before this moment no longer trigger it
+    assert again["status"] == "active" and again["published_at"] > published["published_at"]
+
+
+def test_a_draft_cannot_be_stopped_and_unknown_or_bad_ids_are_told_apart() -> None:
+    campaigns, _ = service()
+    campaigns.put("c1", request())
+    with pytest.raises(Conflict):
+        campaigns.stop("c1")
+    with pytest.raises(NotFound):
+        campaigns.get("nope")
+    with pytest.raises(Invalid):
+        campaigns.get("bad id!")
+
+
+def test_publishing_lists_every_missing_or_unusable_reference() -> None:
+    campaigns, _ = service(Segments("buyers"), Steps(webhook={}, follows={"source": {"type": "segment"}}))
+    campaigns.put(
+        "c1",
+        request(
+            audience={"segment_id": "gone"},
+            message={"channel": "audience_sync", "step_id": "follows"},
+            delivery={"type": "action", "trigger": {"interaction": {"campaign_id": "c0", "type": "email_opened"}}},
+        ),
+    )
+    with pytest.raises(PublishInvalid) as refused:
+        campaigns.publish("c1")
+    assert [p["code"] for p in refused.value.details] == [
+        "segment_not_found",
+        "step_follows_a_segment",
+        "campaign_not_found",
+    ]
+    assert campaigns.get("c1")["status"] == "draft"  # nothing moved
+    campaigns.put("c0", request())
+    campaigns.put(
+        "c1",
+        request(
+            audience={"segment_id": "buyers"},
+            message={"channel": "audience_sync", "step_id": "webhook"},
+            delivery={"type": "action", "trigger": {"interaction": {"campaign_id": "c0", "type": "email_opened"}}},
+        ),
+    )
+    assert campaigns.publish("c1")["status"] == "active"
+
+
+def test_a_campaign_is_not_triggered_by_its_own_interactions() -> None:
+    campaigns, _ = service()
+    looping = request(
+        delivery={"type": "action", "trigger": {"interaction": {"campaign_id": "c1", "type": "received_webhook"}}}
+    )
+    with pytest.raises(Invalid, match="itself"):
+        campaigns.put("c1", looping)
+    assert campaigns.put("c2", looping)["status"] == "draft"  # another campaign may follow c1's
