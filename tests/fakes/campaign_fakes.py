@@ -24,6 +24,9 @@ class FakeCampaignStore:
         item = self.items.get(campaign_id)
         return copy.deepcopy(item) if item is not None else None
 
+    def all(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(item) for item in self.items.values()]
+
     def set_status(
         self, campaign_id: str, status: CampaignStatus, now: str, allowed_from: tuple[CampaignStatus, ...]
     ) -> dict[str, Any] | None:

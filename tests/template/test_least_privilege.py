@@ -215,6 +215,7 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:UpdateItem", "SegmentsTable"),
         ("dynamodb:Scan", "SegmentsTable"),
         ("dynamodb:Query", "SegmentMembersTable"),  # adapters/aws/segment_members.py members
+        ("dynamodb:GetItem", "SegmentStatsTable"),  # adapters/aws/segment_members.py counts: the generation
         ("dynamodb:Query", "SegmentStatsTable"),  # adapters/aws/segment_members.py counts, forget
         ("dynamodb:DeleteItem", "SegmentStatsTable"),  # adapters/aws/segment_members.py forget
         ("sqs:SendMessage", "SweepQueue"),  # adapters/aws/membership_queue.py SqsSweepJobs: a new filter's sweep
@@ -223,6 +224,7 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         # adapters/aws/campaigns_table.py: definitions put and read, status moved (conditional updates)
         ("dynamodb:GetItem", "CampaignsTable"),
         ("dynamodb:UpdateItem", "CampaignsTable"),
+        ("dynamodb:Scan", "CampaignsTable"),  # campaigns_table.py all: a segment's DELETE, not under a campaign
     },
     "PlatformApiFunction": {
         ("dynamodb:UpdateItem", "CohortsTable"),  # adapters/aws/cohorts_table.py save, add_ignored
@@ -237,6 +239,8 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("kms:Decrypt", "TokenKey"),
         ("dynamodb:GetItem", "SegmentsTable"),  # adapters/aws/segments_table.py get: /segments/details
         ("dynamodb:Scan", "SegmentsTable"),  # adapters/aws/segments_table.py all: /segments/list
+        ("dynamodb:GetItem", "CampaignsTable"),  # adapters/aws/campaigns_table.py get: /campaigns/details
+        ("dynamodb:Scan", "CampaignsTable"),  # adapters/aws/campaigns_table.py all: /campaigns/list
     },
     "ProfileWriterFunction": {
         # adapters/aws/profiles_table.py: batched reads, a profile's items, conditional puts, deletes
@@ -273,7 +277,9 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
     },
     "SegmentCountersFunction": {
         ("dynamodb:Scan", "SegmentsTable"),  # segments/counts.py fold_all: every definition
-        # adapters/aws/segment_members.py fold: pending counts read, each deleted by the transaction adding it
+        # adapters/aws/segment_members.py fold: the generation and pending counts read, each deleted by the
+        # transaction adding it
+        ("dynamodb:GetItem", "SegmentStatsTable"),
         ("dynamodb:Query", "SegmentStatsTable"),
         ("dynamodb:DeleteItem", "SegmentStatsTable"),
         ("dynamodb:UpdateItem", "SegmentStatsTable"),

@@ -79,7 +79,10 @@ EXPECTED_PLATFORM_ROUTES = {
         "/partners/{partner}/cohorts",
         "/partners/{partner}/cohorts/users",
     )
-} | {("PlatformApiFunction", "GET", "/segments/list"), ("PlatformApiFunction", "GET", "/segments/details")}
+} | {
+    ("PlatformApiFunction", "GET", path)
+    for path in ("/segments/list", "/segments/details", "/campaigns/list", "/campaigns/details")
+}
 
 # Environment variables the code reads; every function gets exactly these through Globals.
 EXPECTED_GLOBAL_ENV = {
@@ -139,6 +142,7 @@ EXPECTED_FUNCTION_ENV = {
         "SEGMENT_MEMBERS_TABLE",
         "SEGMENT_STATS_TABLE",
         "SWEEP_QUEUE_URL",
+        "CAMPAIGNS_TABLE",
     },
     "ProfileWriterFunction": {
         "PROFILES_TABLE",
@@ -461,7 +465,7 @@ def test_outputs_and_generated_resources_after_sam_transform() -> None:
     assert stages == ["PlatformApiapiStage", "SyncApiapiStage"], stages
     assert {"ApiUrl", "PlatformApiUrl"} <= set(translated["Outputs"])
     platform = translated["Resources"]["PlatformApi"]["Properties"]["Body"]
-    braze = ("/users/", "/partners/", "/segments/")
+    braze = ("/users/", "/partners/", "/segments/", "/campaigns/")
     assert all(path.startswith(braze) for path in platform["paths"]), "Braze-compatible only"
     for methods in platform["paths"].values():
         assert all(not operation.get("security") for operation in methods.values()), "Bearer keys, not x-api-key"

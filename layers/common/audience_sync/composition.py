@@ -307,7 +307,7 @@ class Container:
 
     @cached_property
     def segments(self) -> SegmentService:
-        return SegmentService(self.segment_store, self.member_index, self.sweep_jobs, self.clock)
+        return SegmentService(self.segment_store, self.member_index, self.sweep_jobs, self.clock, self.campaigns)
 
     # ---- campaigns ---------------------------------------------------------------------------------
     @cached_property

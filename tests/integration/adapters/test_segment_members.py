@@ -183,3 +183,26 @@ def test_a_fold_another_folder_beat_adds_nothing(index: DynamoMemberIndex, monke
     monkeypatch.setattr(index, "_pending", lambda segment_id: pending)
     assert index.fold("gold") == 0  # its deletes' conditions fail: the transaction adds nothing
     assert counts(index) == (10, 10, 0)
+
+
+def test_a_read_a_fold_overlaps_is_read_again_not_counted_twice(
+    index: DynamoMemberIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partition is read in key order: pending items (d#) before `total`. A fold committing between the two
+    would count its items twice; the reader sees `total`'s generation move and reads again."""
+    apply(index, [t(n, True, 1) for n in range(5)])
+    apply(index, [t(n, True, 1) for n in range(5, 8)])
+    real = index.stats.query
+    folds: list[int] = []
+
+    def paged(**kwargs: Any) -> Any:
+        if "#b" in kwargs.get("ExpressionAttributeNames", {}):  # the fold's own read of its pending items
+            return real(**kwargs)
+        page = real(**{**kwargs, "Limit": 1})  # one item a page: the fold lands between the d# items and total
+        if not folds:
+            folds.append(index.fold("gold"))
+        return page
+
+    monkeypatch.setattr(index.stats, "query", paged)
+    assert counts(index) == (8, 8, 0)
+    assert folds == [2]

@@ -44,9 +44,14 @@ def test_a_webhook_campaign_from_draft_to_active_to_stopped(platform: Platform) 
     assert published.json["status"] == "active" and published.json["published_at"]
     assert _admin(platform, "GET", "/v1/campaigns/lytics").json == published.json
 
+    in_use = _admin(platform, "DELETE", "/v1/segments/gold")
+    assert (in_use.status, in_use.json["error"]["code"]) == (409, "segment_in_use") and "lytics" in in_use.text
+
     stopped = _admin(platform, "POST", "/v1/campaigns/lytics/stop")
     assert (stopped.status, stopped.json["status"]) == (200, "stopped")
     assert _admin(platform, "POST", "/v1/campaigns/lytics/publish").json["status"] == "active"
+    assert _admin(platform, "POST", "/v1/campaigns/lytics/stop").status == 200
+    assert _admin(platform, "DELETE", "/v1/segments/gold").status == 204  # a stopped campaign targets nothing
 
 
 def test_a_bad_template_is_a_400_naming_the_field_and_the_line_and_nothing_is_stored(platform: Platform) -> None:
@@ -68,3 +73,37 @@ def test_a_draft_cannot_be_stopped(platform: Platform) -> None:
     assert (reply.status, reply.json["error"]["code"]) == (409, "campaign_not_active")
     refused = _admin(platform, "POST", "/v1/campaigns/api/publish")
     assert [p["code"] for p in refused.json["error"]["details"]] == ["step_not_found"]
+
+
+def test_brazes_campaign_catalogue_lists_and_details_them_with_their_permissions(platform: Platform) -> None:
+    api = {"name": "API", "message": {"channel": "audience_sync", "step_id": "s1"}, "delivery": {"type": "api"}}
+    assert _admin(platform, "PUT", "/v1/campaigns/lytics", LYTICS).status == 200
+    assert _admin(platform, "PUT", "/v1/campaigns/api", api).status == 200
+    key = platform.new_key("campaigns.list", "campaigns.details")
+    bearer = {"Authorization": f"Bearer {key}"}
+
+    listed = platform.request("GET", "/campaigns/list?sort_direction=desc", headers=bearer)
+    assert listed.status == 200, listed.text
+    assert [(c["id"], c["name"], c["is_api_campaign"]) for c in listed.json["campaigns"]] == [
+        ("api", "API", True),
+        ("lytics", "Profiles to Lytics", False),
+    ]
+    assert platform.request("GET", "/campaigns/list?page=1", headers=bearer).json["campaigns"] == []
+
+    details = platform.request("GET", "/campaigns/details?campaign_id=lytics", headers=bearer)
+    assert details.status == 200, details.text
+    assert (details.json["draft"], details.json["enabled"], details.json["schedule_type"]) == (
+        True,
+        False,
+        "action_based",
+    )
+    (message,) = details.json["messages"].values()
+    assert {k: message[k] for k in ("channel", "url", "body", "type", "headers", "method")} == {
+        **LYTICS["message"],
+        "type": "raw_text",
+        "method": "POST",
+    }
+    missing = platform.request("GET", "/campaigns/details?campaign_id=nope", headers=bearer)
+    assert missing.status == 404 and missing.json["message"]
+    only_list = {"Authorization": f"Bearer {platform.new_key('campaigns.list')}"}
+    assert platform.request("GET", "/campaigns/details?campaign_id=lytics", headers=only_list).status == 403

@@ -60,6 +60,12 @@ def test_an_api_campaign_that_puts_users_into_a_sync_step() -> None:
         ({"message": {**WEBHOOK, "method": "PATCH"}}, ("message", "webhook", "method"), "POST"),
         ({"message": {**WEBHOOK, "headers": {"X Bad": "1"}}}, ("message", "webhook", "headers"), "HTTP tokens"),
         (
+            {"message": {**WEBHOOK, "headers": {"X-A": "1\r\nX-Injected: 2"}}},
+            ("message", "webhook", "headers"),
+            "control character",
+        ),
+        ({"message": {**WEBHOOK, "url": "https://a.example/\nx"}}, ("message", "webhook", "url"), "control"),
+        (
             {"message": {**WEBHOOK, "headers": {"Authorization": "Bearer {% if %}"}}},
             ("message", "webhook", "headers"),
             "header Authorization: line 1",
@@ -105,3 +111,8 @@ def test_a_bad_campaign_is_refused_on_the_field_at_fault(
 ) -> None:
     found = errors({**CAMPAIGN, **change})
     assert any(loc == where and fragment in message for loc, message in found), found
+
+
+def test_an_event_property_may_be_named_like_a_users_api_key() -> None:
+    trigger = {"custom_event": "e", "property_filters": [{"property": "app_id", "op": "eq", "value": "ios"}]}
+    assert CampaignRequest.model_validate({**CAMPAIGN, "delivery": {**ACTION, "trigger": trigger}})

@@ -115,3 +115,45 @@ def test_a_campaign_is_not_triggered_by_its_own_interactions() -> None:
     with pytest.raises(Invalid, match="itself"):
         campaigns.put("c1", looping)
     assert campaigns.put("c2", looping)["status"] == "draft"  # another campaign may follow c1's
+
+
+def test_brazes_catalogue_pages_by_creation_and_details_a_campaign() -> None:
+    campaigns, clock = service()
+    for n in range(3):
+        campaigns.put(f"c{n}", request(name=f"C{n}"))
+        clock.sleep(1)
+    assert [c["id"] for c in campaigns.braze_list(0, "desc")["campaigns"]] == ["c2", "c1", "c0"]
+    assert campaigns.braze_list(1, "asc")["campaigns"] == []
+    with pytest.raises(Invalid):
+        campaigns.braze_list(0, "sideways")
+    campaigns.publish("c1")
+    details = campaigns.braze_details("c1")
+    assert (details["draft"], details["enabled"], details["channels"]) == (False, True, ["webhook"])
+    assert details["messages"]["c1.message"]["type"] == "raw_text"
+    with pytest.raises(Invalid):
+        campaigns.braze_details(None)
+    with pytest.raises(NotFound):
+        campaigns.braze_details("nope")
+
+
+def test_an_active_campaign_is_saved_only_with_what_it_refers_to_and_a_race_to_stop_is_no_conflict() -> None:
+    campaigns, _ = service(Segments("gold"))
+    campaigns.put("c1", request(audience={"segment_id": "gold"}))
+    campaigns.publish("c1")
+    with pytest.raises(PublishInvalid) as refused:
+        campaigns.put("c1", request(audience={"segment_id": "gone"}))
+    assert [p["code"] for p in refused.value.details] == ["segment_not_found"]
+    assert campaigns.get("c1")["audience"] == {"segment_id": "gold"}  # nothing stored
+    campaigns.put("c2", request(audience={"segment_id": "step:s1"}))
+    with pytest.raises(PublishInvalid) as internal:
+        campaigns.publish("c2")
+    assert [p["code"] for p in internal.value.details] == ["invalid_segment_id"]
+    store = campaigns.store
+    real = store.set_status
+
+    def stopped_meanwhile(*args: Any) -> Any:
+        real(*args)  # another request stops it first
+        return None
+
+    store.set_status = stopped_meanwhile  # type: ignore[method-assign,assignment]
+    assert campaigns.stop("c1")["status"] == "stopped"

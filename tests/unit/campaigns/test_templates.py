@@ -61,6 +61,8 @@ def test_abort_message_cancels_the_send_with_its_reason(tag: str) -> None:
         ("one\ntwo\n{% nonsense %}", 3, "unexpected tag 'nonsense'"),
         ("{{ 'a' | upcase }}\n{{ 'b' | no_such_filter }}", 2, "unknown filter 'no_such_filter'"),
         ("{% abort_message(42) %}", 1, "one quoted string"),
+        ("a\n{% include 'secrets' %}", 2, "unexpected tag 'include'"),
+        ("{% render 'x' %}", 1, "unexpected tag 'render'"),
     ],
 )
 def test_a_template_liquid_cannot_read_is_refused_with_its_line(source: str, line: int, fragment: str) -> None:
@@ -74,6 +76,11 @@ def test_an_unclosed_block_is_refused_and_the_message_does_not_echo_the_template
     with pytest.raises(TemplateError) as refused:
         compile_template("Authorization: Bearer s3cret {% if a %}")
     assert "endif" in str(refused.value) and "s3cret" not in str(refused.value)
+
+
+def test_rendering_is_bounded() -> None:
+    with pytest.raises(TemplateError, match="limit"):
+        compile_template("{% for i in (1..100000000) %}x{% endfor %}").render({})
 
 
 def test_a_template_over_the_size_limit_is_refused() -> None:

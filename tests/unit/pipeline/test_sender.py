@@ -176,13 +176,29 @@ def _throttled(retry_after_seconds: float) -> LinkedInError:
     return error
 
 
-def test_the_resend_waits_the_retry_after_up_to_its_bound_and_never_past_the_deadline() -> None:
-    w = sender_world(_throttled(30))
+def test_a_short_retry_after_is_waited_before_the_resend() -> None:
+    w = sender_world(_throttled(1.5))
     assert send(w) == [SYNCED] * 3
-    assert w.clock.sleeps == [sender_module.THROTTLED_WAIT_SECONDS]  # 30 s asked: the retry's schedule is for that
+    assert w.clock.sleeps == [1.5]
+
+
+def test_a_long_retry_after_or_a_near_deadline_leaves_the_users_to_the_retry() -> None:
+    w = sender_world(_throttled(30))  # the retry's schedule honours it: a resend now would be throttled again
+    assert send(w) == [Outcome("retry", "linkedin_429_too_many_requests")] * 3
+    assert len(w.linkedin.calls) == 1 and w.clock.sleeps == []
     late = sender_world(_throttled(1))
     assert send(late, send_by=late.clock.now_ms() + 500) == [Outcome("retry", "linkedin_429_too_many_requests")] * 3
     assert len(late.linkedin.calls) == 1 and late.clock.sleeps == []
+
+
+def test_a_429_then_a_401_still_refreshes_the_token_once() -> None:
+    """The resend after a throttle is not the refresh's second try: an expired token met then is refreshed."""
+    w = sender_world(
+        LinkedInError(429, "TOO_MANY_REQUESTS", "slow down"), LinkedInError(401, "EXPIRED_ACCESS_TOKEN", "expired")
+    )
+    assert send(w, 2) == [SYNCED] * 2
+    assert [c.token for c in w.linkedin.calls] == ["token-1", "token-1", "token-2"]
+    assert w.connections.refreshed == [AccessToken("token-1", 1)] and w.connections.invalid == []
 
 
 def test_426_version_sunset_is_retried_without_a_step_error() -> None:

@@ -579,7 +579,10 @@ BAD_FILTERS = [
     pytest.param({"any": []}, "/any", "must not be empty", id="empty any"),
     pytest.param({"all": OK}, "/all", "array", id="all not an array"),
     pytest.param(
-        {"attribute": "external_id", "op": "eq", "value": "u1"}, "/attribute", "identifies a user", id="external_id"
+        {"attribute": "external_id", "op": "eq", "value": "u1"},
+        "/attribute",
+        "a key of the users API",
+        id="external_id",
     ),
     pytest.param({"attribute": "braze_id.x", "op": "exists"}, "/attribute", "not an attribute", id="braze_id"),
     pytest.param({"all": [OK, 1]}, "/all/1", "must be an object", id="child not an object"),
@@ -768,4 +771,11 @@ def test_a_filter_on_an_identifier_stored_before_it_was_refused_still_compiles_a
     raw = {"attribute": "external_id", "op": "eq", "value": "u1"}
     with pytest.raises(FilterError):
         parse(raw)
-    assert parse(raw, stored=True).matches(ProfileView(fields={"first_name": "u1"}), NOW) is False
+    assert parse(raw, allow_keys=True).matches(ProfileView(fields={"first_name": "u1"}), NOW) is False
+
+
+def test_a_steps_entry_filter_on_a_webhook_key_still_makes_its_consent_watch() -> None:
+    """A webhook step may filter on a field named like a users API key: its launch must still build the watch."""
+    from audience_sync.segments.steps import consent_filter
+
+    assert consent_filter([{"attribute": "app_id", "op": "eq", "value": "a1"}]).reads == frozenset({"a:app_id"})

@@ -51,9 +51,20 @@ class _AbortTag(Tag):
         return _AbortNode(token, expression[1:-1] if expression else "")
 
 
+class _Campaigns(Environment):
+    """Bounded rendering: a template is the client's, rendered once a send (a loop of a hundred million, or a body
+    of gigabytes, is refused when rendering, as an error of that send)."""
+
+    loop_iteration_limit = 10_000
+    output_stream_limit = 1_000_000  # characters: more than a webhook body should be
+    local_namespace_limit = 100_000
+
+
 def _environment() -> Environment:
-    environment = Environment()
+    environment = _Campaigns()
     environment.add_tag(_AbortTag)
+    for name in ("include", "render"):  # templates from files: Braze has no such thing, and a campaign no files
+        environment.tags.pop(name, None)
     return environment
 
 
@@ -71,7 +82,11 @@ def parse(source: str) -> BoundTemplate:
         if line is None:  # Liquid did not say where: the first output that fails alone
             line = next((_line_of(source, m.start()) for m in MARKUP.finditer(source) if _fails_alone(m[0])), None)
         raise TemplateError(_message(error), line) from None
-    for name, places in template.analyze().filters.items():
+    try:
+        filters = template.analyze().filters
+    except LiquidError as error:
+        raise TemplateError(_message(error), _line(error)) from None
+    for name, places in filters.items():
         if name not in _ENVIRONMENT.filters:
             raise TemplateError(f"unknown filter '{name}'", _line_of(liquid, places[0].index))
     return template

@@ -29,6 +29,7 @@ from audience_sync.segments.filters import FilterError, parse
 
 _ID = r"^[A-Za-z0-9_.:-]{1,128}$"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")  # an HTTP token (RFC 9110)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a header value or url holds none (tab aside: headers may)
 MAX_HEADERS = 50
 MAX_DELAY_SECONDS = 30 * 86_400  # Braze's longest delay is 30 days
 MAX_PROPERTY_FILTERS = 50
@@ -93,6 +94,8 @@ class WebhookMessage(StrictModel):
         # Liquid may fill in the rest, but not the scheme: a webhook goes over HTTP(S) only
         if not value.lower().startswith(("https://", "http://")):
             raise ValueError("the url must start with https:// or http://")
+        if _CONTROL.search(value) or "\t" in value:
+            raise ValueError("the url holds a control character (a line break?)")
         return _checked_template(value)
 
     @field_validator("body")
@@ -106,6 +109,8 @@ class WebhookMessage(StrictModel):
         for name, value in headers.items():
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"header names are HTTP tokens (letters, digits and !#$%&'*+.^_`|~-): {name[:64]!r}")
+            if _CONTROL.search(value):  # a line break would end the header: it could never be sent
+                raise ValueError(f"header {name}: its value holds a control character (a line break?)")
             try:
                 _checked_template(value)
             except ValueError as error:
@@ -136,7 +141,7 @@ class PropertyFilter(StrictModel):
     @model_validator(mode="after")
     def _as_a_leaf(self) -> PropertyFilter:
         try:
-            parse(self.leaf())
+            parse(self.leaf(), allow_keys=True)  # an event's properties, not a profile's attributes
         except FilterError as error:
             where = error.path.replace("/attribute", "/property")
             raise ValueError(f"{where.lstrip('/') or 'filter'}: {error.message}") from None

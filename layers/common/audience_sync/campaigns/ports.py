@@ -15,6 +15,10 @@ class CampaignStore(Protocol):
 
     def get(self, campaign_id: str) -> dict[str, Any] | None: ...
 
+    def all(self) -> list[dict[str, Any]]:
+        """Every stored campaign (Braze's catalogue lists them; a few thousand at most)."""
+        ...
+
     def set_status(
         self, campaign_id: str, status: CampaignStatus, now: str, allowed_from: tuple[CampaignStatus, ...]
     ) -> dict[str, Any] | None:

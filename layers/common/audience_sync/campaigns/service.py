@@ -4,14 +4,16 @@ trigger the campaign: the Campaign Connector's rule, contract v2 §6).
 
 A PUT stores the definition whatever the status (an active campaign takes the new message and rules for the sends
 planned after it). What a definition refers to (its audience segment, the sync step it puts users into, the
-campaigns whose interactions trigger it) is checked when it is published, all at once (422 with every problem):
-a draft may be written before what it refers to.
+campaigns whose interactions trigger it) is checked when it is published, and when an active campaign is saved,
+all at once (422 with every problem): a draft may be written before what it refers to.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+
+from pydantic import ValidationError
 
 from audience_sync.campaigns.exceptions import PublishInvalid
 from audience_sync.campaigns.models import (
@@ -21,9 +23,11 @@ from audience_sync.campaigns.models import (
     InteractionTrigger,
 )
 from audience_sync.campaigns.ports import CampaignStore
+from audience_sync.core.catalogue import catalogue_page
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import Conflict, Invalid, NotFound
 from audience_sync.profiles.values import format_time
+from audience_sync.segments.definitions import RESERVED_PREFIXES
 from audience_sync.segments.ports import SegmentStore
 from audience_sync.steps.models import valid_step_id
 from audience_sync.steps.ports import StepReader
@@ -55,6 +59,11 @@ class CampaignService:
         if any(t.interaction.campaign_id == campaign_id for t in _interaction_triggers(request)):
             # its own interactions would trigger it again, send after send
             raise Invalid("invalid_trigger", "a campaign is not triggered by interactions with itself")
+        current = self.store.get(campaign_id)
+        if current is not None and current["status"] == CampaignStatus.ACTIVE:
+            problems = self.problems(request)  # an active campaign sends: what it refers to must be there now
+            if problems:
+                raise PublishInvalid(problems)
         definition = request.model_dump(mode="json", exclude_none=True)
         return view(self.store.put(campaign_id, definition, self._now()))
 
@@ -65,7 +74,12 @@ class CampaignService:
         stored = self._stored(campaign_id)
         if stored["status"] == CampaignStatus.ACTIVE:
             return view(stored)  # published already: its published_at stays
-        problems = self.problems(CampaignRequest.model_validate(stored["definition"]))
+        try:
+            request = CampaignRequest.model_validate(stored["definition"])
+        except ValidationError:  # saved under older, looser checks: the client saves it again
+            message = "the stored definition no longer passes the checks: PUT it again"
+            raise PublishInvalid([_problem("definition", "invalid_definition", message)]) from None
+        problems = self.problems(request)
         if problems:
             raise PublishInvalid(problems)
         moved = self.store.set_status(
@@ -78,16 +92,80 @@ class CampaignService:
         if stored["status"] == CampaignStatus.STOPPED:
             return view(stored)
         moved = self.store.set_status(campaign_id, CampaignStatus.STOPPED, self._now(), (CampaignStatus.ACTIVE,))
-        if moved is None:
-            raise Conflict("campaign_not_active", f"campaign '{campaign_id}' is a draft: nothing to stop")
+        if moved is None:  # a draft, or stopped by another request meanwhile
+            stored = self._stored(campaign_id)
+            if stored["status"] != CampaignStatus.STOPPED:
+                raise Conflict("campaign_not_active", f"campaign '{campaign_id}' is a draft: nothing to stop")
+            moved = stored
         return view(moved)
+
+    def using(self, segment_id: str) -> list[str]:
+        """The campaigns (drafts and active ones) whose audience is the segment: it is not deleted under them
+        (segments/ports.py SegmentUsers)."""
+        return [
+            c["campaign_id"]
+            for c in self.store.all()
+            if c["status"] != CampaignStatus.STOPPED
+            and (c["definition"].get("audience") or {}).get("segment_id") == segment_id
+        ]
+
+    # ---- Braze's catalogue (GET /campaigns/list, /campaigns/details) -------------------------------------------
+    def braze_list(self, page: int, sort_direction: str) -> dict[str, Any]:
+        """Braze's shape: 100 a page, by creation time (none is archived here)."""
+        chosen = catalogue_page(self.store.all(), "campaign_id", page, sort_direction)
+        return {
+            "message": "success",
+            "campaigns": [
+                {
+                    "id": c["campaign_id"],
+                    "last_edited": c["updated_at"],
+                    "name": c["definition"]["name"],
+                    "is_api_campaign": c["definition"]["delivery"]["type"] == "api",
+                    "tags": [],
+                }
+                for c in chosen
+            ],
+        }
+
+    def braze_details(self, campaign_id: str | None) -> dict[str, Any]:
+        """Braze's shape; the one message under a variation id of its own (`<campaign id>.message`)."""
+        if not campaign_id:
+            raise Invalid("missing_campaign_id", "campaign_id is required")
+        stored = self._stored(campaign_id)
+        definition = stored["definition"]
+        message = dict(definition["message"])
+        if message["channel"] == "webhook":  # Braze's webhook message; the body is a template: raw text
+            message = {**message, "type": "raw_text"}
+        return {
+            "message": "success",
+            "created_at": stored["created_at"],
+            "updated_at": stored["updated_at"],
+            "archived": False,
+            "draft": stored["status"] == CampaignStatus.DRAFT,
+            "enabled": stored["status"] == CampaignStatus.ACTIVE,
+            "has_post_launch_draft": False,
+            "name": definition["name"],
+            "description": "",
+            "schedule_type": "api_triggered" if definition["delivery"]["type"] == "api" else "action_based",
+            "channels": [message["channel"]],
+            "first_sent": None,
+            "last_sent": None,
+            "tags": [],
+            "teams": [],
+            "messages": {f"{campaign_id}.message": {**message, "name": definition["name"]}},
+            "conversion_behaviors": [],
+        }
 
     def problems(self, request: CampaignRequest) -> list[dict[str, str]]:
         """What stops a campaign from being published: what it refers to, missing or unusable."""
         problems = []
-        if request.audience is not None and self.segments.get(request.audience.segment_id) is None:
+        if request.audience is not None:
             segment_id = request.audience.segment_id
-            problems.append(_problem("audience.segment_id", "segment_not_found", f"no segment '{segment_id}'"))
+            if segment_id.startswith(RESERVED_PREFIXES):  # a step's own segment or consent watch: not an audience
+                message = f"segment '{segment_id}' is a sync step's own; use a segment you defined"
+                problems.append(_problem("audience.segment_id", "invalid_segment_id", message))
+            elif self.segments.get(segment_id) is None:
+                problems.append(_problem("audience.segment_id", "segment_not_found", f"no segment '{segment_id}'"))
         if isinstance(request.message, AudienceSyncMessage):
             problems += self._step_problems(request.message.step_id)
         for trigger in _interaction_triggers(request):

@@ -7,9 +7,10 @@ leaves), takes one token from the bucket of its destination and connection, and 
 
 - accepted: each user's outcome, per user (synced, errored with the reason, or retried); clears a step error the
   sync had set.
-- THROTTLED (429): sent once more after the destination's `Retry-After` (at most THROTTLED_WAIT_SECONDS) with a
-  new rate token: a request that reached the destination a moment late and bunched with the next one in its window
-  should not wait out the retry's first delay; throttled again, retried.
+- THROTTLED (429): sent once more with a new rate token when the destination asks for no wait or a short one
+  (`Retry-After` up to THROTTLED_WAIT_SECONDS, waited here): a request that reached the destination a moment late
+  and bunched with the next one in its window should not wait out the retry's first delay. A longer Retry-After,
+  or a second 429: retried.
 - RETRY (5xx, 408, timeout, ...): retried.
 - RECONNECT (401): one token refresh and resend; then retried, and the connection `invalid_token` (notified).
 - DENIED (403): retried (fixing the role within the horizon syncs them); step error `ad_account_access`
@@ -95,7 +96,7 @@ class Sender:
     def destination(self, target: SyncTarget) -> Destination:
         return self.destinations[target.destination]
 
-    def send(
+    def send(  # noqa: PLR0911 - one return for each outcome the module docstring lists
         self,
         target: SyncTarget,
         users: Sequence[QueuedUser],
@@ -124,7 +125,8 @@ class Sender:
             except NotConnected as exc:
                 return [Outcome("retry", f"{destination.name}_{exc.status}")] * len(users)
         bucket = self.buckets.bucket(destination.name, target.connection_id, destination.limits.requests_per_second)
-        for first_try in (True, False):
+        refreshed = resent = False  # at most one token refresh and one resend after a 429, in either order
+        while True:
             if not bucket.acquire(send_by_ms):
                 return [NOT_SENT] * len(users)
             try:
@@ -133,23 +135,40 @@ class Sender:
                 outcomes = self._send_once(destination, token, target, body, len(users), trace)
             except DestinationError as exc:
                 failure = destination.classify(exc)
-                if failure.disposition is Disposition.RECONNECT and first_try and session and token:
-                    refreshed = self._refreshed(destination, session, token)
-                    if isinstance(refreshed, Outcome):
-                        return [refreshed] * len(users)
-                    token = refreshed
+                if failure.disposition is Disposition.RECONNECT and not refreshed and session and token:
+                    refreshed = True
+                    fresh = self._refreshed(destination, session, token)
+                    if isinstance(fresh, Outcome):
+                        return [fresh] * len(users)
+                    token = fresh
                     continue
-                if failure.disposition is Disposition.THROTTLED and first_try:
-                    wait = min(failure.retry_after_seconds or 0.0, THROTTLED_WAIT_SECONDS)
-                    if self.clock.now_ms() + wait * 1000 < send_by_ms:
-                        self.clock.sleep(wait)
-                        continue
+                if (
+                    failure.disposition is Disposition.THROTTLED
+                    and not resent
+                    and self._wait_to_resend(failure, send_by_ms)
+                ):
+                    resent = True
+                    if session is not None:  # another thread may have refreshed it meanwhile
+                        try:
+                            token = session.token()
+                        except NotConnected as not_connected:
+                            return [Outcome("retry", f"{destination.name}_{not_connected.status}")] * len(users)
+                    continue
                 kind: Literal["errored", "retry"] = "errored" if failure.disposition is Disposition.GIVE_UP else "retry"
                 reason = self._request_failed(destination, session, failure, target, steps, attempt)
                 return [Outcome(kind, reason)] * len(users)
             self._clear_sync_errors(steps)
             return outcomes
-        raise AssertionError("unreachable: the second try always returns")
+
+    def _wait_to_resend(self, failure: Failure, send_by_ms: int) -> bool:
+        """Whether a throttled request goes once more now: the destination asked for no wait, or a short one (which
+        is waited here), and there is time. A longer Retry-After is the retry's to honour."""
+        wait = failure.retry_after_seconds or 0.0
+        if wait > THROTTLED_WAIT_SECONDS or self.clock.now_ms() + wait * 1000 >= send_by_ms:
+            return False
+        if wait:
+            self.clock.sleep(wait)
+        return True
 
     def _wait_until_ready(self, destination: Destination, target: SyncTarget, send_by_ms: int) -> bool:
         """Wait until a new audience can take users; False if that is after `send_by_ms`."""

@@ -206,10 +206,12 @@ class Filter:
         return self._text
 
 
-def parse(raw: Any, stored: bool = False) -> Filter:
-    """The filter `raw` describes, checked in full; FilterError for the first thing wrong with it. `stored`: one
-    accepted by an earlier version, compiled again (what that version took is still taken, and behaves as it did)."""
-    state = _State(stored)
+def parse(raw: Any, allow_keys: bool = False) -> Filter:
+    """The filter `raw` describes, checked in full; FilterError for the first thing wrong with it. `allow_keys`:
+    attributes may be named like the users API's keys (`external_id`, `app_id`, ...): for a definition stored
+    before those were refused (it still loads, and still matches as it did), for a step's entry filters (a webhook's
+    users may carry such fields) and for an event's properties (not a profile's)."""
+    state = _State(allow_keys)
     node = _node(raw, "", 0, state)
     return Filter(
         raw=copy.deepcopy(raw),
@@ -224,10 +226,10 @@ def parse(raw: Any, stored: bool = False) -> Filter:
 
 
 class _State:
-    __slots__ = ("leaves", "reads", "stored", "time_based")
+    __slots__ = ("allow_keys", "leaves", "reads", "time_based")
 
-    def __init__(self, stored: bool = False) -> None:
-        self.stored = stored
+    def __init__(self, allow_keys: bool = False) -> None:
+        self.allow_keys = allow_keys
         self.leaves = 0
         self.reads: set[str] = set()
         self.time_based = False
@@ -349,12 +351,12 @@ def _attribute(node: dict[str, Any], path: str, state: _State) -> _Node:
     steps = tuple(name.split("."))
     if "" in steps:
         raise FilterError(_pointer(path, "attribute"), "'attribute' must not have an empty part between dots")
-    if steps[0] in CONTROL_KEYS and not state.stored:  # never an attribute: the users API reads them as who, not
-        # what, so such a filter matches nobody (a stored one, put before this check, still does)
+    if steps[0] in CONTROL_KEYS and not state.allow_keys:  # never a profile attribute: the users API reads these
+        # keys as who or how, so a segment filter on one would match nobody
         raise FilterError(
             _pointer(path, "attribute"),
-            f"'{steps[0]}' identifies a user and is not an attribute a segment can filter on; filter on attributes, "
-            "events, purchases or cohorts",
+            f"'{steps[0]}' is a key of the users API (who the user is, or how to write), not an attribute a segment "
+            "can filter on; filter on attributes, events, purchases or cohorts",
         )
     op = node.get("op")
     if not isinstance(op, str) or op not in ATTRIBUTE_OPS:

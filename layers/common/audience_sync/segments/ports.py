@@ -37,6 +37,14 @@ class SegmentStore(Protocol):
         ...
 
 
+class SegmentUsers(Protocol):
+    """What else uses segments (campaigns' audiences), asked before a segment is deleted."""
+
+    def using(self, segment_id: str) -> list[str]:
+        """The ids of what uses the segment now."""
+        ...
+
+
 class SegmentSource(Protocol):
     """The current definitions, indexed, as the profile writer reads them (cached for a few seconds)."""
 

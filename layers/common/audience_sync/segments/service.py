@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from audience_sync.core.catalogue import catalogue_page
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import Conflict, Invalid, LaunchInvalid, NotFound, Unprocessable
 from audience_sync.profiles.values import format_time
@@ -26,12 +27,11 @@ from audience_sync.segments.definitions import (
     step_segment_id,
     valid_segment_id,
 )
-from audience_sync.segments.ports import MemberIndex, SegmentStore
+from audience_sync.segments.ports import MemberIndex, SegmentStore, SegmentUsers
 from audience_sync.segments.steps import consent_filter, step_segment
 from audience_sync.segments.sweep import JobQueue, jobs_for
 
 MAX_PAGE = 1000
-BRAZE_PAGE = 100  # Braze's /segments/list page size
 HOURS_SHOWN = 24
 
 
@@ -42,11 +42,13 @@ class SegmentService:
         members: MemberIndex,
         sweep_jobs: JobQueue,
         clock: Clock,
+        users: SegmentUsers | None = None,
     ):
         self.store = store
         self.members_index = members
         self.sweep_jobs = sweep_jobs
         self.clock = clock
+        self.users = users
 
     def _now(self) -> str:
         return format_time(dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, dt.UTC))
@@ -160,6 +162,9 @@ class SegmentService:
         steps = sorted(f["step_id"] for f in self._followers(segment_id))
         if steps:
             raise Conflict("segment_in_use", f"sync steps follow the segment: {', '.join(steps)}"[:500])
+        campaigns = sorted(self.users.using(segment_id)) if self.users is not None else []
+        if campaigns:
+            raise Conflict("segment_in_use", f"campaigns target the segment: {', '.join(campaigns)}"[:500])
         self.store.delete(segment_id, self._now())
         self.members_index.forget(segment_id)
 
@@ -177,15 +182,8 @@ class SegmentService:
 
     # ---- Braze's catalogue (GET /segments/list, /segments/details) ---------------------------------------------
     def braze_list(self, page: int, sort_direction: str) -> dict[str, Any]:
-        if sort_direction not in ("asc", "desc"):
-            raise Invalid("invalid_sort_direction", "sort_direction must be asc or desc")
-        if page < 0:
-            raise Invalid("invalid_page", "page must be a whole number from 0 to 999999")
         own = [s for s in self.store.all() if not s["segment_id"].startswith(RESERVED_PREFIXES)]  # not the steps' own
-        stored = sorted(own, key=lambda s: (s["created_at"], s["segment_id"]))
-        if sort_direction == "desc":
-            stored.reverse()
-        chosen = stored[page * BRAZE_PAGE : (page + 1) * BRAZE_PAGE]
+        chosen = catalogue_page(own, "segment_id", page, sort_direction)
         return {
             "message": "success",
             "segments": [

@@ -41,7 +41,7 @@ def step_segment(
     a member stays while its consent (the entry filters) holds, or until it is deleted."""
     raw = {"all": [segment_filter, *(entry_leaf(r) for r in entry_filters)]} if entry_filters else segment_filter
     try:
-        compiled = parse(raw)
+        compiled = parse(raw, allow_keys=True)  # entry filters name webhook fields; the followed one was checked
     except FilterError as error:
         raise LaunchInvalid(
             [
@@ -65,7 +65,7 @@ def step_segment(
 def consent_filter(entry_filters: Sequence[dict[str, Any]]) -> Filter:
     """A step's consent alone (its entry filters): what a member of a sticky step segment must keep to stay."""
     leaves = [entry_leaf(r) for r in entry_filters]
-    return parse(leaves[0] if len(leaves) == 1 else {"all": leaves})
+    return parse(leaves[0] if len(leaves) == 1 else {"all": leaves}, allow_keys=True)
 
 
 __all__ = ["consent_filter", "entry_leaf", "step_segment", "step_segment_id"]

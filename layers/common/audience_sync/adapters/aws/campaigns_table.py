@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import is_conditional_failure, translated
-from audience_sync.adapters.aws.items import from_dynamodb
+from audience_sync.adapters.aws.items import from_dynamodb, scan
 from audience_sync.campaigns.models import CampaignStatus
 
 
@@ -46,6 +46,10 @@ class DynamoCampaignStore:
     def get(self, campaign_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(Key={"campaign_id": campaign_id}, ConsistentRead=True).get("Item")
         return _plain(item) if item is not None else None
+
+    @translated("campaigns.all")
+    def all(self) -> list[dict[str, Any]]:
+        return [_plain(item) for item in scan(self.table, ConsistentRead=True)]
 
     @translated("campaigns.set_status")
     def set_status(

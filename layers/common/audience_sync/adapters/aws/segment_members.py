@@ -55,6 +55,7 @@ HOURS_KEPT = 24 * 8
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit
 PENDING = "d#"  # a counts item not folded yet: `d#<hour>#<id>`
 MAX_FOLDED = 20_000  # pending counts items read by one fold (the rest wait for the next)
+COUNT_READS = 5  # reads of a segment's counts before giving up on folds overlapping each (a fold a minute)
 APPLY_ATTEMPTS = 5  # rounds of conflicts with other writers before the message is failed (and delivered again)
 
 
@@ -166,21 +167,33 @@ class DynamoMemberIndex:
     @translated("segment_members.fold")
     def fold(self, segment_id: str) -> int:
         """Fold a segment's pending counts items into its `total` and hour buckets; how many were folded. Each
-        transaction deletes the items it adds (each delete conditional on the item being there), so a count is added
-        once however many folders run; a transaction another folder beat is left to the next run."""
-        pending = self._pending(segment_id)
+        transaction deletes the items it adds (each delete conditional on the item being there) and moves `total`'s
+        generation `g` on by one (conditional on the one read), so a count is added once however many folders run,
+        and a reader can tell a fold happened while it read (`counts`). A fold another folder beat stops; the next
+        run goes on."""
+        generation = self._generation(segment_id)
         folded = 0
-        for group in _fold_groups(pending):
+        for group in _fold_groups(self._pending(segment_id)):
             try:
                 clients.dynamodb().transact_write_items(
-                    TransactItems=cast("list[TransactWriteItemTypeDef]", self._fold_items(segment_id, group))
+                    TransactItems=cast(
+                        "list[TransactWriteItemTypeDef]", self._fold_items(segment_id, group, generation)
+                    )
                 )
             except ClientError as error:
                 if error_code(error) == "TransactionCanceledException" and _conflicted(error):
-                    continue
+                    break
                 raise
+            generation += 1
             folded += len(group)
         return folded
+
+    def _generation(self, segment_id: str) -> int:
+        """How many folds `total` holds (0 before the first)."""
+        item = self.stats.get_item(
+            Key={"segment_id": segment_id, "bucket": "total"}, ProjectionExpression="g", ConsistentRead=True
+        ).get("Item")
+        return int(str((item or {}).get("g", 0)))
 
     def _pending(self, segment_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -198,7 +211,7 @@ class DynamoMemberIndex:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:MAX_FOLDED]
 
-    def _fold_items(self, segment_id: str, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _fold_items(self, segment_id: str, group: list[dict[str, Any]], generation: int) -> list[dict[str, Any]]:
         key = {"segment_id": {"S": segment_id}}
         items: list[dict[str, Any]] = [
             {
@@ -217,12 +230,15 @@ class DynamoMemberIndex:
                 "Update": {
                     "TableName": self.stats_table,
                     "Key": {**key, "bucket": {"S": "total"}},
-                    "UpdateExpression": "ADD #size :size, entered :in, exited :out",
+                    "UpdateExpression": "ADD #size :size, entered :in, exited :out SET g = :next",
+                    "ConditionExpression": "g = :g" if generation else "attribute_not_exists(g)",
                     "ExpressionAttributeNames": {"#size": "size"},
                     "ExpressionAttributeValues": {
                         ":size": {"N": str(entered - exited)},
                         ":in": {"N": str(entered)},
                         ":out": {"N": str(exited)},
+                        ":next": {"N": str(generation + 1)},
+                        **({":g": {"N": str(generation)}} if generation else {}),
                     },
                 }
             }
@@ -294,7 +310,18 @@ class DynamoMemberIndex:
 
     @translated("segment_members.counts")
     def counts(self, segment_id: str, hours: int) -> SegmentCounts:
-        """The folded counts plus the pending ones (exact: a counts item is either pending or folded)."""
+        """The folded counts plus the pending ones. Exact: a counts item is either pending or folded, and a read
+        that a fold overlapped (its pending items read before the fold, `total` after) is read again: `total`'s
+        generation, read before the query, must be the one the query returns."""
+        for _ in range(COUNT_READS):
+            before = self._generation(segment_id)
+            items = self._partition(segment_id)
+            total: dict[str, Any] = next((i for i in items if i["bucket"] == "total"), {})
+            if int(total.get("g", 0)) == before:
+                return _counts(items, total, hours)
+        raise StoreUnavailable("segment_members.counts", "FoldsOverlapping")
+
+    def _partition(self, segment_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "segment_id = :s",
             "ExpressionAttributeValues": {":s": segment_id},
@@ -305,25 +332,8 @@ class DynamoMemberIndex:
             page = self.stats.query(**kwargs)
             items += [from_dynamodb(i) for i in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
-                break
+                return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        total: dict[str, Any] = next((i for i in items if i["bucket"] == "total"), {})
-        pending = [i for i in items if i["bucket"].startswith(PENDING)]
-        by_hour: dict[str, Counter[str]] = _by_hour(pending)
-        for i in items:
-            if i["bucket"].startswith("h#"):
-                by_hour[i["bucket"][2:]].update(entered=int(i.get("entered", 0)), exited=int(i.get("exited", 0)))
-        entered = int(total.get("entered", 0)) + sum(int(i["entered"]) for i in pending)
-        exited = int(total.get("exited", 0)) + sum(int(i["exited"]) for i in pending)
-        return SegmentCounts(
-            size=int(total.get("size", 0)) + sum(int(i["entered"]) - int(i["exited"]) for i in pending),
-            entered=entered,
-            exited=exited,
-            hours=[
-                {"hour": hour, "entered": counts["entered"], "exited": counts["exited"]}
-                for hour, counts in sorted(by_hour.items(), reverse=True)
-            ][:hours],
-        )
 
     @translated("segment_members.forget")
     def forget(self, segment_id: str) -> None:
@@ -378,6 +388,24 @@ def _by_hour(pending: list[dict[str, Any]]) -> defaultdict[str, Counter[str]]:
     for item in pending:
         counted[item["bucket"].split("#")[1]].update(entered=int(item["entered"]), exited=int(item["exited"]))
     return counted
+
+
+def _counts(items: list[dict[str, Any]], total: dict[str, Any], hours: int) -> SegmentCounts:
+    pending = [i for i in items if i["bucket"].startswith(PENDING)]
+    by_hour = _by_hour(pending)
+    for i in items:
+        if i["bucket"].startswith("h#"):
+            by_hour[i["bucket"][2:]].update(entered=int(i.get("entered", 0)), exited=int(i.get("exited", 0)))
+    pending_in, pending_out = sum(int(i["entered"]) for i in pending), sum(int(i["exited"]) for i in pending)
+    return SegmentCounts(
+        size=int(total.get("size", 0)) + pending_in - pending_out,
+        entered=int(total.get("entered", 0)) + pending_in,
+        exited=int(total.get("exited", 0)) + pending_out,
+        hours=[
+            {"hour": hour, "entered": counts["entered"], "exited": counts["exited"]}
+            for hour, counts in sorted(by_hour.items(), reverse=True)
+        ][:hours],
+    )
 
 
 def _fold_groups(pending: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -150,31 +150,35 @@ ERRORS = {
 
 
 CATALOGUE_ERRORS = {
-    400: "A bad page, sort_direction, or no segment_id",
+    400: "A bad page, sort_direction, or no segment_id or campaign_id",
     401: "Missing, unknown or revoked REST API key",
     403: "The key lacks the route's permission",
-    404: "No such segment",
+    404: "No such segment or campaign",
     429: "The key's requests this minute are spent (Retry-After)",
     503: "AWS failed; send the request again",
 }
-CATALOGUE_PATHS = ("/segments/list", "/segments/details")
+CATALOGUE_PATHS = ("/segments/list", "/segments/details", "/campaigns/list", "/campaigns/details")
 
 
 def _catalogue(router: Router) -> None:
-    @router.get(
-        "/segments/list",
-        summary="Segments, 100 a page by creation time (Braze's shape)",
-        description="Needs the `segments.list` permission.",
-        tags=["braze-compatible"],
-        responses={
-            200: {"description": '{"message", "segments": [{"id", "name", "analytics_tracking_enabled", "tags"}]}'}
-        },
-    )
-    def segments_list(
-        page: Annotated[int, Query(ge=0, le=999_999)] = 0,
-        sort_direction: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
-    ) -> None:
-        raise AssertionError("the platform API function serves the catalogue")
+    for kind, shape in (
+        ("segments", '{"message", "segments": [{"id", "name", "analytics_tracking_enabled", "tags"}]}'),
+        ("campaigns", '{"message", "campaigns": [{"id", "last_edited", "name", "is_api_campaign", "tags"}]}'),
+    ):
+
+        def listed(
+            page: Annotated[int, Query(ge=0, le=999_999)] = 0,
+            sort_direction: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
+        ) -> None:
+            raise AssertionError("the platform API function serves the catalogue")
+
+        router.get(
+            f"/{kind}/list",
+            summary=f"{kind.capitalize()}, 100 a page by creation time (Braze's shape)",
+            description=f"Needs the `{kind}.list` permission.",
+            tags=["braze-compatible"],
+            responses={200: {"description": shape}},
+        )(listed)
 
     @router.get(
         "/segments/details",
@@ -189,6 +193,22 @@ def _catalogue(router: Router) -> None:
         },
     )
     def segments_details(segment_id: Annotated[str, Query(min_length=1, max_length=128)]) -> None:
+        raise AssertionError("the platform API function serves the catalogue")
+
+    @router.get(
+        "/campaigns/details",
+        summary="A campaign's details, its message included (Braze's shape)",
+        description="Needs the `campaigns.details` permission.",
+        tags=["braze-compatible"],
+        responses={
+            200: {
+                "description": '{"message", "created_at", "updated_at", "archived", "draft", "enabled", "name", '
+                '"schedule_type", "channels", "messages": {id: {"channel": "webhook", "url", "body", "type", '
+                '"headers", "method"}}, ...}'
+            }
+        },
+    )
+    def campaigns_details(campaign_id: Annotated[str, Query(min_length=1, max_length=128)]) -> None:
         raise AssertionError("the platform API function serves the catalogue")
 
 
