@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from audience_sync.adapters.aws import secrets
 from audience_sync.adapters.aws.audience_cache import DynamoAudienceCache
-from audience_sync.adapters.aws.campaigns_table import DynamoCampaignStore
 from audience_sync.adapters.aws.cohorts_table import DynamoCohortStore
 from audience_sync.adapters.aws.connections_table import DynamoConnectionStore
 from audience_sync.adapters.aws.credentials_table import DynamoCredentialStore
@@ -35,7 +34,6 @@ from audience_sync.adapters.aws.segments_table import CachedSegmentSource, Dynam
 from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
 from audience_sync.adapters.aws.sns import SnsNotifier
 from audience_sync.adapters.aws.steps_table import DynamoStepStore
-from audience_sync.campaigns.service import CampaignService
 from audience_sync.cohorts.ports import CohortStore
 from audience_sync.cohorts.service import CohortImport
 from audience_sync.connections.service import ConnectionService
@@ -71,6 +69,7 @@ from audience_sync.sources.webhook.signature import WebhookSignatures
 from audience_sync.steps.launch import Launcher
 
 if TYPE_CHECKING:
+    from audience_sync.campaigns.service import CampaignService
     from audience_sync.destinations.linkedin.destination import LinkedInDestination
 
 
@@ -312,6 +311,10 @@ class Container:
     # ---- campaigns ---------------------------------------------------------------------------------
     @cached_property
     def campaigns(self) -> CampaignService:
+        # imported here: the campaigns' models cost every other function's cold start (bench row "cold start")
+        from audience_sync.adapters.aws.campaigns_table import DynamoCampaignStore
+        from audience_sync.campaigns.service import CampaignService
+
         store = DynamoCampaignStore(self.resources.require("campaigns_table"))
         return CampaignService(store, self.segment_store, self.steps, self.clock)
 

@@ -6,15 +6,17 @@ campaigns/service.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from audience_sync.campaigns.service import CampaignService
 from audience_sync.core.errors import Invalid
 from audience_sync.segments.service import SegmentService
 from audience_sync.sources.braze.routes import UserApi, serve
+
+if TYPE_CHECKING:
+    from audience_sync.campaigns.service import CampaignService
 
 
 class CatalogueApi(UserApi, Protocol):
