@@ -37,12 +37,12 @@ def test_a_rejected_element_errors_only_its_user(connected: Harness) -> None:
     assert h.executions() == []  # nothing retried
 
 
-@pytest.mark.parametrize("status", [429, 500, 503])
-def test_a_failed_request_is_retried_and_syncs_each_user_once(connected: Harness, status: int) -> None:
+@pytest.mark.parametrize(("status", "faults"), [(429, 2), (500, 1), (503, 1)])
+def test_a_failed_request_is_retried_and_syncs_each_user_once(connected: Harness, status: int, faults: int) -> None:
     h = connected
     audience_id = h.create_step("throttled")
     h.post_users("throttled", [email_user(n) for n in range(3)])
-    h.add_fault(status=status, count=1)
+    h.add_fault(status=status, count=faults)  # a 429 is sent once more at once: throttled twice, it waits
 
     assert h.sync_once() == (1, [])  # handed to the retry, so the original message is done
 
@@ -50,11 +50,24 @@ def test_a_failed_request_is_retried_and_syncs_each_user_once(connected: Harness
     assert execution["status"] == "SUCCEEDED"
     assert _sorted(h.members(audience_id)) == _sorted([email_member(n) for n in range(3)])
     assert h.segment(audience_id)["input_count"] == 3  # each user sent successfully exactly once
-    assert [r["status"] for r in h.user_requests()] == [status, 200]
+    assert [r["status"] for r in h.user_requests()] == [status] * faults + [200]
     metrics = h.metrics("throttled")
     assert (metrics["entered"], metrics["synced"], metrics["errored"], metrics["pending"]) == (3, 3, 0, 0)
     assert h.drain() == []
     assert h.retry_objects() == []  # the settled batch was deleted from S3
+
+
+def test_a_request_throttled_once_is_sent_again_at_once(connected: Harness) -> None:
+    h = connected
+    audience_id = h.create_step("bunched")
+    h.post_users("bunched", [email_user(n) for n in range(3)])
+    h.add_fault(status=429, count=1)
+
+    assert h.sync_once() == (1, [])
+    assert h.executions() == []  # nothing waits in the retry
+    assert [r["status"] for r in h.user_requests()] == [429, 200]
+    assert _sorted(h.members(audience_id)) == _sorted([email_member(n) for n in range(3)])
+    assert h.metrics("bunched")["synced"] == 3
 
 
 def test_a_timeout_is_retried_not_errored(connected: Harness) -> None:
