@@ -10,7 +10,6 @@ all at once (422 with every problem): a draft may be written before what it refe
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,7 +25,7 @@ from audience_sync.campaigns.ports import CampaignStore
 from audience_sync.core.catalogue import catalogue_page
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import Conflict, Invalid, NotFound
-from audience_sync.profiles.values import format_time
+from audience_sync.profiles.values import format_ms
 from audience_sync.segments.definitions import RESERVED_PREFIXES
 from audience_sync.segments.ports import SegmentStore
 from audience_sync.steps.models import valid_step_id
@@ -52,7 +51,7 @@ class CampaignService:
         self.clock = clock
 
     def _now(self) -> str:
-        return format_time(dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, dt.UTC))
+        return format_ms(self.clock.now_ms())
 
     def put(self, campaign_id: str, request: CampaignRequest) -> dict[str, Any]:
         valid_campaign_id(campaign_id)

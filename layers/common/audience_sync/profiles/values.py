@@ -39,6 +39,11 @@ def format_time(moment: dt.datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+def format_ms(epoch_ms: int) -> str:
+    """An epoch in milliseconds (a Clock's `now_ms`) in the stored time form."""
+    return format_time(dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC))
+
+
 def parse_time(text: str) -> str | None:
     """The normalised UTC form of a time string, or None if `text` is not one (then it stays a string)."""
     if len(text) < 8 or not text[0].isdigit():

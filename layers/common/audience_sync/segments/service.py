@@ -9,13 +9,12 @@ time), its counters, and lets its members' entries expire; 409 while a sync step
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from audience_sync.core.catalogue import catalogue_page
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import Conflict, Invalid, LaunchInvalid, NotFound, Unprocessable
-from audience_sync.profiles.values import format_time
+from audience_sync.profiles.values import format_ms
 from audience_sync.segments.definitions import (
     RESERVED_PREFIXES,
     STEP_PREFIX,
@@ -51,7 +50,7 @@ class SegmentService:
         self.users = users
 
     def _now(self) -> str:
-        return format_time(dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, dt.UTC))
+        return format_ms(self.clock.now_ms())
 
     def put(self, segment_id: str, body: Any) -> dict[str, Any]:
         own_segment_id(segment_id)
