@@ -118,6 +118,9 @@ class LocalService:
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": self.config.log_level,
                 "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+                # Campaigns' webhooks may reach receivers on this machine (127.0.0.1), where tests run theirs; on
+                # AWS a webhook never goes to a loopback, private or link-local address (docs/campaigns.md).
+                "WEBHOOK_ALLOW_LOOPBACK": "true",
             },
             root=self.root,
             stack_name=stack_name,

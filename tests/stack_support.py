@@ -54,7 +54,11 @@ def provisioned_stack(sandbox_server: Any, overrides: dict[str, str] | None = No
                 "PartnerApiKey": PARTNER_API_KEY,
                 **(overrides or {}),
             },
-            extra_env={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"},
+            extra_env={
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "WEBHOOK_ALLOW_LOOPBACK": "true",  # campaigns send to the tests' receivers, on 127.0.0.1
+            },
             time_scale=STACK_TIME_SCALE,
         )
         try:
@@ -132,3 +136,22 @@ def age_audience(stack: StackFixture, step_id: str, by_ms: int = 60_000) -> None
             UpdateExpression="SET audience_created_at = :c",
             ExpressionAttributeValues={":c": int(item["audience_created_at"]) - by_ms},
         )
+
+
+def retry_executions(stack: StackFixture, status: str | None = None) -> list[dict[str, Any]]:
+    import boto3
+
+    kwargs: dict[str, Any] = {"stateMachineArn": stack.stack.ref("RetryStateMachine")}
+    if status:
+        kwargs["statusFilter"] = status
+    executions: list[dict[str, Any]] = boto3.client("stepfunctions").list_executions(**kwargs)["executions"]
+    return executions
+
+
+def settle_retries(stack: StackFixture, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Wait until every retry execution has finished (the stack's TIME_SCALE makes 13 h take ~5 s)."""
+    deadline = time.monotonic() + timeout
+    while retry_executions(stack, "RUNNING"):
+        assert time.monotonic() < deadline, "retry executions still running"
+        time.sleep(0.02)
+    return retry_executions(stack)

@@ -302,9 +302,13 @@ class FakeBuckets:
 
     shared: FakeBucket
     asked: list[tuple[str, str, float]] = field(default_factory=list)
+    headrooms: list[float | None] = field(default_factory=list)
 
-    def bucket(self, destination: str, connection_id: str, requests_per_second: float) -> FakeBucket:
+    def bucket(
+        self, destination: str, connection_id: str, requests_per_second: float, headroom_percent: float | None = None
+    ) -> FakeBucket:
         self.asked.append((destination, connection_id, requests_per_second))
+        self.headrooms.append(headroom_percent)
         return self.shared
 
 

@@ -64,6 +64,8 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "GET", "/v1/campaigns/{campaign_id}"),
     ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/publish"),
     ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/stop"),
+    ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/trigger"),
+    ("ApiFunction", "GET", "/v1/campaigns/{campaign_id}/metrics"),
     ("IngestFunction", "POST", "/v1/steps/{step_id}/users"),
 }
 # The Braze-compatible API (contract v2 §2): its own API, Bearer keys checked by the function.
@@ -115,12 +117,15 @@ EXPECTED_GLOBAL_ENV = {
     "AUDIENCE_VIEWS_TABLE",
     "AUDIENCE_MAX_AGE_SECONDS",
 }
+# Read by settings.py, set by local mode only (never by the template: the loopback test below).
+LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK"}
 # Environment variables one function sets for itself: the webhook signing secret and replay table (both empty
 # unless the WebhookSigning parameter is enabled).
 EXPECTED_FUNCTION_ENV = {
     "IngestFunction": {"WEBHOOK_SIGNING_SECRET_ARN", "WEBHOOK_SIGNATURES_TABLE", "PROFILES_TABLE"},
     "ApiFunction": {
         "CREDENTIALS_TABLE",
+        "PROFILES_TABLE",  # an API-triggered campaign renders its recipients' profiles
         "COHORTS_TABLE",
         "SEGMENTS_TABLE",
         "SEGMENT_MEMBERS_TABLE",
@@ -202,6 +207,7 @@ EXPECTED_WRITES = {
         "SweepQueue",  # a new filter's sweep
         "MembershipQueue",  # a launched segment step's reconciliation
         "CampaignsTable",  # campaigns' definitions and status
+        "SyncQueue",  # an API-triggered campaign's webhooks
     },
     # the profile queue, a request counter per key and partners' cohort names; never a profile (only the writer
     # writes them)
@@ -744,7 +750,15 @@ def test_global_environment_is_read_by_the_code() -> None:
     settings_source = (REPO / "layers" / "common" / "audience_sync" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'(?:"env": |env\.get\()"([A-Z0-9_]+)"', settings_source))
     own = set().union(*EXPECTED_FUNCTION_ENV.values())
-    assert read == {name for name in EXPECTED_GLOBAL_ENV if not name.startswith("POWERTOOLS_")} | own
+    assert read == {name for name in EXPECTED_GLOBAL_ENV if not name.startswith("POWERTOOLS_")} | own | LOCAL_ONLY_ENV
+
+
+def test_no_function_on_aws_may_send_webhooks_to_loopback(template: dict[str, Any]) -> None:
+    """Only local mode sets WEBHOOK_ALLOW_LOOPBACK (localmode/service.py): on AWS a campaign's webhook never goes
+    to a loopback, private or link-local address (contract v2 §6)."""
+    assert "WEBHOOK_ALLOW_LOOPBACK" not in json.dumps(template)
+    service_source = (REPO / "localmode" / "service.py").read_text(encoding="utf-8")
+    assert '"WEBHOOK_ALLOW_LOOPBACK": "true"' in service_source
 
 
 def test_webhook_signing_is_optional_and_only_the_ingest_gets_it(template: dict[str, Any]) -> None:

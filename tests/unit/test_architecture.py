@@ -15,7 +15,12 @@ PACKAGE = REPO / "layers" / "common" / "audience_sync"
 RUFF = Path(sys.executable).parent / "ruff"
 SDK_IMPORT = re.compile(r"^\s*(?:import|from)\s+(boto3|botocore|requests)\b", re.MULTILINE)
 # Where boto3, botocore and requests may be imported inside the package.
-ALLOWED = ("adapters/", "destinations/linkedin/client.py", "destinations/linkedin/oauth.py")
+ALLOWED = (
+    "adapters/",
+    "destinations/linkedin/client.py",
+    "destinations/linkedin/oauth.py",
+    "destinations/webhook/client.py",
+)
 PLANTS = ["import boto3", "from botocore.exceptions import ClientError", "import requests"]
 
 

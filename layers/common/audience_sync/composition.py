@@ -69,6 +69,8 @@ from audience_sync.sources.webhook.signature import WebhookSignatures
 from audience_sync.steps.launch import Launcher
 
 if TYPE_CHECKING:
+    from audience_sync.campaigns.delivery import CampaignTriggers
+    from audience_sync.campaigns.ports import CampaignStore
     from audience_sync.campaigns.service import CampaignService
     from audience_sync.destinations.linkedin.destination import LinkedInDestination
 
@@ -111,9 +113,15 @@ class Container:
         return LinkedInDestination(self.settings.linkedin, lambda: secrets.oauth_client_secret(arn))
 
     @cached_property
+    def webhook(self) -> Destination:
+        from audience_sync.destinations.webhook.destination import WebhookDestination
+
+        return WebhookDestination(allow_loopback=self.settings.webhook_allow_loopback)
+
+    @cached_property
     def destinations(self) -> dict[str, Destination]:
         """Every destination by name (destinations/registry.py lists the names)."""
-        return {self.linkedin.name: self.linkedin}
+        return {self.linkedin.name: self.linkedin, self.webhook.name: self.webhook}
 
     @cached_property
     def connections(self) -> ConnectionService:
@@ -312,11 +320,22 @@ class Container:
     @cached_property
     def campaigns(self) -> CampaignService:
         # imported here: the campaigns' models cost every other function's cold start (bench row "cold start")
-        from audience_sync.adapters.aws.campaigns_table import DynamoCampaignStore
         from audience_sync.campaigns.service import CampaignService
 
-        store = DynamoCampaignStore(self.resources.require("campaigns_table"))
-        return CampaignService(store, self.segment_store, self.steps, self.clock)
+        return CampaignService(self.campaign_store, self.segment_store, self.steps, self.clock)
+
+    @cached_property
+    def campaign_store(self) -> CampaignStore:
+        from audience_sync.adapters.aws.campaigns_table import DynamoCampaignStore
+
+        return DynamoCampaignStore(self.resources.require("campaigns_table"))
+
+    @cached_property
+    def campaign_triggers(self) -> CampaignTriggers:
+        from audience_sync.campaigns.delivery import CampaignTriggers
+
+        publisher = SqsPublisher(self.resources.require("sync_queue_url"))
+        return CampaignTriggers(self.campaign_store, self.profile_store, publisher, self.ingest, self.clock)
 
     @cached_property
     def profile_users(self) -> ProfileUsers:

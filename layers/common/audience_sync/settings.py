@@ -93,6 +93,9 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     profiles: ProfileSettings = field(default_factory=ProfileSettings)
     user_api: UserApiSettings = field(default_factory=UserApiSettings)
+    # Whether campaigns' webhooks may go to loopback addresses (destinations/webhook/guard.py): set by local mode only
+    # (WEBHOOK_ALLOW_LOOPBACK), where tests run their receivers; the template never sets it.
+    webhook_allow_loopback: bool = False
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -128,6 +131,7 @@ class Settings:
                 requests_per_minute=int(env.get("USER_API_REQUESTS_PER_MINUTE", str(DEFAULT_REQUESTS_PER_MINUTE))),
                 partner_api_key=env.get("PARTNER_API_KEY", ""),
             ),
+            webhook_allow_loopback=env.get("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
         )
 
 

@@ -7,7 +7,6 @@ Everything is set up through the public API; the only direct writes are document
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +16,7 @@ import requests
 
 from audience_sync.core.backoff import RetryPolicy
 from bench.pipeline import max_in_window
-from tests.stack_support import age_audience, drain_queue, invoke_batcher, sqs_record
+from tests.stack_support import age_audience, drain_queue, invoke_batcher, retry_executions, settle_retries, sqs_record
 
 ROOT = Path(__file__).resolve().parents[3]
 AD_ACCOUNT_ID = "507000001"  # the sandbox member's writable ad account
@@ -157,20 +156,11 @@ class Harness:
 
     # ---- the Step Functions retry ------------------------------------------------------------
     def executions(self, status: str | None = None) -> list[dict[str, Any]]:
-        sfn = boto3.client("stepfunctions")
-        arn = self.stack.stack.ref("RetryStateMachine")
-        kwargs: dict[str, Any] = {"stateMachineArn": arn}
-        if status:
-            kwargs["statusFilter"] = status
-        return sfn.list_executions(**kwargs)["executions"]
+        return retry_executions(self.stack, status)
 
     def settle_retries(self, timeout: float = 60.0) -> list[dict[str, Any]]:
         """Wait until every retry execution has finished (the stack's TIME_SCALE makes 13 h take ~5 s)."""
-        deadline = time.monotonic() + timeout
-        while self.executions("RUNNING"):
-            assert time.monotonic() < deadline, "retry executions still running"
-            time.sleep(0.02)
-        return self.executions()
+        return settle_retries(self.stack, timeout)
 
     @staticmethod
     def retry_time_scale(scale: float) -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from audience_sync.core.metrics import StepDelta
-from audience_sync.observability.step_metrics import publish_counts
+from audience_sync.core.metrics import COUNTERS, StepDelta, campaign_counters_id
+from audience_sync.observability.step_metrics import CAMPAIGN_METRIC_NAMES, METRIC_NAMES, publish_counts
 
 
 def test_one_blob_per_step_with_the_increments(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,3 +37,31 @@ def test_no_service_wide_blob_without_errored_users(capsys: pytest.CaptureFixtur
     delta.add("synced", 3)
     publish_counts("welcome", delta)
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_a_campaigns_counts_are_its_own_metrics_with_a_campaign_dimension(capsys: pytest.CaptureFixture[str]) -> None:
+    delta = StepDelta()
+    for counter, n in (("triggered", 5), ("control", 1), ("aborted", 1), ("sent", 3), ("synced", 2)):
+        delta.add(counter, n)
+    delta.add("errored", 1, reason="webhook_404")
+    publish_counts(campaign_counters_id("lytics"), delta)
+
+    per_campaign, service_wide = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    directive = per_campaign["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Dimensions"] == [["campaign", "service"]] and per_campaign["campaign"] == "lytics"
+    published = {m["Name"]: per_campaign[m["Name"]] for m in directive["Metrics"]}
+    assert published == {
+        "CampaignTriggered": [5.0],
+        "CampaignControl": [1.0],
+        "CampaignAborted": [1.0],
+        "CampaignSent": [3.0],
+        "CampaignDelivered": [2.0],
+        "CampaignFailed": [1.0],
+    }
+    # failed sends once more without the campaign (an alarm's metric); the steps' Errored is not touched
+    assert service_wide["CampaignFailed"] == [1.0] and "Errored" not in service_wide
+
+
+def test_every_counter_has_a_metric_name() -> None:
+    """A counter the batcher records but no metric names would fail the settlement after the ledger's write."""
+    assert set(COUNTERS) <= set(METRIC_NAMES) | set(CAMPAIGN_METRIC_NAMES)

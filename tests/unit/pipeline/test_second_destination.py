@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import pytest
+
 from audience_sync.core.backoff import RetryPolicy
 from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import (
@@ -22,7 +24,9 @@ from audience_sync.destinations.base import (
 )
 from audience_sync.pipeline.batcher import Batcher
 from audience_sync.pipeline.messages import QueuedMessage
-from audience_sync.pipeline.sender import Sender
+from audience_sync.pipeline.retry_attempt import RetryAttempt
+from audience_sync.pipeline.retry_batch import RetryBatch
+from audience_sync.pipeline.sender import PER_MINUTE_HEADROOM_PERCENT, Sender
 from tests.fakes.sync_fakes import (
     T0,
     TUNING,
@@ -111,3 +115,86 @@ def test_the_batcher_cuts_requests_of_the_destinations_size_and_its_first_wait_i
     ((_, first_wait),) = retries.started
     assert first_wait == 60  # the destination's policy: 60 s, then 120, 240, 480, 900 (30 minutes)
     assert hook.retry_policy.schedule() == (60, 120, 240, 480, 900)
+
+
+def test_a_targets_own_per_minute_rate_takes_the_campaigns_bucket_with_a_minutes_headroom() -> None:
+    hook = WebhookLike()
+    s, buckets = sender(hook)
+    limited = HOOK.model_copy(update={"requests_per_minute": 600})
+    assert s.send(limited, users(1, "u"), ["campaign#campaign-7"], SEND_BY) == [SYNCED]
+    assert buckets.asked == [("hook", "campaign-7", 10.0)] and buckets.headrooms == [PER_MINUTE_HEADROOM_PERCENT]
+
+
+def test_without_a_rate_of_its_own_or_its_targets_no_bucket_is_taken() -> None:
+    class Unlimited(WebhookLike):
+        limits = Limits(elements_per_request=1, requests_per_second=None)
+
+    hook = Unlimited()
+    empty = FakeBucket(grant=False)  # a token asked of it would never come
+    s, buckets = sender(hook, empty)
+    assert s.send(HOOK, users(1, "u"), ["campaign#campaign-7"], SEND_BY) == [SYNCED]
+    assert buckets.asked == [] and empty.deadlines == []
+
+
+def test_a_retry_after_longer_than_the_first_wait_delays_the_retry_up_to_the_horizon() -> None:
+    asked = DestinationError(503, "busy", "later", retry_after_seconds=400)
+    hook = WebhookLike(asked)
+    s, _ = sender(hook)
+    retries = FakeRetryStore()
+    batcher = Batcher(TUNING, s, FakeLedger(), retries, FakeClock())
+    message = QueuedMessage(chunk_id="c", step_id="step-1", target=HOOK, users=users(1, "u"), first_enqueued_at=T0)
+    record = {"messageId": "m", "body": message.model_dump_json(), "attributes": {"ApproximateReceiveCount": "1"}}
+    assert batcher.handle([record], SEND_BY + 60_000) == []
+    ((_, first_wait),) = retries.started
+    assert first_wait == 400  # not the policy's 60 s: the endpoint asked for longer
+    policy = hook.retry_policy
+    assert policy.wait_before(1, 30) == 60  # a shorter ask changes nothing
+    assert policy.wait_before(2, 5000, elapsed_seconds=1000) == 800  # cut at the horizon (1,800 s)
+    assert policy.wait_before(5, 5000, elapsed_seconds=1700) == 900  # the schedule's own wait stands
+
+
+@pytest.mark.parametrize(
+    ("elapsed_seconds", "wait"),
+    [(60, 700), (1500, 300)],  # the endpoint's Retry-After, or what is left of the 30 minutes
+)
+def test_a_retry_attempt_waits_what_the_endpoint_asked_for_within_the_horizon(elapsed_seconds: int, wait: int) -> None:
+    hook = WebhookLike(DestinationError(429, "slow", "down", retry_after_seconds=700))
+    s, _ = sender(hook)
+    retries, clock = FakeRetryStore(), FakeClock()
+    batch = RetryBatch(
+        batch_id="a" * 32,
+        attempt=1,
+        step_id="campaign#campaign-7",
+        target=HOOK,
+        users=users(1, "u"),
+        reasons=["hook_500"],
+        first_failed_at=clock.now_ms() - elapsed_seconds * 1000,
+    )
+    retries.objects[batch.key] = batch
+    answer = RetryAttempt(s, FakeLedger(), retries, FakeNotifier(), clock).run(batch.key, 1, clock.now_ms() + 60_000)
+    assert (answer["outcome"], answer["wait_seconds"]) == ("retry", wait)
+
+
+@pytest.mark.parametrize(
+    ("step_id", "reason", "sent"),
+    [
+        ("campaign#campaign-7", "not_sent_in_time", {"sent": 1}),  # its first attempt
+        ("campaign#campaign-7", "hook_500", {}),  # sent before: counted then
+        ("step-1", "not_sent_in_time", {}),  # a step's counters have no `sent`
+    ],
+)
+def test_a_campaigns_first_attempts_are_counted_once(step_id: str, reason: str, sent: dict[str, int]) -> None:
+    s, _ = sender(WebhookLike())
+    retries, clock, ledger = FakeRetryStore(), FakeClock(), FakeLedger()
+    batch = RetryBatch(
+        batch_id="b" * 32,
+        attempt=1,
+        step_id=step_id,
+        target=HOOK,
+        users=users(1, "u"),
+        reasons=[reason],
+        first_failed_at=clock.now_ms(),
+    )
+    retries.objects[batch.key] = batch
+    RetryAttempt(s, ledger, retries, FakeNotifier(), clock).run(batch.key, 1, clock.now_ms() + 60_000)
+    assert ledger.counted(step_id) == {"synced": 1, **sent}

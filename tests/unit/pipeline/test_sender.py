@@ -184,10 +184,13 @@ def test_a_short_retry_after_is_waited_before_the_resend() -> None:
 
 def test_a_long_retry_after_or_a_near_deadline_leaves_the_users_to_the_retry() -> None:
     w = sender_world(_throttled(30))  # the retry's schedule honours it: a resend now would be throttled again
-    assert send(w) == [Outcome("retry", "linkedin_429_too_many_requests")] * 3
+    assert send(w) == [Outcome("retry", "linkedin_429_too_many_requests", wait_seconds=30)] * 3
     assert len(w.linkedin.calls) == 1 and w.clock.sleeps == []
     late = sender_world(_throttled(1))
-    assert send(late, send_by=late.clock.now_ms() + 500) == [Outcome("retry", "linkedin_429_too_many_requests")] * 3
+    assert (
+        send(late, send_by=late.clock.now_ms() + 500)
+        == [Outcome("retry", "linkedin_429_too_many_requests", wait_seconds=1)] * 3
+    )
     assert len(late.linkedin.calls) == 1 and late.clock.sleeps == []
 
 

@@ -34,7 +34,8 @@ MAX_HEADERS = 50
 MAX_DELAY_SECONDS = 30 * 86_400  # Braze's longest delay is 30 days
 MAX_PROPERTY_FILTERS = 50
 MAX_DEFINITION_BYTES = 350_000  # one DynamoDB item (400 KB) with room for the status and times
-RATE_LIMITS = (10, 500_000)  # Braze's per-campaign delivery limit, messages a minute
+RATE_LIMITS = (10, 500_000)
+MAX_RECIPIENTS = 50  # Braze's per-campaign delivery limit, messages a minute
 
 
 class CampaignStatus(StrEnum):
@@ -246,4 +247,24 @@ class CampaignRequest(StrictModel):
         size = len(self.model_dump_json(exclude_none=True).encode("utf-8"))
         if size > MAX_DEFINITION_BYTES:
             raise ValueError(f"a campaign's definition holds at most {MAX_DEFINITION_BYTES:,} bytes of JSON ({size:,})")
+        return self
+
+
+class Recipient(StrictModel):
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=987)]  # Braze's longest external id
+    trigger_properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class TriggerRequest(StrictModel):
+    """Body of `POST /v1/campaigns/{id}/trigger`: up to MAX_RECIPIENTS users (Braze's limit of one call)."""
+
+    recipients: Annotated[list[Recipient], Field(min_length=1, max_length=MAX_RECIPIENTS)]
+
+    @model_validator(mode="after")
+    def _each_once(self) -> TriggerRequest:
+        seen: set[str] = set()
+        for recipient in self.recipients:
+            if recipient.external_id in seen:  # one send a user a call: its dispatch_id names one send
+                raise ValueError(f"recipient {recipient.external_id[:64]!r} is listed twice")
+            seen.add(recipient.external_id)
         return self

@@ -1,10 +1,13 @@
-"""What campaigns need from storage, as a typed port. Adapter: adapters/aws/campaigns_table.py (DynamoDB)."""
+"""What campaigns need from storage and the pipeline, as typed ports. Adapters: adapters/aws/campaigns_table.py
+(DynamoDB); the ingest (pipeline/ingest.py) takes users into steps."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from audience_sync.campaigns.models import CampaignStatus
+from audience_sync.pipeline.ingest import Entrant
 
 
 class CampaignStore(Protocol):
@@ -24,4 +27,13 @@ class CampaignStore(Protocol):
     ) -> dict[str, Any] | None:
         """Move a campaign to `status` if it is in one of `allowed_from` (publishing stamps `published_at`, stopping
         `stopped_at`); the stored item, or None if it was not in one of them (or is not there)."""
+        ...
+
+
+class StepEntry(Protocol):
+    """Users entering a sync step (pipeline/ingest.py IngestService): the audience_sync message."""
+
+    def enter(self, step_id: str, users: Sequence[Entrant], correlation_id: str | None) -> dict[str, Any]:
+        """The counts of accepted (queued), filtered and not synced users. Raises NotFound, Conflict (the step is not
+        launched) and PublishFailed."""
         ...

@@ -9,6 +9,7 @@ goes through the shared rate limiter anyway.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 FIRST_DELAY_SECONDS = 30
@@ -50,3 +51,12 @@ class RetryPolicy:
 
     def schedule(self) -> tuple[int, ...]:
         return retry_schedule(self.horizon_seconds, self.first_delay_seconds, self.backoff_rate, self.max_delay_seconds)
+
+    def wait_before(self, attempt: int, asked_seconds: float | None = None, elapsed_seconds: float = 0) -> int:
+        """Seconds to wait before retry attempt `attempt` (1: the first): the schedule's, or longer if the
+        destination asked for longer (`Retry-After`), but not past the horizon (counted from the first failure,
+        `elapsed_seconds` ago) unless the schedule itself goes there."""
+        scheduled = self.schedule()[attempt - 1]
+        if not asked_seconds or asked_seconds <= scheduled:
+            return scheduled
+        return max(scheduled, min(math.ceil(asked_seconds), int(self.horizon_seconds - elapsed_seconds)))

@@ -14,7 +14,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNTERS = ("entered", "filtered", "proceeded", "exited", "synced", "not_synced", "errored", "left", "removed")
+COUNTERS = (
+    "entered",
+    "filtered",
+    "proceeded",
+    "exited",
+    "synced",
+    "not_synced",
+    "errored",
+    "left",
+    "removed",
+    # users whose first attempt was made (a user waiting for a rate token it did not get has not been sent)
+    "sent",
+    # a campaign's own (campaigns/delivery.py): users it triggered, held back as its control group, or aborted
+    "triggered",
+    "control",
+    "aborted",
+)
 PUBLIC_METRICS = ("entered", "proceeded", "synced", "not_synced", "pending", "errored", "exited")
 SEGMENT_METRICS = ("left", "removed")  # what a step that follows a segment adds
 REASON_PREFIX = {"not_synced": "not_synced_reason_", "errored": "errored_reason_"}
@@ -73,6 +89,26 @@ class StepDelta:
 
     def __bool__(self) -> bool:
         return bool(+self.counts)
+
+
+# The counters of a campaign's sends live beside the steps' under this prefix ('#' is in no step id): the one
+# pipeline counts both (ledger.py), and a step's routes never read a campaign's item.
+CAMPAIGN_PREFIX = "campaign#"
+
+
+def campaign_counters_id(campaign_id: str) -> str:
+    return CAMPAIGN_PREFIX + campaign_id
+
+
+def is_step(counters_id: str) -> bool:
+    """Whether a counters item (the metrics table's) is a step's rather than a campaign's."""
+    return not counters_id.startswith(CAMPAIGN_PREFIX)
+
+
+def first_attempts(outcome_kind: str, reason: str | None, not_sent_reason: str) -> bool:
+    """Whether a user's outcome is its first attempt's (counted `sent`): synced, errored, or retried after the
+    destination answered; not a user that got no rate token in time (`not_sent_reason`), nor one never sent."""
+    return outcome_kind in ("synced", "errored") or (outcome_kind == "retry" and reason != not_sent_reason)
 
 
 def public_metrics(item: dict[str, Any] | None, follows_segment: bool = False) -> dict[str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from enum import StrEnum
-from typing import NotRequired, Protocol  # pydantic needs this TypedDict on Python < 3.12
+from typing import Any, NotRequired, Protocol  # pydantic needs this TypedDict on Python < 3.12
 
 from typing_extensions import TypedDict
 
@@ -65,6 +65,8 @@ class QueuedUser(TypedDict):
     l: NotRequired[str]  # noqa: E741 - last name (trimmed, <= 35)
     g: NotRequired[str]  # Android advertising id, as given
     o: NotRequired[str]  # a segment member's move, `<braze_id>:<order>` (pipeline/moves.py); destinations ignore it
+    w: NotRequired[dict[str, Any]]  # a campaign's webhook as rendered for this user (destinations/webhook/)
+    d: NotRequired[str]  # the campaign send's dispatch_id: the same on every attempt of the send
 
 
 class NotSyncedReason:

@@ -13,30 +13,11 @@ knows nothing about a destination but this module. A destination says:
 - **limits** (`Limits`: users per request, requests per second per connection) and its **retry policy**
   (`RetryPolicy`: the waits between attempts and the horizon after which waiting users count as errored).
 
-LinkedIn Matched Audiences (`destinations/linkedin/`) is the first implementation. The second, checked here on
-paper against this interface, is the **outbound webhook** of campaigns (docs/architecture.md, "Where the next
-capabilities live"):
-
-- one user per request: `Limits(elements_per_request=1, ...)`; the packer cuts requests of one user.
-- its own rate, per campaign: `Limits.requests_per_second` from `rate_limit_per_minute`; the rate bucket is keyed
-  by destination and connection, and a campaign is the webhook's connection (`SyncTarget.connection_id`).
-- Liquid url, headers and body per user: `encode` renders the template for the request's one user;
-  `SyncTarget.audience_id` names the campaign, whose message the destination reads.
-- no OAuth, no audiences: `authorization = None`, `audiences = None`.
-- 2xx delivered: `send` returns `[SYNCED]`.
-- 408, 429 and 5xx retried, `Retry-After` honoured: `classify` gives `Failure(RETRY or THROTTLED,
-  retry_after_seconds=...)`, and the retry attempt waits `max(next wait, retry_after_seconds)`, cut at the horizon.
-- other 4xx, and 3xx (not followed), failed at once: `classify` gives `Failure(GIVE_UP)`; the user is errored with
-  the reason.
-- up to 5 retries within 30 minutes: `RetryPolicy(first_delay_seconds=60, backoff_rate=2, max_delay_seconds=900,
-  horizon_seconds=1800)`, five waits (60, 120, 240, 480, 900 s) adding up to the 30 minutes; the Step Functions
-  retry runs them as it runs LinkedIn's 13 hours.
-- `dispatch_id` the same across a send's retries: part of the queued user's payload, so a retry batch carries it
-  unchanged.
-- every delivery records `received_webhook`: what the campaign does with a `SYNCED` outcome, not the destination's
-  concern.
-- never a private, loopback or link-local address on AWS: `send` resolves and checks the host before connecting
-  (a refusal is `GIVE_UP`).
+LinkedIn Matched Audiences (`destinations/linkedin/`) is the first implementation; the outbound webhook of
+campaigns (`destinations/webhook/`) the second: one user a request, each campaign's own rate (its target's
+`requests_per_minute`, the campaign as the connection), no authorization and no audiences, Braze's retry rules as
+its classify and retry policy, and an answer's `Retry-After` as the least wait of the users it sends to the retry
+(`Outcome.wait_seconds`).
 
 What the interface does not promise: ordering between requests (the batcher sends up to `SendConcurrency` at
 once), or exactly-once sends (a crash after the destination took a request sends it again; LinkedIn's adds and
@@ -74,6 +55,9 @@ class SyncTarget(BaseModel):
     # Users leaving the step (a segment's exits, contract v2 §5): what the destination takes counts as `removed`,
     # not `synced`. Messages queued before it existed are entries.
     leaving: bool = False
+    # A rate of this target's own (a campaign's `rate_limit_per_minute`) instead of the destination's: requests in
+    # any minute, shared by every sender through the bucket of (destination, connection).
+    requests_per_minute: int | None = None
 
     @property
     def key(self) -> TargetKey:
@@ -86,6 +70,7 @@ class SyncTarget(BaseModel):
 class Outcome:
     kind: Literal["synced", "errored", "retry", "not_synced"]
     reason: str | None = None  # machine-readable, never PII: the users' reason in the metrics
+    wait_seconds: float | None = None  # a retry: the destination asked for at least this wait (Retry-After)
 
 
 SYNCED = Outcome("synced")
@@ -135,7 +120,8 @@ class Failure:
 @dataclass(frozen=True, slots=True)
 class Limits:
     elements_per_request: int  # users in one request
-    requests_per_second: float  # per connection, as the destination counts them
+    # Per connection, as the destination counts them; None: no limit of the destination's own (a target may set one).
+    requests_per_second: float | None
 
 
 # ---- authorization (OAuth 2.0 authorization code) -------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from audience_sync.core.metrics import public_metrics
+from audience_sync.core.metrics import is_step, public_metrics
 from audience_sync.observability import emf
 
 PENDING = "Pending"
@@ -41,7 +41,11 @@ class StepGauges:
 
 def step_gauges(items: Iterable[dict[str, Any]]) -> list[StepGauges]:
     """One entry per step that has counters (the metrics table's items), in step order."""
-    gauges = [StepGauges(str(item["step_id"]), public_metrics(item)) for item in items if item.get("step_id")]
+    gauges = [
+        StepGauges(str(item["step_id"]), public_metrics(item))
+        for item in items
+        if item.get("step_id") and is_step(str(item["step_id"]))
+    ]
     return sorted(gauges, key=lambda g: g.step_id)
 
 

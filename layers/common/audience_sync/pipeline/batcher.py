@@ -36,10 +36,10 @@ from pydantic import ValidationError
 
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import StoreUnavailable
-from audience_sync.core.metrics import StepDelta
+from audience_sync.core.metrics import StepDelta, first_attempts, is_step
 from audience_sync.core.packing import PackedRequest, pack
 from audience_sync.core.users import QueuedUser
-from audience_sync.destinations.base import Outcome, SyncTarget, TargetKey
+from audience_sync.destinations.base import NOT_SENT_IN_TIME, Outcome, SyncTarget, TargetKey
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry, LedgerKey
 from audience_sync.pipeline.messages import QueuedMessage
@@ -82,6 +82,15 @@ class _Received:
     receive_count: int = 1
     receipt_handle: str | None = None
     topped_up: bool = False  # read by the batcher itself, not delivered by the event source mapping
+
+
+@dataclass(frozen=True, slots=True)
+class _HandOff:
+    """A retry batch a settled message handed off: its users' target, and the wait their destination asked for (a
+    redelivery that finds the message settled no longer knows it: the schedule's wait then)."""
+
+    target: SyncTarget
+    asked_seconds: float | None = None
 
 
 class Batcher:
@@ -142,8 +151,8 @@ class Batcher:
         """Users in one request to the target's destination."""
         return self.sender.destination(target).limits.elements_per_request
 
-    def _first_wait(self, target: SyncTarget) -> int:
-        return self.sender.destination(target).retry_policy.schedule()[0]
+    def _first_wait(self, target: SyncTarget, asked_seconds: float | None) -> int:
+        return self.sender.destination(target).retry_policy.wait_before(1, asked_seconds)
 
     def _time_for_a_round(self, deadline_ms: int) -> bool:
         return self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS - ROUND_MARGIN_MS
@@ -168,12 +177,12 @@ class Batcher:
         failed: list[_Received] = []  # deliveries, not ids: SQS may hand out one message twice
         fresh: dict[str, list[_Received]] = defaultdict(list)  # ledger id -> deliveries (duplicates share one)
         settled_before: list[_Received] = []
-        handed_off: dict[str, SyncTarget] = {}  # retry key -> its users' target (a message has one target)
+        handed_off: dict[str, _HandOff] = {}  # retry key -> its users' target (a message has one target)
         for r in received:
             ledger_id = message_ledger_id(r.message)
             if ledger_id in recorded:
                 settled_before.append(r)
-                handed_off.update(dict.fromkeys(recorded[ledger_id], r.message.target))
+                handed_off.update(dict.fromkeys(recorded[ledger_id], _HandOff(r.message.target)))
             else:
                 fresh[ledger_id].append(r)
         not_started = self._restart(handed_off)  # settled before: redo only the hand-offs, each once
@@ -337,7 +346,7 @@ class Batcher:
         entries: list[LedgerEntry] = []
         while chunk:
             try:
-                keys_of = self._store_retries(step_id, chunk)
+                keys_of, asked = self._store_retries(step_id, chunk)
                 entries = [
                     LedgerEntry(message_ledger_id(r.message), r.message.bucket, _counted(r), keys_of[i])
                     for i, r in enumerate(chunk)
@@ -362,22 +371,31 @@ class Batcher:
         # Settled; a message whose hand-off did not start returns to the queue, and its redelivery, found in the
         # ledger, starts it again.
         not_started = self._restart(
-            {key: r.message.target for r, entry in zip(chunk, entries, strict=True) for key in entry.retry_keys}
+            {
+                key: _HandOff(r.message.target, asked.get(key))
+                for r, entry in zip(chunk, entries, strict=True)
+                for key in entry.retry_keys
+            }
         )
         return [r for r, entry in zip(chunk, entries, strict=True) if not_started.intersection(entry.retry_keys)]
 
-    def _store_retries(self, step_id: str, chunk: list[_Received]) -> list[list[str]]:
+    def _store_retries(self, step_id: str, chunk: list[_Received]) -> tuple[list[list[str]], dict[str, float]]:
         """Write the chunk's waiting users as retry batches (one per target, ≤ one request's users each);
-        return each message's batch keys. Nothing references a batch until the ledger records it."""
+        return each message's batch keys, and the least wait the destination asked for a batch's users
+        (`Retry-After`). Nothing references a batch until the ledger records it."""
         waiting: dict[TargetKey, list[tuple[int, QueuedUser, str]]] = defaultdict(list)
         targets: dict[TargetKey, SyncTarget] = {}
+        asked_by_user: dict[int, float] = {}  # id(user) -> the wait its request's answer asked for
         for i, r in enumerate(chunk):
             for user, outcome in zip(r.message.users, r.outcomes, strict=True):
                 if outcome is None or outcome.kind == "retry":
                     reason = outcome.reason if outcome is not None and outcome.reason else "not_sent_in_time"
                     waiting[r.message.target.key].append((i, user, reason))
                     targets.setdefault(r.message.target.key, r.message.target)
+                    if outcome is not None and outcome.wait_seconds:
+                        asked_by_user[id(user)] = outcome.wait_seconds
         keys_of: list[list[str]] = [[] for _ in chunk]
+        asked: dict[str, float] = {}
         now = self.clock.now_ms()
         for target_key, entries in waiting.items():
             limit = self._limit(targets[target_key])
@@ -398,7 +416,10 @@ class Batcher:
                 key = self.retries.put(batch)
                 for i in sources:
                     keys_of[i].append(key)
-        return keys_of
+                waits = [asked_by_user[id(user)] for _, user, _ in part if id(user) in asked_by_user]
+                if waits:
+                    asked[key] = max(waits)
+        return keys_of, asked
 
     def _forget(self, keys: set[str]) -> None:
         """Delete retry batches no ledger entry names (best effort: the bucket's lifecycle rule is the backstop)."""
@@ -408,13 +429,13 @@ class Batcher:
             except StoreUnavailable:
                 logger.exception("could not delete an unused retry batch", extra={"key": key})
 
-    def _restart(self, keys: dict[str, SyncTarget]) -> set[str]:
+    def _restart(self, keys: dict[str, _HandOff]) -> set[str]:
         """Start the retry executions settled messages handed off, each once, after the first wait of their
-        destination's retry policy; the keys that could not be started."""
+        destination's retry policy (longer if the destination asked); the keys that could not be started."""
         not_started: set[str] = set()
         for key in sorted(keys):
             try:
-                self.retries.start(key, self._first_wait(keys[key]))
+                self.retries.start(key, self._first_wait(keys[key].target, keys[key].asked_seconds))
             except StoreUnavailable:
                 logger.exception("could not start a retry; its messages return to the queue", extra={"key": key})
                 not_started.add(key)
@@ -472,7 +493,10 @@ def _looks_full(records: list[dict[str, Any]]) -> bool:
 def _counted(received: _Received) -> StepDelta:
     """The message's entry counts from the ingest plus its users' outcomes."""
     delta = received.message.entry_delta()
+    counts_sends = not is_step(received.message.step_id)  # a campaign's metrics show first attempts
     for outcome in received.outcomes:
         if outcome is not None:
             count_outcome(delta, outcome, received.message.target.leaving)
+            if counts_sends and first_attempts(outcome.kind, outcome.reason, NOT_SENT_IN_TIME):
+                delta.add("sent")
     return delta

@@ -38,7 +38,10 @@ def json_size(user: QueuedUser) -> int:
     UTF-8). The hot path of chunking: json.dumps per user cost a third of the ingest's CPU."""
     size = 1  # "{" ... "}" less the last comma
     for key, value in user.items():
-        text = str(value)
+        if not isinstance(value, str):  # a campaign's rendered webhook (`w`): rare, and its exact size matters
+            size += len(key) + 4 + len(json.dumps(value, separators=(",", ":")))
+            continue
+        text = value
         size += len(key) + 4 + (len(text) + 2 if _PLAIN.fullmatch(text) else len(json.dumps(text)))
     return size
 

@@ -41,8 +41,11 @@ class TokenBucket(Protocol):
 
 
 class RateBuckets(Protocol):
-    def bucket(self, destination: str, connection_id: str, requests_per_second: float) -> TokenBucket:
-        """The shared bucket of one connection to one destination (every batcher of the account takes from it)."""
+    def bucket(
+        self, destination: str, connection_id: str, requests_per_second: float, headroom_percent: float | None = None
+    ) -> TokenBucket:
+        """The shared bucket of one connection to one destination (every batcher of the account takes from it);
+        `headroom_percent` of the rate kept unused (None: the pipeline's, SyncTuning.rate_headroom_percent)."""
         ...
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from audience_sync.core.backoff import RetryPolicy
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import StoreUnavailable
-from audience_sync.core.metrics import StepDelta
-from audience_sync.destinations.base import Outcome, SyncTarget
+from audience_sync.core.metrics import StepDelta, first_attempts, is_step
+from audience_sync.destinations.base import NOT_SENT_IN_TIME, Outcome, SyncTarget
 from audience_sync.observability.notifications import Notifier
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import Ledger, LedgerEntry, LedgerKey
@@ -90,7 +91,8 @@ class RetryAttempt:
                 outcomes[i] = outcome
         schedule = self._schedule(batch.target)
         final = attempt >= len(schedule)  # no wait left after this attempt: the horizon is reached
-        delta, waiting, reasons = _tally(outcomes, batch.reasons, final, batch.target.leaving)
+        counts_sends = not is_step(batch.step_id)  # a campaign's metrics show first attempts
+        delta, waiting, reasons = _tally(outcomes, batch.reasons, final, batch.target.leaving, counts_sends)
         next_keys: list[str] = []
         if waiting:
             following = batch.model_copy(
@@ -127,7 +129,15 @@ class RetryAttempt:
                 "waiting": len(waiting),
             },
         )
-        return self._answer(next_keys, attempt, schedule)
+        if not next_keys:
+            return self._answer(next_keys, attempt, schedule)
+        asked = max((w for i in waiting if (w := outcomes[i].wait_seconds)), default=None)
+        elapsed = (self.clock.now_ms() - batch.first_failed_at) / 1000
+        wait = self._policy(batch.target).wait_before(attempt + 1, asked, elapsed)
+        return self._answer(next_keys, attempt, schedule, wait)
+
+    def _policy(self, target: SyncTarget) -> RetryPolicy:
+        return self.sender.destination(target).retry_policy
 
     def _schedule(self, target: SyncTarget) -> tuple[int, ...]:
         """The waits of the target's destination's retry policy."""
@@ -148,14 +158,18 @@ class RetryAttempt:
         return self._answer(next_keys, attempt, self._schedule(self.retries.get(next_keys[0]).target))
 
     @staticmethod
-    def _answer(next_keys: list[str], attempt: int, schedule: tuple[int, ...]) -> dict[str, Any]:
+    def _answer(
+        next_keys: list[str], attempt: int, schedule: tuple[int, ...], wait_seconds: int | None = None
+    ) -> dict[str, Any]:
+        """`wait_seconds`: the next wait if not the schedule's (the destination asked for longer)."""
         if not next_keys:
             return {"outcome": SETTLED, "attempt": attempt}
-        return {"outcome": RETRY, "key": next_keys[0], "attempt": attempt + 1, "wait_seconds": schedule[attempt]}
+        wait = schedule[attempt] if wait_seconds is None else wait_seconds
+        return {"outcome": RETRY, "key": next_keys[0], "attempt": attempt + 1, "wait_seconds": wait}
 
 
 def _tally(
-    outcomes: list[Outcome], reasons_before: list[str], final: bool, leaving: bool = False
+    outcomes: list[Outcome], reasons_before: list[str], final: bool, leaving: bool = False, counts_sends: bool = False
 ) -> tuple[StepDelta, list[int], list[str]]:
     """Counts of this attempt, who still waits (indices) and each user's latest reason. Users `leaving` the step
     (a segment's exits) the destination took are `removed`, the others `synced`."""
@@ -163,8 +177,14 @@ def _tally(
     waiting: list[int] = []
     reasons = list(reasons_before)
     for i, outcome in enumerate(outcomes):
+        never_sent = reasons_before[i] == NOT_SENT_IN_TIME
+        if counts_sends and never_sent and first_attempts(outcome.kind, outcome.reason, NOT_SENT_IN_TIME):
+            delta.add("sent")  # its first attempt
         if not count_outcome(delta, outcome, leaving):
-            reasons[i] = outcome.reason or reasons[i]
+            # Where first attempts are counted, a user sent before keeps the reason it was answered with: "not sent
+            # in time" would count its next attempt as a first again.
+            if not (counts_sends and outcome.reason == NOT_SENT_IN_TIME and not never_sent):
+                reasons[i] = outcome.reason or reasons[i]
             if final:
                 delta.add("errored", reason=HORIZON_PREFIX + reasons[i])
             else:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
 
 from aws_lambda_powertools import Logger
 
@@ -46,7 +45,7 @@ from audience_sync.destinations.base import (
 )
 from audience_sync.observability.notifications import Notifier
 from audience_sync.observability.request_metrics import RequestStats
-from audience_sync.pipeline.ports import RateBuckets
+from audience_sync.pipeline.ports import RateBuckets, TokenBucket
 from audience_sync.steps.ports import StepErrors
 from audience_sync.steps.records import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, SYNC_ERRORS
 
@@ -58,6 +57,10 @@ CORRELATION_IDS_PER_LINE = 500
 BODIES_BUILT_AT_ONCE = 2
 # The longest Retry-After a throttled request waits inside the invocation before its one resend.
 THROTTLED_WAIT_SECONDS = 2.0
+# Percent of a target's own per-minute rate (a campaign's limit) kept unused. A minute absorbs the jitter the
+# per-second rates' headroom is for (a request that leaves late stays in its minute or moves to the next, whose
+# token it took); what is left is the bucket's one token of burst: at most 1 + 0.99 x limit in any 60 s.
+PER_MINUTE_HEADROOM_PERCENT = 1.0
 
 
 class Sender:
@@ -124,10 +127,10 @@ class Sender:
                 token = session.token()
             except NotConnected as exc:
                 return [Outcome("retry", f"{destination.name}_{exc.status}")] * len(users)
-        bucket = self.buckets.bucket(destination.name, target.connection_id, destination.limits.requests_per_second)
+        bucket = self._bucket(destination, target)
         refreshed = resent = False  # at most one token refresh and one resend after a 429, in either order
         while True:
-            if not bucket.acquire(send_by_ms):
+            if bucket is not None and not bucket.acquire(send_by_ms):
                 return [NOT_SENT] * len(users)
             try:
                 with self._count_lock:
@@ -154,11 +157,20 @@ class Sender:
                         except NotConnected as not_connected:
                             return [Outcome("retry", f"{destination.name}_{not_connected.status}")] * len(users)
                     continue
-                kind: Literal["errored", "retry"] = "errored" if failure.disposition is Disposition.GIVE_UP else "retry"
                 reason = self._request_failed(destination, session, failure, target, steps, attempt)
-                return [Outcome(kind, reason)] * len(users)
-            self._clear_sync_errors(steps)
+                return [_failed(failure, reason)] * len(users)
+            self._clear_sync_errors(destination, steps)
             return outcomes
+
+    def _bucket(self, destination: Destination, target: SyncTarget) -> TokenBucket | None:
+        """The shared rate bucket of the target's connection: the target's own per-minute rate (a campaign's), or
+        the destination's per-second one; None when neither limits it."""
+        if target.requests_per_minute:
+            rate, headroom = target.requests_per_minute / 60, PER_MINUTE_HEADROOM_PERCENT
+            return self.buckets.bucket(destination.name, target.connection_id, rate, headroom)
+        if destination.limits.requests_per_second is None:
+            return None
+        return self.buckets.bucket(destination.name, target.connection_id, destination.limits.requests_per_second)
 
     def _wait_to_resend(self, failure: Failure, send_by_ms: int) -> bool:
         """Whether a throttled request goes once more now: the destination asked for no wait, or a short one (which
@@ -240,7 +252,9 @@ class Sender:
             except StoreUnavailable:
                 logger.exception("could not record a step error", extra={"step_id": step_id, "error": code})
 
-    def _clear_sync_errors(self, steps: list[str]) -> None:
+    def _clear_sync_errors(self, destination: Destination, steps: list[str]) -> None:
+        if destination.audiences is None:  # a step error is about an audience or its ad account: none to clear
+            return
         for step_id in steps:
             try:
                 self.steps.clear_error(step_id, SYNC_ERRORS)
@@ -256,6 +270,13 @@ class Sender:
             return Outcome("retry", f"{destination.name}_{dead.status}")
         except AuthorizationFailed as unavailable:
             return Outcome("retry", f"{destination.name}_refresh_{unavailable.error}")
+
+
+def _failed(failure: Failure, reason: str) -> Outcome:
+    """A failed request's users: errored (GIVE_UP), or retried no sooner than the destination asked."""
+    if failure.disposition is Disposition.GIVE_UP:
+        return Outcome("errored", reason)
+    return Outcome("retry", reason, failure.retry_after_seconds)
 
 
 class _RequestTrace:

@@ -1,56 +1,18 @@
-"""Users as profiles describe them, for the sync steps (contract v2 §5): the match fields (email, first and last
-name, the Android advertising id) and the attributes entry filters read (consent), from a profile's document.
-
-Where a profile holds them: `email`, `first_name`, `last_name` are standard fields; the advertising id is the
-custom attribute `android_gaid` (Braze keeps devices apart; a partner that sends it sends it as an attribute);
-anything an entry filter names is looked up among the standard fields, then the custom attributes.
-"""
+"""Users as profiles describe them, for the sync steps (contract v2 §5): profiles read as entrants
+(profiles/entrants.py), their identifiers as the sync queue carries them, and thin webhook users completed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from audience_sync.core.filters import MISSING
 from audience_sync.core.users import ALL_MATCH_FIELDS, FIELD_KEYS, MatchField, prepare_user
 from audience_sync.profiles.document import PROFILE, home_pk
+from audience_sync.profiles.entrants import ProfileUser, from_profile
 from audience_sync.profiles.ports import ProfileStore
-from audience_sync.profiles.values import plain
 from audience_sync.sources.webhook.models import WebhookUser
 
-GAID_ATTRIBUTE = "android_gaid"
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-@dataclass(frozen=True)
-class ProfileUser:
-    """A profile as a user entering a step (pipeline/ingest.py, Entrant)."""
-
-    external_id: str  # the braze_id for an anonymous profile: what errors are traced back to
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    android_gaid: str | None = None
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-
-    def lookup(self, name: str) -> Any:
-        return self.attributes.get(name, MISSING)
-
-
-def from_profile(doc: Mapping[str, Any]) -> ProfileUser:
-    fields, custom = doc.get("fields", {}), plain(doc.get("custom", {}))
-    return ProfileUser(
-        external_id=str(doc.get("external_id") or doc["braze_id"]),
-        email=_text(fields.get("email")),
-        first_name=_text(fields.get("first_name")),
-        last_name=_text(fields.get("last_name")),
-        android_gaid=_text(custom.get(GAID_ATTRIBUTE)),
-        attributes={**custom, **plain(fields)},
-    )
+__all__ = ["ProfileUser", "ProfileUsers", "complete", "for_step", "from_profile", "identifiers"]
 
 
 def identifiers(doc: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -107,10 +107,14 @@ class DynamoRateBuckets:
         self._buckets: dict[str, DynamoTokenBucket] = {}
         self._lock = threading.Lock()
 
-    def bucket(self, destination: str, connection_id: str, requests_per_second: float) -> DynamoTokenBucket:
+    def bucket(
+        self, destination: str, connection_id: str, requests_per_second: float, headroom_percent: float | None = None
+    ) -> DynamoTokenBucket:
         key = f"{destination}#{connection_id}"
+        headroom = self.headroom_percent if headroom_percent is None else headroom_percent
+        policy = default_policy(requests_per_second, headroom)
         with self._lock:
-            if key not in self._buckets:
-                policy = default_policy(requests_per_second, self.headroom_percent)
+            known = self._buckets.get(key)
+            if known is None or known.policy != policy:  # a campaign's new limit applies from its next request
                 self._buckets[key] = DynamoTokenBucket(self.table_name, key, policy, self.clock)
             return self._buckets[key]
