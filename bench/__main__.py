@@ -17,7 +17,18 @@ from typing import Any
 from bench import coldstart, cost, hot_path, latency, pipeline
 from bench.report import Results, chart, machine, rows, table, write_markdown
 
-BENCHMARKS = ("hot_path", "pipeline", "latency", "cost", "cold_start", "horizon", "profiles", "segments", "backfill")
+BENCHMARKS = (
+    "hot_path",
+    "pipeline",
+    "latency",
+    "cost",
+    "cold_start",
+    "horizon",
+    "profiles",
+    "segments",
+    "backfill",
+    "campaigns",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         from bench import backfill
 
         results.backfill = backfill.run(members=100_000 if args.quick else 1_000_000, progress=progress)
+
+    if "campaigns" in chosen:
+        from bench import campaigns
+
+        results.campaign_planning = campaigns.measure(20_000 if args.quick else 100_000, progress)
+        results.campaign_latency = campaigns.measure_latency(triggers=10 if args.quick else 60, progress=progress)
 
     table_rows = rows(results)
     print(table(table_rows))

@@ -22,7 +22,18 @@ def document(results: Results, rows: list[Row], details: dict[str, Any]) -> str:
     ]
     if results.pipeline:
         parts += ["![users synced over time against the rate limit](BENCHMARKS.png)", ""]
-    for section in (_hot_path, _pipeline, _latency, _cost, _cold_start, _horizon, _profiles, _backfill):
+    for section in (
+        _hot_path,
+        _pipeline,
+        _latency,
+        _cost,
+        _cold_start,
+        _horizon,
+        _profiles,
+        _backfill,
+        _campaigns,
+        _campaign_latency,
+    ):
         parts += section(results)
     return "\n".join(parts).rstrip() + "\n"
 
@@ -315,5 +326,40 @@ def _backfill(results: Results) -> list[str]:
         + f". So a member costs {b.aws_us_per_member:.0f} us, and {b.concurrency} containers of "
         f"{b.memory_mb:,} MB (a vCPU each) route {b.members:,} in **{b.aws_routing_seconds:.1f} s**, ahead of",
         f"LinkedIn's {b.physical_limit_seconds:.0f} s.",
+        "",
+    ]
+
+
+def _campaigns(results: Results) -> list[str]:
+    c = results.campaign_planning
+    if c is None:
+        return []
+    return [
+        "## Campaign planning",
+        "",
+        f"`bench/campaigns.py`, pinned to one core (core {c.core}), CPU time of the process: {c.sends:,} sends of an",
+        "API-triggered webhook campaign in calls of 50 recipients, each planned as `POST /v1/campaigns/{id}/trigger`",
+        "plans it once the profiles are read (`campaigns/delivery.py` `plan`): the audience segment checked, the",
+        "control group drawn (10 %), url, a header and a body of 14 fields rendered with python-liquid (the Lytics",
+        "webhook of docs/integrations/lytics.md, with trigger properties and the dispatch_id), then the queued",
+        f"webhooks cut into sync-queue messages ({c.messages:,} messages for {c.queued:,} webhooks): "
+        f"**{c.per_second:,.0f} webhooks/s**. The campaign is compiled once (`load`), as a container does.",
+        "",
+    ]
+
+
+def _campaign_latency(results: Results) -> list[str]:
+    f = results.campaign_latency
+    if f is None:
+        return []
+    return [
+        "## Campaign trigger to webhook",
+        "",
+        "`bench/campaigns.py` `measure_latency`: local mode as `make run` runs it (FLUSH_SECONDS "
+        f"{f.flush_seconds}), an API-triggered webhook campaign to a receiver on 127.0.0.1 (`bench/receiver.py`),",
+        f"{len(f.seconds)} triggers of one recipient, two a second; from the 202 to the receiver getting the webhook:",
+        f"p50 {f.p50:.2f} s, p99 **{f.p99:.2f} s** (target {f.flush_seconds + 1} s). The sync queue's batching window",
+        "is most of it: the batcher is invoked when the window closes, and sends at once (a campaign without a rate",
+        "limit takes no token).",
         "",
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.backfill import PHYSICAL_LIMIT_FACTOR, BackfillResult
+from bench.campaigns import PlanningResult
 from bench.coldstart import ColdStart
 from bench.cost import CostResult, api_floor_per_million
 from bench.hot_path import HotPathResult
@@ -31,6 +32,7 @@ TRACK_HOT_PATH_TARGET = 20_000
 WRITER_TARGET = 2_000
 BURST_OBJECTS = 1_000_000
 SEGMENT_EVALUATION_TARGET = 50_000
+CAMPAIGN_PLANNING_TARGET = 5_000
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Results:
     segment_to_linkedin: SegmentFreshness | None = None
     segment_evaluation: EvaluationResult | None = None
     backfill: BackfillResult | None = None
+    campaign_planning: PlanningResult | None = None
+    campaign_latency: LatencyResult | None = None
 
 
 def rows(results: Results) -> list[Row]:
@@ -275,6 +279,21 @@ def segment_rows(results: Results) -> list[Row]:
                 b.seconds <= limit and b.synced == b.members and b.aws_routing_seconds <= b.physical_limit_seconds,
             )
         )
+    if results.campaign_planning:
+        c = results.campaign_planning
+        out.append(
+            Row(
+                "campaign planning",
+                f"{c.per_second:,.0f} webhooks/s on one core (audience, control group, Liquid url, header and body "
+                f"of 14 fields, queue messages; {c.queued:,} of {c.sends:,} queued)",
+                f">= {CAMPAIGN_PLANNING_TARGET:,} webhooks/s/core",
+                c.per_second >= CAMPAIGN_PLANNING_TARGET,
+            )
+        )
+    if results.campaign_latency:
+        lat = results.campaign_latency
+        what = f"from the trigger's 202 to the receiver getting the webhook ({len(lat.seconds)} triggers, 2 a second)"
+        out.append(_latency_row("campaign trigger to webhook", lat, what, lat.flush_seconds + 1))
     return out
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from audience_sync.destinations.webhook.client import WebhookClient, WebhookRequest, retry_after
-from tests.fakes.webhook_receiver import webhook_receiver
+from bench.receiver import webhook_receiver
 
 
 def test_the_request_goes_as_given_and_the_answer_is_its_status() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.fakes.webhook_receiver import Receiver, webhook_receiver
+from bench.receiver import Receiver, webhook_receiver
 from tests.integration.platform.platform_support import Platform
 from tests.stack_support import drain_queue, invoke_batcher, settle_retries
 

@@ -80,3 +80,12 @@ def test_a_backfill_misses_if_aws_could_not_route_it_ahead_of_linkedin() -> None
     assert backfill(23.0).aws_routing_seconds == 1_000_000 * 118e-6 / 8
     assert marks(Results(backfill=backfill(23.0, sdk_us=200.0))) == {"segment backfill": "MISS"}
     assert marks(Results(backfill=backfill(23.0, sdk_us=50.0))) == {"segment backfill": "pass"}
+
+
+def test_campaign_planning_passes_at_five_thousand_webhooks_a_second_on_a_core() -> None:
+    from bench.campaigns import PlanningResult
+
+    def mark(seconds: float) -> str:
+        return marks(Results(campaign_planning=PlanningResult(10_000, seconds, 9_000, 180, 0)))["campaign planning"]
+
+    assert (mark(2.0), mark(2.1)) == ("pass", "MISS")

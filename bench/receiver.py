@@ -1,6 +1,6 @@
-"""An HTTP receiver for campaigns' webhooks, on 127.0.0.1: it records every request as it arrived (method, path
-with its query, headers, body) and answers from a script (a status, or a status with headers, per request; 200 once
-the script is spent). Stopped when its `with` block ends."""
+"""An HTTP receiver for campaigns' webhooks on 127.0.0.1, for the benchmarks and the tests: it records every request
+as it arrived (method, path with its query, headers, body) and answers from a script (a status, or a status with
+headers, per request; 200 once the script is spent). Stopped when its `with` block ends."""
 
 from __future__ import annotations
 
