@@ -14,6 +14,7 @@ from typing import Any
 from audience_sync.connections.session import AccessToken, TokenSession
 from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.metrics import StepDelta
+from audience_sync.core.ratelimit import BucketPolicy
 from audience_sync.core.users import QueuedUser, hash_email
 from audience_sync.destinations.base import SyncTarget
 from audience_sync.destinations.linkedin.client import ElementResult
@@ -302,13 +303,13 @@ class FakeBuckets:
 
     shared: FakeBucket
     asked: list[tuple[str, str, float]] = field(default_factory=list)
-    headrooms: list[float | None] = field(default_factory=list)
+    policies: list[BucketPolicy | None] = field(default_factory=list)
 
     def bucket(
-        self, destination: str, connection_id: str, requests_per_second: float, headroom_percent: float | None = None
+        self, destination: str, connection_id: str, requests_per_second: float, policy: BucketPolicy | None = None
     ) -> FakeBucket:
         self.asked.append((destination, connection_id, requests_per_second))
-        self.headrooms.append(headroom_percent)
+        self.policies.append(policy)
         return self.shared
 
 

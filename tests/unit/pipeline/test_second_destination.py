@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pytest
 
 from audience_sync.core.backoff import RetryPolicy
+from audience_sync.core.ratelimit import per_minute_policy
 from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import (
     SYNCED,
@@ -26,7 +27,7 @@ from audience_sync.pipeline.batcher import Batcher
 from audience_sync.pipeline.messages import QueuedMessage
 from audience_sync.pipeline.retry_attempt import RetryAttempt
 from audience_sync.pipeline.retry_batch import RetryBatch
-from audience_sync.pipeline.sender import PER_MINUTE_HEADROOM_PERCENT, Sender
+from audience_sync.pipeline.sender import Sender
 from tests.fakes.sync_fakes import (
     T0,
     TUNING,
@@ -117,12 +118,13 @@ def test_the_batcher_cuts_requests_of_the_destinations_size_and_its_first_wait_i
     assert hook.retry_policy.schedule() == (60, 120, 240, 480, 900)
 
 
-def test_a_targets_own_per_minute_rate_takes_the_campaigns_bucket_with_a_minutes_headroom() -> None:
+def test_a_targets_own_per_minute_rate_takes_the_campaigns_bucket_by_the_minute() -> None:
     hook = WebhookLike()
     s, buckets = sender(hook)
     limited = HOOK.model_copy(update={"requests_per_minute": 600})
     assert s.send(limited, users(1, "u"), ["campaign#campaign-7"], SEND_BY) == [SYNCED]
-    assert buckets.asked == [("hook", "campaign-7", 10.0)] and buckets.headrooms == [PER_MINUTE_HEADROOM_PERCENT]
+    ((_, _, rate),) = buckets.asked
+    assert rate == 10.0 * 0.99 and buckets.policies == [per_minute_policy(600)]
 
 
 def test_without_a_rate_of_its_own_or_its_targets_no_bucket_is_taken() -> None:

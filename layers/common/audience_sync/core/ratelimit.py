@@ -24,10 +24,17 @@ class BucketState:
 class BucketPolicy:
     rate_per_second: float
     capacity: int = 1
+    # Tokens one write to the shared bucket takes, handed out by the taker for up to `lease_ms` (then dropped): a
+    # rate of a thousand a second cannot be a write a request on one DynamoDB item (about 1,000 writes a second is
+    # a partition's most).
+    lease: int = 1
+    lease_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.rate_per_second <= 0 or self.capacity < 1:
             raise ValueError("rate must be positive and capacity at least 1")
+        if not 1 <= self.lease <= self.capacity:
+            raise ValueError("a lease takes at least one token and at most the bucket's capacity")
 
     def full(self, now_ms: int) -> BucketState:
         return BucketState(self.capacity * MILLI, now_ms, 0)
@@ -57,3 +64,19 @@ def default_policy(requests_per_second: float, headroom_percent: float = 8.0) ->
     jitter, which a 5 % headroom (~50 ms per 10 requests) did not absorb and 8 % (~87 ms) does
     (docs/decisions/0003-rate-headroom.md)."""
     return BucketPolicy(rate_per_second=requests_per_second * (1 - headroom_percent / 100), capacity=1)
+
+
+# A per-minute rate's lease: this many seconds of tokens a write, valid for twice as long.
+LEASE_SECONDS = 0.05
+
+
+def per_minute_policy(requests_per_minute: int, headroom_percent: float = 1.0) -> BucketPolicy:
+    """A limit on requests in any minute (a campaign's `rate_limit_per_minute`), shared through the bucket.
+
+    Tokens are taken LEASE_SECONDS' worth a write (and dropped 2 x LEASE_SECONDS after): in any 60 s at most
+    capacity + rate x (60 + 0.1) tokens are used, which with `headroom_percent` 1 is under the limit for any limit
+    (the lease is under 0.1 % of it). A minute absorbs the jitter of a request that leaves late, which the
+    per-second rates' 8 % headroom is for."""
+    rate = requests_per_minute / 60 * (1 - headroom_percent / 100)
+    lease = max(1, int(rate * LEASE_SECONDS))
+    return BucketPolicy(rate_per_second=rate, capacity=lease, lease=lease, lease_ms=int(2000 * LEASE_SECONDS))

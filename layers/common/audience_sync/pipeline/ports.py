@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from audience_sync.core.errors import Unavailable
+from audience_sync.core.ratelimit import BucketPolicy
 
 
 class PublishFailed(Unavailable):
@@ -42,10 +43,10 @@ class TokenBucket(Protocol):
 
 class RateBuckets(Protocol):
     def bucket(
-        self, destination: str, connection_id: str, requests_per_second: float, headroom_percent: float | None = None
+        self, destination: str, connection_id: str, requests_per_second: float, policy: BucketPolicy | None = None
     ) -> TokenBucket:
-        """The shared bucket of one connection to one destination (every batcher of the account takes from it);
-        `headroom_percent` of the rate kept unused (None: the pipeline's, SyncTuning.rate_headroom_percent)."""
+        """The shared bucket of one connection to one destination (every batcher of the account takes from it), at
+        `requests_per_second` less the pipeline's headroom (SyncTuning.rate_headroom_percent), or by `policy`."""
         ...
 
 

@@ -32,6 +32,7 @@ from audience_sync.connections.errors import NotConnected
 from audience_sync.connections.session import AccessToken, TokenSession
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import StoreUnavailable
+from audience_sync.core.ratelimit import per_minute_policy
 from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import (
     NOT_SENT,
@@ -57,10 +58,6 @@ CORRELATION_IDS_PER_LINE = 500
 BODIES_BUILT_AT_ONCE = 2
 # The longest Retry-After a throttled request waits inside the invocation before its one resend.
 THROTTLED_WAIT_SECONDS = 2.0
-# Percent of a target's own per-minute rate (a campaign's limit) kept unused. A minute absorbs the jitter the
-# per-second rates' headroom is for (a request that leaves late stays in its minute or moves to the next, whose
-# token it took); what is left is the bucket's one token of burst: at most 1 + 0.99 x limit in any 60 s.
-PER_MINUTE_HEADROOM_PERCENT = 1.0
 
 
 class Sender:
@@ -166,8 +163,8 @@ class Sender:
         """The shared rate bucket of the target's connection: the target's own per-minute rate (a campaign's), or
         the destination's per-second one; None when neither limits it."""
         if target.requests_per_minute:
-            rate, headroom = target.requests_per_minute / 60, PER_MINUTE_HEADROOM_PERCENT
-            return self.buckets.bucket(destination.name, target.connection_id, rate, headroom)
+            policy = per_minute_policy(target.requests_per_minute)
+            return self.buckets.bucket(destination.name, target.connection_id, policy.rate_per_second, policy)
         if destination.limits.requests_per_second is None:
             return None
         return self.buckets.bucket(destination.name, target.connection_id, destination.limits.requests_per_second)

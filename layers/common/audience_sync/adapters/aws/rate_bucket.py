@@ -1,6 +1,7 @@
 """The token bucket in DynamoDB (RateLimitTable): one item per destination and connection, shared by every batcher.
 
-One conditional write per request taken (the version number is the optimistic lock). The last state
+One conditional write per request taken (the version number is the optimistic lock), or per lease of several
+tokens for a high per-minute rate (core/ratelimit.py per_minute_policy). The last state
 written is kept in memory, so the steady state costs no read; a lost race returns the winner's item
 (ReturnValuesOnConditionCheckFailure) and we recompute from it.
 """
@@ -30,6 +31,8 @@ class DynamoTokenBucket:
         self.clock = clock
         self._known: BucketState | None = None
         self._loaded = False
+        self._leased = 0  # tokens taken in the last write and not handed out yet (policy.lease > 1)
+        self._lease_until_ms = 0
         self._lock = threading.Lock()
         self.writes = 0  # conditional writes attempted (for tests and benchmarks)
 
@@ -37,12 +40,16 @@ class DynamoTokenBucket:
     def acquire(self, deadline_ms: int) -> bool:
         """Take one token, waiting as needed; False if it cannot be had before `deadline_ms`."""
         with self._lock:
+            if self._leased and self.clock.now_ms() <= self._lease_until_ms:
+                self._leased -= 1
+                return True
+            self._leased = 0  # a lease not used in time is dropped: a late burst could break the limit
             if not self._loaded:
                 self._known = self._read()
                 self._loaded = True
             while True:
                 now = self.clock.now_ms()
-                new_state, wait = self.policy.take(self._known, now)
+                new_state, wait = self.policy.take(self._known, now, self.policy.lease)
                 if new_state is None:
                     if now + wait * 1000 > deadline_ms:
                         return False
@@ -50,6 +57,8 @@ class DynamoTokenBucket:
                     continue
                 if self._write(self._known, new_state):
                     self._known = new_state
+                    self._leased = self.policy.lease - 1
+                    self._lease_until_ms = now + self.policy.lease_ms
                     return True
 
     def _read(self) -> BucketState | None:
@@ -108,11 +117,10 @@ class DynamoRateBuckets:
         self._lock = threading.Lock()
 
     def bucket(
-        self, destination: str, connection_id: str, requests_per_second: float, headroom_percent: float | None = None
+        self, destination: str, connection_id: str, requests_per_second: float, policy: BucketPolicy | None = None
     ) -> DynamoTokenBucket:
         key = f"{destination}#{connection_id}"
-        headroom = self.headroom_percent if headroom_percent is None else headroom_percent
-        policy = default_policy(requests_per_second, headroom)
+        policy = policy or default_policy(requests_per_second, self.headroom_percent)
         with self._lock:
             known = self._buckets.get(key)
             if known is None or known.policy != policy:  # a campaign's new limit applies from its next request
