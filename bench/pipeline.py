@@ -158,6 +158,10 @@ class MemoryLedger:
         with self.lock:
             return self.counters.get(step_id, {}).get("synced", 0)
 
+    def counters_of(self, step_id: str) -> dict[str, int]:
+        with self.lock:
+            return dict(self.counters.get(step_id, {}))
+
     def record(self, step_id: str, entries: Sequence[Any]) -> set[str]:
         time.sleep(LEDGER_LATENCY_SECONDS)
         with self.lock:

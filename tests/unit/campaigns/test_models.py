@@ -66,6 +66,12 @@ def test_an_api_campaign_that_puts_users_into_a_sync_step() -> None:
         ),
         ({"message": {**WEBHOOK, "url": "https://a.example/\nx"}}, ("message", "webhook", "url"), "control"),
         (
+            {"message": {**WEBHOOK, "headers": {"Transfer-Encoding": "chunked"}}},
+            ("message", "webhook", "headers"),
+            "set by HTTP itself",
+        ),
+        ({"message": {**WEBHOOK, "headers": {"host": "internal"}}}, ("message", "webhook", "headers"), "HTTP itself"),
+        (
             {"message": {**WEBHOOK, "headers": {"Authorization": "Bearer {% if %}"}}},
             ("message", "webhook", "headers"),
             "header Authorization: line 1",

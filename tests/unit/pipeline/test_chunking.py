@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 
@@ -134,3 +135,18 @@ def test_json_size_is_exact_for_plain_users_and_never_short() -> None:
             assert size == compact(user), user
     quoted: QueuedUser = {"x": 'a"b\\c\x01', "f": "Ana", "l": "Ruiz"}
     assert json_size(quoted) == compact(quoted)
+
+
+def test_characters_sqs_refuses_are_escaped_and_mean_the_same() -> None:
+    """SQS refuses U+FFFE, U+FFFF and most control characters in a body; JSON may write them raw."""
+    sent: QueuedUser = {"x": "u1", "w": {"m": "POST", "u": "https://e.com", "h": {}, "b": "a\uffff\ufffe\x01b 😀"}}
+    (body,) = message_bodies(template_for("c"), [sent])
+    assert not re.search("[\uffff\ufffe\x01]", body) and "😀" in body
+    assert QueuedMessage.model_validate_json(body).users == [sent]
+
+
+def test_a_rendered_webhooks_size_is_counted_in_full() -> None:
+    """A campaign's user carries a rendered webhook (a dict): its JSON with escapes counts, so no message is over."""
+    heavy: list[QueuedUser] = [{"x": f"u{i}", "w": {"b": 'é"\n' * 20_000}, "d": "d"} for i in range(12)]
+    bodies = message_bodies(template_for("w"), heavy)
+    assert len(bodies) > 1 and all(len(b.encode()) <= MAX_MESSAGE_BYTES for b in bodies)

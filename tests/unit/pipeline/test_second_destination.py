@@ -152,7 +152,23 @@ def test_a_retry_after_longer_than_the_first_wait_delays_the_retry_up_to_the_hor
     policy = hook.retry_policy
     assert policy.wait_before(1, 30) == 60  # a shorter ask changes nothing
     assert policy.wait_before(2, 5000, elapsed_seconds=1000) == 800  # cut at the horizon (1,800 s)
-    assert policy.wait_before(5, 5000, elapsed_seconds=1700) == 900  # the schedule's own wait stands
+    assert policy.wait_before(5, float("inf"), elapsed_seconds=1700) == 100  # an endless ask: what is left
+
+
+def test_waits_a_retry_after_stretched_stay_within_the_thirty_minutes() -> None:
+    """Braze's "up to five retries within 30 minutes" holds however long the endpoint asks to wait."""
+    policy = WebhookLike.retry_policy
+    for asked in (1700.0, 600.0, 5000.0):
+        elapsed, attempt, waits = 0.0, 1, []
+        while True:
+            wait = policy.wait_before(attempt, asked, elapsed)
+            waits.append(wait)
+            elapsed += wait + 0.5  # the attempt itself takes a moment
+            if policy.reached(attempt, elapsed):
+                break
+            attempt += 1
+        assert sum(waits) <= 1800 and attempt <= 5, (asked, waits)
+    assert policy.wait_before(3, None, elapsed_seconds=420) == 240  # nothing asked: the schedule's
 
 
 @pytest.mark.parametrize(

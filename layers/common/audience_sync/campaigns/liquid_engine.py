@@ -95,8 +95,14 @@ def parse(source: str) -> BoundTemplate:
 def render(template: BoundTemplate, variables: Mapping[str, Any]) -> str:
     try:
         return template.render(**variables)
+    except Aborted:
+        raise
     except LiquidError as error:
         raise TemplateError(_message(error), _line(error)) from None
+    except Exception as error:
+        # a filter's own arithmetic on the user's values (`sum` of a string, `floor` of 1e308): that send fails,
+        # with the error's kind only (its text may quote the value)
+        raise TemplateError(f"the template failed on this user's values ({type(error).__name__})", None) from None
 
 
 def _fails_alone(markup: str) -> bool:

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from audience_sync.campaigns.templates import compile_template
+from audience_sync.profiles.identity import MAX_ID_CHARS
 from audience_sync.segments.filters import FilterError, parse
 
 _ID = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -34,8 +35,24 @@ MAX_HEADERS = 50
 MAX_DELAY_SECONDS = 30 * 86_400  # Braze's longest delay is 30 days
 MAX_PROPERTY_FILTERS = 50
 MAX_DEFINITION_BYTES = 350_000  # one DynamoDB item (400 KB) with room for the status and times
-RATE_LIMITS = (10, 500_000)
-MAX_RECIPIENTS = 50  # Braze's per-campaign delivery limit, messages a minute
+RATE_LIMITS = (10, 500_000)  # Braze's per-campaign delivery limit, messages a minute
+MAX_RECIPIENTS = 50  # in one trigger call, as Braze's trigger/send takes
+# Headers HTTP itself sets or that frame the message: a template's value would make a malformed request
+# (Transfer-Encoding with a Content-Length) or one aimed elsewhere (Host).
+FRAMING_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-authorization",
+        "proxy-connection",
+    }
+)
 
 
 class CampaignStatus(StrEnum):
@@ -110,6 +127,8 @@ class WebhookMessage(StrictModel):
         for name, value in headers.items():
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"header names are HTTP tokens (letters, digits and !#$%&'*+.^_`|~-): {name[:64]!r}")
+            if name.lower() in FRAMING_HEADERS:
+                raise ValueError(f"header {name}: set by HTTP itself, not by a campaign")
             if _CONTROL.search(value):  # a line break would end the header: it could never be sent
                 raise ValueError(f"header {name}: its value holds a control character (a line break?)")
             try:
@@ -251,7 +270,7 @@ class CampaignRequest(StrictModel):
 
 
 class Recipient(StrictModel):
-    external_id: Annotated[str, StringConstraints(min_length=1, max_length=987)]  # Braze's longest external id
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]  # as profiles take them
     trigger_properties: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -54,9 +54,18 @@ class RetryPolicy:
 
     def wait_before(self, attempt: int, asked_seconds: float | None = None, elapsed_seconds: float = 0) -> int:
         """Seconds to wait before retry attempt `attempt` (1: the first): the schedule's, or longer if the
-        destination asked for longer (`Retry-After`), but not past the horizon (counted from the first failure,
-        `elapsed_seconds` ago) unless the schedule itself goes there."""
+        destination asked for longer (`Retry-After`). Once a wait has been stretched, no wait goes past the horizon
+        (counted from the first failure, `elapsed_seconds` ago): the retries stay within it, and an attempt that
+        finds it reached is the last (`reached`)."""
         scheduled = self.schedule()[attempt - 1]
-        if not asked_seconds or asked_seconds <= scheduled:
-            return scheduled
-        return max(scheduled, min(math.ceil(asked_seconds), int(self.horizon_seconds - elapsed_seconds)))
+        remaining = max(0, math.floor(self.horizon_seconds - elapsed_seconds))
+        wanted = scheduled
+        if asked_seconds is not None and not math.isnan(asked_seconds) and asked_seconds > scheduled:
+            wanted = math.ceil(min(asked_seconds, self.horizon_seconds))  # an endless ask is the horizon
+        if wanted > scheduled or elapsed_seconds + scheduled > self.horizon_seconds:
+            return min(wanted, remaining)
+        return scheduled
+
+    def reached(self, attempt: int, elapsed_seconds: float) -> bool:
+        """Whether attempt `attempt` is the last: the schedule has no wait after it, or the horizon has passed."""
+        return attempt >= len(self.schedule()) or elapsed_seconds >= self.horizon_seconds

@@ -67,5 +67,15 @@ def message_bodies(
             "chunk_id": f"{template.chunk_id}.{i}",
             "entry": {k: v for k, v in entry.items() if v},
         }
-        bodies.append(template.model_copy(update=update).model_dump_json())
+        bodies.append(sqs_safe(template.model_copy(update=update).model_dump_json()))
     return bodies
+
+
+# What SQS refuses in a message body (its allowed characters: #x9, #xA, #xD, #x20 to #xD7FF, #xE000 to #xFFFD,
+# #x10000 to #x10FFFF). JSON writes them raw; only a string can hold them, where an escape means the same.
+_NOT_FOR_SQS = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_safe(body: str) -> str:
+    """A JSON body with the characters SQS refuses written as JSON escapes (`\\uffff`): the same JSON."""
+    return _NOT_FOR_SQS.sub(lambda m: f"\\u{ord(m[0]):04x}", body)

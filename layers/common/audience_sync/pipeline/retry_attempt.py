@@ -90,7 +90,8 @@ class RetryAttempt:
             for i, outcome in zip(sending, sent, strict=True):
                 outcomes[i] = outcome
         schedule = self._schedule(batch.target)
-        final = attempt >= len(schedule)  # no wait left after this attempt: the horizon is reached
+        elapsed = (self.clock.now_ms() - batch.first_failed_at) / 1000
+        final = self._policy(batch.target).reached(attempt, elapsed)  # no wait left, or the horizon has passed
         counts_sends = not is_step(batch.step_id)  # a campaign's metrics show first attempts
         delta, waiting, reasons = _tally(outcomes, batch.reasons, final, batch.target.leaving, counts_sends)
         next_keys: list[str] = []
@@ -132,7 +133,6 @@ class RetryAttempt:
         if not next_keys:
             return self._answer(next_keys, attempt, schedule)
         asked = max((w for i in waiting if (w := outcomes[i].wait_seconds)), default=None)
-        elapsed = (self.clock.now_ms() - batch.first_failed_at) / 1000
         wait = self._policy(batch.target).wait_before(attempt + 1, asked, elapsed)
         return self._answer(next_keys, attempt, schedule, wait)
 

@@ -20,6 +20,13 @@ from audience_sync.destinations.webhook.guard import BlockedAddress, allowed, ch
         "0.0.0.0",  # noqa: S104 - the address under test, not a bind
         "224.0.0.1",  # multicast
         "::ffff:10.0.0.1",  # a private address mapped into IPv6
+        "64:ff9b::a00:1",  # NAT64 to 10.0.0.1
+        "64:ff9b:1::1",  # local-use NAT64
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a00:1::",  # 6to4 of 10.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:0:7f00:1",  # IPv4-translated
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
         "not an address",
     ],
 )

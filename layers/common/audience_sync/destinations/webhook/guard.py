@@ -26,14 +26,29 @@ class BlockedAddress(Exception):
         self.address = address
 
 
+# IPv6 ranges that carry an IPv4 address a gateway translates to (NAT64, IPv4-compatible, IPv4-translated): which
+# IPv4 address they reach is the network's business, and `is_global` says "public" for some of them depending on
+# the Python release. A webhook has no reason to use them.
+_TRANSLATED = tuple(
+    ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96", "2001::/32")
+)
+
+
 def allowed(address: str, allow_loopback: bool = False) -> bool:
-    """Whether a webhook may connect to `address` (an IP literal, as a socket's peer names it)."""
+    """Whether a webhook may connect to `address` (an IP literal, as a resolver or a socket's peer names it)."""
     try:
         ip: Address = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) is link-local
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+        elif ip.sixtofour is not None:  # 6to4 (2002::/16) reaches the IPv4 address it embeds
+            return allowed(str(ip.sixtofour))
+        elif ip.is_loopback:
+            return allow_loopback
+        elif any(ip in network for network in _TRANSLATED):  # Teredo (2001::/32) too
+            return False
     if ip.is_loopback:
         return allow_loopback
     return ip.is_global and not ip.is_multicast
