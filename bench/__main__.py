@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
         results.campaign_planning = campaigns.measure(20_000 if args.quick else 100_000, progress)
         results.campaign_latency = campaigns.measure_latency(triggers=10 if args.quick else 60, progress=progress)
+        from bench import campaign_rate
+
+        results.campaign_rate = campaign_rate.run(webhooks=20_000 if args.quick else 100_000, progress=progress)
 
     table_rows = rows(results)
     print(table(table_rows))

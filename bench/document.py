@@ -363,3 +363,27 @@ def _campaign_latency(results: Results) -> list[str]:
         "limit takes no token).",
         "",
     ]
+
+
+def _campaign_rate(results: Results) -> list[str]:
+    r = results.campaign_rate
+    if r is None:
+        return []
+    return [
+        "## Campaign rate limit",
+        "",
+        f"`bench/campaign_rate.py`: {r.webhooks:,} webhooks of a campaign with `rate_limit_per_minute`",
+        f"{r.rate_limit_per_minute:,}, planned by the real planner and drained by two batcher processes (the real",
+        "Batcher, Sender, webhook destination and DynamoDB token bucket on moto's server; queue and ledger in memory,",
+        "as in the packing benchmark) to a receiver process on 127.0.0.1 that notes each arrival.",
+        f"- received {r.received:,}, delivered (the ledger's count) {r.delivered:,}, first to last "
+        f"{r.first_to_last_seconds:.1f} s: **{r.per_minute:,.0f} a minute, {r.rate_use:.1%} of the limit**;",
+        f"- the most in any 60 s window (sliding, every arrival a start): **{r.max_in_any_minute:,}**.",
+        "",
+        "The campaign's bucket keeps 1 % of the limit back and hands out its tokens in leases of 50 ms of the rate",
+        "(one DynamoDB write per lease, not per webhook: at 1,000 webhooks a second a write each would be a",
+        "partition's whole throughput); a lease not used within 100 ms is dropped, so no minute can hold more than",
+        "the limit. Found on the way: the receiver's answers took 40 ms each (Nagle's algorithm holding the body",
+        "behind the headers, against delayed ACKs) until its handler set TCP_NODELAY.",
+        "",
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.backfill import PHYSICAL_LIMIT_FACTOR, BackfillResult
+from bench.campaign_rate import CampaignRateResult
 from bench.campaigns import PlanningResult
 from bench.coldstart import ColdStart
 from bench.cost import CostResult, api_floor_per_million
@@ -33,6 +34,7 @@ WRITER_TARGET = 2_000
 BURST_OBJECTS = 1_000_000
 SEGMENT_EVALUATION_TARGET = 50_000
 CAMPAIGN_PLANNING_TARGET = 5_000
+CAMPAIGN_RATE_USE_TARGET = 0.95
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Results:
     backfill: BackfillResult | None = None
     campaign_planning: PlanningResult | None = None
     campaign_latency: LatencyResult | None = None
+    campaign_rate: CampaignRateResult | None = None
 
 
 def rows(results: Results) -> list[Row]:
@@ -294,6 +297,19 @@ def segment_rows(results: Results) -> list[Row]:
         lat = results.campaign_latency
         what = f"from the trigger's 202 to the receiver getting the webhook ({len(lat.seconds)} triggers, 2 a second)"
         out.append(_latency_row("campaign trigger to webhook", lat, what, lat.flush_seconds + 1))
+    if results.campaign_rate:
+        r = results.campaign_rate
+        out.append(
+            Row(
+                "campaign rate limit",
+                f"{r.received:,} of {r.webhooks:,} webhooks at {r.per_minute:,.0f} a minute = {r.rate_use:.1%} of "
+                f"rate_limit_per_minute {r.rate_limit_per_minute:,}; at most {r.max_in_any_minute:,} in any 60 s",
+                f">= {CAMPAIGN_RATE_USE_TARGET:.0%} of the limit, none over it in any minute",
+                r.rate_use >= CAMPAIGN_RATE_USE_TARGET
+                and r.max_in_any_minute <= r.rate_limit_per_minute
+                and r.received == r.delivered == r.webhooks,
+            )
+        )
     return out
 
 

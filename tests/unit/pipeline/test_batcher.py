@@ -32,6 +32,7 @@ from tests.fakes.sync_fakes import (
     Answer,
     Call,
     FakeBucket,
+    FakeBuckets,
     FakeLedger,
     FakeRetryStore,
     Recorded,
@@ -282,6 +283,40 @@ def test_a_backlog_is_read_in_rounds_until_a_round_is_not_full(monkeypatch: pyte
     assert w.ledger.counted("step-1") == {"synced": 14}
     assert sorted(queue.deleted) == sorted(f"rh-{m.chunk_id}" for m in waiting)  # ...each deleted once settled
     assert queue.waiting == []
+
+
+class PacedBucket:
+    """A rate bucket that gives a token every half second of the fake clock (2 requests a second)."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+
+    def acquire(self, deadline_ms: int) -> bool:
+        if self.clock.now_ms() + 500 > deadline_ms:
+            return False
+        self.clock.sleep(0.5)
+        return True
+
+
+@pytest.mark.parametrize("paced", [True, False])
+def test_no_round_is_read_that_cannot_leave_before_the_send_deadline(
+    monkeypatch: pytest.MonkeyPatch, paced: bool
+) -> None:
+    """Requests of one user (a campaign's webhooks at its rate limit): a round is thousands of requests. A round
+    read that cannot be sent before the deadline would put its users in the retry; unread, they stay queued."""
+    if not paced:  # what the batcher did before it watched its pace: a round whenever there was time to read one
+        monkeypatch.setattr(Batcher, "_time_to_send_a_round", lambda self, deadline_ms: True)
+    delivered = message(AUD_A, 100, "m-")
+    full_at(monkeypatch, delivered)
+    queue = FakeQueue(*[message(AUD_A, 100, f"q{i}-") for i in range(3)])
+    w = topped_world(queue, max_elements=1)
+    w.batcher.sender.buckets = FakeBuckets(PacedBucket(w.s.clock))  # type: ignore[arg-type]
+    assert w.run(delivered) == []
+    not_sent = sum(b.reasons.count(NOT_SENT_IN_TIME) for b in w.batches())
+    if paced:  # 100 requests took 50 s: another 100 would end after the send deadline (85 s)
+        assert (w.ledger.counted("step-1"), not_sent, len(queue.waiting)) == ({"synced": 100}, 0, 3)
+    else:  # it read on while there was time to read, and sent what it could: the rest waits in the retry
+        assert not_sent > 100 and queue.waiting == []
 
 
 def test_a_round_whose_queue_ran_dry_waits_a_moment_for_the_rest_of_its_last_request(

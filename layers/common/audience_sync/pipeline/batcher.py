@@ -13,10 +13,13 @@ be settled is reported as a batch item failure; after 5 receives it goes to the 
 Under a backlog a batch is full (Lambda caps it at 6 MB, about 60,000 users) and would end in a partly filled
 request per audience; the batcher then reads just enough more of the queue itself to fill it (the top-up), so a
 backlog goes to LinkedIn in full requests. And it goes on reading the queue in rounds, each read while the one
-before is sending, until the backlog is gone or the invocation's time is nearly up: two batchers settling at
-the same moment would otherwise leave the rate limit unused. A round that finds the queue dry waits up to
-TOP_UP_WAIT_MS for the rest of its last request: a producer just behind the destination's pace (a segment's
-backfill) would otherwise cost a part-filled request each time it fell behind for a moment.
+before is sending, until the backlog is gone or the invocation's time is nearly up: two batchers settling at the
+same moment would otherwise leave the rate limit unused. It reads another round only if what it holds, and a round
+more, can leave before its send deadline at the pace its requests have been leaving: a campaign's webhooks are
+requests of one user, a round of them thousands, and users read too late would go to the retry rather than stay
+on the queue for the next invocation. A round that finds the queue dry waits up to TOP_UP_WAIT_MS for the rest of
+its last request: a producer just behind the destination's pace (a segment's backfill) would otherwise cost a
+part-filled request each time it fell behind for a moment.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ ROUND_MARGIN_MS = 15_000
 # moments, and each would cost a part-filled request. Once the backlog is really gone, its last users wait this long.
 TOP_UP_WAIT_MS = 1_000
 TOP_UP_POLL_MS = 100
+# Requests an invocation must have sent before its pace is taken to decide whether another round can be sent.
+PACE_SAMPLE_REQUESTS = 100
 
 
 def message_ledger_id(message: QueuedMessage) -> str:
@@ -82,6 +87,21 @@ class _Received:
     receive_count: int = 1
     receipt_handle: str | None = None
     topped_up: bool = False  # read by the batcher itself, not delivered by the event source mapping
+
+
+class _Pace:
+    """How fast this invocation's requests leave: the requests of what it read, and what the sender counted since
+    it started. Counted when read, not when sent: a round read waits for an older one to finish before it goes."""
+
+    def __init__(self, started_ms: int, sent_before: int):
+        self.started_ms = started_ms
+        self.sent_before = sent_before
+        self.read = 0
+        self.last_round = 0
+
+    def add_round(self, requests: int) -> None:
+        self.read += requests  # the reading thread only
+        self.last_round = requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +129,7 @@ class Batcher:
         self.retries = retries
         self.clock = clock
         self.queue = queue  # for the top-up; None turns it off
+        self._pace = _Pace(clock.now_ms(), 0)
 
     # ---- entry point ---------------------------------------------------------------------------
     def handle(self, records: list[dict[str, Any]], deadline_ms: int) -> list[str]:
@@ -127,6 +148,8 @@ class Batcher:
             first += self._top_up(first, deadline_ms)
         # One pool of senders for the whole invocation, whatever the number of rounds: at most send_concurrency
         # requests in flight (and LinkedIn connections open) per batcher.
+        self._pace = _Pace(self.clock.now_ms(), self.sender.requests_sent)
+        self._pace.add_round(self._requests_in(first))
         with self._executor(self.tuning.send_concurrency, "send") as senders:
             if not backlog:
                 return failed + self._process(first, deadline_ms, senders)
@@ -134,8 +157,9 @@ class Batcher:
             # are still sending, so LinkedIn's rate limit never waits for a batch to be settled and the next parsed.
             with self._executor(MAX_ROUNDS_IN_FLIGHT, "round") as rounds:
                 running = [rounds.submit(self._process, first, deadline_ms, senders)]
-                while self._time_for_a_round(deadline_ms):
+                while self._time_for_a_round(deadline_ms) and self._time_to_send_a_round(deadline_ms):
                     received, full = self._read_round(deadline_ms)
+                    self._pace.add_round(self._requests_in(received))
                     if received:
                         if len(running) >= MAX_ROUNDS_IN_FLIGHT:
                             running[-MAX_ROUNDS_IN_FLIGHT].result()  # one round read, at most two more sending
@@ -156,6 +180,29 @@ class Batcher:
 
     def _time_for_a_round(self, deadline_ms: int) -> bool:
         return self.clock.now_ms() < deadline_ms - REQUEST_BUDGET_MS - ROUND_MARGIN_MS
+
+    def _requests_in(self, received: list[_Received]) -> int:
+        """The requests these messages make at most (packing may join users of several messages)."""
+        users: Counter[TargetKey] = Counter()
+        limits: dict[TargetKey, int] = {}
+        for r in received:
+            users[r.message.target.key] += len(r.message.users)
+            limits.setdefault(r.message.target.key, self._limit(r.message.target))
+        return sum(-(-n // limits[key]) for key, n in users.items())
+
+    def _time_to_send_a_round(self, deadline_ms: int) -> bool:
+        """Whether the requests this invocation holds, and a round more, can still leave before its send deadline
+        at the pace they have been leaving (the rate bucket's, shared with the other batchers). Requests of one user
+        (a campaign's webhooks at its rate limit) make rounds of thousands of requests: reading one that cannot be
+        sent would put its users in the retry, not back on the queue for the next invocation."""
+        pace = self._pace
+        now = self.clock.now_ms()
+        sent = self.sender.requests_sent - pace.sent_before
+        if sent < PACE_SAMPLE_REQUESTS:
+            return True  # too few sent to tell the pace: a LinkedIn backlog's rounds are a few requests each
+        per_ms = sent / max(1, now - pace.started_ms)
+        holding = pace.read - sent + pace.last_round  # what it read and has not sent, and a round like the last
+        return now + holding / per_ms < deadline_ms - REQUEST_BUDGET_MS
 
     def _executor(self, workers: int, name: str) -> Executor:
         """Threads, or (send_concurrency 1, the unit tests' deterministic mode) the caller's own thread."""
