@@ -938,6 +938,7 @@ EXPECTED_ALARMS = {
     "ProfileDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
     "MembershipDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
     "SweepDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+    "CampaignFailuresAlarm": ("AudienceSync", "CampaignFailed", "Sum"),
 }
 
 
@@ -947,10 +948,14 @@ def _published_metric_names() -> set[str]:
     from audience_sync.destinations.linkedin.destination import LinkedInDestination
     from audience_sync.observability import gauges
     from audience_sync.observability.request_metrics import metric_names
-    from audience_sync.observability.step_metrics import METRIC_NAMES
+    from audience_sync.destinations.webhook.destination import WebhookDestination
+    from audience_sync.observability.step_metrics import CAMPAIGN_METRIC_NAMES, METRIC_NAMES
 
-    requests = set(metric_names(LinkedInDestination.metric_prefix))
-    return requests | {VERSION_SUNSET, gauges.PENDING, gauges.CONNECTION_INVALID} | set(METRIC_NAMES.values())
+    requests = set(metric_names(LinkedInDestination.metric_prefix)) | set(
+        metric_names(WebhookDestination.metric_prefix)
+    )
+    steps = set(METRIC_NAMES.values()) | set(CAMPAIGN_METRIC_NAMES.values())
+    return requests | {VERSION_SUNSET, gauges.PENDING, gauges.CONNECTION_INVALID} | steps
 
 
 def _dashboard(tpl: dict[str, Any]) -> dict[str, Any]:
@@ -990,6 +995,13 @@ def test_dashboard_body_is_json_and_shows_every_alarm_and_metric(template: dict[
         assert search in shown, f"no per-step {metric} widget of this stack"
     for metric in ("LinkedInRequests", "LinkedInThrottled", "LinkedInFailed", "LinkedInLatency"):
         assert f'"{metric}"' in shown, f"no widget for {metric}"
+    from audience_sync.observability.step_metrics import CAMPAIGN_METRIC_NAMES
+
+    for metric in CAMPAIGN_METRIC_NAMES.values():  # per campaign, this stack's only
+        search = f'{{AudienceSync,campaign,service}} service=\\"SUB(AWS::StackName)\\" MetricName=\\"{metric}\\"'
+        assert search in shown, f"no per-campaign {metric} widget of this stack"
+    for metric in ("WebhookRequests", "WebhookThrottled", "WebhookFailed", "WebhookLatency"):
+        assert f'"{metric}"' in shown and metric in _published_metric_names(), f"no widget for {metric}"
     assert "SUB(SyncDeadLetterQueue.QueueName)" in shown
     # the Braze-compatible API per route (API Gateway's metrics of the API named so), the writer, data points a day
     platform = (
