@@ -946,9 +946,9 @@ def _published_metric_names() -> set[str]:
     """Every metric name the code publishes (each module names its metrics in constants)."""
     from audience_sync.destinations.linkedin.client import VERSION_SUNSET
     from audience_sync.destinations.linkedin.destination import LinkedInDestination
+    from audience_sync.destinations.webhook.destination import WebhookDestination
     from audience_sync.observability import gauges
     from audience_sync.observability.request_metrics import metric_names
-    from audience_sync.destinations.webhook.destination import WebhookDestination
     from audience_sync.observability.step_metrics import CAMPAIGN_METRIC_NAMES, METRIC_NAMES
 
     requests = set(metric_names(LinkedInDestination.metric_prefix)) | set(
