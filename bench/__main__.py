@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import campaigns
 
         results.campaign_planning = campaigns.measure(20_000 if args.quick else 100_000, progress)
+        results.waiting_cost = campaigns.waiting_cost()
         results.campaign_latency = campaigns.measure_latency(triggers=10 if args.quick else 60, progress=progress)
         from bench import campaign_rate
 

@@ -188,3 +188,45 @@ def _profiles_in(url: str, headers: dict[str, str], session: Any) -> None:
             return
         time.sleep(0.1)  # the profile writer runs behind its queue
     raise RuntimeError("the recipient's profile was never written")
+
+
+@dataclass(frozen=True)
+class WaitingCost:
+    """$ per million users waiting out a campaign's delay, by the design of docs/decisions/0017 (EventBridge
+    Scheduler, one one-time schedule a waiting user, and a wait item), against Step Functions' Standard waits."""
+
+    exception_share: float  # of the waiting users, those an exception event cancels
+    lines: dict[str, float]
+    step_functions: float
+
+    @property
+    def total(self) -> float:
+        return sum(self.lines.values())
+
+
+# What the design's functions spend a user (assumed, to be measured once built): the trigger function's CreateSchedule
+# and PutItem (~30 ms), the due function's DeleteItem, profile read and planning in batches of 10 (~20 ms a user).
+TRIGGER_MS_PER_USER = 30
+DUE_MS_PER_USER = 20
+FUNCTION_GB = 0.5
+SFN_TRANSITIONS_PER_WAIT = 4  # start, Wait, the task that sends, end
+
+
+def waiting_cost(exception_share: float = 0.2) -> WaitingCost:
+    from bench.prices import PRICES
+
+    users = 1e6
+    due = users * (1 - exception_share)
+    gb_seconds = (users * TRIGGER_MS_PER_USER + due * DUE_MS_PER_USER) / 1000 * FUNCTION_GB
+    lines = {
+        # a schedule fires only for a user no exception cancelled (its schedule is deleted, for nothing)
+        "EventBridge Scheduler invocations": PRICES["scheduler_invocations"].of(due),
+        # the wait item: written when the wait starts, deleted when it ends (due, or an exception), 1 WRU each
+        "DynamoDB wait items (put + delete)": PRICES["dynamodb_wru"].of(2 * users),
+        # the schedule sends the due user to the due queue; the event source mapping receives and deletes in tens
+        "SQS (due queue)": PRICES["sqs_requests"].of(due + 2 * due / 10),
+        "Lambda (trigger and due functions)": PRICES["lambda_gb_seconds_arm64"].of(gb_seconds)
+        + PRICES["lambda_requests"].of(due / 10),
+    }
+    step_functions = PRICES["sfn_transitions"].of(users * SFN_TRANSITIONS_PER_WAIT)
+    return WaitingCost(exception_share, lines, step_functions)

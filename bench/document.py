@@ -387,3 +387,21 @@ def _campaign_rate(results: Results) -> list[str]:
         "behind the headers, against delayed ACKs) until its handler set TCP_NODELAY.",
         "",
     ]
+
+
+def _waiting_cost(results: Results) -> list[str]:
+    w = results.waiting_cost
+    if w is None:
+        return []
+    lines = [f"  - {name}: ${usd:.3f}" for name, usd in w.lines.items()]
+    return [
+        "## Cost per million waiting users",
+        "",
+        "`bench/campaigns.py` `waiting_cost`, computed from the design of docs/decisions/0017 and the list prices of",
+        f"`bench/prices.py`, for a million users waiting out a campaign's delay, {w.exception_share:.0%} of them",
+        "cancelled by an exception event (not yet built: the functions' milliseconds a user are assumptions to measure):",
+        *lines,
+        f"- **${w.total:.2f} per million waiting users**; Step Functions Standard waits (an execution a user, about",
+        f"  four transitions each) would be ${w.step_functions:.0f}. The schedules' API calls are not priced.",
+        "",
+    ]

@@ -34,6 +34,8 @@ PRICES: dict[str, Price] = {
     "s3_put_requests": Price(0.005, 1e3, "S3 PUT/COPY/POST/LIST", "https://aws.amazon.com/s3/pricing/"),
     "s3_get_requests": Price(0.0004, 1e3, "S3 GET", "https://aws.amazon.com/s3/pricing/"),
     "sfn_transitions": Price(0.025, 1e3, "Standard state transition", "https://aws.amazon.com/step-functions/pricing/"),
+    # Scheduler's API calls (CreateSchedule, DeleteSchedule) are not priced; what a schedule costs is its invocation
+    "scheduler_invocations": Price(1.00, 1e6, "scheduled invocation", "https://aws.amazon.com/eventbridge/pricing/"),
     "kms_requests": Price(0.03, 1e4, "KMS request", "https://aws.amazon.com/kms/pricing/"),
     "secretsmanager_requests": Price(0.05, 1e4, "API call", "https://aws.amazon.com/secrets-manager/pricing/"),
     "sns_publishes": Price(0.50, 1e6, "SNS publish", "https://aws.amazon.com/sns/pricing/"),

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.backfill import PHYSICAL_LIMIT_FACTOR, BackfillResult
 from bench.campaign_rate import CampaignRateResult
-from bench.campaigns import PlanningResult
+from bench.campaigns import PlanningResult, WaitingCost
 from bench.coldstart import ColdStart
 from bench.cost import CostResult, api_floor_per_million
 from bench.hot_path import HotPathResult
@@ -70,6 +70,7 @@ class Results:
     campaign_planning: PlanningResult | None = None
     campaign_latency: LatencyResult | None = None
     campaign_rate: CampaignRateResult | None = None
+    waiting_cost: WaitingCost | None = None
 
 
 def rows(results: Results) -> list[Row]:
@@ -297,6 +298,17 @@ def segment_rows(results: Results) -> list[Row]:
         lat = results.campaign_latency
         what = f"from the trigger's 202 to the receiver getting the webhook ({len(lat.seconds)} triggers, 2 a second)"
         out.append(_latency_row("campaign trigger to webhook", lat, what, lat.flush_seconds + 1))
+    if results.waiting_cost:
+        w = results.waiting_cost
+        out.append(
+            Row(
+                "AWS cost per million waiting users",
+                f"${w.total:.2f} (delay and exceptions, {w.exception_share:.0%} cancelled: EventBridge Scheduler and a "
+                f"wait item; Step Functions waits would be ${w.step_functions:.0f}); from the design, not measured",
+                "reported",
+                None,
+            )
+        )
     if results.campaign_rate:
         r = results.campaign_rate
         out.append(
