@@ -216,3 +216,26 @@ def test_a_campaigns_first_attempts_are_counted_once(step_id: str, reason: str, 
     retries.objects[batch.key] = batch
     RetryAttempt(s, ledger, retries, FakeNotifier(), clock).run(batch.key, 1, clock.now_ms() + 60_000)
     assert ledger.counted(step_id) == {"synced": 1, **sent}
+
+
+def test_waiting_webhooks_share_retry_batches_and_an_attempt_sends_each_on_its_own() -> None:
+    """One execution a webhook would be thousands for one endpoint that is down: a retry batch holds 8 requests of
+    one user, and its attempt sends them as 8 requests, each user's outcome its own."""
+    down = [DestinationError(503, "down", "later") for _ in range(20)]
+    hook = WebhookLike(*down)
+    s, _ = sender(hook)
+    retries, clock = FakeRetryStore(), FakeClock()
+    batcher = Batcher(TUNING, s, FakeLedger(), retries, clock)
+    message = QueuedMessage(chunk_id="c", step_id="step-1", target=HOOK, users=users(20, "u"), first_enqueued_at=T0)
+    record = {"messageId": "m", "body": message.model_dump_json(), "attributes": {"ApproximateReceiveCount": "1"}}
+    assert batcher.handle([record], SEND_BY + 60_000) == []
+    batches = [retries.objects[key] for key in retries.puts]
+    assert [len(b.users) for b in batches] == [8, 8, 4] and len(retries.started) == 3
+
+    hook.answers = [DestinationError(404, "gone", "no")]  # the first request refused, the other seven taken
+    ledger = FakeLedger()
+    first = batches[0]
+    answer = RetryAttempt(s, ledger, retries, FakeNotifier(), clock).run(first.key, 1, clock.now_ms() + 60_000)
+    assert answer["outcome"] == "settled"
+    assert len(hook.sent) == 20 + 8  # eight requests of one user (encode takes one user only)
+    assert ledger.counted("step-1") == {"synced": 7, "errored": 1, "errored_reason_hook_404": 1}

@@ -71,6 +71,16 @@ TOP_UP_POLL_MS = 100
 PACE_SAMPLE_REQUESTS = 100
 
 
+# A retry batch of requests of one user (a campaign's webhooks) holds this many, sent at once by its attempt: one
+# execution a webhook would be thousands of executions for one endpoint that is down.
+RETRY_REQUESTS_OF_ONE = 8
+
+
+def retry_batch_users(elements_per_request: int) -> int:
+    """Users in one retry batch: one request's (LinkedIn's 5,000), or RETRY_REQUESTS_OF_ONE requests of one user."""
+    return RETRY_REQUESTS_OF_ONE if elements_per_request == 1 else elements_per_request
+
+
 def message_ledger_id(message: QueuedMessage) -> str:
     return f"msg:{message.chunk_id}"
 
@@ -445,7 +455,7 @@ class Batcher:
         asked: dict[str, float] = {}
         now = self.clock.now_ms()
         for target_key, entries in waiting.items():
-            limit = self._limit(targets[target_key])
+            limit = retry_batch_users(self._limit(targets[target_key]))
             for start in range(0, len(entries), limit):
                 part = entries[start : start + limit]
                 sources = sorted({i for i, _, _ in part})

@@ -10,6 +10,7 @@ horizon, counts every user still waiting as errored, each with the reason they w
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -18,13 +19,14 @@ from audience_sync.core.backoff import RetryPolicy
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.metrics import StepDelta, first_attempts, is_step
+from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import NOT_SENT_IN_TIME, Outcome, SyncTarget
 from audience_sync.observability.notifications import Notifier
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import Ledger, LedgerEntry, LedgerKey
 from audience_sync.pipeline.moves import SUPERSEDED, count_outcome, outdated
 from audience_sync.pipeline.ports import MoveOrders
-from audience_sync.pipeline.retry_batch import RetryStore
+from audience_sync.pipeline.retry_batch import RetryBatch, RetryStore
 from audience_sync.pipeline.sender import Sender
 
 logger = Logger(child=True)
@@ -77,14 +79,7 @@ class RetryAttempt:
         if sending:
             self.sender.start_invocation()
             try:
-                sent = self.sender.send(
-                    batch.target,
-                    [batch.users[i] for i in sending],
-                    [batch.step_id],
-                    send_by_ms,
-                    attempt=attempt,
-                    correlation_ids=batch.webhooks,
-                )
+                sent = self._send(batch, [batch.users[i] for i in sending], send_by_ms, attempt)
             finally:
                 self.sender.finish_invocation()
             for i, outcome in zip(sending, sent, strict=True):
@@ -135,6 +130,22 @@ class RetryAttempt:
         asked = max((w for i in waiting if (w := outcomes[i].wait_seconds)), default=None)
         wait = self._policy(batch.target).wait_before(attempt + 1, asked, elapsed)
         return self._answer(next_keys, attempt, schedule, wait)
+
+    def _send(self, batch: RetryBatch, users: list[QueuedUser], send_by_ms: int, attempt: int) -> list[Outcome]:
+        """The batch's users in requests of its destination's size, at once (a batch of webhooks is several
+        requests of one user: pipeline/batcher.py, retry_batch_users)."""
+        limit = self.sender.destination(batch.target).limits.elements_per_request
+        requests = [users[start : start + limit] for start in range(0, len(users), limit)]
+
+        def send(request: list[QueuedUser]) -> list[Outcome]:
+            return self.sender.send(
+                batch.target, request, [batch.step_id], send_by_ms, attempt=attempt, correlation_ids=batch.webhooks
+            )
+
+        if len(requests) == 1:
+            return send(requests[0])
+        with ThreadPoolExecutor(max_workers=len(requests), thread_name_prefix="retry") as pool:
+            return [outcome for outcomes in pool.map(send, requests) for outcome in outcomes]
 
     def _policy(self, target: SyncTarget) -> RetryPolicy:
         return self.sender.destination(target).retry_policy

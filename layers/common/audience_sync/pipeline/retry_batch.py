@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import SyncTarget
 
-# A batch holds at most one request's users (5,000), so at most that many webhooks.
+# A batch holds at most one request's users (5,000), or a few requests of one user, so at most that many webhooks.
 MAX_CORRELATION_IDS = 5000
 
 
