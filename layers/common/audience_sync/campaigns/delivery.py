@@ -30,13 +30,12 @@ An API trigger sends whenever asked (Braze's rule), so the client's retry sends 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from audience_sync.campaigns.models import AudienceSyncMessage, CampaignRequest, CampaignStatus, TriggerRequest
@@ -83,26 +82,20 @@ class Campaign:
         )
 
 
-_loaded: OrderedDict[tuple[str, str], Campaign] = OrderedDict()
-
-
 def load(stored: Mapping[str, Any]) -> Campaign:
     """The stored campaign checked and compiled, once per definition in a container: a trigger renders its users
-    with one compilation. Keyed by the definition's digest, not its `updated_at`: two saves within a millisecond
-    must not share one."""
+    with one compilation. Keyed by the definition itself, not its `updated_at`: two saves within a millisecond must
+    not share one."""
     definition = json.dumps(stored["definition"], sort_keys=True, separators=(",", ":"))
-    key = (str(stored["campaign_id"]), hashlib.sha256(definition.encode()).hexdigest())
-    found = _loaded.get(key)
-    if found is None:
-        request = CampaignRequest.model_validate(stored["definition"])
-        webhook = compile_webhook(request.message) if request.message.channel == "webhook" else None
-        found = Campaign(key[0], str(stored["status"]), request, webhook)
-        _loaded[key] = found
-        while len(_loaded) > _CACHED:
-            _loaded.popitem(last=False)
-    if found.status != stored["status"]:
-        found = dataclasses.replace(found, status=str(stored["status"]))
-    return found
+    request, webhook = _compiled(str(stored["campaign_id"]), definition)
+    return Campaign(str(stored["campaign_id"]), str(stored["status"]), request, webhook)
+
+
+@lru_cache(maxsize=_CACHED)  # thread-safe: local mode runs every function in one process
+def _compiled(campaign_id: str, definition: str) -> tuple[CampaignRequest, CompiledWebhook | None]:
+    request = CampaignRequest.model_validate_json(definition)
+    webhook = compile_webhook(request.message) if request.message.channel == "webhook" else None
+    return request, webhook
 
 
 def in_control_group(campaign_id: str, braze_id: str, percent: int) -> bool:
