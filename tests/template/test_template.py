@@ -157,7 +157,9 @@ EXPECTED_FUNCTION_ENV = {
         "MEMBERSHIP_QUEUE_URL",
     },
     "MembershipFunction": {"SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE", "PROFILES_TABLE", "MEMBERSHIP_QUEUE_URL"},
-    "RetryFunction": {"SEGMENT_MEMBERS_TABLE"},  # a retried segment move checked against the newest
+    # a retried segment move checked against the newest; a stopped campaign's webhooks not sent (both functions)
+    "RetryFunction": {"SEGMENT_MEMBERS_TABLE", "CAMPAIGNS_TABLE"},
+    "BatcherFunction": {"CAMPAIGNS_TABLE"},
     "SegmentCountersFunction": {"SEGMENTS_TABLE", "SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE"},
     "SegmentSweepFunction": {
         "PROFILES_TABLE",

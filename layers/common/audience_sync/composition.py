@@ -70,6 +70,7 @@ from audience_sync.steps.launch import Launcher
 
 if TYPE_CHECKING:
     from audience_sync.campaigns.delivery import CampaignTriggers
+    from audience_sync.campaigns.gate import CampaignGate
     from audience_sync.campaigns.ports import CampaignStore
     from audience_sync.campaigns.service import CampaignService
     from audience_sync.destinations.linkedin.destination import LinkedInDestination
@@ -219,6 +220,7 @@ class Container:
             retries=self.retry_store,
             clock=self.clock,
             queue=SqsQueueReader(self.resources.require("sync_queue_url")),
+            gate=self.campaign_gate,
         )
 
     @cached_property
@@ -230,6 +232,7 @@ class Container:
             notifier=self.notifier,
             clock=self.clock,
             moves=DynamoMoveOrders(self.resources.require("segment_members_table"), self.clock),
+            gate=self.campaign_gate,
         )
 
     # ---- credentials, profiles and the Braze-compatible API ------------------------------------------------
@@ -329,6 +332,12 @@ class Container:
         from audience_sync.adapters.aws.campaigns_table import DynamoCampaignStore
 
         return DynamoCampaignStore(self.resources.require("campaigns_table"))
+
+    @cached_property
+    def campaign_gate(self) -> CampaignGate:
+        from audience_sync.campaigns.gate import CampaignGate
+
+        return CampaignGate(self.campaign_store, self.clock)
 
     @cached_property
     def campaign_triggers(self) -> CampaignTriggers:

@@ -151,6 +151,8 @@ def test_methods_trigger_properties_dispatch_ids_and_abort_message(platform: Pla
     [
         ([500, 503, (429, {"Retry-After": "1"}), 408], 1, None, 5),  # retried until taken
         ([500] * 6, 0, "retry_horizon_webhook_500", 6),  # the first attempt and five retries, then failed
+        # a Retry-After of 1,700 s: two retries (after 1,700 s, then the 100 s left), within the 30 minutes
+        ([(503, {"Retry-After": "1700"})] * 3, 0, "retry_horizon_webhook_503", 3),
         ([302], 0, "webhook_302_redirect_not_followed", 1),  # a redirect is not followed
         ([404], 0, "webhook_404", 1),  # other 4xx: failed at once
     ],
@@ -214,3 +216,17 @@ def test_control_group_audience_and_the_triggers_refusals(platform: Platform) ->
     assert _admin(platform, "POST", "/v1/campaigns/act/publish").status == 200
     assert trigger("act", {"recipients": [{"external_id": "u1"}]}).json["error"]["code"] == "not_api_triggered"
     assert _admin(platform, "GET", "/v1/campaigns/missing/metrics").status == 404
+
+
+def test_a_campaign_stopped_before_its_webhooks_leave_sends_nothing(platform: Platform) -> None:
+    _users(platform, {"external_id": "a"})
+    with webhook_receiver() as receiver:
+        _campaign(platform, "late", _webhook(receiver))
+        assert (
+            _admin(platform, "POST", "/v1/campaigns/late/trigger", {"recipients": [{"external_id": "a"}]}).status == 202
+        )
+        assert _admin(platform, "POST", "/v1/campaigns/late/stop").status == 200
+        _send(platform)
+    assert receiver.received == []
+    metrics = _metrics(platform, "late")
+    assert (metrics["triggered"], metrics["sent"], metrics["delivered"], metrics["failed"]) == (1, 0, 0, 0)

@@ -64,6 +64,7 @@ def test_a_campaign_is_a_draft_until_published_then_active_until_stopped() -> No
     clock.sleep(1)
     again = campaigns.publish("c1")  # interactions before this moment no longer trigger it
     assert again["status"] == "active" and again["published_at"] > published["published_at"]
+    assert again["stopped_at"] is None  # published again: no longer stopped
 
 
 def test_a_draft_cannot_be_stopped_and_unknown_or_bad_ids_are_told_apart() -> None:

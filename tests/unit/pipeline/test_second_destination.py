@@ -172,10 +172,11 @@ def test_waits_a_retry_after_stretched_stay_within_the_thirty_minutes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("elapsed_seconds", "wait"),
+    ("waited_seconds", "wait"),
     [(60, 700), (1500, 300)],  # the endpoint's Retry-After, or what is left of the 30 minutes
 )
-def test_a_retry_attempt_waits_what_the_endpoint_asked_for_within_the_horizon(elapsed_seconds: int, wait: int) -> None:
+def test_a_retry_attempt_waits_what_the_endpoint_asked_for_within_the_horizon(waited_seconds: int, wait: int) -> None:
+    """Measured in waits, not by the clock: local mode's TIME_SCALE divides the waits, not the horizon's count."""
     hook = WebhookLike(DestinationError(429, "slow", "down", retry_after_seconds=700))
     s, _ = sender(hook)
     retries, clock = FakeRetryStore(), FakeClock()
@@ -186,11 +187,14 @@ def test_a_retry_attempt_waits_what_the_endpoint_asked_for_within_the_horizon(el
         target=HOOK,
         users=users(1, "u"),
         reasons=["hook_500"],
-        first_failed_at=clock.now_ms() - elapsed_seconds * 1000,
+        first_failed_at=clock.now_ms(),  # the clock says no time has passed: the waits count
+        waited_seconds=waited_seconds,
     )
     retries.objects[batch.key] = batch
     answer = RetryAttempt(s, FakeLedger(), retries, FakeNotifier(), clock).run(batch.key, 1, clock.now_ms() + 60_000)
     assert (answer["outcome"], answer["wait_seconds"]) == ("retry", wait)
+    (following,) = (retries.objects[k] for k in retries.puts)
+    assert following.waited_seconds == waited_seconds + wait
 
 
 @pytest.mark.parametrize(
@@ -239,3 +243,42 @@ def test_waiting_webhooks_share_retry_batches_and_an_attempt_sends_each_on_its_o
     assert answer["outcome"] == "settled"
     assert len(hook.sent) == 20 + 8  # eight requests of one user (encode takes one user only)
     assert ledger.counted("step-1") == {"synced": 7, "errored": 1, "errored_reason_hook_404": 1}
+
+
+class StoppedCampaigns:
+    def __init__(self, *stopped: str) -> None:
+        self.stopped = set(stopped)
+
+    def closed(self, counters_id: str) -> bool:
+        return counters_id in self.stopped
+
+
+def test_a_stopped_campaigns_webhooks_are_not_sent_queued_or_waiting_in_the_retry() -> None:
+    hook = WebhookLike()
+    s, _ = sender(hook)
+    ledger, retries, clock = FakeLedger(), FakeRetryStore(), FakeClock()
+    gate = StoppedCampaigns("campaign#stopped")
+    batcher = Batcher(TUNING, s, ledger, retries, clock, gate=gate)
+    messages = [
+        QueuedMessage(chunk_id=c, step_id=f"campaign#{c}", target=HOOK, users=users(2, c), first_enqueued_at=T0)
+        for c in ("stopped", "running")
+    ]
+    records = [{"messageId": m.chunk_id, "body": m.model_dump_json(), "attributes": {}} for m in messages]
+    assert batcher.handle(records, SEND_BY + 60_000) == []
+    assert [body["user"] for _, body in hook.sent] == ["running0", "running1"]
+    assert ledger.counted("campaign#stopped") == {"not_synced": 2, "not_synced_reason_campaign_stopped": 2}
+    assert ledger.counted("campaign#running") == {"synced": 2, "sent": 2}
+
+    waiting = RetryBatch(
+        batch_id="c" * 32,
+        attempt=1,
+        step_id="campaign#stopped",
+        target=HOOK,
+        users=users(2, "w"),
+        reasons=["hook_500"] * 2,
+        first_failed_at=clock.now_ms(),
+    )
+    retries.objects[waiting.key] = waiting
+    answer = RetryAttempt(s, ledger, retries, FakeNotifier(), clock, gate=gate).run(waiting.key, 1, SEND_BY)
+    assert answer["outcome"] == "settled" and len(hook.sent) == 2  # nothing more sent
+    assert ledger.counted("campaign#stopped")["not_synced_reason_campaign_stopped"] == 4

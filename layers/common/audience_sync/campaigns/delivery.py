@@ -203,12 +203,12 @@ class CampaignTriggers:
             if r.external_id in profiles
         ]
         result = plan(campaign, sends)
-        self.deliver(campaign, result, correlation_id)
+        queued = self.deliver(campaign, result, correlation_id)
         counts = result.counts.counts
         return {
             "message": "success",
             "dispatch_id": dispatch_id,
-            "queued": len(result.queued) + len(result.entrants),
+            "queued": queued,
             "control": counts["control"],
             "aborted": counts["aborted"],
             "failed": counts["errored"],
@@ -216,17 +216,20 @@ class CampaignTriggers:
             "unknown_users": len(request.recipients) - len(sends),
         }
 
-    def deliver(self, campaign: Campaign, result: Plan, correlation_id: str | None) -> None:
-        """Queue a plan's sends, and its counts with them (counted once, by the batcher)."""
+    def deliver(self, campaign: Campaign, result: Plan, correlation_id: str | None) -> int:
+        """Queue a plan's sends, and its counts with them (counted once, by the batcher); the users queued: webhooks,
+        or users who entered the step (a user its entry filters keep out is failed, not sent)."""
         counts = result.counts
         message = campaign.request.message
+        queued = len(result.queued)
         if result.entrants and isinstance(message, AudienceSyncMessage):
             entered = self.steps.enter(message.step_id, [from_profile(p) for p in result.entrants], correlation_id)
-            counts.add("sent", len(result.entrants))
-            counts.add("synced", entered["accepted"] + entered["not_synced"])
+            queued = entered["accepted"] + entered["not_synced"]  # in the step: its metrics say what LinkedIn did
+            counts.add("sent", queued)
+            counts.add("synced", queued)
             counts.add("errored", entered["filtered"], reason="step_entry_filtered")
         if not result.queued and not counts:
-            return
+            return queued
         now = self.clock.now_ms()
         template = QueuedMessage.model_construct(
             chunk_id=chunk_base(None),
@@ -239,6 +242,7 @@ class CampaignTriggers:
             first_enqueued_at=now,
         )
         self.publisher.send(message_bodies(template, result.queued, {"triggered": 1}), correlation_id=correlation_id)
+        return queued
 
     def _profiles(self, external_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         """The identified profiles of these external ids (their key is `u#x:<external id>`)."""

@@ -192,13 +192,17 @@ class CampaignService:
 
 
 def view(stored: dict[str, Any]) -> dict[str, Any]:
-    """A campaign as the API shows it: its definition, status and the times it moved."""
-    return {
+    """A campaign as the API shows it: its definition, status and the times it moved (`stopped_at` while it is
+    stopped: published again, it is not)."""
+    shown = {
         "campaign_id": stored["campaign_id"],
         **stored["definition"],
         "status": stored["status"],
         **{name: stored.get(name) for name in VIEW_FIELDS},
     }
+    if stored["status"] != CampaignStatus.STOPPED:
+        shown["stopped_at"] = None
+    return shown
 
 
 def _interaction_triggers(request: CampaignRequest) -> list[InteractionTrigger]:

@@ -40,14 +40,14 @@ from pydantic import ValidationError
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.metrics import StepDelta, first_attempts, is_step
-from audience_sync.core.packing import PackedRequest, pack
+from audience_sync.core.packing import PackedRequest, UserRef, pack
 from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import NOT_SENT_IN_TIME, Outcome, SyncTarget, TargetKey
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry, LedgerKey
 from audience_sync.pipeline.messages import QueuedMessage
-from audience_sync.pipeline.moves import SUPERSEDED, count_outcome, superseded
-from audience_sync.pipeline.ports import QueueReader
+from audience_sync.pipeline.moves import STOPPED, SUPERSEDED, count_outcome, superseded
+from audience_sync.pipeline.ports import QueueReader, SendGate
 from audience_sync.pipeline.retry_batch import MAX_CORRELATION_IDS, RetryBatch, RetryStore
 from audience_sync.pipeline.sender import Sender
 from audience_sync.pipeline.tuning import SyncTuning
@@ -116,11 +116,11 @@ class _Pace:
 
 @dataclass(frozen=True, slots=True)
 class _HandOff:
-    """A retry batch a settled message handed off: its users' target, and the wait their destination asked for (a
-    redelivery that finds the message settled no longer knows it: the schedule's wait then)."""
+    """A retry batch a settled message handed off: its users' target, and its first wait (a redelivery that finds
+    the message settled no longer knows it: the schedule's then)."""
 
     target: SyncTarget
-    asked_seconds: float | None = None
+    wait_seconds: int | None = None
 
 
 class Batcher:
@@ -132,6 +132,7 @@ class Batcher:
         retries: RetryStore,
         clock: Clock,
         queue: QueueReader | None = None,
+        gate: SendGate | None = None,
     ):
         self.tuning = tuning
         self.sender = sender
@@ -139,6 +140,7 @@ class Batcher:
         self.retries = retries
         self.clock = clock
         self.queue = queue  # for the top-up; None turns it off
+        self.gate = gate  # a stopped campaign's users are not sent; None: everyone is
         self._pace = _Pace(clock.now_ms(), 0)
 
     # ---- entry point ---------------------------------------------------------------------------
@@ -185,7 +187,7 @@ class Batcher:
         """Users in one request to the target's destination."""
         return self.sender.destination(target).limits.elements_per_request
 
-    def _first_wait(self, target: SyncTarget, asked_seconds: float | None) -> int:
+    def _first_wait(self, target: SyncTarget, asked_seconds: float | None = None) -> int:
         return self.sender.destination(target).retry_policy.wait_before(1, asked_seconds)
 
     def _time_for_a_round(self, deadline_ms: int) -> bool:
@@ -380,6 +382,10 @@ class Batcher:
         stale = superseded([m.step_id for m in messages], [m.users for m in messages])
         for ref in stale:
             received[ref.message].outcomes[ref.user] = SUPERSEDED
+        for m, r in enumerate(received):
+            if self.gate is not None and r.message.users and self.gate.closed(r.message.step_id):
+                r.outcomes = [STOPPED] * len(r.message.users)
+                stale.update(UserRef(m, u) for u in range(len(r.message.users)))
         packed = pack(messages, self._limit, skip=stale)
         results = list(senders.map(send, packed))
         for request, outcomes in zip(packed, results, strict=True):
@@ -403,7 +409,7 @@ class Batcher:
         entries: list[LedgerEntry] = []
         while chunk:
             try:
-                keys_of, asked = self._store_retries(step_id, chunk)
+                keys_of, first_waits = self._store_retries(step_id, chunk)
                 entries = [
                     LedgerEntry(message_ledger_id(r.message), r.message.bucket, _counted(r), keys_of[i])
                     for i, r in enumerate(chunk)
@@ -429,17 +435,18 @@ class Batcher:
         # ledger, starts it again.
         not_started = self._restart(
             {
-                key: _HandOff(r.message.target, asked.get(key))
+                key: _HandOff(r.message.target, first_waits.get(key))
                 for r, entry in zip(chunk, entries, strict=True)
                 for key in entry.retry_keys
             }
         )
         return [r for r, entry in zip(chunk, entries, strict=True) if not_started.intersection(entry.retry_keys)]
 
-    def _store_retries(self, step_id: str, chunk: list[_Received]) -> tuple[list[list[str]], dict[str, float]]:
-        """Write the chunk's waiting users as retry batches (one per target, ≤ one request's users each);
-        return each message's batch keys, and the least wait the destination asked for a batch's users
-        (`Retry-After`). Nothing references a batch until the ledger records it."""
+    def _store_retries(self, step_id: str, chunk: list[_Received]) -> tuple[list[list[str]], dict[str, int]]:
+        """Write the chunk's waiting users as retry batches (one per target, ≤ one request's users each, or a few
+        requests of one user); return each message's batch keys, and each batch's first wait (the policy's, or
+        longer if the destination asked for longer for one of its users). Nothing references a batch until the
+        ledger records it."""
         waiting: dict[TargetKey, list[tuple[int, QueuedUser, str]]] = defaultdict(list)
         targets: dict[TargetKey, SyncTarget] = {}
         asked_by_user: dict[int, float] = {}  # id(user) -> the wait its request's answer asked for
@@ -452,7 +459,7 @@ class Batcher:
                     if outcome is not None and outcome.wait_seconds:
                         asked_by_user[id(user)] = outcome.wait_seconds
         keys_of: list[list[str]] = [[] for _ in chunk]
-        asked: dict[str, float] = {}
+        first_waits: dict[str, int] = {}
         now = self.clock.now_ms()
         for target_key, entries in waiting.items():
             limit = retry_batch_users(self._limit(targets[target_key]))
@@ -460,6 +467,8 @@ class Batcher:
                 part = entries[start : start + limit]
                 sources = sorted({i for i, _, _ in part})
                 webhooks = sorted({c for i in sources if (c := chunk[i].message.correlation_id)})
+                asked = max((asked_by_user.get(id(user), 0.0) for _, user, _ in part), default=0.0)
+                first_wait = self._first_wait(targets[target_key], asked or None)
                 batch = RetryBatch(
                     batch_id=uuid.uuid4().hex,
                     attempt=1,
@@ -469,14 +478,13 @@ class Batcher:
                     reasons=[reason for _, _, reason in part],
                     first_failed_at=now,
                     correlation_ids=webhooks[:MAX_CORRELATION_IDS],
+                    waited_seconds=first_wait,
                 )
                 key = self.retries.put(batch)
                 for i in sources:
                     keys_of[i].append(key)
-                waits = [asked_by_user[id(user)] for _, user, _ in part if id(user) in asked_by_user]
-                if waits:
-                    asked[key] = max(waits)
-        return keys_of, asked
+                first_waits[key] = first_wait
+        return keys_of, first_waits
 
     def _forget(self, keys: set[str]) -> None:
         """Delete retry batches no ledger entry names (best effort: the bucket's lifecycle rule is the backstop)."""
@@ -491,8 +499,10 @@ class Batcher:
         destination's retry policy (longer if the destination asked); the keys that could not be started."""
         not_started: set[str] = set()
         for key in sorted(keys):
+            handoff = keys[key]
+            wait = handoff.wait_seconds if handoff.wait_seconds is not None else self._first_wait(handoff.target)
             try:
-                self.retries.start(key, self._first_wait(keys[key].target, keys[key].asked_seconds))
+                self.retries.start(key, wait)
             except StoreUnavailable:
                 logger.exception("could not start a retry; its messages return to the queue", extra={"key": key})
                 not_started.add(key)

@@ -21,6 +21,7 @@ from audience_sync.destinations.base import Outcome
 from audience_sync.pipeline.ports import MoveOrders
 
 SUPERSEDED = Outcome("not_synced", "superseded")
+STOPPED = Outcome("not_synced", "campaign_stopped")  # its campaign was stopped before it was sent (SendGate)
 
 
 def count_outcome(delta: StepDelta, outcome: Outcome, leaving: bool) -> bool:

@@ -55,3 +55,10 @@ class MoveOrders(Protocol):
         """The order of the newest move each of these segment members (braze_ids) made in or out of the step's own
         segment (pipeline/moves.py); a member not known is absent."""
         ...
+
+
+class SendGate(Protocol):
+    """Whether the users of a counters id may still be sent: a stopped campaign's may not (campaigns/gate.py). A
+    step's always may. May answer from a cache a few seconds old."""
+
+    def closed(self, counters_id: str) -> bool: ...

@@ -24,8 +24,8 @@ from audience_sync.destinations.base import NOT_SENT_IN_TIME, Outcome, SyncTarge
 from audience_sync.observability.notifications import Notifier
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import Ledger, LedgerEntry, LedgerKey
-from audience_sync.pipeline.moves import SUPERSEDED, count_outcome, outdated
-from audience_sync.pipeline.ports import MoveOrders
+from audience_sync.pipeline.moves import STOPPED, SUPERSEDED, count_outcome, outdated
+from audience_sync.pipeline.ports import MoveOrders, SendGate
 from audience_sync.pipeline.retry_batch import RetryBatch, RetryStore
 from audience_sync.pipeline.sender import Sender
 
@@ -55,6 +55,7 @@ class RetryAttempt:
         notifier: Notifier,
         clock: Clock,
         moves: MoveOrders | None = None,
+        gate: SendGate | None = None,
     ):
         self.sender = sender
         self.ledger = ledger
@@ -62,6 +63,7 @@ class RetryAttempt:
         self.notifier = notifier
         self.clock = clock
         self.moves = moves  # segment members' newest moves: a retried move a newer one replaced is not sent
+        self.gate = gate  # a stopped campaign's users are not sent again
 
     def run(self, key: str, attempt: int, send_by_ms: int) -> dict[str, Any]:
         ledger_key = attempt_ledger_key(key, attempt)
@@ -76,6 +78,8 @@ class RetryAttempt:
         stale = outdated(batch.step_id, batch.users, self.moves) if self.moves is not None else set()
         sending = [i for i in range(len(batch.users)) if i not in stale]
         outcomes: list[Outcome] = [SUPERSEDED] * len(batch.users)
+        if self.gate is not None and self.gate.closed(batch.step_id):  # its campaign was stopped meanwhile
+            outcomes, sending = [STOPPED] * len(batch.users), []
         if sending:
             self.sender.start_invocation()
             try:
@@ -85,14 +89,18 @@ class RetryAttempt:
             for i, outcome in zip(sending, sent, strict=True):
                 outcomes[i] = outcome
         schedule = self._schedule(batch.target)
-        elapsed = (self.clock.now_ms() - batch.first_failed_at) / 1000
-        final = self._policy(batch.target).reached(attempt, elapsed)  # no wait left, or the horizon has passed
+        waited = batch.waited_seconds or sum(schedule[:attempt])  # a batch written before it was kept: the schedule's
+        final = self._policy(batch.target).reached(attempt, waited)  # no wait left, or the horizon is reached
         counts_sends = not is_step(batch.step_id)  # a campaign's metrics show first attempts
         delta, waiting, reasons = _tally(outcomes, batch.reasons, final, batch.target.leaving, counts_sends)
         next_keys: list[str] = []
+        wait = 0
         if waiting:
+            asked = max((w for i in waiting if (w := outcomes[i].wait_seconds)), default=None)
+            wait = self._policy(batch.target).wait_before(attempt + 1, asked, waited)
             following = batch.model_copy(
                 update={
+                    "waited_seconds": waited + wait,
                     # A new id per batch: two overlapping tries of this attempt must not write the same object.
                     "batch_id": uuid.uuid4().hex,
                     "attempt": attempt + 1,
@@ -125,10 +133,6 @@ class RetryAttempt:
                 "waiting": len(waiting),
             },
         )
-        if not next_keys:
-            return self._answer(next_keys, attempt, schedule)
-        asked = max((w for i in waiting if (w := outcomes[i].wait_seconds)), default=None)
-        wait = self._policy(batch.target).wait_before(attempt + 1, asked, elapsed)
         return self._answer(next_keys, attempt, schedule, wait)
 
     def _send(self, batch: RetryBatch, users: list[QueuedUser], send_by_ms: int, attempt: int) -> list[Outcome]:

@@ -27,6 +27,9 @@ class RetryBatch(BaseModel):
     users: Annotated[list[QueuedUser], Field(min_length=1)]
     reasons: list[str]
     first_failed_at: int  # epoch ms
+    # The waits before this attempt, from the first failure: what the horizon is measured against (not the clock:
+    # local mode's TIME_SCALE divides the waits, and a stretched wait must still count in full).
+    waited_seconds: int = 0
     correlation_id: str | None = None  # written by versions before correlation_ids; still read
     # The webhooks the users came from (their ingest request ids), for the retry's log lines.
     correlation_ids: Annotated[list[str], Field(max_length=MAX_CORRELATION_IDS)] = Field(default_factory=list)
