@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -73,29 +74,42 @@ def webhook_receiver(*script: int | tuple[int, dict[str, str]]) -> Iterator[Rece
         thread.join()
 
 
+LAST_KEPT = 10
+
+
 def main() -> None:
     """`python -m bench.receiver`: a receiver in a process of its own (its CPU is not the sender's), answering 200;
-    prints its URL, and serves the arrival times (time.time()) of what it received at GET /_received."""
+    prints its URL, serves the arrival times (time.time()) of what it received at GET /_received and the last
+    requests in full at GET /_received/last (the walk-through of `make run` shows a campaign's webhooks there)."""
     import json
     import sys
 
     arrivals: list[float] = []
+    last: list[dict[str, Any]] = []  # the last LAST_KEPT requests, to look at
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real endpoint: a connection a sender thread
         disable_nagle_algorithm = True  # the headers and the body are two writes: Nagle would hold the second
 
-        def do_POST(self) -> None:
+        def _received(self) -> None:
             arrived = time.time()
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen = {"method": self.command, "path": self.path, "headers": dict(self.headers.items())}
             with lock:
                 arrivals.append(arrived)
+                last.append({**seen, "body": body.decode(errors="replace")})
+                del last[:-LAST_KEPT]
             self._answer(b"ok")
 
+        do_POST = do_PUT = do_DELETE = _received
+
         def do_GET(self) -> None:
-            with lock:
-                body = json.dumps(arrivals).encode()
+            if not self.path.startswith("/_received"):
+                self._received()
+                return
+            with lock:  # /_received: every arrival time; /_received/last: the last requests in full
+                body = json.dumps(last if self.path.startswith("/_received/last") else arrivals).encode()
             self._answer(body)
 
         def _answer(self, body: bytes) -> None:

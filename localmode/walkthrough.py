@@ -69,6 +69,30 @@ SEGMENT_STEPS = [
 _POST = f"  curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/steps/welcome/users -d '{USERS}'"
 
 
+CAMPAIGN = (
+    '{"name":"Welcome webhook","message":{"channel":"webhook","url":"\'$HOOK\'/welcome/{{${user_id}}}",'
+    '"headers":{"Content-Type":"application/json"},'
+    '"body":"{\\"first_name\\": \\"{{${first_name} | default: \\u0027friend\\u0027}}\\", '
+    '\\"coupon\\": \\"{{api_trigger_properties.${coupon}}}\\"}"},"delivery":{"type":"api"}}'
+)
+
+
+def campaign_steps(flush_seconds: int) -> list[str]:
+    """Step 9: a webhook campaign to a receiver on this machine."""
+    return [
+        "  # 9. a webhook campaign (docs/campaigns.md): a receiver on this machine (local mode lets webhooks reach",
+        "  #    127.0.0.1; on AWS never), the campaign, a trigger, and",
+        f"  #    ~{flush_seconds + 1} s later what the receiver got and the campaign's metrics",
+        "  .venv/bin/python -m bench.receiver > /tmp/receiver.url & sleep 1; HOOK=$(head -1 /tmp/receiver.url)",
+        f"  curl -s -X PUT -H \"x-api-key: $KEY\" $API/v1/campaigns/welcome-hook -d '{CAMPAIGN}'",
+        '  curl -s -X POST -H "x-api-key: $KEY" $API/v1/campaigns/welcome-hook/publish',
+        '  curl -s -X POST -H "x-api-key: $KEY" $API/v1/campaigns/welcome-hook/trigger'
+        ' -d \'{"recipients":[{"external_id":"u-1","trigger_properties":{"coupon":"WELCOME10"}}]}\'',
+        "  curl -s $HOOK/_received/last",
+        '  curl -s -H "x-api-key: $KEY" $API/v1/campaigns/welcome-hook/metrics',
+    ]
+
+
 def _signed_post() -> list[str]:
     """WEBHOOK_SIGNING_SECRET is set: the webhook carries X-Signature (docs/api.md, "Signed webhooks")."""
     return [
@@ -117,6 +141,7 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
     lines += PROFILE_STEPS
     lines += cohort_steps(config.partner_api_key)
     lines += SEGMENT_STEPS
+    lines += campaign_steps(config.flush_seconds)
     port = urlsplit(base_url).port
     cli = ("" if port == 3000 else f"PORT={port} ") + ".venv/bin/audience-sync --local"
     lines += [

@@ -26,6 +26,7 @@ def test_the_request_goes_as_given_and_the_answer_is_its_status() -> None:
     (got,) = receiver.received
     assert (got.method, got.path, got.body) == ("PUT", "/a?b=1", "héllo")
     assert got.headers["X-Key"] == "k" and got.headers["Content-Type"] == "text/plain"
+    assert got.headers["User-Agent"] == "audience-sync-webhooks/1"
 
 
 def test_a_redirect_is_not_followed() -> None:
