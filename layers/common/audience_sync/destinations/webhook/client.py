@@ -40,8 +40,8 @@ REQUEST_DEADLINE_SECONDS = 30.0  # the whole request, answer included (the watch
 # What is read of an answer (its status is what counts): a longer one is cut off and its connection dropped.
 MAX_ANSWER_BYTES = 64 * 1024
 POOL_SIZE = 32  # connections kept per host: one batcher sends up to SendConcurrency requests at once
-LONGEST_RETRY_AFTER_SECONDS = 86_400.0
-USER_AGENT = "audience-sync-webhooks/1"  # what the receiver's logs name, rather than python-requests  # what an answer may ask for at most (the retry cuts it at its horizon)
+LONGEST_RETRY_AFTER_SECONDS = 86_400.0  # what an answer may ask for at most (the retry cuts it at its horizon)
+USER_AGENT = "audience-sync-webhooks/1"  # what the receiver's logs name, rather than python-requests
 
 
 @dataclass(frozen=True, slots=True)
