@@ -63,6 +63,8 @@ def test_abort_message_cancels_the_send_with_its_reason(tag: str) -> None:
         ("{% abort_message(42) %}", 1, "one quoted string"),
         ("a\n{% include 'secrets' %}", 2, "unexpected tag 'include'"),
         ("{% render 'x' %}", 1, "unexpected tag 'render'"),
+        ("a\n{% for x in y %}\nz", 2, "endfor"),  # a block left open: the line of its opening tag
+        ("{% if a %}\n{% for x in y %}{% endfor %}\n{% if b %}{% endif %}", 1, "endif"),
     ],
 )
 def test_a_template_liquid_cannot_read_is_refused_with_its_line(source: str, line: int, fragment: str) -> None:

@@ -79,8 +79,10 @@ def parse(source: str) -> BoundTemplate:
         template = _ENVIRONMENT.from_string(liquid)
     except LiquidError as error:
         line = _line(error)
-        if line is None:  # Liquid did not say where: the first output that fails alone
+        if line is None:  # Liquid did not say where: the first output that fails alone, or a block left open
             line = next((_line_of(source, m.start()) for m in MARKUP.finditer(source) if _fails_alone(m[0])), None)
+        if line is None:
+            line = _unclosed_block(source)
         raise TemplateError(_message(error), line) from None
     try:
         filters = template.analyze().filters
@@ -103,6 +105,24 @@ def render(template: BoundTemplate, variables: Mapping[str, Any]) -> str:
         # a filter's own arithmetic on the user's values (`sum` of a string, `floor` of 1e308): that send fails,
         # with the error's kind only (its text may quote the value)
         raise TemplateError(f"the template failed on this user's values ({type(error).__name__})", None) from None
+
+
+_BLOCK_TAG = re.compile(r"\{%-?\s*(end)?(\w+)")
+_BLOCKS = frozenset({"if", "unless", "case", "for", "tablerow", "capture", "comment", "raw"})
+
+
+def _unclosed_block(source: str) -> int | None:
+    """The line of the last block tag (`{% for %}`, `{% if %}`, ...) that no `end` tag closes."""
+    opened: list[tuple[str, int]] = []
+    for found in _BLOCK_TAG.finditer(source):
+        end, name = found[1], found[2]
+        if name not in _BLOCKS:
+            continue
+        if not end:
+            opened.append((name, found.start()))
+        elif opened and opened[-1][0] == name:
+            opened.pop()
+    return _line_of(source, opened[-1][1]) if opened else None
 
 
 def _fails_alone(markup: str) -> bool:

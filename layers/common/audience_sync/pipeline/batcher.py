@@ -214,7 +214,8 @@ class Batcher:
             return True  # too few sent to tell the pace: a LinkedIn backlog's rounds are a few requests each
         per_ms = sent / max(1, now - pace.started_ms)
         holding = pace.read - sent + pace.last_round  # what it read and has not sent, and a round like the last
-        return now + holding / per_ms < deadline_ms - REQUEST_BUDGET_MS
+        # with the rounds' margin: the pace drops when another batcher takes its share of the bucket
+        return now + holding / per_ms < deadline_ms - REQUEST_BUDGET_MS - ROUND_MARGIN_MS
 
     def _executor(self, workers: int, name: str) -> Executor:
         """Threads, or (send_concurrency 1, the unit tests' deterministic mode) the caller's own thread."""
