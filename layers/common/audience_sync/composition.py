@@ -337,7 +337,7 @@ class Container:
     def campaign_gate(self) -> CampaignGate:
         from audience_sync.campaigns.gate import CampaignGate
 
-        return CampaignGate(self.campaign_store, self.clock)
+        return CampaignGate(lambda: self.campaign_store, self.clock)
 
     @cached_property
     def campaign_triggers(self) -> CampaignTriggers:

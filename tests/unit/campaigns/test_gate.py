@@ -22,7 +22,7 @@ class CountingStore(FakeCampaignStore):
 
 def test_a_stopped_or_unknown_campaign_is_closed_a_step_never() -> None:
     store = CountingStore({"on": {"status": "active"}, "off": {"status": "stopped"}, "draft": {"status": "draft"}})
-    gate = CampaignGate(store, FakeClock())
+    gate = CampaignGate(lambda: store, FakeClock())
     assert [gate.closed(f"campaign#{c}") for c in ("on", "off", "draft", "gone")] == [False, True, True, True]
     assert gate.closed("welcome") is False and store.reads == 4  # a step's id reads nothing
 
@@ -30,7 +30,7 @@ def test_a_stopped_or_unknown_campaign_is_closed_a_step_never() -> None:
 def test_the_status_is_read_again_after_a_few_seconds_and_a_failed_read_leaves_it_open() -> None:
     store = CountingStore({"c": {"status": "active"}})
     clock = FakeClock()
-    gate = CampaignGate(store, clock)
+    gate = CampaignGate(lambda: store, clock)
     assert gate.closed("campaign#c") is False
     store.items["c"]["status"] = "stopped"
     assert gate.closed("campaign#c") is False and store.reads == 1  # from the cache

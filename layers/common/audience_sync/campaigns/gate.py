@@ -10,6 +10,7 @@ read, and a campaign's sends are never lost to a failed read.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from audience_sync.campaigns.models import CampaignStatus
 from audience_sync.campaigns.ports import CampaignStore
@@ -21,8 +22,9 @@ CACHE_SECONDS = 5
 
 
 class CampaignGate:
-    def __init__(self, store: CampaignStore, clock: Clock):
-        self.store = store
+    def __init__(self, store: Callable[[], CampaignStore], clock: Clock):
+        # Built on the first campaign's id: a batcher that only ever sends steps' users never needs the table.
+        self._store = store
         self.clock = clock
         self._known: dict[str, tuple[int, bool]] = {}  # campaign id -> (read at, ms; closed)
         self._lock = threading.Lock()
@@ -37,7 +39,7 @@ class CampaignGate:
         if known is not None and now - known[0] < CACHE_SECONDS * 1000:
             return known[1]
         try:
-            stored = self.store.get(campaign_id)
+            stored = self._store().get(campaign_id)
         except StoreUnavailable:
             return False
         closed = stored is None or stored["status"] != CampaignStatus.ACTIVE
