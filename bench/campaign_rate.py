@@ -12,8 +12,6 @@ notes when each request arrives.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from typing import Any
 
 import requests
 
-from bench.pipeline import BenchManager, _drain, _pythonpath, max_in_window, sandbox_stack
+from bench.pipeline import BenchManager, _drain, max_in_window, sandbox_stack, url_process
 
 CAMPAIGN_ID = "rate"
 RATE_LIMIT_PER_MINUTE = 60_000
@@ -47,21 +45,8 @@ class CampaignRateResult:
 
 @contextmanager
 def receiver_process() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.receiver"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": _pythonpath()},
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the receiver did not start: {url!r}")
+    with url_process("the receiver", "bench.receiver") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def run(

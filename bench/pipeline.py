@@ -211,8 +211,16 @@ class PipelineResult:
 @contextmanager
 def sandbox_process(config: dict[str, Any]) -> Iterator[str]:
     """The LinkedIn sandbox as a process of its own; yields its base URL."""
+    with url_process("the sandbox", "localmode.sandbox", "--config", json.dumps(config)) as url:
+        yield url
+
+
+@contextmanager
+def url_process(what: str, module: str, *args: str) -> Iterator[str]:
+    """`python -m module args` as a process of its own (its CPU is not this one's), which prints its base URL on
+    127.0.0.1 first; yields the URL, and stops the process after."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "localmode.sandbox", "--config", json.dumps(config)],
+        [sys.executable, "-m", module, *args],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": _pythonpath()},
@@ -221,7 +229,7 @@ def sandbox_process(config: dict[str, Any]) -> Iterator[str]:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the sandbox did not start: {url!r}")
+            raise RuntimeError(f"{what} did not start: {url!r}")
         yield url
     finally:
         process.terminate()

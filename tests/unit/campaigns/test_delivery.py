@@ -259,17 +259,17 @@ def test_a_campaign_is_compiled_once_per_definition() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "properties"),
+    ("body", "failing", "fine"),
     [
-        ("{{ api_trigger_properties.${n} | sum }}", {"n": [1, "a"]}),  # decimal arithmetic on a string
-        ("{{ api_trigger_properties.${n} | times: 10 | floor }}", {"n": 1e308}),  # an overflow
+        ("{{ api_trigger_properties.${n} | sum }}", [1, "a"], [1, 2]),  # decimal arithmetic on a string
+        ("{{ api_trigger_properties.${n} | times: 10 | floor }}", 1e308, 1.5),  # an overflow
     ],
 )
-def test_a_filter_that_fails_on_the_users_values_fails_that_send_only(body: str, properties: dict[str, Any]) -> None:
+def test_a_filter_that_fails_on_the_users_values_fails_that_send_only(body: str, failing: Any, fine: Any) -> None:
     campaign = load(stored({"channel": "webhook", "url": "https://e.com", "body": body}))
-    result = plan(campaign, [Send(profile("a"), "d", properties), Send(profile("b"), "d", {"n": [1, 2]})])
+    result = plan(campaign, [Send(profile("a"), "d", {"n": failing}), Send(profile("b"), "d", {"n": fine})])
     assert result.counts.attributes() == {"triggered": 1, "errored": 1, "errored_reason_template_error": 1}
-    assert [q["x"] for q in result.queued] == ["b"] or "floor" in body
+    assert [q["x"] for q in result.queued] == ["b"]
 
 
 def test_an_external_id_profiles_cannot_hold_is_refused() -> None:

@@ -5,6 +5,7 @@ user per request, its own rate bucket, and a 4xx that ends its user at once."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 
 import pytest
@@ -86,6 +87,24 @@ def sender(destination: WebhookLike, bucket: FakeBucket | None = None) -> tuple[
     buckets = FakeBuckets(bucket or FakeBucket())
     sent = Sender({"hook": destination}, {}, buckets, FakeSteps(), FakeClock(), FakeNotifier())
     return sent, buckets
+
+
+def waiting_batch(
+    retries: FakeRetryStore, clock: FakeClock, step_id: str, reasons: list[str], waited_seconds: int = 0
+) -> RetryBatch:
+    """A batch of HOOK users waiting for its first retry attempt, one user a reason, stored in `retries`."""
+    batch = RetryBatch(
+        batch_id=uuid.uuid4().hex,
+        attempt=1,
+        step_id=step_id,
+        target=HOOK,
+        users=users(len(reasons), "w"),
+        reasons=reasons,
+        first_failed_at=clock.now_ms(),
+        waited_seconds=waited_seconds,
+    )
+    retries.objects[batch.key] = batch
+    return batch
 
 
 def test_a_destination_without_authorization_sends_without_a_token_through_its_own_bucket() -> None:
@@ -180,17 +199,8 @@ def test_a_retry_attempt_waits_what_the_endpoint_asked_for_within_the_horizon(wa
     hook = WebhookLike(DestinationError(429, "slow", "down", retry_after_seconds=700))
     s, _ = sender(hook)
     retries, clock = FakeRetryStore(), FakeClock()
-    batch = RetryBatch(
-        batch_id="a" * 32,
-        attempt=1,
-        step_id="campaign#campaign-7",
-        target=HOOK,
-        users=users(1, "u"),
-        reasons=["hook_500"],
-        first_failed_at=clock.now_ms(),  # the clock says no time has passed: the waits count
-        waited_seconds=waited_seconds,
-    )
-    retries.objects[batch.key] = batch
+    # the clock says no time has passed: the waits count
+    batch = waiting_batch(retries, clock, "campaign#campaign-7", ["hook_500"], waited_seconds=waited_seconds)
     answer = RetryAttempt(s, FakeLedger(), retries, FakeNotifier(), clock).run(batch.key, 1, clock.now_ms() + 60_000)
     assert (answer["outcome"], answer["wait_seconds"]) == ("retry", wait)
     (following,) = (retries.objects[k] for k in retries.puts)
@@ -208,16 +218,7 @@ def test_a_retry_attempt_waits_what_the_endpoint_asked_for_within_the_horizon(wa
 def test_a_campaigns_first_attempts_are_counted_once(step_id: str, reason: str, sent: dict[str, int]) -> None:
     s, _ = sender(WebhookLike())
     retries, clock, ledger = FakeRetryStore(), FakeClock(), FakeLedger()
-    batch = RetryBatch(
-        batch_id="b" * 32,
-        attempt=1,
-        step_id=step_id,
-        target=HOOK,
-        users=users(1, "u"),
-        reasons=[reason],
-        first_failed_at=clock.now_ms(),
-    )
-    retries.objects[batch.key] = batch
+    batch = waiting_batch(retries, clock, step_id, [reason])
     RetryAttempt(s, ledger, retries, FakeNotifier(), clock).run(batch.key, 1, clock.now_ms() + 60_000)
     assert ledger.counted(step_id) == {"synced": 1, **sent}
 
@@ -269,16 +270,7 @@ def test_a_stopped_campaigns_webhooks_are_not_sent_queued_or_waiting_in_the_retr
     assert ledger.counted("campaign#stopped") == {"not_synced": 2, "not_synced_reason_campaign_stopped": 2}
     assert ledger.counted("campaign#running") == {"synced": 2, "sent": 2}
 
-    waiting = RetryBatch(
-        batch_id="c" * 32,
-        attempt=1,
-        step_id="campaign#stopped",
-        target=HOOK,
-        users=users(2, "w"),
-        reasons=["hook_500"] * 2,
-        first_failed_at=clock.now_ms(),
-    )
-    retries.objects[waiting.key] = waiting
+    waiting = waiting_batch(retries, clock, "campaign#stopped", ["hook_500"] * 2)
     answer = RetryAttempt(s, ledger, retries, FakeNotifier(), clock, gate=gate).run(waiting.key, 1, SEND_BY)
     assert answer["outcome"] == "settled" and len(hook.sent) == 2  # nothing more sent
     assert ledger.counted("campaign#stopped")["not_synced_reason_campaign_stopped"] == 4
