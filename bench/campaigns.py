@@ -204,11 +204,20 @@ class WaitingCost:
         return sum(self.lines.values())
 
 
-# What the design's functions spend a user (assumed, to be measured once built): the trigger function's CreateSchedule
-# and PutItem (~30 ms), the due function's DeleteItem, profile read and planning in batches of 10 (~20 ms a user).
+# What CampaignActivityFunction spends a user (estimated from its calls at ~7 ms each on AWS, not measured there):
+# a trigger's claim, the wait's transaction, CreateSchedule and the claim's finish (~30 ms); a due's consistent read,
+# release transaction, campaign read, profile read, planning, SendMessage and delete (~25 ms, a batch of 10 sharing
+# the reads and the send). The function has the stack's default 256 MB.
 TRIGGER_MS_PER_USER = 30
-DUE_MS_PER_USER = 20
-FUNCTION_GB = 0.5
+DUE_MS_PER_USER = 25
+FUNCTION_GB = 0.25
+# DynamoDB write units a user, as built (adapters/aws/campaign_state.py). A transactional write costs 2 units an
+# item, and a wait's writes carry the campaign's counters item: claim put 1 + finish 1 + the wait's transaction
+# (put + counters) 4; when due: the release transaction 4 + the delete 1; when an exception cancels: its
+# transaction (delete + counters) 4. Reads: one consistent read of the wait item when it ends, either way.
+WRU_PER_WAIT = 6
+WRU_PER_DUE = 5
+WRU_PER_CANCEL = 4
 SFN_TRANSITIONS_PER_WAIT = 4  # start, Wait, the task that sends, end
 
 
@@ -221,12 +230,15 @@ def waiting_cost(exception_share: float = 0.2) -> WaitingCost:
     lines = {
         # a schedule fires only for a user no exception cancelled (its schedule is deleted, for nothing)
         "EventBridge Scheduler invocations": PRICES["scheduler_invocations"].of(due),
-        # the wait item: written when the wait starts, deleted when it ends (due, or an exception), 1 WRU each
-        "DynamoDB wait items (put + delete)": PRICES["dynamodb_wru"].of(2 * users),
-        # the schedule sends the due user to the due queue; the event source mapping receives and deletes in tens
-        "SQS (due queue)": PRICES["sqs_requests"].of(due + 2 * due / 10),
-        "Lambda (trigger and due functions)": PRICES["lambda_gb_seconds_arm64"].of(gb_seconds)
-        + PRICES["lambda_requests"].of(due / 10),
+        # the entry and the wait, with their counts (WRU_PER_*), and the wait read when it ends
+        "DynamoDB (entries and waits)": PRICES["dynamodb_wru"].of(
+            users * WRU_PER_WAIT + due * WRU_PER_DUE + (users - due) * WRU_PER_CANCEL
+        )
+        + PRICES["dynamodb_rru"].of(users),
+        # the activity, sent in tens by its producer; the due, sent by its schedule; each received and deleted in tens
+        "SQS (campaign activity queue)": PRICES["sqs_requests"].of(users * 0.3 + due * 1.2),
+        "Lambda (CampaignActivityFunction)": PRICES["lambda_gb_seconds_arm64"].of(gb_seconds)
+        + PRICES["lambda_requests"].of((users + due) / 10),
     }
     step_functions = PRICES["sfn_transitions"].of(users * SFN_TRANSITIONS_PER_WAIT)
     return WaitingCost(exception_share, lines, step_functions)

@@ -83,7 +83,21 @@ def _create_topic(logical_id: str, props: dict[str, Any], resolver: Resolver, st
     resolver.set_resource(logical_id, arn, TopicArn=arn, TopicName=name)
 
 
+def _create_schedule_group(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
+    name = str(resolver.resolve(props.get("Name") or _physical_name(stack, logical_id)))
+    arn = boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=name)["ScheduleGroupArn"]
+    resolver.set_resource(logical_id, name, Arn=arn)
+
+
+def _create_role(logical_id: str, props: dict[str, Any], resolver: Resolver, stack: str) -> None:
+    # Only its name and ARN: the emulated account checks no permissions (the template's tests read the policies).
+    name = _physical_name(stack, logical_id)
+    resolver.set_resource(logical_id, name, Arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}")
+
+
 _CREATORS = {
+    "AWS::Scheduler::ScheduleGroup": _create_schedule_group,
+    "AWS::IAM::Role": _create_role,
     "AWS::S3::Bucket": _create_bucket,
     "AWS::SNS::Topic": _create_topic,
     "AWS::DynamoDB::Table": _create_table,

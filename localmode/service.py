@@ -20,6 +20,7 @@ from localmode.functions import LocalFunction
 from localmode.outputs import publish_outputs
 from localmode.provision import MOTO_CONFIG, ROOT, Stack, provision
 from localmode.sandbox import LinkedInSandbox
+from localmode.scheduler import OneTimeSchedules
 from localmode.template import Resolver
 
 logger = logging.getLogger("localmode")
@@ -121,6 +122,8 @@ class LocalService:
                 # Campaigns' webhooks may reach receivers on this machine (127.0.0.1), where tests run theirs; on
                 # AWS a webhook never goes to a loopback, private or link-local address (docs/campaigns.md).
                 "WEBHOOK_ALLOW_LOOPBACK": "true",
+                # A campaign published here listens at once (a test's or the walk-through's next event).
+                "CAMPAIGN_CACHE_SECONDS": "0",
             },
             root=self.root,
             stack_name=stack_name,
@@ -137,6 +140,9 @@ class LocalService:
             self.stack.gateway(self.config.api_key), {SANDBOX_PREFIX: self.sandbox, AWS_PREFIX: aws_endpoint_app()}
         )
         self._start_event_sources(self.stack.resolver)
+        one_time = OneTimeSchedules(self.config.time_scale, self.stop_event)  # the waits' (decision 0017)
+        one_time.start()
+        self.threads.append(one_time)
         server_thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
         server_thread.start()
         self.threads.append(server_thread)

@@ -93,6 +93,35 @@ def campaign_steps(flush_seconds: int) -> list[str]:
     ]
 
 
+FOLLOW_UP = (
+    '{"name":"Thanks for ordering","message":{"channel":"webhook","url":"\'$HOOK\'/thanks/{{${user_id}}}",'
+    '"body":"{\\"total\\": {{event_properties.${total}}}}"},'
+    '"delivery":{"type":"action","trigger":{"custom_event":"Order Completed",'
+    '"property_filters":[{"property":"total","op":"gt","value":50}]},'
+    '"delay_seconds":10,"exceptions":[{"custom_event":"Order Refunded"}]}}'
+)
+ORDER = (
+    '{"events":[{"external_id":"u-1","name":"Order Completed","time":"2100-01-01T00:00:00Z",'
+    '"properties":{"total":80}}]}'
+)
+
+
+def follow_up_steps(flush_seconds: int, time_scale: float) -> list[str]:
+    """Step 10: an action-based campaign, its delay waiting as a one-time schedule."""
+    wait = 10 / time_scale
+    return [
+        '  # 10. an action-based campaign (docs/campaigns.md, "Action-based delivery"): 10 s after an order over 50,',
+        "  #     unless it is refunded meanwhile; the event (a time in the future is taken as now); ~2 s later the",
+        "  #     metrics while u-1 waits (scheduled 1); and",
+        f"  #     ~{wait + flush_seconds + 2:.0f} s later what the receiver got (and the metrics again: delivered 1)",
+        f"  curl -s -X PUT -H \"x-api-key: $KEY\" $API/v1/campaigns/order-thanks -d '{FOLLOW_UP}'",
+        '  curl -s -X POST -H "x-api-key: $KEY" $API/v1/campaigns/order-thanks/publish',
+        f"  curl -s -X POST -H \"Authorization: Bearer $BRAZE\" $API/users/track -d '{ORDER}'",
+        '  curl -s -H "x-api-key: $KEY" $API/v1/campaigns/order-thanks/metrics',
+        "  curl -s $HOOK/_received/last",
+    ]
+
+
 def _signed_post() -> list[str]:
     """WEBHOOK_SIGNING_SECRET is set: the webhook carries X-Signature (docs/api.md, "Signed webhooks")."""
     return [
@@ -142,6 +171,7 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
     lines += cohort_steps(config.partner_api_key)
     lines += SEGMENT_STEPS
     lines += campaign_steps(config.flush_seconds)
+    lines += follow_up_steps(config.flush_seconds, config.time_scale)
     port = urlsplit(base_url).port
     cli = ("" if port == 3000 else f"PORT={port} ") + ".venv/bin/audience-sync --local"
     lines += [

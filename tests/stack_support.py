@@ -58,6 +58,7 @@ def provisioned_stack(sandbox_server: Any, overrides: dict[str, str] | None = No
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "WEBHOOK_ALLOW_LOOPBACK": "true",  # campaigns send to the tests' receivers, on 127.0.0.1
+                "CAMPAIGN_CACHE_SECONDS": "0",  # a campaign a test publishes listens at once
             },
             time_scale=STACK_TIME_SCALE,
         )

@@ -376,6 +376,22 @@ def campaign_metrics(campaign_id: str) -> dict[str, int]:
     return metrics_of(svc.metrics.get(campaign_counters_id(campaign_id)))
 
 
+@app.post(
+    "/v1/interactions",
+    summary="Record interactions with campaigns from channels sent elsewhere (up to 1,000)",
+    description='Body: `{"interactions": [{"external_id", "campaign_id", "type", "time"?}]}`. 202 `{"accepted", '
+    '"ignored"}`: an unknown campaign or user, or a repeat of the same (user, campaign, type, time), is ignored. '
+    "An accepted interaction with an active campaign may trigger follow-up campaigns (docs/campaigns.md).",
+    responses={**success(202, "the counts"), **error_responses(400, 413, 503)},
+)
+def record_interactions() -> tuple[dict[str, Any], int]:
+    from audience_sync.campaigns.models import InteractionsRequest
+
+    request = _body(InteractionsRequest)
+    correlation_id = app.current_event.request_context.request_id
+    return services().interactions.record(request, correlation_id), 202
+
+
 def _not_served_here(step_id: str, body: WebhookBody, request_id: str) -> dict[str, Any]:
     raise AssertionError("the ingest function serves the webhook; this resolver only documents it")
 

@@ -2,6 +2,8 @@
 
 A batch is one unit: if it cannot be written (storage failing, or another writer winning every attempt), the
 handler fails and SQS delivers the same messages again, in order; what was written already is not applied twice.
+The events and purchases an action-based campaign listens to are published after the write; if that fails, the
+batch is delivered again and they are published again (each with the same id: the campaigns take it once).
 An unreadable message (not ours) is logged by id and dropped rather than block its group.
 """
 
@@ -45,6 +47,11 @@ def _messages(records: list[dict[str, Any]]) -> list[Message]:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = services().profile_writer.write(_messages(event.get("Records", [])))
+    if report.activities:  # events and purchases an active campaign listens to (campaigns/connector.py); first, so
+        # that a failure here, which delivers the batch again, has counted nothing below yet
+        from audience_sync.campaigns.activities import tracked
+
+        services().activity_router.publish([tracked(a) for a in report.activities])
     if report.cohort_ignored:  # ids of a partner's cohort that named no user here, counted per cohort
         services().cohort_store.add_ignored(report.cohort_ignored)
     members = {cohort: n for cohort, n in report.cohort_members.items() if n}

@@ -190,6 +190,12 @@ _SEND = (
         ("dynamodb:UpdateItem", "MetricsTable"),
     }
 )
+_RECORD_WEBHOOK_INTERACTIONS = {
+    # campaigns/connector.py WebhookInteractions: who listens to received_webhook, and the interactions queued
+    ("dynamodb:Scan", "CampaignsTable"),
+    ("sqs:SendMessage", "CampaignActivityQueue"),
+    ("kms:GenerateDataKey", "TokenKey"),
+}
 REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
     "ApiFunction": _TOKENS
     | _PUBLISH
@@ -225,6 +231,29 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:GetItem", "CampaignsTable"),
         ("dynamodb:UpdateItem", "CampaignsTable"),
         ("dynamodb:Scan", "CampaignsTable"),  # campaigns_table.py all: a segment's DELETE, not under a campaign
+        ("dynamodb:PutItem", "CampaignStateTable"),  # campaign_state.py first_interaction: POST /v1/interactions
+        ("sqs:SendMessage", "CampaignActivityQueue"),  # campaigns/connector.py ActivityRouter: interactions
+    },
+    "CampaignActivityFunction": {
+        ("sqs:ReceiveMessage", "CampaignActivityQueue"),  # the event source mapping reads as the function's role
+        ("sqs:DeleteMessage", "CampaignActivityQueue"),
+        ("dynamodb:Scan", "CampaignsTable"),  # campaigns/connector.py CachedTriggerIndex
+        ("dynamodb:GetItem", "CampaignsTable"),  # connector.py _due: the campaign read again
+        # adapters/aws/campaign_state.py: entries and waits, conditional; a wait's counts in a transaction
+        ("dynamodb:GetItem", "CampaignStateTable"),
+        ("dynamodb:PutItem", "CampaignStateTable"),
+        ("dynamodb:UpdateItem", "CampaignStateTable"),
+        ("dynamodb:DeleteItem", "CampaignStateTable"),
+        ("dynamodb:UpdateItem", "MetricsTable"),
+        ("dynamodb:BatchGetItem", "ProfilesTable"),  # campaigns/delivery.py profiles_of
+        ("dynamodb:GetItem", "StepsTable"),  # pipeline/ingest.py: an audience_sync campaign's step
+        ("sqs:SendMessage", "SyncQueue"),  # the sends, into the one pipeline
+        ("sqs:SendMessage", "CampaignActivityQueue"),  # a control group's interactions
+        ("scheduler:CreateSchedule", "WaitScheduleGroup"),  # adapters/aws/scheduler.py
+        ("scheduler:DeleteSchedule", "WaitScheduleGroup"),
+        ("iam:PassRole", "WaitScheduleRole"),  # a schedule sends with its role
+        ("kms:Decrypt", "TokenKey"),
+        ("kms:GenerateDataKey", "TokenKey"),
     },
     "PlatformApiFunction": {
         ("dynamodb:UpdateItem", "CohortsTable"),  # adapters/aws/cohorts_table.py save, add_ignored
@@ -256,6 +285,8 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("kms:GenerateDataKey", "TokenKey"),
         ("dynamodb:Scan", "SegmentsTable"),  # adapters/aws/segments_table.py all: the definitions, every few seconds
         ("sqs:SendMessage", "MembershipQueue"),  # adapters/aws/membership_queue.py: entries and exits
+        ("dynamodb:Scan", "CampaignsTable"),  # campaigns/connector.py CachedTriggerIndex: who listens
+        ("sqs:SendMessage", "CampaignActivityQueue"),  # connector.py ActivityRouter: events and purchases
     },
     "MembershipFunction": {
         # adapters/aws/segment_members.py: transactions of a message's members, each with new counts items
@@ -310,14 +341,16 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("s3:PutObject", "RetryBucket"),  # adapters/aws/retry_store.py put
         ("s3:DeleteObject", "RetryBucket"),  # pipeline/batcher.py _forget: batches no ledger entry names
         ("states:StartExecution", "RetryStateMachine"),  # adapters/aws/retry_store.py start
-    },
+    }
+    | _RECORD_WEBHOOK_INTERACTIONS,
     "RetryFunction": _SEND
     | {
         ("s3:GetObject", "RetryBucket"),  # adapters/aws/retry_store.py get
         ("s3:PutObject", "RetryBucket"),  # the next attempt's batch
         ("s3:DeleteObject", "RetryBucket"),  # pipeline/retry_attempt.py _forget
         ("dynamodb:BatchGetItem", "SegmentMembersTable"),  # segment_members.py DynamoMoveOrders: newest moves
-    },
+    }
+    | _RECORD_WEBHOOK_INTERACTIONS,
     "TokenRefreshFunction": _TOKENS | _USE_CONNECTION | _PUBLISH,
     "AudienceRefreshFunction": _TOKENS
     | _USE_CONNECTION

@@ -66,6 +66,7 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/stop"),
     ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/trigger"),
     ("ApiFunction", "GET", "/v1/campaigns/{campaign_id}/metrics"),
+    ("ApiFunction", "POST", "/v1/interactions"),
     ("IngestFunction", "POST", "/v1/steps/{step_id}/users"),
 }
 # The Braze-compatible API (contract v2 §2): its own API, Bearer keys checked by the function.
@@ -118,7 +119,7 @@ EXPECTED_GLOBAL_ENV = {
     "AUDIENCE_MAX_AGE_SECONDS",
 }
 # Read by settings.py, set by local mode only (never by the template: the loopback test below).
-LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK"}
+LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK", "CAMPAIGN_CACHE_SECONDS"}
 # Environment variables one function sets for itself: the webhook signing secret and replay table (both empty
 # unless the WebhookSigning parameter is enabled).
 EXPECTED_FUNCTION_ENV = {
@@ -133,6 +134,8 @@ EXPECTED_FUNCTION_ENV = {
         "SWEEP_QUEUE_URL",
         "MEMBERSHIP_QUEUE_URL",
         "CAMPAIGNS_TABLE",
+        "CAMPAIGN_STATE_TABLE",  # POST /v1/interactions: each recorded once
+        "CAMPAIGN_ACTIVITY_QUEUE_URL",  # interactions (and a control group's) for action-based campaigns
     },
     "PlatformApiFunction": {
         "CREDENTIALS_TABLE",
@@ -155,11 +158,24 @@ EXPECTED_FUNCTION_ENV = {
         "COHORTS_TABLE",
         "SEGMENTS_TABLE",
         "MEMBERSHIP_QUEUE_URL",
+        "CAMPAIGNS_TABLE",  # who listens to events and purchases
+        "CAMPAIGN_ACTIVITY_QUEUE_URL",
     },
     "MembershipFunction": {"SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE", "PROFILES_TABLE", "MEMBERSHIP_QUEUE_URL"},
     # a retried segment move checked against the newest; a stopped campaign's webhooks not sent (both functions)
-    "RetryFunction": {"SEGMENT_MEMBERS_TABLE", "CAMPAIGNS_TABLE"},
-    "BatcherFunction": {"CAMPAIGNS_TABLE"},
+    # and every delivered webhook records received_webhook (both functions)
+    "RetryFunction": {"SEGMENT_MEMBERS_TABLE", "CAMPAIGNS_TABLE", "CAMPAIGN_ACTIVITY_QUEUE_URL"},
+    "BatcherFunction": {"CAMPAIGNS_TABLE", "CAMPAIGN_ACTIVITY_QUEUE_URL"},
+    "CampaignActivityFunction": {
+        "CAMPAIGNS_TABLE",
+        "CAMPAIGN_STATE_TABLE",
+        "PROFILES_TABLE",
+        "CAMPAIGN_ACTIVITY_QUEUE_URL",
+        "CAMPAIGN_ACTIVITY_QUEUE_ARN",  # the waits' schedules target it
+        "CAMPAIGN_ACTIVITY_DLQ_ARN",  # and put there what they could not deliver for a day
+        "WAIT_SCHEDULE_GROUP",
+        "WAIT_SCHEDULE_ROLE_ARN",
+    },
     "SegmentCountersFunction": {"SEGMENTS_TABLE", "SEGMENT_MEMBERS_TABLE", "SEGMENT_STATS_TABLE"},
     "SegmentSweepFunction": {
         "PROFILES_TABLE",
@@ -191,6 +207,7 @@ EXPECTED_FUNCTIONS = {
     "MembershipFunction",
     "SegmentSweepFunction",
     "SegmentCountersFunction",
+    "CampaignActivityFunction",
 }
 
 # What each function (and the state machine) may change or call, as granted by SAM policy templates, inline statements
@@ -210,12 +227,25 @@ EXPECTED_WRITES = {
         "MembershipQueue",  # a launched segment step's reconciliation
         "CampaignsTable",  # campaigns' definitions and status
         "SyncQueue",  # an API-triggered campaign's webhooks
+        "CampaignStateTable",  # interactions recorded (once each)
+        "CampaignActivityQueue",  # interactions for action-based campaigns
     },
     # the profile queue, a request counter per key and partners' cohort names; never a profile (only the writer
     # writes them)
     "PlatformApiFunction": {"ProfileQueue", "RateLimitTable", "CohortsTable"},
     # profiles, per cohort the count of ids that named no user, and segment entries and exits handed on
-    "ProfileWriterFunction": {"ProfilesTable", "CohortsTable", "MembershipQueue"},
+    # and the events and purchases action-based campaigns listen to
+    "ProfileWriterFunction": {"ProfilesTable", "CohortsTable", "MembershipQueue", "CampaignActivityQueue"},
+    # entries, waits (with the campaigns' counters), their schedules, the sends (the one pipeline) and a control
+    # group's interactions
+    "CampaignActivityFunction": {
+        "CampaignStateTable",
+        "MetricsTable",
+        "SyncQueue",
+        "CampaignActivityQueue",
+        "WaitScheduleGroup",
+        "WaitScheduleRole",
+    },
     # the members' index and new counts items, and the users of the steps that follow segments (the sync queue)
     # (and the rest of a step's reconciliation, on its own queue)
     "MembershipFunction": {"SegmentMembersTable", "SegmentStatsTable", "SyncQueue", "MembershipQueue"},
@@ -237,6 +267,7 @@ EXPECTED_WRITES = {
         "IntegrationErrorsTopic",
         "RetryBucket",
         "RetryStateMachine",
+        "CampaignActivityQueue",  # received_webhook interactions
     },
     # as the batcher, but reads/writes/deletes its batch in S3 and never starts an execution (it answers the
     # state machine instead)
@@ -248,6 +279,7 @@ EXPECTED_WRITES = {
         "ConnectionsTable",
         "IntegrationErrorsTopic",
         "RetryBucket",
+        "CampaignActivityQueue",  # received_webhook interactions
     },
     # token refresh; invalid_token notifications
     "TokenRefreshFunction": {"ConnectionsTable", "IntegrationErrorsTopic"},
@@ -941,6 +973,7 @@ EXPECTED_ALARMS = {
     "MembershipDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
     "SweepDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
     "CampaignFailuresAlarm": ("AudienceSync", "CampaignFailed", "Sum"),
+    "CampaignActivityDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
 }
 
 

@@ -69,9 +69,15 @@ from audience_sync.sources.webhook.signature import WebhookSignatures
 from audience_sync.steps.launch import Launcher
 
 if TYPE_CHECKING:
+    from audience_sync.campaigns.connector import (
+        ActivityRouter,
+        CampaignConnector,
+        InteractionService,
+        WebhookInteractions,
+    )
     from audience_sync.campaigns.delivery import CampaignTriggers
     from audience_sync.campaigns.gate import CampaignGate
-    from audience_sync.campaigns.ports import CampaignStore
+    from audience_sync.campaigns.ports import CampaignState, CampaignStore
     from audience_sync.campaigns.service import CampaignService
     from audience_sync.destinations.linkedin.destination import LinkedInDestination
 
@@ -221,6 +227,7 @@ class Container:
             clock=self.clock,
             queue=SqsQueueReader(self.resources.require("sync_queue_url")),
             gate=self.campaign_gate,
+            observer=self.webhook_interactions,
         )
 
     @cached_property
@@ -233,6 +240,7 @@ class Container:
             clock=self.clock,
             moves=DynamoMoveOrders(self.resources.require("segment_members_table"), self.clock),
             gate=self.campaign_gate,
+            observer=self.webhook_interactions,
         )
 
     # ---- credentials, profiles and the Braze-compatible API ------------------------------------------------
@@ -337,14 +345,73 @@ class Container:
     def campaign_gate(self) -> CampaignGate:
         from audience_sync.campaigns.gate import CampaignGate
 
-        return CampaignGate(lambda: self.campaign_store, self.clock)
+        return CampaignGate(lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds)
 
     @cached_property
     def campaign_triggers(self) -> CampaignTriggers:
         from audience_sync.campaigns.delivery import CampaignTriggers
 
         publisher = SqsPublisher(self.resources.require("sync_queue_url"))
-        return CampaignTriggers(self.campaign_store, self.profile_store, publisher, self.ingest, self.clock)
+        return CampaignTriggers(
+            self.campaign_store,
+            self.profile_store,
+            publisher,
+            self.ingest,
+            self.clock,
+            enrolled=self.activity_router.enrolled,
+        )
+
+    @cached_property
+    def activity_router(self) -> ActivityRouter:
+        """What users do that an active campaign listens to, onto the campaign activity queue."""
+        from audience_sync.campaigns.connector import ActivityRouter, CachedTriggerIndex
+
+        index = CachedTriggerIndex(lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds)
+        return ActivityRouter(index, SqsPublisher(self.resources.require("campaign_activity_queue_url")), self.clock)
+
+    @cached_property
+    def campaign_state(self) -> CampaignState:
+        from audience_sync.adapters.aws.campaign_state import DynamoCampaignState
+
+        return DynamoCampaignState(
+            self.resources.require("campaign_state_table"), self.resources.require("metrics_table"), self.clock
+        )
+
+    @cached_property
+    def campaign_connector(self) -> CampaignConnector:
+        from audience_sync.adapters.aws.scheduler import EventBridgeWaitScheduler
+        from audience_sync.campaigns.connector import CampaignConnector
+
+        scheduler = EventBridgeWaitScheduler(
+            self.resources.require("wait_schedule_group"),
+            self.resources.require("campaign_activity_queue_arn"),
+            self.resources.require("wait_schedule_role_arn"),
+            self.resources.require("campaign_activity_dlq_arn"),
+        )
+        return CampaignConnector(
+            self.activity_router.index,
+            self.campaign_state,
+            scheduler,
+            self.campaign_store,
+            self.campaign_triggers,
+            self.clock,
+        )
+
+    @cached_property
+    def interactions(self) -> InteractionService:
+        from audience_sync.campaigns.connector import InteractionService
+
+        return InteractionService(
+            self.campaign_store, self.campaign_triggers, self.campaign_state, self.activity_router, self.clock
+        )
+
+    @cached_property
+    def webhook_interactions(self) -> WebhookInteractions:
+        """Delivered webhooks record received_webhook (the batcher's and the retry's DeliveryObserver). Its router
+        is built on the first delivered webhook: a batcher that only sends steps' users never needs it."""
+        from audience_sync.campaigns.connector import WebhookInteractions
+
+        return WebhookInteractions(lambda: self.activity_router, self.clock)
 
     @cached_property
     def profile_users(self) -> ProfileUsers:

@@ -53,6 +53,13 @@ class Resources:
     membership_queue_url: str = field(default="", metadata={"env": "MEMBERSHIP_QUEUE_URL"})
     sweep_queue_url: str = field(default="", metadata={"env": "SWEEP_QUEUE_URL"})
     campaigns_table: str = field(default="", metadata={"env": "CAMPAIGNS_TABLE"})
+    campaign_state_table: str = field(default="", metadata={"env": "CAMPAIGN_STATE_TABLE"})
+    campaign_activity_queue_url: str = field(default="", metadata={"env": "CAMPAIGN_ACTIVITY_QUEUE_URL"})
+    # The waits' schedules (docs/decisions/0017): their group, the queue they target and the role they send with.
+    wait_schedule_group: str = field(default="", metadata={"env": "WAIT_SCHEDULE_GROUP"})
+    campaign_activity_queue_arn: str = field(default="", metadata={"env": "CAMPAIGN_ACTIVITY_QUEUE_ARN"})
+    wait_schedule_role_arn: str = field(default="", metadata={"env": "WAIT_SCHEDULE_ROLE_ARN"})
+    campaign_activity_dlq_arn: str = field(default="", metadata={"env": "CAMPAIGN_ACTIVITY_DLQ_ARN"})
     # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
     webhook_signing_secret_arn: str = field(default="", metadata={"env": "WEBHOOK_SIGNING_SECRET_ARN"})
 
@@ -96,6 +103,10 @@ class Settings:
     # Whether campaigns' webhooks may go to loopback addresses (destinations/webhook/guard.py): set by local mode only
     # (WEBHOOK_ALLOW_LOOPBACK), where tests run their receivers; the template never sets it.
     webhook_allow_loopback: bool = False
+    # How old the campaigns a container holds may be (the stop gate, who listens to what): a few seconds on AWS, so a
+    # batch of thousands costs one read. Local mode sets 0 (CAMPAIGN_CACHE_SECONDS): a campaign published by a test or
+    # the walk-through listens at once.
+    campaign_cache_seconds: float = 5.0
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +143,7 @@ class Settings:
                 partner_api_key=env.get("PARTNER_API_KEY", ""),
             ),
             webhook_allow_loopback=env.get("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
+            campaign_cache_seconds=float(env.get("CAMPAIGN_CACHE_SECONDS", "5")),
         )
 
 

@@ -158,3 +158,33 @@ def test_an_active_campaign_is_saved_only_with_what_it_refers_to_and_a_race_to_s
 
     store.set_status = stopped_meanwhile  # type: ignore[method-assign,assignment]
     assert campaigns.stop("c1")["status"] == "stopped"
+
+
+def follows(source: str, kind: str = "received_webhook", reeligible: int | None = 0) -> CampaignRequest:
+    delivery = {"type": "action", "trigger": {"interaction": {"campaign_id": source, "type": kind}}}
+    return request(delivery={**delivery, "reeligible_after_seconds": reeligible})
+
+
+def test_campaigns_that_would_trigger_each_other_for_ever_are_not_published() -> None:
+    campaigns, _ = service()
+    campaigns.put("a", follows("b"))
+    campaigns.put("b", follows("c", "enrolled_in_control_group"))
+    campaigns.put("c", follows("a"))
+    for campaign_id in ("a", "b"):  # drafts: nothing is checked until they are published
+        campaigns.publish(campaign_id)
+    with pytest.raises(PublishInvalid) as refused:
+        campaigns.publish("c")  # a -> b -> c -> a, each sending on the others' sends, each user again and again
+    assert [p["code"] for p in refused.value.details] == ["trigger_loop"]
+    with pytest.raises(PublishInvalid):
+        campaigns.put("b", follows("a"))  # an active campaign saved into a loop (a <-> b, both active)
+    assert campaigns.put("b", follows("c"))["status"] == "active"  # c is a draft: it sends nothing
+
+
+def test_a_loop_that_lets_each_user_through_once_or_waits_for_people_is_allowed() -> None:
+    campaigns, _ = service()
+    campaigns.put("a", follows("b", reeligible=None))  # once a user: the loop ends
+    campaigns.put("b", follows("a"))
+    campaigns.put("c", follows("d", "email_opened"))  # opened by people, not by our sends
+    campaigns.put("d", follows("c"))
+    for campaign_id in ("a", "b", "c", "d"):
+        assert campaigns.publish(campaign_id)["status"] == "active"

@@ -274,3 +274,44 @@ def test_a_stopped_campaigns_webhooks_are_not_sent_queued_or_waiting_in_the_retr
     answer = RetryAttempt(s, ledger, retries, FakeNotifier(), clock, gate=gate).run(waiting.key, 1, SEND_BY)
     assert answer["outcome"] == "settled" and len(hook.sent) == 2  # nothing more sent
     assert ledger.counted("campaign#stopped")["not_synced_reason_campaign_stopped"] == 4
+
+
+class Deliveries:
+    """pipeline/ports.py DeliveryObserver: records what it is told; `broken` fails every call."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.told: list[tuple[str, list[str]]] = []
+        self.broken = broken
+
+    def delivered(self, counters_id: str, delivered: Sequence[QueuedUser]) -> None:
+        if self.broken:
+            raise RuntimeError("the activity queue is down")
+        self.told.append((counters_id, [u["x"] for u in delivered]))
+
+
+def test_the_users_a_campaigns_webhooks_reached_are_told_before_settling_a_steps_are_not() -> None:
+    hook = WebhookLike(None, DestinationError(404, "gone", "no"))  # the second request is refused
+    s, _ = sender(hook)
+    ledger, retries, clock = FakeLedger(), FakeRetryStore(), FakeClock()
+    observer = Deliveries()
+    batcher = Batcher(TUNING, s, ledger, retries, clock, observer=observer)
+    messages = [
+        QueuedMessage(chunk_id=c, step_id=step, target=HOOK, users=users(2, c), first_enqueued_at=T0)
+        for c, step in (("c", "campaign#c"), ("s", "step-1"))
+    ]
+    records = [{"messageId": m.chunk_id, "body": m.model_dump_json(), "attributes": {}} for m in messages]
+    assert batcher.handle(records, SEND_BY + 60_000) == []
+    assert observer.told == [("campaign#c", ["c0"])]  # c1 was refused; the step's users are never told
+
+    waiting = waiting_batch(retries, clock, "campaign#c", ["hook_500"] * 2)
+    RetryAttempt(s, ledger, retries, FakeNotifier(), clock, observer=observer).run(waiting.key, 1, SEND_BY)
+    assert observer.told[1:] == [("campaign#c", ["w0", "w1"])]
+
+
+def test_a_failure_to_record_delivered_webhooks_does_not_hold_their_settling() -> None:
+    s, _ = sender(WebhookLike())
+    ledger = FakeLedger()
+    batcher = Batcher(TUNING, s, ledger, FakeRetryStore(), FakeClock(), observer=Deliveries(broken=True))
+    message = QueuedMessage(chunk_id="c", step_id="campaign#c", target=HOOK, users=users(2, "c"), first_enqueued_at=T0)
+    assert batcher.handle([{"messageId": "m", "body": message.model_dump_json(), "attributes": {}}], SEND_BY) == []
+    assert ledger.counted("campaign#c") == {"synced": 2, "sent": 2}

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from audience_sync.campaigns.models import AudienceSyncMessage, CampaignRequest, CampaignStatus, TriggerRequest
 from audience_sync.campaigns.ports import CampaignStore, StepEntry
 from audience_sync.campaigns.rendering import CompiledWebhook, TooLarge, compile_webhook, variables
@@ -55,6 +57,8 @@ from audience_sync.profiles.document import PROFILE, home_pk
 from audience_sync.profiles.entrants import from_profile
 from audience_sync.profiles.ports import ProfileStore
 from audience_sync.segments.membership import MEMBERSHIPS
+
+logger = Logger(child=True)
 
 WEBHOOK = "webhook"  # the destination's name (destinations/registry.py)
 _CACHED = 64  # campaigns kept checked and compiled per container
@@ -122,25 +126,32 @@ class Plan:
     entrants: list[Mapping[str, Any]] = field(default_factory=list)  # profiles entering the campaign's step
     counts: StepDelta = field(default_factory=StepDelta)  # of the users not queued: triggered, control, aborted, ...
     not_in_audience: int = 0
+    controlled: list[Send] = field(default_factory=list)  # the sends of users in the control group
+    queued_counts: dict[str, int] = field(default_factory=lambda: {"triggered": 1})  # what each queued user counts
 
 
-def plan(campaign: Campaign, sends: Iterable[Send]) -> Plan:
-    """What each send becomes (module docstring). Pure: the hot path of campaigns (bench row "campaign planning")."""
+def plan(campaign: Campaign, sends: Iterable[Send], at_send_time: bool = False) -> Plan:
+    """What each send becomes (module docstring). Pure: the hot path of campaigns (bench row "campaign planning").
+    `at_send_time`: the users were triggered (and counted) when their wait started; one no longer in the audience
+    now is `aborted` (contract v2 §6)."""
     request = campaign.request
     segment_id = request.audience.segment_id if request.audience else None
-    result = Plan()
+    result = Plan(queued_counts={} if at_send_time else {"triggered": 1})
     counts = result.counts
+    triggered = 0 if at_send_time else 1
     for send in sends:
         profile = send.profile
         if segment_id is not None and segment_id not in profile.get(MEMBERSHIPS, ()):
             result.not_in_audience += 1
+            counts.add("aborted", 1 - triggered)
             continue
         if in_control_group(campaign.campaign_id, str(profile["braze_id"]), request.control_group_percent):
-            counts.add("triggered")
+            counts.add("triggered", triggered)
             counts.add("control")
+            result.controlled.append(send)
             continue
         if campaign.webhook is None:
-            counts.add("triggered")
+            counts.add("triggered", triggered)
             result.entrants.append(profile)
             continue
         values = variables(
@@ -149,11 +160,11 @@ def plan(campaign: Campaign, sends: Iterable[Send]) -> Plan:
         try:
             rendered = campaign.webhook.render(values)
         except Aborted:
-            counts.add("triggered")
+            counts.add("triggered", triggered)
             counts.add("aborted")
             continue
         except (TemplateError, TooLarge) as error:
-            counts.add("triggered")
+            counts.add("triggered", triggered)
             counts.add("errored", reason="webhook_too_large" if isinstance(error, TooLarge) else "template_error")
             continue
         user_id = str(profile.get("external_id") or profile["braze_id"])
@@ -176,13 +187,17 @@ class CampaignTriggers:
         steps: StepEntry,
         clock: Clock,
         new_id: Callable[[], str] = _new_id,
+        enrolled: Callable[[Campaign, Sequence[Send]], None] | None = None,
     ):
+        """`enrolled`: told the sends of users drawn into a control group, after their counts are queued (each
+        records the interaction `enrolled_in_control_group`: campaigns/connector.py)."""
         self.campaigns = campaigns
         self.profiles = profiles
         self.publisher = publisher
         self.steps = steps
         self.clock = clock
         self.new_id = new_id
+        self.enrolled = enrolled
 
     def trigger(self, campaign_id: str, request: TriggerRequest, correlation_id: str | None) -> dict[str, Any]:
         """Send an API campaign to its recipients now; what became of them. Raises NotFound, Conflict (a draft or
@@ -195,7 +210,7 @@ class CampaignTriggers:
             raise Conflict("not_api_triggered", f"campaign '{campaign_id}' is sent by its triggers, not by this API")
         if campaign.status != CampaignStatus.ACTIVE:
             raise Conflict("campaign_not_active", f"campaign '{campaign_id}' is {campaign.status}: publish it first")
-        profiles = self._profiles([r.external_id for r in request.recipients])
+        profiles = self.profiles_of([r.external_id for r in request.recipients])
         dispatch_id = self.new_id()
         sends = [
             Send(profiles[r.external_id], dispatch_id, r.trigger_properties)
@@ -216,8 +231,9 @@ class CampaignTriggers:
             "unknown_users": len(request.recipients) - len(sends),
         }
 
-    def deliver(self, campaign: Campaign, result: Plan, correlation_id: str | None) -> int:
-        """Queue a plan's sends, and its counts with them (counted once, by the batcher); the users queued: webhooks,
+    def deliver(self, campaign: Campaign, result: Plan, correlation_id: str | None, entry_id: str | None = None) -> int:
+        """Queue a plan's sends, and its counts with them (counted once, by the batcher; `entry_id`: the same for the
+        same sends queued again, so the ledger counts them once); the users queued: webhooks,
         or users who entered the step (a user its entry filters keep out is failed, not sent)."""
         counts = result.counts
         message = campaign.request.message
@@ -228,12 +244,21 @@ class CampaignTriggers:
             counts.add("sent", queued)
             counts.add("synced", queued)
             counts.add("errored", entered["filtered"], reason="step_entry_filtered")
-        if not result.queued and not counts:
-            return queued
+        if result.queued or counts:
+            self._queue(campaign, result, correlation_id, entry_id)
+        if result.controlled and self.enrolled is not None:
+            try:
+                self.enrolled(campaign, result.controlled)
+            except Exception:  # the sends are queued: the trigger must not fail (and be sent again) for this
+                logger.exception("control group interactions not recorded", extra={"users": len(result.controlled)})
+        return queued
+
+    def _queue(self, campaign: Campaign, result: Plan, correlation_id: str | None, entry_id: str | None) -> None:
+        counts = result.counts
         now = self.clock.now_ms()
         template = QueuedMessage.model_construct(
-            chunk_id=chunk_base(None),
-            ledger_bucket=ledger_bucket(None, now),
+            chunk_id=chunk_base(entry_id),
+            ledger_bucket=ledger_bucket(entry_id, now),
             step_id=campaign_counters_id(campaign.campaign_id),
             target=campaign.target,
             users=[],
@@ -241,10 +266,10 @@ class CampaignTriggers:
             correlation_id=correlation_id,
             first_enqueued_at=now,
         )
-        self.publisher.send(message_bodies(template, result.queued, {"triggered": 1}), correlation_id=correlation_id)
-        return queued
+        bodies = message_bodies(template, result.queued, result.queued_counts)
+        self.publisher.send(bodies, correlation_id=correlation_id)
 
-    def _profiles(self, external_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+    def profiles_of(self, external_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         """The identified profiles of these external ids (their key is `u#x:<external id>`)."""
         homes = {home_pk("x:" + external_id): external_id for external_id in external_ids}
         found = self.profiles.get([(home, PROFILE) for home in homes])
@@ -252,19 +277,19 @@ class CampaignTriggers:
 
 
 def campaign_metrics(item: Mapping[str, Any]) -> dict[str, int]:
-    """Contract v2 §6's metrics from a campaign's counters item (what is not built yet is 0: delays and exceptions
-    come with action-based delivery)."""
+    """Contract v2 §6's metrics from a campaign's counters item. `scheduled` is the users waiting out a delay now:
+    waits started, less those released when due and those an exception cancelled (connector.py)."""
 
     def count(name: str) -> int:
         return int(item.get(name, 0))
 
     return {
         "triggered": count("triggered"),
-        "scheduled": 0,
+        "scheduled": max(0, count("scheduled") - count("released") - count("exception_cancelled")),
         "sent": count("sent"),
         "delivered": count("synced"),
         "failed": count("errored"),
         "aborted": count("aborted"),
         "control": count("control"),
-        "exception_cancelled": 0,
+        "exception_cancelled": count("exception_cancelled"),
     }

@@ -22,10 +22,11 @@ CACHE_SECONDS = 5
 
 
 class CampaignGate:
-    def __init__(self, store: Callable[[], CampaignStore], clock: Clock):
+    def __init__(self, store: Callable[[], CampaignStore], clock: Clock, cache_seconds: float = CACHE_SECONDS):
         # Built on the first campaign's id: a batcher that only ever sends steps' users never needs the table.
         self._store = store
         self.clock = clock
+        self.cache_ms = cache_seconds * 1000
         self._known: dict[str, tuple[int, bool]] = {}  # campaign id -> (read at, ms; closed)
         self._lock = threading.Lock()
 
@@ -36,7 +37,7 @@ class CampaignGate:
         now = self.clock.now_ms()
         with self._lock:
             known = self._known.get(campaign_id)
-        if known is not None and now - known[0] < CACHE_SECONDS * 1000:
+        if known is not None and now - known[0] < self.cache_ms:
             return known[1]
         try:
             stored = self._store().get(campaign_id)

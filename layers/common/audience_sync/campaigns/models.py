@@ -33,6 +33,7 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")  # an HTTP tok
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a header value or url holds none (tab aside: headers may)
 MAX_HEADERS = 50
 MAX_DELAY_SECONDS = 30 * 86_400  # Braze's longest delay is 30 days
+MAX_REELIGIBLE_SECONDS = 3_650 * 86_400  # ten years: longer is "never" (null)
 MAX_PROPERTY_FILTERS = 50
 MAX_DEFINITION_BYTES = 350_000  # one DynamoDB item (400 KB) with room for the status and times
 RATE_LIMITS = (10, 500_000)  # Braze's per-campaign delivery limit, messages a minute
@@ -226,7 +227,7 @@ class ActionDelivery(StrictModel):
     trigger: Trigger
     delay_seconds: Annotated[int, Field(ge=0, le=MAX_DELAY_SECONDS)] = 0
     exceptions: list[Trigger] = Field(default_factory=list, max_length=20)
-    reeligible_after_seconds: Annotated[int, Field(ge=0)] | None = None
+    reeligible_after_seconds: Annotated[int, Field(ge=0, le=MAX_REELIGIBLE_SECONDS)] | None = None
     start_at: dt.datetime | None = None
     end_at: dt.datetime | None = None
 
@@ -287,3 +288,28 @@ class TriggerRequest(StrictModel):
                 raise ValueError(f"recipient {recipient.external_id[:64]!r} is listed twice")
             seen.add(recipient.external_id)
         return self
+
+
+MAX_INTERACTIONS = 1_000  # in one POST /v1/interactions (contract v2 §6)
+
+
+class InteractionRecord(StrictModel):
+    """One interaction from a channel we do not send ourselves; `time` defaults to when it is received (a time
+    without an offset is UTC)."""
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+    campaign_id: Annotated[str, StringConstraints(pattern=_ID)]
+    type: InteractionType
+    time: dt.datetime | None = None
+
+    def time_ms(self, now_ms: int) -> int:
+        if self.time is None:
+            return now_ms
+        moment = self.time if self.time.tzinfo is not None else self.time.replace(tzinfo=dt.UTC)
+        return int(moment.timestamp() * 1000)
+
+
+class InteractionsRequest(StrictModel):
+    """Body of `POST /v1/interactions`."""
+
+    interactions: Annotated[list[InteractionRecord], Field(min_length=1, max_length=MAX_INTERACTIONS)]

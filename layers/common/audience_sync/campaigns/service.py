@@ -20,6 +20,7 @@ from audience_sync.campaigns.models import (
     CampaignRequest,
     CampaignStatus,
     InteractionTrigger,
+    InteractionType,
 )
 from audience_sync.campaigns.ports import CampaignStore
 from audience_sync.core.catalogue import catalogue_page
@@ -33,6 +34,8 @@ from audience_sync.steps.ports import StepReader
 from audience_sync.steps.records import segment_step
 
 VIEW_FIELDS = ("created_at", "updated_at", "published_at", "stopped_at")
+# the interactions our own sends record: a loop of campaigns following them would run without anybody doing anything
+OWN_INTERACTIONS = (InteractionType.RECEIVED_WEBHOOK, InteractionType.ENROLLED_IN_CONTROL_GROUP)
 
 
 def valid_campaign_id(campaign_id: str) -> str:
@@ -60,7 +63,8 @@ class CampaignService:
             raise Invalid("invalid_trigger", "a campaign is not triggered by interactions with itself")
         current = self.store.get(campaign_id)
         if current is not None and current["status"] == CampaignStatus.ACTIVE:
-            problems = self.problems(request)  # an active campaign sends: what it refers to must be there now
+            # an active campaign sends: what it refers to must be there now
+            problems = self.problems(request) + self._loop(campaign_id, request)
             if problems:
                 raise PublishInvalid(problems)
         definition = request.model_dump(mode="json", exclude_none=True)
@@ -78,7 +82,7 @@ class CampaignService:
         except ValidationError:  # saved under older, looser checks: the client saves it again
             message = "the stored definition no longer passes the checks: PUT it again"
             raise PublishInvalid([_problem("definition", "invalid_definition", message)]) from None
-        problems = self.problems(request)
+        problems = self.problems(request) + self._loop(campaign_id, request)
         if problems:
             raise PublishInvalid(problems)
         moved = self.store.set_status(
@@ -174,6 +178,34 @@ class CampaignService:
                 problems.append(_problem("delivery", "campaign_not_found", message))
         return problems
 
+    def _loop(self, campaign_id: str, request: CampaignRequest) -> list[dict[str, str]]:
+        """A campaign whose sends would trigger itself again through other campaigns, user after user for ever: each
+        on the loop sends on the interactions our own sends record (received_webhook, enrolled_in_control_group)
+        and lets users in again (`reeligible_after_seconds`). A loop through a once-only campaign ends by itself."""
+        followers: dict[str, list[tuple[str, CampaignRequest]]] = {}
+        stored = {c["campaign_id"]: c for c in self.store.all() if c["status"] == CampaignStatus.ACTIVE}  # they send
+        requests = {cid: _request_of(c) for cid, c in stored.items() if cid != campaign_id}
+        requests[campaign_id] = request
+        for follower_id, follower in requests.items():
+            if follower is None or follower.delivery.type != "action":
+                continue
+            if follower.delivery.reeligible_after_seconds is None:
+                continue
+            trigger = follower.delivery.trigger
+            if isinstance(trigger, InteractionTrigger) and trigger.interaction.type in OWN_INTERACTIONS:
+                followers.setdefault(trigger.interaction.campaign_id, []).append((follower_id, follower))
+        seen: set[str] = set()
+        pending = [campaign_id]
+        while pending:
+            for follower_id, _ in followers.get(pending.pop(), []):
+                if follower_id == campaign_id:
+                    message = "its sends would trigger it again through the campaigns that follow it, for ever"
+                    return [_problem("delivery.trigger", "trigger_loop", message)]
+                if follower_id not in seen:
+                    seen.add(follower_id)
+                    pending.append(follower_id)
+        return []
+
     def _step_problems(self, step_id: str) -> list[dict[str, str]]:
         try:
             step = self.steps.get(step_id)
@@ -203,6 +235,13 @@ def view(stored: dict[str, Any]) -> dict[str, Any]:
     if stored["status"] != CampaignStatus.STOPPED:
         shown["stopped_at"] = None
     return shown
+
+
+def _request_of(stored: dict[str, Any]) -> CampaignRequest | None:
+    try:
+        return CampaignRequest.model_validate(stored["definition"])
+    except ValidationError:  # saved under older checks: it cannot be published as it is, nor send
+        return None
 
 
 def _interaction_triggers(request: CampaignRequest) -> list[InteractionTrigger]:

@@ -30,6 +30,10 @@ COUNTERS = (
     "triggered",
     "control",
     "aborted",
+    # a campaign's waits (campaigns/connector.py): started, released when due, cancelled by an exception
+    "scheduled",
+    "released",
+    "exception_cancelled",
 )
 PUBLIC_METRICS = ("entered", "proceeded", "synced", "not_synced", "pending", "errored", "exited")
 SEGMENT_METRICS = ("left", "removed")  # what a step that follows a segment adds

@@ -32,6 +32,9 @@ CAMPAIGN_METRIC_NAMES = {
     "sent": "CampaignSent",
     "synced": "CampaignDelivered",
     "errored": "CampaignFailed",
+    "scheduled": "CampaignScheduled",
+    "released": "CampaignReleased",
+    "exception_cancelled": "CampaignExceptionCancelled",
 }
 
 

@@ -47,7 +47,7 @@ from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import MAX_ENTRIES_PER_TRANSACTION, Ledger, LedgerEntry, LedgerKey
 from audience_sync.pipeline.messages import QueuedMessage
 from audience_sync.pipeline.moves import STOPPED, SUPERSEDED, count_outcome, superseded
-from audience_sync.pipeline.ports import QueueReader, SendGate
+from audience_sync.pipeline.ports import DeliveryObserver, QueueReader, SendGate, tell
 from audience_sync.pipeline.retry_batch import MAX_CORRELATION_IDS, RetryBatch, RetryStore
 from audience_sync.pipeline.sender import Sender
 from audience_sync.pipeline.tuning import SyncTuning
@@ -133,6 +133,7 @@ class Batcher:
         clock: Clock,
         queue: QueueReader | None = None,
         gate: SendGate | None = None,
+        observer: DeliveryObserver | None = None,
     ):
         self.tuning = tuning
         self.sender = sender
@@ -141,6 +142,7 @@ class Batcher:
         self.clock = clock
         self.queue = queue  # for the top-up; None turns it off
         self.gate = gate  # a stopped campaign's users are not sent; None: everyone is
+        self.observer = observer  # told the users a campaign's webhooks reached
         self._pace = _Pace(clock.now_ms(), 0)
 
     # ---- entry point ---------------------------------------------------------------------------
@@ -407,6 +409,16 @@ class Batcher:
         return unsettled
 
     def _settle_chunk(self, step_id: str, chunk: list[_Received]) -> list[_Received]:
+        if self.observer is not None and not is_step(step_id):
+            # before the ledger: the webhooks were delivered whatever becomes of the settling (each is told once
+            # per delivery: campaigns/connector.py takes a repeat once)
+            delivered = [
+                r.message.users[i]
+                for r in chunk
+                for i, outcome in enumerate(r.outcomes)
+                if outcome is not None and outcome.kind == "synced"
+            ]
+            tell(self.observer, step_id, delivered)
         entries: list[LedgerEntry] = []
         while chunk:
             try:

@@ -7,8 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from aws_lambda_powertools import Logger
+
 from audience_sync.core.errors import Unavailable
 from audience_sync.core.ratelimit import BucketPolicy
+from audience_sync.core.users import QueuedUser
+
+logger = Logger(child=True)
 
 
 class PublishFailed(Unavailable):
@@ -62,3 +67,21 @@ class SendGate(Protocol):
     step's always may. May answer from a cache a few seconds old."""
 
     def closed(self, counters_id: str) -> bool: ...
+
+
+class DeliveryObserver(Protocol):
+    """Told which users a campaign's webhooks reached (2xx), before the ledger settles them: each delivered webhook
+    records the interaction `received_webhook` (campaigns/connector.py). A step's users are not told."""
+
+    def delivered(self, counters_id: str, users: Sequence[QueuedUser]) -> None: ...
+
+
+def tell(observer: DeliveryObserver, counters_id: str, users: Sequence[QueuedUser]) -> None:
+    """Tell the observer; a failure to record the interactions is logged, not raised: the webhooks were delivered,
+    and settling them must not wait for it (their users would be sent again)."""
+    if not users:
+        return
+    try:
+        observer.delivered(counters_id, users)
+    except Exception:
+        logger.exception("delivered webhooks' interactions not recorded", extra={"users": len(users)})

@@ -25,7 +25,7 @@ from audience_sync.observability.notifications import Notifier
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.pipeline.ledger import Ledger, LedgerEntry, LedgerKey
 from audience_sync.pipeline.moves import STOPPED, SUPERSEDED, count_outcome, outdated
-from audience_sync.pipeline.ports import MoveOrders, SendGate
+from audience_sync.pipeline.ports import DeliveryObserver, MoveOrders, SendGate, tell
 from audience_sync.pipeline.retry_batch import RetryBatch, RetryStore
 from audience_sync.pipeline.sender import Sender
 
@@ -56,6 +56,7 @@ class RetryAttempt:
         clock: Clock,
         moves: MoveOrders | None = None,
         gate: SendGate | None = None,
+        observer: DeliveryObserver | None = None,
     ):
         self.sender = sender
         self.ledger = ledger
@@ -64,6 +65,7 @@ class RetryAttempt:
         self.clock = clock
         self.moves = moves  # segment members' newest moves: a retried move a newer one replaced is not sent
         self.gate = gate  # a stopped campaign's users are not sent again
+        self.observer = observer  # told the users a campaign's webhooks reached
 
     def run(self, key: str, attempt: int, send_by_ms: int) -> dict[str, Any]:
         ledger_key = attempt_ledger_key(key, attempt)
@@ -88,6 +90,8 @@ class RetryAttempt:
                 self.sender.finish_invocation()
             for i, outcome in zip(sending, sent, strict=True):
                 outcomes[i] = outcome
+        if self.observer is not None and not is_step(batch.step_id):  # before the ledger, as the batcher does
+            tell(self.observer, batch.step_id, [batch.users[i] for i, o in enumerate(outcomes) if o.kind == "synced"])
         schedule = self._schedule(batch.target)
         waited = batch.waited_seconds or sum(schedule[:attempt])  # a batch written before it was kept: the schedule's
         final = self._policy(batch.target).reached(attempt, waited)  # no wait left, or the horizon is reached

@@ -85,6 +85,19 @@ class WriteReport:
     deleted: int = 0  # profiles deleted (by a delete, or merged into another)
     # per cohort: members joined less members left, in writes that succeeded (docs/profiles.md, "Cohorts")
     cohort_members: Counter[str] = field(default_factory=Counter)
+    # the events and purchases of identified users the batch holds, applied now or before (a redelivery): what
+    # action-based campaigns may listen to (campaigns/connector.py), each with an id that is the same every time
+    activities: list[TrackedActivity] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedActivity:
+    kind: str  # "event" or "purchase"
+    external_id: str
+    name: str  # the event's name, or the product id
+    time: str  # as stored (values.format_time)
+    properties: dict[str, Any]
+    activity_id: str  # the message's token and the operation's place in it
 
 
 @dataclass
@@ -127,7 +140,9 @@ class ProfileWriter:
         report = WriteReport()
         for attempt in range(ATTEMPTS):
             try:
-                _Session(self, report).run(messages)
+                session = _Session(self, report)
+                session.run(messages)
+                report.activities = session.activities
                 return report
             except WriteConflict:
                 if attempt == ATTEMPTS - 1:
@@ -160,12 +175,15 @@ class _Session:
         self.dirty: dict[str, tuple[set[str] | None, Message]] = {}
         self.unpublished: list[Any] = []
         self.replayed: set[tuple[str, str]] = set()
+        self.activities: list[TrackedActivity] = []
+        self.position = 0  # of the operation being applied, in its message
 
     # ---- reading ---------------------------------------------------------------------------------------
     def run(self, messages: Sequence[Message]) -> None:
         self._prefetch(messages)
         for message in messages:
-            for operation in message.operations:
+            for position, operation in enumerate(message.operations):
+                self.position = position
                 if operation["kind"] in STRUCTURAL:
                     self._flush()
                     getattr(self, "_" + operation["kind"])(message, operation)
@@ -276,11 +294,27 @@ class _Session:
         if summary is None:
             summary = Item(home, key[1], {})
             self.items[key] = summary
+        self._track(home, message, operation)
         if self._seen(summary, message):
             self.report.skipped += 1
             return
         activity.record(summary.doc, operation["time"], operation.get("quantity", 1), self.today)
         self._touch(summary, message, 1)
+
+    def _track(self, home: str, message: Message, operation: dict[str, Any]) -> None:
+        profile = self.items.get((home, PROFILE))
+        external_id = profile.doc.get("external_id") if profile is not None else None
+        if external_id:  # campaigns reach users by external id
+            self.activities.append(
+                TrackedActivity(
+                    kind=operation["kind"],
+                    external_id=str(external_id),
+                    name=operation["name"],
+                    time=operation["time"],
+                    properties=operation.get("properties") or {},
+                    activity_id=f"{message.token}:{self.position}",
+                )
+            )
 
     def _cohort(self, profile: Item, message: Message, operation: dict[str, Any]) -> None:
         """A partner cohort's membership on the profile (cohorts/requests.py): joined or left, in order."""

@@ -9,12 +9,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import translated
-from audience_sync.adapters.aws.metrics_table import counters_update
+from audience_sync.adapters.aws.metrics_table import counters_transaction_update
 from audience_sync.core.clock import Clock
 from audience_sync.core.metrics import StepDelta
 
@@ -69,18 +68,7 @@ class DynamoLedger:
         for entry in entries:
             delta.merge(entry.delta)
         if delta:
-            update = counters_update(step_id, delta, now)
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.metrics_table_name,
-                        "Key": _serialise(update["Key"]),
-                        "UpdateExpression": update["UpdateExpression"],
-                        "ExpressionAttributeNames": update["ExpressionAttributeNames"],
-                        "ExpressionAttributeValues": _serialise(update["ExpressionAttributeValues"]),
-                    }
-                }
-            )
+            items.append({"Update": counters_transaction_update(self.metrics_table_name, step_id, delta, now)})  # type: ignore[typeddict-item]
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
                 # The token makes botocore's own retries of this call idempotent: a transaction that was written but
@@ -147,8 +135,3 @@ class DynamoLedger:
                     }
                 request = response.get("UnprocessedKeys") or {}
         return found
-
-
-def _serialise(values: dict[str, Any]) -> dict[str, Any]:
-    serialiser = TypeSerializer()
-    return {k: serialiser.serialize(v) for k, v in values.items()}

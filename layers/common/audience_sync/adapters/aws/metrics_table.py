@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from boto3.dynamodb.types import TypeSerializer
+
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import translated
 from audience_sync.adapters.aws.items import from_dynamodb, scan
@@ -40,3 +42,20 @@ def counters_update(step_id: str, delta: StepDelta, now: int) -> dict[str, Any]:
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
+
+
+def counters_transaction_update(table_name: str, step_id: str, delta: StepDelta, now: int) -> dict[str, Any]:
+    """The same, as a TransactWriteItems `Update` (the client's typed values)."""
+    update = counters_update(step_id, delta, now)
+    return {
+        "TableName": table_name,
+        "Key": serialised(update["Key"]),
+        "UpdateExpression": update["UpdateExpression"],
+        "ExpressionAttributeNames": update["ExpressionAttributeNames"],
+        "ExpressionAttributeValues": serialised(update["ExpressionAttributeValues"]),
+    }
+
+
+def serialised(values: dict[str, Any]) -> dict[str, Any]:
+    serialiser = TypeSerializer()
+    return {k: serialiser.serialize(v) for k, v in values.items()}
