@@ -44,15 +44,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             continue
         readable.append(record)
     connector = services().campaign_connector
+    holder = context.aws_request_id  # this invocation: trying a failed batch's messages alone is not a copy of them
     try:
-        results = [(readable, connector.handle(messages))]
+        results = [(readable, connector.handle(messages, holder=holder))]
     except Exception:
         # one message may be what fails: each alone, and only those that fail are delivered again
         logger.exception("campaign activities failed together; each is tried alone", extra={"records": len(readable)})
         results = []
         for record, message in zip(readable, messages, strict=True):
             try:
-                results.append(([record], connector.handle([message])))
+                results.append(([record], connector.handle([message], holder=holder)))
             except Exception:
                 logger.exception("campaign activity failed; delivered again", extra={"message_id": record["messageId"]})
     done = {r["messageId"] for handled_records, _ in results for r in handled_records}

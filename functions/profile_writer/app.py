@@ -59,5 +59,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         services().cohort_store.add_members(members)
     profile_metrics.publish(report)
     profile_metrics.publish_cohorts(report.cohort_members)
-    logger.info("profile batch written", extra={"records": len(event.get("Records", [])), "report": vars(report)})
+    logger.info("profile batch written", extra={"records": len(event.get("Records", [])), "report": report.summary()})
     return {"batchItemFailures": []}

@@ -52,7 +52,8 @@ class FakeCampaignState:
     now: Callable[[], int] = lambda: 0
     lease_ms: int = 120_000
     entries: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    waits: dict[tuple[str, str], tuple[Wait, int | None]] = field(default_factory=dict)  # (wait, released at)
+    # (wait, (released at, by whom) once released)
+    waits: dict[tuple[str, str], tuple[Wait, tuple[int, str] | None]] = field(default_factory=dict)
     exceptions: dict[tuple[str, str], int] = field(default_factory=dict)
     interactions: set[tuple[str, str, str, int]] = field(default_factory=set)
     counts: dict[str, Counter[str]] = field(default_factory=dict)
@@ -61,14 +62,22 @@ class FakeCampaignState:
         self.counts.setdefault(campaign_id, Counter()).update(names)
 
     def claim(
-        self, campaign_id: str, external_id: str, activity_id: str, time_ms: int, reeligible_after_ms: int | None
+        self,
+        campaign_id: str,
+        external_id: str,
+        activity_id: str,
+        time_ms: int,
+        reeligible_after_ms: int | None,
+        holder: str,
     ) -> bool:
         now = self.now()
         entry = self.entries.get((campaign_id, external_id))
         ok = (
             entry is None
             or (
-                entry["activity_id"] == activity_id and not entry["done"] and entry["claimed_ms"] <= now - self.lease_ms
+                entry["activity_id"] == activity_id
+                and not entry["done"]
+                and (entry["claimed_ms"] <= now - self.lease_ms or entry["holder"] == holder)
             )
             or (
                 reeligible_after_ms is not None
@@ -82,6 +91,7 @@ class FakeCampaignState:
                 "activity_id": activity_id,
                 "time_ms": time_ms,
                 "claimed_ms": now,
+                "holder": holder,
                 "done": False,
             }
         return ok
@@ -117,14 +127,15 @@ class FakeCampaignState:
         self._count(campaign_id, "exception_cancelled")
         return current[0]
 
-    def release_wait(self, campaign_id: str, external_id: str, wait_id: str) -> Wait | None:
+    def release_wait(self, campaign_id: str, external_id: str, wait_id: str, holder: str) -> Wait | None:
         current = self.waits.get((campaign_id, external_id))
         if current is None or current[0].wait_id != wait_id:
             return None
         now = self.now()
         if current[1] is not None:
-            return current[0] if current[1] <= now - self.lease_ms else None
-        self.waits[(campaign_id, external_id)] = (current[0], now)
+            released_ms, by = current[1]
+            return current[0] if released_ms <= now - self.lease_ms or by == holder else None
+        self.waits[(campaign_id, external_id)] = (current[0], (now, holder))
         self._count(campaign_id, "released")
         return current[0]
 

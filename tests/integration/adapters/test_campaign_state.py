@@ -75,32 +75,33 @@ def wait(wait_id: str = "w1", user: str = "u1", trigger_ms: int = 1_000, **extra
 
 def waiting(store: CampaignState, wait_id: str = "w1", activity_id: str = "a1", **extra: Any) -> bool:
     """A user entered for `activity_id` and waiting, as the connector does it."""
-    store.claim("c1", "u1", activity_id, 1_000, 0)
+    store.claim("c1", "u1", activity_id, 1_000, 0, "h1")
     return store.start_wait(wait(wait_id, **extra), activity_id)
 
 
 def test_an_entry_is_claimed_once_and_again_only_by_the_same_activity_after_its_lease(state: Any) -> None:
     store, _, clock = state
-    assert store.claim("c1", "u1", "a1", 1_000, None)
-    assert not store.claim("c1", "u1", "a2", 2_000, None)  # once ever
-    assert not store.claim("c1", "u1", "a1", 1_000, None)  # a copy delivered meanwhile
+    assert store.claim("c1", "u1", "a1", 1_000, None, "h1")
+    assert not store.claim("c1", "u1", "a2", 2_000, None, "h1")  # once ever
+    assert not store.claim("c1", "u1", "a1", 1_000, None, "h2")  # a copy delivered to another invocation meanwhile
+    assert store.claim("c1", "u1", "a1", 1_000, None, "h1")  # the same invocation trying it again
     clock.sleep(LEASE_MS / 1000)
-    assert store.claim("c1", "u1", "a1", 1_000, None)  # a redelivery after a crash, before it was acted on
+    assert store.claim("c1", "u1", "a1", 1_000, None, "h3")  # a redelivery after a crash, before it was acted on
     store.finish("c1", "u1", "a1")
     clock.sleep(LEASE_MS / 1000)
-    assert not store.claim("c1", "u1", "a1", 1_000, None)  # acted on: a redelivery does nothing
-    assert store.claim("c1", "u2", "a1", 1_000, None)  # another user
+    assert not store.claim("c1", "u1", "a1", 1_000, None, "h1")  # acted on: a redelivery does nothing
+    assert store.claim("c1", "u2", "a1", 1_000, None, "h1")  # another user
 
 
 def test_re_eligibility_lets_a_user_in_again_after_its_time_once_the_last_entry_was_acted_on(state: Any) -> None:
     store, _, _ = state
-    assert store.claim("c1", "u1", "a1", 1_000, 60_000)
-    assert not store.claim("c1", "u1", "a2", 100_000, 60_000)  # the last entry is still being acted on
+    assert store.claim("c1", "u1", "a1", 1_000, 60_000, "h1")
+    assert not store.claim("c1", "u1", "a2", 100_000, 60_000, "h1")  # the last entry is still being acted on
     store.finish("c1", "u1", "a1")
-    assert not store.claim("c1", "u1", "a2", 60_999, 60_000)
-    assert store.claim("c1", "u1", "a3", 61_000, 60_000)
+    assert not store.claim("c1", "u1", "a2", 60_999, 60_000, "h1")
+    assert store.claim("c1", "u1", "a3", 61_000, 60_000, "h1")
     store.finish("c1", "u1", "a3")
-    assert not store.claim("c1", "u1", "a3", 200_000, 60_000)  # the same activity again is not a new entry
+    assert not store.claim("c1", "u1", "a3", 200_000, 60_000, "h1")  # the same activity again is not a new entry
 
 
 def test_a_user_waits_once_at_a_time_and_a_wait_counts_once(state: Any) -> None:
@@ -110,25 +111,26 @@ def test_a_user_waits_once_at_a_time_and_a_wait_counts_once(state: Any) -> None:
     assert store.start_wait(wait("w1"), "a1")  # the same wait again (a redelivery): recorded, not counted again
     assert not store.start_wait(wait("w2"), "a2")  # waiting already
     assert counters() == {"triggered": 1, "scheduled": 1}
-    released = store.release_wait("c1", "u1", "w1")
+    released = store.release_wait("c1", "u1", "w1", "h1")
     assert released is not None and released.event_properties == properties
-    assert store.release_wait("c1", "u1", "w1") is None  # a copy of the due, delivered meanwhile
+    assert store.release_wait("c1", "u1", "w1", "h2") is None  # a copy of the due, in another invocation
+    assert store.release_wait("c1", "u1", "w1", "h1") == released  # the same invocation trying it again
     clock.sleep(LEASE_MS / 1000)
-    assert store.release_wait("c1", "u1", "w1") == released  # a redelivery after a crash, before it ended
+    assert store.release_wait("c1", "u1", "w1", "h3") == released  # a redelivery after a crash, before it ended
     assert counters()["released"] == 1
     store.end_wait(released)
-    assert store.release_wait("c1", "u1", "w1") is None
+    assert store.release_wait("c1", "u1", "w1", "h1") is None
     assert waiting(store, "w3", activity_id="a3")  # free to wait again (re-eligible at once)
 
 
 def test_starting_a_wait_acts_on_the_entry_so_a_late_redelivery_starts_nothing(state: Any) -> None:
     store, counters, clock = state
     assert waiting(store, "w1")
-    released = store.release_wait("c1", "u1", "w1")
+    released = store.release_wait("c1", "u1", "w1", "h1")
     assert released is not None
     store.end_wait(released)  # sent and ended before the crashed activity's redelivery
     clock.sleep(LEASE_MS / 1000)
-    assert not store.claim("c1", "u1", "a1", 1_000, None)
+    assert not store.claim("c1", "u1", "a1", 1_000, None, "h1")
     assert counters()["scheduled"] == 1
 
 
@@ -140,7 +142,7 @@ def test_an_exception_ends_a_wait_it_happened_in_once(state: Any) -> None:
     cancelled = store.cancel_wait("c1", "u1", 1_000)
     assert cancelled is not None and cancelled.wait_id == "w1"
     assert store.cancel_wait("c1", "u1", 2_000) is None
-    assert store.release_wait("c1", "u1", "w1") is None  # the exception won: nothing is sent
+    assert store.release_wait("c1", "u1", "w1", "h1") is None  # the exception won: nothing is sent
     assert counters() == {"triggered": 1, "scheduled": 1, "exception_cancelled": 1}
 
 
@@ -158,7 +160,7 @@ def test_the_latest_exception_is_remembered(state: Any) -> None:
 def test_a_released_wait_is_not_cancelled_by_a_late_exception(state: Any) -> None:
     store, counters, _ = state
     waiting(store, "w1")
-    assert store.release_wait("c1", "u1", "w1") is not None
+    assert store.release_wait("c1", "u1", "w1", "h1") is not None
     assert store.cancel_wait("c1", "u1", 9_000) is None  # it is being sent
     assert "exception_cancelled" not in counters()
 
@@ -186,11 +188,11 @@ def test_a_transaction_that_loses_a_race_on_the_counters_is_tried_again(aws: Non
             if calls["n"] < 3:  # another writer of the campaign's counters wins twice
                 error = {"Code": "TransactionCanceledException", "Message": "conflict"}
                 reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}]
-                raise ClientError({"Error": error, "CancellationReasons": reasons}, "TransactWriteItems")  # type: ignore[typeddict-unknown-key]
+                raise ClientError({"Error": error, "CancellationReasons": reasons}, "TransactWriteItems")  # type: ignore[typeddict-item]
             return real.transact_write_items(**kwargs)
 
     monkeypatch.setattr(clients, "dynamodb", Racing)
-    store.claim("c1", "u1", "a1", 1_000, None)
+    store.claim("c1", "u1", "a1", 1_000, None, "h1")
     assert store.start_wait(wait("w1"), "a1")
     assert calls["n"] == 3 and len(clock.sleeps) == 2
     assert MetricsStore("metrics").get(campaign_counters_id("c1"))["scheduled"] == 1

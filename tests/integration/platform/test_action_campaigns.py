@@ -7,6 +7,7 @@ received_webhook, which triggers a follow-up; interactions posted to /v1/interac
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -109,7 +110,7 @@ def test_posted_interactions_count_once_and_bad_ones_are_refused(platform: Platf
         "email",
         {"message": {"channel": "webhook", "url": "https://hooks.example.com/x"}, "delivery": {"type": "api"}},
     )
-    opened = {"external_id": "ann", "campaign_id": "email", "type": "email_opened", "time": "2030-01-01T00:00:00Z"}
+    opened = {"external_id": "ann", "campaign_id": "email", "type": "email_opened", "time": "2026-12-01T00:00:00Z"}
     unknown = {"external_id": "nobody", "campaign_id": "email", "type": "email_opened"}
     reply = _admin(platform, "POST", "/v1/interactions", {"interactions": [opened, unknown]})
     assert (reply.status, reply.json) == (202, {"message": "success", "accepted": 1, "ignored": 1})
@@ -119,3 +120,40 @@ def test_posted_interactions_count_once_and_bad_ones_are_refused(platform: Platf
     assert bad.status == 400 and "type" in bad.text
     too_many = _admin(platform, "POST", "/v1/interactions", {"interactions": [opened] * 1001})
     assert too_many.status == 400
+
+
+def test_a_message_that_fails_is_delivered_again_alone_and_the_rest_of_its_batch_is_handled(platform: Platform) -> None:
+    from audience_sync.campaigns.activities import Activity, Due, encode
+    from tests.stack_support import sqs_record
+
+    _users(platform, {"external_id": "ann"})
+    # a campaign stored under checks it no longer passes, and a user waiting in it: its due cannot be planned
+    boto3.resource("dynamodb").Table(platform.stack.stack.ref("CampaignsTable")).put_item(
+        Item={"campaign_id": "broken", "status": "active", "definition": '{"name": "broken"}'}
+    )
+    boto3.resource("dynamodb").Table(platform.stack.stack.ref("CampaignStateTable")).put_item(
+        Item={
+            "pk": "c#broken#ann",
+            "sk": "wait",
+            "campaign_id": "broken",
+            "external_id": "ann",
+            "wait_id": "w1",
+            "due_ms": 0,
+            "trigger_ms": 0,
+        }
+    )
+    with webhook_receiver() as receiver:
+        message = {"channel": "webhook", "url": receiver.url + "/hi", "body": "{{${user_id}}}"}
+        delivery = {"type": "action", "trigger": {"custom_event": "hi"}}
+        _publish(platform, "hi", {"message": message, "delivery": delivery})
+        good = Activity("custom_event", "ann", "hi", int(time.time() * 1000), "good")
+        url = platform.stack.stack.ref("CampaignActivityQueue")
+        records = [
+            sqs_record(url, encode(good), "m-good"),
+            sqs_record(url, encode(Due("broken", "ann", "w1")), "m-poison"),
+            sqs_record(url, "not ours", "m-unreadable"),  # dropped: redelivering it would change nothing
+        ]
+        answer = platform.stack.invoke("CampaignActivityFunction", {"Records": records})
+        assert answer == {"batchItemFailures": [{"itemIdentifier": "m-poison"}]}
+        _send(platform)
+    assert [r.body for r in receiver.received] == ["ann"]

@@ -448,3 +448,49 @@ def test_messages_survive_the_queue() -> None:
     assert decode(encode(Due("c", "u", "w"))) == Due("c", "u", "w")
     with pytest.raises(KeyError):
         decode('{"other": 1}')
+
+
+def test_a_re_eligible_user_is_triggered_by_each_of_its_activities_in_one_batch() -> None:
+    world = World(campaign(reeligible_after_seconds=0), campaign("hourly", reeligible_after_seconds=3_600))
+    times = (AFTER, AFTER + 1_000, AFTER + 3_600_000)
+    world.connector.handle(
+        [Activity("custom_event", "u1", "signed_up", t, f"a{i}") for i, t in enumerate(reversed(times))]
+        + [Activity("custom_event", "u2", "signed_up", AFTER, "b0")]
+    )
+    sent = [m.step_id for m in world.queue.messages() for _ in m.users]
+    assert sent.count(campaign_counters_id("follow")) == 4  # u1 three times, u2 once
+    assert sent.count(campaign_counters_id("hourly")) == 3  # u1 at the first and an hour later, u2
+
+
+def test_an_interaction_counts_only_if_it_happened_while_its_campaign_was_active() -> None:
+    world = World(
+        campaign("first", delivery_type="api", published_at="2026-12-06T10:30:00.000Z"),
+        follow_up("first", "email_opened"),
+    )
+    world.connector.handle([interaction("u1", "first", "email_opened", AFTER, "i1")])  # before it was published again
+    assert world.queue.webhooks() == []
+    world.connector.handle([interaction("u1", "first", "email_opened", PUBLISHED_MS + 1_800_000, "i2")])
+    assert len(world.queue.webhooks()) == 1
+
+
+def test_a_campaign_stopped_and_published_again_while_users_wait_sends_them_nothing() -> None:
+    world = World(delayed())
+    world.event()
+    world.store.items["follow"]["published_at"] = "2026-12-06T10:05:00.000Z"  # stopped, then published again
+    world.fire()
+    assert world.queue.webhooks() == []
+    world.event(user="u2", aid="b1", at=PUBLISHED_MS + 400_000)  # triggered after the new publication: sent
+    world.fire()
+    assert [w["x"] for w in world.queue.webhooks()] == ["u2"]
+
+
+def test_posted_interactions_in_the_future_are_taken_as_now_and_epoch_numbers_are_refused() -> None:
+    from pydantic import ValidationError
+
+    body = {"external_id": "u1", "campaign_id": "c", "type": "email_opened"}
+    future = InteractionsRequest.model_validate({"interactions": [{**body, "time": "9999-12-31T23:59:59Z"}]})
+    assert future.interactions[0].time_ms(AFTER) == AFTER
+    past = InteractionsRequest.model_validate({"interactions": [{**body, "time": "2026-12-06T10:00:00"}]})
+    assert past.interactions[0].time_ms(AFTER) == PUBLISHED_MS  # no offset: UTC
+    with pytest.raises(ValidationError, match="ISO 8601"):
+        InteractionsRequest.model_validate({"interactions": [{**body, "time": 12345}]})

@@ -85,6 +85,14 @@ def test_an_api_campaign_that_puts_users_into_a_sync_step() -> None:
         ({"delivery": {**ACTION, "end_at": "2026-12-04T00:00:00Z"}}, ("delivery", "action"), "end_at"),
         ({"delivery": {**ACTION, "start_at": "2026-12-05T00:00:00"}}, ("delivery", "action", "start_at"), "offset"),
         ({"delivery": {**ACTION, "delay_seconds": 31 * 86400}}, ("delivery", "action", "delay_seconds"), "less than"),
+        ({"delivery": {**ACTION, "delay_seconds": "10"}}, ("delivery", "action", "delay_seconds"), "integer"),
+        ({"delivery": {**ACTION, "delay_seconds": True}}, ("delivery", "action", "delay_seconds"), "integer"),
+        ({"delivery": {**ACTION, "start_at": 1796532155}}, ("delivery", "action", "start_at"), "ISO 8601"),
+        (
+            {"delivery": {**ACTION, "reeligible_after_seconds": 10**35}},
+            ("delivery", "action", "reeligible_after_seconds"),
+            "less than",
+        ),
         ({"delivery": {**ACTION, "trigger": {"pageview": "x"}}}, ("delivery", "action", "trigger"), "a trigger is"),
         (
             {

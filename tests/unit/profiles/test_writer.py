@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 from typing import Any
 
 import pytest
@@ -363,3 +364,31 @@ def test_cohort_changes_join_and_leave_known_users_once_and_count_the_unknown() 
     world.write(_cohort({"cohort_changes": [{"user_ids": ["u3"]}]}), tracked(attributes=[{"external_id": "u3"}]))
     gone = world.writer.write(deleted(external_ids=["u2"]))
     assert gone.cohort_members == {"segment:aud": -1}
+
+
+def test_the_events_and_purchases_of_identified_users_are_reported_with_ids_stable_across_redeliveries() -> None:
+    world = World()
+    world.write(tracked(attributes=[{"external_id": "u1", "n": 1}]))
+    batch = tracked(
+        events=[
+            {"external_id": "u1", "name": "signed_up", "time": T, "properties": {"plan": "gold"}},
+            {
+                "user_alias": {"alias_name": "a", "alias_label": "l"},
+                "_update_existing_only": False,
+                "name": "e",
+                "time": T,
+            },
+        ],
+        purchases=[{"external_id": "u1", "product_id": "sku", "currency": "USD", "price": 5, "time": T}],
+    )
+    first = world.writer.write(batch)
+    assert [(a.kind, a.external_id, a.name, a.properties) for a in first.activities] == [
+        ("event", "u1", "signed_up", {"plan": "gold"}),
+        ("purchase", "u1", "sku", {}),
+    ]  # the alias-only user has no external id: campaigns do not reach it
+    again = world.writer.write(batch)  # redelivered after a crash before its activities were published
+    assert again.skipped and [a.activity_id for a in again.activities] == [a.activity_id for a in first.activities]
+    assert len({a.activity_id for a in first.activities}) == 2
+    summary = json.dumps(first.summary())
+    assert "signed_up" not in summary and "gold" not in summary and "u1" not in summary
+    assert first.summary()["activities"] == 2

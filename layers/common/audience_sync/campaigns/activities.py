@@ -8,7 +8,8 @@ state (ports.py CampaignState) takes it once.
 
 The `TriggerIndex` is built from the stored campaigns: for each active action-based campaign, the activities that
 trigger it and those that are its exceptions. The rules it applies, all of the Campaign Connector's and the contract's:
-- only an **active** campaign is triggered, and an interaction counts only if the campaign interacted with is active;
+- only an **active** campaign is triggered, and an interaction counts only if the campaign interacted with was active
+  when it happened (published at or before it, and active still);
 - only what happened **after the campaign's `published_at`** triggers it (an interaction before a follow-up was
   published does not, nor does one before it was published again after a stop);
 - within its window: at or after `start_at`, before `end_at`;
@@ -162,12 +163,13 @@ class TriggerIndex:
     """The active action-based campaigns by what they listen to."""
 
     def __init__(self, stored: Iterable[Mapping[str, Any]]):
-        self.active: set[str] = set()
+        self.active: dict[str, int] = {}  # active campaign id -> when it was published (ms)
         self._listeners: dict[tuple[str, str], list[_Listener]] = {}
         for item in stored:
             if item.get("status") != CampaignStatus.ACTIVE:
                 continue
-            self.active.add(str(item["campaign_id"]))
+            published_at = str(item.get("published_at") or "")
+            self.active[str(item["campaign_id"])] = time_ms(published_at) if published_at else 0
             delivery = item["definition"].get("delivery") or {}
             if delivery.get("type") != "action":
                 continue
@@ -201,14 +203,20 @@ class TriggerIndex:
             found += self._listeners.get(_key("purchase", ANY_PRODUCT), ())
         return found
 
+    def _counts(self, activity: Activity) -> bool:
+        """An interaction counts only with a campaign active when it happened (published at or before it, and not
+        stopped since); events and purchases always do."""
+        if activity.kind != "interaction":
+            return True
+        published_ms = self.active.get(activity.campaign_id or "")
+        return published_ms is not None and activity.time_ms >= published_ms
+
     def listens(self, activity: Activity) -> bool:
         """Whether any active campaign may take this activity (what is published for the connector)."""
-        if activity.kind == "interaction" and activity.campaign_id not in self.active:
-            return False
-        return bool(self._candidates(activity))
+        return self._counts(activity) and bool(self._candidates(activity))
 
     def match(self, activity: Activity) -> list[tuple[Campaign, Role]]:
         """The campaigns this activity triggers or is an exception of, under the rules of the module's docstring."""
-        if activity.kind == "interaction" and activity.campaign_id not in self.active:
-            return []  # an interaction counts only with an active campaign
+        if not self._counts(activity):
+            return []
         return [(lst.campaign, lst.role) for lst in self._candidates(activity) if lst.accepts(activity)]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from audience_sync.campaigns.activities import Activity, Due, TriggerIndex, encode, interaction
+from audience_sync.campaigns.activities import Activity, Due, TriggerIndex, encode, interaction, time_ms
 from audience_sync.campaigns.delivery import Campaign, CampaignTriggers, Send, load, plan
 from audience_sync.campaigns.models import ActionDelivery, CampaignStatus, InteractionsRequest, InteractionType
 from audience_sync.campaigns.ports import CampaignState, CampaignStore, Wait, WaitScheduler
@@ -187,8 +188,12 @@ class CampaignConnector:
         self.triggers = triggers  # plans and queues sends, as an API trigger's
         self.clock = clock
 
-    def handle(self, messages: Sequence[Activity | Due], correlation_id: str | None = None) -> Handled:
+    def handle(
+        self, messages: Sequence[Activity | Due], correlation_id: str | None = None, holder: str | None = None
+    ) -> Handled:
+        """`holder`: who acts (an invocation's id; its own retries of these messages are not copies)."""
         handled = Handled()
+        holder = holder or uuid.uuid4().hex
         # copies of one message in a batch (at-least-once queues) act once; the state refuses copies across batches
         activities = list({(m.activity_id, m.external_id): m for m in messages if isinstance(m, Activity)}.values())
         dues = list(dict.fromkeys(m for m in messages if isinstance(m, Due)))
@@ -196,20 +201,26 @@ class CampaignConnector:
         matched = [(a, index.match(a)) for a in activities]
         wanted = {a.external_id for a, found in matched if found} | {d.external_id for d in dues}
         profiles = self.triggers.profiles_of(sorted(wanted)) if wanted else {}
-        pending: dict[tuple[str, bool], _Sends] = {}
-        for activity, found in matched:
-            for campaign, role in found:  # exceptions first: they count only against a wait already started
-                if role == "exception" and self._exception(campaign, activity):
-                    handled.cancelled += 1
-                    handled.count(campaign.campaign_id, "exception_cancelled")
-            for campaign, role in found:
-                if role == "trigger":
-                    self._trigger(campaign, activity, profiles.get(activity.external_id), pending, handled)
+        for round_ in _rounds([(a, found) for a, found in matched if found]):
+            pending: dict[tuple[str, bool], _Sends] = {}
+            for activity, found in round_:
+                for campaign, role in found:  # exceptions first: they count only against a wait already started
+                    if role == "exception" and self._exception(campaign, activity):
+                        handled.cancelled += 1
+                        handled.count(campaign.campaign_id, "exception_cancelled")
+                for campaign, role in found:
+                    if role == "trigger":
+                        self._trigger(campaign, activity, profiles.get(activity.external_id), pending, handled, holder)
+            self._send_all(pending, correlation_id)
+        pending = {}
         for due in dues:
-            self._due(due, profiles.get(due.external_id), pending, handled)
+            self._due(due, profiles.get(due.external_id), pending, handled, holder)
+        self._send_all(pending, correlation_id)
+        return handled
+
+    def _send_all(self, pending: dict[tuple[str, bool], _Sends], correlation_id: str | None) -> None:
         for group in pending.values():
             self._send(group, correlation_id)
-        return handled
 
     # ---- a trigger ---------------------------------------------------------------------------------------------
     def _trigger(
@@ -219,6 +230,7 @@ class CampaignConnector:
         profile: Mapping[str, Any] | None,
         pending: dict[tuple[str, bool], _Sends],
         handled: Handled,
+        holder: str,
     ) -> None:
         request = campaign.request
         delivery = request.delivery
@@ -228,9 +240,8 @@ class CampaignConnector:
             return
         reeligible = delivery.reeligible_after_seconds
         campaign_id, user = campaign.campaign_id, activity.external_id
-        if not self.state.claim(
-            campaign_id, user, activity.activity_id, activity.time_ms, None if reeligible is None else reeligible * 1000
-        ):
+        reeligible_ms = None if reeligible is None else reeligible * 1000
+        if not self.state.claim(campaign_id, user, activity.activity_id, activity.time_ms, reeligible_ms, holder):
             handled.ignored += 1
             return
         send_id = dispatch_id(campaign_id, user, activity.activity_id)
@@ -275,16 +286,22 @@ class CampaignConnector:
 
     # ---- a wait that ended ---------------------------------------------------------------------------------------
     def _due(
-        self, due: Due, profile: Mapping[str, Any] | None, pending: dict[tuple[str, bool], _Sends], handled: Handled
+        self,
+        due: Due,
+        profile: Mapping[str, Any] | None,
+        pending: dict[tuple[str, bool], _Sends],
+        handled: Handled,
+        holder: str,
     ) -> None:
-        wait = self.state.release_wait(due.campaign_id, due.external_id, due.wait_id)
+        wait = self.state.release_wait(due.campaign_id, due.external_id, due.wait_id, holder)
         if wait is None:  # an exception ended it first, or this is a late copy of the schedule's message
             return
         handled.released += 1
         handled.count(due.campaign_id, "released")
         stored = self.campaigns.get(due.campaign_id)
-        if stored is None or stored["status"] != CampaignStatus.ACTIVE or profile is None:
-            # stopped (or deleted) while the user waited, or the user was deleted: nothing is sent
+        if stored is None or not _active_since(stored, wait) or profile is None:
+            # stopped (or deleted) while the user waited, even if published again since, or the user was deleted:
+            # nothing is sent
             self.state.end_wait(wait)
             return
         campaign = load(stored)
@@ -302,6 +319,27 @@ class CampaignConnector:
             self.state.finish(group.campaign.campaign_id, user, activity_id)
         for wait in group.waits:
             self.state.end_wait(wait)
+
+
+def _active_since(stored: Mapping[str, Any], wait: Wait) -> bool:
+    """Active, and not published again since the user's wait started (a stop in between dropped the wait)."""
+    published = stored.get("published_at")
+    return stored["status"] == CampaignStatus.ACTIVE and not (published and time_ms(str(published)) > wait.trigger_ms)
+
+
+def _rounds(matched: list[tuple[Activity, list[Any]]]) -> list[list[tuple[Activity, list[Any]]]]:
+    """The activities in rounds, each user's in the order they happened, one a user a round: a user's next trigger
+    is judged (re-eligibility, a wait) once the one before it was acted on."""
+    rounds: list[list[tuple[Activity, list[Any]]]] = []
+    seen: dict[str, int] = {}
+    for pair in sorted(matched, key=lambda pair: pair[0].time_ms):
+        user = pair[0].external_id
+        n = seen.get(user, 0)
+        seen[user] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(pair)
+    return rounds
 
 
 def _in_audience(campaign: Campaign, profile: Mapping[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictInt,
     StringConstraints,
     Tag,
     field_validator,
@@ -225,11 +226,18 @@ class ActionDelivery(StrictModel):
 
     type: Literal["action"]
     trigger: Trigger
-    delay_seconds: Annotated[int, Field(ge=0, le=MAX_DELAY_SECONDS)] = 0
+    delay_seconds: Annotated[StrictInt, Field(ge=0, le=MAX_DELAY_SECONDS)] = 0  # not "10", nor true
     exceptions: list[Trigger] = Field(default_factory=list, max_length=20)
-    reeligible_after_seconds: Annotated[int, Field(ge=0, le=MAX_REELIGIBLE_SECONDS)] | None = None
+    reeligible_after_seconds: Annotated[StrictInt, Field(ge=0, le=MAX_REELIGIBLE_SECONDS)] | None = None
     start_at: dt.datetime | None = None
     end_at: dt.datetime | None = None
+
+    @field_validator("start_at", "end_at", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):  # not an epoch number
+            raise ValueError("a time is ISO 8601 text with its offset, e.g. 2026-12-05T10:00:00Z")
+        return value
 
     @field_validator("start_at", "end_at")
     @classmethod
@@ -302,11 +310,19 @@ class InteractionRecord(StrictModel):
     type: InteractionType
     time: dt.datetime | None = None
 
+    @field_validator("time", mode="before")
+    @classmethod
+    def _iso(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):  # not an epoch number: ISO 8601, as /users/track
+            raise ValueError("an ISO 8601 time, e.g. 2026-12-05T10:00:00Z")
+        return value
+
     def time_ms(self, now_ms: int) -> int:
+        """When it happened; a time in the future is taken as now (as /users/track takes events' times)."""
         if self.time is None:
             return now_ms
         moment = self.time if self.time.tzinfo is not None else self.time.replace(tzinfo=dt.UTC)
-        return int(moment.timestamp() * 1000)
+        return min(int(moment.timestamp() * 1000), now_ms)
 
 
 class InteractionsRequest(StrictModel):

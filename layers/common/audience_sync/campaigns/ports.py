@@ -60,11 +60,18 @@ class CampaignState(Protocol):
     Adapter: adapters/aws/campaign_state.py."""
 
     def claim(
-        self, campaign_id: str, external_id: str, activity_id: str, time_ms: int, reeligible_after_ms: int | None
+        self,
+        campaign_id: str,
+        external_id: str,
+        activity_id: str,
+        time_ms: int,
+        reeligible_after_ms: int | None,
+        holder: str,
     ) -> bool:
         """Take the user's entry into the campaign for this activity: True if never entered, re-eligible (the last
         entry acted on, `reeligible_after_ms` before; None: never), or this same activity claimed it, has not
-        finished, and its lease ran out (a redelivery after a crash; a copy delivered meanwhile is refused)."""
+        finished, and its lease ran out or `holder` (an invocation's id) took it (a redelivery after a crash, or
+        the same invocation trying again; a copy delivered to another invocation meanwhile is refused)."""
         ...
 
     def finish(self, campaign_id: str, external_id: str, activity_id: str) -> None:
@@ -89,10 +96,10 @@ class CampaignState(Protocol):
         (counting exception_cancelled): the wait ended, or None (no wait, or a later one)."""
         ...
 
-    def release_wait(self, campaign_id: str, external_id: str, wait_id: str) -> Wait | None:
+    def release_wait(self, campaign_id: str, external_id: str, wait_id: str, holder: str) -> Wait | None:
         """Mark the wait `wait_id` released when it is due (counting released, once): the wait, also when a redelivery
-        finds it released and not yet ended once the release's lease ran out; None if an exception won, it ended,
-        or a copy of the due holds it now."""
+        finds it released and not yet ended once the release's lease ran out, or `holder` released it; None if an
+        exception won, it ended, or a copy of the due in another invocation holds it now."""
         ...
 
     def end_wait(self, wait: Wait) -> None:

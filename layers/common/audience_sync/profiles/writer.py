@@ -89,6 +89,11 @@ class WriteReport:
     # action-based campaigns may listen to (campaigns/connector.py), each with an id that is the same every time
     activities: list[TrackedActivity] = field(default_factory=list)
 
+    def summary(self) -> dict[str, Any]:
+        """What may be logged: the counts, never the activities (users' ids and events' properties)."""
+        logged = {name: value for name, value in vars(self).items() if name != "activities"}
+        return {**logged, "activities": len(self.activities)}
+
 
 @dataclass(frozen=True, slots=True)
 class TrackedActivity:

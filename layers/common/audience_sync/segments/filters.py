@@ -251,7 +251,12 @@ def _whole(value: Any) -> TypeGuard[int]:
 
 
 def _number(value: Any) -> bool:
-    return type(value) in _NUMBERS and math.isfinite(value)
+    if type(value) not in _NUMBERS:
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past a float's range (10**400): not a number a profile can hold
+        return False
 
 
 def _name(value: Any) -> bool:

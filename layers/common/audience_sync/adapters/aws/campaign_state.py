@@ -16,9 +16,10 @@ A wait's counts are written in the same transaction as the wait item (the campai
 so each is counted exactly once however often an activity or a due is delivered. Transactions that lose a race on
 the counters item (`TransactionConflict`, other writers of the same campaign) are tried again, as the ledger's are.
 
-Leases: an activity's claim, and a wait's release, may be taken again by the same activity or due only once
-LEASE_MS have passed (a redelivery after a crash comes after the queue's visibility timeout, 180 s); a copy of the
-message delivered meanwhile (SQS and Scheduler deliver at least once) is refused.
+Leases: an activity's claim, and a wait's release, may be taken again by the same activity or due once LEASE_MS
+have passed (a redelivery after a crash comes after the queue's visibility timeout, 180 s), or at once by the same
+holder (the invocation that took it, trying a failed batch's messages one by one); a copy of the message delivered
+to another invocation meanwhile (SQS and Scheduler deliver at least once) is refused.
 """
 
 from __future__ import annotations
@@ -76,7 +77,13 @@ class DynamoCampaignState:
     # ---- entries -----------------------------------------------------------------------------------------
     @translated("campaign_state.claim")
     def claim(
-        self, campaign_id: str, external_id: str, activity_id: str, time_ms: int, reeligible_after_ms: int | None
+        self,
+        campaign_id: str,
+        external_id: str,
+        activity_id: str,
+        time_ms: int,
+        reeligible_after_ms: int | None,
+        holder: str,
     ) -> bool:
         now = self.clock.now_ms()
         item: dict[str, Any] = {
@@ -85,11 +92,15 @@ class DynamoCampaignState:
             "activity_id": activity_id,
             "time_ms": time_ms,
             "claimed_ms": now,
+            "holder": holder,
             "done": False,
         }
         # never entered; or this activity claimed it, did not finish, and its lease ran out (a crash)
-        condition = "attribute_not_exists(pk) OR (activity_id = :id AND done = :false AND claimed_ms <= :lease_end)"
-        values: dict[str, Any] = {":id": activity_id, ":false": False, ":lease_end": now - LEASE_MS}
+        condition = (
+            "attribute_not_exists(pk) OR "
+            "(activity_id = :id AND done = :false AND (claimed_ms <= :lease_end OR holder = :holder))"
+        )
+        values: dict[str, Any] = {":id": activity_id, ":false": False, ":lease_end": now - LEASE_MS, ":holder": holder}
         if reeligible_after_ms is not None:
             item["expires_at"] = (time_ms + reeligible_after_ms) // 1000 + DAY_SECONDS
             # or re-eligible: the last entry was acted on long enough ago
@@ -215,7 +226,7 @@ class DynamoCampaignState:
         return _wait(current)
 
     @translated("campaign_state.release_wait")
-    def release_wait(self, campaign_id: str, external_id: str, wait_id: str) -> Wait | None:
+    def release_wait(self, campaign_id: str, external_id: str, wait_id: str, holder: str) -> Wait | None:
         for _ in range(2):
             current = self._get(campaign_id, external_id, WAIT)
             if current is None or current.get("wait_id") != wait_id:
@@ -224,13 +235,14 @@ class DynamoCampaignState:
             if current.get("released"):
                 # released and not ended: a redelivery after a crash (its lease ran out) sends it; a copy of the
                 # due delivered meanwhile does not
-                return _wait(current) if int(current["released_ms"]) <= now - LEASE_MS else None
+                mine = current.get("holder") == holder or int(current["released_ms"]) <= now - LEASE_MS
+                return _wait(current) if mine else None
             release = {
                 "Update": {
                     "Key": {"pk": current["pk"], "sk": WAIT},
-                    "UpdateExpression": "SET released = :true, released_ms = :now",
+                    "UpdateExpression": "SET released = :true, released_ms = :now, holder = :holder",
                     "ConditionExpression": "wait_id = :w AND attribute_not_exists(released)",
-                    "ExpressionAttributeValues": {":w": wait_id, ":true": True, ":now": now},
+                    "ExpressionAttributeValues": {":w": wait_id, ":true": True, ":now": now, ":holder": holder},
                 }
             }
             if self._transact([release], campaign_id, {"released": 1}):
