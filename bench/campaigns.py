@@ -213,11 +213,13 @@ DUE_MS_PER_USER = 25
 FUNCTION_GB = 0.25
 # DynamoDB write units a user, as built (adapters/aws/campaign_state.py). A transactional write costs 2 units an
 # item, and a wait's writes carry the campaign's counters item: claim put 1 + finish 1 + the wait's transaction
-# (put + counters) 4; when due: the release transaction 4 + the delete 1; when an exception cancels: its
-# transaction (delete + counters) 4. Reads: one consistent read of the wait item when it ends, either way.
+# (put + counters) 4; when due: the release transaction 4 + the delete 1; when an exception cancels: the exception
+# noted 1 + its transaction (delete + counters) 4. Reads (consistent, 1 unit each): the user's latest exception
+# when the wait starts, and the wait item when it ends, either way.
+RRU_PER_WAIT = 2
 WRU_PER_WAIT = 6
 WRU_PER_DUE = 5
-WRU_PER_CANCEL = 4
+WRU_PER_CANCEL = 5
 SFN_TRANSITIONS_PER_WAIT = 4  # start, Wait, the task that sends, end
 
 
@@ -234,7 +236,7 @@ def waiting_cost(exception_share: float = 0.2) -> WaitingCost:
         "DynamoDB (entries and waits)": PRICES["dynamodb_wru"].of(
             users * WRU_PER_WAIT + due * WRU_PER_DUE + (users - due) * WRU_PER_CANCEL
         )
-        + PRICES["dynamodb_rru"].of(users),
+        + PRICES["dynamodb_rru"].of(users * RRU_PER_WAIT),
         # the activity, sent in tens by its producer; the due, sent by its schedule; each received and deleted in tens
         "SQS (campaign activity queue)": PRICES["sqs_requests"].of(users * 0.3 + due * 1.2),
         "Lambda (CampaignActivityFunction)": PRICES["lambda_gb_seconds_arm64"].of(gb_seconds)

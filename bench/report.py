@@ -304,7 +304,8 @@ def segment_rows(results: Results) -> list[Row]:
             Row(
                 "AWS cost per million waiting users",
                 f"${w.total:.2f} (delay and exceptions, {w.exception_share:.0%} cancelled: EventBridge Scheduler and a "
-                f"wait item; Step Functions waits would be ${w.step_functions:.0f}); from the design, not measured",
+                f"wait item; Step Functions waits would be ${w.step_functions:.0f}); computed from the calls the built "
+                "code makes a user and list prices, not billed",
                 "reported",
                 None,
             )

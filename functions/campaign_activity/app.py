@@ -30,6 +30,10 @@ def services() -> Container:
     return Container(Settings.from_env())
 
 
+def _order(message: Activity | Due) -> tuple[int, int]:
+    return (0, message.time_ms) if isinstance(message, Activity) else (1, 0)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -51,7 +55,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # one message may be what fails: each alone, and only those that fail are delivered again
         logger.exception("campaign activities failed together; each is tried alone", extra={"records": len(readable)})
         results = []
-        for record, message in zip(readable, messages, strict=True):
+        # in the order they happened (dues last): a user's later activity is judged after the earlier one
+        for record, message in sorted(zip(readable, messages, strict=True), key=lambda pair: _order(pair[1])):
             try:
                 results.append(([record], connector.handle([message], holder=holder)))
             except Exception:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audience_sync.campaigns.models import CampaignStatus
-from audience_sync.campaigns.ports import Wait
+from audience_sync.campaigns.ports import Claim, Wait
 
 
 @dataclass
@@ -69,7 +69,7 @@ class FakeCampaignState:
         time_ms: int,
         reeligible_after_ms: int | None,
         holder: str,
-    ) -> bool:
+    ) -> Claim:
         now = self.now()
         entry = self.entries.get((campaign_id, external_id))
         ok = (
@@ -94,7 +94,19 @@ class FakeCampaignState:
                 "holder": holder,
                 "done": False,
             }
-        return ok
+            return Claim.TAKEN
+        busy = (
+            reeligible_after_ms is not None
+            and entry is not None
+            and not entry["done"]
+            and entry["activity_id"] != activity_id
+            and entry["claimed_ms"] > now - self.lease_ms
+        )
+        return Claim.BUSY if busy else Claim.REFUSED
+
+    def current_wait(self, campaign_id: str, external_id: str) -> Wait | None:
+        current = self.waits.get((campaign_id, external_id))
+        return current[0] if current is not None and current[1] is None else None
 
     def finish(self, campaign_id: str, external_id: str, activity_id: str) -> None:
         entry = self.entries.get((campaign_id, external_id))
@@ -121,7 +133,7 @@ class FakeCampaignState:
 
     def cancel_wait(self, campaign_id: str, external_id: str, since_ms: int) -> Wait | None:
         current = self.waits.get((campaign_id, external_id))
-        if current is None or current[1] is not None or current[0].trigger_ms > since_ms:
+        if current is None or current[1] is not None or not current[0].trigger_ms <= since_ms < current[0].due_ms:
             return None
         del self.waits[(campaign_id, external_id)]
         self._count(campaign_id, "exception_cancelled")

@@ -18,7 +18,7 @@ from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.campaign_state import LEASE_MS, DynamoCampaignState
 from audience_sync.adapters.aws.metrics_table import MetricsStore
 from audience_sync.adapters.aws.scheduler import EventBridgeWaitScheduler, at_expression
-from audience_sync.campaigns.ports import CampaignState, Wait
+from audience_sync.campaigns.ports import CampaignState, Claim, Wait
 from audience_sync.core.metrics import campaign_counters_id
 from tests.fakes.campaign_fakes import FakeCampaignState
 from tests.fakes.sync_fakes import FakeClock
@@ -81,27 +81,34 @@ def waiting(store: CampaignState, wait_id: str = "w1", activity_id: str = "a1", 
 
 def test_an_entry_is_claimed_once_and_again_only_by_the_same_activity_after_its_lease(state: Any) -> None:
     store, _, clock = state
-    assert store.claim("c1", "u1", "a1", 1_000, None, "h1")
-    assert not store.claim("c1", "u1", "a2", 2_000, None, "h1")  # once ever
-    assert not store.claim("c1", "u1", "a1", 1_000, None, "h2")  # a copy delivered to another invocation meanwhile
-    assert store.claim("c1", "u1", "a1", 1_000, None, "h1")  # the same invocation trying it again
+    assert store.claim("c1", "u1", "a1", 1_000, None, "h1") is Claim.TAKEN
+    assert store.claim("c1", "u1", "a2", 2_000, None, "h1") is Claim.REFUSED  # once ever
+    assert (
+        store.claim("c1", "u1", "a1", 1_000, None, "h2") is Claim.REFUSED
+    )  # a copy delivered to another invocation meanwhile
+    assert store.claim("c1", "u1", "a1", 1_000, None, "h1") is Claim.TAKEN  # the same invocation trying it again
     clock.sleep(LEASE_MS / 1000)
-    assert store.claim("c1", "u1", "a1", 1_000, None, "h3")  # a redelivery after a crash, before it was acted on
+    assert (
+        store.claim("c1", "u1", "a1", 1_000, None, "h3") is Claim.TAKEN
+    )  # a redelivery after a crash, before it was acted on
     store.finish("c1", "u1", "a1")
     clock.sleep(LEASE_MS / 1000)
-    assert not store.claim("c1", "u1", "a1", 1_000, None, "h1")  # acted on: a redelivery does nothing
-    assert store.claim("c1", "u2", "a1", 1_000, None, "h1")  # another user
+    assert store.claim("c1", "u1", "a1", 1_000, None, "h1") is Claim.REFUSED  # acted on: a redelivery does nothing
+    assert store.claim("c1", "u2", "a1", 1_000, None, "h1") is Claim.TAKEN  # another user
 
 
 def test_re_eligibility_lets_a_user_in_again_after_its_time_once_the_last_entry_was_acted_on(state: Any) -> None:
     store, _, _ = state
-    assert store.claim("c1", "u1", "a1", 1_000, 60_000, "h1")
-    assert not store.claim("c1", "u1", "a2", 100_000, 60_000, "h1")  # the last entry is still being acted on
+    assert store.claim("c1", "u1", "a1", 1_000, 60_000, "h1") is Claim.TAKEN
+    assert store.claim("c1", "u1", "a2", 100_000, 60_000, "h1") is Claim.BUSY  # the last entry is still being acted on
+    assert store.claim("c1", "u1", "a2", 100_000, None, "h1") is Claim.REFUSED  # (once only: nothing to wait for)
     store.finish("c1", "u1", "a1")
-    assert not store.claim("c1", "u1", "a2", 60_999, 60_000, "h1")
-    assert store.claim("c1", "u1", "a3", 61_000, 60_000, "h1")
+    assert store.claim("c1", "u1", "a2", 60_999, 60_000, "h1") is Claim.REFUSED
+    assert store.claim("c1", "u1", "a3", 61_000, 60_000, "h1") is Claim.TAKEN
     store.finish("c1", "u1", "a3")
-    assert not store.claim("c1", "u1", "a3", 200_000, 60_000, "h1")  # the same activity again is not a new entry
+    assert (
+        store.claim("c1", "u1", "a3", 200_000, 60_000, "h1") is Claim.REFUSED
+    )  # the same activity again is not a new entry
 
 
 def test_a_user_waits_once_at_a_time_and_a_wait_counts_once(state: Any) -> None:
@@ -130,7 +137,7 @@ def test_starting_a_wait_acts_on_the_entry_so_a_late_redelivery_starts_nothing(s
     assert released is not None
     store.end_wait(released)  # sent and ended before the crashed activity's redelivery
     clock.sleep(LEASE_MS / 1000)
-    assert not store.claim("c1", "u1", "a1", 1_000, None, "h1")
+    assert store.claim("c1", "u1", "a1", 1_000, None, "h1") is Claim.REFUSED
     assert counters()["scheduled"] == 1
 
 
@@ -144,6 +151,23 @@ def test_an_exception_ends_a_wait_it_happened_in_once(state: Any) -> None:
     assert store.cancel_wait("c1", "u1", 2_000) is None
     assert store.release_wait("c1", "u1", "w1", "h1") is None  # the exception won: nothing is sent
     assert counters() == {"triggered": 1, "scheduled": 1, "exception_cancelled": 1}
+
+
+def test_the_current_wait_is_the_one_not_released(state: Any) -> None:
+    store, _, _ = state
+    assert store.current_wait("c1", "u1") is None
+    waiting(store, "w1")
+    current = store.current_wait("c1", "u1")
+    assert current is not None and current.wait_id == "w1"
+    store.release_wait("c1", "u1", "w1", "h1")
+    assert store.current_wait("c1", "u1") is None
+
+
+def test_an_exception_after_the_wait_was_due_changes_nothing(state: Any) -> None:
+    store, _, _ = state
+    waiting(store, "w1")  # due at 61_000
+    assert store.cancel_wait("c1", "u1", 61_000) is None
+    assert store.cancel_wait("c1", "u1", 60_999) is not None
 
 
 def test_the_latest_exception_is_remembered(state: Any) -> None:

@@ -157,3 +157,39 @@ def test_a_message_that_fails_is_delivered_again_alone_and_the_rest_of_its_batch
         assert answer == {"batchItemFailures": [{"itemIdentifier": "m-poison"}]}
         _send(platform)
     assert [r.body for r in receiver.received] == ["ann"]
+
+
+def test_a_user_who_clicked_an_email_lands_in_a_linkedin_audience(platform: Platform) -> None:
+    """The issue's example: an email sent elsewhere, its click posted as an interaction, a follow-up whose message is
+    "enter sync step S" (the audience_sync channel), and the user in S's LinkedIn audience."""
+    import requests
+
+    from tests.integration.api.api_helpers import Api, sha256
+
+    api = Api(platform.stack)
+    _users(platform, {"external_id": "ann", "email": "Ann@Example.com"}, {"external_id": "bob", "email": "b@x.io"})
+    audience_id = api.active_step("clickers")
+    _publish(
+        platform,
+        "newsletter",
+        {"message": {"channel": "webhook", "url": "https://mail.example.com/x"}, "delivery": {"type": "api"}},
+    )
+    follow = {"interaction": {"campaign_id": "newsletter", "type": "email_clicked"}}
+    _publish(
+        platform,
+        "to-linkedin",
+        {
+            "message": {"channel": "audience_sync", "step_id": "clickers"},
+            "delivery": {"type": "action", "trigger": follow},
+        },
+    )
+    clicked = {"external_id": "ann", "campaign_id": "newsletter", "type": "email_clicked"}
+    opened = {"external_id": "bob", "campaign_id": "newsletter", "type": "email_opened"}  # not the trigger
+    reply = _admin(platform, "POST", "/v1/interactions", {"interactions": [clicked, opened]})
+    assert reply.status == 202 and reply.json["accepted"] == 2
+    _run(platform)
+    members = requests.get(f"{platform.stack.sandbox.url}/_sandbox/segments/{audience_id}/members", timeout=10)
+    assert {m["userIds"][0]["idValue"] for m in members.json()["members"]} == {sha256("ann@example.com")}
+    assert api.metrics("clickers")["synced"] == 1
+    metrics = _metrics(platform, "to-linkedin")
+    assert (metrics["triggered"], metrics["sent"], metrics["delivered"]) == (1, 1, 1)

@@ -21,6 +21,7 @@ from audience_sync.campaigns.connector import (
     schedule_name,
 )
 from audience_sync.campaigns.delivery import CampaignTriggers, campaign_metrics
+from audience_sync.campaigns.exceptions import UserBusy
 from audience_sync.campaigns.models import InteractionsRequest
 from audience_sync.core.metrics import campaign_counters_id
 from audience_sync.pipeline.ingest import Entrant
@@ -494,3 +495,78 @@ def test_posted_interactions_in_the_future_are_taken_as_now_and_epoch_numbers_ar
     assert past.interactions[0].time_ms(AFTER) == PUBLISHED_MS  # no offset: UTC
     with pytest.raises(ValidationError, match="ISO 8601"):
         InteractionsRequest.model_validate({"interactions": [{**body, "time": 12345}]})
+
+
+# ---- failures midway: nothing lost, nothing sent or counted twice ------------------------------------------------
+def failing_once(target: Any, name: str) -> None:
+    """`target.name` raises the first time it is called, then works."""
+    real = getattr(target, name)
+    calls = {"n": 0}
+
+    def once(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError(f"{name} failed")
+        return real(*args, **kwargs)
+
+    setattr(target, name, once)
+
+
+def test_a_wait_recorded_but_not_scheduled_is_scheduled_when_its_activity_comes_again() -> None:
+    world = World(delayed())
+    failing_once(world.scheduler, "schedule")
+    activity = Activity("custom_event", "u1", "signed_up", AFTER, "a1")
+    with pytest.raises(RuntimeError):
+        world.connector.handle([activity], holder="h1")
+    assert world.scheduler.schedules == {} and world.metrics()["scheduled"] == 1
+    world.connector.handle([activity], holder="h1")  # the same invocation, or a redelivery
+    assert list(world.scheduler.schedules) == [schedule_name(dispatch_id("follow", "u1", "a1"))]
+    world.fire()
+    assert len(world.queue.webhooks()) == 1 and world.metrics()["scheduled"] == 0
+
+
+def test_a_failed_batchs_messages_tried_one_by_one_send_and_count_each_once() -> None:
+    world = World(campaign(), users=("u1", "u2"))
+    failing_once(world.state, "finish")
+    batch = [Activity("custom_event", u, "signed_up", AFTER, f"a-{u}") for u in ("u1", "u2")]
+    with pytest.raises(RuntimeError):
+        world.connector.handle(batch, holder="h1")  # both queued, then the first finish failed
+    for activity in batch:
+        world.connector.handle([activity], holder="h1")
+    by_chunk = {m.chunk_id: m for m in world.queue.messages()}
+    assert sorted(u["x"] for m in by_chunk.values() for u in m.users) == ["u1", "u2"]  # the ledger settles copies once
+    assert sum(m.entry.get("triggered", 0) for m in by_chunk.values()) == 2
+
+
+def test_a_re_eligible_users_later_activity_waits_for_the_earlier_one() -> None:
+    world = World(campaign(reeligible_after_seconds=0))
+    earlier = Activity("custom_event", "u1", "signed_up", AFTER, "a1")
+    later = Activity("custom_event", "u1", "signed_up", AFTER + 1_000, "a2")
+    failing_once(world.state, "finish")
+    with pytest.raises(RuntimeError):
+        world.connector.handle([earlier], holder="h1")  # its entry claimed, not finished
+    with pytest.raises(UserBusy):
+        world.connector.handle([later], holder="h2")  # delivered again later, not dropped
+    world.connector.handle([earlier], holder="h1")
+    world.connector.handle([later], holder="h2")
+    assert len({m.chunk_id for m in world.queue.messages()}) == 2
+
+
+def test_a_repeat_of_an_interaction_posted_with_a_future_time_is_still_a_repeat() -> None:
+    world = World(
+        campaign("first", delivery_type="api"), follow_up("first", "email_clicked", reeligible_after_seconds=0)
+    )
+    service = InteractionService(world.store, world.triggers, world.state, world.router, world.clock)
+    body = InteractionsRequest.model_validate(
+        {
+            "interactions": [
+                {"external_id": "u1", "campaign_id": "first", "type": "email_clicked", "time": "2030-01-01T00:00:00Z"}
+            ]
+        }
+    )
+    assert service.record(body, None)["accepted"] == 1
+    world.clock.sleep(5)
+    assert service.record(body, None)["accepted"] == 0
+    published = [decode(b) for b in world.activities.bodies]
+    assert len({a.activity_id for a in published if isinstance(a, Activity)}) == 1
+    assert {a.time_ms for a in published if isinstance(a, Activity)} <= {AFTER, AFTER + 5_000}  # taken as now

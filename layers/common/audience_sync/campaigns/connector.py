@@ -39,8 +39,9 @@ from aws_lambda_powertools import Logger
 
 from audience_sync.campaigns.activities import Activity, Due, TriggerIndex, encode, interaction, time_ms
 from audience_sync.campaigns.delivery import Campaign, CampaignTriggers, Send, load, plan
+from audience_sync.campaigns.exceptions import UserBusy
 from audience_sync.campaigns.models import ActionDelivery, CampaignStatus, InteractionsRequest, InteractionType
-from audience_sync.campaigns.ports import CampaignState, CampaignStore, Wait, WaitScheduler
+from audience_sync.campaigns.ports import CampaignState, CampaignStore, Claim, Wait, WaitScheduler
 from audience_sync.core.clock import Clock
 from audience_sync.core.metrics import CAMPAIGN_PREFIX, StepDelta, is_step
 from audience_sync.core.users import QueuedUser
@@ -241,10 +242,17 @@ class CampaignConnector:
         reeligible = delivery.reeligible_after_seconds
         campaign_id, user = campaign.campaign_id, activity.external_id
         reeligible_ms = None if reeligible is None else reeligible * 1000
-        if not self.state.claim(campaign_id, user, activity.activity_id, activity.time_ms, reeligible_ms, holder):
+        claim = self.state.claim(campaign_id, user, activity.activity_id, activity.time_ms, reeligible_ms, holder)
+        send_id = dispatch_id(campaign_id, user, activity.activity_id)
+        if claim is Claim.BUSY:
+            raise UserBusy()  # the message is delivered again; by then the previous entry was acted on
+        if claim is Claim.REFUSED:
+            current = self.state.current_wait(campaign_id, user) if delivery.delay_seconds else None
+            if current is not None and current.wait_id == send_id:
+                # this activity's wait was recorded, then something failed before its schedule was: again
+                self._arm(current, handled, count=False)
             handled.ignored += 1
             return
-        send_id = dispatch_id(campaign_id, user, activity.activity_id)
         properties = dict(activity.properties) if activity.kind != "interaction" else {}
         if not delivery.delay_seconds:
             group = pending.setdefault((campaign_id, False), _Sends(campaign, at_send_time=False))
@@ -264,17 +272,21 @@ class CampaignConnector:
             handled.ignored += 1  # waiting already: Braze does not enter a user twice at once
             self.state.finish(campaign_id, user, activity.activity_id)
             return
-        handled.waiting += 1
         handled.count(campaign_id, "triggered", "scheduled")
-        # The queue keeps no order: an exception that happened during this wait may have been handled before it
-        # started. Each side writes, then reads the other's write, so one of them always sees the other.
+        self._arm(wait, handled)
+
+    def _arm(self, wait: Wait, handled: Handled, count: bool = True) -> None:
+        """Schedule a recorded wait's due, unless an exception already ended it. The queue keeps no order: an
+        exception that happened during this wait may have been handled before it started. Each side writes, then
+        reads the other's write, so one of them always sees the other."""
+        campaign_id, user = wait.campaign_id, wait.external_id
         excepted = self.state.last_exception(campaign_id, user)
-        happened_during = excepted is not None and excepted >= activity.time_ms
-        if happened_during and self.state.cancel_wait(campaign_id, user, excepted or 0) is not None:
+        if excepted is not None and self.state.cancel_wait(campaign_id, user, excepted) is not None:
             handled.cancelled += 1
             handled.count(campaign_id, "exception_cancelled")
             return
-        self.scheduler.schedule(schedule_name(send_id), wait.due_ms, encode(Due(campaign_id, user, send_id)))
+        self.scheduler.schedule(schedule_name(wait.wait_id), wait.due_ms, encode(Due(campaign_id, user, wait.wait_id)))
+        handled.waiting += int(count)
 
     def _exception(self, campaign: Campaign, activity: Activity) -> bool:
         self.state.note_exception(campaign.campaign_id, activity.external_id, activity.time_ms)
@@ -310,11 +322,14 @@ class CampaignConnector:
         group.waits.append(wait)
 
     def _send(self, group: _Sends, correlation_id: str | None) -> None:
-        result = plan(group.campaign, group.sends, at_send_time=group.at_send_time)
-        # the same sends queued again (a redelivery after a crash) are the same entry: the ledger counts them once
-        sends = "\x00".join(sorted(send.dispatch_id for send in group.sends))
-        entry_id = hashlib.sha256(f"{group.campaign.campaign_id}\x00{sends}".encode()).hexdigest()[:32]
-        self.triggers.deliver(group.campaign, result, correlation_id, entry_id=entry_id)
+        campaign = group.campaign
+        for send in group.sends:
+            # Each send is an entry of its own, its id from the send's: queued again (a redelivery after a crash, or
+            # a failed batch's messages tried one by one), it is the same entry, which the ledger counts once and
+            # the batcher does not send again.
+            result = plan(campaign, [send], at_send_time=group.at_send_time)
+            entry_id = hashlib.sha256(f"{campaign.campaign_id}\x00{send.dispatch_id}".encode()).hexdigest()[:32]
+            self.triggers.deliver(campaign, result, correlation_id, entry_id=entry_id)
         for user, activity_id in group.claims:
             self.state.finish(group.campaign.campaign_id, user, activity_id)
         for wait in group.waits:
@@ -370,32 +385,33 @@ class InteractionService:
         records = request.interactions
         known_campaigns = {c for c in {r.campaign_id for r in records} if self.campaigns.get(c) is not None}
         users = self.triggers.profiles_of(sorted({r.external_id for r in records}))
-        activities = [
-            _posted(r.external_id, r.campaign_id, r.type, r.time_ms(now))
+        # (the time as posted, which makes a repeat the same interaction; the activity, its time taken as now if
+        # it is in the future)
+        posted = [
+            (r.posted_ms(now), _posted(r.external_id, r.campaign_id, r.type, r.posted_ms(now), r.time_ms(now)))
             for r in records
             if r.campaign_id in known_campaigns and r.external_id in users
         ]
         # Published before they are recorded: a failure to publish (503) leaves nothing recorded, so the client's
         # retry is accepted. A repeat is published too; the connector takes an activity id once.
-        self.router.publish(activities, correlation_id)
+        self.router.publish([activity for _, activity in posted], correlation_id)
 
-        def first(activity: Activity) -> bool:
+        def first(item: tuple[int, Activity]) -> bool:
+            posted_ms, activity = item
             assert activity.campaign_id is not None
-            return self.state.first_interaction(
-                activity.external_id, activity.campaign_id, activity.name, activity.time_ms
-            )
+            return self.state.first_interaction(activity.external_id, activity.campaign_id, activity.name, posted_ms)
 
-        accepted = sum(_each(first, activities))
+        accepted = sum(_each(first, posted))
         return {"message": "success", "accepted": accepted, "ignored": len(records) - accepted}
 
 
-def _posted(external_id: str, campaign_id: str, kind: str, time_ms: int) -> Activity:
-    """A posted interaction, its id derived from what makes it the same interaction."""
-    key = f"{external_id}\x00{campaign_id}\x00{kind}\x00{time_ms}"
+def _posted(external_id: str, campaign_id: str, kind: str, posted_ms: int, time_ms: int) -> Activity:
+    """A posted interaction, its id derived from what makes it the same interaction (its time as posted)."""
+    key = f"{external_id}\x00{campaign_id}\x00{kind}\x00{posted_ms}"
     return interaction(external_id, campaign_id, kind, time_ms, "i:" + hashlib.sha256(key.encode()).hexdigest()[:32])
 
 
-def _each(work: Callable[[Activity], bool], items: Iterable[Activity]) -> list[bool]:
+def _each(work: Callable[[Any], bool], items: Iterable[Any]) -> list[bool]:
     items = list(items)
     if len(items) < 2:
         return [work(item) for item in items]

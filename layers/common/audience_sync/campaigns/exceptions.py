@@ -13,3 +13,8 @@ class PublishInvalid(Unprocessable):
 
     def __init__(self, problems: Sequence[Mapping[str, str]]):
         super().__init__("publish_invalid", "the campaign cannot be published", problems)
+
+
+class UserBusy(Exception):
+    """A user's previous entry into a campaign that lets users in again is still being acted on (in another
+    invocation, or earlier in this one that failed): this activity is judged when it is delivered again, after it."""

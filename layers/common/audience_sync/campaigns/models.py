@@ -317,12 +317,16 @@ class InteractionRecord(StrictModel):
             raise ValueError("an ISO 8601 time, e.g. 2026-12-05T10:00:00Z")
         return value
 
-    def time_ms(self, now_ms: int) -> int:
-        """When it happened; a time in the future is taken as now (as /users/track takes events' times)."""
+    def posted_ms(self, now_ms: int) -> int:
+        """The time as posted (what makes a repeat the same interaction)."""
         if self.time is None:
             return now_ms
         moment = self.time if self.time.tzinfo is not None else self.time.replace(tzinfo=dt.UTC)
-        return min(int(moment.timestamp() * 1000), now_ms)
+        return int(moment.timestamp() * 1000)
+
+    def time_ms(self, now_ms: int) -> int:
+        """When it happened; a time in the future is taken as now (as /users/track takes events' times)."""
+        return min(self.posted_ms(now_ms), now_ms)
 
 
 class InteractionsRequest(StrictModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from audience_sync.campaigns.models import CampaignStatus
@@ -40,6 +41,12 @@ class StepEntry(Protocol):
         ...
 
 
+class Claim(StrEnum):
+    TAKEN = "taken"
+    REFUSED = "refused"  # entered before and not re-eligible (or this activity acted on already)
+    BUSY = "busy"  # re-eligible, but the user's previous entry is still being acted on: judge this one later
+
+
 @dataclass(frozen=True)
 class Wait:
     """A user waiting out a campaign's delay (docs/decisions/0017): due at `due_ms` unless an exception that happened
@@ -67,11 +74,16 @@ class CampaignState(Protocol):
         time_ms: int,
         reeligible_after_ms: int | None,
         holder: str,
-    ) -> bool:
-        """Take the user's entry into the campaign for this activity: True if never entered, re-eligible (the last
+    ) -> Claim:
+        """Take the user's entry into the campaign for this activity: TAKEN if never entered, re-eligible (the last
         entry acted on, `reeligible_after_ms` before; None: never), or this same activity claimed it, has not
         finished, and its lease ran out or `holder` (an invocation's id) took it (a redelivery after a crash, or
-        the same invocation trying again; a copy delivered to another invocation meanwhile is refused)."""
+        the same invocation trying again; a copy delivered to another invocation meanwhile is refused). BUSY (only
+        with `reeligible_after_ms`) when another activity's entry is still being acted on, within its lease."""
+        ...
+
+    def current_wait(self, campaign_id: str, external_id: str) -> Wait | None:
+        """The user's wait, unless there is none or it was released."""
         ...
 
     def finish(self, campaign_id: str, external_id: str, activity_id: str) -> None:

@@ -35,7 +35,7 @@ from audience_sync.adapters.aws.errors import applied, error_code, translated
 from audience_sync.adapters.aws.items import from_dynamodb
 from audience_sync.adapters.aws.metrics_table import counters_transaction_update, serialised
 from audience_sync.campaigns.models import MAX_DELAY_SECONDS
-from audience_sync.campaigns.ports import Wait
+from audience_sync.campaigns.ports import Claim, Wait
 from audience_sync.core.clock import Clock
 from audience_sync.core.metrics import StepDelta, campaign_counters_id
 
@@ -84,7 +84,7 @@ class DynamoCampaignState:
         time_ms: int,
         reeligible_after_ms: int | None,
         holder: str,
-    ) -> bool:
+    ) -> Claim:
         now = self.clock.now_ms()
         item: dict[str, Any] = {
             "pk": _user_pk(campaign_id, external_id),
@@ -106,9 +106,25 @@ class DynamoCampaignState:
             # or re-eligible: the last entry was acted on long enough ago
             condition += " OR (done = :true AND time_ms <= :cutoff AND activity_id <> :id)"
             values.update({":true": True, ":cutoff": time_ms - reeligible_after_ms})
-        return applied(
+        if applied(
             lambda: self.table.put_item(Item=item, ConditionExpression=condition, ExpressionAttributeValues=values)
+        ):
+            return Claim.TAKEN
+        if reeligible_after_ms is None:
+            return Claim.REFUSED  # once only: whatever the previous entry becomes, this one is not another
+        current = self._get(campaign_id, external_id, ENTRY)
+        busy = (
+            current is not None
+            and not current.get("done")
+            and current.get("activity_id") != activity_id
+            and int(current.get("claimed_ms", 0)) > now - LEASE_MS
         )
+        return Claim.BUSY if busy else Claim.REFUSED
+
+    @translated("campaign_state.current_wait")
+    def current_wait(self, campaign_id: str, external_id: str) -> Wait | None:
+        found = self._get(campaign_id, external_id, WAIT)
+        return None if found is None or found.get("released") else _wait(found)
 
     @translated("campaign_state.finish")
     def finish(self, campaign_id: str, external_id: str, activity_id: str) -> None:
@@ -212,8 +228,12 @@ class DynamoCampaignState:
     @translated("campaign_state.cancel_wait")
     def cancel_wait(self, campaign_id: str, external_id: str, since_ms: int) -> Wait | None:
         current = self._get(campaign_id, external_id, WAIT)
-        if current is None or current.get("released") or int(current["trigger_ms"]) > since_ms:
-            return None  # not waiting, being sent now, or waiting since after this exception happened
+        if (
+            current is None
+            or current.get("released")
+            or not int(current["trigger_ms"]) <= since_ms < int(current["due_ms"])
+        ):
+            return None  # not waiting, being sent now, or the exception happened before the wait or after its end
         delete = {
             "Delete": {
                 "Key": {"pk": current["pk"], "sk": WAIT},
