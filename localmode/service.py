@@ -124,6 +124,8 @@ class LocalService:
                 "WEBHOOK_ALLOW_LOOPBACK": "true",
                 # A campaign published here listens at once (a test's or the walk-through's next event).
                 "CAMPAIGN_CACHE_SECONDS": "0",
+                # what the functions measure themselves (campaigns' re-eligibility) is scaled as the waits are
+                "TIME_SCALE": str(self.config.time_scale),
             },
             root=self.root,
             stack_name=stack_name,

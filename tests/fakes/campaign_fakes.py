@@ -82,7 +82,7 @@ class FakeCampaignState:
             or (
                 reeligible_after_ms is not None
                 and entry["done"]
-                and entry["time_ms"] <= time_ms - reeligible_after_ms
+                and abs(entry["time_ms"] - time_ms) >= reeligible_after_ms
                 and entry["activity_id"] != activity_id
             )
         )

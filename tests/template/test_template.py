@@ -119,7 +119,7 @@ EXPECTED_GLOBAL_ENV = {
     "AUDIENCE_MAX_AGE_SECONDS",
 }
 # Read by settings.py, set by local mode only (never by the template: the loopback test below).
-LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK", "CAMPAIGN_CACHE_SECONDS"}
+LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK", "CAMPAIGN_CACHE_SECONDS", "TIME_SCALE"}
 # Environment variables one function sets for itself: the webhook signing secret and replay table (both empty
 # unless the WebhookSigning parameter is enabled).
 EXPECTED_FUNCTION_ENV = {

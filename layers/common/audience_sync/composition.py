@@ -395,6 +395,7 @@ class Container:
             self.campaign_store,
             self.campaign_triggers,
             self.clock,
+            self.settings.time_scale,
         )
 
     @cached_property

@@ -107,6 +107,9 @@ class Settings:
     # batch of thousands costs one read. Local mode sets 0 (CAMPAIGN_CACHE_SECONDS): a campaign published by a test or
     # the walk-through listens at once.
     campaign_cache_seconds: float = 5.0
+    # Local mode's TIME_SCALE, for what the functions measure themselves: campaigns' re-eligibility windows (the
+    # waits are scaled where they are kept: Step Functions, the schedules). 1 on AWS; the template never sets it.
+    time_scale: float = 1.0
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -144,6 +147,7 @@ class Settings:
             ),
             webhook_allow_loopback=env.get("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
             campaign_cache_seconds=float(env.get("CAMPAIGN_CACHE_SECONDS", "5")),
+            time_scale=float(env.get("TIME_SCALE", "1")),
         )
 
 

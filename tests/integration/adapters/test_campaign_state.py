@@ -106,9 +106,11 @@ def test_re_eligibility_lets_a_user_in_again_after_its_time_once_the_last_entry_
     assert store.claim("c1", "u1", "a2", 60_999, 60_000, "h1") is Claim.REFUSED
     assert store.claim("c1", "u1", "a3", 61_000, 60_000, "h1") is Claim.TAKEN
     store.finish("c1", "u1", "a3")
-    assert (
-        store.claim("c1", "u1", "a3", 200_000, 60_000, "h1") is Claim.REFUSED
-    )  # the same activity again is not a new entry
+    # the same activity again is not a new entry
+    assert store.claim("c1", "u1", "a3", 200_000, 60_000, "h1") is Claim.REFUSED
+    # one that arrives late is judged by when it happened, before the last entry as after it
+    assert store.claim("c1", "u1", "a4", 30_000, 60_000, "h1") is Claim.REFUSED  # 31 s before the last
+    assert store.claim("c1", "u1", "a4", 1_000, 60_000, "h1") is Claim.TAKEN  # 60 s before the last
 
 
 def test_a_user_waits_once_at_a_time_and_a_wait_counts_once(state: Any) -> None:

@@ -493,8 +493,9 @@ def test_posted_interactions_in_the_future_are_taken_as_now_and_epoch_numbers_ar
     assert future.interactions[0].time_ms(AFTER) == AFTER
     past = InteractionsRequest.model_validate({"interactions": [{**body, "time": "2026-12-06T10:00:00"}]})
     assert past.interactions[0].time_ms(AFTER) == PUBLISHED_MS  # no offset: UTC
-    with pytest.raises(ValidationError, match="ISO 8601"):
-        InteractionsRequest.model_validate({"interactions": [{**body, "time": 12345}]})
+    for epoch in (12345, "1700000000", "-1"):
+        with pytest.raises(ValidationError, match="ISO 8601"):
+            InteractionsRequest.model_validate({"interactions": [{**body, "time": epoch}]})
 
 
 # ---- failures midway: nothing lost, nothing sent or counted twice ------------------------------------------------
@@ -570,3 +571,26 @@ def test_a_repeat_of_an_interaction_posted_with_a_future_time_is_still_a_repeat(
     published = [decode(b) for b in world.activities.bodies]
     assert len({a.activity_id for a in published if isinstance(a, Activity)}) == 1
     assert {a.time_ms for a in published if isinstance(a, Activity)} <= {AFTER, AFTER + 5_000}  # taken as now
+
+
+def test_the_event_that_starts_a_wait_does_not_end_it_though_it_is_also_an_exception() -> None:
+    world = World(
+        campaign(trigger={"custom_event": "cart"}, delay_seconds=300, exceptions=[{"custom_event": "cart"}]),
+        campaign("any", trigger={"purchase": "*"}, delay_seconds=300, exceptions=[{"purchase": "sku1"}]),
+    )
+    world.event("cart", aid="c1")
+    world.connector.handle([Activity("purchase", "u1", "sku1", AFTER, "p1")])
+    assert len(world.scheduler.schedules) == 2
+    world.event("cart", aid="c2", at=AFTER + 10)  # a second cart while waiting: the exception of the first wait
+    assert len(world.scheduler.schedules) == 1 and world.metrics()["exception_cancelled"] == 1
+    world.fire()
+    assert [m.step_id for m in world.queue.messages()] == [campaign_counters_id("any")]
+
+
+def test_local_modes_time_scale_divides_re_eligibility() -> None:
+    world = World(campaign(reeligible_after_seconds=600))
+    world.connector.time_scale = 60  # 600 s is 10 s
+    world.event(aid="a1")
+    world.event(aid="a2", at=AFTER + 9_999)
+    world.event(aid="a3", at=AFTER + 10_000)
+    assert len(world.queue.webhooks()) == 2

@@ -88,6 +88,9 @@ def test_an_api_campaign_that_puts_users_into_a_sync_step() -> None:
         ({"delivery": {**ACTION, "delay_seconds": "10"}}, ("delivery", "action", "delay_seconds"), "integer"),
         ({"delivery": {**ACTION, "delay_seconds": True}}, ("delivery", "action", "delay_seconds"), "integer"),
         ({"delivery": {**ACTION, "start_at": 1796532155}}, ("delivery", "action", "start_at"), "ISO 8601"),
+        ({"delivery": {**ACTION, "start_at": "1796532155"}}, ("delivery", "action", "start_at"), "ISO 8601"),
+        ({"control_group_percent": "10"}, ("control_group_percent",), "integer"),
+        ({"rate_limit_per_minute": True}, ("rate_limit_per_minute",), "integer"),
         (
             {"delivery": {**ACTION, "reeligible_after_seconds": 10**35}},
             ("delivery", "action", "reeligible_after_seconds"),

@@ -181,7 +181,10 @@ class CampaignConnector:
         campaigns: CampaignStore,
         triggers: CampaignTriggers,
         clock: Clock,
+        time_scale: float = 1.0,
     ):
+        """`time_scale`: local mode's TIME_SCALE, which divides re-eligibility windows as it divides waits."""
+        self.time_scale = time_scale
         self.index = index
         self.state = state
         self.scheduler = scheduler
@@ -205,8 +208,12 @@ class CampaignConnector:
         for round_ in _rounds([(a, found) for a, found in matched if found]):
             pending: dict[tuple[str, bool], _Sends] = {}
             for activity, found in round_:
+                triggered = {campaign.campaign_id for campaign, role in found if role == "trigger"}
                 for campaign, role in found:  # exceptions first: they count only against a wait already started
-                    if role == "exception" and self._exception(campaign, activity):
+                    # an activity that is also the campaign's trigger ends a wait an earlier one started, not the
+                    # wait it starts itself (so it is not remembered as an exception for that one)
+                    remember = campaign.campaign_id not in triggered
+                    if role == "exception" and self._exception(campaign, activity, remember):
                         handled.cancelled += 1
                         handled.count(campaign.campaign_id, "exception_cancelled")
                 for campaign, role in found:
@@ -241,7 +248,7 @@ class CampaignConnector:
             return
         reeligible = delivery.reeligible_after_seconds
         campaign_id, user = campaign.campaign_id, activity.external_id
-        reeligible_ms = None if reeligible is None else reeligible * 1000
+        reeligible_ms = None if reeligible is None else round(reeligible * 1000 / self.time_scale)
         claim = self.state.claim(campaign_id, user, activity.activity_id, activity.time_ms, reeligible_ms, holder)
         send_id = dispatch_id(campaign_id, user, activity.activity_id)
         if claim is Claim.BUSY:
@@ -288,8 +295,9 @@ class CampaignConnector:
         self.scheduler.schedule(schedule_name(wait.wait_id), wait.due_ms, encode(Due(campaign_id, user, wait.wait_id)))
         handled.waiting += int(count)
 
-    def _exception(self, campaign: Campaign, activity: Activity) -> bool:
-        self.state.note_exception(campaign.campaign_id, activity.external_id, activity.time_ms)
+    def _exception(self, campaign: Campaign, activity: Activity, remember: bool = True) -> bool:
+        if remember:
+            self.state.note_exception(campaign.campaign_id, activity.external_id, activity.time_ms)
         wait = self.state.cancel_wait(campaign.campaign_id, activity.external_id, activity.time_ms)
         if wait is None:
             return False

@@ -87,6 +87,17 @@ class InteractionType(StrEnum):
     CONVERSION_PERFORMED = "conversion_performed"
 
 
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def iso_text(value: Any) -> Any:
+    """A time given as ISO 8601 text (`2026-12-05T10:00:00Z`), not an epoch number nor a string of one (pydantic
+    would read `1700000000` as seconds)."""
+    if value is not None and not (isinstance(value, str) and _ISO_TIME.match(value)):
+        raise ValueError("a time is ISO 8601 text, e.g. 2026-12-05T10:00:00Z")
+    return value
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -235,9 +246,7 @@ class ActionDelivery(StrictModel):
     @field_validator("start_at", "end_at", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        if value is not None and not isinstance(value, str):  # not an epoch number
-            raise ValueError("a time is ISO 8601 text with its offset, e.g. 2026-12-05T10:00:00Z")
-        return value
+        return iso_text(value)
 
     @field_validator("start_at", "end_at")
     @classmethod
@@ -266,8 +275,8 @@ class CampaignRequest(StrictModel):
     message: Annotated[WebhookMessage | AudienceSyncMessage, Field(discriminator="channel")]
     audience: Audience | None = None
     delivery: Annotated[ApiDelivery | ActionDelivery, Field(discriminator="type")]
-    control_group_percent: Annotated[int, Field(ge=0, le=50)] = 0
-    rate_limit_per_minute: Annotated[int, Field(ge=RATE_LIMITS[0], le=RATE_LIMITS[1])] | None = None
+    control_group_percent: Annotated[StrictInt, Field(ge=0, le=50)] = 0
+    rate_limit_per_minute: Annotated[StrictInt, Field(ge=RATE_LIMITS[0], le=RATE_LIMITS[1])] | None = None
 
     @model_validator(mode="after")
     def _fits_one_item(self) -> CampaignRequest:
@@ -313,9 +322,7 @@ class InteractionRecord(StrictModel):
     @field_validator("time", mode="before")
     @classmethod
     def _iso(cls, value: Any) -> Any:
-        if value is not None and not isinstance(value, str):  # not an epoch number: ISO 8601, as /users/track
-            raise ValueError("an ISO 8601 time, e.g. 2026-12-05T10:00:00Z")
-        return value
+        return iso_text(value)
 
     def posted_ms(self, now_ms: int) -> int:
         """The time as posted (what makes a repeat the same interaction)."""

@@ -76,7 +76,8 @@ class CampaignState(Protocol):
         holder: str,
     ) -> Claim:
         """Take the user's entry into the campaign for this activity: TAKEN if never entered, re-eligible (the last
-        entry acted on, `reeligible_after_ms` before; None: never), or this same activity claimed it, has not
+        entry acted on, `reeligible_after_ms` away in time, before or after; None: never), or this same activity
+        claimed it, has not
         finished, and its lease ran out or `holder` (an invocation's id) took it (a redelivery after a crash, or
         the same invocation trying again; a copy delivered to another invocation meanwhile is refused). BUSY (only
         with `reeligible_after_ms`) when another activity's entry is still being acted on, within its lease."""

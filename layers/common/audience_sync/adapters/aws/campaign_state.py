@@ -104,8 +104,11 @@ class DynamoCampaignState:
         if reeligible_after_ms is not None:
             item["expires_at"] = (time_ms + reeligible_after_ms) // 1000 + DAY_SECONDS
             # or re-eligible: the last entry was acted on long enough ago
-            condition += " OR (done = :true AND time_ms <= :cutoff AND activity_id <> :id)"
-            values.update({":true": True, ":cutoff": time_ms - reeligible_after_ms})
+            # (either way in time: an activity that arrives late, older than the last entry, is as far from it)
+            condition += " OR (done = :true AND activity_id <> :id AND (time_ms <= :before OR time_ms >= :after))"
+            values.update(
+                {":true": True, ":before": time_ms - reeligible_after_ms, ":after": time_ms + reeligible_after_ms}
+            )
         if applied(
             lambda: self.table.put_item(Item=item, ConditionExpression=condition, ExpressionAttributeValues=values)
         ):
