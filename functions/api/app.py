@@ -372,8 +372,8 @@ def campaign_metrics(campaign_id: str) -> dict[str, int]:
     from audience_sync.campaigns.delivery import campaign_metrics as metrics_of
 
     svc = services()
-    svc.campaigns.get(campaign_id)  # 404 for an unknown campaign rather than zeros
-    return metrics_of(svc.metrics.get(campaign_counters_id(campaign_id)))
+    status = svc.campaigns.get(campaign_id)["status"]  # 404 for an unknown campaign rather than zeros
+    return metrics_of(svc.metrics.get(campaign_counters_id(campaign_id)), status)
 
 
 @app.post(

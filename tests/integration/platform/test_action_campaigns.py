@@ -193,3 +193,18 @@ def test_a_user_who_clicked_an_email_lands_in_a_linkedin_audience(platform: Plat
     assert api.metrics("clickers")["synced"] == 1
     metrics = _metrics(platform, "to-linkedin")
     assert (metrics["triggered"], metrics["sent"], metrics["delivered"]) == (1, 1, 1)
+
+
+def test_a_stopped_campaign_shows_nobody_waiting_and_sends_nobody(platform: Platform) -> None:
+    _users(platform, {"external_id": "ann"})
+    message = {"channel": "webhook", "url": "https://hooks.example.com/x"}
+    delivery = {"type": "action", "trigger": {"custom_event": "joined"}, "delay_seconds": 3600}
+    _publish(platform, "later", {"message": message, "delivery": delivery})
+    _track(platform, {"external_id": "ann", "name": "joined", "time": "2100-01-01T00:00:00Z"})
+    _run(platform)
+    assert _metrics(platform, "later")["scheduled"] == 1
+    assert _admin(platform, "POST", "/v1/campaigns/later/stop").status == 200
+    assert _metrics(platform, "later")["scheduled"] == 0
+    assert fire_due(time_scale=1.0, everything=True) == 1
+    _run(platform)
+    assert _metrics(platform, "later")["sent"] == 0

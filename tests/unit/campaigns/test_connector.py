@@ -287,6 +287,9 @@ def test_a_campaign_stopped_while_users_wait_sends_them_nothing() -> None:
     world = World(delayed())
     world.event()
     world.store.items["follow"]["status"] = "stopped"
+    waiting = dict(world.state.counts["follow"])
+    assert campaign_metrics(waiting, "stopped")["scheduled"] == 0  # nobody is waiting to be sent any more
+    assert campaign_metrics(waiting, "active")["scheduled"] == 1
     world.fire()
     assert world.queue.webhooks() == []
     assert world.metrics()["scheduled"] == 0

@@ -276,16 +276,19 @@ class CampaignTriggers:
         return {homes[key[0]]: item.doc for key, item in found.items() if "braze_id" in item.doc}
 
 
-def campaign_metrics(item: Mapping[str, Any]) -> dict[str, int]:
+def campaign_metrics(item: Mapping[str, Any], status: str = CampaignStatus.ACTIVE) -> dict[str, int]:
     """Contract v2 §6's metrics from a campaign's counters item. `scheduled` is the users waiting out a delay now:
-    waits started, less those released when due and those an exception cancelled (connector.py)."""
+    waits started, less those released when due and those an exception cancelled (connector.py); none while the
+    campaign is stopped (its waits send nothing: they are dropped when due)."""
 
     def count(name: str) -> int:
         return int(item.get(name, 0))
 
     return {
         "triggered": count("triggered"),
-        "scheduled": max(0, count("scheduled") - count("released") - count("exception_cancelled")),
+        "scheduled": 0
+        if status == CampaignStatus.STOPPED
+        else max(0, count("scheduled") - count("released") - count("exception_cancelled")),
         "sent": count("sent"),
         "delivered": count("synced"),
         "failed": count("errored"),
