@@ -14,6 +14,7 @@ from bench.campaign_rate import CampaignRateResult
 from bench.campaigns import PlanningResult, WaitingCost
 from bench.coldstart import ColdStart
 from bench.cost import CostResult, api_floor_per_million
+from bench.exports import ExportResult
 from bench.hot_path import HotPathResult
 from bench.latency import LatencyResult
 from bench.pipeline import PipelineResult
@@ -35,6 +36,8 @@ BURST_OBJECTS = 1_000_000
 SEGMENT_EVALUATION_TARGET = 50_000
 CAMPAIGN_PLANNING_TARGET = 5_000
 CAMPAIGN_RATE_USE_TARGET = 0.95
+EXPORT_TARGET = 20_000  # users a second on one core
+EXPORT_MEMORY_TARGET_MB = 256
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Results:
     campaign_latency: LatencyResult | None = None
     campaign_rate: CampaignRateResult | None = None
     waiting_cost: WaitingCost | None = None
+    export: ExportResult | None = None
 
 
 def rows(results: Results) -> list[Row]:
@@ -323,7 +327,20 @@ def segment_rows(results: Results) -> list[Row]:
                 and r.received == r.delivered == r.webhooks,
             )
         )
+    if results.export:
+        out += [_export_row(run) for run in results.export.runs]
     return out
+
+
+def _export_row(run: Any) -> Row:
+    what = {"bucket": "gzip files of 5,000 users", "url": "one zip streamed in parts"}[run.output]
+    return Row(
+        f"segment export ({run.output})",
+        f"{run.users:,} profiles to {what} at {run.per_second:,.0f} users/s on one core, peak memory "
+        f"{run.peak_rss_mb:.0f} MB (in-memory stand-ins for the members' index, profiles and S3)",
+        f">= {EXPORT_TARGET:,} users/s/core, <= {EXPORT_MEMORY_TARGET_MB} MB",
+        run.per_second >= EXPORT_TARGET and run.peak_rss_mb <= EXPORT_MEMORY_TARGET_MB,
+    )
 
 
 def table(table_rows: list[Row]) -> str:

@@ -33,6 +33,15 @@ def local_hosts_only(app: Any) -> Callable[[dict[str, Any], Callable[..., Any]],
         if host not in LOCAL_HOSTS:
             start_response("403 Forbidden", [("Content-Type", "text/plain")])
             return [b"the local AWS endpoint answers requests to 127.0.0.1 or localhost only\n"]
+        # S3 names the bucket in the path, which moto reads from the raw URI: without the mount's prefix
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+        if raw.startswith(AWS_PREFIX + "/"):
+            environ = {
+                **environ,
+                "SCRIPT_NAME": "",
+                "RAW_URI": raw[len(AWS_PREFIX) :],
+                "REQUEST_URI": raw[len(AWS_PREFIX) :],
+            }
         result: Iterable[bytes] = app(environ, start_response)
         return result
 

@@ -43,6 +43,9 @@ class LocalConfig:
     webhook_signing_secret: str = ""
     # The cohort import's partner API key (the template's PartnerApiKey): what a partner sends as partner_api_key.
     partner_api_key: str = "local-partner-key"
+    # The customer's bucket of Braze's segment exports (the template's ExportBucket); created here if missing, as a
+    # customer's would exist in its account. Empty: exports make one zip behind a download link.
+    export_bucket: str = ""
 
     @staticmethod
     def from_env(env: dict[str, str] | None = None) -> LocalConfig:
@@ -63,6 +66,7 @@ class LocalConfig:
             chaos_crash_probability=float(env.get("CHAOS_CRASH_PROBABILITY", "0")),
             webhook_signing_secret=env.get("WEBHOOK_SIGNING_SECRET", ""),
             partner_api_key=env.get("PARTNER_API_KEY", "local-partner-key"),
+            export_bucket=env.get("EXPORT_BUCKET", ""),
         )
 
 
@@ -71,6 +75,16 @@ def use_webhook_signing_secret(stack: Stack, secret: str) -> None:
     import boto3
 
     boto3.client("secretsmanager").put_secret_value(SecretId=stack.ref("WebhookSigningSecret"), SecretString=secret)
+
+
+def create_customer_bucket(name: str) -> None:
+    """The customer's export bucket, as it would exist in its account (kept if a client created it already)."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+    if name not in existing:
+        s3.create_bucket(Bucket=name)
 
 
 class _Late:
@@ -114,6 +128,7 @@ class LocalService:
                 "OAuthRedirectUri": f"{self.base_url}/v1/connections/linkedin/callback",
                 "WebhookSigning": "enabled" if self.config.webhook_signing_secret else "disabled",
                 "PartnerApiKey": self.config.partner_api_key,
+                "ExportBucket": self.config.export_bucket,
             },
             extra_env={
                 "POWERTOOLS_TRACE_DISABLED": "true",
@@ -126,6 +141,8 @@ class LocalService:
                 "CAMPAIGN_CACHE_SECONDS": "0",
                 # what the functions measure themselves (campaigns' re-eligibility) is scaled as the waits are
                 "TIME_SCALE": str(self.config.time_scale),
+                # Download links (exports) must download from this machine: moto's S3 at /_aws on this port.
+                "S3_PUBLIC_ENDPOINT": self.base_url + AWS_PREFIX,
             },
             root=self.root,
             stack_name=stack_name,
@@ -134,6 +151,8 @@ class LocalService:
         # The operator CLI finds the stack through its outputs and reads it over /_aws, as it would on AWS.
         publish_outputs(self.stack.template, self.stack.resolver, stack_name, self.stack.api_urls(self.base_url))
         self.functions = self.stack.functions
+        if self.config.export_bucket:
+            create_customer_bucket(self.config.export_bucket)
         if self.config.webhook_signing_secret:
             use_webhook_signing_secret(self.stack, self.config.webhook_signing_secret)
         if self.config.chaos_crash_probability > 0:  # crashes in the batcher and the profile writer (chaos.py)

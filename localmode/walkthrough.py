@@ -66,6 +66,18 @@ SEGMENT_STEPS = [
 ]
 
 
+EXPORT_STEPS = [
+    "  # 11. the segment exported as CSV (docs/exports.md): ~2 s later the export is done, and its link downloads",
+    "  #     from this machine",
+    '  EXPORT=$(curl -s -X POST -H "x-api-key: $KEY" $API/v1/segments/vip-buyers/exports -d '
+    '\'{"format":"csv","fields":["email","first_name"]}\' | python3 -c \'import json,sys; '
+    'print(json.load(sys.stdin)["export_id"])\')',
+    '  curl -s -H "x-api-key: $KEY" $API/v1/exports/$EXPORT',
+    '  curl -s "$(curl -s -H "x-api-key: $KEY" $API/v1/exports/$EXPORT | python3 -c \'import json,sys; '
+    'print(json.load(sys.stdin)["url"])\')"',
+]
+
+
 _POST = f"  curl -s -X POST -H \"x-api-key: $KEY\" $API/v1/steps/welcome/users -d '{USERS}'"
 
 
@@ -172,6 +184,7 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
     lines += SEGMENT_STEPS
     lines += campaign_steps(config.flush_seconds)
     lines += follow_up_steps(config.flush_seconds, config.time_scale)
+    lines += EXPORT_STEPS
     port = urlsplit(base_url).port
     cli = ("" if port == 3000 else f"PORT={port} ") + ".venv/bin/audience-sync --local"
     lines += [

@@ -1,5 +1,5 @@
 """Control-plane API: health, the LinkedIn connection (OAuth), sync steps, launch and metrics, the keys of the
-Braze-compatible API (REST API keys, data import keys), segments and campaigns."""
+Braze-compatible API (REST API keys, data import keys), segments, their CSV exports, and campaigns."""
 
 from __future__ import annotations
 
@@ -291,6 +291,31 @@ def segment_members(
 def delete_segment(segment_id: str):
     services().segments.delete(segment_id)
     return Response(status_code=204)
+
+
+@app.post(
+    "/v1/segments/<segment_id>/exports",
+    summary="Export a segment's members as CSV (a header row, then external_id and the fields asked, one row each)",
+    description='Body: `{"format": "csv", "fields": [..]}` (contract v2 §7, docs/exports.md): a field is one of '
+    "Braze's single-value fields (first_name, email, braze_id, created_at, ...) or a custom attribute's name. "
+    "429 while the segment's last export runs.",
+    responses={**success(202, '{"export_id"}'), **error_responses(400, 404, 429, 503)},
+)
+def export_segment(segment_id: str):
+    started = services().exports.csv_export(segment_id, json_object(app.current_event.body))
+    return json_response(202, started)
+
+
+@app.get(
+    "/v1/exports/<export_id>",
+    summary="An export: running, done or failed, its rows, and a download link (signed anew each time)",
+    responses={
+        **success(200, '{"export_id", "segment_id", "format", "status", "rows", "files", "url", "expires_at", ...}'),
+        **error_responses(404, 503),
+    },
+)
+def get_export(export_id: str) -> dict[str, Any]:
+    return services().exports.status(export_id)
 
 
 def _body(model: type[M]) -> M:

@@ -1,7 +1,8 @@
-"""The Braze-compatible API (contract v2 §2, §3): /users/* behind `Authorization: Bearer <REST API key>`, and the
-partner cohort import (/partners/{partner}/cohorts*, credentials in the body) and the segment catalogue
-(/segments/list, /segments/details), in Braze's error envelope. Writes are
-checked, planned and queued for the profile writer; exports read the profile store."""
+"""The Braze-compatible API (contract v2 §2, §3, §7): /users/* behind `Authorization: Bearer <REST API key>`, the
+partner cohort import (/partners/{partner}/cohorts*, credentials in the body), the catalogue (/segments/list,
+/segments/details, /campaigns/list, /campaigns/details) and the segment export (/users/export/segment), in Braze's
+error envelope. Writes are checked, planned and queued for the profile writer; exports read the profile store or
+are queued for the export function."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from audience_sync.http import braze
 from audience_sync.http.resolver import handle, normalise_request
 from audience_sync.settings import Settings
 from audience_sync.sources.braze.catalogue_routes import catalogue_router
+from audience_sync.sources.braze.export_routes import export_router
 from audience_sync.sources.braze.partner_routes import partners_router
 from audience_sync.sources.braze.routes import users_router
 
@@ -33,6 +35,7 @@ app = braze.new_resolver(logger)
 app.include_router(users_router(services))
 app.include_router(partners_router(services))
 app.include_router(catalogue_router(services))
+app.include_router(export_router(services))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -10,12 +10,13 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from localmode.service import LocalConfig
-from localmode.walkthrough import PROFILE_STEPS, SEGMENT_STEPS, cohort_steps
+from localmode.walkthrough import EXPORT_STEPS, PROFILE_STEPS, SEGMENT_STEPS, cohort_steps
 from tests.e2e.local_service import (
     API_KEY,
     Service,
@@ -225,3 +226,26 @@ def test_the_printed_segment_steps_work_as_printed(service: Service) -> None:
     assert json.loads(defined)["name"] == "VIP buyers"
     assert [m["external_id"] for m in json.loads(listed)["members"]] == ["u-1"]
     assert json.loads(viewed)["size"] == 1
+
+
+def test_the_printed_export_steps_work_as_printed(service: Service) -> None:
+    """Steps 6, 7, 8 then 11 of the walk-through, by bash as printed: the segment of step 8 exported as CSV, and its
+    link (signed for this machine's port) downloading the file."""
+    bash, curl = shutil.which("bash"), shutil.which("curl")
+    if bash is None or curl is None:
+        pytest.skip("bash and curl are needed to run the printed commands")
+    printed = [*PROFILE_STEPS, *cohort_steps(LocalConfig.from_env({}).partner_api_key), *SEGMENT_STEPS]
+    commands = [line.strip() for line in printed if not line.strip().startswith("#")]
+    *before, define, members, _ = commands
+    start, status, download = [line.strip() for line in EXPORT_STEPS if not line.strip().startswith("#")]
+    script = f"export API={service.base_url} KEY={API_KEY}\n" + "".join(f"{c}\necho\n" for c in before) + "sleep 2\n"
+    script += f"{define}\necho\nfor i in $(seq 1 40); do\n  OUT=$({members}); case $OUT in *u-1*) break;; esac; "
+    script += f"sleep 0.25\ndone\n{start}\nfor i in $(seq 1 40); do\n  OUT=$({status}); case $OUT in *done*) break;; "
+    script += f'esac; sleep 0.25\ndone\necho "$OUT"\n{download}\n'
+    done = subprocess.run([bash, "-c", script], capture_output=True, text=True, timeout=90, check=True)
+    lines = done.stdout.strip().splitlines()
+    status_line = next(line for line in reversed(lines) if line.startswith("{"))
+    export = json.loads(status_line)
+    assert (export["status"], export["rows"]) == ("done", 1)
+    assert urlsplit(export["url"]).netloc == urlsplit(service.base_url).netloc
+    assert lines[-2:] == ["external_id,email,first_name", "u-1,,Ana"]

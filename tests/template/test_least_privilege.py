@@ -55,6 +55,9 @@ ALLOWED_WILDCARDS: dict[tuple[str, frozenset[str]], str] = {
     ("RetryBucketPolicy", frozenset({"s3:*"})): (
         "A Deny (any S3 action without TLS): it grants nothing, and listing actions would only weaken it."
     ),
+    ("ExportFilesBucketPolicy", frozenset({"s3:*"})): (
+        "A Deny (any S3 action without TLS): it grants nothing, and listing actions would only weaken it."
+    ),
 }
 # After the SAM transform: inline statements live in the generated roles, and SAM's policy templates are expanded.
 ALLOWED_WILDCARDS_TRANSLATED: dict[tuple[str, frozenset[str]], str] = {
@@ -196,8 +199,21 @@ _RECORD_WEBHOOK_INTERACTIONS = {
     ("sqs:SendMessage", "CampaignActivityQueue"),
     ("kms:GenerateDataKey", "TokenKey"),
 }
+# An export started (exports/service.py): the job and its segment's lock (adapters/aws/exports_table.py create, a
+# transaction of conditional puts; get; finish deletes the lock of a job that could not be queued), queued, and its
+# link signed (a presigned GET is the signer's s3:GetObject, and kms:Decrypt of the files' key).
+_START_EXPORTS = {
+    ("dynamodb:PutItem", "ExportsTable"),
+    ("dynamodb:GetItem", "ExportsTable"),
+    ("dynamodb:DeleteItem", "ExportsTable"),
+    ("sqs:SendMessage", "ExportQueue"),
+    ("s3:GetObject", "ExportFilesBucket"),
+    ("kms:Decrypt", "TokenKey"),
+    ("kms:GenerateDataKey", "TokenKey"),
+}
 REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
     "ApiFunction": _TOKENS
+    | _START_EXPORTS
     | _PUBLISH
     | {
         ("secretsmanager:GetSecretValue", "OAuthStateSecret"),  # connections/oauth_state.py signs the state
@@ -255,7 +271,27 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("kms:Decrypt", "TokenKey"),
         ("kms:GenerateDataKey", "TokenKey"),
     },
-    "PlatformApiFunction": {
+    "ExportFunction": _PUBLISH
+    | {
+        # adapters/aws/exports_table.py: the job's progress and end, its segment's lock freed
+        ("dynamodb:GetItem", "ExportsTable"),
+        ("dynamodb:PutItem", "ExportsTable"),
+        ("dynamodb:DeleteItem", "ExportsTable"),
+        ("dynamodb:Query", "SegmentMembersTable"),  # adapters/aws/segment_members.py members
+        ("dynamodb:BatchGetItem", "ProfilesTable"),  # adapters/aws/profiles_table.py get
+        ("dynamodb:Query", "ProfilesTable"),  # profiles_table.py items_of: custom_events, purchases
+        # adapters/aws/export_objects.py: files put, streams (multipart: s3:PutObject) completed or aborted, links
+        ("s3:PutObject", "ExportFilesBucket"),
+        ("s3:AbortMultipartUpload", "ExportFilesBucket"),
+        ("s3:GetObject", "ExportFilesBucket"),
+        ("sqs:SendMessage", "ExportQueue"),  # a job near its deadline queued again
+        ("sqs:ReceiveMessage", "ExportQueue"),
+        ("sqs:DeleteMessage", "ExportQueue"),
+        ("kms:Decrypt", "TokenKey"),
+        ("kms:GenerateDataKey", "TokenKey"),
+    },
+    "PlatformApiFunction": _START_EXPORTS
+    | {
         ("dynamodb:UpdateItem", "CohortsTable"),  # adapters/aws/cohorts_table.py save, add_ignored
         ("dynamodb:GetItem", "CredentialsTable"),  # adapters/aws/credentials_table.py get: the key behind a Bearer
         ("dynamodb:UpdateItem", "RateLimitTable"),  # adapters/aws/request_counter.py: the key's requests this minute

@@ -60,6 +60,8 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "GET", "/v1/segments/{segment_id}"),
     ("ApiFunction", "DELETE", "/v1/segments/{segment_id}"),
     ("ApiFunction", "GET", "/v1/segments/{segment_id}/members"),
+    ("ApiFunction", "POST", "/v1/segments/{segment_id}/exports"),
+    ("ApiFunction", "GET", "/v1/exports/{export_id}"),
     ("ApiFunction", "PUT", "/v1/campaigns/{campaign_id}"),
     ("ApiFunction", "GET", "/v1/campaigns/{campaign_id}"),
     ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/publish"),
@@ -81,6 +83,7 @@ EXPECTED_PLATFORM_ROUTES = {
         "/users/export/ids",
         "/partners/{partner}/cohorts",
         "/partners/{partner}/cohorts/users",
+        "/users/export/segment",
     )
 } | {
     ("PlatformApiFunction", "GET", path)
@@ -119,7 +122,7 @@ EXPECTED_GLOBAL_ENV = {
     "AUDIENCE_MAX_AGE_SECONDS",
 }
 # Read by settings.py, set by local mode only (never by the template: the loopback test below).
-LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK", "CAMPAIGN_CACHE_SECONDS", "TIME_SCALE"}
+LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK", "CAMPAIGN_CACHE_SECONDS", "TIME_SCALE", "S3_PUBLIC_ENDPOINT"}
 # Environment variables one function sets for itself: the webhook signing secret and replay table (both empty
 # unless the WebhookSigning parameter is enabled).
 EXPECTED_FUNCTION_ENV = {
@@ -136,6 +139,10 @@ EXPECTED_FUNCTION_ENV = {
         "CAMPAIGNS_TABLE",
         "CAMPAIGN_STATE_TABLE",  # POST /v1/interactions: each recorded once
         "CAMPAIGN_ACTIVITY_QUEUE_URL",  # interactions (and a control group's) for action-based campaigns
+        "EXPORTS_TABLE",  # exports started (jobs and their segments' locks), queued, linked
+        "EXPORT_QUEUE_URL",
+        "EXPORT_FILES_BUCKET",
+        "EXPORT_BUCKET",
     },
     "PlatformApiFunction": {
         "CREDENTIALS_TABLE",
@@ -151,6 +158,19 @@ EXPECTED_FUNCTION_ENV = {
         "SEGMENT_STATS_TABLE",
         "SWEEP_QUEUE_URL",
         "CAMPAIGNS_TABLE",
+        "EXPORTS_TABLE",  # exports started (jobs and their segments' locks), queued, linked
+        "EXPORT_QUEUE_URL",
+        "EXPORT_FILES_BUCKET",
+        "EXPORT_BUCKET",
+    },
+    "ExportFunction": {
+        "EXPORTS_TABLE",
+        "EXPORT_QUEUE_URL",
+        "EXPORT_FILES_BUCKET",
+        "EXPORT_BUCKET",
+        "PROFILES_TABLE",
+        "SEGMENT_MEMBERS_TABLE",
+        "SEGMENT_STATS_TABLE",  # the members' index is built with both of its tables (reads only the first)
     },
     "ProfileWriterFunction": {
         "PROFILES_TABLE",
@@ -208,6 +228,7 @@ EXPECTED_FUNCTIONS = {
     "SegmentSweepFunction",
     "SegmentCountersFunction",
     "CampaignActivityFunction",
+    "ExportFunction",
 }
 
 # What each function (and the state machine) may change or call, as granted by SAM policy templates, inline statements
@@ -229,10 +250,15 @@ EXPECTED_WRITES = {
         "SyncQueue",  # an API-triggered campaign's webhooks
         "CampaignStateTable",  # interactions recorded (once each)
         "CampaignActivityQueue",  # interactions for action-based campaigns
+        "ExportsTable",  # CSV export jobs and their segments' locks
+        "ExportQueue",
     },
     # the profile queue, a request counter per key and partners' cohort names; never a profile (only the writer
     # writes them)
-    "PlatformApiFunction": {"ProfileQueue", "RateLimitTable", "CohortsTable"},
+    "PlatformApiFunction": {"ProfileQueue", "RateLimitTable", "CohortsTable", "ExportsTable", "ExportQueue"},
+    # an export's job, its files (the stack's bucket; the customer's, named by a parameter, is not a resource here),
+    # its hand-off to the next run, and a failure's notification
+    "ExportFunction": {"ExportsTable", "ExportFilesBucket", "ExportQueue", "IntegrationErrorsTopic"},
     # profiles, per cohort the count of ids that named no user, and segment entries and exits handed on
     # and the events and purchases action-based campaigns listen to
     "ProfileWriterFunction": {"ProfilesTable", "CohortsTable", "MembershipQueue", "CampaignActivityQueue"},
@@ -524,6 +550,7 @@ FLOW = [
     "Shared code",
     "API",
     "Profiles",
+    "Exports",
     "Ingest",
     "Sync",
     "Retry",
@@ -974,6 +1001,7 @@ EXPECTED_ALARMS = {
     "SweepDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
     "CampaignFailuresAlarm": ("AudienceSync", "CampaignFailed", "Sum"),
     "CampaignActivityDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+    "ExportDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
 }
 
 

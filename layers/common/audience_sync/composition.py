@@ -80,6 +80,15 @@ if TYPE_CHECKING:
     from audience_sync.campaigns.ports import CampaignState, CampaignStore
     from audience_sync.campaigns.service import CampaignService
     from audience_sync.destinations.linkedin.destination import LinkedInDestination
+    from audience_sync.exports.ports import ExportJobs, ExportQueue, ObjectStore
+    from audience_sync.exports.runner import ExportRunner
+    from audience_sync.exports.service import ExportService
+
+
+# A download link lives this long (Braze's "a few hours"; GET /v1/exports/{id} signs a new one whenever asked), and a
+# segment's export lock at most this long (a job that died without finishing frees its segment then).
+EXPORT_URL_SECONDS = 4 * 3600
+EXPORT_LOCK_SECONDS = 2 * 3600
 
 
 def load_destinations() -> None:
@@ -326,6 +335,59 @@ class Container:
     @cached_property
     def segments(self) -> SegmentService:
         return SegmentService(self.segment_store, self.member_index, self.sweep_jobs, self.clock, self.campaigns)
+
+    # ---- exports -----------------------------------------------------------------------------------
+    @cached_property
+    def export_jobs(self) -> ExportJobs:
+        from audience_sync.adapters.aws.exports_table import DynamoExportJobs
+
+        return DynamoExportJobs(self.resources.require("exports_table"))
+
+    @cached_property
+    def export_objects(self) -> ObjectStore:
+        from audience_sync.adapters.aws.export_objects import S3ObjectStore
+
+        return S3ObjectStore(self.settings.s3_public_endpoint or None)
+
+    @cached_property
+    def export_queue(self) -> ExportQueue:
+        from audience_sync.adapters.aws.queues import SqsExportQueue
+
+        return SqsExportQueue(self.resources.require("export_queue_url"))
+
+    @cached_property
+    def exports(self) -> ExportService:
+        # imported here, as the campaigns are: only the functions that export pay for the module at their cold start
+        from audience_sync.exports.service import ExportService
+
+        return ExportService(
+            self.export_jobs,
+            self.export_queue,
+            self.export_objects,
+            self.segments,
+            self.clock,
+            files_bucket=self.resources.require("export_files_bucket"),
+            customer_bucket=self.resources.export_bucket or None,
+            url_seconds=EXPORT_URL_SECONDS,
+            lock_seconds=EXPORT_LOCK_SECONDS,
+        )
+
+    @cached_property
+    def export_runner(self) -> ExportRunner:
+        from audience_sync.destinations.webhook.callback import WebhookCallbacks
+        from audience_sync.exports.runner import ExportRunner
+
+        return ExportRunner(
+            self.export_jobs,
+            self.export_queue,
+            self.member_index,
+            self.profile_store,
+            self.export_objects,
+            WebhookCallbacks(allow_loopback=self.settings.webhook_allow_loopback),
+            self.notifier,
+            self.clock,
+            url_seconds=EXPORT_URL_SECONDS,
+        )
 
     # ---- campaigns ---------------------------------------------------------------------------------
     @cached_property

@@ -60,6 +60,12 @@ class Resources:
     campaign_activity_queue_arn: str = field(default="", metadata={"env": "CAMPAIGN_ACTIVITY_QUEUE_ARN"})
     wait_schedule_role_arn: str = field(default="", metadata={"env": "WAIT_SCHEDULE_ROLE_ARN"})
     campaign_activity_dlq_arn: str = field(default="", metadata={"env": "CAMPAIGN_ACTIVITY_DLQ_ARN"})
+    # Exports (exports/): jobs, their queue, the service's bucket (zips behind links, CSVs) and the customer's bucket
+    # (ExportBucket, optional: Braze's exports write their files there when it is set).
+    exports_table: str = field(default="", metadata={"env": "EXPORTS_TABLE"})
+    export_queue_url: str = field(default="", metadata={"env": "EXPORT_QUEUE_URL"})
+    export_files_bucket: str = field(default="", metadata={"env": "EXPORT_FILES_BUCKET"})
+    export_bucket: str = field(default="", metadata={"env": "EXPORT_BUCKET"})
     # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
     webhook_signing_secret_arn: str = field(default="", metadata={"env": "WEBHOOK_SIGNING_SECRET_ARN"})
 
@@ -110,6 +116,8 @@ class Settings:
     # Local mode's TIME_SCALE, for what the functions measure themselves: campaigns' re-eligibility windows (the
     # waits are scaled where they are kept: Step Functions, the schedules). 1 on AWS; the template never sets it.
     time_scale: float = 1.0
+    # Where download links must point when S3 is not AWS's (local mode's /_aws on its port); the template never sets it.
+    s3_public_endpoint: str = ""
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -148,6 +156,7 @@ class Settings:
             webhook_allow_loopback=env.get("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
             campaign_cache_seconds=float(env.get("CAMPAIGN_CACHE_SECONDS", "5")),
             time_scale=float(env.get("TIME_SCALE", "1")),
+            s3_public_endpoint=env.get("S3_PUBLIC_ENDPOINT", ""),
         )
 
 

@@ -6,13 +6,12 @@ EventBridge Scheduler (adapters/aws/scheduler.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.campaign_state import LEASE_MS, DynamoCampaignState
@@ -41,15 +40,6 @@ def _tables() -> None:
         AttributeDefinitions=[{"AttributeName": "step_id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        clients.reset()
-        yield
-        clients.reset()
 
 
 @pytest.fixture(params=["dynamodb", "fake"])

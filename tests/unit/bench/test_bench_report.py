@@ -89,3 +89,13 @@ def test_campaign_planning_passes_at_five_thousand_webhooks_a_second_on_a_core()
         return marks(Results(campaign_planning=PlanningResult(10_000, seconds, 9_000, 180, 0)))["campaign planning"]
 
     assert (mark(2.0), mark(2.1)) == ("pass", "MISS")
+
+
+def test_a_segment_export_passes_at_twenty_thousand_users_a_second_within_256_mb() -> None:
+    from bench.exports import ExportResult, ExportRun
+
+    def mark(seconds: float, peak_mb: float) -> str:
+        run = ExportRun("bucket", 1_000_000, seconds, 200, 30.0, peak_mb)
+        return marks(Results(export=ExportResult([run])))["segment export (bucket)"]
+
+    assert (mark(50.0, 100.0), mark(50.1, 100.0), mark(40.0, 257.0)) == ("pass", "MISS", "MISS")

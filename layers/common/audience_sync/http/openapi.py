@@ -47,7 +47,7 @@ ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state (for example a step not launched, or a replayed signature)",
     413: "Body over 5 MB or more than 10,000 users",
     422: "The step cannot be launched: every problem is listed in details",
-    429: "Throttled by the API gateway's usage plan",
+    429: "Throttled by the API gateway's usage plan, or (exports) the segment's last export still runs (Retry-After)",
     502: "LinkedIn failed or answered something unexpected",
     503: "A dependency is unavailable; retry",
 }

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from audience_sync.core.errors import DomainError, Invalid, NotFound, TooLarge
+from audience_sync.core.errors import DomainError, Invalid, NotFound, TooLarge, TooManyRequests
 from audience_sync.http.errors import envelope, status_of
 
 # The largest body any route takes (contract v1: a webhook of 5 MB); API Gateway itself allows 10 MB.
@@ -45,7 +45,8 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 
 def error_response(error: DomainError) -> Response:
-    return json_response(status_of(error), envelope(error))
+    headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, TooManyRequests) else None
+    return json_response(status_of(error), envelope(error), headers)
 
 
 def new_resolver(logger: Logger) -> APIGatewayRestResolver:

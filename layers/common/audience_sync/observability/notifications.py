@@ -21,6 +21,10 @@ ADVICE = {
     "new audience name. Users are still sent to it meanwhile.",
     "audience_error": "LinkedIn reports an error for the audience and it cannot be targeted: check it in Campaign "
     "Manager or relaunch the step with a new audience name. Users are still sent to it meanwhile.",
+    "export_failed": "A segment export failed (`reason`): check the export bucket (it exists, the stack may write to "
+    "it) and ask for the export again.",
+    "export_callback_failed": "The export is done but its callback_endpoint did not take the callback: read the "
+    "export's files (GET /v1/exports/{export_id} names them) or fix the endpoint.",
 }
 
 

@@ -64,6 +64,7 @@ class Member:
     braze_id: str
     external_id: str | None
     entered_at: str
+    home: str | None = None  # where its profile is read (profiles/document.py home_pk; None: not recorded)
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,12 @@ class SegmentService:
             raise NotFound("segment", "segment_not_found")
         return stored
 
+    def exportable(self, segment_id: str) -> None:
+        """A segment a client may export: one of its own (not a step's), that exists; NotFound otherwise."""
+        if segment_id.startswith(RESERVED_PREFIXES):
+            raise NotFound("segment", "segment_not_found")
+        self._stored(segment_id)
+
     def _view(self, stored: dict[str, Any]) -> dict[str, Any]:
         view = from_stored(stored).definition()
         counts = self.members_index.counts(stored["segment_id"], HOURS_SHOWN)

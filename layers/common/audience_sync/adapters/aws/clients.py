@@ -68,6 +68,23 @@ def s3() -> S3Client:
     return found
 
 
+@cache
+def _presigner(endpoint_url: str | None) -> Any:
+    # SigV4 (what S3 takes in every region); path-style at an endpoint of our own (local mode's /_aws), where a
+    # bucket is not a host name
+    config = _CONFIG.merge(
+        Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint_url else "auto"})
+    )
+    return boto3.client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def s3_presigner(endpoint_url: str | None) -> S3Client:
+    """The S3 client that signs download links: for the public endpoint when one is set (local mode's port)."""
+    with _CREATE:
+        found: S3Client = _presigner(endpoint_url)
+        return found
+
+
 def stepfunctions() -> SFNClient:
     found: SFNClient = client("stepfunctions")
     return found
@@ -95,4 +112,5 @@ def reset() -> None:
     with _CREATE:
         _client.cache_clear()
         _table.cache_clear()
+        _presigner.cache_clear()
         parameters.clear_caches()

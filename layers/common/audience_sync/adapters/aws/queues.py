@@ -3,6 +3,7 @@ the shape of the event source mapping's records; it deletes what was settled (th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import translated
+from audience_sync.core.errors import Unavailable
 from audience_sync.pipeline.ports import PublishFailed
 
 if TYPE_CHECKING:
@@ -107,3 +109,16 @@ class SqsQueueReader:
             result = clients.sqs().delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
             if result.get("Failed"):
                 logger.warning("some settled messages could not be deleted", extra={"count": len(result["Failed"])})
+
+
+class SqsExportQueue:
+    """Export jobs (exports/runner.py) on the export queue (SQS, standard): `{"export_id"}`."""
+
+    def __init__(self, queue_url: str):
+        self.publisher = SqsPublisher(queue_url)
+
+    def enqueue(self, export_id: str) -> None:
+        try:
+            self.publisher.send([json.dumps({"export_id": export_id})])
+        except PublishFailed:
+            raise Unavailable("queue_unavailable", "the export could not be started; ask for it again") from None

@@ -279,7 +279,7 @@ class DynamoMemberIndex:
             page = self.members_view.query(**kwargs)
             for raw in page.get("Items", []):
                 item = from_dynamodb(raw)
-                found.append(Member(item["member"], item.get("external_id"), item["entered_at"]))
+                found.append(Member(item["member"], item.get("external_id"), item["entered_at"], item.get("home")))
             start = page.get("LastEvaluatedKey")
             if start is None:
                 shard += 1

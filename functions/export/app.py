@@ -1,0 +1,41 @@
+"""The export function (exports/runner.py): each message of the export queue is one job to run or go on with. A job
+that fails on an AWS error is delivered again (a `bucket` export resumes after its last file; a `url` or `csv` export
+starts over); one started too often is failed, its segment freed and the failure notified."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audience_sync.composition import Container
+from audience_sync.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+
+
+@cache
+def services() -> Container:
+    return Container(Settings.from_env())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    runner = services().export_runner
+    failures = []
+    for record in event.get("Records", []):
+        try:
+            export_id = json.loads(record["body"])["export_id"]
+            deadline_ms = services().clock.now_ms() + context.get_remaining_time_in_millis()
+            outcome = runner.run(export_id, deadline_ms)
+        except Exception:
+            logger.exception("export job failed", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        logger.info("export job", extra={"export_id": export_id, "outcome": outcome})
+    return {"batchItemFailures": failures}
