@@ -29,6 +29,7 @@ BENCHMARKS = (
     "backfill",
     "campaigns",
     "exports",
+    "imports",
 )
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,6 +103,12 @@ def _platform(results: Results, chosen: set[str], quick: bool, progress: Any) ->
         from bench import exports
 
         results.export = exports.measure(100_000 if quick else 1_000_000, progress)
+    if "imports" in chosen:
+        from bench import imports
+
+        results.imports = imports.measure(
+            20_000 if quick else 200_000, 20_000 if quick else 1_000_000, 2_000 if quick else 100_000, progress
+        )
 
 
 def _campaigns(results: Results, quick: bool, progress: Any) -> None:

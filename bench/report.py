@@ -16,6 +16,7 @@ from bench.coldstart import ColdStart
 from bench.cost import CostResult, api_floor_per_million
 from bench.exports import ExportResult
 from bench.hot_path import HotPathResult
+from bench.imports import ImportResult
 from bench.latency import LatencyResult
 from bench.pipeline import PipelineResult
 from bench.profiles import TrackHotPath, WriterResult
@@ -38,6 +39,7 @@ CAMPAIGN_PLANNING_TARGET = 5_000
 CAMPAIGN_RATE_USE_TARGET = 0.95
 EXPORT_TARGET = 20_000  # users a second on one core
 EXPORT_MEMORY_TARGET_MB = 256
+IMPORT_PLANNING_TARGET = 10_000  # rows a second on one core
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Results:
     campaign_rate: CampaignRateResult | None = None
     waiting_cost: WaitingCost | None = None
     export: ExportResult | None = None
+    imports: ImportResult | None = None
 
 
 def rows(results: Results) -> list[Row]:
@@ -329,7 +332,29 @@ def segment_rows(results: Results) -> list[Row]:
         )
     if results.export:
         out += [_export_row(run) for run in results.export.runs]
+    if results.imports:
+        out += _import_rows(results.imports)
     return out
+
+
+def _import_rows(i: ImportResult) -> list[Row]:
+    return [
+        Row(
+            "import planning",
+            f"{i.planned_per_second:,.0f} CSV rows/s on one core (read from 1 MiB chunks, five strategies planned as "
+            f"/users/track plans them; {i.planned_rows:,} rows)",
+            f">= {IMPORT_PLANNING_TARGET:,} rows/s/core",
+            i.planned_per_second >= IMPORT_PLANNING_TARGET,
+        ),
+        Row(
+            "import exactly once",
+            f"{i.rows:,} rows over {i.users:,} users, the function crashing after {i.crashed_after_writes:,} writes "
+            f"then going on: {'every' if i.exact else 'NOT every'} user's sum exact, {i.counted:,} rows counted, "
+            f"{i.seconds:.0f} s (the real runner and writer; in-memory stand-ins for DynamoDB and S3)",
+            "no row lost or applied twice, every row counted once",
+            i.exact and i.counted == i.rows,
+        ),
+    ]
 
 
 def _export_row(run: Any) -> Row:

@@ -1,5 +1,5 @@
 """Control-plane API: health, the LinkedIn connection (OAuth), sync steps, launch and metrics, the keys of the
-Braze-compatible API (REST API keys, data import keys), segments, their CSV exports, and campaigns."""
+Braze-compatible API (REST API keys, data import keys), segments, their CSV exports, campaigns and S3 imports."""
 
 from __future__ import annotations
 
@@ -316,6 +316,62 @@ def export_segment(segment_id: str):
 )
 def get_export(export_id: str) -> dict[str, Any]:
     return services().exports.status(export_id)
+
+
+@app.put(
+    "/v1/imports/<import_id>",
+    summary="Create or replace a scheduled S3 import (its definition checked whole)",
+    description='Body: `{"bucket", "prefix", "format": "csv"|"ndjson", "every_minutes", "identifier": {"column", '
+    '"type"}, "mappings": [{"column", "attribute", "strategy"}], "allow_create", "enabled"}` (contract v2 §8, '
+    "docs/imports.md). A new bucket, prefix or format reads from the first key again.",
+    responses={**success(200, "the import"), **error_responses(400, 409, 503)},
+)
+def put_import(import_id: str) -> dict[str, Any]:
+    return services().imports.put(import_id, json_object(app.current_event.body))
+
+
+@app.get(
+    "/v1/imports/<import_id>",
+    summary="An import: its definition, the last key imported, the running run and the next scheduled one",
+    responses={**success(200, "the import"), **error_responses(400, 404, 503)},
+)
+def get_import(import_id: str) -> dict[str, Any]:
+    return services().imports.get(import_id)
+
+
+@app.delete(
+    "/v1/imports/<import_id>",
+    summary="Delete an import, its state and its runs",
+    responses={**success(204, "deleted"), **error_responses(400, 404, 503)},
+)
+def delete_import(import_id: str):
+    services().imports.delete(import_id)
+    return Response(status_code=204)
+
+
+@app.post(
+    "/v1/imports/<import_id>/run",
+    summary="Run an import now (409 while it is disabled or a run is in progress)",
+    responses={**success(202, '{"run_id"}'), **error_responses(400, 404, 409, 503)},
+)
+def run_import(import_id: str):
+    return json_response(202, services().imports.run_now(import_id))
+
+
+@app.get(
+    "/v1/imports/<import_id>/runs",
+    summary="An import's runs, the running one first, then the last 50",
+    responses={
+        **success(
+            200,
+            '{"runs": [{"run_id", "status", "started_at", "finished_at", "files", "rows", "created", "updated", '
+            '"skipped", "failed": [{"file", "line", "reason"}], "failed_total"}]}',
+        ),
+        **error_responses(400, 404, 503),
+    },
+)
+def import_runs(import_id: str) -> dict[str, Any]:
+    return services().imports.runs(import_id)
 
 
 def _body(model: type[M]) -> M:

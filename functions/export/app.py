@@ -9,6 +9,8 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync.composition import Container
@@ -23,19 +25,16 @@ def services() -> Container:
     return Container(Settings.from_env())
 
 
+processor = BatchProcessor(event_type=EventType.SQS)  # a failed job is reported alone (ReportBatchItemFailures)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    runner = services().export_runner
-    failures = []
-    for record in event.get("Records", []):
-        try:
-            export_id = json.loads(record["body"])["export_id"]
-            deadline_ms = services().clock.now_ms() + context.get_remaining_time_in_millis()
-            outcome = runner.run(export_id, deadline_ms)
-        except Exception:
-            logger.exception("export job failed", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
+    def run(record: SQSRecord) -> None:
+        export_id = json.loads(record.body)["export_id"]
+        deadline_ms = services().clock.now_ms() + context.get_remaining_time_in_millis()
+        outcome = services().export_runner.run(export_id, deadline_ms)
         logger.info("export job", extra={"export_id": export_id, "outcome": outcome})
-    return {"batchItemFailures": failures}
+
+    return dict(process_partial_response(event=event, record_handler=run, processor=processor, context=context))

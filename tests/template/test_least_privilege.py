@@ -202,6 +202,15 @@ _RECORD_WEBHOOK_INTERACTIONS = {
 # An export started (exports/service.py): the job and its segment's lock (adapters/aws/exports_table.py create, a
 # transaction of conditional puts; get; finish deletes the lock of a job that could not be queued), queued, and its
 # link signed (a presigned GET is the signer's s3:GetObject, and kms:Decrypt of the files' key).
+# Imports (imports/service.py, imports/schedule.py): definitions put, read, deleted with their state and runs
+# (adapters/aws/imports_table.py), a run started (a conditional put) and queued.
+_MANAGE_IMPORTS = {
+    ("dynamodb:GetItem", "ImportsTable"),
+    ("dynamodb:PutItem", "ImportsTable"),
+    ("dynamodb:Query", "ImportsTable"),
+    ("dynamodb:DeleteItem", "ImportsTable"),
+    ("sqs:SendMessage", "ImportQueue"),
+}
 _START_EXPORTS = {
     ("dynamodb:PutItem", "ExportsTable"),
     ("dynamodb:GetItem", "ExportsTable"),
@@ -214,6 +223,7 @@ _START_EXPORTS = {
 REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
     "ApiFunction": _TOKENS
     | _START_EXPORTS
+    | _MANAGE_IMPORTS
     | _PUBLISH
     | {
         ("secretsmanager:GetSecretValue", "OAuthStateSecret"),  # connections/oauth_state.py signs the state
@@ -288,6 +298,26 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("sqs:ReceiveMessage", "ExportQueue"),
         ("sqs:DeleteMessage", "ExportQueue"),
         ("kms:Decrypt", "TokenKey"),
+        ("kms:GenerateDataKey", "TokenKey"),
+    },
+    "ImportFunction": _PUBLISH
+    | {
+        # adapters/aws/imports_table.py: definitions (the tick's scan), state (conditional puts), runs kept
+        ("dynamodb:GetItem", "ImportsTable"),
+        ("dynamodb:PutItem", "ImportsTable"),
+        ("dynamodb:Scan", "ImportsTable"),
+        ("sqs:SendMessage", "ImportQueue"),  # a run started by the tick, or handed back near its deadline
+        ("sqs:ReceiveMessage", "ImportQueue"),
+        ("sqs:DeleteMessage", "ImportQueue"),
+        # profiles/writer.py (the rows applied): reads, conditional puts, a changed email's old pointer deleted
+        ("dynamodb:BatchGetItem", "ProfilesTable"),
+        ("dynamodb:Query", "ProfilesTable"),
+        ("dynamodb:PutItem", "ProfilesTable"),
+        ("dynamodb:DeleteItem", "ProfilesTable"),
+        ("dynamodb:Scan", "SegmentsTable"),  # the writer's segments
+        ("sqs:SendMessage", "MembershipQueue"),  # entries and exits
+        ("kms:Decrypt", "TokenKey"),
+        ("kms:Encrypt", "TokenKey"),
         ("kms:GenerateDataKey", "TokenKey"),
     },
     "PlatformApiFunction": _START_EXPORTS

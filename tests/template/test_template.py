@@ -62,6 +62,11 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "GET", "/v1/segments/{segment_id}/members"),
     ("ApiFunction", "POST", "/v1/segments/{segment_id}/exports"),
     ("ApiFunction", "GET", "/v1/exports/{export_id}"),
+    ("ApiFunction", "PUT", "/v1/imports/{import_id}"),
+    ("ApiFunction", "GET", "/v1/imports/{import_id}"),
+    ("ApiFunction", "DELETE", "/v1/imports/{import_id}"),
+    ("ApiFunction", "POST", "/v1/imports/{import_id}/run"),
+    ("ApiFunction", "GET", "/v1/imports/{import_id}/runs"),
     ("ApiFunction", "PUT", "/v1/campaigns/{campaign_id}"),
     ("ApiFunction", "GET", "/v1/campaigns/{campaign_id}"),
     ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/publish"),
@@ -143,6 +148,8 @@ EXPECTED_FUNCTION_ENV = {
         "EXPORT_QUEUE_URL",
         "EXPORT_FILES_BUCKET",
         "EXPORT_BUCKET",
+        "IMPORTS_TABLE",  # import definitions, runs started and listed
+        "IMPORT_QUEUE_URL",
     },
     "PlatformApiFunction": {
         "CREDENTIALS_TABLE",
@@ -171,6 +178,14 @@ EXPECTED_FUNCTION_ENV = {
         "PROFILES_TABLE",
         "SEGMENT_MEMBERS_TABLE",
         "SEGMENT_STATS_TABLE",  # the members' index is built with both of its tables (reads only the first)
+    },
+    "ImportFunction": {
+        "IMPORTS_TABLE",
+        "IMPORT_QUEUE_URL",
+        "PROFILES_TABLE",  # the profile writer applies the rows
+        "ARRAY_MAX_LENGTH",
+        "SEGMENTS_TABLE",
+        "MEMBERSHIP_QUEUE_URL",
     },
     "ProfileWriterFunction": {
         "PROFILES_TABLE",
@@ -229,6 +244,7 @@ EXPECTED_FUNCTIONS = {
     "SegmentCountersFunction",
     "CampaignActivityFunction",
     "ExportFunction",
+    "ImportFunction",
 }
 
 # What each function (and the state machine) may change or call, as granted by SAM policy templates, inline statements
@@ -252,6 +268,8 @@ EXPECTED_WRITES = {
         "CampaignActivityQueue",  # interactions for action-based campaigns
         "ExportsTable",  # CSV export jobs and their segments' locks
         "ExportQueue",
+        "ImportsTable",  # import definitions, a run started
+        "ImportQueue",
     },
     # the profile queue, a request counter per key and partners' cohort names; never a profile (only the writer
     # writes them)
@@ -259,6 +277,8 @@ EXPECTED_WRITES = {
     # an export's job, its files (the stack's bucket; the customer's, named by a parameter, is not a resource here),
     # its hand-off to the next run, and a failure's notification
     "ExportFunction": {"ExportsTable", "ExportFilesBucket", "ExportQueue", "IntegrationErrorsTopic"},
+    # an import's state and runs, its hand-off, and as the profile writer: profiles and memberships handed on
+    "ImportFunction": {"ImportsTable", "ImportQueue", "ProfilesTable", "MembershipQueue", "IntegrationErrorsTopic"},
     # profiles, per cohort the count of ids that named no user, and segment entries and exits handed on
     # and the events and purchases action-based campaigns listen to
     "ProfileWriterFunction": {"ProfilesTable", "CohortsTable", "MembershipQueue", "CampaignActivityQueue"},
@@ -551,6 +571,7 @@ FLOW = [
     "API",
     "Profiles",
     "Exports",
+    "Imports",
     "Ingest",
     "Sync",
     "Retry",
@@ -885,6 +906,7 @@ def test_schedules_are_rates_local_mode_runs(template: dict[str, Any]) -> None:
         "MetricsSnapshotFunction",
         "SegmentSweepFunction",
         "SegmentCountersFunction",
+        "ImportFunction",
     }
     for name, expression in schedules.items():
         assert rate_seconds(expression) is not None, f"{name}: {expression} is not a rate() local mode understands"
@@ -1002,6 +1024,7 @@ EXPECTED_ALARMS = {
     "CampaignFailuresAlarm": ("AudienceSync", "CampaignFailed", "Sum"),
     "CampaignActivityDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
     "ExportDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+    "ImportDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
 }
 
 

@@ -83,6 +83,10 @@ if TYPE_CHECKING:
     from audience_sync.exports.ports import ExportJobs, ExportQueue, ObjectStore
     from audience_sync.exports.runner import ExportRunner
     from audience_sync.exports.service import ExportService
+    from audience_sync.imports.ports import ImportStore
+    from audience_sync.imports.runner import ImportRunner
+    from audience_sync.imports.schedule import ImportScheduler
+    from audience_sync.imports.service import ImportService
 
 
 # A download link lives this long (Braze's "a few hours"; GET /v1/exports/{id} signs a new one whenever asked), and a
@@ -387,6 +391,44 @@ class Container:
             self.notifier,
             self.clock,
             url_seconds=EXPORT_URL_SECONDS,
+        )
+
+    # ---- imports -----------------------------------------------------------------------------------
+    @cached_property
+    def import_store(self) -> ImportStore:
+        from audience_sync.adapters.aws.imports_table import DynamoImportStore
+
+        return DynamoImportStore(self.resources.require("imports_table"))
+
+    @cached_property
+    def import_scheduler(self) -> ImportScheduler:
+        from audience_sync.adapters.aws.queues import SqsImportQueue
+        from audience_sync.imports.schedule import ImportScheduler
+
+        queue = SqsImportQueue(self.resources.require("import_queue_url"))
+        return ImportScheduler(self.import_store, queue, self.clock, self.settings.time_scale)
+
+    @cached_property
+    def imports(self) -> ImportService:
+        from audience_sync.imports.service import ImportService
+
+        return ImportService(self.import_store, self.import_scheduler)
+
+    @cached_property
+    def import_runner(self) -> ImportRunner:
+        # the profile writer itself applies the rows (one writer of every profile write: docs/imports.md)
+        from audience_sync.adapters.aws.import_objects import S3ObjectSource
+        from audience_sync.adapters.aws.queues import SqsImportQueue
+        from audience_sync.imports.runner import ImportRunner
+
+        return ImportRunner(
+            self.import_store,
+            S3ObjectSource(),
+            SqsImportQueue(self.resources.require("import_queue_url")),
+            self.profile_writer,
+            self.notifier,
+            self.clock,
+            self.settings.profiles.max_array,
         )
 
     # ---- campaigns ---------------------------------------------------------------------------------

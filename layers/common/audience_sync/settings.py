@@ -66,6 +66,9 @@ class Resources:
     export_queue_url: str = field(default="", metadata={"env": "EXPORT_QUEUE_URL"})
     export_files_bucket: str = field(default="", metadata={"env": "EXPORT_FILES_BUCKET"})
     export_bucket: str = field(default="", metadata={"env": "EXPORT_BUCKET"})
+    # Scheduled S3 imports (imports/): definitions, state and runs; the runs' queue.
+    imports_table: str = field(default="", metadata={"env": "IMPORTS_TABLE"})
+    import_queue_url: str = field(default="", metadata={"env": "IMPORT_QUEUE_URL"})
     # Set on the ingest function only, when the WebhookSigning parameter is enabled (empty: no signatures checked).
     webhook_signing_secret_arn: str = field(default="", metadata={"env": "WEBHOOK_SIGNING_SECRET_ARN"})
 

@@ -99,3 +99,16 @@ def test_a_segment_export_passes_at_twenty_thousand_users_a_second_within_256_mb
         return marks(Results(export=ExportResult([run])))["segment export (bucket)"]
 
     assert (mark(50.0, 100.0), mark(50.1, 100.0), mark(40.0, 257.0)) == ("pass", "MISS", "MISS")
+
+
+def test_imports_pass_at_ten_thousand_rows_a_second_and_only_when_exact() -> None:
+    from bench.imports import ImportResult
+
+    def marks_of(seconds: float, exact: bool, counted: int) -> dict[str, str]:
+        result = ImportResult(100_000, seconds, 1_000, 10, 500, exact, counted, 3.0)
+        return marks(Results(imports=result))
+
+    assert marks_of(10.0, True, 1_000) == {"import planning": "pass", "import exactly once": "pass"}
+    assert marks_of(10.1, True, 1_000)["import planning"] == "MISS"
+    assert marks_of(1.0, False, 1_000)["import exactly once"] == "MISS"
+    assert marks_of(1.0, True, 999)["import exactly once"] == "MISS"

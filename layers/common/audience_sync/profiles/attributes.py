@@ -225,6 +225,17 @@ def apply(profile: dict[str, Any], op: dict[str, Any], max_array: int) -> int:
         mergeable = isinstance(current, dict) and not values.is_time(current)
         custom[name] = deep_merge(current, value) if mergeable else _without_nulls(value)
         points += 1
+    return points + _if_empty(fields, custom, op)
+
+
+def _if_empty(fields: dict[str, Any], custom: dict[str, Any], op: dict[str, Any]) -> int:
+    """An import's `set_if_empty` (imports/mapping.py): written only where the profile has no value."""
+    points = 0
+    for part, into in (("fields_if_empty", fields), ("set_if_empty", custom)):
+        for name, value in op.get(part, {}).items():
+            if into.get(name) is None:
+                into[name] = copy.deepcopy(value)
+                points += 1
     return points
 
 

@@ -88,10 +88,14 @@ class WriteReport:
     # the events and purchases of identified users the batch holds, applied now or before (a redelivery): what
     # action-based campaigns may listen to (campaigns/connector.py), each with an id that is the same every time
     activities: list[TrackedActivity] = field(default_factory=list)
+    # what became of each operation that asks to be tallied (`"tally": true`, an import's rows): `created` (its
+    # profile made by it), `updated`, `unchanged` (applied, nothing different), `missing` (no such user and not to
+    # be created), `seen` (applied by an earlier delivery of its message)
+    outcomes: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, Any]:
         """What may be logged: the counts, never the activities (users' ids and events' properties)."""
-        logged = {name: value for name, value in vars(self).items() if name != "activities"}
+        logged = {name: value for name, value in vars(self).items() if name not in ("activities", "outcomes")}
         return {**logged, "activities": len(self.activities)}
 
 
@@ -148,6 +152,7 @@ class ProfileWriter:
                 session = _Session(self, report)
                 session.run(messages)
                 report.activities = session.activities
+                report.outcomes = session.outcomes
                 return report
             except WriteConflict:
                 if attempt == ATTEMPTS - 1:
@@ -181,6 +186,7 @@ class _Session:
         self.unpublished: list[Any] = []
         self.replayed: set[tuple[str, str]] = set()
         self.activities: list[TrackedActivity] = []
+        self.outcomes: Counter[str] = Counter()  # of the operations that ask to be tallied, counted if this succeeds
         self.position = 0  # of the operation being applied, in its message
 
     # ---- reading ---------------------------------------------------------------------------------------
@@ -259,9 +265,13 @@ class _Session:
 
     # ---- simple operations ---------------------------------------------------------------------------------
     def _simple(self, message: Message, operation: dict[str, Any]) -> None:
+        tally = bool(operation.get("tally"))
+        existed = tally and self._home_of(operation["identity"]) is not None
         home = self._resolve(message, operation["identity"], operation["create"])
         kind = operation["kind"]
         if home is None:
+            if tally:
+                self.outcomes["missing"] += 1
             if kind != "evaluate":  # a sweep's profile gone since it was read: nothing to evaluate, nothing missing
                 self.report.missing += 1
             if kind == "cohort":
@@ -277,21 +287,26 @@ class _Session:
         if kind == "cohort":
             self._cohort(profile, message, operation)
         elif kind == "attributes":
-            self._attributes(profile, message, operation)
+            outcome = self._attributes(profile, message, operation)
+            if tally:
+                self.outcomes[outcome if outcome == "seen" or existed else "created"] += 1
         elif kind in ("event", "purchase"):
             self._activity(home, message, operation)
         # "evaluate" (a sweep's, segments/sweep.py): nothing to apply but the evaluation at the flush
 
-    def _attributes(self, profile: Item, message: Message, operation: dict[str, Any]) -> None:
+    def _attributes(self, profile: Item, message: Message, operation: dict[str, Any]) -> str:
+        """Apply; `seen` (applied before), `updated` or, for a tallied operation that changed nothing, `unchanged`."""
         if self._seen(profile, message):
             self.report.skipped += 1
-            return
+            return "seen"
         before = dict(profile.doc.get("fields", {}))
+        compared = _attribute_state(profile.doc) if operation.get("tally") else None
         points = attributes.apply(profile.doc, operation, self.max_array)
         profile.doc["updated_at"] = self.now
         self.rebuild.setdefault(profile.key, []).append((message, operation))
         self._touch(profile, message, points)
         self._follow_contacts(profile, before)
+        return "unchanged" if compared is not None and compared == _attribute_state(profile.doc) else "updated"
 
     def _activity(self, home: str, message: Message, operation: dict[str, Any]) -> None:
         key = (home, _activity_sk(operation))
@@ -744,3 +759,8 @@ def _pointer_keys(profile: dict[str, Any], home: str) -> list[str]:
 
 def _size(doc: dict[str, Any]) -> int:
     return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def _attribute_state(doc: dict[str, Any]) -> str:
+    """A profile's fields and custom attributes as comparable text (a tallied operation's "did it change anything")."""
+    return json.dumps([doc.get("fields", {}), doc.get("custom", {})], sort_keys=True, default=str)

@@ -122,3 +122,16 @@ class SqsExportQueue:
             self.publisher.send([json.dumps({"export_id": export_id})])
         except PublishFailed:
             raise Unavailable("queue_unavailable", "the export could not be started; ask for it again") from None
+
+
+class SqsImportQueue:
+    """Import runs (imports/runner.py) on the import queue (SQS, standard): `{"import_id", "run_id"}`."""
+
+    def __init__(self, queue_url: str):
+        self.publisher = SqsPublisher(queue_url)
+
+    def enqueue(self, import_id: str, run_id: str) -> None:
+        try:
+            self.publisher.send([json.dumps({"import_id": import_id, "run_id": run_id})])
+        except PublishFailed:
+            raise Unavailable("queue_unavailable", "the run could not be started; ask for it again") from None

@@ -1,0 +1,47 @@
+"""The import function: the schedule's tick (every minute: the imports that are due are started, a run whose
+function died is queued again; imports/schedule.py) and the runs on the import queue (imports/runner.py). A run that
+fails on an AWS error is delivered again and goes on from its last recorded chunk."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audience_sync.composition import Container, load_destinations
+from audience_sync.settings import Settings
+
+load_destinations()  # the writer's segments and campaigns may route what changed
+logger = Logger()
+tracer = Tracer()
+
+
+@cache
+def services() -> Container:
+    return Container(Settings.from_env())
+
+
+processor = BatchProcessor(event_type=EventType.SQS)  # a failed run is reported alone (ReportBatchItemFailures)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("source") == "aws.events":  # the schedule
+        started = services().import_scheduler.tick()
+        if started:
+            logger.info("import runs started", extra={"runs": started})
+        return {}
+
+    def run(record: SQSRecord) -> None:
+        job = json.loads(record.body)
+        deadline_ms = services().clock.now_ms() + context.get_remaining_time_in_millis()
+        outcome = services().import_runner.run(job["import_id"], job["run_id"], deadline_ms)
+        logger.info("import run", extra={"import_id": job["import_id"], "run_id": job["run_id"], "outcome": outcome})
+
+    return dict(process_partial_response(event=event, record_handler=run, processor=processor, context=context))
