@@ -1,6 +1,7 @@
 """Imports in DynamoDB (ImportsTable, encrypted with the stack's key): per import (`import_id`), items `def` (the
 definition), `state` (where its files are read up to, the running run and its counts, a version every save is
-conditional on) and `run#<started ms>#<run id>` (each finished run, newest read first)."""
+conditional on) and `run#<started ms>#<run id>` (each finished run, newest read first, expiring RUN_TTL_DAYS after
+it started: an import every minute keeps a month of runs)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from audience_sync.imports.definitions import ImportDefinition
 from audience_sync.imports.ports import FileCursor, ImportState, Run, StateConflict
 
 DEFINITION, STATE, RUN = "def", "state", "run#"
+RUN_TTL_DAYS = 30
 
 
 def _state_of(import_id: str, raw: dict[str, Any] | None) -> ImportState:
@@ -126,7 +128,10 @@ class DynamoImportStore:
     @translated("imports.add_run")
     def add_run(self, import_id: str, run: Run) -> None:
         item = f"{RUN}{run.started_ms:013d}#{run.run_id}"
-        self.table.put_item(Item={"import_id": import_id, "item": item, "r": json.dumps(dataclasses.asdict(run))})
+        expires = run.started_ms // 1000 + RUN_TTL_DAYS * 86_400
+        self.table.put_item(
+            Item={"import_id": import_id, "item": item, "r": json.dumps(dataclasses.asdict(run)), "expires_at": expires}
+        )
 
     @translated("imports.runs")
     def runs(self, import_id: str, limit: int) -> list[Run]:
