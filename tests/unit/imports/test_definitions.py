@@ -85,7 +85,7 @@ def test_a_row_is_planned_as_users_track_would_plan_it() -> None:
     [
         ({"id": "", "plan": "x"}, "the identifier's cell 'id' is empty"),
         ({"plan": "x"}, "the identifier's cell 'id' is empty"),
-        ({"id": 5, "plan": "x"}, "is not text"),
+        ({"id": 5.5, "plan": "x"}, "is not text"),
         ({"id": "u" * 300, "plan": "x"}, "longer than 255"),
     ],
 )
@@ -106,3 +106,35 @@ def test_a_sum_of_text_that_is_no_number_is_refused() -> None:
 def test_a_row_with_nothing_to_change_is_not_written_unless_it_may_create() -> None:
     assert plan_row(parse("bc", BODY), {"id": "u1", "plan": ""}, 2, 25) is None
     assert plan_row(parse("bc", {**BODY, "allow_create": True}), {"id": "u1", "plan": ""}, 2, 25) is not None
+
+
+@pytest.mark.parametrize("bucket", ["192.168.1.1", "ab..cd", "a-.bc", "UPPER"])
+def test_a_bucket_name_s3_would_refuse_is_a_400(bucket: str) -> None:
+    with pytest.raises(Invalid):
+        parse("bc", {**BODY, "bucket": bucket})
+
+
+@pytest.mark.parametrize("attribute", ["_merge_objects", "_update_existing_only", "app_id"])
+def test_a_control_key_is_not_an_attribute(attribute: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        parse("bc", {**BODY, "mappings": [{"column": "a", "attribute": attribute, "strategy": "set"}]})
+    assert "control key" in refused.value.message
+
+
+@pytest.mark.parametrize("text", ["1_000", "\u0661\u0662", "0x10", "1e5000", ""])
+def test_a_sum_reads_plain_decimal_numbers_only(text: str) -> None:
+    definition = parse("bc", {**BODY, "mappings": [{"column": "n", "attribute": "n", "strategy": "sum"}]})
+    if text == "":
+        assert plan_row(definition, {"id": "u1", "n": text}, 2, 25) is None  # empty: nothing to add
+        return
+    with pytest.raises(RowError):
+        plan_row(definition, {"id": "u1", "n": text}, 2, 25)
+
+
+def test_set_if_empty_fills_what_has_no_value_an_empty_text_or_array_included() -> None:
+    from audience_sync.profiles.attributes import apply
+
+    profile = {"fields": {"first_name": "", "last_name": "Ruiz"}, "custom": {"tags": [], "plan": "gold"}}
+    op = {"fields_if_empty": {"first_name": "Ana", "last_name": "X"}, "set_if_empty": {"tags": ["a"], "plan": "x"}}
+    assert apply(profile, op, 25) == 2
+    assert profile == {"fields": {"first_name": "Ana", "last_name": "Ruiz"}, "custom": {"tags": ["a"], "plan": "gold"}}

@@ -262,3 +262,93 @@ def test_a_disabled_or_running_import_does_not_start() -> None:
     running.scheduler.start(running.definition)
     with pytest.raises(ImportRunning):
         running.scheduler.start(running.definition)
+
+
+def test_an_unclosed_quote_costs_one_row_and_a_long_line_is_reported() -> None:
+    world = World(chunk_rows=50)
+    long_cell = "x" * (1024 * 1024 + 10)
+    rows = ["X-1,gold,,,,", 'X-2,"gold,,,,', "X-3,silver,,,,", f"X-4,{long_cell},,,,", "X-5,bronze,,,,"]
+    world.objects.drop(BUCKET, "in/a.csv", (HEADER + "\n".join(rows) + "\n").encode())
+
+    report = world.run()
+
+    assert [(f["line"], f["reason"]) for f in report["failed"]] == [
+        (3, "an unclosed quote"),
+        (5, "a line longer than 1,048,576 bytes"),
+    ]
+    assert (report["rows"], report["created"]) == (5, 3)
+    assert {n: world.profile(n)["custom"]["plan"] for n in ("X-1", "X-3", "X-5")} == {
+        "X-1": "gold",
+        "X-3": "silver",
+        "X-5": "bronze",
+    }
+
+
+def test_ndjson_lines_that_nest_too_deep_or_hold_no_unicode_are_bad_rows_not_a_stuck_run() -> None:
+    world = World(format="ndjson", mappings=[MAPPINGS[0]])
+    lines = [b'{"id": "u1", "plan": "gold"}', b'{"id": "u2", "plan": "' + b"[" * 100_000 + b'"}', b"[" * 100_000]
+    lines += [b'{"id": "u3", "plan": "\\ud800"}', b'{"id": 4, "plan": "silver"}']
+    world.objects.drop(BUCKET, "in/a.ndjson", b"\n".join(lines))
+
+    report = world.run()
+
+    assert report["status"] == "done"
+    assert [(f["line"], f["reason"]) for f in report["failed"]] == [(3, "JSON nested too deep"), (4, "not UTF-8 text")]
+    assert world.profile("4")["custom"] == {"plan": "silver"}  # a number as an id is its text
+    assert report["rows"] == report["created"] + report["updated"] + report["skipped"] + report["failed_total"]
+
+
+def test_a_row_the_writer_cannot_store_is_a_bad_row_and_the_others_are_applied_once() -> None:
+    world = World(chunk_rows=10)
+    original = world.writer.write
+
+    def fussy(messages: Any) -> Any:
+        if any(op.get("set", {}).get("plan") == "boom" for m in messages for op in m.operations):
+            raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
+        return original(messages)
+
+    world.runner.writer = type("Fussy", (), {"write": staticmethod(fussy)})()
+    world.objects.drop(BUCKET, "in/a.csv", (HEADER + "u1,gold,,1,,\nu2,boom,,1,,\nu3,gold,,1,,\n").encode())
+
+    report = world.run()
+
+    assert report["failed"] == [{"file": "in/a.csv", "line": 3, "reason": "the profile could not store a value"}]
+    assert (report["created"], report["failed_total"]) == (2, 1)
+    assert [world.profile(u)["custom"]["points"] for u in ("u1", "u3")] == [1, 1]
+
+
+def test_file_failures_are_listed_apart_from_rows_and_the_counts_add_up() -> None:
+    world = World()
+    world.objects.drop(BUCKET, "in/a.csv", b"id,plan\nu1,gold\n")  # lacks mapped columns
+    world.objects.drop(BUCKET, "in/b.csv", b"")  # empty
+    world.objects.drop(BUCKET, "in/c.csv", (HEADER + "u1,gold,,,,\n").encode())
+
+    report = world.run()
+
+    assert [(f["file"], f["line"]) for f in report["failed"]] == [("in/a.csv", 1), ("in/b.csv", 1)]
+    assert (report["files"], report["files_failed"], report["rows"], report["failed_total"]) == (3, 2, 1, 0)
+    assert report["rows"] == report["created"] + report["updated"] + report["skipped"] + report["failed_total"]
+
+
+def test_a_failed_run_is_gone_on_with_where_it_stopped() -> None:
+    world = World(chunk_rows=2)
+    world.objects.drop(BUCKET, "in/a.csv", (HEADER + "".join(f"u{n},,,1,,\n" for n in range(6))).encode())
+    run_id = world.scheduler.start(world.definition)
+    assert world.runner.run("blueconic", run_id, NOW + 1000) == "continued"  # one chunk
+    world.objects.refuse = "bucket_not_found"
+    assert world.runner.run("blueconic", run_id, FAR) == "failed"
+    world.objects.refuse = None
+
+    report = world.run()
+
+    assert (report["rows"], report["created"]) == (4, 4)  # lines 4-7, not the first chunk again
+
+
+def test_the_bad_rows_listed_are_bounded_in_number_and_size() -> None:
+    from audience_sync.imports.ports import MAX_FAILED_BYTES, MAX_FAILED_LISTED, Run
+
+    run = Run("r", 0)
+    for line in range(3 * MAX_FAILED_LISTED):
+        run.fail_row("k" * 1000, line, "reason")
+    assert run.failed_total == 3 * MAX_FAILED_LISTED
+    assert len(json.dumps(run.failed)) <= MAX_FAILED_BYTES + 10_000 and len(run.failed) < MAX_FAILED_LISTED

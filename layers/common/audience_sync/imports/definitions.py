@@ -14,7 +14,7 @@ from typing import Any
 
 from audience_sync.core.errors import Invalid
 from audience_sync.profiles import values
-from audience_sync.profiles.attributes import STANDARD_FIELDS
+from audience_sync.profiles.attributes import CONTROL_KEYS, STANDARD_FIELDS
 from audience_sync.profiles.values import BadValue
 
 STRATEGIES = ("set", "add", "sum", "set_if_empty", "clear_if_empty")
@@ -24,6 +24,7 @@ MAX_EVERY_MINUTES = 7 * 24 * 60
 MAX_PREFIX_CHARS = 512
 _IMPORT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _KEYS = {"bucket", "prefix", "format", "every_minutes", "identifier", "mappings", "allow_create", "enabled"}
 
 
@@ -121,6 +122,8 @@ def _mapping(value: Any, index: int) -> Mapping:
             raise _invalid(f"'{where}': {strategy} needs a custom attribute; '{attribute}' is a standard field")
     elif attribute in ("external_id", "braze_id", "user_alias", "user_aliases"):
         raise _invalid(f"'{where}/attribute': '{attribute}' is an identifier, not an attribute")
+    elif attribute in CONTROL_KEYS:
+        raise _invalid(f"'{where}/attribute': '{attribute}' is a control key of /users/track, not an attribute")
     else:
         try:
             values.check_name(attribute)
@@ -137,7 +140,7 @@ def parse(import_id: str, body: Any) -> ImportDefinition:
     if unknown:
         raise _invalid(f"unknown field(s): {', '.join(unknown)[:200]}")
     bucket = _text(body, "bucket", 63)
-    if not _BUCKET.match(bucket):
+    if not _BUCKET.match(bucket) or ".." in bucket or ".-" in bucket or "-." in bucket or _IP.match(bucket):
         raise _invalid("'bucket' must be an S3 bucket name")
     prefix = _text(body, "prefix", MAX_PREFIX_CHARS, empty=True)
     if body.get("format") not in FORMATS:

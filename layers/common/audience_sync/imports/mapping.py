@@ -27,7 +27,8 @@ from audience_sync.profiles.identity import BadIdentifier, identity_of
 from audience_sync.profiles.values import BadValue
 
 CHANGES = ("fields", "set", "unset", "inc", "add", "remove", "merge", "fields_if_empty", "set_if_empty")
-_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$", re.ASCII)
+_DECIMAL = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$", re.ASCII)
 
 
 class RowError(ValueError):
@@ -45,11 +46,10 @@ def _number(column: str, value: Any) -> int | float:
         number: int | float = value
     elif isinstance(value, str) and _INTEGER.match(value.strip()):
         number = int(value.strip())
+    elif isinstance(value, str) and _DECIMAL.match(value.strip()):
+        number = float(value.strip())  # plain decimal notation only: no "1_000", no other scripts' digits
     else:
-        try:
-            number = float(value) if isinstance(value, str) else math.nan
-        except ValueError:
-            number = math.nan
+        number = math.nan
     if isinstance(number, float) and not math.isfinite(number):
         raise RowError(f"'{column}' is not a number")
     return number
@@ -59,6 +59,8 @@ def _naming(definition: ImportDefinition, cells: dict[str, Any]) -> dict[str, An
     value = cells.get(definition.identifier_column)
     if _empty(value):
         raise RowError(f"the identifier's cell '{definition.identifier_column}' is empty")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # an NDJSON id written as a number
     if not isinstance(value, str):
         raise RowError(f"the identifier's cell '{definition.identifier_column}' is not text")
     kind = definition.identifier_type

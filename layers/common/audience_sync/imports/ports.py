@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from audience_sync.imports.definitions import ImportDefinition
 from audience_sync.profiles.writer import Message, WriteReport
 
-MAX_FAILED_LISTED = 1000  # bad rows a run lists (a DynamoDB item holds 400 KB); `failed_total` counts them all
+MAX_FAILED_LISTED = 1000  # bad rows a run lists; `failed_total` counts them all
+MAX_FAILED_BYTES = 100_000  # and at most this much of them (keys of 1 KB): the run lives in a 400 KB DynamoDB item
 
 
 @dataclass
@@ -26,13 +27,24 @@ class Run:
     updated: int = 0
     skipped: int = 0
     failed: list[dict[str, Any]] = field(default_factory=list)
-    failed_total: int = 0
+    failed_total: int = 0  # bad rows (each also counted in `rows`)
+    files_failed: int = 0  # files refused at their header, or cut short (listed in `failed`, no row counted)
     error: str | None = None
+    failed_bytes: int = 0
+
+    def _list(self, file: str, line: int, reason: str) -> None:
+        size = len(file) + len(reason) + 40
+        if len(self.failed) < MAX_FAILED_LISTED and self.failed_bytes + size <= MAX_FAILED_BYTES:
+            self.failed.append({"file": file, "line": line, "reason": reason})
+            self.failed_bytes += size
 
     def fail_row(self, file: str, line: int, reason: str) -> None:
         self.failed_total += 1
-        if len(self.failed) < MAX_FAILED_LISTED:
-            self.failed.append({"file": file, "line": line, "reason": reason})
+        self._list(file, line, reason)
+
+    def fail_file(self, file: str, line: int, reason: str) -> None:
+        self.files_failed += 1
+        self._list(file, line, reason)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from audience_sync.core.clock import Clock
+from audience_sync.core.errors import Unavailable
 from audience_sync.imports.definitions import ImportDefinition
 from audience_sync.imports.exceptions import RunFailed
 from audience_sync.imports.mapping import RowError, plan_row
@@ -39,6 +40,7 @@ from audience_sync.imports.ports import (
 )
 from audience_sync.imports.rows import Header, Record, csv_header, csv_records, ndjson_records
 from audience_sync.observability.notifications import Notifier
+from audience_sync.profiles.ports import WriteConflict
 from audience_sync.profiles.writer import Message
 
 CHUNK_ROWS = 500
@@ -105,9 +107,8 @@ class ImportRunner:
                 # replaced while read: what follows is another file's; reading it from its start would apply the
                 # rows before this line again, so they are reported not imported instead (delta files do not change)
                 line = state.file.line
-                state.run.fail_row(
-                    state.file.key, line, f"the file changed while it was imported: lines from {line} not imported"
-                )
+                reason = f"the file changed while it was imported: lines from {line} not imported"
+                state.run.fail_file(state.file.key, line, reason)
                 self._done_with_file(state)
             return self._end(definition, state, "failed", failed.reason)
 
@@ -122,8 +123,11 @@ class ImportRunner:
             missing = [c for c in wanted if c not in cursor.header]
             if missing:
                 raise Header(f"the header has no column '{missing[0][:64]}'")
+            twice = [c for c in wanted if cursor.header.count(c) > 1]
+            if twice:
+                raise Header(f"the header names the column '{twice[0][:64]}' twice")
         except Header as refused:
-            state.run.fail_row(cursor.key, 1, str(refused))
+            state.run.fail_file(cursor.key, 1, str(refused))
             self._done_with_file(state)
         finally:
             _close(chunks)
@@ -172,13 +176,33 @@ class ImportRunner:
                 operations.append(planned)
         if operations:
             message_id = f"{definition.import_id}|{cursor.key}|{cursor.etag}|{chunk[0].line}"
-            report = self.writer.write([Message(message_id, group_of_import(definition.import_id), operations)])
-            outcomes = report.outcomes
-            run.created += outcomes["created"]
-            run.updated += outcomes["updated"] + outcomes["seen"]
-            run.skipped += outcomes["unchanged"] + outcomes["missing"]
+            self._write(state, Message(message_id, group_of_import(definition.import_id), operations))
         cursor.offset, cursor.line = chunk[-1].end, chunk[-1].next_line
         self._save(state)
+
+    def _write(self, state: ImportState, message: Message) -> None:
+        """The chunk's rows applied; if the writer refuses the chunk for what is in it (not for AWS), each row is
+        applied alone under the chunk's id (a row the chunk's attempt wrote is then seen, not applied twice), and a
+        row refused alone is a bad row: one row must not block its file."""
+        assert state.run is not None and state.file is not None
+        try:
+            reports = [self.writer.write([message])]
+        except (Unavailable, WriteConflict):
+            raise  # AWS, or writers racing: the run's message is delivered again and goes on from this chunk
+        except (ValueError, TypeError, OverflowError, RecursionError):  # what a row holds: found row by row below
+            reports = []
+            for operation in message.operations:
+                try:
+                    reports.append(self.writer.write([Message(message.message_id, message.group, [operation])]))
+                except (Unavailable, WriteConflict):
+                    raise
+                except (ValueError, TypeError, OverflowError, RecursionError):
+                    state.run.fail_row(state.file.key, int(operation["index"]), "the profile could not store a value")
+        for report in reports:
+            outcomes = report.outcomes
+            state.run.created += outcomes["created"]
+            state.run.updated += outcomes["updated"] + outcomes["seen"]
+            state.run.skipped += outcomes["unchanged"] + outcomes["missing"]
 
     def _done_with_file(self, state: ImportState) -> None:
         assert state.file is not None and state.run is not None

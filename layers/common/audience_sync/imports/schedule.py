@@ -34,7 +34,8 @@ class ImportScheduler:
             raise ImportRunning(definition.import_id)
         state = _for_source(state, definition)
         run = Run(uuid.uuid4().hex, now)
-        state.run, state.file, state.heartbeat_ms = run, None, now
+        # a file a failed run stopped in is gone on with from where it stopped (its cursor stays)
+        state.run, state.heartbeat_ms = run, now
         state.next_run_ms = now + round(definition.every_minutes * 60_000 / self.time_scale)
         try:
             self.store.save_state(state)

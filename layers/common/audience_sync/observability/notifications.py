@@ -23,6 +23,10 @@ ADVICE = {
     "Manager or relaunch the step with a new audience name. Users are still sent to it meanwhile.",
     "export_failed": "A segment export failed (`reason`): check the export bucket (it exists, the stack may write to "
     "it) and ask for the export again.",
+    "import_failed": "A scheduled S3 import's run could not go on (`reason`): check that its bucket exists and that "
+    "the stack may read it (ImportBucket); the next run goes on where this one stopped.",
+    "import_rows_failed": "A scheduled S3 import refused rows: GET /v1/imports/{import_id}/runs lists each by file, "
+    "line and reason.",
     "export_callback_failed": "The export is done but its callback_endpoint did not take the callback: read the "
     "export's files (GET /v1/exports/{export_id} names them) or fix the endpoint.",
 }

@@ -229,11 +229,12 @@ def apply(profile: dict[str, Any], op: dict[str, Any], max_array: int) -> int:
 
 
 def _if_empty(fields: dict[str, Any], custom: dict[str, Any], op: dict[str, Any]) -> int:
-    """An import's `set_if_empty` (imports/mapping.py): written only where the profile has no value."""
+    """An import's `set_if_empty` (imports/mapping.py): written only where the profile has no value (none, or an
+    empty text or array)."""
     points = 0
     for part, into in (("fields_if_empty", fields), ("set_if_empty", custom)):
         for name, value in op.get(part, {}).items():
-            if into.get(name) is None:
+            if into.get(name) in (None, "", []):
                 into[name] = copy.deepcopy(value)
                 points += 1
     return points
