@@ -160,7 +160,7 @@ class _Jobs:
     def get(self, export_id: str) -> Any:
         return self.jobs.get(export_id)
 
-    def save(self, job: Any) -> None:
+    def save(self, job: Any, lock_until_ms: int | None = None) -> None:
         self.jobs[job.export_id] = job
 
     def finish(self, job: Any) -> None:
@@ -186,7 +186,7 @@ def _child(users: int, output: str) -> dict[str, Any]:
 
     jobs, objects, nothing = _Jobs(), _Objects(), _Nothing()
     runner = ExportRunner(
-        jobs, nothing, _Members(users), _Profiles(), objects, nothing, nothing, SystemClock(), url_seconds=3600
+        jobs, nothing, _Members(users), _Profiles(), objects, nothing, nothing, SystemClock(), 3600, 7200
     )
     compression = "gzip" if output == "bucket" else "zip"
     spec = ExportSpec("big", output, FIELDS, compression=compression)  # type: ignore[arg-type]

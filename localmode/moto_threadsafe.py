@@ -36,7 +36,18 @@ from contextlib import contextmanager
 from typing import Any
 
 _LOCK = threading.RLock()
-_DYNAMODB = ("get_item", "put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items", "query")
+# scan too: it iterates a table's items while other threads write them ("dictionary changed size during iteration"
+# failed sweeps, and users of a segment defined during writes were never swept in)
+_DYNAMODB = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "batch_write_item",
+    "transact_write_items",
+    "query",
+    "scan",
+)
 _SQS = (
     "send_message",
     "send_message_batch",

@@ -26,9 +26,12 @@ class FakeExportJobs:
     def get(self, export_id: str) -> ExportJob | None:
         return self.jobs.get(export_id)
 
-    def save(self, job: ExportJob) -> None:
+    def save(self, job: ExportJob, lock_until_ms: int | None = None) -> None:
         self.saves.append(job)
         self.jobs[job.export_id] = job
+        held = self.locks.get(job.spec.segment_id)
+        if lock_until_ms is not None and held is not None and held[0] == job.export_id:
+            self.locks[job.spec.segment_id] = (job.export_id, lock_until_ms)
 
     def finish(self, job: ExportJob) -> None:
         self.jobs[job.export_id] = job

@@ -391,6 +391,7 @@ class Container:
             self.notifier,
             self.clock,
             url_seconds=EXPORT_URL_SECONDS,
+            lock_seconds=EXPORT_LOCK_SECONDS,
         )
 
     # ---- imports -----------------------------------------------------------------------------------

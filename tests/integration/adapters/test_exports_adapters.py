@@ -60,6 +60,9 @@ def test_one_running_export_per_segment_until_it_finishes_or_its_lock_expires(jo
     with pytest.raises(ExportRunning):
         jobs.create(_job("e-5", at=T0 + 2001), T0 + 9000)
 
+    jobs.save(_job("e-4", at=T0 + 1001).progressed(5, 1, "c"), T0 + 20_000)  # progress keeps the segment longer
+    with pytest.raises(ExportRunning):
+        jobs.create(_job("e-7", at=T0 + 9001), T0 + 30_000)
     jobs.finish(_job("e-4", at=T0 + 1001).ended(DONE, T0 + 3000))
     jobs.create(_job("e-6", at=T0 + 3001), T0 + 9000)
     finished = jobs.get("e-4")

@@ -54,3 +54,19 @@ def test_csv_cells_survive_commas_quotes_newlines_and_json_values() -> None:
         ["external_id", "note", "tags", "vip", "none"],
         ["a,b", 'say "hi"\nthen', '["x","y"]', "false", ""],
     ]
+
+
+def test_a_streamed_entry_has_no_zip64_header_that_streaming_readers_refuse() -> None:
+    """Java's ZipInputStream and funzip read a local header whose sizes follow the data only without zip64."""
+    import struct
+
+    store = FakeObjectStore()
+    stream = store.stream("b", "k.zip", "application/zip")
+    archive = ZipStream(stream)
+    archive.add("000000.txt", (user_line(u) for u in USERS))
+    archive.close()
+    stream.close()
+    data = store.objects[("b", "k.zip")]
+    signature, _, flags, _, _, _, _, compressed, size, _, extra = struct.unpack("<IHHHHHIIIHH", data[:30])
+    assert signature == 0x04034B50 and flags & 0x08  # sizes in a data descriptor after the data
+    assert (compressed, size, extra) == (0, 0, 0)  # not 0xFFFFFFFF with a zip64 extra field

@@ -57,6 +57,7 @@ class World:
             self.notifier,
             self.clock,
             url_seconds=3600,
+            lock_seconds=7200,
             file_users=file_users,
         )
         for n in range(users):
@@ -273,3 +274,12 @@ def test_a_streamed_export_is_written_batch_by_batch_as_its_members_are_read() -
     # the header, then one write per batch of SMALL members: never the segment at once
     assert len(stream.writes) == 4 and max(stream.writes) < 2 * min(stream.writes[1:])
     assert all(limit <= 1000 for _, limit, _ in world.members.pages)
+
+
+def test_a_long_export_keeps_its_segment_while_it_makes_progress() -> None:
+    world = World(SMALL * 3)
+    job = world.start()
+    assert world.runner.run(job.export_id, NOW + 60_000) == "continued"
+    world.clock.now += 7_200_000  # two hours later: it is still the segment's running export
+    assert world.runner.run(job.export_id, NOW + 7_200_000 + 60_000) == "continued"
+    assert world.jobs.locks["vip"] == ("e-1", world.clock.now + 7_200_000)

@@ -98,6 +98,11 @@ def test_a_lock_a_dead_job_held_expires() -> None:
         ({**BODY, "custom_attributes_to_export": ["a"] * 2}, "names a field twice"),
         ({**BODY, "custom_attributes_to_export": [f"a{n}" for n in range(MAX_CUSTOM_ATTRIBUTES + 1)]}, "at most 500"),
         ({**BODY, "custom_attributes_to_export": [""]}, "'custom_attributes_to_export'"),
+        ({**BODY, "fields_to_export": ["email"] * 30_000}, "names a field twice"),
+        ({**BODY, "callback_endpoint": "http://:secret@example.com/cb"}, "no credentials"),
+        ({**BODY, "callback_endpoint": "http://example.com:99999/cb"}, "a valid port"),
+        ({**BODY, "callback_endpoint": "http://example.com:abc/cb"}, "a valid port"),
+        ({**BODY, "callback_endpoint": "http://example.com:0/cb"}, "a valid port"),
     ],
 )
 def test_a_bad_body_is_a_400_and_nothing_is_stored(body: dict[str, Any], message: str) -> None:
@@ -125,6 +130,7 @@ def test_a_segment_that_is_not_there_is_a_404(segment_id: str) -> None:
         ({"format": "csv", "fields": ["external_id"]}, "always the first column"),
         ({"format": "csv", "fields": "email"}, "'fields' must be an array"),
         ({"format": "csv", "fields": ["email", "email"]}, "twice"),
+        ({"format": "csv", "fields": ["email", "custom_events"]}, "holds several values"),
     ],
 )
 def test_a_bad_csv_body_is_a_400(body: dict[str, Any], message: str) -> None:

@@ -73,8 +73,9 @@ class ZipStream:
         self.archive = zipfile.ZipFile(_Unseekable(sink), "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
 
     def add(self, name: str, lines: Iterable[bytes]) -> None:
-        # force_zip64: an entry's size is not known before it is written, and a stream cannot go back to fix it
-        with self.archive.open(name, "w", force_zip64=True) as entry:
+        # Not force_zip64: streaming readers (Java's ZipInputStream, funzip) refuse a zip64 local header whose sizes
+        # come after the data. An entry holds one file's users (5,000 profiles of at most 350 KB: under 4 GB).
+        with self.archive.open(name, "w") as entry:
             for line in lines:
                 entry.write(line)
 

@@ -20,8 +20,9 @@ class ExportJobs(Protocol):
 
     def get(self, export_id: str) -> ExportJob | None: ...
 
-    def save(self, job: ExportJob) -> None:
-        """Record a running job's progress (rows, files, cursor, attempts)."""
+    def save(self, job: ExportJob, lock_until_ms: int | None = None) -> None:
+        """Record a running job's progress (rows, files, cursor, attempts); with `lock_until_ms`, its segment's lock
+        (if the job still holds it) lasts until then: a long export keeps its segment."""
         ...
 
     def finish(self, job: ExportJob) -> None:

@@ -63,11 +63,15 @@ def _callback(value: Any) -> str | None:
         raise Invalid("invalid_request", f"'callback_endpoint' must be a URL of at most {MAX_URL_CHARS} characters")
     try:
         parts = urlsplit(value)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username
+        port = parts.port  # ValueError for a port that is not a number from 0 to 65535
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+        ok = ok and parts.username is None and parts.password is None
     except ValueError:
         ok = False
     if not ok:
-        raise Invalid("invalid_request", "'callback_endpoint' must be an http(s) URL with a host and no credentials")
+        raise Invalid(
+            "invalid_request", "'callback_endpoint' must be an http(s) URL with a host, a valid port and no credentials"
+        )
     return value
 
 
@@ -79,6 +83,8 @@ def segment_export(body: dict[str, Any], customer_bucket: bool) -> ExportSpec:
     fields = fields_to_export(body)
     if fields is None:
         raise Invalid("invalid_request", "'fields_to_export' is required: the names of the fields to export")
+    if len(set(fields)) != len(fields):
+        raise Invalid("invalid_request", "'fields_to_export' names a field twice")
     custom = body.get("custom_attributes_to_export")
     if custom is not None:
         custom = _names(custom, "custom_attributes_to_export", MAX_CUSTOM_ATTRIBUTES)
@@ -103,4 +109,7 @@ def csv_export(segment_id: str, body: dict[str, Any]) -> ExportSpec:
     fields = _names(body.get("fields", []), "fields", MAX_CSV_FIELDS)
     if "external_id" in fields:
         raise Invalid("invalid_request", "'fields' must not name external_id: it is always the first column")
+    several = sorted(set(fields) & {"user_aliases", "custom_attributes", "custom_events", "purchases"})
+    if several:
+        raise Invalid("invalid_request", f"'fields': {several[0]} holds several values, not one a cell can hold")
     return ExportSpec(segment_id=segment_id, output="csv", fields=tuple(fields), compression="none")

@@ -59,6 +59,7 @@ class ExportRunner:
         notifier: Notifier,
         clock: Clock,
         url_seconds: int,
+        lock_seconds: int,
         file_users: int = FILE_USERS,
     ):
         self.jobs = jobs
@@ -70,6 +71,7 @@ class ExportRunner:
         self.notifier = notifier
         self.clock = clock
         self.url_seconds = url_seconds
+        self.lock_seconds = lock_seconds
         self.file_users = file_users
 
     def run(self, export_id: str, deadline_ms: int) -> str:
@@ -82,7 +84,7 @@ class ExportRunner:
         job = replace(job, attempts=job.attempts + 1)
         if job.attempts > MAX_ATTEMPTS:
             return self._end(job, FAILED, "attempts")
-        self.jobs.save(job)
+        self._progress(job)
         try:
             if job.spec.output == "bucket":
                 job, more = self._files(job, deadline_ms)
@@ -166,7 +168,7 @@ class ExportRunner:
                     self.objects.put(job.bucket, key, zip_file(entry_name(files), lines), "application/zip")
                 files += 1
             job = replace(job.progressed(job.rows + len(lines), files, cursor or END), attempts=0)
-            self.jobs.save(job)
+            self._progress(job)
             if cursor is not None and self.clock.now_ms() > deadline_ms - DEADLINE_MARGIN_MS:
                 return job, True
         return job, False
@@ -186,7 +188,7 @@ class ExportRunner:
                 else:
                     stream.write(csv_text([self._row(job, p) for p in profiles]))
                 job = job.progressed(job.rows + len(profiles), job.files + 1, None)
-                self.jobs.save(job)
+                self._progress(job)
             if archive is not None:
                 archive.close()
             stream.close()
@@ -194,6 +196,11 @@ class ExportRunner:
             stream.abort()
             raise
         return job
+
+    def _progress(self, job: ExportJob) -> None:
+        """Record where the job is, and keep its segment's lock for another lock period (a long export stays the
+        segment's one running export; one that died frees it a period after it was last heard of)."""
+        self.jobs.save(job, self.clock.now_ms() + self.lock_seconds * 1000)
 
     # ---- the end -------------------------------------------------------------------------------------------
     def _end(self, job: ExportJob, status: Status, error: str | None = None) -> str:

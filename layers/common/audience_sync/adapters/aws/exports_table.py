@@ -86,12 +86,27 @@ class DynamoExportJobs:
         return ExportJob.from_record(json.loads(raw["record"]["S"])) if raw else None
 
     @translated("exports.save")
-    def save(self, job: ExportJob) -> None:
+    def save(self, job: ExportJob, lock_until_ms: int | None = None) -> None:
         clients.dynamodb().put_item(TableName=self.table_name, Item=self._job_item(job))
+        if lock_until_ms is not None:
+            applied(
+                lambda: clients.dynamodb().update_item(
+                    TableName=self.table_name,
+                    Key=_lock_key(job.spec.segment_id),
+                    UpdateExpression="SET #until = :until, expires_at = :expires",
+                    ConditionExpression="export_id = :me",
+                    ExpressionAttributeNames={"#until": "until"},
+                    ExpressionAttributeValues={
+                        ":until": {"N": str(lock_until_ms)},
+                        ":expires": {"N": str(lock_until_ms // 1000 + 86_400)},
+                        ":me": {"S": job.export_id},
+                    },
+                )
+            )
 
     @translated("exports.finish")
     def finish(self, job: ExportJob) -> None:
-        self.save(job)
+        clients.dynamodb().put_item(TableName=self.table_name, Item=self._job_item(job))
         applied(
             lambda: clients.dynamodb().delete_item(
                 TableName=self.table_name,
