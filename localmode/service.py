@@ -139,6 +139,9 @@ class LocalService:
                 "WEBHOOK_ALLOW_LOOPBACK": "true",
                 # A campaign published here listens at once (a test's or the walk-through's next event).
                 "CAMPAIGN_CACHE_SECONDS": "0",
+                # and a segment defined here is evaluated by the next write; its sweep waits for batches in flight
+                "SEGMENT_CACHE_SECONDS": "0",
+                "SWEEP_DELAY_SECONDS": "2",
                 # what the functions measure themselves (campaigns' re-eligibility) is scaled as the waits are
                 "TIME_SCALE": str(self.config.time_scale),
                 # Download links (exports) must download from this machine: moto's S3 at /_aws on this port.

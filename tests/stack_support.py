@@ -59,6 +59,9 @@ def provisioned_stack(sandbox_server: Any, overrides: dict[str, str] | None = No
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "WEBHOOK_ALLOW_LOOPBACK": "true",  # campaigns send to the tests' receivers, on 127.0.0.1
                 "CAMPAIGN_CACHE_SECONDS": "0",  # a campaign a test publishes listens at once
+                # the tests drain the queues themselves, writes first: no writer holds an older filter
+                "SEGMENT_CACHE_SECONDS": "0",
+                "SWEEP_DELAY_SECONDS": "0",
             },
             time_scale=STACK_TIME_SCALE,
         )

@@ -127,7 +127,14 @@ EXPECTED_GLOBAL_ENV = {
     "AUDIENCE_MAX_AGE_SECONDS",
 }
 # Read by settings.py, set by local mode only (never by the template: the loopback test below).
-LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK", "CAMPAIGN_CACHE_SECONDS", "TIME_SCALE", "S3_PUBLIC_ENDPOINT"}
+LOCAL_ONLY_ENV = {
+    "WEBHOOK_ALLOW_LOOPBACK",
+    "CAMPAIGN_CACHE_SECONDS",
+    "TIME_SCALE",
+    "S3_PUBLIC_ENDPOINT",
+    "SEGMENT_CACHE_SECONDS",
+    "SWEEP_DELAY_SECONDS",
+}
 # Environment variables one function sets for itself: the webhook signing secret and replay table (both empty
 # unless the WebhookSigning parameter is enabled).
 EXPECTED_FUNCTION_ENV = {

@@ -314,7 +314,7 @@ class Container:
 
     @cached_property
     def segment_source(self) -> SegmentSource:
-        return CachedSegmentSource(self.segment_store, self.clock)
+        return CachedSegmentSource(self.segment_store, self.clock, self.settings.segment_cache_seconds)
 
     @cached_property
     def membership_sink(self) -> MembershipSink:
@@ -338,7 +338,9 @@ class Container:
 
     @cached_property
     def segments(self) -> SegmentService:
-        return SegmentService(self.segment_store, self.member_index, self.sweep_jobs, self.clock, self.campaigns)
+        # a new filter's sweep waits until every writer holds the filter (settings.py, sweep_delay_seconds)
+        new_sweeps = SqsSweepJobs(self.resources.require("sweep_queue_url"), self.settings.sweep_delay_seconds)
+        return SegmentService(self.segment_store, self.member_index, new_sweeps, self.clock, self.campaigns)
 
     # ---- exports -----------------------------------------------------------------------------------
     @cached_property

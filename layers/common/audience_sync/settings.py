@@ -119,6 +119,12 @@ class Settings:
     # Local mode's TIME_SCALE, for what the functions measure themselves: campaigns' re-eligibility windows (the
     # waits are scaled where they are kept: Step Functions, the schedules). 1 on AWS; the template never sets it.
     time_scale: float = 1.0
+    # How old the segment definitions a profile writer holds may be (SEGMENT_CACHE_SECONDS; local mode 0), and how long
+    # a new segment's sweep waits (SWEEP_DELAY_SECONDS; local mode 2): past every writer's cache and the batches in
+    # flight, so a user written while the segment was being defined is either evaluated by its writer or read by
+    # the sweep (segments/sweep.py), never neither.
+    segment_cache_seconds: float = 5.0
+    sweep_delay_seconds: int = 15
     # Where download links must point when S3 is not AWS's (local mode's /_aws on its port); the template never sets it.
     s3_public_endpoint: str = ""
 
@@ -160,6 +166,8 @@ class Settings:
             campaign_cache_seconds=float(env.get("CAMPAIGN_CACHE_SECONDS", "5")),
             time_scale=float(env.get("TIME_SCALE", "1")),
             s3_public_endpoint=env.get("S3_PUBLIC_ENDPOINT", ""),
+            segment_cache_seconds=float(env.get("SEGMENT_CACHE_SECONDS", "5")),
+            sweep_delay_seconds=int(env.get("SWEEP_DELAY_SECONDS", "15")),
         )
 
 

@@ -55,9 +55,10 @@ def test_spec_documents_errors_in_the_envelope_and_never_the_unused_422(api: Api
             errors = {
                 code: r["content"]["application/json"]["schema"] for code, r in responses.items() if code[0] in "45"
             }
-            assert set(errors) == {"400", "401", "403", "413", "429", "503"} and set(map(str, errors.values())) == {
-                str(braze)
-            }
+            expected = {"400", "401", "403", "413", "429", "503"} | (
+                {"404"} if path == "/users/export/segment" else set()
+            )
+            assert set(errors) == expected and set(map(str, errors.values())) == {str(braze)}
             continue
         if path.startswith(("/segments/", "/campaigns/")):  # Braze's catalogue: its envelope, 404 for an unknown id
             errors = {

@@ -79,8 +79,8 @@ class SqsReconciliations:
 class SqsSweepJobs:
     """The sweep's jobs (segments/sweep.py) on the sweep queue (SQS, standard)."""
 
-    def __init__(self, queue_url: str):
-        self.publisher = SqsPublisher(queue_url)
+    def __init__(self, queue_url: str, delay_seconds: int = 0):
+        self.publisher = SqsPublisher(queue_url, delay_seconds)
 
     def send(self, jobs: Sequence[dict[str, Any]]) -> None:
         self.publisher.send([encode_job(job) for job in jobs])

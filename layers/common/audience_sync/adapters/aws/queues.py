@@ -31,8 +31,9 @@ _BATCH_BYTES = 250_000
 
 
 class SqsPublisher:
-    def __init__(self, queue_url: str):
+    def __init__(self, queue_url: str, delay_seconds: int = 0):
         self.queue_url = queue_url
+        self.delay_seconds = delay_seconds  # SQS DelaySeconds of every message (0-900)
 
     def send(self, bodies: Sequence[str], correlation_id: str | None = None) -> None:
         """Send every body; raise PublishFailed if any is still refused after retries, or SQS fails."""
@@ -48,6 +49,9 @@ class SqsPublisher:
                 entries: list[SendMessageBatchRequestEntryTypeDef] = [
                     {"Id": str(i), "MessageBody": body, "MessageAttributes": attributes} for i, body in group
                 ]
+                if self.delay_seconds:
+                    for entry in entries:
+                        entry["DelaySeconds"] = self.delay_seconds
                 try:
                     result = clients.sqs().send_message_batch(QueueUrl=self.queue_url, Entries=entries)
                 except (ClientError, BotoCoreError) as exc:

@@ -147,9 +147,10 @@ def _readable(items: list[dict[str, Any]]) -> list[Segment]:
 class CachedSegmentSource:
     """The definitions as the profile writer reads them: compiled and indexed, read again every CACHE_SECONDS."""
 
-    def __init__(self, store: DynamoSegmentStore, clock: Clock):
+    def __init__(self, store: DynamoSegmentStore, clock: Clock, cache_seconds: float = CACHE_SECONDS):
         self.store = store
         self.clock = clock
+        self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
         self._index: SegmentIndex | None = None
         self._read_at = 0
@@ -157,7 +158,7 @@ class CachedSegmentSource:
     def index(self, fresh: bool = False) -> SegmentIndex:
         with self._lock:
             now = self.clock.now_ms()
-            if fresh or self._index is None or now - self._read_at >= CACHE_SECONDS * 1000:
+            if fresh or self._index is None or now - self._read_at >= self.cache_seconds * 1000:
                 self._index = SegmentIndex(_readable(self.store.all()))
                 self._read_at = now
             return self._index

@@ -149,6 +149,27 @@ ERRORS = {
 }
 
 
+class SegmentExportRequest(_Open):
+    segment_id: Annotated[str, Field(min_length=1, max_length=128)]
+    fields_to_export: Annotated[list[str], Field(min_length=1, max_length=64)]
+    custom_attributes_to_export: Annotated[list[str], Field(max_length=500)] | None = None
+    callback_endpoint: Annotated[str, Field(max_length=2048)] | None = None
+    output_format: Annotated[str, Field(pattern="^(zip|gzip)$")] | None = None
+
+
+EXPORT_PATH = "/users/export/segment"
+EXPORT_ERRORS = {
+    400: "Malformed JSON, no segment_id or fields_to_export, a field named twice or unknown, a bad callback_endpoint, "
+    "gzip without an export bucket",
+    401: "Missing, unknown or revoked REST API key",
+    403: "The key lacks users.export.segment",
+    404: "No such segment",
+    413: "Body over 5 MB",
+    429: "The key's requests this minute are spent, or the segment's last export still runs (Retry-After)",
+    503: "AWS failed; send the request again",
+}
+
+
 CATALOGUE_ERRORS = {
     400: "A bad page, sort_direction, or no segment_id or campaign_id",
     401: "Missing, unknown or revoked REST API key",
@@ -242,6 +263,17 @@ def documentation_router() -> Router:
             responses={201: {"description": "success"}},
         )(partner_route)
     _catalogue(router)
+
+    @router.post(
+        EXPORT_PATH,
+        summary="Export a segment's users to S3: one zip behind a link, or files in the export bucket",
+        description="Needs the `users.export.segment` permission.",
+        tags=["braze-compatible"],
+        responses={201: {"description": '{"message": "success", "object_prefix", "url"?}'}},
+    )
+    def export_segment(body: SegmentExportRequest) -> None:
+        raise AssertionError("the platform API function serves the segment export")
+
     return router
 
 
@@ -262,6 +294,7 @@ def finish(spec: dict[str, Any]) -> None:
         _braze_answers(spec["paths"][path.replace("<partner>", "{partner}")]["post"], [], PARTNER_ERRORS)
     for path in CATALOGUE_PATHS:
         _braze_answers(spec["paths"][path]["get"], bearer, CATALOGUE_ERRORS)
+    _braze_answers(spec["paths"][EXPORT_PATH]["post"], bearer, EXPORT_ERRORS)
 
 
 def _braze_answers(operation: dict[str, Any], security: list[dict[str, Any]], errors: dict[int, str]) -> None:
