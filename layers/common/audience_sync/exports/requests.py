@@ -21,29 +21,10 @@ MAX_CUSTOM_ATTRIBUTES = 500  # Braze's limit of custom_attributes_to_export
 MAX_CSV_FIELDS = 200
 MAX_NAME_CHARS = 255
 MAX_URL_CHARS = 2048
-# Braze's fields that hold one value, which a CSV cell can (the lists and objects are JSON text in a cell)
-CSV_FIELDS = tuple(
-    f
-    for f in EXPORT_FIELDS
-    if f not in {"external_id", "user_aliases", "custom_attributes", "custom_events", "purchases"}
-)
-CSV_FIELDS = (
-    "braze_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "country",
-    "home_city",
-    "dob",
-    "gender",
-    "language",
-    "time_zone",
-    "email_subscribe",
-    "push_subscribe",
-    "image_url",
-    "created_at",
-)
+# Braze's fields of several values, which no CSV cell holds; the others hold one (lists and objects of custom
+# attributes are JSON text in a cell)
+MULTI_VALUE_FIELDS = frozenset({"user_aliases", "custom_attributes", "custom_events", "purchases"})
+CSV_FIELDS = tuple(f for f in EXPORT_FIELDS if f != "external_id" and f not in MULTI_VALUE_FIELDS)
 
 
 def _names(value: Any, field: str, limit: int) -> list[str]:
@@ -109,7 +90,7 @@ def csv_export(segment_id: str, body: dict[str, Any]) -> ExportSpec:
     fields = _names(body.get("fields", []), "fields", MAX_CSV_FIELDS)
     if "external_id" in fields:
         raise Invalid("invalid_request", "'fields' must not name external_id: it is always the first column")
-    several = sorted(set(fields) & {"user_aliases", "custom_attributes", "custom_events", "purchases"})
+    several = sorted(set(fields) & MULTI_VALUE_FIELDS)
     if several:
         raise Invalid("invalid_request", f"'fields': {several[0]} holds several values, not one a cell can hold")
     return ExportSpec(segment_id=segment_id, output="csv", fields=tuple(fields), compression="none")
