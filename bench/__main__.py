@@ -20,6 +20,7 @@ from bench.report import Results, chart, machine, rows, table, write_markdown
 BENCHMARKS = (
     "hot_path",
     "pipeline",
+    "million",
     "latency",
     "cost",
     "cold_start",
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         results.hot_path = hot_path.measure(20_000 if args.quick else 300_000, progress)
     if "pipeline" in chosen:
         results.pipeline = pipeline.run(users=50_000 if args.quick else 500_000, progress=progress)
+    if "million" in chosen:
+        from bench import million
+
+        results.million = million.run(users=100_000 if args.quick else 1_000_000, progress=progress)
     if "latency" in chosen:
         results.latency = latency.measure(webhooks=10 if args.quick else 80, progress=progress)
     if "cost" in chosen:

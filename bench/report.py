@@ -18,17 +18,20 @@ from bench.exports import ExportResult
 from bench.hot_path import HotPathResult
 from bench.imports import ImportResult
 from bench.latency import LatencyResult
+from bench.million import TARGET_SECONDS as MILLION_TARGET_SECONDS
+from bench.million import MillionResult
 from bench.pipeline import PipelineResult
 from bench.profiles import TrackHotPath, WriterResult
 from bench.profiles_stack import ReadYourWrites, SegmentFreshness, UpdateCost
 from bench.segments import EvaluationResult, evaluation_cost
 
-HOT_PATH_TARGET = 50_000
+HOT_PATH_TARGET = 100_000
 FILL_TARGET = 0.98
-RATE_USE_TARGET = 0.90
+RATE_USE_TARGET = 0.95
 COST_TARGET = 0.05
-COST_FLOOR_RATIO = 1.5
-IMPORT_TARGET_MS = 300
+COST_FLOOR_RATIO = 1.2  # the sync pipeline's (issue 16)
+UPDATE_COST_FLOOR_RATIO = 1.5  # attribute updates' (issue 9)
+IMPORT_TARGET_MS = 250
 HORIZON_SECONDS = 13 * 3600
 HORIZON_TOLERANCE = 0.02
 TRACK_HOT_PATH_TARGET = 20_000
@@ -58,6 +61,7 @@ class Row:
 class Results:
     hot_path: HotPathResult | None = None
     pipeline: PipelineResult | None = None
+    million: MillionResult | None = None
     latency: LatencyResult | None = None
     cost: CostResult | None = None
     cost_keyed: CostResult | None = None
@@ -111,6 +115,19 @@ def rows(results: Results) -> list[Row]:
                 f"(at most {p.max_in_any_second} in any second, {p.throttled} answered 429)",
                 f">= {RATE_USE_TARGET:.0%}, 0 violations",
                 p.rate_use >= RATE_USE_TARGET and violations == 0,
+            )
+        )
+    if results.million:
+        m = results.million
+        out.append(
+            Row(
+                "a million users, webhook to LinkedIn",
+                f"{m.synced:,} of {m.users:,} users at LinkedIn {m.seconds:.1f} s after the first webhook (physical "
+                f"limit {m.physical_limit_seconds:.0f} s; first request {m.first_request_seconds:.1f} s); "
+                f"{m.requests} requests (ideal {m.ideal_requests}), {m.violations} violations, "
+                f"{'every user once' if m.sent_once else 'users lost or doubled'}",
+                f"<= {MILLION_TARGET_SECONDS:.0f} s, 0 violations, every user once",
+                m.seconds <= MILLION_TARGET_SECONDS and m.violations == 0 and m.sent_once,
             )
         )
     if results.latency:
@@ -221,8 +238,8 @@ def profile_rows(results: Results) -> list[Row]:
                 "AWS cost per million attribute updates",
                 f"${c.total:.3f} = {c.total / c.floor:.2f} x the floor (${c.floor:.3f}: API Gateway + 1 write unit an "
                 "update)",
-                f"<= {COST_FLOOR_RATIO} x floor",
-                c.total <= COST_FLOOR_RATIO * c.floor,
+                f"<= {UPDATE_COST_FLOOR_RATIO} x floor",
+                c.total <= UPDATE_COST_FLOOR_RATIO * c.floor,
             )
         )
     if results.read_your_writes:

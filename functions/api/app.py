@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
+from audience_sync.adapters.aws import snapstart
 from audience_sync.cohorts.service import cohort_views
 from audience_sync.composition import Container, load_destinations
 from audience_sync.core.errors import Invalid
@@ -40,6 +41,14 @@ CALLBACK_PATH = "/v1/connections/linkedin/callback"
 @cache
 def services() -> Container:
     return Container(Settings.from_env())
+
+
+# SnapStart: the services this handler uses are built before the snapshot (adapters/aws/snapstart.py).
+snapstart.register(
+    lambda: services().warm(
+        ("steps", "metrics", "connections", "launcher", "credentials", "segments", "campaigns", "exports", "imports")
+    )
+)
 
 
 def _stage_prefix() -> tuple[str, str]:

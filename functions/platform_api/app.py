@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from audience_sync.adapters.aws import snapstart
 from audience_sync.composition import Container
 from audience_sync.http import braze
 from audience_sync.http.resolver import handle, normalise_request
@@ -29,6 +30,14 @@ tracer = Tracer()
 @cache
 def services() -> Container:
     return Container(Settings.from_env())
+
+
+# SnapStart: the services this handler uses are built before the snapshot (adapters/aws/snapstart.py).
+snapstart.register(
+    lambda: services().warm(
+        ("credentials", "request_counter", "profile_service", "cohort_import", "segments", "exports")
+    )
+)
 
 
 app = braze.new_resolver(logger)

@@ -107,6 +107,13 @@ class Container:
         self.resources = settings.resources
         self.clock = clock or SystemClock()
 
+    def warm(self, services: tuple[str, ...]) -> Container:
+        """Build the named services now (a SnapStart function's init, adapters/aws/snapstart.py): their clients are
+        created, nothing is sent."""
+        for name in services:
+            getattr(self, name)
+        return self
+
     # ---- storage and notifications ---------------------------------------------------------------
     @cached_property
     def steps(self) -> DynamoStepStore:

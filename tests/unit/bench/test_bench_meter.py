@@ -54,3 +54,20 @@ def test_other_services_count_their_billed_calls() -> None:
     assert meter._units("sns", "ListTopics", {}, {}) == {}
     assert meter._units("s3", "PutObject", {}, {}) == {"s3_put_requests": 1}
     assert meter._units("s3", "DeleteObject", {}, {}) == {}  # free
+
+
+def test_an_exports_child_reports_its_own_peak_memory_not_its_parents() -> None:
+    """ru_maxrss after an exec carries the parent's peak over; the benchmark process is large by then."""
+    import subprocess
+    import sys
+
+    ballast = bytearray(300 * 1024 * 1024)  # this process: over 300 MB resident
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    child = subprocess.run(
+        [sys.executable, "-c", "from bench.exports import peak_rss_mb; print(peak_rss_mb())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert float(child.stdout) < 150
+    del ballast

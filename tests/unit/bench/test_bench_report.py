@@ -6,6 +6,7 @@ from bench.backfill import BackfillResult
 from bench.cost import CostResult, Usage
 from bench.hot_path import HotPathResult
 from bench.latency import LatencyResult
+from bench.million import MillionResult
 from bench.report import Results, markdown_table, rows, table
 from tests.unit.bench.test_bench_pipeline import result as pipeline_result
 
@@ -20,19 +21,21 @@ def marks(results: Results) -> dict[str, str]:
 
 def test_every_target_decides_pass_or_miss() -> None:
     good = Results(
-        hot_path=HotPathResult(100_000, ingest_seconds=1.0, batcher_seconds=0.5, core=0),
-        pipeline=pipeline_result(requests=40, first_to_last_seconds=4.3),
+        hot_path=HotPathResult(100_000, ingest_seconds=0.5, batcher_seconds=0.49, core=0),  # 101,010 users/s
+        pipeline=pipeline_result(requests=40, first_to_last_seconds=4.1),  # 95.1 %
         latency=LatencyResult([1.0] * 98 + [5.5, 5.9], flush_seconds=5),
-        cost=cost({"API Gateway requests": 0.035, "the rest": 0.012}),
+        cost=cost({"API Gateway requests": 0.035, "the rest": 0.0069}),  # 1.197 x the floor
         horizon_seconds=46_800,
+        million=million(24.9),
     )
     assert set(marks(good).values()) == {"pass"}
     bad = Results(
         hot_path=HotPathResult(100_000, ingest_seconds=2.0, batcher_seconds=0.5, core=0),  # 40,000 users/s
         pipeline=pipeline_result(requests=42, throttled=1),
         latency=LatencyResult([1.0] * 90 + [6.5] * 10, flush_seconds=5),
-        cost=cost({"API Gateway requests": 0.035, "the rest": 0.02}),
+        cost=cost({"API Gateway requests": 0.035, "the rest": 0.0071}),  # 1.203 x the floor
         horizon_seconds=46_800 - 1000,
+        million=million(25.1),
     )
     assert set(marks(bad).values()) == {"MISS"}
 
@@ -49,6 +52,31 @@ def test_latency_percentiles() -> None:
     lat = LatencyResult([float(i) for i in range(1, 101)], flush_seconds=5)
     assert lat.p50 == 50.5
     assert lat.p99 == 99.0
+
+
+def million(seconds: float, elements: list[int] | None = None, throttled: int = 0) -> MillionResult:
+    return MillionResult(
+        users=1_000_000,
+        synced=1_000_000,
+        seconds=seconds,
+        first_request_seconds=0.5,
+        posting_seconds=6.0,
+        requests=200,
+        elements=[5000] * 200 if elements is None else elements,
+        throttled=throttled,
+        max_in_any_second=10,
+        rate_limit=10,
+        ingest_cpu_seconds=6.0,
+    )
+
+
+def test_a_million_users_pass_within_25_s_only_without_violations_and_each_user_once() -> None:
+    name = "a million users, webhook to LinkedIn"
+    assert million(21.0).physical_limit_seconds == 20
+    assert marks(Results(million=million(21.0))) == {name: "pass"}
+    assert marks(Results(million=million(21.0, throttled=1))) == {name: "MISS"}
+    assert marks(Results(million=million(21.0, elements=[5000] * 199 + [4999]))) == {name: "MISS"}  # one lost
+    assert marks(Results(million=million(21.0, elements=[5000] * 200 + [1]))) == {name: "MISS"}  # one twice
 
 
 def backfill(seconds: float, synced: int = 1_000_000, sdk_us: float = 100.0) -> BackfillResult:

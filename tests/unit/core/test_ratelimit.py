@@ -105,8 +105,51 @@ def test_a_larger_capacity_allows_a_burst() -> None:
     assert len(taken) > 10
 
 
-def test_default_policy_keeps_eight_percent_headroom() -> None:
+def test_default_policy_keeps_four_percent_headroom_a_quarter_of_it_for_leaving_late() -> None:
     policy = default_policy(10)
-    assert policy.rate_per_second == pytest.approx(9.2)
+    assert policy.rate_per_second == pytest.approx(9.6)
     assert policy.capacity == 1
+    # 10 slots span 1000 / 0.96 = 1041.7 ms: 41 ms of budget, a quarter of it for the sender
+    assert policy.late_ms == 10
     assert default_policy(20, headroom_percent=10).rate_per_second == pytest.approx(18)
+    assert default_policy(20, headroom_percent=10).late_ms == 27  # 111.1 ms of budget
+
+
+def test_reserve_gives_the_first_slot_at_once_then_spaces_them_at_one_over_the_rate() -> None:
+    policy = BucketPolicy(rate_per_second=10, capacity=1)
+    state, slot = policy.reserve(None, 1_000)
+    assert slot == 1_000
+    assert state == BucketState(0, 1_000, 1)
+    slots = [slot]
+    for _ in range(3):  # reserved all at once: on credit, each 100 ms after the last
+        state, slot = policy.reserve(state, 1_000)
+        slots.append(slot)
+    assert slots == [1_000, 1_100, 1_200, 1_300]
+    assert state.milli_tokens == -3_000
+    # a taker that only knows `take` waits until the reservations are past
+    assert policy.take(state, 1_000) == (None, pytest.approx(0.4))
+
+
+def test_reserve_after_idle_time_finds_at_most_one_token() -> None:
+    policy = BucketPolicy(rate_per_second=10, capacity=1)
+    state, _ = policy.reserve(None, 0)
+    state, slot = policy.reserve(state, 60_000)
+    assert slot == 60_000
+    _, slot = policy.reserve(state, 60_000)
+    assert slot == 60_100  # no burst saved up while idle
+
+
+def test_reserved_slots_arriving_within_the_budget_never_exceed_the_limit_in_any_second() -> None:
+    """Four takers reserve greedily; every request arrives at its slot plus a delay of up to the whole budget
+    (adversarial: late, then on time). No second holds more than 10."""
+    policy = default_policy(10)
+    budget_ms = 1000 / 0.96 - 1000
+    state: BucketState | None = None
+    arrivals: list[float] = []
+    for i in range(400):
+        state, slot = policy.reserve(state, (i // 4) * 100)
+        arrivals.append(slot + (budget_ms - 0.01 if i % 10 == 0 else 0))
+    arrivals.sort()
+    assert max(sum(1 for t in arrivals[i:] if t < start + 1000) for i, start in enumerate(arrivals)) == 10
+    rate = (len(arrivals) - 1) / ((arrivals[-1] - arrivals[0]) / 1000)
+    assert rate >= 9.5

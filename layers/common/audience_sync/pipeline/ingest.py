@@ -80,12 +80,19 @@ def chunk_base(entry_id: str | None) -> str:
 CONTAINER_ID = uuid.uuid4().hex[:12]
 
 
-def ledger_bucket(entry_id: str | None, now_ms: int, container_id: str = CONTAINER_ID) -> str:
+def renew_container_id() -> None:
+    """A new id for this container: after a SnapStart restore, which every container restored from one snapshot
+    would otherwise share (still correct, the ledger keeps each id once, but their buckets would grow together)."""
+    global CONTAINER_ID  # noqa: PLW0603 - one id per execution environment, read by every ingest in it
+    CONTAINER_ID = uuid.uuid4().hex[:12]
+
+
+def ledger_bucket(entry_id: str | None, now_ms: int, container_id: str | None = None) -> str:
     """An entry that may be sent again gets a bucket per chunk (its repeat is a new message that must find the
     first); the others share this container's bucket of the second."""
     if entry_id is not None:
         return ""
-    return f"time#{container_id}#{now_ms // 1000}"
+    return f"time#{container_id or CONTAINER_ID}#{now_ms // 1000}"
 
 
 class IngestService:

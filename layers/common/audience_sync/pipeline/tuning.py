@@ -10,6 +10,6 @@ class SyncTuning:
     # Requests one batcher keeps in flight (SendConcurrency): a 5,000-user request takes LinkedIn long enough that
     # one at a time cannot use the rate limit (they still leave at the bucket's pace).
     send_concurrency: int = 8
-    # Percent of a destination's rate kept unused, absorbing the jitter between taking a token and the destination
-    # receiving the request (adapters/aws/rate_bucket.py; docs/decisions/0003-rate-headroom.md).
-    rate_headroom_percent: float = 8.0
+    # Percent of a destination's rate kept unused: how late a request may leave its reserved slot and arrive
+    # (core/ratelimit.py default_policy; docs/decisions/0020-rate-slots.md).
+    rate_headroom_percent: float = 4.0

@@ -1,0 +1,42 @@
+"""Lambda SnapStart for the functions on the request path (template: `SnapStart` on the ingest, the management API
+and the platform API; docs/decisions/0021-snapstart.md).
+
+Lambda runs a SnapStart function's init once, when a version is published, and restores every new container from a
+snapshot of it. So:
+- before the snapshot the handler's services are built (`warm`): their SDK clients, with the service models botocore
+  loads from disk, are in the snapshot and in no container's first invocation. Building opens no connection and
+  sends nothing (tests/integration/adapters/test_snapstart.py), so no restored container inherits a socket;
+- after each restore what must differ between containers is made again: the ingest's container id (its share of
+  the ledger), and the random module's state (the writers' back-off jitter).
+Credentials need nothing: a SnapStart function gets them from Lambda's container credentials endpoint, and botocore
+refreshes them before they expire, after a restore as at any other time.
+
+The hooks are registered with Lambda's runtime library (`snapshot_restore_py`, in the Python managed runtimes). Off
+Lambda, and on a function without SnapStart, they are never called; where the library is not installed at all
+(local mode without it) nothing is registered.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from audience_sync.pipeline.ingest import renew_container_id
+
+
+def register(warm: Callable[[], Any]) -> bool:
+    """Build the handler's services before the snapshot (`warm`), renew what containers must not share after each
+    restore. True if the runtime's hook library was there to register with."""
+    try:
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+    except ImportError:  # not Lambda's runtime, and not installed: there is no snapshot to prepare for
+        return False
+    register_before_snapshot(warm)
+    register_after_restore(after_restore)
+    return True
+
+
+def after_restore() -> None:
+    renew_container_id()
+    random.seed()  # from os.urandom: every restored container its own jitter

@@ -1,0 +1,76 @@
+"""SnapStart (adapters/aws/snapstart.py): the request path's handlers build their services before the snapshot,
+sending nothing, and renew what restored containers must not share. Lambda's runtime library is the one in
+requirements-dev.txt (snapshot-restore-py, the managed runtime's own)."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+import boto3
+from snapshot_restore_py import get_after_restore, get_before_snapshot
+
+from audience_sync.pipeline import ingest
+from audience_sync.settings import FUNCTION_ENVIRONMENT
+from tests.stack_support import StackFixture
+
+SNAPSTART_FUNCTIONS = ("IngestFunction", "ApiFunction", "PlatformApiFunction")
+
+
+def _snapstart_functions() -> set[str]:
+    from localmode.provision import ROOT
+    from localmode.template import load_template
+
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    return {
+        name
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function" and "SnapStart" in resource["Properties"]
+    }
+
+
+def test_the_request_path_has_snapstart_and_nothing_else_does() -> None:
+    assert _snapstart_functions() == set(SNAPSTART_FUNCTIONS)
+
+
+def test_each_handler_builds_its_services_before_the_snapshot_and_sends_nothing(stack: StackFixture) -> None:
+    calls: list[str] = []
+
+    def count(event_name: str, **_: Any) -> None:
+        calls.append(event_name)
+
+    events = boto3._get_default_session().events  # every client the adapters create comes from this session
+    for function in SNAPSTART_FUNCTIONS:
+        local = stack.stack.functions[function]
+        before, after = len(get_before_snapshot()), len(get_after_restore())
+        environment = FUNCTION_ENVIRONMENT.set({**os.environ, **local.environment})
+        events.register("before-call", count)
+        try:
+            module = local._load()  # the function's init, as Lambda runs it before taking the snapshot
+            (hook,) = get_before_snapshot()[before:]
+            assert len(get_after_restore()) == after + 1, function
+            warm, args, kwargs = hook
+            warm(*args, **kwargs)
+        finally:
+            events.unregister("before-call", count)
+            FUNCTION_ENVIRONMENT.reset(environment)
+
+        assert calls == [], function  # built, not one AWS request: no restored container inherits a connection
+        built = set(vars(module.services()))
+        assert built > {"settings", "resources", "clock"}, function  # cached services, beyond the constructor's
+
+
+def test_a_restored_container_gets_its_own_ledger_share_and_jitter() -> None:
+    from audience_sync.adapters.aws import snapstart
+
+    snapshot_id = ingest.CONTAINER_ID
+    random.seed(7)
+    snapshot_draw = random.random()
+    random.seed(7)  # the state every container restored from this snapshot would start from
+
+    snapstart.after_restore()
+
+    assert snapshot_id != ingest.CONTAINER_ID
+    assert ingest.ledger_bucket(None, 1_000).startswith(f"time#{ingest.CONTAINER_ID}#")
+    assert random.random() != snapshot_draw
