@@ -1,11 +1,18 @@
 """Cold start: how long each handler module takes to import (`python -X importtime`), in an environment like
 Lambda's (the function's variables set, so Powertools' Tracer and Logger start as they would there), and how
-big each function's deployment is (`sam build`: its code plus the shared layer, unzipped)."""
+big each function's deployment is (`sam build`: its code plus the shared layer, unzipped).
+
+The layer is imported as built (layers/common/Makefile, for this machine's platform: Lambda's arm64 wheels would not
+load here) and as Lambda imports it, from a directory nothing may write to (PYTHONDONTWRITEBYTECODE): the bytecode
+is the build's. The ingest is also imported from sources with no bytecode at all, what SAM's own python builder
+shipped and Lambda compiled at every cold start."""
 
 from __future__ import annotations
 
 import os
+import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,6 +38,8 @@ class ColdStart:
     biggest: list[tuple[str, float]]  # the heaviest top-level imports under it (ms)
     code_bytes: int | None  # the function's own built code
     layer_bytes: int | None  # the shared layer, built
+    from_source_ms: float | None = None  # the same import compiling every module (no bytecode shipped)
+    layer_built: bool = True  # False: the build failed and the layer's sources were imported (with their bytecode)
 
 
 def functions() -> dict[str, Path]:
@@ -78,15 +87,23 @@ def lambda_environment(function: str | None = None) -> dict[str, str]:
     return env
 
 
-def import_times(code_dir: Path, function: str | None = None) -> tuple[float, float, list[tuple[str, float]]]:
-    """(fastest and median ms to import `app`, its heaviest direct imports in ms) over RUNS fresh interpreters."""
+def import_times(
+    code_dir: Path, function: str | None = None, layer: Path | None = None, runs: int = RUNS, compile_all: bool = False
+) -> tuple[float, float, list[tuple[str, float]]]:
+    """(fastest and median ms to import `app`, its heaviest direct imports in ms) over `runs` fresh interpreters, with
+    `layer` (a built layer's python/ directory) on the path and nothing written; `compile_all`: no bytecode read."""
     totals: list[float] = []
     children: dict[str, list[float]] = {}
-    for _ in range(RUNS):
+    environment = lambda_environment(function)
+    environment["PYTHONDONTWRITEBYTECODE"] = "1"  # Lambda's /var/task and /opt are read-only
+    if layer is not None:
+        environment["PYTHONPATH"] = str(layer)
+    for _ in range(runs):
+        flags = ["-X", f"pycache_prefix={tempfile.mkdtemp()}"] if compile_all else []
         result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", "import app"],
+            [sys.executable, "-X", "importtime", *flags, "-c", "import app"],
             cwd=code_dir,
-            env=lambda_environment(function),
+            env=environment,
             capture_output=True,
             text=True,
             timeout=120,
@@ -129,12 +146,53 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def build_layer(into: Path) -> Path | None:
+    """The layer as layers/common/Makefile builds it, for this machine's platform; its python/ directory, or None if
+    the build failed (no package index)."""
+    machine = platform.machine()
+    wheels = "manylinux2014_aarch64" if machine in ("aarch64", "arm64") else f"manylinux2014_{machine}"
+    result = subprocess.run(
+        [
+            shutil.which("make") or "make",
+            "-s",
+            "build-CommonLayer",
+            f"ARTIFACTS_DIR={into}",
+            f"PLATFORM={wheels}",
+            f"PYTHON={sys.executable}",
+        ],
+        cwd=ROOT / "layers" / "common",
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return into / "python" if result.returncode == 0 else None
+
+
 def measure(progress: Callable[[str], None] | None = None) -> list[ColdStart]:
     sizes = built_sizes(progress) or {}
     results: list[ColdStart] = []
-    for name, code_dir in functions().items():
+    with tempfile.TemporaryDirectory() as tmp:
         if progress:
-            progress(f"cold start: importing {name} {RUNS} times")
-        fastest, median, heaviest = import_times(code_dir, name)
-        results.append(ColdStart(name, fastest, median, heaviest, sizes.get(name), sizes.get("CommonLayer")))
+            progress("cold start: building the layer (layers/common/Makefile)")
+        layer = build_layer(Path(tmp))
+        for name, code_dir in functions().items():
+            if progress:
+                progress(f"cold start: importing {name} {RUNS} times")
+            fastest, median, heaviest = import_times(code_dir, name, layer or ROOT / "layers" / "common")
+            from_source = None
+            if name == "IngestFunction":
+                from_source = import_times(code_dir, name, ROOT / "layers" / "common", runs=3, compile_all=True)[0]
+            results.append(
+                ColdStart(
+                    name,
+                    fastest,
+                    median,
+                    heaviest,
+                    sizes.get(name),
+                    sizes.get("CommonLayer"),
+                    from_source,
+                    layer is not None,
+                )
+            )
     return results

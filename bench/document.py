@@ -180,7 +180,14 @@ def _cold_start(results: Results) -> list[str]:
         "`bench/coldstart.py`: `python -X importtime -c 'import app'` in each function's directory with the layer on",
         "the path and Lambda's environment (the template's variables, `AWS_LAMBDA_FUNCTION_NAME`, a trace id, so",
         "Powertools' Tracer starts as on Lambda); the cumulative time of `app`, the fastest of 9 fresh interpreters",
-        "(the median, in brackets, moves by up to 100 ms between runs on a busy 2-core machine).",
+        "(the median, in brackets, moves by up to 100 ms between runs on a busy 2-core machine). The layer is the one",
+        "`layers/common/Makefile` builds (for this machine's platform), imported as Lambda imports it: nothing may be",
+        "written (`PYTHONDONTWRITEBYTECODE`), so what is not compiled in the build is compiled at every start."
+        + (
+            ""
+            if all(c.layer_built for c in cs)
+            else " **The build failed in this run: the layer's sources were used.**"
+        ),
         "Sizes: `sam build` into a temporary directory, unzipped.",
         "",
         "| function | import, ms (median) | heaviest imports (ms) | code | layer |",
@@ -191,6 +198,15 @@ def _cold_start(results: Results) -> list[str]:
         code = f"{c.code_bytes / 1e3:.1f} kB" if c.code_bytes else "-"
         layer = f"{c.layer_bytes / 1e6:.1f} MB" if c.layer_bytes else "-"
         lines.append(f"| {c.function} | {c.import_ms:.0f} ({c.median_ms:.0f}) | {heavy} | {code} | {layer} |")
+    source = next((c for c in cs if c.from_source_ms), None)
+    if source is not None and source.from_source_ms is not None:
+        lines += [
+            "",
+            f"The layer's bytecode is compiled in the build: {source.function} imports in {source.import_ms:.0f} ms from",
+            f"it, and in {source.from_source_ms:.0f} ms from the same sources without it, which is what SAM's own",
+            "python builder shipped (wheels unpacked, no `.pyc`) and Lambda, on a read-only `/opt`, compiled at every",
+            "cold start. The request path's three functions have SnapStart besides (decision 0021).",
+        ]
     worst = max(c.import_ms for c in cs)
     if worst > IMPORT_TARGET_MS:
         lines += [
@@ -201,9 +217,7 @@ def _cold_start(results: Results) -> list[str]:
             "imports every resolver (asyncio included) and whose Tracer loads the X-Ray SDK. Done: the ingest no longer",
             "imports a destination's HTTP client (`composition.load_destinations()` is for the functions that send) and",
             "its Tracer patches botocore only, about 40 ms. Deferring imports to the first invocation would lower this",
-            "number without making a cold start any shorter, so we did not. Lambda SnapStart for Python would take the",
-            "imports out of cold starts altogether; it is not enabled by default because the ingest gives each container",
-            "a ledger-bucket id at import, which a snapshot would share (still correct, but buckets would grow).",
+            "number without making a cold start any shorter, so we did not.",
         ]
     lines.append("")
     return lines

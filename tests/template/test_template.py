@@ -536,8 +536,25 @@ def test_sam_build_builds_layer_andfunctions(tmp_path: Path) -> None:
     assert not wrong, f"built for another architecture than {architecture}: {wrong}"
     layer = template["Resources"]["CommonLayer"]
     assert layer["Properties"]["CompatibleArchitectures"] == [architecture]
+    _assert_bytecode_compiled_in(build_dir / "CommonLayer" / "python")
     if not aws_sam_existed:
         assert not (REPO / ".aws-sam").exists(), "sam build left .aws-sam/ in the repository"
+
+
+def _assert_bytecode_compiled_in(layer: Path) -> None:
+    """Lambda's /opt is read-only: a module without its .pyc in the layer is compiled at every cold start. Each one
+    must be there, for the runtime's Python, and hash-based without a check (flags 0b01), which a zip's 2-second
+    mtimes cannot make stale."""
+    missing, checked = [], 0
+    for source in layer.rglob("*.py"):
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        if not compiled.is_file():
+            missing.append(str(source.relative_to(layer)))
+            continue
+        assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 1, f"{compiled}: not unchecked-hash"
+        checked += 1
+    assert not missing, f"modules without bytecode: {missing[:10]}"
+    assert checked > 1000
 
 
 def test_outputs_and_generated_resources_after_sam_transform() -> None:
@@ -931,8 +948,9 @@ def test_function_code_dirs_contain_handlers(template: dict[str, Any]) -> None:
 
 def test_layer_content(template: dict[str, Any]) -> None:
     layer = template["Resources"]["CommonLayer"]
-    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
     content = REPO / layer["Properties"]["ContentUri"]
+    assert "build-CommonLayer:" in (content / "Makefile").read_text(encoding="utf-8")
     assert (content / "requirements.txt").is_file()
     assert (content / "audience_sync" / "__init__.py").is_file()
 
