@@ -21,6 +21,7 @@ What is real and what stands in:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -35,9 +36,10 @@ from bench.pipeline import (
     LEDGER_LATENCY_SECONDS,
     SPAWN,
     BenchManager,
-    _batcher_process,
     _launch,
+    audience_posts,
     max_in_window,
+    race,
     sandbox_requests,
     sandbox_stack,
 )
@@ -197,7 +199,7 @@ def membership_bodies(members: int, step_id: str) -> list[str]:
 
 
 def _membership_process(
-    index: int, environment: dict[str, str], queue: Any, sync_queue: Any, ready: Any, go: Any, results: Any
+    index: int, environment: dict[str, str], sync_queue: Any, ready: Any, go: Any, results: Any, queue: Any
 ) -> None:
     """One membership function container: batches of ten records, each record on a thread of its own."""
     # On AWS each membership container has a vCPU of its own (MemorySize 1769) and so does each batcher; here
@@ -237,7 +239,7 @@ def _membership_process(
             list(threads.map(process, records))
             queue.settle(records, [])
             invocations += 1
-        results.put(("membership", time.process_time() - cpu_at_start))
+        results.put(("produced", time.process_time() - cpu_at_start))
     except BaseException as exc:  # reported to the parent, which raises it
         results.put(("error", f"membership {index}: {exc!r}"))
 
@@ -254,8 +256,7 @@ def run(
         with BenchManager(ctx=SPAWN) as manager:
             known, synced, routing_cpu = _backfill(manager, members, batchers, say)
         log = sandbox_requests(linkedin)
-    calls = sorted((r for r in log if r["method"] == "POST" and r["path"].endswith("/users")), key=lambda r: r["t"])
-    accepted = [r for r in calls if r["status"] == 200]
+    calls, accepted = audience_posts(log)
     return BackfillResult(
         members=members,
         synced=synced,
@@ -281,49 +282,7 @@ def _backfill(manager: Any, members: int, batchers: int, say: Callable[[str], No
     for start in range(0, len(bodies), 500):
         membership_queue.send(bodies[start : start + 500])
     membership_queue.close()
-    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
-    environment = dict(os.environ)
-    processes = [
-        SPAWN.Process(
-            target=_membership_process,
-            args=(i, environment, membership_queue, sync_queue, ready, go, results),
-            name=f"membership-{i}",
-        )
-        for i in range(MEMBERSHIP_CONCURRENCY)
-    ]
-    for process in processes:
-        process.start()
-    for _ in processes:
-        ready.get(timeout=120)
-    batcher_processes = [
-        SPAWN.Process(
-            target=_batcher_process,
-            args=(i, environment, sync_queue, ledger, results, FLUSH_SECONDS),
-            name=f"batcher-{i}",
-        )
-        for i in range(batchers)
-    ]
-    for process in batcher_processes:
-        process.start()
-    time.sleep(3)  # the batchers import and build their container (an idle queue: they only wait)
-    say(f"{MEMBERSHIP_CONCURRENCY} membership processes and {batchers} batchers: the membership is known, go")
-    known = time.time()
-    go.set()
-    done, routing_cpu = 0, 0.0
-    while done < len(processes):
-        kind, value = results.get(timeout=1800)
-        if kind == "error":
-            raise RuntimeError(value)
-        if kind == "membership":
-            done += 1
-            routing_cpu += float(value)
-    sync_queue.close()
-    say(f"membership routed in {time.time() - known:.1f} s; draining the sync queue")
-    while done < len(processes) + batchers:
-        kind, value = results.get(timeout=1800)
-        if kind == "error":
-            raise RuntimeError(value)
-        done += 1
-    for process in processes + batcher_processes:
-        process.join(timeout=60)
+    route = functools.partial(_membership_process, queue=membership_queue)
+    known, cpu = race(route, MEMBERSHIP_CONCURRENCY, sync_queue, ledger, batchers, FLUSH_SECONDS, say)
+    routing_cpu = sum(float(seconds) for seconds in cpu)
     return known, ledger.synced(STEP_ID), routing_cpu

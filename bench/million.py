@@ -15,6 +15,7 @@ What is real and what stands in:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -27,9 +28,10 @@ from bench.backfill import FLUSH_SECONDS
 from bench.pipeline import (
     SPAWN,
     BenchManager,
-    _batcher_process,
     _launch,
+    audience_posts,
     max_in_window,
+    race,
     sandbox_requests,
     sandbox_stack,
 )
@@ -102,8 +104,7 @@ def run(
         with BenchManager(ctx=SPAWN) as manager:
             first, last_answered, synced, ingest_cpu = _post_and_drain(manager, users, batchers, say)
         log = sandbox_requests(linkedin)
-    calls = sorted((r for r in log if r["method"] == "POST" and r["path"].endswith("/users")), key=lambda r: r["t"])
-    accepted = [r for r in calls if r["status"] == 200]
+    calls, accepted = audience_posts(log)
     return MillionResult(
         users=users,
         synced=synced,
@@ -126,58 +127,15 @@ def _post_and_drain(
     was answered, users synced, the webhook clients' CPU seconds)."""
     sync_queue = manager.MemoryQueue()
     ledger = manager.MemoryLedger()
-    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
-    environment = dict(os.environ)
-    clients = [
-        SPAWN.Process(
-            target=_webhook_client,
-            args=(i, environment, users, sync_queue, ready, go, results),
-            name=f"webhooks-{i}",
-        )
-        for i in range(WEBHOOK_CLIENTS)
-    ]
-    for process in clients:
-        process.start()
-    for _ in clients:
-        ready.get(timeout=300)  # each has built its bodies and its ingest
-    batcher_processes = [
-        SPAWN.Process(
-            target=_batcher_process,
-            args=(i, environment, sync_queue, ledger, results, FLUSH_SECONDS),
-            name=f"batcher-{i}",
-        )
-        for i in range(batchers)
-    ]
-    for process in batcher_processes:
-        process.start()
-    time.sleep(3)  # the batchers import and build their container (an idle queue: they only wait)
-    say(f"{WEBHOOK_CLIENTS} clients post {users:,} users in webhooks of {USERS_PER_WEBHOOK:,}; {batchers} batchers")
-    first = time.time()
-    go.set()
-    done, ingest_cpu, last_answered = 0, 0.0, first
-    while done < len(clients):
-        kind, value = results.get(timeout=1800)
-        if kind == "error":
-            raise RuntimeError(value)
-        if kind == "webhooks":
-            done += 1
-            cpu, answered = value
-            ingest_cpu += cpu
-            last_answered = max(last_answered, answered)
-    sync_queue.close()
-    say(f"every webhook answered in {last_answered - first:.1f} s; draining the sync queue")
-    while done < len(clients) + batchers:
-        kind, value = results.get(timeout=1800)
-        if kind == "error":
-            raise RuntimeError(value)
-        done += 1
-    for process in clients + batcher_processes:
-        process.join(timeout=60)
-    return first, last_answered, ledger.synced(STEP_ID), ingest_cpu
+    say(f"{WEBHOOK_CLIENTS} clients post {users:,} users in webhooks of {USERS_PER_WEBHOOK:,}")
+    post = functools.partial(_webhook_client, users=users)
+    first, clients = race(post, WEBHOOK_CLIENTS, sync_queue, ledger, batchers, FLUSH_SECONDS, say)
+    last_answered = max(answered for _, answered in clients)
+    return first, last_answered, ledger.synced(STEP_ID), sum(cpu for cpu, _ in clients)
 
 
 def _webhook_client(
-    index: int, environment: dict[str, str], users: int, queue: Any, ready: Any, go: Any, results: Any
+    index: int, environment: dict[str, str], queue: Any, ready: Any, go: Any, results: Any, users: int
 ) -> None:
     """Posts every WEBHOOK_CLIENTS-th webhook, one after the other, each through the ingest's work."""
     os.nice(19)  # see the module docstring: on AWS the ingest has CPUs of its own
@@ -198,6 +156,6 @@ def _webhook_client(
         for n, body in enumerate(mine):
             accepted = webhook.accept(ingest, STEP_ID, WebhookBody.model_validate_json(body), f"r{index}-{n}")
             assert accepted["accepted"] == USERS_PER_WEBHOOK, accepted
-        results.put(("webhooks", (time.process_time() - cpu_at_start, time.time())))
+        results.put(("produced", (time.process_time() - cpu_at_start, time.time())))
     except BaseException as exc:  # reported to the parent, which raises it
         results.put(("error", f"webhook client {index}: {exc!r}"))

@@ -301,6 +301,12 @@ def sandbox_stack(rate_limit: int) -> Iterator[tuple[str, Any]]:
         os.environ.update(saved)
 
 
+def audience_posts(log: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The sandbox's requests adding users to an audience, by arrival: (all of them, those it accepted)."""
+    calls = sorted((r for r in log if r["method"] == "POST" and r["path"].endswith("/users")), key=lambda r: r["t"])
+    return calls, [r for r in calls if r["status"] == 200]
+
+
 def sandbox_requests(linkedin: str) -> list[dict[str, Any]]:
     """Every request the sandbox received, with its arrival time and answer."""
     log: list[dict[str, Any]] = requests.get(f"{linkedin}/_sandbox/requests", timeout=30).json()
@@ -419,6 +425,61 @@ def _drain(queue: Any, ledger: Any, batchers: int, say: Callable[[str], None]) -
     return invocations
 
 
+def race(
+    producer: Callable[..., None],
+    producers: int,
+    sync_queue: Any,
+    ledger: Any,
+    batchers: int,
+    window_seconds: float,
+    say: Callable[[str], None],
+) -> tuple[float, list[Any]]:
+    """`producers` processes of `producer(index, environment, sync_queue, ready, go, results)`, each ready (its
+    data made, its imports done) before `batchers` batcher processes start on the sync queue and wait; then all are
+    let go at once. Returns when the batchers have drained what the producers queued: (when they were let go, the
+    value each producer reported as ("produced", value))."""
+    ready, go, results = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
+    environment = dict(os.environ)
+    making = [
+        SPAWN.Process(target=producer, args=(i, environment, sync_queue, ready, go, results), name=f"producer-{i}")
+        for i in range(producers)
+    ]
+    for process in making:
+        process.start()
+    for _ in making:
+        ready.get(timeout=300)
+    draining = [
+        SPAWN.Process(
+            target=_batcher_process,
+            args=(i, environment, sync_queue, ledger, results, window_seconds),
+            name=f"batcher-{i}",
+        )
+        for i in range(batchers)
+    ]
+    for process in draining:
+        process.start()
+    time.sleep(3)  # the batchers import and build their container (an idle queue: they only wait)
+    say(f"{producers} producer processes and {batchers} batchers: go")
+    started = time.time()
+    go.set()
+    produced: list[Any] = []
+    while len(produced) < producers:
+        kind, value = results.get(timeout=1800)
+        if kind == "error":
+            raise RuntimeError(value)
+        if kind == "produced":
+            produced.append(value)
+    sync_queue.close()
+    say(f"produced in {time.time() - started:.1f} s; draining the sync queue")
+    for _ in draining:
+        kind, value = results.get(timeout=1800)
+        if kind == "error":
+            raise RuntimeError(value)
+    for process in making + draining:
+        process.join(timeout=60)
+    return started, produced
+
+
 def _batcher_process(
     index: int, environment: dict[str, str], queue: Any, ledger: Any, results: Any, window_seconds: float = 0.0
 ) -> None:
@@ -451,8 +512,7 @@ def _batcher_process(
 def _result(
     log: list[dict[str, Any]], users: int, synced: int, rate_limit: int, invocations: int, redelivered: int
 ) -> PipelineResult:
-    calls = sorted((r for r in log if r["method"] == "POST" and r["path"].endswith("/users")), key=lambda r: r["t"])
-    accepted = [r for r in calls if r["status"] == 200]
+    calls, accepted = audience_posts(log)
     times = [r["t"] for r in accepted]
     t0 = times[0]
     taken, timeline = 0, [(0.0, 0)]
