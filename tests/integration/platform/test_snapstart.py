@@ -9,6 +9,7 @@ import random
 from typing import Any
 
 import boto3
+import pytest
 from snapshot_restore_py import get_after_restore, get_before_snapshot
 
 from audience_sync.pipeline import ingest
@@ -61,16 +62,21 @@ def test_each_handler_builds_its_services_before_the_snapshot_and_sends_nothing(
         assert built > {"settings", "resources", "clock"}, function  # cached services, beyond the constructor's
 
 
-def test_a_restored_container_gets_its_own_ledger_share_and_jitter() -> None:
+def test_a_restored_container_gets_its_own_ledger_share_and_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
     from audience_sync.adapters.aws import snapstart
 
-    snapshot_id = ingest.CONTAINER_ID
-    random.seed(7)
-    snapshot_draw = random.random()
-    random.seed(7)  # the state every container restored from this snapshot would start from
+    monkeypatch.setattr(ingest, "CONTAINER_ID", ingest.CONTAINER_ID)  # put back after the test
+    state = random.getstate()
+    try:
+        snapshot_id = ingest.CONTAINER_ID
+        random.seed(7)
+        snapshot_draw = random.random()
+        random.seed(7)  # the state every container restored from this snapshot would start from
 
-    snapstart.after_restore()
+        snapstart.after_restore()
 
-    assert snapshot_id != ingest.CONTAINER_ID
-    assert ingest.ledger_bucket(None, 1_000).startswith(f"time#{ingest.CONTAINER_ID}#")
-    assert random.random() != snapshot_draw
+        assert snapshot_id != ingest.CONTAINER_ID
+        assert ingest.ledger_bucket(None, 1_000).startswith(f"time#{ingest.CONTAINER_ID}#")
+        assert random.random() != snapshot_draw
+    finally:
+        random.setstate(state)

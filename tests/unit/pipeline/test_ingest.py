@@ -12,7 +12,8 @@ import pytest
 from audience_sync.core.errors import Conflict
 from audience_sync.core.metrics import StepDelta
 from audience_sync.core.users import MatchField
-from audience_sync.pipeline.ingest import CONTAINER_ID, IngestService, chunk_base, ledger_bucket, split_entry, triage
+from audience_sync.pipeline import ingest as ingest_module
+from audience_sync.pipeline.ingest import IngestService, chunk_base, ledger_bucket, split_entry, triage
 from audience_sync.pipeline.messages import QueuedMessage
 from audience_sync.sources.webhook.ingest import accept, entry_id, users_digest
 from audience_sync.sources.webhook.models import WebhookBody, WebhookUser
@@ -175,7 +176,7 @@ def test_webhooks_without_a_key_queue_chunks_with_new_ids_in_the_bucket_of_the_s
     messages = queue.messages()
     ids = [m.chunk_id for m in messages]
     assert len(ids) == len(set(ids)) == 2
-    assert {m.bucket for m in messages} == {f"time#{CONTAINER_ID}#1790000100"}
+    assert {m.bucket for m in messages} == {f"time#{ingest_module.CONTAINER_ID}#1790000100"}
 
 
 def test_ledger_bucket_is_per_container_and_second_without_a_key() -> None:
