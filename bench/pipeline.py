@@ -32,7 +32,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.managers import BaseManager
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,6 +190,7 @@ class PipelineResult:
     timeline: list[tuple[float, int]]  # (seconds since the first request, users LinkedIn had taken by then)
     invocations: int
     redelivered: int
+    slots_missed: int = 0  # rate slots let go by batchers that woke too late for them (adapters/aws/rate_bucket.py)
 
     @property
     def ideal_requests(self) -> int:
@@ -259,11 +260,11 @@ def run(
             _queue_backlog(queue, users, users_per_webhook)
             queue.close()
             say(f"draining the backlog with {batchers} batcher processes against {rate_limit} requests/s")
-            invocations = _drain(queue, ledger, batchers, say)
+            invocations, missed = _drain(queue, ledger, batchers, say)
             synced = ledger.synced(STEP_ID)
             redelivered = queue.redelivered_count()
         log = sandbox_requests(linkedin)
-    return _result(log, users, synced, rate_limit, invocations, redelivered)
+    return replace(_result(log, users, synced, rate_limit, invocations, redelivered), slots_missed=missed)
 
 
 @contextmanager
@@ -403,7 +404,7 @@ def _queue_backlog(queue: Any, users: int, per_webhook: int) -> None:
         queue.send(bodies[start : start + 500])
 
 
-def _drain(queue: Any, ledger: Any, batchers: int, say: Callable[[str], None]) -> int:
+def _drain(queue: Any, ledger: Any, batchers: int, say: Callable[[str], None]) -> tuple[int, int]:
     """`batchers` batcher processes, each a warm Lambda container, until the queue is empty."""
     results = SPAWN.Queue()
     environment = dict(os.environ)
@@ -413,16 +414,17 @@ def _drain(queue: Any, ledger: Any, batchers: int, say: Callable[[str], None]) -
     ]
     for process in processes:
         process.start()
-    invocations = 0
+    invocations = missed = 0
     for _ in processes:
         kind, value = results.get(timeout=1800)
         if kind == "error":
             raise RuntimeError(f"a batcher failed: {value}")
-        invocations += int(value)
-        say(f"a batcher is done after {value} invocations")
+        invocations += int(value[0])
+        missed += int(value[1])
+        say(f"a batcher is done after {value[0]} invocations, {value[1]} slots let go")
     for process in processes:
         process.join(timeout=60)
-    return invocations
+    return invocations, missed
 
 
 def race(
@@ -488,6 +490,7 @@ def _batcher_process(
     os.environ.clear()
     os.environ.update(environment)
     try:
+        from audience_sync.adapters.aws.rate_bucket import DynamoRateBuckets
         from audience_sync.composition import Container
         from audience_sync.pipeline.batcher import Batcher
         from audience_sync.settings import Settings
@@ -504,7 +507,9 @@ def _batcher_process(
             failed = batcher.handle(records, clock.now_ms() + BATCHER_TIMEOUT_MS)
             queue.settle(records, failed)
             invocations += 1
-        results.put(("done", invocations))
+        buckets = container.sender.buckets
+        missed = buckets.slots_missed() if isinstance(buckets, DynamoRateBuckets) else 0
+        results.put(("done", (invocations, missed)))
     except BaseException as exc:  # reported to the parent, which raises it
         results.put(("error", f"batcher {index}: {exc!r}"))
 

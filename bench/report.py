@@ -112,7 +112,8 @@ def rows(results: Results) -> list[Row]:
             Row(
                 "rate use",
                 f"{p.rate_use:.1%} of {p.rate_limit} req/s ({p.requests_per_second:.2f}/s), {violations} violations "
-                f"(at most {p.max_in_any_second} in any second, {p.throttled} answered 429)",
+                f"(at most {p.max_in_any_second} in any second, {p.throttled} answered 429); "
+                f"{p.slots_missed} slots let go",
                 f">= {RATE_USE_TARGET:.0%}, 0 violations",
                 p.rate_use >= RATE_USE_TARGET and violations == 0,
             )

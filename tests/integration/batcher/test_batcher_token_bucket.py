@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from audience_sync.adapters.aws.rate_bucket import LEAD_MS, DynamoTokenBucket, default_policy
+from audience_sync.adapters.aws.rate_bucket import LEAD_MS, DynamoRateBuckets, DynamoTokenBucket, default_policy
 from audience_sync.core.clock import SystemClock
 from audience_sync.core.ratelimit import per_minute_policy
 from tests.integration.batcher.batcher_support import FakeClock, max_in_any_window
@@ -132,6 +132,15 @@ def test_a_caller_waking_too_late_for_its_slot_lets_it_go_and_reserves_another(s
     assert bucket.acquire(FAR) and bucket.acquire(FAR)
     assert bucket.slots_missed == 0
     assert bucket.writes == 2
+
+
+def test_a_container_counts_the_slots_its_callers_let_go(stack: Any) -> None:
+    policy = default_policy(10)
+    buckets = DynamoRateBuckets(stack.stack.ref("RateLimitTable"), OversleepingClock(policy.late_ms + 5, {1, 3}), 4.0)
+    for connection in ("a", "b"):
+        bucket = buckets.bucket("linkedin", connection, 10)
+        assert bucket.acquire(FAR) and bucket.acquire(FAR)
+    assert buckets.slots_missed() == 2  # the two late wake-ups, one on each connection
 
 
 def test_threads_of_one_container_leave_at_successive_slots_each_within_its_tolerance(stack: Any) -> None:

@@ -163,3 +163,8 @@ class DynamoRateBuckets:
             if known is None or known.policy != policy:  # a campaign's new limit applies from its next request
                 self._buckets[key] = DynamoTokenBucket(self.table_name, key, policy, self.clock)
             return self._buckets[key]
+
+    def slots_missed(self) -> int:
+        """Slots let go by this container's callers since it started (woken too late for them)."""
+        with self._lock:
+            return sum(bucket.slots_missed for bucket in self._buckets.values())
