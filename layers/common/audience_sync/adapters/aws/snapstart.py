@@ -5,7 +5,7 @@ Lambda runs a SnapStart function's init once, when a version is published, and r
 snapshot of it. So:
 - before the snapshot the handler's services are built (`warm`): their SDK clients, with the service models botocore
   loads from disk, are in the snapshot and in no container's first invocation. Building opens no connection and
-  sends nothing (tests/integration/adapters/test_snapstart.py), so no restored container inherits a socket;
+  sends nothing (tests/integration/platform/test_snapstart.py), so no restored container inherits a socket;
 - after each restore what must differ between containers is made again: the ingest's container id (its share of
   the ledger), and the random module's state (the writers' back-off jitter).
 Credentials need nothing: a SnapStart function gets them from Lambda's container credentials endpoint, and botocore
