@@ -6,8 +6,10 @@ test_domain_sender.py; here the real Sender runs on fakes so the batcher's wirin
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -803,3 +805,21 @@ def test_an_aws_error_around_a_request_hands_its_users_to_the_retry_without_fail
     assert w.calls == []
     assert waiting(w.batches()) == {"a0": NOT_SENT_IN_TIME, "a1": NOT_SENT_IN_TIME, "b0": NOT_SENT_IN_TIME}
     assert set(w.ledger.entries) == {"msg:chunk-a", "msg:chunk-b"}
+
+
+# ---- the interpreter while a batch is in flight -------------------------------------------------
+def test_a_batch_in_flight_pauses_the_collector_and_shortens_the_switch_interval_then_puts_both_back() -> None:
+    w = world()
+    seen: list[tuple[bool, float]] = []
+    send = w.s.linkedin.send_users
+
+    def observing(*args: Any) -> list[ElementResult]:
+        seen.append((gc.isenabled(), sys.getswitchinterval()))
+        return send(*args)
+
+    w.s.linkedin.send_users = observing  # type: ignore[method-assign,assignment]
+    before = (gc.isenabled(), sys.getswitchinterval())
+    assert before[1] != batcher_module.IN_FLIGHT_SWITCH_SECONDS
+    w.run(message(AUD_A, 3, "a"))
+    assert seen == [(False, batcher_module.IN_FLIGHT_SWITCH_SECONDS)]
+    assert (gc.isenabled(), sys.getswitchinterval()) == before

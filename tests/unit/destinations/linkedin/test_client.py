@@ -16,7 +16,7 @@ from audience_sync.destinations.linkedin.client import (
     error_from,
     parse_element_results,
 )
-from audience_sync.destinations.linkedin.elements import encode_users_body
+from audience_sync.destinations.linkedin.elements import ENCODE_SLICE, encode_users_body
 from audience_sync.destinations.linkedin.errors import LinkedInError
 from tests.fakes.http_fakes import FakeSession, response
 
@@ -101,6 +101,17 @@ def test_encode_users_body_is_compact_json() -> None:
     body = encode_users_body(elements)
     assert body == b'{"elements":[{"action":"ADD","userIds":[{"idType":"SHA256_EMAIL","idValue":"ab"}]}]}'
     assert json.loads(body) == {"elements": elements}
+
+
+@pytest.mark.parametrize("count", [0, 1, ENCODE_SLICE - 1, ENCODE_SLICE, ENCODE_SLICE + 1, 5_000])
+def test_encode_users_body_in_slices_is_one_dumps(count: int) -> None:
+    elements: list[dict[str, object]] = [
+        {"action": "ADD", "userIds": [{"idType": "SHA256_EMAIL", "idValue": f"{n:064x}"}], "firstName": "Ána"}
+        for n in range(count)
+    ]
+    expected = json.dumps({"elements": elements}, separators=(",", ":")).encode("utf-8")
+    assert encode_users_body(elements) == expected
+    assert encode_users_body(tuple(elements)) == expected
 
 
 # ---- LinkedInClient -----------------------------------------------------------------------------

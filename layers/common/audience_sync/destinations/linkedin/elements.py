@@ -26,9 +26,20 @@ def linkedin_element(user: QueuedUser, action: str) -> dict[str, object]:
     return element
 
 
+# Elements encoded by one json.dumps call. The call holds the GIL throughout: 5,000 elements took 13 ms here, and
+# a sender thread waking for its rate slot meanwhile woke that much late and let the slot go (make bench, rate
+# use). In slices of this size the GIL changes hands between calls, at the same total cost.
+ENCODE_SLICE = 250
+
+
 def encode_users_body(elements: Sequence[dict[str, object]]) -> bytes:
-    """Serialise before taking a rate-limit token, so the token's time is the time the request leaves."""
-    return json.dumps({"elements": list(elements)}, separators=(",", ":")).encode("utf-8")
+    """Serialise before taking a rate-limit token, so the token's time is the time the request leaves. The bytes
+    are json.dumps's of {"elements": [...]}, compact."""
+    slices = (
+        json.dumps(list(elements[start : start + ENCODE_SLICE]), separators=(",", ":"))[1:-1]
+        for start in range(0, len(elements), ENCODE_SLICE)
+    )
+    return ('{"elements":[' + ",".join(slices) + "]}").encode("utf-8")
 
 
 def users_body(users: Sequence[QueuedUser], action: str) -> bytes:
