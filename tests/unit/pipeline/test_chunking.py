@@ -54,6 +54,16 @@ def test_chunks_are_as_full_as_allowed() -> None:
     assert [len(c) for c in chunk_users(data, 30, 0)] == [2, 2, 2, 2, 2]
 
 
+def test_users_that_fit_together_are_one_chunk_to_the_byte() -> None:
+    data = users(40, seed=3)
+    whole = len(json.dumps(data, separators=(",", ":")))
+    assert whole >= compact(data)
+    assert [len(c) for c in chunk_users(data, whole + 5, 5)] == [40]
+    split = list(chunk_users(data, whole + 4, 5))
+    assert len(split) > 1
+    assert [u for chunk in split for u in chunk] == data
+
+
 def test_no_users_no_chunks() -> None:
     assert list(chunk_users([], 100, 0)) == []
 

@@ -30,13 +30,18 @@ class WebhookUser(BaseModel):
         """What an entry filter sees for `name`: a top-level field first (declared or extra), then `attributes`;
         MISSING if neither has it (core/filters.py)."""
         if name != "attributes":
-            if name in type(self).model_fields:
+            if name in _DECLARED:
                 value = getattr(self, name)
                 if value is not None:
                     return value
             elif self.model_extra and name in self.model_extra:
                 return self.model_extra[name]
         return self.attributes.get(name, MISSING)
+
+
+# The declared fields, read once: pydantic's model_fields is a (deprecated on instances) descriptor that cost the
+# entry filters a fifth of their time.
+_DECLARED = frozenset(WebhookUser.model_fields)
 
 
 class WebhookBody(BaseModel):
