@@ -18,7 +18,8 @@ from audience_sync.adapters.aws import snapstart
 from audience_sync.cohorts.service import cohort_views
 from audience_sync.composition import Container, load_destinations
 from audience_sync.core.errors import Invalid
-from audience_sync.core.metrics import campaign_counters_id, public_metrics
+from audience_sync.core.history import MAX_WINDOW_MINUTES, recent
+from audience_sync.core.metrics import STEP_LEVELS, campaign_counters_id, public_metrics
 from audience_sync.credentials.models import DATA_IMPORT_KEY, REST_API_KEY, NewApiKey, NewImportKey
 from audience_sync.http.braze import json_object
 from audience_sync.http.openapi import NO_API_KEY, error_responses, public_spec, success
@@ -170,6 +171,25 @@ def step_metrics(step_id: str) -> dict[str, int]:
     svc = services()
     step = svc.steps.get(valid_step_id(step_id))  # 404 for an unknown step rather than zeros
     return public_metrics(svc.metrics.get(step_id), follows_segment=segment_step(step.get("config", {})) is not None)
+
+
+@app.get(
+    "/v1/steps/<step_id>/metrics/history",
+    summary="A step's metrics minute by minute",
+    description="One point a minute for the last `minutes` minutes (1 to 1440), the current minute last: each "
+    "metric as counted in that minute, but `pending`, as it stood at the minute's end. Kept 48 hours.",
+    responses={
+        **success(200, '{"minutes", "points": [{"minute", "entered", "synced", ...}]}'),
+        **error_responses(400, 404, 503),
+    },
+)
+def step_metrics_history(
+    step_id: str, minutes: Annotated[int, Query(ge=1, le=MAX_WINDOW_MINUTES)] = 60
+) -> dict[str, Any]:
+    svc = services()
+    step = svc.steps.get(valid_step_id(step_id))  # 404 for an unknown step rather than zeros
+    follows = segment_step(step.get("config", {})) is not None
+    return recent(svc.metrics, step_id, minutes, svc.clock.now_ms(), lambda c: public_metrics(c, follows), STEP_LEVELS)
 
 
 @app.get(
@@ -464,6 +484,28 @@ def campaign_metrics(campaign_id: str) -> dict[str, int]:
     svc = services()
     status = svc.campaigns.get(campaign_id)["status"]  # 404 for an unknown campaign rather than zeros
     return metrics_of(svc.metrics.get(campaign_counters_id(campaign_id)), status)
+
+
+@app.get(
+    "/v1/campaigns/<campaign_id>/metrics/history",
+    summary="A campaign's metrics minute by minute",
+    description="One point a minute for the last `minutes` minutes (1 to 1440), the current minute last: each "
+    "metric as counted in that minute, but `scheduled`, the users waiting at the minute's end. Kept 48 hours.",
+    responses={
+        **success(200, '{"minutes", "points": [{"minute", "triggered", "sent", ...}]}'),
+        **error_responses(400, 404, 503),
+    },
+)
+def campaign_metrics_history(
+    campaign_id: str, minutes: Annotated[int, Query(ge=1, le=MAX_WINDOW_MINUTES)] = 60
+) -> dict[str, Any]:
+    from audience_sync.campaigns.delivery import CAMPAIGN_LEVELS
+    from audience_sync.campaigns.delivery import campaign_metrics as metrics_of
+
+    svc = services()
+    status = svc.campaigns.get(campaign_id)["status"]  # 404 for an unknown campaign rather than zeros
+    series = campaign_counters_id(campaign_id)
+    return recent(svc.metrics, series, minutes, svc.clock.now_ms(), lambda c: metrics_of(c, status), CAMPAIGN_LEVELS)
 
 
 @app.post(

@@ -186,11 +186,12 @@ _SEND = (
         ("dynamodb:UpdateItem", "RateLimitTable"),
         # adapters/aws/steps_table.py set_error / clear_error (pipeline/sender.py)
         ("dynamodb:UpdateItem", "StepsTable"),
-        # adapters/aws/ledger_table.py: batch_get_item of buckets; transact_write_items of Update items on the ledger
-        # and the counters
+        # adapters/aws/ledger_table.py: batch_get_item of buckets; transact_write_items of Update items on the ledger,
+        # the counters and their minute
         ("dynamodb:BatchGetItem", "LedgerTable"),
         ("dynamodb:UpdateItem", "LedgerTable"),
         ("dynamodb:UpdateItem", "MetricsTable"),
+        ("dynamodb:UpdateItem", "MetricsHistoryTable"),
     }
 )
 _RECORD_WEBHOOK_INTERACTIONS = {
@@ -235,6 +236,7 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:UpdateItem", "ConnectionsTable"),  # connections_table.py write_tokens
         ("dynamodb:DeleteItem", "ConnectionsTable"),  # connections_table.py take_state (single use), delete
         ("dynamodb:GetItem", "MetricsTable"),  # adapters/aws/metrics_table.py
+        ("dynamodb:Query", "MetricsHistoryTable"),  # metrics_table.py history: GET .../metrics/history
         ("dynamodb:GetItem", "AudienceViewsTable"),  # adapters/aws/audience_cache.py: the cached reading
         ("dynamodb:PutItem", "AudienceViewsTable"),  # a reading on demand
         # adapters/aws/credentials_table.py: keys created, listed, revoked (the management routes)
@@ -271,6 +273,7 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:UpdateItem", "CampaignStateTable"),
         ("dynamodb:DeleteItem", "CampaignStateTable"),
         ("dynamodb:UpdateItem", "MetricsTable"),
+        ("dynamodb:UpdateItem", "MetricsHistoryTable"),  # metrics_table.py counter_updates: the wait's minute
         ("dynamodb:BatchGetItem", "ProfilesTable"),  # campaigns/delivery.py profiles_of
         ("dynamodb:GetItem", "StepsTable"),  # pipeline/ingest.py: an audience_sync campaign's step
         ("sqs:SendMessage", "SyncQueue"),  # the sends, into the one pipeline

@@ -47,6 +47,7 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "GET", "/v1/steps/{step_id}"),
     ("ApiFunction", "POST", "/v1/steps/{step_id}/launch"),
     ("ApiFunction", "GET", "/v1/steps/{step_id}/metrics"),
+    ("ApiFunction", "GET", "/v1/steps/{step_id}/metrics/history"),
     ("ApiFunction", "GET", "/v1/steps/{step_id}/audience"),
     ("ApiFunction", "GET", "/v1/openapi.json"),
     ("ApiFunction", "POST", "/v1/rest-api-keys"),
@@ -73,6 +74,7 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/stop"),
     ("ApiFunction", "POST", "/v1/campaigns/{campaign_id}/trigger"),
     ("ApiFunction", "GET", "/v1/campaigns/{campaign_id}/metrics"),
+    ("ApiFunction", "GET", "/v1/campaigns/{campaign_id}/metrics/history"),
     ("ApiFunction", "POST", "/v1/interactions"),
     ("IngestFunction", "POST", "/v1/steps/{step_id}/users"),
 }
@@ -102,6 +104,7 @@ EXPECTED_GLOBAL_ENV = {
     "POWERTOOLS_LOG_LEVEL",
     "STEPS_TABLE",
     "METRICS_TABLE",
+    "METRICS_HISTORY_TABLE",
     "CONNECTIONS_TABLE",
     "RATE_LIMIT_TABLE",
     "SYNC_QUEUE_URL",
@@ -294,6 +297,7 @@ EXPECTED_WRITES = {
     "CampaignActivityFunction": {
         "CampaignStateTable",
         "MetricsTable",
+        "MetricsHistoryTable",
         "SyncQueue",
         "CampaignActivityQueue",
         "WaitScheduleGroup",
@@ -309,11 +313,12 @@ EXPECTED_WRITES = {
     # only the queue: the webhook's counts travel with its users and the batcher records them; with WebhookSigning
     # enabled, the signatures it has seen (replay protection)
     "IngestFunction": {"SyncQueue", "WebhookSignaturesTable"},
-    # step errors, counters + ledger (one transaction), rate bucket, token refresh, notifications,
+    # step errors, counters and their minute + ledger (one transaction), rate bucket, token refresh, notifications,
     # and the hand-off to the retry: the batch in S3, then an execution. No SQS send any more.
     "BatcherFunction": {
         "StepsTable",
         "MetricsTable",
+        "MetricsHistoryTable",
         "LedgerTable",
         "RateLimitTable",
         "ConnectionsTable",
@@ -327,6 +332,7 @@ EXPECTED_WRITES = {
     "RetryFunction": {
         "StepsTable",
         "MetricsTable",
+        "MetricsHistoryTable",
         "LedgerTable",
         "RateLimitTable",
         "ConnectionsTable",

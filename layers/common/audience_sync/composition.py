@@ -22,7 +22,7 @@ from audience_sync.adapters.aws.gauge_source import DynamoGaugeSource
 from audience_sync.adapters.aws.kms import KmsTokenCipher
 from audience_sync.adapters.aws.ledger_table import DynamoLedger
 from audience_sync.adapters.aws.membership_queue import SqsMembershipSink, SqsReconciliations, SqsSweepJobs
-from audience_sync.adapters.aws.metrics_table import MetricsStore
+from audience_sync.adapters.aws.metrics_table import CounterTables, MetricsStore
 from audience_sync.adapters.aws.profile_queue import SqsProfileQueue
 from audience_sync.adapters.aws.profiles_table import DynamoProfileStore
 from audience_sync.adapters.aws.queues import SqsPublisher, SqsQueueReader
@@ -121,7 +121,11 @@ class Container:
 
     @cached_property
     def metrics(self) -> MetricsStore:
-        return MetricsStore(self.resources.require("metrics_table"))
+        return MetricsStore(self.resources.require("metrics_table"), self.resources.metrics_history_table)
+
+    @cached_property
+    def counter_tables(self) -> CounterTables:
+        return CounterTables(self.resources.require("metrics_table"), self.resources.require("metrics_history_table"))
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -229,7 +233,7 @@ class Container:
 
     @cached_property
     def ledger(self) -> Ledger:
-        return DynamoLedger(self.resources.require("ledger_table"), self.resources.require("metrics_table"), self.clock)
+        return DynamoLedger(self.resources.require("ledger_table"), self.counter_tables, self.clock)
 
     @cached_property
     def retry_store(self) -> RetryStore:
@@ -487,9 +491,7 @@ class Container:
     def campaign_state(self) -> CampaignState:
         from audience_sync.adapters.aws.campaign_state import DynamoCampaignState
 
-        return DynamoCampaignState(
-            self.resources.require("campaign_state_table"), self.resources.require("metrics_table"), self.clock
-        )
+        return DynamoCampaignState(self.resources.require("campaign_state_table"), self.counter_tables, self.clock)
 
     @cached_property
     def campaign_connector(self) -> CampaignConnector:

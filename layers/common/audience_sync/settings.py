@@ -31,6 +31,7 @@ class Resources:
 
     steps_table: str = field(default="", metadata={"env": "STEPS_TABLE"})
     metrics_table: str = field(default="", metadata={"env": "METRICS_TABLE"})
+    metrics_history_table: str = field(default="", metadata={"env": "METRICS_HISTORY_TABLE"})
     connections_table: str = field(default="", metadata={"env": "CONNECTIONS_TABLE"})
     rate_limit_table: str = field(default="", metadata={"env": "RATE_LIMIT_TABLE"})
     ledger_table: str = field(default="", metadata={"env": "LEDGER_TABLE"})

@@ -15,12 +15,14 @@ from botocore.exceptions import ClientError
 
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.campaign_state import LEASE_MS, DynamoCampaignState
-from audience_sync.adapters.aws.metrics_table import MetricsStore
+from audience_sync.adapters.aws.metrics_table import CounterTables, MetricsStore
 from audience_sync.adapters.aws.scheduler import EventBridgeWaitScheduler, at_expression
 from audience_sync.campaigns.ports import CampaignState, Claim, Wait
 from audience_sync.core.metrics import campaign_counters_id
 from tests.fakes.campaign_fakes import FakeCampaignState
 from tests.fakes.sync_fakes import FakeClock
+
+TABLES = CounterTables(metrics="metrics", history="history")
 
 
 def _tables() -> None:
@@ -40,6 +42,15 @@ def _tables() -> None:
         AttributeDefinitions=[{"AttributeName": "step_id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    dynamodb.create_table(
+        TableName="history",
+        KeySchema=[{"AttributeName": "series", "KeyType": "HASH"}, {"AttributeName": "minute", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "series", "AttributeType": "S"},
+            {"AttributeName": "minute", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 @pytest.fixture(params=["dynamodb", "fake"])
@@ -56,7 +67,7 @@ def state(request: pytest.FixtureRequest, aws: None) -> tuple[CampaignState, Cal
         item = metrics.get(campaign_counters_id("c1"))
         return {k: v for k, v in item.items() if k not in ("step_id", "updated_at")}
 
-    return DynamoCampaignState("state", "metrics", clock), counters, clock
+    return DynamoCampaignState("state", TABLES, clock), counters, clock
 
 
 def wait(wait_id: str = "w1", user: str = "u1", trigger_ms: int = 1_000, **extra: Any) -> Wait:
@@ -194,7 +205,7 @@ def test_an_interaction_is_recorded_once_by_user_campaign_type_and_time(state: A
 def test_a_transaction_that_loses_a_race_on_the_counters_is_tried_again(aws: None, monkeypatch: Any) -> None:
     _tables()
     clock = FakeClock(10_000_000)
-    store = DynamoCampaignState("state", "metrics", clock)
+    store = DynamoCampaignState("state", TABLES, clock)
     real = clients.dynamodb()
     calls = {"n": 0}
 
@@ -234,3 +245,19 @@ def test_the_at_expression_is_utc_and_whole_seconds() -> None:
     assert at_expression(0) == "at(1970-01-01T00:00:00)"
     assert at_expression(1) == "at(1970-01-01T00:00:01)"
     assert at_expression(86_400_000) == "at(1970-01-02T00:00:00)"
+
+
+def test_a_waits_counts_are_added_to_its_minute_too(aws: None) -> None:
+    _tables()
+    clock = FakeClock(10_000_000)
+    store = DynamoCampaignState("state", TABLES, clock)
+    store.claim("c1", "u1", "a1", 1_000, None, "h1")
+    assert store.start_wait(wait("w1"), "a1")
+    clock.now += 60_000
+    store.claim("c1", "u2", "a2", 1_000, None, "h2")
+    assert store.start_wait(wait("w2", user="u2"), "a2")
+    minute = 10_000_000 // 60_000
+    history = MetricsStore("metrics", "history").history(campaign_counters_id("c1"), minute - 5, minute + 5)
+    assert history == {minute: {"triggered": 1, "scheduled": 1}, minute + 1: {"triggered": 1, "scheduled": 1}}
+    counters = MetricsStore("metrics").get(campaign_counters_id("c1"))
+    assert (counters["triggered"], counters["scheduled"]) == (2, 2)

@@ -130,6 +130,32 @@ def test_metrics_after_ingest(api: Api) -> None:
     assert api.metrics("middle") == {**ZERO, "entered": 5, "proceeded": 5, "not_synced": 1, "synced": 4}
 
 
+def test_metrics_history_adds_up_to_the_metrics_minute_by_minute(api: Api) -> None:
+    api.active_step("s1")
+    users = [{"external_id": f"u{i}", "email": f"u{i}@example.com"} for i in range(5)] + [{"external_id": "x"}]
+    assert api.post_users("s1", users).status == 202
+    metrics = api.metrics("s1")  # settled
+    reply = api.get("/v1/steps/s1/metrics/history?minutes=3")
+    assert reply.status == 200, reply.text
+    assert reply.json["minutes"] == 3
+    points = reply.json["points"]
+    assert len(points) == 3 and all(set(p) == {"minute", *metrics} for p in points)
+    assert [p["minute"] for p in points] == sorted(p["minute"] for p in points)
+    flows = {name: sum(p[name] for p in points) for name in metrics if name != "pending"}
+    assert flows == {name: n for name, n in metrics.items() if name != "pending"}
+    assert flows["entered"] == 6 and flows["synced"] == 5
+    assert points[-1]["pending"] == metrics["pending"] == 0
+    assert len(api.get("/v1/steps/s1/metrics/history").json["points"]) == 60  # the default window
+
+
+def test_metrics_history_refuses_a_bad_window_and_an_unknown_step(api: Api) -> None:
+    api.active_step("s1")
+    for bad in ("0", "1441", "-5", "x", "1.5"):
+        assert_error(api.get(f"/v1/steps/s1/metrics/history?minutes={bad}"), 400, "invalid_request")
+    assert api.get("/v1/steps/s1/metrics/history?minutes=1440").status == 200
+    assert api.get("/v1/steps/missing/metrics/history").status == 404
+
+
 def test_repeated_idempotency_key_is_counted_once(api: Api) -> None:
     api.active_step("s1")
     users = [{"external_id": "a", "email": "a@example.com"}, {"external_id": "b"}]

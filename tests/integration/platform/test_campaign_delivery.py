@@ -117,6 +117,15 @@ def test_a_lytics_webhook_campaign_sends_the_seeds_fields_to_the_receiver(platfo
         "control": 0,
         "exception_cancelled": 0,
     }
+    # minute by minute, the same counts (decision 0023)
+    history = _admin(platform, "GET", "/v1/campaigns/lytics/metrics/history?minutes=5")
+    assert history.status == 200, history.text
+    points = history.json["points"]
+    assert len(points) == 5 and all(set(p) == {"minute", *metrics} for p in points)
+    assert {name: sum(p[name] for p in points) for name in metrics if name != "scheduled"} == {
+        name: n for name, n in metrics.items() if name != "scheduled"
+    }
+    assert points[-1]["scheduled"] == metrics["scheduled"]
 
 
 def test_methods_trigger_properties_dispatch_ids_and_abort_message(platform: Platform) -> None:
@@ -216,6 +225,7 @@ def test_control_group_audience_and_the_triggers_refusals(platform: Platform) ->
     assert _admin(platform, "POST", "/v1/campaigns/act/publish").status == 200
     assert trigger("act", {"recipients": [{"external_id": "u1"}]}).json["error"]["code"] == "not_api_triggered"
     assert _admin(platform, "GET", "/v1/campaigns/missing/metrics").status == 404
+    assert _admin(platform, "GET", "/v1/campaigns/missing/metrics/history").status == 404
 
 
 def test_a_campaign_stopped_before_its_webhooks_leave_sends_nothing(platform: Platform) -> None:

@@ -15,8 +15,10 @@ from botocore.exceptions import ClientError
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.ledger_table import CONFLICT_ATTEMPTS
 from audience_sync.adapters.aws.ledger_table import DynamoLedger as Ledger
+from audience_sync.adapters.aws.metrics_table import CounterTables
 from audience_sync.adapters.aws.retry_store import S3RetryStore as RetryStore
 from audience_sync.core.errors import StoreUnavailable
+from audience_sync.core.history import HISTORY_TTL_SECONDS
 from audience_sync.core.metrics import StepDelta
 from audience_sync.pipeline.ledger import (
     LEDGER_TTL_SECONDS,
@@ -125,7 +127,8 @@ def bucket_item(bucket: str, ids: list[str], keys: list[str] | None = None) -> d
     return item
 
 
-LEDGER = Ledger("ledger", "metrics", FakeClock())
+TABLES = CounterTables(metrics="metrics", history="history")
+LEDGER = Ledger("ledger", TABLES, FakeClock())
 
 
 # ---- Ledger.record ---------------------------------------------------------------------------------
@@ -136,7 +139,7 @@ def test_record_adds_each_buckets_ids_and_the_summed_counters_in_one_transaction
     assert LEDGER.record("step-1", [e1, e2, e3]) == set()
     (call,) = fake_aws.ops("transact_write_items")
     updates = [i["Update"] for i in call["TransactItems"]]
-    shared, own, counters = updates
+    shared, own, counters, minute = updates
     assert shared["TableName"] == own["TableName"] == "ledger"
     assert shared["Key"] == {"id": {"S": "time#c#1"}}
     assert shared["ExpressionAttributeValues"][":ids"] == {"SS": [digest("msg:a"), digest("msg:b")]}
@@ -150,6 +153,14 @@ def test_record_adds_each_buckets_ids_and_the_summed_counters_in_one_transaction
     assert counters["TableName"] == "metrics"
     assert counters["Key"] == {"step_id": {"S": "step-1"}}
     assert sorted(v["N"] for k, v in counters["ExpressionAttributeValues"].items() if k != ":now") == ["1", "3"]
+    # the same increments, to the minute the transaction was written in, kept HISTORY_TTL_SECONDS
+    assert minute["TableName"] == "history"
+    assert minute["Key"] == {"series": {"S": "step-1"}, "minute": {"N": str(T0 // 60_000)}}
+    assert minute["UpdateExpression"] == counters["UpdateExpression"].replace("updated_at = :now", "expires_at = :x")
+    assert minute["ExpressionAttributeNames"] == counters["ExpressionAttributeNames"]
+    increments = {k: v for k, v in minute["ExpressionAttributeValues"].items() if k != ":x"}
+    assert increments == {k: v for k, v in counters["ExpressionAttributeValues"].items() if k != ":now"}
+    assert minute["ExpressionAttributeValues"][":x"] == {"N": str(T0 // 60_000 * 60 + HISTORY_TTL_SECONDS)}
 
 
 def test_ids_are_stored_as_short_digests() -> None:
@@ -171,13 +182,16 @@ def test_record_of_nothing_writes_nothing(fake_aws: FakeAws) -> None:
     assert fake_aws.calls == []
 
 
-def test_record_refuses_more_than_99_entries_or_an_id_twice(fake_aws: FakeAws) -> None:
-    assert MAX_ENTRIES_PER_TRANSACTION == 99
-    with pytest.raises(ValueError, match="99"):
-        LEDGER.record("step-1", [entry(f"msg:{i}") for i in range(100)])
+def test_record_refuses_more_entries_than_a_transaction_holds_or_an_id_twice(fake_aws: FakeAws) -> None:
+    with pytest.raises(ValueError, match=str(MAX_ENTRIES_PER_TRANSACTION)):
+        LEDGER.record("step-1", [entry(f"msg:{i}") for i in range(MAX_ENTRIES_PER_TRANSACTION + 1)])
     with pytest.raises(ValueError, match="once"):
         LEDGER.record("step-1", [entry("msg:a"), entry("msg:a", "b2")])
     assert fake_aws.calls == []
+    # the most entries, each in a bucket of its own, with the counters and their minute: DynamoDB's 100 items
+    LEDGER.record("step-1", [entry(f"msg:{i}", f"b{i}", synced=1) for i in range(MAX_ENTRIES_PER_TRANSACTION)])
+    (call,) = fake_aws.ops("transact_write_items")
+    assert len(call["TransactItems"]) == 100
 
 
 def test_record_reports_the_ids_the_conflicting_bucket_already_holds(fake_aws: FakeAws) -> None:
@@ -211,7 +225,7 @@ def test_a_transaction_conflict_is_tried_again_with_a_new_token(fake_aws: FakeAw
     outcomes = [canceled(None, "TransactionConflict"), canceled("TransactionConflict", None), None]
     fake_aws.fail = lambda op, kwargs: outcomes.pop(0) if op == "transact_write_items" else None
     clock = FakeClock()
-    assert Ledger("ledger", "metrics", clock).record("step-1", [entry("msg:a", synced=1)]) == set()
+    assert Ledger("ledger", TABLES, clock).record("step-1", [entry("msg:a", synced=1)]) == set()
     calls = fake_aws.ops("transact_write_items")
     assert len(calls) == 3
     assert len({c["ClientRequestToken"] for c in calls}) == 3  # botocore's own retries reuse one; ours do not
@@ -221,7 +235,7 @@ def test_a_transaction_conflict_is_tried_again_with_a_new_token(fake_aws: FakeAw
 def test_conflicts_that_do_not_clear_are_raised(fake_aws: FakeAws) -> None:
     fake_aws.fail = lambda op, kwargs: canceled("TransactionConflict", None)
     with pytest.raises(StoreUnavailable):
-        Ledger("ledger", "metrics", FakeClock()).record("step-1", [entry("msg:a", synced=1)])
+        Ledger("ledger", TABLES, FakeClock()).record("step-1", [entry("msg:a", synced=1)])
     assert len(fake_aws.ops("transact_write_items")) == CONFLICT_ATTEMPTS
 
 

@@ -182,12 +182,16 @@ def test_12000_users_in_5000_element_requests() -> None:
     assert len(w.ledger.transactions) == 1  # 12 messages of one step: one transaction
 
 
-def test_messages_are_recorded_in_transactions_of_at_most_99_per_step() -> None:
+def test_messages_are_recorded_in_transactions_of_at_most_the_ledgers_limit_per_step() -> None:
     w = world()
     failed = w.run(*[message(AUD_A, 1, f"m{i}-") for i in range(150)], message(AUD_B, 1, "x", step_id="step-2"))
     assert failed == []
     sizes = sorted((step, len(entries)) for step, entries in w.ledger.transactions)
-    assert sizes == [("step-1", 51), ("step-1", MAX_ENTRIES_PER_TRANSACTION), ("step-2", 1)]
+    assert sizes == [
+        ("step-1", 150 - MAX_ENTRIES_PER_TRANSACTION),
+        ("step-1", MAX_ENTRIES_PER_TRANSACTION),
+        ("step-2", 1),
+    ]
     assert w.ledger.counted("step-1") == {"synced": 150}
 
 

@@ -276,6 +276,9 @@ class CampaignTriggers:
         return {homes[key[0]]: item.doc for key, item in found.items() if "braze_id" in item.doc}
 
 
+CAMPAIGN_LEVELS = ("scheduled",)  # users waiting at a moment; the other metrics count what happened
+
+
 def campaign_metrics(item: Mapping[str, Any], status: str = CampaignStatus.ACTIVE) -> dict[str, int]:
     """Contract v2 §6's metrics from a campaign's counters item. `scheduled` is the users waiting out a delay now:
     waits started, less those released when due and those an exception cancelled (connector.py); none while the

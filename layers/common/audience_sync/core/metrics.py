@@ -11,6 +11,7 @@ in `errored` with its reason. Its pending is then entered + left - synced - remo
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ COUNTERS = (
 )
 PUBLIC_METRICS = ("entered", "proceeded", "synced", "not_synced", "pending", "errored", "exited")
 SEGMENT_METRICS = ("left", "removed")  # what a step that follows a segment adds
+STEP_LEVELS = ("pending",)  # the metrics that stand at a moment rather than count what happened (core/history.py)
 REASON_PREFIX = {"not_synced": "not_synced_reason_", "errored": "errored_reason_"}
 
 
@@ -115,7 +117,7 @@ def first_attempts(outcome_kind: str, reason: str | None, not_sent_reason: str) 
     return outcome_kind in ("synced", "errored") or (outcome_kind == "retry" and reason != not_sent_reason)
 
 
-def public_metrics(item: dict[str, Any] | None, follows_segment: bool = False) -> dict[str, int]:
+def public_metrics(item: Mapping[str, Any] | None, follows_segment: bool = False) -> dict[str, int]:
     """The contract's seven metrics from a stored counters item (missing counters are 0), and `left` and
     `removed` for a step that follows a segment or has had users leave (a deleted user leaves webhook steps too)."""
     item = item or {}

@@ -8,7 +8,7 @@ finds the id and redoes only the idempotent hand-offs the bucket lists (retry ex
 
 Why buckets: a DynamoDB write is billed per started KB, so one ledger item per message would cost a write unit
 per webhook, about as much as everything else the pipeline does besides API Gateway. A bucket holds the 16-byte
-digests of many ids, so a transaction of 99 messages writes a few small items. The ingest picks the bucket
+digests of many ids, so a transaction of 98 messages writes a few small items. The ingest picks the bucket
 (pipeline/ingest.py, `ledger_bucket`): the entries one ingest container queued in one second share one, so a
 bucket stays small at any load; a webhook sent with an idempotency_key has a bucket of its own, since its retry
 by the client is a new message that must find the first one.
@@ -27,10 +27,10 @@ from audience_sync.core.metrics import StepDelta
 
 # The queues keep a message at most 14 days (the DLQ counts from the first enqueue); a bucket outlives that.
 LEDGER_TTL_SECONDS = 15 * 24 * 3600
-# TransactWriteItems takes 100 items: up to 99 ledger entries (so at most 99 buckets) plus the counters update.
-# 99 ids in one bucket's condition make 296 operators (NOT, contains, AND): DynamoDB allows 300 per expression
-# (and 4 KB; these take about 2.9 KB).
-MAX_ENTRIES_PER_TRANSACTION = 99
+# TransactWriteItems takes 100 items: up to 98 ledger entries (so at most 98 buckets) plus the counters' and their
+# minute's updates. 98 ids in one bucket's condition make 293 operators (NOT, contains, AND): DynamoDB allows 300
+# per expression (and 4 KB; these take about 2.9 KB).
+MAX_ENTRIES_PER_TRANSACTION = 98
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import applied, error_code, translated
 from audience_sync.adapters.aws.items import from_dynamodb
-from audience_sync.adapters.aws.metrics_table import counters_transaction_update, serialised
+from audience_sync.adapters.aws.metrics_table import CounterTables, counter_updates, serialised
 from audience_sync.campaigns.models import MAX_DELAY_SECONDS
 from audience_sync.campaigns.ports import Claim, Wait
 from audience_sync.core.clock import Clock
@@ -68,10 +68,10 @@ def _wait(item: dict[str, Any]) -> Wait:
 
 
 class DynamoCampaignState:
-    def __init__(self, table_name: str, metrics_table_name: str, clock: Clock):
+    def __init__(self, table_name: str, counters: CounterTables, clock: Clock):
         self.table_name = table_name
         self.table = clients.table(table_name)
-        self.metrics_table_name = metrics_table_name
+        self.counters = counters
         self.clock = clock
 
     # ---- entries -----------------------------------------------------------------------------------------
@@ -160,12 +160,11 @@ class DynamoCampaignState:
                 if part in body:
                     body[part] = serialised(body[part])
             items.append({kind: body})
-        counters_id = campaign_counters_id(campaign_id)
-        now = self.clock.now_ms()
-        items.append({"Update": counters_transaction_update(self.metrics_table_name, counters_id, delta, now)})
+        transaction = cast("list[TransactWriteItemTypeDef]", items)
+        transaction += counter_updates(self.counters, campaign_counters_id(campaign_id), delta, self.clock.now_ms())
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
-                clients.dynamodb().transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", items))
+                clients.dynamodb().transact_write_items(TransactItems=transaction)
                 return True
             except ClientError as error:
                 if error_code(error) != "TransactionCanceledException":

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import translated
-from audience_sync.adapters.aws.metrics_table import counters_transaction_update
+from audience_sync.adapters.aws.metrics_table import CounterTables, counter_updates
 from audience_sync.core.clock import Clock
 from audience_sync.core.metrics import StepDelta
 
@@ -33,9 +33,9 @@ CONFLICT_ATTEMPTS = 4
 
 
 class DynamoLedger:
-    def __init__(self, table_name: str, metrics_table_name: str, clock: Clock):
+    def __init__(self, table_name: str, counters: CounterTables, clock: Clock):
         self.table_name = table_name
-        self.metrics_table_name = metrics_table_name
+        self.counters = counters
         self.clock = clock
 
     @translated("ledger.recorded")
@@ -67,8 +67,7 @@ class DynamoLedger:
         delta = StepDelta()
         for entry in entries:
             delta.merge(entry.delta)
-        if delta:
-            items.append({"Update": counters_transaction_update(self.metrics_table_name, step_id, delta, now)})  # type: ignore[typeddict-item]
+        items += counter_updates(self.counters, step_id, delta, now)
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
                 # The token makes botocore's own retries of this call idempotent: a transaction that was written but
