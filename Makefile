@@ -11,12 +11,13 @@ export PYENV_VERSION ?= 3.12.1:3.11.7
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run test check bench lint typecheck security unit e2e template build deploy deploy-prod clean
+.PHONY: help install run test check bench lint typecheck security unit e2e screenshots template build deploy deploy-prod clean
 
 help:
 	@echo "make run      run the whole service locally (moto AWS + LinkedIn sandbox) on 127.0.0.1:$${PORT:-3000}"
 	@echo "make test     lint, type-check, checkov and run every test (unit, handlers, end-to-end, template)"
 	@echo "make check    the fast loop: lint, import contracts, type-check and the unit tests (under a minute)"
+	@echo "make screenshots  the console's screenshots in docs/console/ (headless Chromium)"
 	@echo "make security checkov on template.yaml (least privilege, encryption; skips in .checkov.yaml)"
 	@echo "make bench    the benchmarks: a table with targets, BENCHMARKS.md and BENCHMARKS.png (about 5 min)"
 	@echo "make build    sam build;  make deploy: sam deploy --guided"
@@ -80,6 +81,10 @@ check: lint typecheck unit
 
 e2e: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/e2e
+
+# The console's screenshots in docs/console/, taken by its browser test (needs chromium-headless-shell).
+screenshots: $(VENV)/.installed
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console CONSOLE_BROWSER_REQUIRED=1 $(VENV)/bin/pytest -q tests/e2e/test_console.py
 
 template: install
 	SAM_CLI=$(CURDIR)/$(SAM) CHECKOV=$(CURDIR)/$(CHECKOV) $(VENV)/bin/pytest -q tests/template

@@ -47,7 +47,10 @@ class Route:
 
 
 def _compile(path: str) -> re.Pattern[str]:
-    regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+    """A template path as a regex: `{name}` one segment, `{name+}` (a greedy path variable) one or more."""
+    escaped = re.escape(path)
+    regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+\\\}", r"(?P<\1>.+)", escaped)
+    regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", regex)
     return re.compile(f"^{regex}$")
 
 

@@ -153,6 +153,7 @@ def walkthrough(base_url: str, config: LocalConfig, sandbox: bool) -> str:
         "",
         "Audience sync is running locally: AWS emulated in-process (moto), handlers wired from template.yaml.",
         f"  API       {base_url}   (header x-api-key: {config.api_key})",
+        f"  Console   {base_url}/console   (sign in with the key {config.api_key})",
         f"  LinkedIn  {linkedin}",
         f"  Batching  every {config.flush_seconds} s; TIME_SCALE={config.time_scale:g} "
         f"(the retry horizon, {horizon / 3600:g} h, takes {horizon / config.time_scale:,.0f} s)"

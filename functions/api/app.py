@@ -77,14 +77,19 @@ def health() -> dict[str, str]:
 @app.get(
     "/v1/connections/linkedin/authorize",
     summary="Start connecting LinkedIn (OAuth)",
+    description="A 302 to LinkedIn's consent page; with `redirect=false`, a 200 with the same `authorization_url` "
+    "(a page's script cannot read a redirect's Location: the console opens the URL itself).",
     responses={
         **success(302, "Location: LinkedIn's consent page, with a signed single-use state (10 min)"),
-        **error_responses(503),
+        **success(200, '{"authorization_url"} (redirect=false)'),
+        **error_responses(400, 503),
     },
 )
-def authorize():
+def authorize(redirect: Annotated[bool, Query()] = True):
     svc = services()
     url = svc.connections.begin_authorization(svc.oauth_state_key(), _redirect_uri())
+    if not redirect:
+        return json_response(200, {"authorization_url": url})
     return json_response(302, {"authorization_url": url}, headers={"Location": url})
 
 
@@ -139,6 +144,15 @@ def disconnect() -> dict[str, Any]:
 def put_step(step_id: str, config: StepConfig) -> dict[str, Any]:
     stored = services().steps.put_config(valid_step_id(step_id), config.model_dump(mode="json", exclude_none=True))
     return step_view(stored)
+
+
+@app.get(
+    "/v1/steps",
+    summary="Every step, by id: config, status, audience, error",
+    responses={**success(200, '{"steps": [step, ...]}'), **error_responses(503)},
+)
+def list_steps() -> dict[str, Any]:
+    return {"steps": [step_view(item) for item in services().steps.list_all()]}
 
 
 @app.get(

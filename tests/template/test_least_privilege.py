@@ -229,6 +229,7 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
     | {
         ("secretsmanager:GetSecretValue", "OAuthStateSecret"),  # connections/oauth_state.py signs the state
         ("dynamodb:GetItem", "StepsTable"),  # adapters/aws/steps_table.py get / put_config
+        ("dynamodb:Scan", "StepsTable"),  # adapters/aws/steps_table.py list_all: GET /v1/steps
         ("dynamodb:PutItem", "StepsTable"),  # adapters/aws/steps_table.py put_config
         ("dynamodb:UpdateItem", "StepsTable"),  # adapters/aws/steps_table.py activate (launch)
         ("dynamodb:GetItem", "ConnectionsTable"),
@@ -436,6 +437,7 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:GetItem", "ConnectionsTable"),  # adapters/aws/connections_table.py status (its status only)
     },
     "RetryStateMachine": {("lambda:InvokeFunction", "RetryFunction")},
+    "ConsoleFunction": set(),  # static files only: it calls nothing
 }
 
 

@@ -39,6 +39,19 @@ def test_authorize_redirects_to_linkedin_with_signed_state(api: Api) -> None:
     assert "." in query["state"][0]  # payload.signature
 
 
+def test_authorize_without_redirect_answers_the_url_for_a_page_to_open(api: Api) -> None:
+    reply = api.get("/v1/connections/linkedin/authorize?redirect=false")
+    assert reply.status == 200 and "Location" not in reply.headers
+    url = reply.json["authorization_url"]
+    assert url.startswith(f"{api.stack.sandbox.url}/oauth/v2/authorization?")
+    # LinkedIn (the sandbox) approves, and its redirect back completes the connection
+    approved = requests.get(url, allow_redirects=False, timeout=10)
+    back = urlsplit(approved.headers["Location"])
+    assert api.callback(f"{back.path}?{back.query}").status == 200
+    assert api.get("/v1/connections/linkedin").json["status"] == "connected"
+    assert api.get("/v1/connections/linkedin/authorize?redirect=maybe").status == 400
+
+
 def test_connect_lists_ad_accounts_and_never_returns_a_token(api: Api) -> None:
     assert api.get("/v1/connections/linkedin").json["status"] == "disconnected"
     connected = api.connect()

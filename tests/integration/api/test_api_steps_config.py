@@ -28,6 +28,15 @@ def test_put_creates_a_draft_and_get_returns_it(api: Api) -> None:
     assert got.json == put.json
 
 
+def test_get_steps_lists_every_step_by_id(api: Api) -> None:
+    assert api.get("/v1/steps").json == {"steps": []}
+    api.put_step("b-step", step_config())
+    api.put_step("a-step", step_config(action="remove"))
+    listed = api.get("/v1/steps").json["steps"]
+    assert [s["step_id"] for s in listed] == ["a-step", "b-step"]
+    assert listed[0] == api.get("/v1/steps/a-step").json  # each as GET /v1/steps/{id} shows it
+
+
 def test_put_accepts_an_incomplete_config_and_fills_defaults(api: Api) -> None:
     put = api.put_step("s1", {})
     assert put.status == 200
