@@ -3,6 +3,7 @@ Braze-compatible API (REST API keys, data import keys), segments, their CSV expo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any, TypeVar
 
@@ -18,7 +19,7 @@ from audience_sync.adapters.aws import snapstart
 from audience_sync.cohorts.service import cohort_views
 from audience_sync.composition import Container, load_destinations
 from audience_sync.core.errors import Invalid
-from audience_sync.core.history import MAX_WINDOW_MINUTES, recent
+from audience_sync.core.history import MAX_WINDOW_MINUTES, Metrics, recent
 from audience_sync.core.metrics import STEP_LEVELS, campaign_counters_id, public_metrics
 from audience_sync.credentials.models import DATA_IMPORT_KEY, REST_API_KEY, NewApiKey, NewImportKey
 from audience_sync.http.braze import json_object
@@ -187,23 +188,30 @@ def step_metrics(step_id: str) -> dict[str, int]:
     return public_metrics(svc.metrics.get(step_id), follows_segment=segment_step(step.get("config", {})) is not None)
 
 
-@app.get(
-    "/v1/steps/<step_id>/metrics/history",
-    summary="A step's metrics minute by minute",
-    description="One point a minute for the last `minutes` minutes (1 to 1440), the current minute last: each "
-    "metric as counted in that minute, but `pending`, as it stood at the minute's end. Kept 48 hours.",
-    responses={
-        **success(200, '{"minutes", "points": [{"minute", "entered", "synced", ...}]}'),
-        **error_responses(400, 404, 503),
-    },
-)
-def step_metrics_history(
-    step_id: str, minutes: Annotated[int, Query(ge=1, le=MAX_WINDOW_MINUTES)] = 60
-) -> dict[str, Any]:
+# A metrics history's window: the last `minutes` minutes (core/history.py; docs/decisions/0023-metrics-history.md).
+Minutes = Annotated[int, Query(ge=1, le=MAX_WINDOW_MINUTES)]
+
+
+def _history_route(path: str, whose: str, level: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return app.get(
+        path,
+        summary=f"{whose} metrics minute by minute",
+        description="One point a minute for the last `minutes` minutes (1 to 1440), the current minute last: each "
+        f"metric as counted in that minute, but {level}, as it stood at the minute's end. Kept 48 hours.",
+        responses={**success(200, '{"minutes", "points": [{"minute", metric: n}]}'), **error_responses(400, 404, 503)},
+    )
+
+
+def _recent(series: str, minutes: int, metrics: Metrics, levels: tuple[str, ...]) -> dict[str, Any]:
     svc = services()
-    step = svc.steps.get(valid_step_id(step_id))  # 404 for an unknown step rather than zeros
+    return recent(svc.metrics, series, minutes, svc.clock.now_ms(), metrics, levels)
+
+
+@_history_route("/v1/steps/<step_id>/metrics/history", "A step's", "`pending`")
+def step_metrics_history(step_id: str, minutes: Minutes = 60) -> dict[str, Any]:
+    step = services().steps.get(valid_step_id(step_id))  # 404 for an unknown step rather than zeros
     follows = segment_step(step.get("config", {})) is not None
-    return recent(svc.metrics, step_id, minutes, svc.clock.now_ms(), lambda c: public_metrics(c, follows), STEP_LEVELS)
+    return _recent(step_id, minutes, lambda c: public_metrics(c, follows), STEP_LEVELS)
 
 
 @app.get(
@@ -288,6 +296,15 @@ def revoke_data_import_key(key_id: str):
 )
 def list_cohorts() -> dict[str, Any]:
     return {"cohorts": cohort_views(services().cohort_store)}
+
+
+@app.get(
+    "/v1/segments",
+    summary="Every segment, by id: its definition (GET /v1/segments/{id} adds its size and counters)",
+    responses={**success(200, '{"segments": [{"id", "name", "description", "filter", ...}]}'), **error_responses(503)},
+)
+def list_segments() -> dict[str, Any]:
+    return {"segments": services().segments.definitions()}
 
 
 @app.put(
@@ -500,26 +517,13 @@ def campaign_metrics(campaign_id: str) -> dict[str, int]:
     return metrics_of(svc.metrics.get(campaign_counters_id(campaign_id)), status)
 
 
-@app.get(
-    "/v1/campaigns/<campaign_id>/metrics/history",
-    summary="A campaign's metrics minute by minute",
-    description="One point a minute for the last `minutes` minutes (1 to 1440), the current minute last: each "
-    "metric as counted in that minute, but `scheduled`, the users waiting at the minute's end. Kept 48 hours.",
-    responses={
-        **success(200, '{"minutes", "points": [{"minute", "triggered", "sent", ...}]}'),
-        **error_responses(400, 404, 503),
-    },
-)
-def campaign_metrics_history(
-    campaign_id: str, minutes: Annotated[int, Query(ge=1, le=MAX_WINDOW_MINUTES)] = 60
-) -> dict[str, Any]:
+@_history_route("/v1/campaigns/<campaign_id>/metrics/history", "A campaign's", "`scheduled` (the users waiting)")
+def campaign_metrics_history(campaign_id: str, minutes: Minutes = 60) -> dict[str, Any]:
     from audience_sync.campaigns.delivery import CAMPAIGN_LEVELS
     from audience_sync.campaigns.delivery import campaign_metrics as metrics_of
 
-    svc = services()
-    status = svc.campaigns.get(campaign_id)["status"]  # 404 for an unknown campaign rather than zeros
-    series = campaign_counters_id(campaign_id)
-    return recent(svc.metrics, series, minutes, svc.clock.now_ms(), lambda c: metrics_of(c, status), CAMPAIGN_LEVELS)
+    status = services().campaigns.get(campaign_id)["status"]  # 404 for an unknown campaign rather than zeros
+    return _recent(campaign_counters_id(campaign_id), minutes, lambda c: metrics_of(c, status), CAMPAIGN_LEVELS)
 
 
 @app.post(

@@ -37,18 +37,16 @@ SECURITY_HEADERS = {
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if event.get("httpMethod") not in ("GET", "HEAD"):
-        return _answer(405, "method not allowed\n", "text/plain; charset=utf-8")
-    name = ((event.get("pathParameters") or {}).get("proxy") or "").strip("/")
     if event.get("resource") == "/console":
         # The files' URLs are relative to .../console/: the page must be loaded from there.
         location = "index.html" if str(event.get("path", "")).endswith("/") else "console/index.html"
         return {"statusCode": 302, "headers": {"Location": location, **SECURITY_HEADERS}, "body": ""}
-    found = FILES.get(name or "index.html")
+    # Names as listed, exactly: "index.html/" or "a//b" would serve a page whose relative URLs resolve elsewhere.
+    found = FILES.get((event.get("pathParameters") or {}).get("proxy") or "")
     if found is None:
         return _answer(404, "not found\n", "text/plain; charset=utf-8")
     body, content_type = found
-    return _answer(200, "" if event["httpMethod"] == "HEAD" else body, content_type)
+    return _answer(200, body, content_type)
 
 
 def _answer(status: int, body: str, content_type: str) -> dict[str, Any]:

@@ -53,6 +53,7 @@ EXPECTED_ROUTES = {
     ("ApiFunction", "DELETE", "/v1/connections/linkedin"),
     ("ApiFunction", "PUT", "/v1/steps/{step_id}"),
     ("ApiFunction", "GET", "/v1/steps"),
+    ("ApiFunction", "GET", "/v1/segments"),
     ("ApiFunction", "GET", "/v1/steps/{step_id}"),
     ("ApiFunction", "POST", "/v1/steps/{step_id}/launch"),
     ("ApiFunction", "GET", "/v1/steps/{step_id}/metrics"),

@@ -8,7 +8,7 @@ const BASE = new URL("../", document.baseURI);
 export class ApiError extends Error {
   constructor(status, body) {
     const error = (body && body.error) || {};
-    super(error.message || `HTTP ${status}`);
+    super(error.message || (body && body.message) || `HTTP ${status}`);
     this.status = status;
     this.code = error.code || String(status);
     this.details = error.details || [];

@@ -1,64 +1,67 @@
-// The console's shell: sign-in, the navigation and a hash router (#/steps, #/steps/<id>, ...). Each screen is a
-// function that fills <main> and may return a function that stops its refreshes when the user leaves it.
+// The console's shell: sign-in, the navigation and a hash router (#/steps, #/steps/<id>, ...).
+//
+// Each navigation gets a view of its own: a fresh element put in <main>, which the screen fills. A screen still
+// loading when the user moves on draws into its view, by then detached, so it never paints over the next screen;
+// its refreshes stop when its view is no longer in the page (shell.js `every`), and the function it returns (if
+// any) is called on leaving.
 
 import { ApiError, call, session } from "./api.js";
 import { announce, h, problems, replace } from "./dom.js";
+import { failed } from "./shell.js";
 import { connectionScreen } from "./connection.js";
 import { stepScreen, stepsScreen, editStepScreen } from "./steps.js";
+import { editSegmentScreen, segmentScreen, segmentsScreen } from "./segments.js";
 
 const ROUTES = [
   [/^#\/connection$/, () => connectionScreen],
   [/^#\/steps$/, () => stepsScreen],
-  [/^#\/steps\/new$/, () => (main) => editStepScreen(main, null)],
-  [/^#\/steps\/([^/]+)\/edit$/, (m) => (main) => editStepScreen(main, decodeURIComponent(m[1]))],
-  [/^#\/steps\/([^/]+)$/, (m) => (main) => stepScreen(main, decodeURIComponent(m[1]))],
+  [/^#\/steps\/new$/, () => (view) => editStepScreen(view, null)],
+  [/^#\/steps\/([^/]+)\/edit$/, (m) => (view) => editStepScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/steps\/([^/]+)$/, (m) => (view) => stepScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/segments$/, () => segmentsScreen],
+  [/^#\/segments\/new$/, () => (view) => editSegmentScreen(view, null)],
+  [/^#\/segments\/([^/]+)\/edit$/, (m) => (view) => editSegmentScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/segments\/([^/]+)$/, (m) => (view) => segmentScreen(view, decodeURIComponent(m[1]))],
 ];
 
 let leave = null;
+let navigation = 0;
 
 async function show() {
   const main = document.getElementById("main");
   if (leave) leave();
   leave = null;
+  const current = ++navigation;
+  const view = h("div");
+  replace(main, view);
   const signedIn = Boolean(session.key());
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("sign-out").hidden = !signedIn;
   if (!signedIn) {
-    signInScreen(main);
+    signInScreen(view);
     return;
   }
-  const hash = location.hash || "#/steps";
-  for (const [pattern, screen] of ROUTES) {
-    const match = hash.match(pattern);
-    if (match) {
-      for (const link of document.querySelectorAll("#nav a")) {
-        link.toggleAttribute("aria-current", hash.startsWith(link.getAttribute("href")));
-        if (link.hasAttribute("aria-current")) link.setAttribute("aria-current", "page");
-      }
-      try {
-        leave = (await screen(match)(main)) || null;
-      } catch (error) {
-        failed(main, error);
-      }
-      main.focus();
-      return;
-    }
+  const hash = location.hash.startsWith("#/") ? location.hash : "#/steps";
+  const route = ROUTES.find(([pattern]) => pattern.test(hash));
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (hash.startsWith(link.getAttribute("href"))) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
-  replace(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/steps" }, "Back to the sync steps")));
-}
-
-export function failed(main, error) {
-  console.error("screen failed", error);
-  if (error instanceof ApiError && error.status === 403) {
-    session.signOut();
-    show();
-    announce("The API key was refused: sign in again.");
+  if (!route) {
+    replace(view, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/steps" }, "Back to the sync steps")));
     return;
   }
-  replace(main, problems("Something went wrong", error instanceof ApiError ? error.lines() : [String(error)]));
+  try {
+    const stop = (await route[1](hash.match(route[0]))(view)) || null;
+    if (current === navigation) leave = stop;
+    else if (stop) stop(); // left while it loaded
+  } catch (error) {
+    if (current === navigation) failed(view, error);
+  }
+  if (current === navigation) main.focus();
 }
 
-function signInScreen(main) {
+function signInScreen(view) {
   const input = h("input", { type: "password", id: "api-key", name: "api-key", autocomplete: "off", required: true });
   const feedback = h("div");
   const form = h("form", { class: "grid", "aria-labelledby": "sign-in-title" },
@@ -72,22 +75,29 @@ function signInScreen(main) {
     try {
       await call("GET", "/v1/connections/linkedin", undefined, key);
     } catch (error) {
-      replace(feedback, problems("Could not sign in", [error instanceof ApiError && error.status === 403 ? "That key was refused." : String(error.message || error)]));
+      const refused = error instanceof ApiError && error.status === 403;
+      replace(feedback, problems("Could not sign in", [refused ? "That key was refused." : String(error.message || error)]));
       return;
     }
     session.signIn(key);
     announce("Signed in.");
     show();
   });
-  replace(main, h("h1", { id: "sign-in-title" }, "Sign in"), form);
+  replace(view, h("h1", { id: "sign-in-title" }, "Sign in"), form);
   input.focus();
 }
 
 document.getElementById("sign-out").addEventListener("click", () => {
   session.signOut();
   announce("Signed out.");
-  location.hash = "";
+  history.replaceState(null, "", location.pathname); // no hashchange: one render below
   show();
 });
+// The skip link moves the focus; it is not a route.
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("main").focus();
+});
 window.addEventListener("hashchange", show);
+window.addEventListener("console:signed-out", show);
 show();

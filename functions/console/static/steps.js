@@ -5,6 +5,7 @@
 import { ApiError, get, post, put } from "./api.js";
 import { announce, badge, h, number, problems, replace } from "./dom.js";
 import { lineChart } from "./chart.js";
+import { every, failed } from "./shell.js";
 
 const MATCH_FIELDS = [
   ["email", "Email (normalised and SHA-256 hashed before it leaves)"],
@@ -18,9 +19,9 @@ const METRICS = [
 ];
 const REFRESH_MS = 5000;
 
-export async function stepsScreen(main) {
+export async function stepsScreen(view) {
   const { steps } = await get("/v1/steps");
-  replace(main,
+  replace(view,
     h("h1", {}, "Sync steps"),
     h("div", { class: "actions" }, h("a", { href: "#/steps/new" }, "New step")),
     steps.length
@@ -36,56 +37,62 @@ export async function stepsScreen(main) {
       : h("p", {}, "No steps yet. A step takes the users your journeys send it into a LinkedIn audience."));
 }
 
-export async function stepScreen(main, stepId) {
+export async function stepScreen(view, stepId) {
   const path = `/v1/steps/${encodeURIComponent(stepId)}`;
-  let timer = null;
-  const chartBox = h("div"), cards = h("div", { class: "cards" }), audienceBox = h("div"), feedback = h("div");
-  const head = h("div");
+  const chartBox = h("div"), cards = h("div", { class: "cards" }), audienceBox = h("div");
+  const feedback = h("div"), refreshProblem = h("div");
+  // Built once: a refresh updates the status line and the metrics, never the controls (focus stays put, and a
+  // launch in flight keeps its button disabled).
+  const status = h("p");
+  const launchButton = h("button", { type: "button", hidden: true, onclick: () => launch() }, "Launch");
+  let launching = false;
 
   async function refresh() {
     const [step, metrics, history] = await Promise.all([get(path), get(`${path}/metrics`), get(`${path}/metrics/history?minutes=60`)]);
-    replace(head,
-      h("h1", {}, `Step ${step.step_id}`),
-      h("p", {}, "Status: ", badge(step.status), step.audience_id ? ` · audience ${step.audience_id}` : "",
-        step.error ? h("span", {}, " · ", badge("error"), ` ${step.error}`) : ""),
-      h("div", { class: "actions" },
-        h("a", { href: `#/steps/${encodeURIComponent(stepId)}/edit` }, "Edit"),
-        step.status === "active" ? null : h("button", { type: "button", onclick: launch }, "Launch")));
+    replace(refreshProblem);
+    replace(status, "Status: ", badge(step.status), step.audience_id ? ` · audience ${step.audience_id}` : "",
+      step.error ? h("span", {}, " · ", badge("error"), ` ${step.error}`) : "");
+    launchButton.hidden = step.status === "active";
+    launchButton.disabled = launching;
     replace(cards, METRICS.filter(([name]) => name in metrics).map(([name, label]) =>
       h("div", { class: "card" }, h("div", { class: "value", "data-metric": name }, number(metrics[name])), h("div", { class: "label" }, label))));
     const shown = [["entered", "Entered"], ["synced", "Synced"], ["pending", "Pending (at the minute's end)"], ["errored", "Errored"]];
-    replace(chartBox, lineChart(`Users of step ${stepId}, the last hour`, history.points, shown));
+    const open = Boolean(chartBox.querySelector("details[open]"));
+    replace(chartBox, lineChart(`Users of step ${stepId}, the last hour`, history.points, shown, ["pending"]));
+    if (open) chartBox.querySelector("details").open = true;
     if (step.status === "active") {
       const audience = await get(`${path}/audience`).catch((error) => ({ failed: error }));
       replace(audienceBox, audienceView(audience));
     }
   }
 
-  async function launch(event) {
-    event.target.disabled = true;
+  async function launch() {
+    launching = true;
+    launchButton.disabled = true;
     try {
       const launched = await post(`${path}/launch`);
       replace(feedback, h("div", { class: "notice", role: "status" }, `Launched: audience ${launched.audience_id}.`));
       announce("The step is launched.");
       await refresh();
     } catch (error) {
-      replace(feedback, problems("The step cannot be launched", error instanceof ApiError ? error.lines() : [String(error)]));
-      event.target.disabled = false;
+      if (error instanceof ApiError && error.status === 422) {
+        replace(feedback, problems("The step cannot be launched", error.lines()));
+      } else {
+        failed(feedback, error);
+      }
+    } finally {
+      launching = false;
+      launchButton.disabled = false;
     }
   }
 
-  replace(main, head, feedback, h("h2", {}, "Metrics"), cards, h("p", { class: "hint" },
+  replace(view, h("h1", {}, `Step ${stepId}`), status,
+    h("div", { class: "actions" }, h("a", { href: `#/steps/${encodeURIComponent(stepId)}/edit` }, "Edit"), launchButton),
+    feedback, refreshProblem, h("h2", {}, "Metrics"), cards, h("p", { class: "hint" },
     "Entered = synced + not synced + errored + pending. Refreshed every 5 seconds."),
     h("h2", {}, "Over time"), chartBox, h("h2", {}, "Audience"), audienceBox);
   await refresh();
-  timer = setInterval(() => refresh().catch((error) => reportRefresh(feedback, error)), REFRESH_MS);
-  return () => clearInterval(timer);
-}
-
-// A refresh that failed: said on the screen and in the browser's console (the next refresh may recover).
-function reportRefresh(box, error) {
-  console.error("refresh failed", error);
-  replace(box, problems("Could not refresh", error instanceof ApiError ? error.lines() : [String(error)]));
+  every(view, REFRESH_MS, refresh, refreshProblem);
 }
 
 function utc(epochMs) {
@@ -104,22 +111,35 @@ function audienceView(audience) {
     audience.explanation ? h("p", {}, audience.explanation) : null);
 }
 
-export async function editStepScreen(main, stepId) {
-  const [connection, existing] = await Promise.all([
+export async function editStepScreen(view, stepId) {
+  const [connection, existing, { segments }] = await Promise.all([
     get("/v1/connections/linkedin"),
     stepId ? get(`/v1/steps/${encodeURIComponent(stepId)}`) : Promise.resolve(null),
+    get("/v1/segments"),
   ]);
   const config = (existing && existing.config) || {};
+  const source = config.source || { type: "webhook" };
+  const fromWebhook = h("input", { type: "radio", name: "source", id: "source-webhook", value: "webhook", checked: source.type !== "segment" });
+  const fromSegment = h("input", { type: "radio", name: "source", id: "source-segment", value: "segment", checked: source.type === "segment" });
+  const segment = h("select", { id: "source-segment-id", "aria-label": "Segment the step follows" },
+    h("option", { value: "" }, "Choose a segment"),
+    segments.map((sg) => h("option", { value: sg.id, selected: sg.id === source.segment_id }, `${sg.name} (${sg.id})`)));
+  const backfill = h("input", { type: "checkbox", id: "source-backfill", checked: Boolean(source.backfill) });
+  const syncExits = h("input", { type: "checkbox", id: "source-sync-exits", checked: Boolean(source.sync_exits) });
   const audience = config.audience || {};
-  const idInput = h("input", { type: "text", id: "step-id", required: true, value: stepId || "", disabled: Boolean(stepId), pattern: "[A-Za-z0-9_.\\-]{1,128}" });
+  const idInput = h("input", { type: "text", id: "step-id", required: true, value: stepId || "", disabled: Boolean(stepId) });
+  // The stored account stays a choice when the connection no longer lists it (disconnected, or access revoked).
+  const listed = connection.ad_accounts || [];
+  const stored = config.ad_account_id && !listed.some((a) => a.id === config.ad_account_id)
+    ? [{ id: config.ad_account_id, name: "not in the connection's accounts now" }] : [];
   const account = h("select", { id: "ad-account" },
     h("option", { value: "" }, "Choose an ad account"),
-    (connection.ad_accounts || []).map((a) => h("option", { value: a.id, selected: a.id === config.ad_account_id }, `${a.name} (${a.id})`)));
+    [...listed, ...stored].map((a) => h("option", { value: a.id, selected: a.id === config.ad_account_id }, `${a.name} (${a.id})`)));
   const audienceKind = audience.id ? "existing" : "new";
   const kindNew = h("input", { type: "radio", name: "audience-kind", id: "audience-new", value: "new", checked: audienceKind === "new" });
   const kindExisting = h("input", { type: "radio", name: "audience-kind", id: "audience-existing", value: "existing", checked: audienceKind === "existing" });
-  const audienceName = h("input", { type: "text", id: "audience-name", value: audience.name || "" });
-  const audienceId = h("input", { type: "text", id: "audience-id", value: audience.id || "" });
+  const audienceName = h("input", { type: "text", id: "audience-name", value: audience.name || "", "aria-label": "New audience name" });
+  const audienceId = h("input", { type: "text", id: "audience-id", value: audience.id || "", "aria-label": "Existing audience id" });
   const action = h("select", { id: "action" }, [["add", "Add users to the audience"], ["remove", "Remove users from the audience"]]
     .map(([v, t]) => h("option", { value: v, selected: (config.action || "add") === v }, t)));
   const matchBoxes = MATCH_FIELDS.map(([value, label]) => {
@@ -150,8 +170,19 @@ export async function editStepScreen(main, stepId) {
       return filter;
     });
     const chosen = kindExisting.checked ? { id: audienceId.value.trim() } : { name: audienceName.value.trim() };
+    const from = fromSegment.checked
+      ? { type: "segment", segment_id: segment.value, backfill: backfill.checked, sync_exits: syncExits.checked }
+      : { type: "webhook" };
+    // The stored config with the form's fields over it: PUT replaces the whole config, and what the form does not
+    // show (a destination other than LinkedIn's name for it, ...) must survive an edit.
+    const edited = { ...config };
+    delete edited.partner;
+    delete edited.ad_account_id;
+    delete edited.audience;
     return {
-      destination: "linkedin",
+      ...edited,
+      source: from,
+      destination: config.destination || "linkedin",
       ...(account.value ? { ad_account_id: account.value } : {}),
       ...(chosen.id || chosen.name ? { audience: chosen } : {}),
       action: action.value,
@@ -162,7 +193,13 @@ export async function editStepScreen(main, stepId) {
   }
 
   const form = h("form", { class: "grid", "aria-labelledby": "edit-title" },
-    h("label", { for: "step-id" }, "Step id"), h("div", {}, idInput, h("p", { class: "hint" }, "Letters, digits, . _ - ; your journey's webhook posts to /v1/steps/<id>/users.")),
+    h("label", { for: "step-id" }, "Step id"), h("div", {}, idInput, h("p", { class: "hint" }, "Your journey's webhook posts to /v1/steps/<id>/users.")),
+    h("span", { class: "label", id: "source-label" }, "Users come from"),
+    h("fieldset", { "aria-labelledby": "source-label" },
+      h("div", {}, fromWebhook, " ", h("label", { for: "source-webhook" }, "the step's webhook (your journey posts them)")),
+      h("div", {}, fromSegment, " ", h("label", { for: "source-segment" }, "a segment: users who enter it "), segment),
+      h("div", {}, backfill, " ", h("label", { for: "source-backfill" }, "also its members at launch (backfill)")),
+      h("div", {}, syncExits, " ", h("label", { for: "source-sync-exits" }, "remove the users who leave it from the audience"))),
     h("label", { for: "ad-account" }, "Ad account"), h("div", {}, account,
       (connection.ad_accounts || []).length ? null : h("p", { class: "hint" }, h("a", { href: "#/connection" }, "Connect LinkedIn"), " to choose one.")),
     h("span", { class: "label", id: "audience-label" }, "Audience"),
@@ -172,7 +209,8 @@ export async function editStepScreen(main, stepId) {
     h("label", { for: "action" }, "Action"), action,
     h("span", { class: "label", id: "match-label" }, "Match fields"), h("fieldset", { "aria-labelledby": "match-label" }, matchBoxes),
     h("span", { class: "label", id: "filters-label" }, "Entry filters"),
-    h("div", {}, h("p", { class: "hint" }, "Consent and eligibility: a user enters only if every filter holds (e.g. ad_tracking_enabled equals true)."),
+    h("div", {}, h("p", { class: "hint" }, "Consent and eligibility: a user enters only if every filter holds (e.g. ad_tracking_enabled equals true). ",
+      "Values are JSON and their types count: true, 3 and \"3\" are three different values."),
       h("table", { class: "filters", "aria-labelledby": "filters-label" },
         h("thead", {}, h("tr", {}, ["Attribute", "Condition", "Value", ""].map((t) => h("th", { scope: "col" }, t)))), filterRows),
       h("button", { type: "button", class: "secondary", onclick: () => addFilter() }, "Add a filter")),
@@ -183,6 +221,15 @@ export async function editStepScreen(main, stepId) {
     event.preventDefault();
     const id = stepId || idInput.value.trim();
     try {
+      if (!stepId) {
+        // A new step must not replace one that exists under the same id (read from the list: a 404 would be an
+        // error in the browser's console).
+        const { steps } = await get("/v1/steps");
+        if (steps.some((step) => step.step_id === id)) {
+          replace(feedback, problems("The step was not saved", [`A step ${id} exists already: open it to edit it.`]));
+          return;
+        }
+      }
       await put(`/v1/steps/${encodeURIComponent(id)}`, body());
     } catch (error) {
       replace(feedback, problems("The step was not saved", error instanceof ApiError ? error.lines() : [String(error)]));
@@ -191,5 +238,5 @@ export async function editStepScreen(main, stepId) {
     announce(`Step ${id} saved.`);
     location.hash = `#/steps/${encodeURIComponent(id)}`;
   });
-  replace(main, h("h1", { id: "edit-title" }, stepId ? `Edit step ${stepId}` : "New step"), form);
+  replace(view, h("h1", { id: "edit-title" }, stepId ? `Edit step ${stepId}` : "New step"), form);
 }

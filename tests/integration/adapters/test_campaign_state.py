@@ -21,36 +21,15 @@ from audience_sync.campaigns.ports import CampaignState, Claim, Wait
 from audience_sync.core.metrics import campaign_counters_id
 from tests.fakes.campaign_fakes import FakeCampaignState
 from tests.fakes.sync_fakes import FakeClock
+from tests.integration.adapters.tables import create_table
 
 TABLES = CounterTables(metrics="metrics", history="history")
 
 
 def _tables() -> None:
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName="state",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.create_table(
-        TableName="metrics",
-        KeySchema=[{"AttributeName": "step_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "step_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.create_table(
-        TableName="history",
-        KeySchema=[{"AttributeName": "series", "KeyType": "HASH"}, {"AttributeName": "minute", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "series", "AttributeType": "S"},
-            {"AttributeName": "minute", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table("CampaignStateTable", "state")
+    create_table("MetricsTable", "metrics")
+    create_table("MetricsHistoryTable", "history")
 
 
 @pytest.fixture(params=["dynamodb", "fake"])

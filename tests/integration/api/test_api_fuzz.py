@@ -42,7 +42,9 @@ def test_fuzzing_every_route_finds_no_5xx(api: Api) -> None:
     bearer = _prepare(api)
     schema = load(api.client.application, API_KEY)
     labels = {operation.label for operation in operations(schema)}
-    assert labels == {f"{r.method} {r.path}" for r in api.client.application.routes}  # every route is fuzzed
+    # every route of the API is fuzzed (the console's files are a web page, not in the OpenAPI document)
+    routes = {f"{r.method} {r.path}" for r in api.client.application.routes if not r.path.startswith("/console")}
+    assert labels == routes
     pinned = {"step_id": STEP}
     # The webhook first, while the step is active (fuzzed PUTs change its target and so make it a draft again).
     findings = fuzz(schema, API_KEY, examples=EXAMPLES, path_parameters=pinned, only=[WEBHOOK])

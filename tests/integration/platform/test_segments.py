@@ -109,8 +109,11 @@ def test_a_segment_renamed_keeps_its_members_and_deleted_is_gone(platform: Platf
     assert _admin(platform, "PUT", "/v1/segments/gold", {**gold, "name": "Gold users"}).status == 200
     assert platform.drain("SweepQueue", "SegmentSweepFunction") == 0  # same filter: no sweep
     assert _admin(platform, "GET", "/v1/segments/gold").json["size"] == 1
+    listed = _admin(platform, "GET", "/v1/segments").json["segments"]
+    assert [(s["id"], s["name"], s["filter"]) for s in listed] == [("gold", "Gold users", gold["filter"])]
     assert _admin(platform, "DELETE", "/v1/segments/gold").status == 204
     assert _admin(platform, "GET", "/v1/segments/gold").status == 404
+    assert _admin(platform, "GET", "/v1/segments").json == {"segments": []}  # a deleted one is not listed
     assert _admin(platform, "DELETE", "/v1/segments/gold").status == 404
     again = _admin(platform, "PUT", "/v1/segments/gold", gold)  # its members linger in profiles: never reused
     assert (again.status, again.json["error"]["code"]) == (409, "segment_deleted")

@@ -25,7 +25,7 @@ class Reader:
         self.gained = gained
         self.windows: list[tuple[int, int]] = []
 
-    def get(self, series: str) -> dict[str, Any]:
+    def current(self, series: str) -> dict[str, Any]:
         return {"step_id": series, **self.counters}
 
     def history(self, series: str, first_minute: int, last_minute: int) -> dict[int, dict[str, int]]:

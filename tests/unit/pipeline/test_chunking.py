@@ -10,7 +10,7 @@ import pytest
 
 from audience_sync.core.users import QueuedUser, hash_email
 from audience_sync.destinations.base import SyncTarget
-from audience_sync.pipeline.chunking import MAX_MESSAGE_BYTES, chunk_users, message_bodies
+from audience_sync.pipeline.chunking import MAX_MESSAGE_BYTES, ONE_DUMPS_USERS, chunk_users, message_bodies
 from audience_sync.pipeline.messages import QueuedMessage
 
 TARGET = SyncTarget(connection_id="linkedin", ad_account_id="507", audience_id="9", action="add")
@@ -62,6 +62,13 @@ def test_users_that_fit_together_are_one_chunk_to_the_byte() -> None:
     split = list(chunk_users(data, whole + 4, 5))
     assert len(split) > 1
     assert [u for chunk in split for u in chunk] == data
+
+
+def test_more_users_than_one_dumps_sizes_are_sized_one_by_one_to_the_same_chunks() -> None:
+    data: list[QueuedUser] = [{"x": str(i)} for i in range(ONE_DUMPS_USERS + 1)]
+    whole = len(json.dumps(data, separators=(",", ":")))
+    assert [len(c) for c in chunk_users(data, whole, 0)] == [len(data)]
+    assert len(list(chunk_users(data, whole - 1, 0))) == 2
 
 
 def test_no_users_no_chunks() -> None:

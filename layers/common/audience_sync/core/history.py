@@ -65,12 +65,13 @@ def points(
 
 
 class CountersReader(Protocol):
-    def get(self, series: str) -> dict[str, Any]:
-        """The counters item of `series` now."""
+    def current(self, series: str) -> dict[str, Any]:
+        """The counters item of `series` as last written (strongly consistent)."""
         ...
 
     def history(self, series: str, first_minute: int, last_minute: int) -> dict[int, dict[str, int]]:
-        """minute -> the counters gained in it, for the minutes of [first, last] that gained any."""
+        """minute -> the counters gained in it, for the minutes of [first, last] that gained any (strongly
+        consistent)."""
         ...
 
 
@@ -86,5 +87,5 @@ def recent(
     # yet in the minutes read, and the levels come out one change high for a moment; the other order would give
     # a minute more than the counters hold, and a level below zero.
     gained = reader.history(series, first, last + 1)
-    counters = reader.get(series)
+    counters = reader.current(series)
     return {"minutes": minutes, "points": points(counters, gained, first, last, metrics, levels)}

@@ -12,11 +12,14 @@ from audience_sync.pipeline.messages import QueuedMessage
 
 # SQS allows 256 KiB per message and per SendMessageBatch call; leave room for attributes.
 MAX_MESSAGE_BYTES = 240_000
+# Entries of at most this many users are sized with one json.dumps first; a larger one would rarely fit one message,
+# and that call would be wasted (and hold the GIL the while).
+ONE_DUMPS_USERS = 1_000
 
 
 def chunk_users(users: Sequence[QueuedUser], max_bytes: int, overhead: int) -> Iterator[list[QueuedUser]]:
     """Consecutive runs of users whose JSON fits in `max_bytes` with `overhead` bytes of envelope."""
-    if users and overhead + len(json.dumps(users, separators=(",", ":"))) <= max_bytes:
+    if 0 < len(users) <= ONE_DUMPS_USERS and overhead + len(json.dumps(users, separators=(",", ":"))) <= max_bytes:
         # Most entries fit in one message (a webhook's 100 users are about 15 KB of 240): one json.dumps of them
         # all, in C, says so at a fraction of sizing each user. Its ASCII escapes are never shorter than UTF-8.
         yield list(users)

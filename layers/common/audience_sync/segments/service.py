@@ -185,9 +185,16 @@ class SegmentService:
             "next_cursor": next_cursor,
         }
 
+    def definitions(self) -> list[dict[str, Any]]:
+        """Every segment a client defined (not a step's own), by id: its definition, without counts."""
+        return [from_stored(s).definition() for s in sorted(self._own(), key=lambda s: str(s["segment_id"]))]
+
+    def _own(self) -> list[dict[str, Any]]:
+        return [s for s in self.store.all() if not s["segment_id"].startswith(RESERVED_PREFIXES)]  # not the steps' own
+
     # ---- Braze's catalogue (GET /segments/list, /segments/details) ---------------------------------------------
     def braze_list(self, page: int, sort_direction: str) -> dict[str, Any]:
-        own = [s for s in self.store.all() if not s["segment_id"].startswith(RESERVED_PREFIXES)]  # not the steps' own
+        own = self._own()
         chosen = catalogue_page(own, "segment_id", page, sort_direction)
         return {
             "message": "success",

@@ -38,7 +38,7 @@ class LaunchedSteps(StepReader, Protocol):
 
 class StepStore(LaunchedSteps, Protocol):
     def list_all(self) -> list[dict[str, Any]]:
-        """Every step, sorted by id (for operators, never on a request's path)."""
+        """Every step, sorted by id (operators, and GET /v1/steps: a Scan, over the few steps a workspace has)."""
         ...
 
     def put_config(self, step_id: str, config: dict[str, Any]) -> dict[str, Any]:

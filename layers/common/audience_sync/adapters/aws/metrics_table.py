@@ -46,7 +46,8 @@ class MetricsStore:
         """minute -> the counters gained in it, for the minutes of [first, last] that gained any."""
         found: dict[int, dict[str, int]] = {}
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("series").eq(series) & Key("minute").between(first_minute, last_minute)
+            "KeyConditionExpression": Key("series").eq(series) & Key("minute").between(first_minute, last_minute),
+            "ConsistentRead": True,  # read before the counters (core/history.py recent): neither may lag
         }
         while True:
             page = self.history_table.query(**kwargs)
@@ -61,10 +62,14 @@ class MetricsStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     @translated("metrics.get")
-    def get(self, step_id: str) -> dict[str, Any]:
+    def get(self, step_id: str, consistent: bool = False) -> dict[str, Any]:
         """The step's counters (none yet: just its id)."""
-        item = self.table.get_item(Key={"step_id": step_id}).get("Item") or {"step_id": step_id}
-        return from_dynamodb(item)
+        item = self.table.get_item(Key={"step_id": step_id}, ConsistentRead=consistent).get("Item")
+        return from_dynamodb(item or {"step_id": step_id})
+
+    def current(self, series: str) -> dict[str, Any]:
+        """The counters of `series` as last written (a strongly consistent read)."""
+        return self.get(series, consistent=True)
 
     @translated("metrics.scan")
     def all(self) -> list[dict[str, Any]]:
