@@ -378,6 +378,15 @@ def get_export(export_id: str) -> dict[str, Any]:
     return services().exports.status(export_id)
 
 
+@app.get(
+    "/v1/imports",
+    summary="Every import's definition, by id (GET /v1/imports/{id} adds its state)",
+    responses={**success(200, '{"imports": [{"import_id", "bucket", "prefix", ...}]}'), **error_responses(503)},
+)
+def list_imports() -> dict[str, Any]:
+    return {"imports": services().imports.definitions()}
+
+
 @app.put(
     "/v1/imports/<import_id>",
     summary="Create or replace a scheduled S3 import (its definition checked whole)",
@@ -443,6 +452,15 @@ def _body(model: type[M]) -> M:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
 
 
+@app.get(
+    "/v1/campaigns",
+    summary="Every campaign, by id, as GET /v1/campaigns/{id} shows it",
+    responses={**success(200, '{"campaigns": [{"campaign_id", "name", "status", ...}]}'), **error_responses(503)},
+)
+def list_campaigns() -> dict[str, Any]:
+    return {"campaigns": services().campaigns.definitions()}
+
+
 @app.put(
     "/v1/campaigns/<campaign_id>",
     summary="Create or replace a campaign (its templates checked: an error names the line)",
@@ -501,6 +519,23 @@ def trigger_campaign(campaign_id: str) -> tuple[dict[str, Any], int]:
     request = _body(TriggerRequest)
     correlation_id = app.current_event.request_context.request_id
     return services().campaign_triggers.trigger(campaign_id, request, correlation_id), 202
+
+
+@app.post(
+    "/v1/campaigns/<campaign_id>/preview",
+    summary="A webhook message rendered for one user, nothing sent (the campaign's, or a draft's in the body)",
+    description='Body: `{"external_id", "message"?, "trigger_properties"?, "event_properties"?}`. 200 `{"aborted": '
+    'false, "method", "url", "headers", "body"}` as a send would render it (dispatch_id `preview`), or `{"aborted": '
+    'true, "abort_message"}`. 404 for an unknown user, or an unknown campaign when the body has no message; 400 for '
+    "a template that fails for this user (its line) or a campaign that sends no webhook.",
+    responses={**success(200, "the rendered webhook"), **error_responses(400, 404, 413, 503)},
+)
+def preview_campaign(campaign_id: str) -> dict[str, Any]:
+    from audience_sync.campaigns.preview import PreviewRequest
+    from audience_sync.campaigns.service import valid_campaign_id
+
+    valid_campaign_id(campaign_id)
+    return services().campaign_previews.preview(campaign_id, _body(PreviewRequest))
 
 
 @app.get(

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.local_service import API_KEY, Service, local_service
+from bench.receiver import webhook_receiver
+from tests.e2e.local_service import API_KEY, Service, emulated, local_service
 
 CANDIDATES = ("/usr/lib/chromium/chromium-headless-shell", "/usr/lib/chromium/chromium")
 TIMEOUT_MS = 30_000
@@ -76,16 +77,22 @@ class Watched:
             self.page.screenshot(path=str(Path(self.shots) / f"{name}.png"), full_page=True)
 
 
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One local mode for the module's tests (each starts in ~9 s on our machines): they use ids of their own."""
+    with local_service(tmp_path_factory.mktemp("console")) as running:
+        yield running
+
+
 @pytest.fixture
-def console(browser: Any, tmp_path: Path) -> Iterator[Watched]:
-    with local_service(tmp_path) as service:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        try:
-            watched = Watched(context.new_page(), service)
-            yield watched
-            assert watched.errors == []
-        finally:
-            context.close()
+def console(browser: Any, service: Service) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        watched = Watched(context.new_page(), service)
+        yield watched
+        assert watched.errors == []
+    finally:
+        context.close()
 
 
 def _metric(page: Any, name: str) -> int:
@@ -226,21 +233,166 @@ def test_a_segment_built_in_the_console_gathers_the_profiles_that_match(console:
     console.shot("segments")
 
 
-def test_the_console_files_are_served_without_a_key_with_a_strict_policy_and_nothing_else(tmp_path: Path) -> None:
-    with local_service(tmp_path) as service:
-        page = requests.get(service.url("/console/index.html"), timeout=10)
-        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-        policy = page.headers["Content-Security-Policy"]
-        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe" not in policy
-        assert (
-            requests.get(service.url("/console/app.js"), timeout=10)
-            .headers["Content-Type"]
-            .startswith("text/javascript")
-        )
-        for missing in ("/console/app.py", "/console/../app.py", "/console/%2e%2e/app.py", "/console/index.html/"):
-            assert _raw_get(service, missing) == 404, missing
-        # the API behind it still wants its key
-        assert requests.get(service.url("/v1/steps"), timeout=10).status_code == 403
+def test_a_webhook_campaign_is_composed_previewed_and_sent_and_a_segment_exported(console: Watched) -> None:
+    page, service = console.page, console.service
+    expect = _expect()
+    vip = {"name": "VIP", "filter": {"attribute": "tier", "op": "eq", "value": "vip"}}
+    assert requests.put(service.url("/v1/segments/vip"), json=vip, headers=service.headers, timeout=10).ok
+    _sign_in(console)
+
+    # keys: a REST API key made here is shown once, and it works; a partner's import key is made and revoked
+    page.get_by_role("link", name="Keys").click()
+    page.get_by_label("Name", exact=True).fill("console writer")
+    page.get_by_label(re.compile("^users.track")).check()
+    page.get_by_role("button", name="Create the key").click()
+    key = page.get_by_label("The key console writer").inner_text().strip()
+    expect(page.get_by_role("row").filter(has_text="console writer")).to_contain_text("users.track")
+    assert key not in page.locator("table").first.inner_text()  # listed without the key itself
+    page.get_by_label("Partner").select_option("segment")
+    page.get_by_role("button", name="Create the import key").click()
+    assert page.get_by_label("The segment client secret").inner_text().strip()
+    console.shot("keys")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=re.compile("Revoke the segment import key")).click()
+    expect(page.get_by_text("No data import keys yet")).to_be_visible()
+    users = [{"external_id": "ada", "first_name": "Ada", "email": "ada@example.com", "tier": "vip"}]
+    users.append({"external_id": "bob", "first_name": "Bob", "email": "bob@example.com", "tier": "basic"})
+    written = requests.post(
+        service.url("/users/track"), json={"attributes": users}, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert written.status_code == 201, written.text
+
+    with webhook_receiver() as receiver:
+        # compose: a webhook with Braze's tags, previewed for a chosen user before it is saved
+        page.get_by_role("link", name="Campaigns").click()
+        page.get_by_role("link", name="New campaign").click()
+        page.get_by_label("Campaign id").fill("welcome-hook")
+        page.get_by_label("Name", exact=True).fill("Welcome webhook")
+        page.get_by_label("URL").fill(receiver.url + "/hello/{{${user_id}}}")
+        page.get_by_role("button", name="Add a header").click()
+        page.get_by_label("Header 1 name").fill("X-Tier")
+        page.get_by_label("Header 1 value").fill("{{custom_attribute.${tier} | upcase}}")
+        page.get_by_label("Body").fill('{"hi": "{{${first_name}}}", "coupon": "{{api_trigger_properties.${coupon}}}"}')
+        page.get_by_label("Audience", exact=True).select_option("vip")
+        page.get_by_label("External id").fill("ada")
+        page.get_by_label("Trigger properties (JSON)").fill('{"coupon": "C10"}')
+        page.get_by_role("button", name="Preview").click()
+        expect(page.get_by_label("Rendered body")).to_have_text('{"hi": "Ada", "coupon": "C10"}')
+        expect(page.get_by_label("Rendered headers")).to_have_text("X-Tier: VIP")
+        expect(page.locator(".rendered code")).to_have_text(receiver.url + "/hello/ada")
+        console.shot("campaign-editor")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("heading", name="Campaign welcome-hook")).to_be_visible()
+
+        # publish, then send it to users from its screen; the metrics follow the webhook to the receiver
+        page.get_by_role("button", name="Publish").click()
+        expect(page.get_by_text("Published: the campaign is active.")).to_be_visible()
+        page.get_by_label("Recipients").fill("ada, bob")
+        page.get_by_label("Trigger properties (JSON)").fill('{"coupon": "C10"}')
+        page.get_by_role("button", name="Send now").click()
+        expect(page.get_by_text(re.compile(r"Queued 1 .* not in the audience 1"))).to_be_visible()
+        expect(page.locator('[data-metric="delivered"]')).to_have_text("1", timeout=TIMEOUT_MS)
+        assert (_metric(page, "triggered"), _metric(page, "failed")) == (1, 0)
+        assert [(r.path, r.headers.get("X-Tier"), r.body) for r in receiver.received] == [
+            ("/hello/ada", "VIP", '{"hi": "Ada", "coupon": "C10"}')
+        ]
+        expect(page.locator("#chart-desc")).to_contain_text("Delivered 1")
+        console.shot("campaign")
+
+    # an action-based campaign: its trigger, delay, exception and re-eligibility as the editor stores them
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_role("link", name="New campaign").click()
+    page.get_by_label("Campaign id").fill("follow-up")
+    page.get_by_label("Name", exact=True).fill("Follow-up")
+    page.get_by_label("URL").fill("https://example.com/follow-up")
+    page.get_by_label("Action-based: when users do something").check()
+    page.get_by_label("Trigger kind").select_option("interaction")
+    page.get_by_label("Trigger campaign").select_option("welcome-hook")
+    page.get_by_label("Trigger interaction").select_option("received_webhook")
+    page.get_by_label("Delay (seconds)").fill("600")
+    page.get_by_role("button", name="Add an exception").click()
+    page.get_by_label("Exception 1 event name or product id (* for any)").fill("unsubscribed")
+    page.get_by_label(re.compile("Re-eligible after")).fill("86400")
+    console.shot("campaign-trigger")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Campaign follow-up")).to_be_visible()
+    stored = requests.get(service.url("/v1/campaigns/follow-up"), headers=service.headers, timeout=10).json()
+    assert stored["delivery"] == {
+        "type": "action",
+        "trigger": {"interaction": {"campaign_id": "welcome-hook", "type": "received_webhook"}},
+        "delay_seconds": 600,
+        "exceptions": [{"custom_event": "unsubscribed", "property_filters": []}],
+        "reeligible_after_seconds": 86400,
+    }
+    page.get_by_role("link", name="Campaigns").click()
+    expect(page.get_by_role("row", name=re.compile("^welcome-hook "))).to_contain_text("active")
+    console.shot("campaigns")
+
+    # export the segment to CSV: the report follows it to its end, and its link downloads the members
+    page.get_by_role("link", name="Exports").click()
+    page.get_by_label("Segment", exact=True).select_option("vip")
+    page.get_by_label("Columns").fill("first_name, email")
+    page.get_by_role("button", name="Export to CSV").click()
+    expect(page.get_by_role("heading", name="Export report")).to_be_visible()
+    expect(page.locator("td .badge")).to_have_text("done", timeout=TIMEOUT_MS)
+    expect(page.locator('[data-metric="rows"]')).to_have_text("1")
+    console.shot("export")
+    link = page.get_by_role("link", name="Download the CSV").get_attribute("href")
+    assert link is not None
+    csv = requests.get(link, timeout=10)
+    assert csv.status_code == 200 and csv.text.splitlines() == [
+        "external_id,first_name,email",
+        "ada,Ada,ada@example.com",
+    ]
+    page.get_by_role("link", name="Export another segment").click()
+    expect(page.get_by_role("row").filter(has_text="vip")).to_be_visible()
+
+
+def test_an_import_defined_in_the_console_runs_and_reports_its_rows(console: Watched) -> None:
+    page, service = console.page, console.service
+    expect = _expect()
+    s3 = emulated(service, "s3")
+    s3.create_bucket(Bucket="console-imports")
+    rows = "id,tier\nimp-1,gold\n,silver\n"  # the second row names nobody: reported, passed over
+    s3.put_object(Bucket="console-imports", Key="daily/001.csv", Body=rows.encode())
+    _sign_in(console)
+
+    page.get_by_role("link", name="Imports").click()
+    page.get_by_role("link", name="New import").click()
+    page.get_by_label("Import id").fill("daily")
+    page.get_by_label("Bucket").fill("console-imports")
+    page.get_by_label("Prefix").fill("daily/")
+    page.get_by_label("Identifier column").fill("id")
+    page.get_by_label("Mapping 1 column").fill("tier")
+    page.get_by_label("Mapping 1 attribute").fill("import_tier")
+    console.shot("import-editor")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Import daily")).to_be_visible()
+    page.get_by_role("button", name="Run now").click()
+    expect(page.locator("table").nth(1).locator(".badge").first).to_have_text("done", timeout=TIMEOUT_MS)
+    # a new import is due at once: the schedule's tick may have started this run first (the button's 409, reported)
+    console.errors = [e for e in console.errors if "409" not in e]
+    page.get_by_text(re.compile("could not import")).click()
+    expect(page.locator("details table")).to_contain_text("daily/001.csv")
+    console.shot("import")
+    (run,) = requests.get(service.url("/v1/imports/daily/runs"), headers=service.headers, timeout=10).json()["runs"]
+    assert (run["rows"], run["created"], [f["line"] for f in run["failed"]]) == (2, 1, [3])
+    page.get_by_role("link", name="Imports").click()
+    expect(page.get_by_role("row", name=re.compile(r"^daily s3:\/\/console-imports\/daily\/ csv"))).to_be_visible()
+
+
+def test_the_console_files_are_served_without_a_key_with_a_strict_policy_and_nothing_else(service: Service) -> None:
+    page = requests.get(service.url("/console/index.html"), timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe" not in policy
+    assert (
+        requests.get(service.url("/console/app.js"), timeout=10).headers["Content-Type"].startswith("text/javascript")
+    )
+    for missing in ("/console/app.py", "/console/../app.py", "/console/%2e%2e/app.py", "/console/index.html/"):
+        assert _raw_get(service, missing) == 404, missing
+    # the API behind it still wants its key
+    assert requests.get(service.url("/v1/steps"), timeout=10).status_code == 403
 
 
 def _raw_get(service: Service, path: str) -> int:

@@ -22,6 +22,11 @@ export class ApiError extends Error {
   }
 }
 
+// What went wrong, as sentences: every problem an API error listed, or the error's message.
+export function reasons(error) {
+  return error instanceof ApiError ? error.lines() : [String((error && error.message) || error)];
+}
+
 export const session = {
   key: () => sessionStorage.getItem(KEY),
   signIn: (key) => sessionStorage.setItem(KEY, key),

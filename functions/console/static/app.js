@@ -11,6 +11,10 @@ import { failed } from "./shell.js";
 import { connectionScreen } from "./connection.js";
 import { stepScreen, stepsScreen, editStepScreen } from "./steps.js";
 import { editSegmentScreen, segmentScreen, segmentsScreen } from "./segments.js";
+import { campaignScreen, campaignsScreen, editCampaignScreen } from "./campaigns.js";
+import { exportScreen, exportsScreen } from "./exports.js";
+import { editImportScreen, importScreen, importsScreen } from "./imports.js";
+import { keysScreen } from "./keys.js";
 
 const ROUTES = [
   [/^#\/connection$/, () => connectionScreen],
@@ -21,7 +25,19 @@ const ROUTES = [
   [/^#\/segments$/, () => segmentsScreen],
   [/^#\/segments\/new$/, () => (view) => editSegmentScreen(view, null)],
   [/^#\/segments\/([^/]+)\/edit$/, (m) => (view) => editSegmentScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/segments\/([^/]+)\/export$/, (m) => (view) => exportsScreen(view, decodeURIComponent(m[1]))],
   [/^#\/segments\/([^/]+)$/, (m) => (view) => segmentScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/campaigns$/, () => campaignsScreen],
+  [/^#\/campaigns\/new$/, () => (view) => editCampaignScreen(view, null)],
+  [/^#\/campaigns\/([^/]+)\/edit$/, (m) => (view) => editCampaignScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/campaigns\/([^/]+)$/, (m) => (view) => campaignScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/exports$/, () => (view) => exportsScreen(view)],
+  [/^#\/exports\/([^/]+)$/, (m) => (view) => exportScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/imports$/, () => importsScreen],
+  [/^#\/imports\/new$/, () => (view) => editImportScreen(view, null)],
+  [/^#\/imports\/([^/]+)\/edit$/, (m) => (view) => editImportScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/imports\/([^/]+)$/, (m) => (view) => importScreen(view, decodeURIComponent(m[1]))],
+  [/^#\/keys$/, () => keysScreen],
 ];
 
 let leave = null;

@@ -2,7 +2,7 @@
 // and the editor: a builder for the common filters (all or any of attribute, custom event, purchase and cohort
 // conditions) and the filter as JSON for the rest of the language (nesting, "not", last occurred), docs/segments.md.
 
-import { ApiError, del, get, put } from "./api.js";
+import { ApiError, del, get, put, reasons } from "./api.js";
 import { announce, h, number, problems, replace } from "./dom.js";
 import { lineChart } from "./chart.js";
 import { failed } from "./shell.js";
@@ -59,14 +59,15 @@ export async function segmentScreen(main, segmentId) {
       announce(`Segment ${segmentId} deleted.`);
       location.hash = "#/segments";
     } catch (error) {
-      replace(feedback, problems("The segment was not deleted", error instanceof ApiError ? error.lines() : [String(error)]));
+      replace(feedback, problems("The segment was not deleted", reasons(error)));
     }
   } }, "Delete");
   const feedback = h("div");
   replace(main,
     h("h1", {}, `Segment ${segment.name}`),
     h("p", {}, `Id ${segment.id}`, segment.description ? ` · ${segment.description}` : ""),
-    h("div", { class: "actions" }, h("a", { href: `#/segments/${encodeURIComponent(segmentId)}/edit` }, "Edit"), remove),
+    h("div", { class: "actions" }, h("a", { href: `#/segments/${encodeURIComponent(segmentId)}/edit` }, "Edit"),
+      h("a", { href: `#/segments/${encodeURIComponent(segmentId)}/export` }, "Export to CSV"), remove),
     feedback,
     h("div", { class: "cards" },
       [["size", "Members now", segment.size], ["entered", "Entered in all", segment.metrics.entered], ["exited", "Exited in all", segment.metrics.exited]]

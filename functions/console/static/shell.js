@@ -1,6 +1,6 @@
 // What every screen shares: refreshing while it is shown, and reporting what failed.
 
-import { ApiError, session } from "./api.js";
+import { ApiError, reasons, session } from "./api.js";
 import { announce, problems, replace } from "./dom.js";
 
 // Runs `refresh` every `ms` while `view` is in the page, one run at a time (a slow one is never overlapped), until
@@ -29,5 +29,5 @@ export function failed(box, error) {
     window.dispatchEvent(new Event("console:signed-out"));
     return;
   }
-  replace(box, problems("Something went wrong", error instanceof ApiError ? error.lines() : [String(error)]));
+  replace(box, problems("Something went wrong", reasons(error)));
 }

@@ -2,7 +2,7 @@
 // every field of LinkedIn Audience Sync's step screen (destination, ad account, new or existing audience, add or remove, match
 // fields, consent and eligibility filters, last step).
 
-import { ApiError, get, post, put } from "./api.js";
+import { ApiError, get, post, put, reasons } from "./api.js";
 import { announce, badge, h, number, problems, replace } from "./dom.js";
 import { lineChart } from "./chart.js";
 import { every, failed } from "./shell.js";
@@ -232,7 +232,7 @@ export async function editStepScreen(view, stepId) {
       }
       await put(`/v1/steps/${encodeURIComponent(id)}`, body());
     } catch (error) {
-      replace(feedback, problems("The step was not saved", error instanceof ApiError ? error.lines() : [String(error)]));
+      replace(feedback, problems("The step was not saved", reasons(error)));
       return;
     }
     announce(`Step ${id} saved.`);

@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from audience_sync.campaigns.delivery import CampaignTriggers
     from audience_sync.campaigns.gate import CampaignGate
     from audience_sync.campaigns.ports import CampaignState, CampaignStore
+    from audience_sync.campaigns.preview import CampaignPreviews
     from audience_sync.campaigns.service import CampaignService
     from audience_sync.destinations.linkedin.destination import LinkedInDestination
     from audience_sync.exports.ports import ExportJobs, ExportQueue, ObjectStore
@@ -513,6 +514,12 @@ class Container:
             self.clock,
             self.settings.time_scale,
         )
+
+    @cached_property
+    def campaign_previews(self) -> CampaignPreviews:
+        from audience_sync.campaigns.preview import CampaignPreviews
+
+        return CampaignPreviews(self.campaign_store, self.campaign_triggers.profiles_of)
 
     @cached_property
     def interactions(self) -> InteractionService:

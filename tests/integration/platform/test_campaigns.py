@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.platform.platform_support import Platform
+from tests.stack_support import drain_queue
 
 LYTICS = {
     "name": "Profiles to Lytics",
@@ -107,3 +108,85 @@ def test_brazes_campaign_catalogue_lists_and_details_them_with_their_permissions
     assert missing.status == 404 and missing.json["message"]
     only_list = {"Authorization": f"Bearer {platform.new_key('campaigns.list')}"}
     assert platform.request("GET", "/campaigns/details?campaign_id=lytics", headers=only_list).status == 403
+
+
+def test_the_management_api_lists_every_campaign_as_it_shows_each(platform: Platform) -> None:
+    api = {"name": "API", "message": {"channel": "audience_sync", "step_id": "s1"}, "delivery": {"type": "api"}}
+    assert _admin(platform, "GET", "/v1/campaigns").json == {"campaigns": []}
+    assert _admin(platform, "PUT", "/v1/campaigns/lytics", LYTICS).status == 200
+    assert _admin(platform, "PUT", "/v1/campaigns/api", api).status == 200
+    listed = _admin(platform, "GET", "/v1/campaigns")
+    assert listed.status == 200, listed.text
+    assert listed.json["campaigns"] == [_admin(platform, "GET", f"/v1/campaigns/{c}").json for c in ("api", "lytics")]
+
+
+def _profile(platform: Platform) -> None:
+    key = platform.new_key("users.track")
+    user = {"external_id": "ada", "first_name": "Ada", "email": "ada@example.com", "lytics_key": "k-1", "plan": 3}
+    assert platform.braze("/users/track", {"attributes": [user]}, key).status == 201
+    platform.settle()
+
+
+def test_a_preview_renders_the_stored_message_for_one_user_and_sends_nothing(platform: Platform) -> None:
+    _profile(platform)
+    assert _admin(platform, "PUT", "/v1/campaigns/lytics", LYTICS).status == 200
+
+    preview = _admin(platform, "POST", "/v1/campaigns/lytics/preview", {"external_id": "ada"})
+    assert preview.status == 200, preview.text
+    assert preview.json == {
+        "aborted": False,
+        "method": "POST",
+        "url": "https://api.lytics.io/c/acct/braze_users?key=k-1",
+        "headers": LYTICS["message"]["headers"],
+        "body": preview.json["body"],
+    }
+    body = preview.json["body"]
+    assert '"email": "ada@example.com"' in body and '"braze_id": ""' not in body
+    assert platform.queued() == [] and drain_queue(platform.stack) == []
+    metrics = _admin(platform, "GET", "/v1/campaigns/lytics/metrics").json
+    assert set(metrics.values()) == {0}
+
+
+def test_a_draft_message_in_the_body_is_previewed_with_the_properties_given(platform: Platform) -> None:
+    _profile(platform)
+    draft = {
+        "channel": "webhook",
+        "url": "https://example.com/{{campaign.${api_id}}}/{{campaign.${dispatch_id}}}",
+        "method": "PUT",
+        "headers": {"X-Name": "{{${first_name} | upcase}}"},
+        "body": "{{api_trigger_properties.${coupon}}} {{event_properties.${plan}}} {{custom_attribute.${plan}}}",
+    }
+    request = {
+        "external_id": "ada",
+        "message": draft,
+        "trigger_properties": {"coupon": "C10"},
+        "event_properties": {"plan": "gold"},
+    }
+    preview = _admin(platform, "POST", "/v1/campaigns/unsaved/preview", request)
+    assert preview.status == 200, preview.text
+    assert (preview.json["method"], preview.json["url"]) == ("PUT", "https://example.com/unsaved/preview")
+    assert (preview.json["headers"], preview.json["body"]) == ({"X-Name": "ADA"}, "C10 gold 3")
+
+    aborting = {**draft, "body": "{% if custom_attribute.${plan} < 5 %}{% abort_message('low plan') %}{% endif %}"}
+    aborted = _admin(platform, "POST", "/v1/campaigns/unsaved/preview", {**request, "message": aborting})
+    assert aborted.json == {"aborted": True, "abort_message": "low plan"}
+
+
+def test_a_preview_refuses_what_it_cannot_render_with_clear_errors(platform: Platform) -> None:
+    _profile(platform)
+    assert _admin(platform, "PUT", "/v1/campaigns/lytics", LYTICS).status == 200
+    step = {"name": "API", "message": {"channel": "audience_sync", "step_id": "s1"}, "delivery": {"type": "api"}}
+    assert _admin(platform, "PUT", "/v1/campaigns/to-step", step).status == 200
+
+    def error(path: str, body: Any) -> tuple[int, str]:
+        reply = _admin(platform, "POST", path, body)
+        return reply.status, reply.json["error"]["code"]
+
+    assert error("/v1/campaigns/lytics/preview", {"external_id": "nobody"}) == (404, "user_not_found")
+    assert error("/v1/campaigns/missing/preview", {"external_id": "ada"}) == (404, "campaign_not_found")
+    assert error("/v1/campaigns/to-step/preview", {"external_id": "ada"}) == (400, "not_a_webhook")
+    assert error("/v1/campaigns/lytics/preview", {}) == (400, "invalid_request")
+    failing = {**LYTICS["message"], "body": "line one\n{{ custom_attribute.${plan} | divided_by: 0 }}"}
+    failed = _admin(platform, "POST", "/v1/campaigns/lytics/preview", {"external_id": "ada", "message": failing})
+    assert (failed.status, failed.json["error"]["code"]) == (400, "template_error")
+    assert "line 2" in failed.json["error"]["message"] and "3" not in failed.json["error"]["message"].split("line")[0]

@@ -112,3 +112,17 @@ def test_the_tick_starts_a_due_import_and_a_missing_bucket_fails_its_run(platfor
     assert platform.drain("ImportQueue", "ImportFunction") == 1
     (run,) = _runs(platform)
     assert (run["status"], run["error"]) == ("failed", "bucket_not_found")
+
+
+def test_the_management_api_lists_every_import_by_id_without_their_state(platform: Platform) -> None:
+    assert _admin(platform, "GET", "/v1/imports").json == {"imports": []}
+    for import_id in ("zeta", "alpha"):
+        assert _admin(platform, "PUT", f"/v1/imports/{import_id}", DEFINITION).status == 200
+    listed = _admin(platform, "GET", "/v1/imports")
+    assert listed.status == 200, listed.text
+    assert [i["import_id"] for i in listed.json["imports"]] == ["alpha", "zeta"]
+    shown = _admin(platform, "GET", "/v1/imports/alpha").json
+    assert listed.json["imports"][0] == {k: v for k, v in shown.items() if k in listed.json["imports"][0]}
+    assert set(shown) - set(listed.json["imports"][0]) == {"imported_through", "running", "next_run_at"}
+    assert _admin(platform, "DELETE", "/v1/imports/zeta").status == 204
+    assert [i["import_id"] for i in _admin(platform, "GET", "/v1/imports").json["imports"]] == ["alpha"]

@@ -65,6 +65,10 @@ class ImportService:
             "next_run_at": format_ms(state.next_run_ms) if definition.enabled and state.next_run_ms else None,
         }
 
+    def definitions(self) -> list[dict[str, Any]]:
+        """Every import's definition, by id (GET /v1/imports/{id} adds its state)."""
+        return [d.view() for d in sorted(self.store.definitions(), key=lambda d: d.import_id)]
+
     def delete(self, import_id: str) -> None:
         valid_import_id(import_id)
         if not self.store.delete(import_id):
