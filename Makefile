@@ -67,8 +67,11 @@ typecheck: $(VENV)/.installed
 security: $(CHECKOV_VENV)/.installed
 	$(CHECKOV) --directory . --framework cloudformation --config-file .checkov.yaml --skip-download --skip-path .aws-sam --compact --quiet
 
+# Two workers (pytest-xdist): the end-to-end tests one at a time on one, the other modules beside them
+# (tests/conftest.py, pytest_xdist_make_scheduler). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: install lint typecheck security
-	SAM_CLI=$(CURDIR)/$(SAM) CHECKOV=$(CURDIR)/$(CHECKOV) $(VENV)/bin/pytest -q
+	SAM_CLI=$(CURDIR)/$(SAM) CHECKOV=$(CURDIR)/$(CHECKOV) $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --no-loadscope-reorder
 
 bench: $(VENV)/.bench-installed $(SAM_VENV)/.installed
 	PYTHONPATH=$(CURDIR):$(CURDIR)/layers/common $(PY) -m bench

@@ -47,11 +47,12 @@ class Route:
 
 
 def _compile(path: str) -> re.Pattern[str]:
-    """A template path as a regex: `{name}` one segment, `{name+}` (a greedy path variable) one or more."""
+    """A template path as a regex: `{name}` one segment, `{name+}` (a greedy path variable) one or more. A trailing
+    slash matches too, as on API Gateway's REST APIs (`/console/` reaches the `/console` route, its path as sent)."""
     escaped = re.escape(path)
     regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+\\\}", r"(?P<\1>.+)", escaped)
     regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", regex)
-    return re.compile(f"^{regex}$")
+    return re.compile(f"^{regex}/?$")
 
 
 def rest_apis(template: dict[str, Any]) -> dict[str, RestApi]:

@@ -28,6 +28,22 @@ os.environ.update(
 )
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """How make test's two workers (pytest-xdist) share the tests: a module at a time, its module fixtures built once;
+    the end-to-end tests as one unit, first (collection order: --no-loadscope-reorder), run one at a time by one
+    worker while the other takes the rest: each starts local mode, processes of its own, and two at once on our two
+    cores would fight for them and for their timing. (xdist's own `loadgroup` would do it with marks, but it renames
+    tests through `Item._nodeid`, which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesWithTheEndToEndTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/e2e" if path.startswith("tests/e2e/") else path
+
+    return ModulesWithTheEndToEndTestsTogether(config, log)
+
+
 @dataclass
 class SandboxServer:
     app: Any  # localmode.sandbox.LinkedInSandbox

@@ -454,11 +454,13 @@ def _body(model: type[M]) -> M:
 
 @app.get(
     "/v1/campaigns",
-    summary="Every campaign, by id, as GET /v1/campaigns/{id} shows it",
+    summary="Every campaign, by id: GET /v1/campaigns/{id} less its templates and property filters",
+    description="Each campaign's view with `message` as `{channel, method?, step_id?}` and `delivery` without its "
+    "triggers' property filters (`exceptions` as their number).",
     responses={**success(200, '{"campaigns": [{"campaign_id", "name", "status", ...}]}'), **error_responses(503)},
 )
 def list_campaigns() -> dict[str, Any]:
-    return {"campaigns": services().campaigns.definitions()}
+    return {"campaigns": services().campaigns.summaries()}
 
 
 @app.put(
@@ -611,17 +613,26 @@ def _spec() -> dict[str, Any]:
     braze_openapi.finish(spec)
     # the segment route reads its body itself (errors name JSON Pointers into it): its shape, for the document
     spec["paths"]["/v1/segments/{segment_id}"]["put"]["requestBody"] = SEGMENT_BODY
-    # the campaign route reads its body itself too (its models load on first use)
-    from audience_sync.campaigns.models import CampaignRequest
+    # the campaigns' routes read their bodies themselves too (their models load on first use)
+    from audience_sync.campaigns.models import CampaignRequest, InteractionsRequest, TriggerRequest
+    from audience_sync.campaigns.preview import PreviewRequest
 
-    schema = CampaignRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    spec["components"]["schemas"].update(schema.pop("$defs", {}))
-    spec["components"]["schemas"]["CampaignRequest"] = schema
-    spec["paths"]["/v1/campaigns/{campaign_id}"]["put"]["requestBody"] = {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CampaignRequest"}}},
-    }
+    _document_body(spec, "put", "/v1/campaigns/{campaign_id}", CampaignRequest)
+    _document_body(spec, "post", "/v1/campaigns/{campaign_id}/preview", PreviewRequest)
+    _document_body(spec, "post", "/v1/campaigns/{campaign_id}/trigger", TriggerRequest)
+    _document_body(spec, "post", "/v1/interactions", InteractionsRequest)
     return spec
+
+
+def _document_body(spec: dict[str, Any], method: str, path: str, model: type[BaseModel]) -> None:
+    """The JSON body of a route that validates it itself (`_body`), in the document (and so fuzzed)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    spec["components"]["schemas"].update(schema.pop("$defs", {}))
+    spec["components"]["schemas"][model.__name__] = schema
+    spec["paths"][path][method]["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+    }
 
 
 @app.get("/v1/openapi.json", summary="This OpenAPI document", responses=success(200, "OpenAPI 3.1"))

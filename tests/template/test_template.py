@@ -115,6 +115,7 @@ EXPECTED_GLOBAL_ENV = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
     "STEPS_TABLE",
     "METRICS_TABLE",
     "METRICS_HISTORY_TABLE",
@@ -926,6 +927,13 @@ def test_global_environment_is_shared_and_not_overridden(template: dict[str, Any
         local_env = (fn["Properties"].get("Environment") or {}).get("Variables") or {}
         clashes = {k for k in local_env if k in global_env and local_env[k] != global_env[k]}
         assert not clashes, f"{name} redefines global environment variables {sorted(clashes)}"
+
+
+def test_traces_never_hold_a_handlers_response(template: dict[str, Any]) -> None:
+    """Powertools' tracer would put each handler's return value in X-Ray: the API's replies hold profiles, segment
+    members and rendered webhooks (PII), which must not leave for the traces."""
+    global_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert global_env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
 
 
 def test_every_function_has_a_log_group(template: dict[str, Any]) -> None:

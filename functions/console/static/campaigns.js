@@ -25,6 +25,15 @@ const TAGS = "{{${first_name}}}, {{${email_address}}}, {{custom_attribute.${tier
 
 const campaignPath = (id) => `/v1/campaigns/${encodeURIComponent(id)}`;
 
+// A select's options, with the stored value kept (and said missing) when it is not among them: a draft may name a
+// segment, step or campaign that does not exist yet, and saving the form must not drop it silently.
+function options(choices, stored, placeholder) {
+  const known = choices.some(([value]) => value === stored);
+  return [h("option", { value: "" }, placeholder),
+    !stored || known ? null : h("option", { value: stored, selected: true }, `${stored} (not found)`),
+    choices.map(([value, text]) => h("option", { value, selected: value === stored }, text))];
+}
+
 function describeTrigger(trigger) {
   if (trigger.custom_event !== undefined) return `custom event ${trigger.custom_event}${(trigger.property_filters || []).length ? " (filtered)" : ""}`;
   if (trigger.purchase !== undefined) return trigger.purchase === "*" ? "any purchase" : `purchase of ${trigger.purchase}`;
@@ -154,8 +163,8 @@ function triggerEditor(label, trigger, campaigns) {
   const filters = h("input", { type: "text", "aria-label": `${label} property filters (JSON list, optional)`,
     value: (trigger.property_filters || []).length ? JSON.stringify(trigger.property_filters) : "",
     placeholder: 'property filters: [{"property": "plan", "op": "eq", "value": "gold"}]' });
-  const other = h("select", { "aria-label": `${label} campaign` }, h("option", { value: "" }, "Choose a campaign"),
-    campaigns.map((c) => h("option", { value: c.campaign_id, selected: trigger.interaction && trigger.interaction.campaign_id === c.campaign_id }, `${c.name} (${c.campaign_id})`)));
+  const other = h("select", { "aria-label": `${label} campaign` },
+    options(campaigns.map((c) => [c.campaign_id, `${c.name} (${c.campaign_id})`]), trigger.interaction && trigger.interaction.campaign_id, "Choose a campaign"));
   const type = h("select", { "aria-label": `${label} interaction` },
     INTERACTIONS.map((i) => h("option", { value: i, selected: trigger.interaction && trigger.interaction.type === i }, i.replaceAll("_", " "))));
   const eventPart = h("span", {}, name, " ", filters), interactionPart = h("span", {}, other, " ", type);
@@ -169,8 +178,8 @@ function triggerEditor(label, trigger, campaigns) {
   const element = h("span", { class: "trigger" }, kind, " ", eventPart, interactionPart);
   const read = () => {
     if (kind.value === "interaction") return { interaction: { campaign_id: other.value, type: type.value } };
-    if (kind.value === "purchase") return { purchase: name.value.trim() };
-    const event = { custom_event: name.value.trim() };
+    if (kind.value === "purchase") return { purchase: name.value };
+    const event = { custom_event: name.value };
     if (filters.value.trim()) event.property_filters = JSON.parse(filters.value);
     return event;
   };
@@ -196,23 +205,26 @@ export async function editCampaignScreen(view, campaignId) {
   const url = h("input", { type: "text", id: "webhook-url", value: message.url || "", spellcheck: "false" });
   const method = h("select", { id: "webhook-method" }, METHODS.map((m) => h("option", { value: m, selected: (message.method || "POST") === m }, m)));
   const headerRows = h("tbody");
+  const addHeaderButton = h("button", { type: "button", class: "secondary", onclick: () => addHeader() }, "Add a header");
+  let headersAdded = 0; // numbers rows for their labels; never reused, so no two rows share a name
   const addHeader = (headerName = "", value = "") => {
-    const n = headerRows.children.length + 1;
+    const n = ++headersAdded;
     const row = h("tr", {}, h("td", {}, h("input", { type: "text", value: headerName, "aria-label": `Header ${n} name` })),
       h("td", {}, h("input", { type: "text", value, "aria-label": `Header ${n} value` })),
-      h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => row.remove(), "aria-label": `Remove header ${n}` }, "Remove")));
+      h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => { row.remove(); addHeaderButton.focus(); }, "aria-label": `Remove header ${n}` }, "Remove")));
     headerRows.append(row);
   };
   Object.entries(message.headers || {}).forEach(([k, v]) => addHeader(k, v));
   const body = h("textarea", { id: "webhook-body", rows: 8, spellcheck: "false" }, message.body || "");
-  const step = h("select", { id: "campaign-step" }, h("option", { value: "" }, "Choose a sync step"),
-    steps.map((s) => h("option", { value: s.step_id, selected: message.step_id === s.step_id }, s.step_id)));
+  // a campaign puts users into a step its webhook feeds; a step that follows a segment takes none (publish says so)
+  const fedByWebhook = steps.filter((s) => !s.config.source || s.config.source.type !== "segment");
+  const step = h("select", { id: "campaign-step" }, options(fedByWebhook.map((s) => [s.step_id, s.step_id]), message.step_id, "Choose a sync step"));
   const webhookBox = h("div", { class: "grid-inner" },
     h("div", {}, h("label", { for: "webhook-url" }, "URL"), h("br"), url),
     h("div", {}, h("label", { for: "webhook-method" }, "Method"), " ", method),
     h("div", {}, h("span", { class: "label", id: "headers-label" }, "Headers"),
       h("table", { class: "filters", "aria-labelledby": "headers-label" }, h("thead", {}, h("tr", {}, ["Name", "Value", ""].map((t) => h("th", { scope: "col" }, t)))), headerRows),
-      h("button", { type: "button", class: "secondary", onclick: () => addHeader() }, "Add a header")),
+      addHeaderButton),
     h("div", {}, h("label", { for: "webhook-body" }, "Body"), h("br"), body,
       h("p", { class: "hint" }, "Liquid with Braze's tags in the URL, headers and body: ", h("code", {}, TAGS), ".")));
   const stepBox = h("div", {}, h("label", { for: "campaign-step" }, "Users enter the step "), step);
@@ -221,6 +233,13 @@ export async function editCampaignScreen(view, campaignId) {
   const previewTrigger = h("input", { type: "text", id: "preview-trigger", value: "{}", spellcheck: "false" });
   const previewEvent = h("input", { type: "text", id: "preview-event", value: "{}", spellcheck: "false" });
   const previewResult = h("div", { "aria-live": "polite" });
+  for (const input of [previewUser, previewTrigger, previewEvent]) {
+    input.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter") return;
+      event.preventDefault(); // Enter here previews: it must not save (the fields are inside the campaign's form)
+      preview();
+    });
+  }
   const previewBox = h("fieldset", { class: "preview" }, h("legend", {}, "Preview for one user"),
     h("div", {}, h("label", { for: "preview-user" }, "External id "), previewUser),
     h("div", {}, h("label", { for: "preview-trigger" }, "Trigger properties (JSON) "), previewTrigger),
@@ -228,18 +247,25 @@ export async function editCampaignScreen(view, campaignId) {
     h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => preview() }, "Preview")),
     previewResult);
   // the audience and the delivery
-  const audience = h("select", { id: "campaign-audience" }, h("option", { value: "" }, "Everybody"),
-    segments.map((s) => h("option", { value: s.id, selected: stored.audience && stored.audience.segment_id === s.id }, `${s.name} (${s.id})`)));
+  const audience = h("select", { id: "campaign-audience" },
+    options(segments.map((s) => [s.id, `${s.name} (${s.id})`]), stored.audience && stored.audience.segment_id, "Everybody"));
   const byApi = radio("delivery", "delivery-api", "api", delivery.type === "api");
   const byAction = radio("delivery", "delivery-action", "action", delivery.type === "action");
   const trigger = triggerEditor("Trigger", delivery.trigger || { custom_event: "" }, others);
   const delay = h("input", { type: "number", id: "delay", min: 0, value: delivery.delay_seconds ?? 0 });
   const exceptionRows = h("div", { class: "conditions" });
   const exceptions = [];
+  let exceptionsAdded = 0;
+  const addExceptionButton = h("button", { type: "button", class: "secondary", onclick: () => addException() }, "Add an exception");
   const addException = (value = { custom_event: "" }) => {
-    const editor = triggerEditor(`Exception ${exceptions.length + 1}`, value, others);
+    const n = ++exceptionsAdded;
+    const editor = triggerEditor(`Exception ${n}`, value, others);
     const row = h("div", { class: "condition" }, editor.element,
-      h("button", { type: "button", class: "secondary", onclick: () => { row.remove(); exceptions.splice(exceptions.indexOf(editor), 1); } }, "Remove"));
+      h("button", { type: "button", class: "secondary", "aria-label": `Remove exception ${n}`, onclick: () => {
+        row.remove();
+        exceptions.splice(exceptions.indexOf(editor), 1);
+        addExceptionButton.focus(); // the focus had been on the button just removed
+      } }, "Remove"));
     exceptions.push(editor);
     exceptionRows.append(row);
   };
@@ -252,7 +278,7 @@ export async function editCampaignScreen(view, campaignId) {
     h("div", {}, h("label", { for: "delay" }, "Delay (seconds) "), delay),
     h("div", {}, h("span", { class: "label", id: "exceptions-label" }, "Exceptions"),
       h("p", { class: "hint" }, "A user who does one of these while waiting out the delay is not sent the message."),
-      exceptionRows, h("button", { type: "button", class: "secondary", onclick: () => addException() }, "Add an exception")),
+      exceptionRows, addExceptionButton),
     h("div", {}, h("label", { for: "reeligible" }, "Re-eligible after (seconds; empty: never) "), reeligible),
     h("div", {}, h("label", { for: "start-at" }, "Starts at (ISO 8601, optional) "), startAt),
     h("div", {}, h("label", { for: "end-at" }, "Ends at (ISO 8601, optional) "), endAt));

@@ -35,7 +35,7 @@ function runsTable(runs) {
       .map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, runs.map((r) => h("tr", {}, h("td", {}, r.started_at), h("td", {}, r.finished_at || "—"),
         h("td", {}, badge(r.status), r.error ? ` ${r.error}` : ""), count(r.files), count(r.rows), count(r.created), count(r.updated),
-        count(r.skipped), count(r.failed_total ?? r.failed.length))))),
+        count(r.skipped), count(Math.max(r.failed_total || 0, r.failed.length)))))),
     runs.filter((r) => r.failed.length).map((r) => h("details", {}, h("summary", {}, `Rows the run of ${r.started_at} could not import`),
       h("table", {}, h("thead", {}, h("tr", {}, ["File", "Line", "Why"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, r.failed.map((f) => h("tr", {}, h("td", {}, f.file), h("td", { class: "num" }, f.line), h("td", {}, f.reason))))))));
@@ -102,8 +102,9 @@ export async function editImportScreen(view, importId) {
     .map(([v, t]) => h("option", { value: v, selected: (alias ? "alias" : stored.identifier.type) === v }, t)));
   const aliasLabel = h("input", { type: "text", value: alias, "aria-label": "Alias label" });
   const mappingRows = h("tbody");
+  let mappingsAdded = 0; // numbers rows for their labels; never reused, so no two rows share a name
   const addMapping = (m = { column: "", attribute: "", strategy: "set" }) => {
-    const n = mappingRows.children.length + 1;
+    const n = ++mappingsAdded;
     const row = h("tr", {}, h("td", {}, h("input", { type: "text", value: m.column, "aria-label": `Mapping ${n} column` })),
       h("td", {}, h("input", { type: "text", value: m.attribute, "aria-label": `Mapping ${n} attribute` })),
       h("td", {}, h("select", { "aria-label": `Mapping ${n} strategy` }, STRATEGIES.map(([v, t]) => h("option", { value: v, selected: m.strategy === v }, t)))),
@@ -136,13 +137,15 @@ export async function editImportScreen(view, importId) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const id = importId || idInput.value.trim();
+    // values as typed: the API stores them so (a prefix that changed by a space would be a new source, imported
+    // again from its first key); rows left empty are not sent
     const mappings = [...mappingRows.children].map((row) => {
       const [column, attribute, strategy] = row.querySelectorAll("input, select");
-      return { column: column.value.trim(), attribute: attribute.value.trim(), strategy: strategy.value };
-    });
+      return { column: column.value, attribute: attribute.value, strategy: strategy.value };
+    }).filter((m) => m.column || m.attribute);
     const body = {
-      bucket: bucket.value.trim(), prefix: prefix.value.trim(), format: format.value, every_minutes: Number(everyMinutes.value),
-      identifier: { column: idColumn.value.trim(), type: idType.value === "alias" ? `alias:${aliasLabel.value.trim()}` : idType.value },
+      bucket: bucket.value.trim(), prefix: prefix.value, format: format.value, every_minutes: Number(everyMinutes.value),
+      identifier: { column: idColumn.value, type: idType.value === "alias" ? `alias:${aliasLabel.value}` : idType.value },
       mappings, allow_create: allowCreate.checked, enabled: enabled.checked,
     };
     try {

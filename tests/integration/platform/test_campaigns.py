@@ -117,7 +117,15 @@ def test_the_management_api_lists_every_campaign_as_it_shows_each(platform: Plat
     assert _admin(platform, "PUT", "/v1/campaigns/api", api).status == 200
     listed = _admin(platform, "GET", "/v1/campaigns")
     assert listed.status == 200, listed.text
-    assert listed.json["campaigns"] == [_admin(platform, "GET", f"/v1/campaigns/{c}").json for c in ("api", "lytics")]
+    api_view, lytics_view = (_admin(platform, "GET", f"/v1/campaigns/{c}").json for c in ("api", "lytics"))
+    # each as it is shown alone, less its templates and property filters (a list of whole definitions could pass
+    # Lambda's 6 MB)
+    lytics_delivery = {"type": "action", "trigger": {"custom_event": "signup"}, "delay_seconds": 60}
+    assert listed.json["campaigns"] == [
+        {**api_view, "message": {"channel": "audience_sync", "step_id": "s1"}},
+        {**lytics_view, "message": {"channel": "webhook", "method": "POST"}, "delivery": lytics_delivery},
+    ]
+    assert "s3cret" not in listed.text
 
 
 def _profile(platform: Platform) -> None:

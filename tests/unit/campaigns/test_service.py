@@ -188,3 +188,38 @@ def test_a_loop_that_lets_each_user_through_once_or_waits_for_people_is_allowed(
     campaigns.put("d", follows("c"))
     for campaign_id in ("a", "b", "c", "d"):
         assert campaigns.publish(campaign_id)["status"] == "active"
+
+
+def test_a_listed_campaign_holds_no_template_nor_property_filter_but_says_how_it_is_sent() -> None:
+    from audience_sync.campaigns.service import summary
+
+    delivery = {
+        "type": "action",
+        "trigger": {"custom_event": "ordered", "property_filters": [{"property": "p", "op": "eq", "value": "x" * 900}]},
+        "delay_seconds": 60,
+        "exceptions": [{"custom_event": "refunded"}, {"purchase": "*"}],
+    }
+    message = {"channel": "webhook", "url": "https://h.example/{{${user_id}}}", "method": "PUT", "body": "big"}
+    stored: dict[str, Any] = {
+        "campaign_id": "c1",
+        "status": "active",
+        "definition": {"name": "C", "message": message, "delivery": delivery},
+        "created_at": "t0",
+        "updated_at": "t1",
+        "published_at": "t1",
+    }
+    listed = summary(stored)
+    assert listed["message"] == {"channel": "webhook", "method": "PUT"}
+    assert listed["delivery"] == {
+        "type": "action",
+        "trigger": {"custom_event": "ordered"},
+        "delay_seconds": 60,
+        "exceptions": 2,
+    }
+    assert (listed["campaign_id"], listed["name"], listed["status"], listed["stopped_at"]) == (
+        "c1",
+        "C",
+        "active",
+        None,
+    )
+    assert stored["definition"]["delivery"]["exceptions"][0] == {"custom_event": "refunded"}  # the stored one intact

@@ -102,9 +102,10 @@ class CampaignService:
             moved = stored
         return view(moved)
 
-    def definitions(self) -> list[dict[str, Any]]:
-        """Every campaign, by id, as GET /v1/campaigns/{id} shows it (a few hundred at most)."""
-        return [view(c) for c in sorted(self.store.all(), key=lambda c: str(c["campaign_id"]))]
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every campaign, by id, without its templates (GET /v1/campaigns): a definition holds up to 350 KB, a
+        list of them must fit one reply (Lambda's 6 MB)."""
+        return [summary(c) for c in sorted(self.store.all(), key=lambda c: str(c["campaign_id"]))]
 
     def using(self, segment_id: str) -> list[str]:
         """The campaigns (drafts and active ones) whose audience is the segment: it is not deleted under them
@@ -239,6 +240,26 @@ def view(stored: dict[str, Any]) -> dict[str, Any]:
     if stored["status"] != CampaignStatus.STOPPED:
         shown["stopped_at"] = None
     return shown
+
+
+def summary(stored: dict[str, Any]) -> dict[str, Any]:
+    """A campaign as GET /v1/campaigns lists it: its view less the message's templates (url, headers, body) and the
+    triggers' property filters, with how it is delivered."""
+    shown = view(stored)
+    message = shown["message"]
+    shown["message"] = {k: message[k] for k in ("channel", "method", "step_id") if k in message}
+    delivery = shown["delivery"]
+    triggers = [delivery["trigger"]] if "trigger" in delivery else []
+    shown["delivery"] = {
+        **{k: v for k, v in delivery.items() if k not in ("trigger", "exceptions")},
+        **({"trigger": _trigger_summary(triggers[0])} if triggers else {}),
+        **({"exceptions": len(delivery["exceptions"])} if delivery.get("exceptions") else {}),
+    }
+    return shown
+
+
+def _trigger_summary(trigger: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in trigger.items() if k != "property_filters"}
 
 
 def _request_of(stored: dict[str, Any]) -> CampaignRequest | None:
