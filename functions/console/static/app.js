@@ -16,25 +16,26 @@ import { exportScreen, exportsScreen } from "./exports.js";
 import { editImportScreen, importScreen, importsScreen } from "./imports.js";
 import { keysScreen } from "./keys.js";
 
+// A new thing's editor is at "+new": "+" is in no id (ids are A-Z a-z 0-9 _ . : -), so a step named "new" opens.
 const ROUTES = [
   [/^#\/connection$/, () => connectionScreen],
   [/^#\/steps$/, () => stepsScreen],
-  [/^#\/steps\/new$/, () => (view) => editStepScreen(view, null)],
+  [/^#\/steps\/\+new$/, () => (view) => editStepScreen(view, null)],
   [/^#\/steps\/([^/]+)\/edit$/, (m) => (view) => editStepScreen(view, decodeURIComponent(m[1]))],
   [/^#\/steps\/([^/]+)$/, (m) => (view) => stepScreen(view, decodeURIComponent(m[1]))],
   [/^#\/segments$/, () => segmentsScreen],
-  [/^#\/segments\/new$/, () => (view) => editSegmentScreen(view, null)],
+  [/^#\/segments\/\+new$/, () => (view) => editSegmentScreen(view, null)],
   [/^#\/segments\/([^/]+)\/edit$/, (m) => (view) => editSegmentScreen(view, decodeURIComponent(m[1]))],
   [/^#\/segments\/([^/]+)\/export$/, (m) => (view) => exportsScreen(view, decodeURIComponent(m[1]))],
   [/^#\/segments\/([^/]+)$/, (m) => (view) => segmentScreen(view, decodeURIComponent(m[1]))],
   [/^#\/campaigns$/, () => campaignsScreen],
-  [/^#\/campaigns\/new$/, () => (view) => editCampaignScreen(view, null)],
+  [/^#\/campaigns\/\+new$/, () => (view) => editCampaignScreen(view, null)],
   [/^#\/campaigns\/([^/]+)\/edit$/, (m) => (view) => editCampaignScreen(view, decodeURIComponent(m[1]))],
   [/^#\/campaigns\/([^/]+)$/, (m) => (view) => campaignScreen(view, decodeURIComponent(m[1]))],
   [/^#\/exports$/, () => (view) => exportsScreen(view)],
   [/^#\/exports\/([^/]+)$/, (m) => (view) => exportScreen(view, decodeURIComponent(m[1]))],
   [/^#\/imports$/, () => importsScreen],
-  [/^#\/imports\/new$/, () => (view) => editImportScreen(view, null)],
+  [/^#\/imports\/\+new$/, () => (view) => editImportScreen(view, null)],
   [/^#\/imports\/([^/]+)\/edit$/, (m) => (view) => editImportScreen(view, decodeURIComponent(m[1]))],
   [/^#\/imports\/([^/]+)$/, (m) => (view) => importScreen(view, decodeURIComponent(m[1]))],
   [/^#\/keys$/, () => keysScreen],
@@ -59,8 +60,9 @@ async function show() {
   }
   const hash = location.hash.startsWith("#/") ? location.hash : "#/steps";
   const route = ROUTES.find(([pattern]) => pattern.test(hash));
+  const section = /^#\/segments\/[^/]+\/export$/.test(hash) ? "#/exports" : hash; // a segment's export is an export
   for (const link of document.querySelectorAll("#nav a")) {
-    if (hash.startsWith(link.getAttribute("href"))) link.setAttribute("aria-current", "page");
+    if (section.startsWith(link.getAttribute("href"))) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   if (!route) {

@@ -3,10 +3,10 @@
 // limit) and the campaign's screen (publish or stop, its metrics and their chart, sending an API campaign).
 // Contract v2 §6, docs/campaigns.md.
 
-import { ApiError, get, post, put, reasons } from "./api.js";
-import { announce, badge, h, number, problems, replace } from "./dom.js";
+import { ApiError, get, post, reasons } from "./api.js";
+import { announce, badge, h, number, options, problems, rebuild, replace } from "./dom.js";
 import { lineChart } from "./chart.js";
-import { every, failed } from "./shell.js";
+import { every, failed, saveDefinition } from "./shell.js";
 
 const METHODS = ["POST", "PUT", "GET", "DELETE"];
 const INTERACTIONS = [
@@ -25,15 +25,6 @@ const TAGS = "{{${first_name}}}, {{${email_address}}}, {{custom_attribute.${tier
 
 const campaignPath = (id) => `/v1/campaigns/${encodeURIComponent(id)}`;
 
-// A select's options, with the stored value kept (and said missing) when it is not among them: a draft may name a
-// segment, step or campaign that does not exist yet, and saving the form must not drop it silently.
-function options(choices, stored, placeholder) {
-  const known = choices.some(([value]) => value === stored);
-  return [h("option", { value: "" }, placeholder),
-    !stored || known ? null : h("option", { value: stored, selected: true }, `${stored} (not found)`),
-    choices.map(([value, text]) => h("option", { value, selected: value === stored }, text))];
-}
-
 function describeTrigger(trigger) {
   if (trigger.custom_event !== undefined) return `custom event ${trigger.custom_event}${(trigger.property_filters || []).length ? " (filtered)" : ""}`;
   if (trigger.purchase !== undefined) return trigger.purchase === "*" ? "any purchase" : `purchase of ${trigger.purchase}`;
@@ -50,7 +41,7 @@ export async function campaignsScreen(view) {
   const { campaigns } = await get("/v1/campaigns");
   replace(view,
     h("h1", {}, "Campaigns"),
-    h("div", { class: "actions" }, h("a", { href: "#/campaigns/new" }, "New campaign")),
+    h("div", { class: "actions" }, h("a", { href: "#/campaigns/+new" }, "New campaign")),
     campaigns.length
       ? h("table", {},
           h("thead", {}, h("tr", {}, ["Campaign", "Name", "Status", "Sends", "Delivery"].map((t) => h("th", { scope: "col" }, t)))),
@@ -84,10 +75,8 @@ export async function campaignScreen(view, campaignId) {
     sendBox.hidden = current.delivery.type !== "api" || current.status !== "active";
     replace(cards, METRICS.map(([name, label]) =>
       h("div", { class: "card" }, h("div", { class: "value", "data-metric": name }, number(metrics[name] || 0)), h("div", { class: "label" }, label))));
-    const open = Boolean(chartBox.querySelector("details[open]"));
-    replace(chartBox, lineChart(`Campaign ${campaignId}, the last hour`, history.points,
+    rebuild(chartBox, () => lineChart(`Campaign ${campaignId}, the last hour`, history.points,
       [["triggered", "Triggered"], ["delivered", "Delivered"], ["failed", "Failed"], ["scheduled", "Waiting (at the minute's end)"]], ["scheduled"]));
-    if (open) chartBox.querySelector("details").open = true;
     definition.textContent = JSON.stringify(current, null, 2);
   }
 
@@ -366,18 +355,8 @@ export async function editCampaignScreen(view, campaignId) {
       replace(feedback, problems("A property filter is not valid JSON", [String(error.message || error)]));
       return;
     }
-    try {
-      if (!campaignId && campaigns.some((c) => c.campaign_id === id)) {
-        replace(feedback, problems("The campaign was not saved", [`A campaign ${id} exists already: open it to edit it.`]));
-        return;
-      }
-      await put(campaignPath(id), chosen);
-    } catch (error) {
-      replace(feedback, problems("The campaign was not saved", reasons(error)));
-      return;
-    }
-    announce(`Campaign ${id} saved.`);
-    location.hash = `#/campaigns/${encodeURIComponent(id)}`;
+    const listed = async () => (await get("/v1/campaigns")).campaigns.map((c) => c.campaign_id);
+    await saveDefinition(feedback, { kind: "campaign", id, isNew: !campaignId, listed, body: chosen });
   });
   replace(view, h("h1", { id: "campaign-title" }, campaignId ? `Edit campaign ${campaignId}` : "New campaign"), form);
   sync();

@@ -27,7 +27,7 @@ function time(iso) {
 
 // `points`: the API's [{"minute", metric: n}], oldest first; `series`: [[metric, label]]; `levels`: the metrics
 // that stand at each minute's end (pending) rather than count what happened in it: described by their last value.
-export function lineChart(title, points, series, levels = []) {
+export function lineChart(title, points, series, levels = [], unit = "minutes") {
   const width = 720, height = 240, left = 48, right = 12, top = 12, bottom = 28;
   const plotWidth = width - left - right, plotHeight = height - top - bottom;
   const most = Math.max(1, ...points.flatMap((p) => series.map(([name]) => p[name] || 0)));
@@ -37,7 +37,7 @@ export function lineChart(title, points, series, levels = []) {
   const totals = series.map(([name, label]) => levels.includes(name)
     ? `${label} ${number(last[name] || 0)} now`
     : `${label} ${number(points.reduce((sum, p) => sum + (p[name] || 0), 0))}`);
-  const description = `${points.length} minutes from ${points.length ? time(points[0].minute) : "-"} UTC: ${totals.join(", ")}.`;
+  const description = `${points.length} ${unit} from ${points.length ? time(points[0].minute) : "-"} UTC: ${totals.join(", ")}.`;
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": "chart-title", "aria-describedby": "chart-desc" },
     s("title", { id: "chart-title" }, title), s("desc", { id: "chart-desc" }, description));
   for (const fraction of [0, 0.5, 1]) {

@@ -2,9 +2,9 @@
 // column, column-to-attribute mappings with their strategies, creating users or not) and the import's screen: what
 // it has imported, run now, and each run's report with the rows it could not import and why.
 
-import { ApiError, get, post, put, reasons } from "./api.js";
-import { announce, badge, h, number, problems, replace } from "./dom.js";
-import { every, failed } from "./shell.js";
+import { ApiError, get, post } from "./api.js";
+import { announce, badge, h, number, problems, rebuild, replace } from "./dom.js";
+import { every, failed, saveDefinition } from "./shell.js";
 
 const STRATEGIES = [
   ["set", "set (overwrite)"], ["add", "add (to an array)"], ["sum", "sum (to a number)"],
@@ -17,7 +17,7 @@ export async function importsScreen(view) {
   const { imports } = await get("/v1/imports");
   replace(view,
     h("h1", {}, "Imports"),
-    h("div", { class: "actions" }, h("a", { href: "#/imports/new" }, "New import")),
+    h("div", { class: "actions" }, h("a", { href: "#/imports/+new" }, "New import")),
     imports.length
       ? h("table", {}, h("thead", {}, h("tr", {}, ["Import", "Reads", "Format", "Every", "Enabled"].map((t) => h("th", { scope: "col" }, t)))),
           h("tbody", {}, imports.map((i) => h("tr", {},
@@ -73,12 +73,9 @@ export async function importScreen(view, importId) {
       ["Mappings", definition.mappings.map((m) => `${m.column} → ${m.attribute} (${m.strategy})`).join("; ")],
       ["Unknown users", definition.allow_create ? "created" : "skipped"],
       ["Imported through", definition.imported_through || "nothing yet"],
-      ["Next run", definition.next_run_at || "—"],
+      ["Next run", definition.next_run_at || (definition.enabled ? "at the schedule's next tick (within a minute)" : "none: disabled")],
     ].map(([label, value]) => h("tr", {}, h("th", { scope: "row" }, label), h("td", {}, value))))));
-    // a report the user opened stays open through the refresh
-    const opened = new Set([...runsBox.querySelectorAll("details[open] summary")].map((summary) => summary.textContent));
-    replace(runsBox, runsTable(runs));
-    for (const details of runsBox.querySelectorAll("details")) details.open = opened.has(details.querySelector("summary").textContent);
+    rebuild(runsBox, () => runsTable(runs));
   }
 
   replace(view, h("h1", {}, `Import ${importId}`),
@@ -102,13 +99,14 @@ export async function editImportScreen(view, importId) {
     .map(([v, t]) => h("option", { value: v, selected: (alias ? "alias" : stored.identifier.type) === v }, t)));
   const aliasLabel = h("input", { type: "text", value: alias, "aria-label": "Alias label" });
   const mappingRows = h("tbody");
+  const addMappingButton = h("button", { type: "button", class: "secondary", onclick: () => addMapping() }, "Add a mapping");
   let mappingsAdded = 0; // numbers rows for their labels; never reused, so no two rows share a name
   const addMapping = (m = { column: "", attribute: "", strategy: "set" }) => {
     const n = ++mappingsAdded;
     const row = h("tr", {}, h("td", {}, h("input", { type: "text", value: m.column, "aria-label": `Mapping ${n} column` })),
       h("td", {}, h("input", { type: "text", value: m.attribute, "aria-label": `Mapping ${n} attribute` })),
       h("td", {}, h("select", { "aria-label": `Mapping ${n} strategy` }, STRATEGIES.map(([v, t]) => h("option", { value: v, selected: m.strategy === v }, t)))),
-      h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => row.remove(), "aria-label": `Remove mapping ${n}` }, "Remove")));
+      h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => { row.remove(); addMappingButton.focus(); }, "aria-label": `Remove mapping ${n}` }, "Remove")));
     mappingRows.append(row);
   };
   (stored.mappings.length ? stored.mappings : [undefined]).forEach((m) => addMapping(m));
@@ -125,7 +123,7 @@ export async function editImportScreen(view, importId) {
     h("span", { class: "label", id: "mappings-label" }, "Mappings"),
     h("div", {}, h("table", { class: "filters", "aria-labelledby": "mappings-label" },
       h("thead", {}, h("tr", {}, ["Column", "Attribute", "Strategy", ""].map((t) => h("th", { scope: "col" }, t)))), mappingRows),
-      h("button", { type: "button", class: "secondary", onclick: () => addMapping() }, "Add a mapping")),
+      addMappingButton),
     h("label", { for: "import-allow-create" }, "Create unknown users"), allowCreate,
     h("label", { for: "import-enabled" }, "Enabled"), enabled,
     h("div", { class: "full actions" }, h("button", { type: "submit" }, "Save"),
@@ -148,18 +146,8 @@ export async function editImportScreen(view, importId) {
       identifier: { column: idColumn.value, type: idType.value === "alias" ? `alias:${aliasLabel.value}` : idType.value },
       mappings, allow_create: allowCreate.checked, enabled: enabled.checked,
     };
-    try {
-      if (!importId && (await get("/v1/imports")).imports.some((i) => i.import_id === id)) {
-        replace(feedback, problems("The import was not saved", [`An import ${id} exists already: open it to edit it.`]));
-        return;
-      }
-      await put(importPath(id), body);
-    } catch (error) {
-      replace(feedback, problems("The import was not saved", reasons(error)));
-      return;
-    }
-    announce(`Import ${id} saved.`);
-    location.hash = `#/imports/${encodeURIComponent(id)}`;
+    const listed = async () => (await get("/v1/imports")).imports.map((i) => i.import_id);
+    await saveDefinition(feedback, { kind: "import", id, isNew: !importId, listed, body });
   });
   replace(view, h("h1", { id: "import-title" }, importId ? `Edit import ${importId}` : "New import"), form);
 }

@@ -2,18 +2,21 @@
 // and the editor: a builder for the common filters (all or any of attribute, custom event, purchase and cohort
 // conditions) and the filter as JSON for the rest of the language (nesting, "not", last occurred), docs/segments.md.
 
-import { ApiError, del, get, put, reasons } from "./api.js";
-import { announce, h, number, problems, replace } from "./dom.js";
+import { ApiError, del, get, reasons } from "./api.js";
+import { announce, h, number, options, problems, replace } from "./dom.js";
 import { lineChart } from "./chart.js";
-import { failed } from "./shell.js";
+import { failed, saveDefinition } from "./shell.js";
 
 const ATTRIBUTE_OPS = [
   ["eq", "equals"], ["ne", "does not equal"], ["gt", "greater than"], ["gte", "at least"], ["lt", "less than"],
   ["lte", "at most"], ["exists", "exists"], ["not_exists", "does not exist"], ["is_true", "is true"],
   ["is_false", "is false"], ["in", "is one of (JSON list)"], ["matches_regex", "matches the regex"],
-  ["includes_any", "includes any of (JSON list)"], ["before", "before (date)"], ["after", "after (date)"],
+  ["not_matches_regex", "does not match the regex"], ["includes_any", "includes any of (JSON list)"],
+  ["includes_none", "includes none of (JSON list)"], ["includes_all", "includes all of (JSON list)"],
+  ["before", "before (date)"], ["after", "after (date)"],
   ["more_than_days_ago", "more than N days ago"], ["less_than_days_ago", "less than N days ago"],
 ];
+const KNOWN_ATTRIBUTE_OPS = new Set(ATTRIBUTE_OPS.map(([op]) => op));
 const NO_VALUE = new Set(["exists", "not_exists", "is_true", "is_false"]);
 const COUNT_OPS = [["more_than", "more than"], ["less_than", "less than"], ["exactly", "exactly"]];
 const KINDS = [["attribute", "Attribute"], ["custom_event", "Custom event"], ["purchase", "Purchase"], ["cohort", "Partner cohort"]];
@@ -22,7 +25,7 @@ export async function segmentsScreen(main) {
   const [{ segments }, { cohorts }] = await Promise.all([get("/v1/segments"), get("/v1/cohorts")]);
   replace(main,
     h("h1", {}, "Segments"),
-    h("div", { class: "actions" }, h("a", { href: "#/segments/new" }, "New segment")),
+    h("div", { class: "actions" }, h("a", { href: "#/segments/+new" }, "New segment")),
     segments.length
       ? h("table", {}, h("thead", {}, h("tr", {}, ["Segment", "Name", "Description", "Updated"].map((t) => h("th", { scope: "col" }, t)))),
           h("tbody", {}, segments.map((s) => h("tr", {},
@@ -51,7 +54,12 @@ export async function segmentScreen(main, segmentId) {
     more.hidden = !cursor;
   }
   more.addEventListener("click", () => page().catch((error) => failed(feedback, error)));
-  const hours = [...segment.metrics.hours].reverse().map((p) => ({ ...p, minute: `${p.hour}:00:00Z` }));
+  // the API lists the hours something happened in; the chart's axis needs every hour of the day, empty ones as 0
+  const counted = new Map(segment.metrics.hours.map((p) => [p.hour, p]));
+  const now = Date.now();
+  const hours = Array.from({ length: 24 }, (_, i) => new Date(now - (23 - i) * 3_600_000).toISOString().slice(0, 13))
+    .map((hour) => ({ entered: 0, exited: 0, ...counted.get(hour), minute: `${hour}:00:00Z` }));
+  const anything = segment.metrics.hours.length > 0;
   const remove = h("button", { type: "button", class: "danger", onclick: async () => {
     if (!window.confirm(`Delete segment ${segmentId}? Its id can never be used again.`)) return;
     try {
@@ -73,7 +81,7 @@ export async function segmentScreen(main, segmentId) {
       [["size", "Members now", segment.size], ["entered", "Entered in all", segment.metrics.entered], ["exited", "Exited in all", segment.metrics.exited]]
         .map(([name, label, n]) => h("div", { class: "card" }, h("div", { class: "value", "data-metric": name }, number(n)), h("div", { class: "label" }, label)))),
     h("h2", {}, "Entries and exits per hour"),
-    hours.length ? lineChart(`Segment ${segmentId}, the last 24 hours`, hours, [["entered", "Entered"], ["exited", "Exited"]]) : h("p", {}, "Nobody entered or left in the last 24 hours."),
+    anything ? lineChart(`Segment ${segmentId}, the last 24 hours`, hours, [["entered", "Entered"], ["exited", "Exited"]], [], "hours") : h("p", {}, "Nobody entered or left in the last 24 hours."),
     h("h2", {}, "Filter"), h("pre", {}, JSON.stringify(segment.filter, null, 2)),
     h("h2", {}, "Members"),
     h("table", {}, h("thead", {}, h("tr", {}, ["External id", "Braze id", "Entered at"].map((t) => h("th", { scope: "col" }, t)))), membersBox),
@@ -85,7 +93,9 @@ export async function segmentScreen(main, segmentId) {
 function builderRows(filter) {
   const group = filter.all ? "all" : filter.any ? "any" : null;
   const leaves = group ? filter[group] : [filter];
-  const known = leaves.every((leaf) => (leaf.attribute !== undefined && leaf.op) || leaf.cohort
+  // anything else (an operator it does not list, nesting, "not", last occurred) is edited as JSON: never shown as
+  // something else and saved changed
+  const known = leaves.every((leaf) => (leaf.attribute !== undefined && KNOWN_ATTRIBUTE_OPS.has(leaf.op)) || (leaf.cohort && leaf.op)
     || ((leaf.custom_event !== undefined || leaf.purchase !== undefined) && leaf.op && leaf.last_occurred === undefined));
   return known ? { group: group || "all", leaves } : null;
 }
@@ -105,15 +115,17 @@ export async function editSegmentScreen(main, segmentId) {
   const rows = h("div", { class: "conditions" });
   const json = h("textarea", { id: "filter-json", rows: 12, cols: 80, spellcheck: "false" });
   const jsonMode = h("input", { type: "checkbox", id: "json-mode", checked: !shown });
+  let conditionsAdded = 0; // numbers rows for their labels; never reused, so no two rows share a name
+  const addButtons = h("div", { class: "actions" }, KINDS.map(([kind, label]) => h("button", { type: "button", class: "secondary", onclick: () => addRow({ kind }) }, `Add ${label.toLowerCase()}`)));
   const builder = h("div", {}, h("fieldset", {}, h("legend", {}, "Users who match"),
     groupAll, " ", h("label", { for: "group-all" }, "all of these conditions"), " ",
     groupAny, " ", h("label", { for: "group-any" }, "any of these conditions")), rows,
-    h("div", { class: "actions" }, KINDS.map(([kind, label]) => h("button", { type: "button", class: "secondary", onclick: () => addRow({ kind }) }, `Add ${label.toLowerCase()}`))));
+    addButtons);
   const jsonBox = h("div", {}, h("label", { for: "filter-json" }, "Filter (JSON)"), h("br"), json);
 
   function addRow(leaf) {
     const kind = leaf.kind || (leaf.cohort ? "cohort" : leaf.custom_event !== undefined ? "custom_event" : leaf.purchase !== undefined ? "purchase" : "attribute");
-    const n = rows.children.length + 1;
+    const n = ++conditionsAdded;
     const label = (what) => ({ "aria-label": `Condition ${n} ${what}` });
     let fields;
     if (kind === "attribute") {
@@ -121,19 +133,20 @@ export async function editSegmentScreen(main, segmentId) {
       const value = h("input", { type: "text", ...label("value (JSON: \"gold\", 3, true, [\"a\",\"b\"])"), value: leaf.value === undefined ? "" : JSON.stringify(leaf.value) });
       fields = { kind, name: h("input", { type: "text", ...label("attribute"), value: leaf.attribute || "" }), op, value };
     } else if (kind === "cohort") {
-      const known = cohorts.map((c) => h("option", { value: `${c.partner}/${c.cohort_id}`, selected: leaf.cohort && leaf.cohort.partner === c.partner && leaf.cohort.cohort_id === c.cohort_id }, `${c.name || c.cohort_id} (${c.partner})`));
-      fields = { kind, cohort: h("select", label("cohort"), h("option", { value: "" }, "Choose a cohort"), known),
+      const stored = leaf.cohort ? `${leaf.cohort.partner}/${leaf.cohort.cohort_id}` : null;
+      const known = cohorts.map((c) => [`${c.partner}/${c.cohort_id}`, `${c.name || c.cohort_id} (${c.partner})`]);
+      fields = { kind, cohort: h("select", label("cohort"), options(known, stored, "Choose a cohort")),
         op: h("select", label("operator"), [["in", "in the cohort"], ["not_in", "not in the cohort"]].map(([v, t]) => h("option", { value: v, selected: leaf.op === v }, t))) };
     } else {
       const subject = kind === "purchase" ? "product (* for any)" : "event name";
       fields = { kind, name: h("input", { type: "text", ...label(subject), value: leaf[kind] || "" }),
         op: h("select", label("operator"), COUNT_OPS.map(([v, t]) => h("option", { value: v, selected: leaf.op === v }, t))),
-        count: h("input", { type: "number", min: 0, max: 50, ...label("count"), value: leaf.count ?? 0 }),
+        count: h("input", { type: "number", min: 0, ...label("count"), value: leaf.count ?? 0 }),
         days: h("input", { type: "number", min: 1, max: 30, ...label("in the last N days (empty: ever)"), value: leaf.in_days ?? "" }) };
     }
     const row = h("div", { class: "condition", dataset: { kind } },
       h("strong", {}, `${KINDS.find(([k]) => k === kind)[1]}: `), Object.values(fields).filter((f) => f instanceof Node),
-      h("button", { type: "button", class: "secondary", onclick: () => row.remove(), ...label("remove") }, "Remove"));
+      h("button", { type: "button", class: "secondary", onclick: () => { row.remove(); addButtons.querySelector("button").focus(); }, ...label("remove") }, "Remove"));
     row.fields = fields;
     rows.append(row);
   }
@@ -192,15 +205,13 @@ export async function editSegmentScreen(main, segmentId) {
       replace(feedback, problems("The filter is not valid JSON", [String(error.message || error)]));
       return;
     }
-    try {
-      await put(`/v1/segments/${encodeURIComponent(id)}`, body);
-    } catch (error) {
-      const lines = error instanceof ApiError ? error.details.map((d) => `${d.path || ""} ${d.message || ""}`.trim()) : [];
-      replace(feedback, problems("The segment was not saved", lines.length ? lines : [String(error.message || error)]));
-      return;
-    }
-    announce(`Segment ${id} saved.`);
-    location.hash = `#/segments/${encodeURIComponent(id)}`;
+    const listed = async () => (await get("/v1/segments")).segments.map((known) => known.id);
+    // a filter's objections name where they are (a JSON Pointer into the body)
+    const lines = (error) => {
+      const pointed = error instanceof ApiError ? error.details.map((d) => `${d.path || ""} ${d.message || ""}`.trim()) : [];
+      return pointed.length ? pointed : reasons(error);
+    };
+    await saveDefinition(feedback, { kind: "segment", id, isNew: !segmentId, listed, body, lines });
   });
   replace(main, h("h1", { id: "segment-title" }, segmentId ? `Edit segment ${segmentId}` : "New segment"), form);
   toggle();

@@ -1,6 +1,6 @@
 // What every screen shares: refreshing while it is shown, and reporting what failed.
 
-import { ApiError, reasons, session } from "./api.js";
+import { ApiError, put, reasons, session } from "./api.js";
 import { announce, problems, replace } from "./dom.js";
 
 // Runs `refresh` every `ms` while `view` is in the page, one run at a time (a slow one is never overlapped), until
@@ -30,4 +30,23 @@ export function failed(box, error) {
     return;
   }
   replace(box, problems("Something went wrong", reasons(error)));
+}
+
+// An editor's Save: PUT `body` at `/v1/<kind>s/<id>`, then to the thing's screen. A new one (`isNew`) never replaces
+// one with its id: the list is read first (a GET of the id would be a 404 in the browser's console). The API's
+// objections are listed in `feedback`, as `lines` words them.
+export async function saveDefinition(feedback, { kind, id, isNew, listed, body, lines = reasons }) {
+  const path = `/v1/${kind}s/${encodeURIComponent(id)}`;
+  try {
+    if (isNew && (await listed()).includes(id)) {
+      replace(feedback, problems(`The ${kind} was not saved`, [`A ${kind} ${id} exists already: open it to edit it.`]));
+      return;
+    }
+    await put(path, body);
+  } catch (error) {
+    replace(feedback, problems(`The ${kind} was not saved`, lines(error)));
+    return;
+  }
+  announce(`${kind[0].toUpperCase()}${kind.slice(1)} ${id} saved.`);
+  location.hash = `#/${kind}s/${encodeURIComponent(id)}`;
 }

@@ -2,10 +2,10 @@
 // every field of LinkedIn Audience Sync's step screen (destination, ad account, new or existing audience, add or remove, match
 // fields, consent and eligibility filters, last step).
 
-import { ApiError, get, post, put, reasons } from "./api.js";
-import { announce, badge, h, number, problems, replace } from "./dom.js";
+import { ApiError, get, post } from "./api.js";
+import { announce, badge, h, number, options, problems, rebuild, replace } from "./dom.js";
 import { lineChart } from "./chart.js";
-import { every, failed } from "./shell.js";
+import { every, failed, saveDefinition } from "./shell.js";
 
 const MATCH_FIELDS = [
   ["email", "Email (normalised and SHA-256 hashed before it leaves)"],
@@ -23,7 +23,7 @@ export async function stepsScreen(view) {
   const { steps } = await get("/v1/steps");
   replace(view,
     h("h1", {}, "Sync steps"),
-    h("div", { class: "actions" }, h("a", { href: "#/steps/new" }, "New step")),
+    h("div", { class: "actions" }, h("a", { href: "#/steps/+new" }, "New step")),
     steps.length
       ? h("table", {},
           h("thead", {}, h("tr", {}, ["Step", "Status", "Ad account", "Audience", "Action", "Problem"].map((t) => h("th", { scope: "col" }, t)))),
@@ -57,9 +57,7 @@ export async function stepScreen(view, stepId) {
     replace(cards, METRICS.filter(([name]) => name in metrics).map(([name, label]) =>
       h("div", { class: "card" }, h("div", { class: "value", "data-metric": name }, number(metrics[name])), h("div", { class: "label" }, label))));
     const shown = [["entered", "Entered"], ["synced", "Synced"], ["pending", "Pending (at the minute's end)"], ["errored", "Errored"]];
-    const open = Boolean(chartBox.querySelector("details[open]"));
-    replace(chartBox, lineChart(`Users of step ${stepId}, the last hour`, history.points, shown, ["pending"]));
-    if (open) chartBox.querySelector("details").open = true;
+    rebuild(chartBox, () => lineChart(`Users of step ${stepId}, the last hour`, history.points, shown, ["pending"]));
     if (step.status === "active") {
       const audience = await get(`${path}/audience`).catch((error) => ({ failed: error }));
       replace(audienceBox, audienceView(audience));
@@ -122,8 +120,7 @@ export async function editStepScreen(view, stepId) {
   const fromWebhook = h("input", { type: "radio", name: "source", id: "source-webhook", value: "webhook", checked: source.type !== "segment" });
   const fromSegment = h("input", { type: "radio", name: "source", id: "source-segment", value: "segment", checked: source.type === "segment" });
   const segment = h("select", { id: "source-segment-id", "aria-label": "Segment the step follows" },
-    h("option", { value: "" }, "Choose a segment"),
-    segments.map((sg) => h("option", { value: sg.id, selected: sg.id === source.segment_id }, `${sg.name} (${sg.id})`)));
+    options(segments.map((sg) => [sg.id, `${sg.name} (${sg.id})`]), source.segment_id, "Choose a segment"));
   const backfill = h("input", { type: "checkbox", id: "source-backfill", checked: Boolean(source.backfill) });
   const syncExits = h("input", { type: "checkbox", id: "source-sync-exits", checked: Boolean(source.sync_exits) });
   const audience = config.audience || {};
@@ -134,7 +131,8 @@ export async function editStepScreen(view, stepId) {
     ? [{ id: config.ad_account_id, name: "not in the connection's accounts now" }] : [];
   const account = h("select", { id: "ad-account" },
     h("option", { value: "" }, "Choose an ad account"),
-    [...listed, ...stored].map((a) => h("option", { value: a.id, selected: a.id === config.ad_account_id }, `${a.name} (${a.id})`)));
+    [...listed, ...stored].map((a) => h("option", { value: a.id, selected: a.id === config.ad_account_id },
+      `${a.name} (${a.id})${a.usable === false ? ` — your role ${a.role || ""} cannot add audiences` : ""}`)));
   const audienceKind = audience.id ? "existing" : "new";
   const kindNew = h("input", { type: "radio", name: "audience-kind", id: "audience-new", value: "new", checked: audienceKind === "new" });
   const kindExisting = h("input", { type: "radio", name: "audience-kind", id: "audience-existing", value: "existing", checked: audienceKind === "existing" });
@@ -148,13 +146,15 @@ export async function editStepScreen(view, stepId) {
   });
   const lastStep = h("input", { type: "checkbox", id: "last-step", checked: Boolean(config.last_step) });
   const filterRows = h("tbody");
+  const addFilterButton = h("button", { type: "button", class: "secondary", onclick: () => addFilter() }, "Add a filter");
+  let filtersAdded = 0; // numbers rows for their labels; never reused, so no two rows share a name
   const addFilter = (filter = { attribute: "", op: "eq", value: true }) => {
-    const n = filterRows.children.length + 1;
+    const n = ++filtersAdded;
     const attribute = h("input", { type: "text", value: filter.attribute, "aria-label": `Filter ${n} attribute` });
     const op = h("select", { "aria-label": `Filter ${n} condition` }, OPS.map(([v, t]) => h("option", { value: v, selected: filter.op === v }, t)));
     const value = h("input", { type: "text", value: filter.value === undefined ? "" : JSON.stringify(filter.value), "aria-label": `Filter ${n} value (JSON: true, "text", 3)` });
     const row = h("tr", {}, h("td", {}, attribute), h("td", {}, op), h("td", {}, value),
-      h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => row.remove(), "aria-label": `Remove filter ${n}` }, "Remove")));
+      h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => { row.remove(); addFilterButton.focus(); }, "aria-label": `Remove filter ${n}` }, "Remove")));
     filterRows.append(row);
   };
   (config.entry_filters || []).forEach(addFilter);
@@ -213,30 +213,15 @@ export async function editStepScreen(view, stepId) {
       "Values are JSON and their types count: true, 3 and \"3\" are three different values."),
       h("table", { class: "filters", "aria-labelledby": "filters-label" },
         h("thead", {}, h("tr", {}, ["Attribute", "Condition", "Value", ""].map((t) => h("th", { scope: "col" }, t)))), filterRows),
-      h("button", { type: "button", class: "secondary", onclick: () => addFilter() }, "Add a filter")),
+      addFilterButton),
     h("label", { for: "last-step" }, "Last step"), h("div", {}, lastStep, " ", h("span", { class: "hint" }, "Users exit the journey here (counted exited, not proceeded).")),
     h("div", { class: "full actions" }, h("button", { type: "submit" }, "Save"), h("a", { href: stepId ? `#/steps/${encodeURIComponent(stepId)}` : "#/steps" }, "Cancel")),
     h("div", { class: "full" }, feedback));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const id = stepId || idInput.value.trim();
-    try {
-      if (!stepId) {
-        // A new step must not replace one that exists under the same id (read from the list: a 404 would be an
-        // error in the browser's console).
-        const { steps } = await get("/v1/steps");
-        if (steps.some((step) => step.step_id === id)) {
-          replace(feedback, problems("The step was not saved", [`A step ${id} exists already: open it to edit it.`]));
-          return;
-        }
-      }
-      await put(`/v1/steps/${encodeURIComponent(id)}`, body());
-    } catch (error) {
-      replace(feedback, problems("The step was not saved", reasons(error)));
-      return;
-    }
-    announce(`Step ${id} saved.`);
-    location.hash = `#/steps/${encodeURIComponent(id)}`;
+    const listed = async () => (await get("/v1/steps")).steps.map((step) => step.step_id);
+    await saveDefinition(feedback, { kind: "step", id, isNew: !stepId, listed, body: body() });
   });
   replace(view, h("h1", { id: "edit-title" }, stepId ? `Edit step ${stepId}` : "New step"), form);
 }
