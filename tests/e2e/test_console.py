@@ -219,12 +219,15 @@ def test_a_segment_built_in_the_console_gathers_the_profiles_that_match(console:
     assert stored["filter"] == {"all": [{"attribute": "plan", "op": "eq", "value": "gold"}]}
 
     # existing profiles are swept into a new segment within seconds: the screen shows them when read again
-    members = page.locator("table").last
+    # (the size card is drawn with the screen; the members table fills in after it: reading the table right after a
+    # reload would see it empty every time)
     for _ in range(30):
-        if "u-gold" in members.inner_text():
+        expect(page.locator('[data-metric="size"]')).to_be_visible()
+        if _metric(page, "size") == 1:
             break
         page.wait_for_timeout(1000)  # the sweep runs in local mode's background; this page reads it on load
         page.reload()
+    members = page.locator("table").last
     expect(members).to_contain_text("u-gold")
     expect(members).not_to_contain_text("u-silver")
     expect(page.locator('[data-metric="size"]')).to_have_text("1")
