@@ -19,7 +19,7 @@ help:
 	@echo "make check    the fast loop: lint, import contracts, type-check and the unit tests (under a minute)"
 	@echo "make screenshots  the console's screenshots in docs/console/ (headless Chromium)"
 	@echo "make security checkov on template.yaml (least privilege, encryption; skips in .checkov.yaml)"
-	@echo "make bench    the benchmarks: a table with targets, BENCHMARKS.md and BENCHMARKS.png (about 5 min)"
+	@echo "make bench    the benchmarks: a table with targets, BENCHMARKS.md and BENCHMARKS.png (about 30 min on 2 cores)"
 	@echo "make build    sam build;  make deploy: sam deploy --guided"
 	@echo "operator CLI  .venv/bin/audience-sync --help (status, metrics, DLQ redrive; --local for make run)"
 
