@@ -244,22 +244,17 @@ def view(stored: dict[str, Any]) -> dict[str, Any]:
 
 def summary(stored: dict[str, Any]) -> dict[str, Any]:
     """A campaign as GET /v1/campaigns lists it: its view less the message's templates (url, headers, body) and the
-    triggers' property filters, with how it is delivered."""
+    trigger's property filters, the exceptions as their number."""
     shown = view(stored)
-    message = shown["message"]
-    shown["message"] = {k: message[k] for k in ("channel", "method", "step_id") if k in message}
-    delivery = shown["delivery"]
-    triggers = [delivery["trigger"]] if "trigger" in delivery else []
-    shown["delivery"] = {
-        **{k: v for k, v in delivery.items() if k not in ("trigger", "exceptions")},
-        **({"trigger": _trigger_summary(triggers[0])} if triggers else {}),
-        **({"exceptions": len(delivery["exceptions"])} if delivery.get("exceptions") else {}),
-    }
+    shown["message"] = {k: v for k, v in shown["message"].items() if k in ("channel", "method", "step_id")}
+    delivery = shown["delivery"] = dict(shown["delivery"])
+    if "trigger" in delivery:
+        delivery["trigger"] = {k: v for k, v in delivery["trigger"].items() if k != "property_filters"}
+    if delivery.get("exceptions"):
+        delivery["exceptions"] = len(delivery["exceptions"])
+    else:
+        delivery.pop("exceptions", None)
     return shown
-
-
-def _trigger_summary(trigger: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in trigger.items() if k != "property_filters"}
 
 
 def _request_of(stored: dict[str, Any]) -> CampaignRequest | None:
