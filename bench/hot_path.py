@@ -72,6 +72,7 @@ def measure(users: int = 200_000, progress: Callable[[str], None] | None = None)
     from audience_sync.core.users import MatchField
     from audience_sync.destinations.base import SyncTarget
     from audience_sync.destinations.linkedin.elements import encode_users_body, linkedin_element
+    from audience_sync.pipeline.batcher import IN_FLIGHT
     from audience_sync.pipeline.chunking import message_bodies
     from audience_sync.pipeline.ingest import triage
     from audience_sync.pipeline.messages import QueuedMessage
@@ -93,6 +94,10 @@ def measure(users: int = 200_000, progress: Callable[[str], None] | None = None)
         return message_bodies(template, queued)
 
     def batch(bodies: list[str]) -> int:
+        with IN_FLIGHT.tuned():  # as Batcher.handle runs: the cycle collector paused, a batch in memory
+            return _batch(bodies)
+
+    def _batch(bodies: list[str]) -> int:
         messages = [QueuedMessage.model_validate_json(b) for b in bodies]
         size = 0
         for request in pack(messages):

@@ -312,6 +312,7 @@ def test_no_round_is_read_that_cannot_leave_before_the_send_deadline(
     read that cannot be sent before the deadline would put its users in the retry; unread, they stay queued."""
     if not paced:  # what the batcher did before it watched its pace: a round whenever there was time to read one
         monkeypatch.setattr(Batcher, "_time_to_send_a_round", lambda self, deadline_ms: True)
+        monkeypatch.setattr(batcher_module, "READ_AHEAD_MS", 10**9)
     delivered = message(AUD_A, 100, "m-")
     full_at(monkeypatch, delivered)
     queue = FakeQueue(*[message(AUD_A, 100, f"q{i}-") for i in range(3)])
@@ -323,6 +324,78 @@ def test_no_round_is_read_that_cannot_leave_before_the_send_deadline(
         assert (w.ledger.counted("step-1"), not_sent, len(queue.waiting)) == ({"synced": 100}, 0, 3)
     else:  # it read on while there was time to read, and sent what it could: the rest waits in the retry
         assert not_sent > 100 and queue.waiting == []
+
+
+class TickingBucket:
+    """A token every 100 ms of the fake clock: 10 requests a second."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+
+    def acquire(self, deadline_ms: int) -> bool:
+        self.clock.sleep(0.1)
+        return True
+
+
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_once_its_pace_is_known_a_round_holds_the_read_ahead_of_it(
+    monkeypatch: pytest.MonkeyPatch, read_ahead: bool
+) -> None:
+    """Requests of one user (a campaign's webhooks): what a batcher holds when the queue runs dry, it sends alone
+    while the other batchers leave their share of the rate unused. Once 100 requests have shown its pace (10 a
+    second here), a round holds READ_AHEAD_MS of it (20 requests, 2 messages of 10) instead of a batch's size."""
+    if not read_ahead:  # rounds cut by size only, as before
+        monkeypatch.setattr(batcher_module, "READ_AHEAD_MS", 10**9)
+    delivered = message(AUD_A, 100, "m-")
+    full_at(monkeypatch, delivered)  # a round of 10 messages of 10 users is full by size
+    waiting = [message(AUD_A, 10, f"q{i}-") for i in range(10)]
+    queue = FakeQueue(*waiting)
+    w = topped_world(queue, max_elements=1)
+    w.batcher.sender.buckets = FakeBuckets(TickingBucket(w.s.clock))  # type: ignore[arg-type]
+    assert w.run(delivered) == []
+    assert w.ledger.counted("step-1") == {"synced": 200} and queue.waiting == []
+    if read_ahead:  # the first read asks for a message (its batch made 100 requests), the next for the rest
+        assert queue.asked[:10] == [1] * 10
+    else:
+        assert queue.asked[0] == 10
+
+
+def test_before_its_pace_is_known_it_is_taken_as_the_fastest_the_rate_limits_allow() -> None:
+    """At an invocation's start nothing has left yet: its read-ahead is bounded by its targets' rates (a campaign's
+    thousand webhooks a second), so the rounds read then hold seconds, not the tens of seconds a batch of 6 MB of
+    webhooks would (make bench, campaign rate limit: 31,000 held at once before)."""
+    pace = batcher_module._Pace(T0, 0)
+    pace.add_round(12_000, 25, {AUD_A.key: 990.0})
+    assert pace.per_ms(T0 + 10, 0) == pytest.approx(0.99)
+    pace.add_round(5, 1, {AUD_B.key: 9.2})  # several targets: their rates add up
+    assert pace.per_ms(T0 + 10, 0) == pytest.approx(0.9992)
+    unlimited = AUD_B.model_copy(update={"audience_id": "unlimited"})
+    pace.add_round(5, 1, {unlimited.key: None})  # a target without a limit: no bound
+    assert pace.per_ms(T0 + 10, 0) is None
+    assert pace.per_ms(T0 + 1_000, 100) == pytest.approx(0.1)  # measured once 100 have left
+
+
+def test_the_next_round_is_read_once_what_is_held_would_leave_within_the_read_ahead() -> None:
+    """With rounds sending in other threads, the reading thread waits while what it holds is more than
+    READ_AHEAD_MS of its pace: here 1,000 requests held at 100 a second, 10 s, so it waits about 8 s."""
+    w = world()
+    clock = w.s.clock
+    sender = w.batcher.sender
+
+    class SendingClock(type(clock)):  # type: ignore[misc]
+        def sleep(self, seconds: float) -> None:  # the senders go on at 100 a second meanwhile
+            super().sleep(seconds)
+            sender.requests_sent += round(seconds * 100)
+
+    w.batcher.clock = ticking = SendingClock(clock.now)
+    pace = batcher_module._Pace(ticking.now_ms() - 1_000, 0)
+    pace.add_round(1_100, 11, {})
+    sender.requests_sent = 100  # 100 sent in its first second
+    w.batcher._pace = pace
+    w.batcher._wait_to_read_ahead(ticking.now_ms() + 100_000)
+    held_ms = pace.holding(sender.requests_sent) / (pace.per_ms(ticking.now_ms(), sender.requests_sent) or 1)
+    assert held_ms <= batcher_module.READ_AHEAD_MS
+    assert 7_000 <= sum(ticking.sleeps) * 1000 <= 9_000
 
 
 def test_a_round_whose_queue_ran_dry_waits_a_moment_for_the_rest_of_its_last_request(

@@ -10,7 +10,8 @@ import pytest
 
 from audience_sync.core.users import QueuedUser, hash_email
 from audience_sync.destinations.base import SyncTarget
-from audience_sync.pipeline.chunking import MAX_MESSAGE_BYTES, ONE_DUMPS_USERS, chunk_users, message_bodies
+from audience_sync.pipeline import chunking
+from audience_sync.pipeline.chunking import MAX_MESSAGE_BYTES, ONE_SHOT_USERS, chunk_users, message_bodies
 from audience_sync.pipeline.messages import QueuedMessage
 
 TARGET = SyncTarget(connection_id="linkedin", ad_account_id="507", audience_id="9", action="add")
@@ -64,11 +65,27 @@ def test_users_that_fit_together_are_one_chunk_to_the_byte() -> None:
     assert [u for chunk in split for u in chunk] == data
 
 
-def test_more_users_than_one_dumps_sizes_are_sized_one_by_one_to_the_same_chunks() -> None:
-    data: list[QueuedUser] = [{"x": str(i)} for i in range(ONE_DUMPS_USERS + 1)]
-    whole = len(json.dumps(data, separators=(",", ":")))
-    assert [len(c) for c in chunk_users(data, whole, 0)] == [len(data)]
-    assert len(list(chunk_users(data, whole - 1, 0))) == 2
+@pytest.mark.parametrize("count", [1, 40, ONE_SHOT_USERS])
+def test_an_entry_that_fits_one_message_is_one_message_to_the_byte(count: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = users(count, seed=3)
+    (whole,) = message_bodies(template_for("b"), data, {"entered": 1})
+    monkeypatch.setattr(chunking, "MAX_MESSAGE_BYTES", len(whole.encode()))
+    assert message_bodies(template_for("b"), data, {"entered": 1}) == [whole]
+    if count > 1:
+        monkeypatch.setattr(chunking, "MAX_MESSAGE_BYTES", len(whole.encode()) - 1)
+        split = message_bodies(template_for("b"), data, {"entered": 1})
+        assert len(split) > 1 and all(len(b.encode()) < len(whole.encode()) for b in split)
+        parsed = [QueuedMessage.model_validate_json(b) for b in split]
+        assert [u for m in parsed for u in m.users] == data
+        assert sum(m.entry["entered"] for m in parsed) == count
+
+
+def test_an_entry_of_more_users_than_one_shot_is_sized_user_by_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    data: list[QueuedUser] = [{"x": str(i)} for i in range(ONE_SHOT_USERS + 1)]
+    whole = compact(data)
+    # Sized one by one, with room for the envelope: the users that would fit one message at the byte are two.
+    monkeypatch.setattr(chunking, "MAX_MESSAGE_BYTES", whole + len(message_bodies(template_for("b"), [])[0]))
+    assert len(message_bodies(template_for("b"), data)) == 2
 
 
 def test_no_users_no_chunks() -> None:

@@ -57,4 +57,8 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def passes(subject: Subject, rules: Sequence[Rule]) -> bool:
-    return all(_holds(subject, rule) for rule in rules)
+    # not all() over a generator: a fifth of the time, per user on the ingest's hot path (make bench)
+    for rule in rules:  # noqa: SIM110
+        if not _holds(subject, rule):
+            return False
+    return True

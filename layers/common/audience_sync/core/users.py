@@ -77,7 +77,7 @@ class NotSyncedReason:
 def hash_email(raw: str) -> str | None:
     """SHA-256 hex of the normalised email, the value itself if it is already a SHA-256, or None if invalid."""
     value = raw.strip()
-    if _SHA256_HEX.match(value):
+    if len(value) == 64 and _SHA256_HEX.match(value):  # the length first: no regex for an address
         return value.lower()
     value = value.lower()
     if not _EMAIL.match(value):

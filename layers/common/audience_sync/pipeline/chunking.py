@@ -12,18 +12,14 @@ from audience_sync.pipeline.messages import QueuedMessage
 
 # SQS allows 256 KiB per message and per SendMessageBatch call; leave room for attributes.
 MAX_MESSAGE_BYTES = 240_000
-# Entries of at most this many users are sized with one json.dumps first; a larger one would rarely fit one message,
-# and that call would be wasted (and hold the GIL the while).
-ONE_DUMPS_USERS = 1_000
+# Entries of at most this many users are first written whole as one message: most fit (a webhook's 100 users are
+# about 15 KB of 240) and that body is the one sent. A larger entry would rarely fit one message, and the attempt
+# would be wasted (and hold the GIL the while).
+ONE_SHOT_USERS = 1_000
 
 
 def chunk_users(users: Sequence[QueuedUser], max_bytes: int, overhead: int) -> Iterator[list[QueuedUser]]:
     """Consecutive runs of users whose JSON fits in `max_bytes` with `overhead` bytes of envelope."""
-    if 0 < len(users) <= ONE_DUMPS_USERS and overhead + len(json.dumps(users, separators=(",", ":"))) <= max_bytes:
-        # Most entries fit in one message (a webhook's 100 users are about 15 KB of 240): one json.dumps of them
-        # all, in C, says so at a fraction of sizing each user. Its ASCII escapes are never shorter than UTF-8.
-        yield list(users)
-        return
     chunk: list[QueuedUser] = []
     size = overhead + 1  # "[" and "]", less the comma the last user does not need
     for user in users:
@@ -64,19 +60,25 @@ def message_bodies(
     (the users not queued: filtered, not synced) ride on the first message; with no users, it carries just them.
     """
     per_user = per_user or {}
+    if len(users) <= ONE_SHOT_USERS:
+        whole = _body(template, 0, list(users), per_user)
+        if _utf8_length(whole) <= MAX_MESSAGE_BYTES:
+            return [whole]
     overhead = len(template.model_copy(update={"users": []}).model_dump_json()) + 32 + 24 * len(per_user)
-    chunks = list(chunk_users(users, MAX_MESSAGE_BYTES, overhead)) or [[]]
-    bodies = []
-    for i, chunk in enumerate(chunks):
-        entry = Counter(template.entry if i == 0 else {})
-        entry.update({name: n * len(chunk) for name, n in per_user.items()})
-        update = {
-            "users": chunk,
-            "chunk_id": f"{template.chunk_id}.{i}",
-            "entry": {k: v for k, v in entry.items() if v},
-        }
-        bodies.append(sqs_safe(template.model_copy(update=update).model_dump_json()))
-    return bodies
+    chunks = chunk_users(users, MAX_MESSAGE_BYTES, overhead)
+    return [_body(template, i, chunk, per_user) for i, chunk in enumerate(chunks)]
+
+
+def _body(template: QueuedMessage, index: int, chunk: list[QueuedUser], per_user: Mapping[str, int]) -> str:
+    entry = Counter(template.entry if index == 0 else {})
+    entry.update({name: n * len(chunk) for name, n in per_user.items()})
+    counts = {name: n for name, n in entry.items() if n}
+    update = {"users": chunk, "chunk_id": f"{template.chunk_id}.{index}", "entry": counts}
+    return sqs_safe(template.model_copy(update=update).model_dump_json())
+
+
+def _utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())  # isascii is a flag CPython keeps: no scan
 
 
 # What SQS refuses in a message body (its allowed characters: #x9, #xA, #xD, #x20 to #xD7FF, #xE000 to #xFFFD,
@@ -86,4 +88,6 @@ _NOT_FOR_SQS = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U00
 
 def sqs_safe(body: str) -> str:
     """A JSON body with the characters SQS refuses written as JSON escapes (`\\uffff`): the same JSON."""
+    if body.isascii():  # JSON escapes the control characters; the rest are beyond ASCII. A flag, not a scan.
+        return body
     return _NOT_FOR_SQS.sub(lambda m: f"\\u{ord(m[0]):04x}", body)

@@ -159,6 +159,13 @@ class Sender:
             self._clear_sync_errors(destination, steps)
             return outcomes
 
+    def rate_per_second(self, target: SyncTarget) -> float | None:
+        """The most requests a second the target's bucket lets out (None: not limited)."""
+        destination = self.destination(target)
+        if target.requests_per_minute:
+            return per_minute_policy(target.requests_per_minute).rate_per_second
+        return destination.limits.requests_per_second
+
     def _bucket(self, destination: Destination, target: SyncTarget) -> TokenBucket | None:
         """The shared rate bucket of the target's connection: the target's own per-minute rate (a campaign's), or
         the destination's per-second one; None when neither limits it."""

@@ -109,7 +109,7 @@ def test_encode_users_body_in_slices_is_one_dumps(count: int) -> None:
         {"action": "ADD", "userIds": [{"idType": "SHA256_EMAIL", "idValue": f"{n:064x}"}], "firstName": "Ána"}
         for n in range(count)
     ]
-    expected = json.dumps({"elements": elements}, separators=(",", ":")).encode("utf-8")
+    expected = json.dumps({"elements": elements}, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     assert encode_users_body(elements) == expected
     assert encode_users_body(tuple(elements)) == expected
 
