@@ -386,16 +386,54 @@ def test_the_next_round_is_read_once_what_is_held_would_leave_within_the_read_ah
         def sleep(self, seconds: float) -> None:  # the senders go on at 100 a second meanwhile
             super().sleep(seconds)
             sender.requests_sent += round(seconds * 100)
+            pace.left(round(seconds * 100))
 
     w.batcher.clock = ticking = SendingClock(clock.now)
     pace = batcher_module._Pace(ticking.now_ms() - 1_000, 0)
     pace.add_round(1_100, 11, {})
     sender.requests_sent = 100  # 100 sent in its first second
+    pace.left(100)
     w.batcher._pace = pace
     w.batcher._wait_to_read_ahead(ticking.now_ms() + 100_000)
-    held_ms = pace.holding(sender.requests_sent) / (pace.per_ms(ticking.now_ms(), sender.requests_sent) or 1)
+    held_ms = pace.holding() / (pace.per_ms(ticking.now_ms(), sender.requests_sent) or 1)
     assert held_ms <= batcher_module.READ_AHEAD_MS
     assert 7_000 <= sum(ticking.sleeps) * 1000 <= 9_000
+    assert max(ticking.sleeps) * 1000 <= batcher_module.READ_AHEAD_POLL_MS  # it looks again as the pace moves
+
+
+def test_the_wait_to_read_ahead_ends_at_the_time_for_a_round_whatever_is_held() -> None:
+    """Nothing leaves (a destination that stopped answering): the reading thread gives up reading at the round
+    cutoff, never sleeping into the time kept back for the last round to settle."""
+    w = world()
+    clock = w.s.clock
+    pace = batcher_module._Pace(clock.now_ms() - 1_000, 0)
+    pace.add_round(100_000, 100, {AUD_A.key: 10.0})
+    w.batcher._pace = pace
+    deadline = clock.now_ms() + 900_000
+    w.batcher._wait_to_read_ahead(deadline)
+    cutoff = deadline - REQUEST_BUDGET_MS - batcher_module.ROUND_MARGIN_MS
+    assert cutoff <= clock.now_ms() <= cutoff + batcher_module.READ_AHEAD_POLL_MS
+
+
+class ClosedGate:
+    def closed(self, step_id: str) -> bool:
+        return True
+
+
+def test_requests_never_sent_are_not_held_a_stopped_steps_backlog_is_read_on() -> None:
+    """A stopped step's users are not sent (STOPPED): the pace must not count them as held, or the reading
+    thread would wait for them to leave until its deadline and leave the backlog on the queue."""
+    delivered = message(AUD_A, 100, "m-")
+    queue = FakeQueue(*[message(AUD_A, 100, f"q{i}-") for i in range(5)])
+    w = topped_world(queue, max_elements=1)
+    w.batcher.sender.buckets = FakeBuckets(TickingBucket(w.s.clock))  # type: ignore[arg-type]
+    w.batcher.gate = ClosedGate()
+    started = w.s.clock.now_ms()
+    with pytest.MonkeyPatch.context() as patch:
+        full_at(patch, delivered)
+        assert w.run(delivered) == []
+    assert queue.waiting == [] and w.calls == []
+    assert w.s.clock.now_ms() - started < 5_000
 
 
 def test_a_round_whose_queue_ran_dry_waits_a_moment_for_the_rest_of_its_last_request(

@@ -17,9 +17,10 @@ before is sending, until the backlog is gone or the invocation's time is nearly 
 same moment would otherwise leave the rate limit unused. It reads another round only if what it holds, and a round
 more, can leave before its send deadline at the pace its requests have been leaving: a campaign's webhooks are
 requests of one user, a round of them thousands, and users read too late would go to the retry rather than stay
-on the queue for the next invocation. A round that finds the queue dry waits up to TOP_UP_WAIT_MS for the rest of
-its last request: a producer just behind the destination's pace (a segment's backfill) would otherwise cost a
-part-filled request each time it fell behind for a moment.
+on the queue for the next invocation. It reads no further ahead of that pace than READ_AHEAD_MS: what a batcher
+holds when the queue runs dry it sends alone, while the other batchers have nothing left to send. A round that finds
+the queue dry waits up to TOP_UP_WAIT_MS for the rest of its last request: a producer just behind the destination's
+pace (a segment's backfill) would otherwise cost a part-filled request each time it fell behind for a moment.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ PACE_SAMPLE_REQUESTS = 100
 # two thirds of the limit (make bench, campaign rate limit: 88 % of the limit). A LinkedIn round of 4 MB is a few
 # requests, well within it.
 READ_AHEAD_MS = 2_000
+READ_AHEAD_POLL_MS = 250
 
 
 # A retry batch of requests of one user (a campaign's webhooks) holds this many, sent at once by its attempt: one
@@ -110,12 +112,16 @@ class _Received:
 
 class _Pace:
     """How fast this invocation's requests leave: the requests of what it read, and what the sender counted since
-    it started. Counted when read, not when sent: a round read waits for an older one to finish before it goes."""
+    it started. Counted when read, not when sent: a round read waits for an older one to finish before it goes.
+    A request read is held until its send has ended (whatever came of it) or its round has ended without sending
+    it (a stopped step's users, a message settled before): what is held is what is still to leave."""
 
     def __init__(self, started_ms: int, sent_before: int):
         self.started_ms = started_ms
         self.sent_before = sent_before
         self.read = 0
+        self.gone = 0
+        self._lock = threading.Lock()  # `gone` is counted by the sender threads and the rounds' threads
         self.messages = 0
         self.last_round = 0
         # The fastest its requests can leave: their targets' rates added up (None: a target without one).
@@ -142,9 +148,13 @@ class _Pace:
             return sent / max(1, now_ms - self.started_ms)
         return self.ceiling_per_ms or None
 
-    def holding(self, sent_total: int) -> int:
-        """Requests read and not sent yet."""
-        return self.read - (sent_total - self.sent_before)
+    def left(self, requests: int) -> None:
+        with self._lock:
+            self.gone += requests
+
+    def holding(self) -> int:
+        """Requests read that have not left, nor will."""
+        return self.read - self.gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,23 +206,25 @@ class Batcher:
         # One pool of senders for the whole invocation, whatever the number of rounds: at most send_concurrency
         # requests in flight (and LinkedIn connections open) per batcher.
         self._pace = _Pace(self.clock.now_ms(), self.sender.requests_sent)
-        self._pace.add_round(self._requests_in(first), len(first), self._rates(first))
+        counted = self._requests_in(first)
+        self._pace.add_round(counted, len(first), self._rates(first))
         with self._executor(self.tuning.send_concurrency, "send") as senders:
             if not backlog:
-                return failed + self._process(first, deadline_ms, senders)
+                return failed + self._process(first, deadline_ms, senders, counted)
             # A backlog: the invocation goes on reading the queue in rounds, each read while the rounds before it
             # are still sending, so LinkedIn's rate limit never waits for a batch to be settled and the next parsed.
             with self._executor(MAX_ROUNDS_IN_FLIGHT, "round") as rounds:
-                running = [rounds.submit(self._process, first, deadline_ms, senders)]
+                running = [rounds.submit(self._process, first, deadline_ms, senders, counted)]
                 while self._time_for_a_round(deadline_ms) and self._time_to_send_a_round(deadline_ms):
                     self._wait_to_read_ahead(deadline_ms)
                     received, full = self._read_round(deadline_ms, self._round_requests())
-                    self._pace.add_round(self._requests_in(received), len(received), self._rates(received))
+                    counted = self._requests_in(received)
+                    self._pace.add_round(counted, len(received), self._rates(received))
                     if received:
                         if len(running) >= MAX_ROUNDS_IN_FLIGHT:
                             running[-MAX_ROUNDS_IN_FLIGHT].result()  # one round read, at most two more sending
                         # messages read in time but too late to send wait in the retry, counted as they are now
-                        running.append(rounds.submit(self._process, received, deadline_ms, senders))
+                        running.append(rounds.submit(self._process, received, deadline_ms, senders, counted))
                     if not full:
                         break
                 for done in running:
@@ -252,7 +264,7 @@ class Batcher:
         per_ms = pace.per_ms(now, self.sender.requests_sent)
         if per_ms is None:
             return True  # too few sent to tell the pace, and no rate limit to bound it
-        holding = pace.holding(self.sender.requests_sent) + pace.last_round  # and a round like the last
+        holding = pace.holding() + pace.last_round  # and a round like the last
         # with the rounds' margin: the pace drops when another batcher takes its share of the bucket
         return now + holding / per_ms < deadline_ms - REQUEST_BUDGET_MS - ROUND_MARGIN_MS
 
@@ -262,14 +274,16 @@ class Batcher:
         return float("inf") if per_ms is None else max(1.0, per_ms * READ_AHEAD_MS)
 
     def _wait_to_read_ahead(self, deadline_ms: int) -> None:
-        """Wait until what this invocation holds would leave within READ_AHEAD_MS at its pace (READ_AHEAD_MS)."""
+        """Wait until what this invocation holds would leave within READ_AHEAD_MS at its pace, looking again every
+        READ_AHEAD_POLL_MS (the pace moves) and never past the time for a round."""
         while self._time_for_a_round(deadline_ms):
             now = self.clock.now_ms()
             per_ms = self._pace.per_ms(now, self.sender.requests_sent)
-            ahead_ms = 0.0 if per_ms is None else self._pace.holding(self.sender.requests_sent) / per_ms
+            ahead_ms = 0.0 if per_ms is None else self._pace.holding() / per_ms
             if ahead_ms <= READ_AHEAD_MS:
                 return
-            self.clock.sleep(min(ahead_ms - READ_AHEAD_MS, deadline_ms - now) / 1000)
+            round_cutoff_ms = deadline_ms - REQUEST_BUDGET_MS - ROUND_MARGIN_MS
+            self.clock.sleep(max(1, min(ahead_ms - READ_AHEAD_MS, round_cutoff_ms - now, READ_AHEAD_POLL_MS)) / 1000)
 
     def _executor(self, workers: int, name: str) -> Executor:
         """Threads, or (send_concurrency 1, the unit tests' deterministic mode) the caller's own thread."""
@@ -277,9 +291,19 @@ class Batcher:
             return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         return _InThisThread()
 
-    def _process(self, received: list[_Received], deadline_ms: int, senders: Executor) -> list[str]:
-        """Send and settle one round of messages. Returns the failed ids the event source mapping delivered; the
-        messages the batcher read itself are deleted once settled, or left to come back after their visibility."""
+    def _process(self, received: list[_Received], deadline_ms: int, senders: Executor, counted: int) -> list[str]:
+        """Send and settle one round of messages (`counted` requests in the pace). Returns the failed ids the event
+        source mapping delivered; the messages the batcher read itself are deleted once settled, or left to come
+        back after their visibility."""
+        sends = [0]  # the round's requests whose send has ended, each counted as gone when it did
+        try:
+            return self._process_round(received, deadline_ms, senders, sends)
+        finally:
+            self._pace.left(max(0, counted - sends[0]))  # the rest will not leave: the round is over
+
+    def _process_round(
+        self, received: list[_Received], deadline_ms: int, senders: Executor, sends: list[int]
+    ) -> list[str]:
         # Only a message received before can have been settled before (a client's retry of a webhook is a new
         # message: its duplicate id is caught when it is recorded).
         again = [r for r in received if r.receive_count > 1]
@@ -302,7 +326,7 @@ class Batcher:
         not_started = self._restart(handed_off)  # settled before: redo only the hand-offs, each once
         failed += [r for r in settled_before if not_started.intersection(recorded[message_ledger_id(r.message)])]
         firsts = [deliveries[0] for deliveries in fresh.values()]
-        self._send_all(firsts, deadline_ms, senders)
+        self._send_all(firsts, deadline_ms, senders, sends)
         for unsettled in self._settle(firsts):
             failed += fresh[message_ledger_id(unsettled.message)]
         failed_now = {id(r) for r in failed}
@@ -420,10 +444,12 @@ class Batcher:
             logger.exception("could not delete settled messages; they come back and are found in the ledger")
 
     # ---- LinkedIn ----------------------------------------------------------------------------
-    def _send_all(self, received: list[_Received], deadline_ms: int, senders: Executor) -> None:
+    def _send_all(self, received: list[_Received], deadline_ms: int, senders: Executor, sends: list[int]) -> None:
         """Send every packed request, up to `send_concurrency` at a time; each takes its token from the shared
-        bucket, so they still leave at the rate limit's pace."""
+        bucket, so they still leave at the rate limit's pace. Each send that ends is counted in `sends[0]` and in
+        the pace as gone."""
         messages = [r.message for r in received]
+        counting = threading.Lock()
 
         def send(request: PackedRequest) -> list[Outcome] | None:
             users = [messages[ref.message].users[ref.user] for ref in request.users]
@@ -439,6 +465,10 @@ class Batcher:
             except StoreUnavailable:  # the token bucket or the connection table failed: these users wait in the retry
                 logger.exception("AWS failed around a LinkedIn request; its users go to the retry")
                 return None
+            finally:
+                with counting:
+                    sends[0] += 1
+                self._pace.left(1)
 
         stale = superseded([m.step_id for m in messages], [m.users for m in messages])
         for ref in stale:
