@@ -292,15 +292,16 @@ def test_a_backlog_is_read_in_rounds_until_a_round_is_not_full(monkeypatch: pyte
 
 
 class PacedBucket:
-    """A rate bucket that gives a token every half second of the fake clock (2 requests a second)."""
+    """A rate bucket that gives a token every `seconds` of the fake clock (2 requests a second by default)."""
 
-    def __init__(self, clock: Any) -> None:
+    def __init__(self, clock: Any, seconds: float = 0.5) -> None:
         self.clock = clock
+        self.seconds = seconds
 
     def acquire(self, deadline_ms: int) -> bool:
-        if self.clock.now_ms() + 500 > deadline_ms:
+        if self.clock.now_ms() + self.seconds * 1000 > deadline_ms:
             return False
-        self.clock.sleep(0.5)
+        self.clock.sleep(self.seconds)
         return True
 
 
@@ -326,17 +327,6 @@ def test_no_round_is_read_that_cannot_leave_before_the_send_deadline(
         assert not_sent > 100 and queue.waiting == []
 
 
-class TickingBucket:
-    """A token every 100 ms of the fake clock: 10 requests a second."""
-
-    def __init__(self, clock: Any) -> None:
-        self.clock = clock
-
-    def acquire(self, deadline_ms: int) -> bool:
-        self.clock.sleep(0.1)
-        return True
-
-
 @pytest.mark.parametrize("read_ahead", [True, False])
 def test_once_its_pace_is_known_a_round_holds_the_read_ahead_of_it(
     monkeypatch: pytest.MonkeyPatch, read_ahead: bool
@@ -351,7 +341,7 @@ def test_once_its_pace_is_known_a_round_holds_the_read_ahead_of_it(
     waiting = [message(AUD_A, 10, f"q{i}-") for i in range(10)]
     queue = FakeQueue(*waiting)
     w = topped_world(queue, max_elements=1)
-    w.batcher.sender.buckets = FakeBuckets(TickingBucket(w.s.clock))  # type: ignore[arg-type]
+    w.batcher.sender.buckets = FakeBuckets(PacedBucket(w.s.clock, 0.1))  # type: ignore[arg-type]
     assert w.run(delivered) == []
     assert w.ledger.counted("step-1") == {"synced": 200} and queue.waiting == []
     if read_ahead:  # the first read asks for a message (its batch made 100 requests), the next for the rest
@@ -426,7 +416,7 @@ def test_requests_never_sent_are_not_held_a_stopped_steps_backlog_is_read_on() -
     delivered = message(AUD_A, 100, "m-")
     queue = FakeQueue(*[message(AUD_A, 100, f"q{i}-") for i in range(5)])
     w = topped_world(queue, max_elements=1)
-    w.batcher.sender.buckets = FakeBuckets(TickingBucket(w.s.clock))  # type: ignore[arg-type]
+    w.batcher.sender.buckets = FakeBuckets(PacedBucket(w.s.clock, 0.1))  # type: ignore[arg-type]
     w.batcher.gate = ClosedGate()
     started = w.s.clock.now_ms()
     with pytest.MonkeyPatch.context() as patch:
