@@ -276,6 +276,57 @@ def test_a_stopped_campaigns_webhooks_are_not_sent_queued_or_waiting_in_the_retr
     assert ledger.counted("campaign#stopped")["not_synced_reason_campaign_stopped"] == 4
 
 
+class StoppedAfter:
+    """A campaign stopped once `sent` requests have reached the endpoint (the gate's view of it)."""
+
+    def __init__(self, hook: WebhookLike, sent: int) -> None:
+        self.hook, self.sent = hook, sent
+
+    def closed(self, counters_id: str) -> bool:
+        return len(self.hook.sent) >= self.sent
+
+
+def test_a_stop_while_a_rounds_webhooks_wait_for_the_rate_limit_sends_no_more_of_them() -> None:
+    """At a campaign's rate a round's requests wait minutes for their tokens: the stop is asked again once each
+    token is in hand (the gate was asked once per round, and a stopped campaign's webhooks went on for a minute)."""
+    hook = WebhookLike()
+    s, _ = sender(hook)
+    ledger, retries, clock = FakeLedger(), FakeRetryStore(), FakeClock()
+    batcher = Batcher(TUNING, s, ledger, retries, clock, gate=StoppedAfter(hook, 3))
+    message = QueuedMessage(chunk_id="c", step_id="campaign#c", target=HOOK, users=users(10, "u"), first_enqueued_at=T0)
+    assert batcher.handle([{"messageId": "m", "body": message.model_dump_json(), "attributes": {}}], SEND_BY) == []
+    assert len(hook.sent) == 3
+    assert ledger.counted("campaign#c") == {
+        "synced": 3,
+        "sent": 3,
+        "not_synced": 7,
+        "not_synced_reason_campaign_stopped": 7,
+    }
+    assert retries.puts == []  # nothing waits in the retry for a stopped campaign
+
+
+class OpenOnce:
+    """A campaign running when a retry attempt starts and stopped by the time its requests have their tokens."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def closed(self, counters_id: str) -> bool:
+        self.asked += 1
+        return self.asked > 1
+
+
+def test_a_stop_while_a_retry_attempts_webhooks_wait_for_the_rate_limit_sends_none_of_them() -> None:
+    hook = WebhookLike()
+    s, _ = sender(hook)
+    ledger, retries, clock = FakeLedger(), FakeRetryStore(), FakeClock()
+    waiting = waiting_batch(retries, clock, "campaign#c", ["hook_500"] * 4)
+    attempt = RetryAttempt(s, ledger, retries, FakeNotifier(), clock, gate=OpenOnce())
+    assert attempt.run(waiting.key, 1, SEND_BY)["outcome"] == "settled"
+    assert hook.sent == []
+    assert ledger.counted("campaign#c")["not_synced_reason_campaign_stopped"] == 4
+
+
 class Deliveries:
     """pipeline/ports.py DeliveryObserver: records what it is told; `broken` fails every call."""
 

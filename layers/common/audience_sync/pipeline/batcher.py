@@ -450,6 +450,7 @@ class Batcher:
         the pace as gone."""
         messages = [r.message for r in received]
         counting = threading.Lock()
+        gate = self.gate  # asked again when a request's token is in hand: a stop takes effect within the round
 
         def send(request: PackedRequest) -> list[Outcome] | None:
             users = [messages[ref.message].users[ref.user] for ref in request.users]
@@ -461,6 +462,7 @@ class Batcher:
                     {m.step_id for m in sources},
                     deadline_ms - REQUEST_BUDGET_MS,
                     correlation_ids=[m.correlation_id for m in sources],
+                    stopped=None if gate is None else lambda: any(gate.closed(m.step_id) for m in sources),
                 )
             except StoreUnavailable:  # the token bucket or the connection table failed: these users wait in the retry
                 logger.exception("AWS failed around a LinkedIn request; its users go to the retry")

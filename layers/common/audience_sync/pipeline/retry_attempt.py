@@ -145,9 +145,17 @@ class RetryAttempt:
         limit = self.sender.destination(batch.target).limits.elements_per_request
         requests = [users[start : start + limit] for start in range(0, len(users), limit)]
 
+        gate = self.gate
+
         def send(request: list[QueuedUser]) -> list[Outcome]:
             return self.sender.send(
-                batch.target, request, [batch.step_id], send_by_ms, attempt=attempt, correlation_ids=batch.webhooks
+                batch.target,
+                request,
+                [batch.step_id],
+                send_by_ms,
+                attempt=attempt,
+                correlation_ids=batch.webhooks,
+                stopped=None if gate is None else lambda: gate.closed(batch.step_id),
             )
 
         if len(requests) == 1:

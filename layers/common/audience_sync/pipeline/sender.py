@@ -24,7 +24,7 @@ leaves), takes one token from the bucket of its destination and connection, and 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from aws_lambda_powertools import Logger
 
@@ -46,6 +46,7 @@ from audience_sync.destinations.base import (
 )
 from audience_sync.observability.notifications import Notifier
 from audience_sync.observability.request_metrics import RequestStats
+from audience_sync.pipeline.moves import STOPPED
 from audience_sync.pipeline.ports import RateBuckets, TokenBucket
 from audience_sync.steps.ports import StepErrors
 from audience_sync.steps.records import AD_ACCOUNT_ACCESS, AUDIENCE_NOT_FOUND, SYNC_ERRORS
@@ -104,9 +105,12 @@ class Sender:
         send_by_ms: int,
         attempt: int = 0,
         correlation_ids: Iterable[str | None] = (),
+        stopped: Callable[[], bool] | None = None,
     ) -> list[Outcome]:
         """Each user's outcome, in order. `attempt` 0 is the first send; retries count up from 1.
-        `correlation_ids` name the webhooks the users came from: the request's log line carries them."""
+        `correlation_ids` name the webhooks the users came from: the request's log line carries them. `stopped`,
+        asked once the rate limit's token is in hand: whether the users' campaign was stopped meanwhile (then
+        nothing is sent, STOPPED): at a campaign's rate a request may wait minutes for its token."""
         destination = self.destination(target)
         steps = sorted(set(step_ids))
         trace = _RequestTrace(target, len(users), attempt, correlation_ids)
@@ -129,6 +133,8 @@ class Sender:
         while True:
             if bucket is not None and not bucket.acquire(send_by_ms):
                 return [NOT_SENT] * len(users)
+            if stopped is not None and stopped():
+                return [STOPPED] * len(users)
             try:
                 with self._count_lock:
                     self.requests_sent += 1
