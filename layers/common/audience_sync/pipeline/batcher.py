@@ -124,17 +124,13 @@ class _Pace:
         self._lock = threading.Lock()  # `gone` is counted by the sender threads and the rounds' threads
         self.messages = 0
         self.last_round = 0
-        # The fastest its requests can leave: their targets' rates added up (None: a target without one).
-        self.ceiling_per_ms: float | None = 0.0
-        self.rates: dict[TargetKey, float | None] = {}
+        self.rates: dict[TargetKey, float | None] = {}  # each target's rate limit a second (None: none)
 
     def add_round(self, requests: int, messages: int, rates: dict[TargetKey, float | None]) -> None:
         self.read += requests  # the reading thread only
         self.messages += messages
         self.last_round = requests
         self.rates.update(rates)
-        limited = list(self.rates.values())
-        self.ceiling_per_ms = None if None in limited else sum(r or 0.0 for r in limited) / 1000
 
     def per_message(self) -> float:
         """Requests a message has made so far (0 before any)."""
@@ -146,7 +142,8 @@ class _Pace:
         sent = sent_total - self.sent_before
         if sent >= PACE_SAMPLE_REQUESTS:
             return sent / max(1, now_ms - self.started_ms)
-        return self.ceiling_per_ms or None
+        rates = list(self.rates.values())
+        return None if None in rates or not rates else sum(r or 0.0 for r in rates) / 1000
 
     def left(self, requests: int) -> None:
         with self._lock:

@@ -32,7 +32,7 @@ from audience_sync.connections.errors import NotConnected
 from audience_sync.connections.session import AccessToken, TokenSession
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import StoreUnavailable
-from audience_sync.core.ratelimit import per_minute_policy
+from audience_sync.core.ratelimit import BucketPolicy, per_minute_policy
 from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import (
     NOT_SENT,
@@ -167,20 +167,20 @@ class Sender:
 
     def rate_per_second(self, target: SyncTarget) -> float | None:
         """The most requests a second the target's bucket lets out (None: not limited)."""
-        destination = self.destination(target)
-        if target.requests_per_minute:
-            return per_minute_policy(target.requests_per_minute).rate_per_second
-        return destination.limits.requests_per_second
+        rate, _ = self._rate(self.destination(target), target)
+        return rate
 
-    def _bucket(self, destination: Destination, target: SyncTarget) -> TokenBucket | None:
-        """The shared rate bucket of the target's connection: the target's own per-minute rate (a campaign's), or
-        the destination's per-second one; None when neither limits it."""
+    def _rate(self, destination: Destination, target: SyncTarget) -> tuple[float | None, BucketPolicy | None]:
+        """The target's own per-minute rate (a campaign's) and its policy, or the destination's per-second rate."""
         if target.requests_per_minute:
             policy = per_minute_policy(target.requests_per_minute)
-            return self.buckets.bucket(destination.name, target.connection_id, policy.rate_per_second, policy)
-        if destination.limits.requests_per_second is None:
-            return None
-        return self.buckets.bucket(destination.name, target.connection_id, destination.limits.requests_per_second)
+            return policy.rate_per_second, policy
+        return destination.limits.requests_per_second, None
+
+    def _bucket(self, destination: Destination, target: SyncTarget) -> TokenBucket | None:
+        """The shared rate bucket of the target's connection at its rate (`_rate`); None when nothing limits it."""
+        rate, policy = self._rate(destination, target)
+        return None if rate is None else self.buckets.bucket(destination.name, target.connection_id, rate, policy)
 
     def _wait_to_resend(self, failure: Failure, send_by_ms: int) -> bool:
         """Whether a throttled request goes once more now: the destination asked for no wait, or a short one (which
