@@ -285,10 +285,12 @@ class FakeRetryStore:
         self.deleted.append(key)
         self.objects.pop(key, None)
 
-    def start(self, key: str, wait_seconds: int) -> None:
+    def start(self, key: str, wait_seconds: int, attempt: int = 1) -> None:
         batch = self.objects.get(key)
         if self.fail_start is not None and batch is not None and (error := self.fail_start(batch)) is not None:
             raise error
+        if batch is not None and batch.attempt != attempt:
+            raise AssertionError(f"{key} is for attempt {batch.attempt}, started for {attempt}")
         self.started.append((key, wait_seconds))
 
     @property

@@ -342,8 +342,8 @@ EXPECTED_WRITES = {
         "RetryStateMachine",
         "CampaignActivityQueue",  # received_webhook interactions
     },
-    # as the batcher, but reads/writes/deletes its batch in S3 and never starts an execution (it answers the
-    # state machine instead)
+    # as the batcher, but reads/writes/deletes its batch in S3; it answers the state machine with the next batch and
+    # starts an execution only for the other batches of an attempt split by wait
     "RetryFunction": {
         "StepsTable",
         "MetricsTable",
@@ -353,6 +353,7 @@ EXPECTED_WRITES = {
         "ConnectionsTable",
         "IntegrationErrorsTopic",
         "RetryBucket",
+        "RetryStateMachine",  # an execution of its own for each batch after the first of an attempt split by wait
         "CampaignActivityQueue",  # received_webhook interactions
     },
     # token refresh; invalid_token notifications

@@ -55,11 +55,12 @@ def _users(platform: Platform, *users: dict[str, Any]) -> None:
     platform.settle()
 
 
-def _send(platform: Platform) -> None:
-    """Deliver what is queued, as the event source mapping and the retry would, until nothing is left."""
+def _send(platform: Platform) -> list[dict[str, Any]]:
+    """Deliver what is queued, as the event source mapping and the retry would, until nothing is left; the retry's
+    executions."""
     while records := drain_queue(platform.stack):
         assert invoke_batcher(platform.stack, records) == []
-    settle_retries(platform.stack)
+    return settle_retries(platform.stack)
 
 
 def _metrics(platform: Platform, campaign_id: str) -> dict[str, int]:
@@ -184,6 +185,25 @@ def test_brazes_retry_rules(
             .get_item(Key={"step_id": "campaign#c"})["Item"]
         )
         assert item[f"errored_reason_{reason}"] == 1
+
+
+def test_recipients_asking_different_waits_are_retried_each_after_its_own(platform: Platform) -> None:
+    """Both fail at first and wait in one batch; at its first retry one answer asks for 1,700 s, the other is a 500.
+    The 500's recipient is retried after the schedule's 120 s, the other after 1,700 s in an execution of its own
+    that the retry function starts (one wait for both was the longest)."""
+    from localmode import stepfunctions
+
+    _users(platform, {"external_id": "a"}, {"external_id": "b"})
+    waits_before = len(stepfunctions.requested_waits)
+    with webhook_receiver(500, 500, (429, {"Retry-After": "1700"}), 500) as receiver:
+        _campaign(platform, "c", _webhook(receiver))
+        recipients = [{"external_id": "a"}, {"external_id": "b"}]
+        assert _admin(platform, "POST", "/v1/campaigns/c/trigger", {"recipients": recipients}).status == 202
+        executions = len(_send(platform))
+    assert len(receiver.received) == 6
+    assert (_metrics(platform, "c")["delivered"], executions) == (2, 2)
+    waits = sorted(w for kind, w in stepfunctions.requested_waits[waits_before:] if kind == "wait")
+    assert waits == [60.0, 120.0, 1700.0]
 
 
 def test_control_group_audience_and_the_triggers_refusals(platform: Platform) -> None:

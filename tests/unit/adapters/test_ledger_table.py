@@ -311,6 +311,12 @@ def test_start_names_the_execution_after_the_batch(fake_aws: FakeAws) -> None:
     assert json.loads(call["input"]) == {"key": f"retry/step-1/{BATCH_ID}/1.json", "attempt": 1, "wait_seconds": 30}
 
 
+def test_a_later_attempts_batch_starts_its_execution_at_that_attempt(fake_aws: FakeAws) -> None:
+    STORE.start(f"retry/step-1/{BATCH_ID}/3.json", 300, attempt=3)  # an attempt split by wait (retry_attempt.py)
+    (call,) = fake_aws.ops("start_execution")
+    assert json.loads(call["input"]) == {"key": f"retry/step-1/{BATCH_ID}/3.json", "attempt": 3, "wait_seconds": 300}
+
+
 def test_start_of_an_execution_that_exists_is_done(fake_aws: FakeAws) -> None:
     fake_aws.fail = lambda op, kwargs: aws_error("ExecutionAlreadyExists", "StartExecution")
     STORE.start(f"retry/step-1/{BATCH_ID}/1.json", 30)

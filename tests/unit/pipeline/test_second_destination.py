@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from audience_sync.core.backoff import RetryPolicy
+from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.ratelimit import per_minute_policy
 from audience_sync.core.users import QueuedUser
 from audience_sync.destinations.base import (
@@ -366,3 +367,108 @@ def test_a_failure_to_record_delivered_webhooks_does_not_hold_their_settling() -
     message = QueuedMessage(chunk_id="c", step_id="campaign#c", target=HOOK, users=users(2, "c"), first_enqueued_at=T0)
     assert batcher.handle([{"messageId": "m", "body": message.model_dump_json(), "attributes": {}}], SEND_BY) == []
     assert ledger.counted("campaign#c") == {"synced": 2, "sent": 2}
+
+
+# ---- each user's own Retry-After ------------------------------------------------------------------
+class AnswersByUser(WebhookLike):
+    """Each user's requests answered in turn from that user's own script, then taken (a batch's requests of one user
+    are sent in parallel, so one shared script would answer them in no set order)."""
+
+    def __init__(self, **scripts: list[DestinationError | None]) -> None:
+        super().__init__()
+        self.scripts = scripts
+
+    def send(self, credential: str, target: SyncTarget, body: bytes, count: int) -> list[Outcome]:
+        user = json.loads(body)["user"]
+        self.sent.append((credential, json.loads(body)))
+        script = self.scripts.get(user, [])
+        answer = script.pop(0) if script else None
+        if answer is not None:
+            raise answer
+        return [SYNCED] * count
+
+
+def slow_down(seconds: float) -> DestinationError:
+    return DestinationError(429, "slow", "down", retry_after_seconds=seconds)
+
+
+def boom(status: int = 500) -> DestinationError:
+    return DestinationError(status, "boom", "later")
+
+
+def started_waits(retries: FakeRetryStore) -> dict[tuple[str, ...], int]:
+    """Each started execution's users and the wait it was started with."""
+    return {tuple(u["x"] for u in retries.objects[key].users): wait for key, wait in retries.started}
+
+
+def test_the_batcher_puts_users_whose_answers_ask_different_waits_in_batches_of_their_own() -> None:
+    """One endpoint's Retry-After must not hold back the webhooks next to it in the round (they were one batch, and
+    all of them waited the longest ask)."""
+    hook = AnswersByUser(
+        u0=[slow_down(7200)], u1=[boom()], u2=[DestinationError(408, "late", "x", retry_after_seconds=100)], u3=[boom()]
+    )
+    s, _ = sender(hook)
+    retries = FakeRetryStore()
+    batcher = Batcher(TUNING, s, FakeLedger(), retries, FakeClock())
+    message = QueuedMessage(chunk_id="c", step_id="campaign#c", target=HOOK, users=users(4, "u"), first_enqueued_at=T0)
+    assert batcher.handle([{"messageId": "m", "body": message.model_dump_json(), "attributes": {}}], SEND_BY) == []
+    # the policy's 60 s; 100 s asked; 7,200 asked, which the 30 minutes cut
+    assert started_waits(retries) == {("u1", "u3"): 60, ("u2",): 100, ("u0",): 1800}
+    for key, wait in retries.started:
+        assert retries.objects[key].waited_seconds == retries.objects[key].wait_seconds == wait
+
+
+def run_every_execution(attempt: RetryAttempt, retries: FakeRetryStore, first: RetryBatch) -> dict[str, list[int]]:
+    """Run the retry to its end as Step Functions would: the first execution, and every execution an attempt starts,
+    each attempt by attempt. Returns the waits each user waited before each of its attempts."""
+    pending = [(first.key, 1, first.waited_seconds)]
+    waits: dict[str, list[int]] = {}
+    while pending:
+        key, number, wait = pending.pop(0)
+        for user in retries.objects[key].users:
+            waits.setdefault(user["x"], []).append(wait)
+        already_started = len(retries.started)
+        answer = attempt.run(key, number, SEND_BY)
+        pending += [(k, number + 1, w) for k, w in retries.started[already_started:]]
+        if answer["outcome"] == "retry":
+            pending.append((answer["key"], answer["attempt"], answer["wait_seconds"]))
+    return waits
+
+
+def test_each_retried_webhook_waits_its_own_answers_retry_after_and_gets_its_five_retries() -> None:
+    """docs/campaigns.md, "Delivery: one pipeline, Braze's rules": each retry waits at least what its own answer
+    asked for, up to five in 30 minutes. A neighbour asking 2 hours used to set the wait for the whole batch: w1 then
+    had 2 attempts, not the 4 it needed, and was counted failed."""
+    hook = AnswersByUser(w0=[slow_down(7200)] * 5, w1=[boom(), boom(), boom(503)], w2=[slow_down(300)])
+    s, _ = sender(hook)
+    ledger, retries, clock = FakeLedger(), FakeRetryStore(), FakeClock()
+    first = waiting_batch(retries, clock, "campaign#c", ["hook_500"] * 3, waited_seconds=60)
+    waits = run_every_execution(RetryAttempt(s, ledger, retries, FakeNotifier(), clock), retries, first)
+    assert waits == {
+        "w0": [60, 1740],  # asked 2 hours: what is left of the 30 minutes, then counted failed at the horizon
+        "w1": [60, 120, 240, 480],  # the schedule's, as if alone: taken at its fourth attempt
+        "w2": [60, 300],  # the 300 s it asked for
+    }
+    assert [body["user"] for _, body in hook.sent].count("w1") == 4
+    assert ledger.counted("campaign#c") == {"synced": 2, "errored": 1, "errored_reason_retry_horizon_hook_429": 1}
+    assert retries.objects == {}  # every batch settled and deleted
+
+
+def test_an_attempt_that_failed_before_starting_its_other_batches_starts_them_when_retried() -> None:
+    """The ledger recorded the attempt with both next batches; its start of the second failed (Step Functions
+    retries the task). The retried task sends and counts nothing again, answers the same and starts the second."""
+    hook = AnswersByUser(w0=[slow_down(300)], w1=[boom()])
+    s, _ = sender(hook)
+    ledger, retries, clock = FakeLedger(), FakeRetryStore(), FakeClock()
+    first = waiting_batch(retries, clock, "campaign#c", ["hook_500"] * 2, waited_seconds=60)
+    attempt = RetryAttempt(s, ledger, retries, FakeNotifier(), clock)
+    failures = [StoreUnavailable("retry.start", "throttled")]
+    retries.fail_start = lambda batch: failures.pop() if failures else None
+    with pytest.raises(StoreUnavailable):
+        attempt.run(first.key, 1, SEND_BY)
+    assert retries.started == []
+    answer = attempt.run(first.key, 1, SEND_BY)
+    assert (answer["outcome"], answer["attempt"], answer["wait_seconds"]) == ("retry", 2, 120)
+    assert [u["x"] for u in retries.objects[answer["key"]].users] == ["w1"]
+    assert started_waits(retries) == {("w0",): 300}
+    assert len(hook.sent) == 2 and ledger.counted("campaign#c") == {}

@@ -543,32 +543,35 @@ class Batcher:
         return [r for r, entry in zip(chunk, entries, strict=True) if not_started.intersection(entry.retry_keys)]
 
     def _store_retries(self, step_id: str, chunk: list[_Received]) -> tuple[list[list[str]], dict[str, int]]:
-        """Write the chunk's waiting users as retry batches (one per target, ≤ one request's users each, or a few
-        requests of one user); return each message's batch keys, and each batch's first wait (the policy's, or
-        longer if the destination asked for longer for one of its users). Nothing references a batch until the
-        ledger records it."""
-        waiting: dict[TargetKey, list[tuple[int, QueuedUser, str]]] = defaultdict(list)
+        """Write the chunk's waiting users as retry batches (one per target and first wait, ≤ one request's users
+        each, or a few requests of one user); return each message's batch keys, and each batch's first wait (the
+        policy's, or longer if the destination asked for longer). Users whose answers asked for different waits
+        (webhooks: one user a request) are in different batches, so each waits what its own answer asked and no
+        user's wait is stretched by a neighbour's. Nothing references a batch until the ledger records it."""
+        # (target, first wait) -> (message index, user, reason)
+        waiting: dict[tuple[TargetKey, int], list[tuple[int, QueuedUser, str]]] = defaultdict(list)
         targets: dict[TargetKey, SyncTarget] = {}
-        asked_by_user: dict[int, float] = {}  # id(user) -> the wait its request's answer asked for
+        first_wait_of: dict[tuple[TargetKey, float], int] = {}  # (target, wait asked or 0) -> first wait
         for i, r in enumerate(chunk):
+            target = r.message.target
             for user, outcome in zip(r.message.users, r.outcomes, strict=True):
                 if outcome is None or outcome.kind == "retry":
                     reason = outcome.reason if outcome is not None and outcome.reason else "not_sent_in_time"
-                    waiting[r.message.target.key].append((i, user, reason))
-                    targets.setdefault(r.message.target.key, r.message.target)
-                    if outcome is not None and outcome.wait_seconds:
-                        asked_by_user[id(user)] = outcome.wait_seconds
+                    asked = (outcome.wait_seconds if outcome is not None else None) or 0.0
+                    first_wait = first_wait_of.get((target.key, asked))
+                    if first_wait is None:
+                        first_wait = first_wait_of[target.key, asked] = self._first_wait(target, asked or None)
+                    waiting[target.key, first_wait].append((i, user, reason))
+                    targets.setdefault(target.key, target)
         keys_of: list[list[str]] = [[] for _ in chunk]
         first_waits: dict[str, int] = {}
         now = self.clock.now_ms()
-        for target_key, entries in waiting.items():
+        for (target_key, first_wait), entries in sorted(waiting.items(), key=lambda item: item[0][1]):
             limit = retry_batch_users(self._limit(targets[target_key]))
             for start in range(0, len(entries), limit):
                 part = entries[start : start + limit]
                 sources = sorted({i for i, _, _ in part})
                 webhooks = sorted({c for i in sources if (c := chunk[i].message.correlation_id)})
-                asked = max((asked_by_user.get(id(user), 0.0) for _, user, _ in part), default=0.0)
-                first_wait = self._first_wait(targets[target_key], asked or None)
                 batch = RetryBatch(
                     batch_id=uuid.uuid4().hex,
                     attempt=1,
@@ -579,6 +582,7 @@ class Batcher:
                     first_failed_at=now,
                     correlation_ids=webhooks[:MAX_CORRELATION_IDS],
                     waited_seconds=first_wait,
+                    wait_seconds=first_wait,
                 )
                 key = self.retries.put(batch)
                 for i in sources:

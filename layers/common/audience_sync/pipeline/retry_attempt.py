@@ -1,15 +1,18 @@
 """One attempt of the Step Functions retry (statemachine/retry_batch.asl.json): send a waiting batch again.
 
-The state machine waits `wait_seconds`, calls this with the batch's key and attempt number, and loops while
-the answer is `retry`. Each attempt is exactly-once like the batcher's messages: its outcome and the key of
-the batch still waiting are recorded in the ledger in one transaction with the counters, so a retried task
-(Lambda crash, timeout) returns the recorded answer instead of counting again. The last attempt, at the
-horizon, counts every user still waiting as errored, each with the reason they were waiting for.
+The state machine waits `wait_seconds`, calls this with the batch's key and attempt number, and loops while the
+answer is `retry`. Users still waiting are split by the wait their answers asked for: the shortest goes on in this
+execution, each longer one in an execution of its own. Each attempt is exactly-once like the batcher's messages:
+its outcome and the keys of the batches still waiting are recorded in the ledger in one transaction with the
+counters, so a retried task (Lambda crash, timeout) returns the recorded answer (and starts the other executions
+again) instead of counting again. The last attempt, at the horizon, counts every user still waiting as errored,
+each with the reason they were waiting for.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -97,22 +100,7 @@ class RetryAttempt:
         final = self._policy(batch.target).reached(attempt, waited)  # no wait left, or the horizon is reached
         counts_sends = not is_step(batch.step_id)  # a campaign's metrics show first attempts
         delta, waiting, reasons = _tally(outcomes, batch.reasons, final, batch.target.leaving, counts_sends)
-        next_keys: list[str] = []
-        wait = 0
-        if waiting:
-            asked = max((w for i in waiting if (w := outcomes[i].wait_seconds)), default=None)
-            wait = self._policy(batch.target).wait_before(attempt + 1, asked, waited)
-            following = batch.model_copy(
-                update={
-                    "waited_seconds": waited + wait,
-                    # A new id per batch: two overlapping tries of this attempt must not write the same object.
-                    "batch_id": uuid.uuid4().hex,
-                    "attempt": attempt + 1,
-                    "users": [batch.users[i] for i in waiting],
-                    "reasons": [reasons[i] for i in waiting],
-                }
-            )
-            next_keys.append(self.retries.put(following))
+        next_keys, waits = self._put_following(batch, attempt, waited, waiting, outcomes, reasons)
         if final and delta.counts["errored"]:
             # Before the ledger write, so a crash cannot lose it (a retried task may send it twice).
             self.notifier.notify(
@@ -127,6 +115,7 @@ class RetryAttempt:
             return self._recorded_answer(self.ledger.recorded([ledger_key])[ledger_id], attempt)
         if delta:
             publish_counts(batch.step_id, delta)
+        self._start_others(next_keys, waits, attempt)
         self._forget(key)
         logger.info(
             "retry attempt settled",
@@ -137,7 +126,46 @@ class RetryAttempt:
                 "waiting": len(waiting),
             },
         )
-        return self._answer(next_keys, attempt, schedule, wait)
+        return self._answer(next_keys, attempt, schedule, waits[0] if waits else None)
+
+    def _put_following(
+        self,
+        batch: RetryBatch,
+        attempt: int,
+        waited: int,
+        waiting: list[int],
+        outcomes: list[Outcome],
+        reasons: list[str],
+    ) -> tuple[list[str], list[int]]:
+        """Write the users still waiting as the next attempt's batches, one per wait (shortest first), and return
+        their keys and waits. Each user waits what its own answer asked for (`Retry-After`), or the schedule's:
+        webhooks are sent one user a request, and one endpoint's 429 must not hold its neighbours back."""
+        policy = self._policy(batch.target)
+        by_wait: dict[int, list[int]] = defaultdict(list)
+        for i in waiting:
+            by_wait[policy.wait_before(attempt + 1, outcomes[i].wait_seconds, waited)].append(i)
+        keys: list[str] = []
+        for wait in sorted(by_wait):
+            following = batch.model_copy(
+                update={
+                    "waited_seconds": waited + wait,
+                    "wait_seconds": wait,
+                    # A new id per batch: two overlapping tries of this attempt must not write the same object.
+                    "batch_id": uuid.uuid4().hex,
+                    "attempt": attempt + 1,
+                    "users": [batch.users[i] for i in by_wait[wait]],
+                    "reasons": [reasons[i] for i in by_wait[wait]],
+                }
+            )
+            keys.append(self.retries.put(following))
+        return keys, sorted(by_wait)
+
+    def _start_others(self, next_keys: list[str], waits: list[int], attempt: int) -> None:
+        """The first waiting batch goes on in this execution (the answer names it); each other one gets an execution
+        of its own, started once the ledger has recorded the keys. A start that fails fails the task: its retry finds
+        the attempt recorded and starts them again (an execution is named after its batch, so twice is once)."""
+        for key, wait in zip(next_keys[1:], waits[1:], strict=True):
+            self.retries.start(key, wait, attempt=attempt + 1)
 
     def _send(self, batch: RetryBatch, users: list[QueuedUser], send_by_ms: int, attempt: int) -> list[Outcome]:
         """The batch's users in requests of its destination's size, at once (a batch of webhooks is several
@@ -179,10 +207,18 @@ class RetryAttempt:
             logger.exception("could not delete a retry batch; the bucket lifecycle will", extra={"key": key})
 
     def _recorded_answer(self, next_keys: list[str], attempt: int) -> dict[str, Any]:
-        """The answer an earlier try of this attempt recorded: the waiting batch's destination says how long."""
+        """The answer an earlier try of this attempt recorded; the waiting batches say how long (a batch written
+        before they kept their wait: their destination's schedule). The other batches' executions are started
+        again, in case that try stopped before it started them."""
         if not next_keys:
             return self._answer(next_keys, attempt, ())
-        return self._answer(next_keys, attempt, self._schedule(self.retries.get(next_keys[0]).target))
+        batches = {key: self.retries.get(key) for key in next_keys}
+        schedule = self._schedule(batches[next_keys[0]].target)
+        waits = {key: schedule[attempt] if b.wait_seconds is None else b.wait_seconds for key, b in batches.items()}
+        # The ledger keeps the keys as a set: in the order of their waits again, so the answer is the first try's.
+        in_order = sorted(next_keys, key=waits.__getitem__)
+        self._start_others(in_order, [waits[key] for key in in_order], attempt)
+        return self._answer(in_order, attempt, schedule, waits[in_order[0]])
 
     @staticmethod
     def _answer(

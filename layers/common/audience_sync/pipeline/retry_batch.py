@@ -30,6 +30,9 @@ class RetryBatch(BaseModel):
     # The waits before this attempt, from the first failure: what the horizon is measured against (not the clock:
     # local mode's TIME_SCALE divides the waits, and a stretched wait must still count in full).
     waited_seconds: int = 0
+    # The wait before this attempt, as its execution was told (the schedule's, or longer if the destination asked):
+    # a retried task answers with it again. None in batches written before it was kept.
+    wait_seconds: int | None = None
     correlation_id: str | None = None  # written by versions before correlation_ids; still read
     # The webhooks the users came from (their ingest request ids), for the retry's log lines.
     correlation_ids: Annotated[list[str], Field(max_length=MAX_CORRELATION_IDS)] = Field(default_factory=list)
@@ -53,8 +56,8 @@ def batch_key(step_id: str, batch_id: str, attempt: int) -> str:
     return f"retry/{step_id}/{batch_id}/{attempt}.json"
 
 
-def execution_input(key: str, wait_seconds: int) -> dict[str, Any]:
-    return {"key": key, "attempt": 1, "wait_seconds": wait_seconds}
+def execution_input(key: str, wait_seconds: int, attempt: int = 1) -> dict[str, Any]:
+    return {"key": key, "attempt": attempt, "wait_seconds": wait_seconds}
 
 
 class RetryStore(Protocol):
@@ -68,7 +71,8 @@ class RetryStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def start(self, key: str, wait_seconds: int) -> None:
-        """Start the batch's retry execution, which waits `wait_seconds` first. Idempotent (named after the batch):
-        starting it again finds it running or finished, and both mean done."""
+    def start(self, key: str, wait_seconds: int, attempt: int = 1) -> None:
+        """Start the batch's retry execution, which waits `wait_seconds` first, then runs attempt `attempt` (the
+        batch's). Idempotent (named after the batch): starting it again finds it running or finished, and both
+        mean done."""
         ...

@@ -16,7 +16,7 @@ from audience_sync.pipeline.retry_batch import RetryBatch, execution_input
 class S3RetryStore:
     def __init__(self, bucket: str, state_machine_arn: Callable[[], str]):
         self.bucket = bucket
-        # asked for when an execution is started: the retry function, which only reads and writes batches, needs none
+        # asked for when an execution is started (the batcher's hand-offs, a retry attempt's split by wait)
         self.state_machine_arn = state_machine_arn
 
     @translated("retry.put")
@@ -36,7 +36,7 @@ class S3RetryStore:
         clients.s3().delete_object(Bucket=self.bucket, Key=key)
 
     @translated("retry.start")
-    def start(self, key: str, wait_seconds: int) -> None:
+    def start(self, key: str, wait_seconds: int, attempt: int = 1) -> None:
         """The execution's name is the batch id, so a redelivered message that starts it again finds it running
         (same input) or finished (ExecutionAlreadyExists); both mean done."""
         batch_id = key.split("/")[-2]
@@ -44,7 +44,7 @@ class S3RetryStore:
             clients.stepfunctions().start_execution(
                 stateMachineArn=self.state_machine_arn(),
                 name=batch_id,
-                input=json.dumps(execution_input(key, wait_seconds)),
+                input=json.dumps(execution_input(key, wait_seconds, attempt)),
             )
         except ClientError as exc:
             if error_code(exc) != "ExecutionAlreadyExists":
