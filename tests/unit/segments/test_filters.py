@@ -209,6 +209,36 @@ def test_not_matches_regex_holds_for_a_string_that_does_not_match_and_never_for_
     assert not holds(raw, custom(plan=["silver", "gold"]))
 
 
+REGEX_CASES = [
+    (r"@example\.COM$", ["Ana@Example.com", "ana@example.org"]),
+    ("^é", ["École", "école", "une école"]),  # case folding beyond ASCII, anchored at the first character
+    ("ß|ü", ["Straße", "ÜBER", "uber"]),
+    ("", ["", "anything"]),  # the empty pattern is found everywhere
+    ("x*", ["abc"]),  # an empty match at the start
+    ("b$", ["ab", "ba", "a\nb"]),
+    ("日本", ["にっぽん日本語", "日 本"]),
+]
+
+
+@pytest.mark.parametrize(("pattern", "texts"), REGEX_CASES)
+def test_a_regex_is_found_exactly_where_the_libraries_search_finds_it(pattern: str, texts: list[str]) -> None:
+    """filters.py asks the compiled RE2 whether a pattern is found, not the wrapper's `search` (9 times slower); both
+    ways answer alike, the fallback (another google-re2 without that object) included."""
+    from audience_sync.segments import filters
+
+    compiled = filters._check_regex(pattern)
+    fast = filters._found_in(compiled)
+
+    class WrapperOnly:  # what a google-re2 without `_regexp` offers
+        search = compiled.search
+
+    fallback = filters._found_in(WrapperOnly())
+    for text in texts:
+        expected = compiled.search(text) is not None
+        assert fast(text) is expected and fallback(text) is expected, (pattern, text)
+    assert fast.__name__ == "found"  # the pinned google-re2 takes the fast way
+
+
 def test_a_regex_searches_at_most_the_first_255_characters() -> None:
     # standard fields are not all cut to 255 characters; the cap bounds a backtracking pattern's cost
     long_text = "x" * 255 + "needle"

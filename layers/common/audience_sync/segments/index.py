@@ -9,7 +9,7 @@ way).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from audience_sync.segments.definitions import Segment
@@ -67,8 +67,12 @@ class SegmentIndex:
                 found[watch.segment_id] = watch
         return list(found.values())
 
-    def affected(self, keys: Iterable[str]) -> list[Segment]:
+    def affected(self, keys: Collection[str]) -> list[Segment]:
         """The segments that read any of `keys`, each once."""
+        if len(keys) == 1:  # one attribute changed, the usual write: its list already names each segment once
+            (key,) = keys
+            if key != ALL and not key.startswith(("s:", "b:")):
+                return list(self.by_key.get(key, ()))
         found: dict[str, Segment] = {}
         for key in keys:
             if key == ALL:
