@@ -93,7 +93,7 @@ def test_hundreds_of_members_of_many_segments_go_in_transactions_of_at_most_100_
     index: DynamoMemberIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sizes: list[int] = []
-    real = clients.dynamodb()
+    real = clients.unchecked_dynamodb()
 
     class Counting:
         def __getattr__(self, name: str) -> Any:
@@ -103,7 +103,7 @@ def test_hundreds_of_members_of_many_segments_go_in_transactions_of_at_most_100_
             sizes.append(len(kwargs["TransactItems"]))
             return real.transact_write_items(**kwargs)
 
-    monkeypatch.setattr(clients, "dynamodb", Counting)
+    monkeypatch.setattr(clients, "unchecked_dynamodb", Counting)
     transitions = [t(n, True, 1, segment=f"s{n % 7}") for n in range(500)]
     assert len(apply(index, transitions)) == 500
     assert max(sizes) <= MAX_TRANSACTION_ITEMS and len(sizes) <= 7
@@ -140,7 +140,7 @@ def test_no_two_transactions_of_a_message_touch_one_item(
     """DynamoDB cancels a transaction touching an item another transaction holds: a counter item every transaction
     updated would make the concurrent ones (a message's, and forty messages' in a backfill) conflict on it."""
     transactions: list[list[dict[str, Any]]] = []
-    real = clients.dynamodb()
+    real = clients.unchecked_dynamodb()
 
     class Recording:
         def __getattr__(self, name: str) -> Any:
@@ -150,7 +150,7 @@ def test_no_two_transactions_of_a_message_touch_one_item(
             transactions.append(kwargs["TransactItems"])
             return real.transact_write_items(**kwargs)
 
-    monkeypatch.setattr(clients, "dynamodb", Recording)
+    monkeypatch.setattr(clients, "unchecked_dynamodb", Recording)
     assert len(apply(index, [t(n, True, 1, segment=f"s{n % 2}") for n in range(450)])) == 450
     assert len(transactions) >= 5
     seen: set[tuple[str, str]] = set()
