@@ -281,6 +281,10 @@ class FakeRetryStore:
         self.gets.append(key)
         return self.objects[key]
 
+    def find(self, key: str) -> RetryBatch | None:
+        self.gets.append(key)
+        return self.objects.get(key)
+
     def delete(self, key: str) -> None:
         self.deleted.append(key)
         self.objects.pop(key, None)

@@ -409,15 +409,19 @@ REQUIRED_CALLS: dict[str, set[tuple[str, str]]] = {
         ("sqs:ReceiveMessage", "SyncQueue"),  # adapters/aws/queues.py: the top-up
         ("sqs:DeleteMessage", "SyncQueue"),  # adapters/aws/queues.py delete_message_batch
         ("s3:PutObject", "RetryBucket"),  # adapters/aws/retry_store.py put
+        ("s3:GetObject", "RetryBucket"),  # adapters/aws/retry_store.py find: a redelivery's restart, its wait
+        ("s3:ListBucket", "RetryBucket"),  # ... so that a batch that is gone is a 404, not a 403
         ("s3:DeleteObject", "RetryBucket"),  # pipeline/batcher.py _forget: batches no ledger entry names
         ("states:StartExecution", "RetryStateMachine"),  # adapters/aws/retry_store.py start
     }
     | _RECORD_WEBHOOK_INTERACTIONS,
     "RetryFunction": _SEND
     | {
-        ("s3:GetObject", "RetryBucket"),  # adapters/aws/retry_store.py get
+        ("s3:GetObject", "RetryBucket"),  # adapters/aws/retry_store.py get, find
+        ("s3:ListBucket", "RetryBucket"),  # find: a batch another execution settled is a 404, not a 403
         ("s3:PutObject", "RetryBucket"),  # the next attempt's batch
         ("s3:DeleteObject", "RetryBucket"),  # pipeline/retry_attempt.py _forget
+        ("states:StartExecution", "RetryStateMachine"),  # retry_attempt.py _start_others: an attempt split by wait
         ("dynamodb:BatchGetItem", "SegmentMembersTable"),  # segment_members.py DynamoMoveOrders: newest moves
     }
     | _RECORD_WEBHOOK_INTERACTIONS,
@@ -475,7 +479,8 @@ def test_grant_checks_catch_a_missing_and_an_undue_grant() -> None:
     (s3,) = [s for p in policies for s in policy_statements(p) if s.get("Sid") == "RetryBatches"]
     s3["Action"] = ["s3:PutObject"]
     assert missing_grants(tpl, "BatcherFunctionRole", REQUIRED_CALLS["BatcherFunction"]) == {
-        ("s3:DeleteObject", "RetryBucket")
+        ("s3:GetObject", "RetryBucket"),
+        ("s3:DeleteObject", "RetryBucket"),
     }
     policies.append(
         {"PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": "x"}]}}

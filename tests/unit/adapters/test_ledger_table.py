@@ -80,6 +80,8 @@ class FakeAws:
 
     def get_object(self, **kwargs: Any) -> dict[str, Any]:
         self._call("get_object", kwargs)
+        if kwargs["Key"] not in self.objects:
+            raise aws_error("NoSuchKey", "GetObject")  # what S3 answers a role that may list the bucket
         return {"Body": io.BytesIO(self.objects[kwargs["Key"]])}
 
     def delete_object(self, **kwargs: Any) -> dict[str, Any]:
@@ -301,6 +303,19 @@ def test_put_get_delete_round_trip(fake_aws: FakeAws) -> None:
     assert STORE.get(key) == batch
     STORE.delete(key)
     assert fake_aws.objects == {}
+
+
+def test_find_tells_a_batch_that_is_gone_from_a_failure(fake_aws: FakeAws) -> None:
+    batch = a_batch()
+    key = STORE.put(batch)
+    assert STORE.find(key) == batch
+    STORE.delete(key)
+    assert STORE.find(key) is None  # settled and deleted by its execution
+    with pytest.raises(StoreUnavailable):
+        STORE.get(key)  # a batch an attempt needs is not optional
+    fake_aws.fail = lambda op, kwargs: aws_error("AccessDenied", "GetObject")
+    with pytest.raises(StoreUnavailable):
+        STORE.find(key)  # a refusal is not "gone"
 
 
 def test_start_names_the_execution_after_the_batch(fake_aws: FakeAws) -> None:

@@ -539,6 +539,8 @@ def test_a_redelivered_round_starts_each_handed_off_execution_once() -> None:
     for i, m in enumerate(messages):
         ledger.record("step-1", [LedgerEntry(message_ledger_id(m), shared, StepDelta(), [keys[i % 3]])])
     w = world(ledger=ledger)
+    for i, key in enumerate(keys):
+        stored(w.retries, messages[i], key)
     assert w.batcher.handle([again(m) for m in messages], DEADLINE) == []
     assert sorted(key for key, _ in w.retries.started) == sorted(keys)  # 3 starts, not 5 x 3
     assert w.calls == []
@@ -702,15 +704,33 @@ def recorded_ledger(m: QueuedMessage, keys: list[str]) -> FakeLedger:
     return ledger
 
 
+def stored(retries: FakeRetryStore, m: QueuedMessage, key: str, wait_seconds: int | None = None) -> None:
+    """The retry batch behind `key`, holding `m`'s users, as a settling wrote it (None: a version that kept no
+    wait)."""
+    batch_id = key.split("/")[-2]
+    retries.objects[key] = RetryBatch(
+        batch_id=batch_id,
+        attempt=1,
+        step_id=m.step_id,
+        target=m.target,
+        users=m.users,
+        reasons=["linkedin_500"] * len(m.users),
+        first_failed_at=T0,
+        wait_seconds=wait_seconds,
+    )
+
+
 def test_a_recorded_message_is_not_sent_again_only_its_retries_restarted() -> None:
     m = message(AUD_A, 2, "a")
     keys = [batch_key("step-1", "a" * 32, 1), batch_key("step-1", "b" * 32, 1)]
     w = world(ledger=recorded_ledger(m, keys))
+    stored(w.retries, m, keys[0])  # the policy's first wait
+    stored(w.retries, m, keys[1], wait_seconds=600)  # what its answer asked for
     assert w.run(again(m)) == []
     assert w.calls == []
     assert w.ledger.transactions == []
     assert w.retries.puts == []
-    assert w.retries.started == [(k, FIRST_WAIT) for k in keys]
+    assert w.retries.started == [(keys[0], FIRST_WAIT), (keys[1], 600)]
 
 
 def test_a_first_delivery_is_not_looked_up_but_a_duplicate_id_counts_nothing() -> None:

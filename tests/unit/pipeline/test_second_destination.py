@@ -454,6 +454,17 @@ def test_each_retried_webhook_waits_its_own_answers_retry_after_and_gets_its_fiv
     assert retries.objects == {}  # every batch settled and deleted
 
 
+@pytest.fixture
+def ids_against_the_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Next batches get ids in falling order, so the ledger's sorted keys put the longest wait first: an answer read
+    back from the ledger is right only if it is put in the order of the waits again."""
+    from audience_sync.pipeline import retry_attempt
+
+    counter = iter(range(2**32, 0, -1))
+    monkeypatch.setattr(retry_attempt.uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
+
+
+@pytest.mark.usefixtures("ids_against_the_waits")
 def test_an_attempt_that_failed_before_starting_its_other_batches_starts_them_when_retried() -> None:
     """The ledger recorded the attempt with both next batches; its start of the second failed (Step Functions
     retries the task). The retried task sends and counts nothing again, answers the same and starts the second."""
@@ -472,3 +483,54 @@ def test_an_attempt_that_failed_before_starting_its_other_batches_starts_them_wh
     assert [u["x"] for u in retries.objects[answer["key"]].users] == ["w1"]
     assert started_waits(retries) == {("w0",): 300}
     assert len(hook.sent) == 2 and ledger.counted("campaign#c") == {}
+
+
+@pytest.mark.usefixtures("ids_against_the_waits")
+def test_a_retried_attempt_whose_other_execution_already_settled_answers_the_same() -> None:
+    """The other execution ran its attempt and deleted its batch before Step Functions retried this task (a timeout
+    after the ledger write): the retried task answers as the first try did and starts nothing. It used to read that
+    batch, fail at every try, and leave its own next batch's users neither retried nor counted."""
+    hook = AnswersByUser(w0=[slow_down(300)], w1=[boom()])
+    s, _ = sender(hook)
+    ledger, retries, clock = FakeLedger(), FakeRetryStore(), FakeClock()
+    first = waiting_batch(retries, clock, "campaign#c", ["hook_500"] * 2, waited_seconds=60)
+    attempt = RetryAttempt(s, ledger, retries, FakeNotifier(), clock)
+    answer = attempt.run(first.key, 1, SEND_BY)
+    ((other, _),) = retries.started
+    assert attempt.run(other, 2, SEND_BY)["outcome"] == "settled" and other not in retries.objects
+    assert attempt.run(first.key, 1, SEND_BY) == answer
+    assert len(retries.started) == 1 and ledger.counted("campaign#c") == {"synced": 1}
+
+
+def test_a_message_delivered_again_starts_its_batch_after_the_wait_the_batch_asked_for() -> None:
+    """The start failed, so the settled message came back: its batch is started from what the batch says (1,800 s:
+    2 hours asked, cut at the 30 minutes), not the policy's first 60 s (its one retry then found the horizon
+    reached, and the user was counted failed)."""
+    hook = AnswersByUser(u0=[slow_down(7200)])
+    s, _ = sender(hook)
+    retries, ledger = FakeRetryStore(), FakeLedger()
+    failures = [StoreUnavailable("retry.start", "throttled")]
+    retries.fail_start = lambda batch: failures.pop() if failures else None
+    batcher = Batcher(TUNING, s, ledger, retries, FakeClock())
+    message = QueuedMessage(chunk_id="c", step_id="campaign#c", target=HOOK, users=users(1, "u"), first_enqueued_at=T0)
+    record = {"messageId": "m", "body": message.model_dump_json(), "attributes": {}}
+    assert batcher.handle([record], SEND_BY) == ["m"]  # back to the queue
+    again = {**record, "attributes": {"ApproximateReceiveCount": "2"}}
+    assert batcher.handle([again], SEND_BY) == []
+    ((key, wait),) = retries.started
+    assert wait == retries.objects[key].wait_seconds == 1800
+    assert len(hook.sent) == 1  # not sent again
+
+
+def test_a_message_delivered_again_does_not_start_a_batch_that_is_gone() -> None:
+    """Its execution started before, settled the batch and deleted it: starting it again would find it finished."""
+    s, _ = sender(AnswersByUser(u0=[boom()]))
+    retries, ledger = FakeRetryStore(), FakeLedger()
+    batcher = Batcher(TUNING, s, ledger, retries, FakeClock())
+    message = QueuedMessage(chunk_id="c", step_id="campaign#c", target=HOOK, users=users(1, "u"), first_enqueued_at=T0)
+    record = {"messageId": "m", "body": message.model_dump_json(), "attributes": {}}
+    assert batcher.handle([record], SEND_BY) == []
+    ((key, _),) = retries.started
+    retries.delete(key)
+    assert batcher.handle([{**record, "attributes": {"ApproximateReceiveCount": "2"}}], SEND_BY) == []
+    assert len(retries.started) == 1

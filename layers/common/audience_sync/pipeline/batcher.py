@@ -600,12 +600,21 @@ class Batcher:
 
     def _restart(self, keys: dict[str, _HandOff]) -> set[str]:
         """Start the retry executions settled messages handed off, each once, after the first wait of their
-        destination's retry policy (longer if the destination asked); the keys that could not be started."""
+        destination's retry policy (longer if the destination asked); the keys that could not be started.
+
+        A message delivered again after it settled knows only its batches' keys: each batch says its own wait (the
+        policy's first, or what its users' answers asked for). A batch that is gone was started before, and its
+        execution has settled it: nothing to start."""
         not_started: set[str] = set()
         for key in sorted(keys):
             handoff = keys[key]
-            wait = handoff.wait_seconds if handoff.wait_seconds is not None else self._first_wait(handoff.target)
             try:
+                wait = handoff.wait_seconds
+                if wait is None:
+                    batch = self.retries.find(key)
+                    if batch is None:
+                        continue
+                    wait = batch.wait_seconds if batch.wait_seconds is not None else self._first_wait(handoff.target)
                 self.retries.start(key, wait)
             except StoreUnavailable:
                 logger.exception("could not start a retry; its messages return to the queue", extra={"key": key})

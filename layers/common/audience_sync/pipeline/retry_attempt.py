@@ -209,14 +209,19 @@ class RetryAttempt:
     def _recorded_answer(self, next_keys: list[str], attempt: int) -> dict[str, Any]:
         """The answer an earlier try of this attempt recorded; the waiting batches say how long (a batch written
         before they kept their wait: their destination's schedule). The other batches' executions are started
-        again, in case that try stopped before it started them."""
+        again, in case that try stopped before it started them.
+
+        A batch that is gone was one of the others: its execution ran and settled it (this execution's own next
+        batch has the shortest wait, and only this execution's next attempt deletes it). It needs no start."""
         if not next_keys:
             return self._answer(next_keys, attempt, ())
-        batches = {key: self.retries.get(key) for key in next_keys}
-        schedule = self._schedule(batches[next_keys[0]].target)
+        batches = {key: b for key in next_keys if (b := self.retries.find(key)) is not None}
+        if not batches:
+            raise ValueError(f"attempt {attempt} of this batch recorded {len(next_keys)} batches and none is left")
+        schedule = self._schedule(next(iter(batches.values())).target)
         waits = {key: schedule[attempt] if b.wait_seconds is None else b.wait_seconds for key, b in batches.items()}
         # The ledger keeps the keys as a set: in the order of their waits again, so the answer is the first try's.
-        in_order = sorted(next_keys, key=waits.__getitem__)
+        in_order = sorted(waits, key=waits.__getitem__)
         self._start_others(in_order, [waits[key] for key in in_order], attempt)
         return self._answer(in_order, attempt, schedule, waits[in_order[0]])
 

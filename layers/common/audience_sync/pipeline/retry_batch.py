@@ -69,6 +69,10 @@ class RetryStore(Protocol):
 
     def get(self, key: str) -> RetryBatch: ...
 
+    def find(self, key: str) -> RetryBatch | None:
+        """The batch, or None if it is gone (its execution settled it and deleted it)."""
+        ...
+
     def delete(self, key: str) -> None: ...
 
     def start(self, key: str, wait_seconds: int, attempt: int = 1) -> None:

@@ -31,6 +31,16 @@ class S3RetryStore:
         body = clients.s3().get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return RetryBatch.model_validate_json(body)
 
+    @translated("retry.find")
+    def find(self, key: str) -> RetryBatch | None:
+        try:
+            body = clients.s3().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchKey":
+                return None
+            raise
+        return RetryBatch.model_validate_json(body)
+
     @translated("retry.delete")
     def delete(self, key: str) -> None:
         clients.s3().delete_object(Bucket=self.bucket, Key=key)
