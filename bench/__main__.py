@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, hot_path, latency, pipeline
+from bench import coldstart, cost, hot_path, latency, pipeline, reference
 from bench.report import Results, chart, machine, rows, table, write_markdown
 
 BENCHMARKS = (
@@ -50,7 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
 
+    checkpoints: list[tuple[str, float]] = []  # the machine's speed along the run (bench/reference.py)
+
+    def checkpoint(label: str) -> None:
+        checkpoints.append((label, reference.rate()))
+        progress(f"CPU reference at {label}: {checkpoints[-1][1]:.1f} rounds/s")
+
     results = Results()
+    checkpoint("start")
     if "hot_path" in chosen:
         results.hot_path = hot_path.measure(20_000 if args.quick else 300_000, progress)
     if "pipeline" in chosen:
@@ -71,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
 
         results.horizon_seconds = sum(retry_schedule())
 
-    _platform(results, chosen, args.quick, progress)
+    checkpoint("pipeline rows done")
+    _platform(results, chosen, args.quick, progress, checkpoint)
+    checkpoint("end")
 
     table_rows = rows(results)
     print(table(table_rows))
@@ -82,16 +91,18 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": time.monotonic() - started,
         "machine": machine(),
+        "reference": reference.describe(checkpoints),
     }
     write_markdown(results, table_rows, args.out / "BENCHMARKS.md", details)
     progress(f"wrote {args.out / 'BENCHMARKS.md'}")
     return 0
 
 
-def _platform(results: Results, chosen: set[str], quick: bool, progress: Any) -> None:
+def _platform(results: Results, chosen: set[str], quick: bool, progress: Any, checkpoint: Any) -> None:
     """The platform's benchmarks (contract v2): profiles, segments, the backfill, campaigns, exports."""
     if "profiles" in chosen:
         _profiles(results, quick, progress)
+    checkpoint("profile rows done")
     if "segments" in chosen:
         from bench import segments
 
@@ -102,6 +113,7 @@ def _platform(results: Results, chosen: set[str], quick: bool, progress: Any) ->
 
         results.backfill = backfill.run(members=100_000 if quick else 1_000_000, progress=progress)
 
+    checkpoint("segment rows done")
     if "campaigns" in chosen:
         _campaigns(results, quick, progress)
     if "exports" in chosen:

@@ -17,6 +17,10 @@ def document(results: Results, rows: list[Row], details: dict[str, Any]) -> str:
         "Run it again to reproduce these numbers (they move a few percent between runs; the CPU ones also with the",
         "machine). Every row says how it was measured below.",
         "",
+        "The machine's own speed along the run (bench/reference.py: a fixed pure-Python loop on one core, against its",
+        f"fastest checkpoint): {details.get('reference', 'not measured')}. Rows measured where it is low were",
+        "measured on a slower machine.",
+        "",
         markdown_table(rows),
         "",
     ]
