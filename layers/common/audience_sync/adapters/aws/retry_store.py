@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import error_code, translated
+from audience_sync.core.errors import StoreUnavailable
 from audience_sync.pipeline.retry_batch import RetryBatch, execution_input
 
 
@@ -26,10 +27,11 @@ class S3RetryStore:
         )
         return batch.key
 
-    @translated("retry.get")
     def get(self, key: str) -> RetryBatch:
-        body = clients.s3().get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return RetryBatch.model_validate_json(body)
+        batch = self.find(key)
+        if batch is None:  # an attempt's own batch is never optional
+            raise StoreUnavailable("retry.get", "NoSuchKey")
+        return batch
 
     @translated("retry.find")
     def find(self, key: str) -> RetryBatch | None:
