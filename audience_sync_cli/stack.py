@@ -12,7 +12,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from audience_sync.adapters.aws import clients
-from audience_sync.composition import Container
+from audience_sync.composition.container import Container
 from audience_sync.settings import Resources, Settings
 
 DEFAULT_STACK_NAME = "audience-sync"
@@ -99,7 +99,7 @@ class Stack:
         )
 
     def container(self) -> Container:
-        """The platform's services over this stack (composition.py), as the handlers build them."""
+        """The platform's services over this stack (composition/container.py), as the handlers build them."""
         return Container(self.settings())
 
 

@@ -491,7 +491,7 @@ def _batcher_process(
     os.environ.update(environment)
     try:
         from audience_sync.adapters.aws.rate_bucket import DynamoRateBuckets
-        from audience_sync.composition import Container
+        from audience_sync.composition.container import Container
         from audience_sync.pipeline.batcher import Batcher
         from audience_sync.settings import Settings
 

@@ -16,14 +16,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from audience_sync.adapters.aws import snapstart
+from audience_sync.campaigns.delivery import CAMPAIGN_LEVELS
+from audience_sync.campaigns.delivery import campaign_metrics as metrics_of
+from audience_sync.campaigns.models import CampaignRequest, InteractionsRequest, TriggerRequest
+from audience_sync.campaigns.preview import PreviewRequest
+from audience_sync.campaigns.service import valid_campaign_id
 from audience_sync.cohorts.service import cohort_views
-from audience_sync.composition import Container, load_destinations
+from audience_sync.composition.container import Container
 from audience_sync.core.errors import Invalid
 from audience_sync.core.history import MAX_WINDOW_MINUTES, Metrics, recent
 from audience_sync.core.metrics import STEP_LEVELS, campaign_counters_id, public_metrics
 from audience_sync.credentials.models import DATA_IMPORT_KEY, REST_API_KEY, NewApiKey, NewImportKey
 from audience_sync.http.braze import json_object
-from audience_sync.http.openapi import NO_API_KEY, error_responses, public_spec, success
+from audience_sync.http.openapi import NO_API_KEY, error_responses, success
+from audience_sync.http.openapi_document import public_spec
 from audience_sync.http.resolver import handle, json_response, new_resolver, normalise_request
 from audience_sync.settings import Settings
 from audience_sync.sources.braze import openapi as braze_openapi
@@ -32,9 +38,8 @@ from audience_sync.sources.webhook.route import document_signature, users_router
 from audience_sync.steps.models import StepConfig, valid_step_id
 from audience_sync.steps.records import segment_step, step_view
 
-load_destinations()  # at init: the container builds the destinations on first use
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore", "requests"])  # AWS, and the destinations' HTTP
 app = new_resolver(logger)
 M = TypeVar("M", bound=BaseModel)
 CALLBACK_PATH = "/v1/connections/linkedin/callback"
@@ -444,8 +449,9 @@ def import_runs(import_id: str) -> dict[str, Any]:
 
 
 def _body(model: type[M]) -> M:
-    """The request's body as `model`, for the routes that validate it themselves (their models load on first use);
-    refused as the resolver refuses a body a route's signature did not take: fields under "body"."""
+    """The request's body as `model`, for the routes that validate it themselves: read strictly (`json_object`: a
+    key twice, NaN, a lone surrogate are refused), then refused as the resolver refuses a body a route's signature
+    did not take: fields under "body"."""
     try:
         return model.model_validate(json_object(app.current_event.body))
     except ValidationError as error:
@@ -471,9 +477,7 @@ def list_campaigns() -> dict[str, Any]:
     responses={**success(200, "the campaign"), **error_responses(400, 413, 503)},
 )
 def put_campaign(campaign_id: str) -> dict[str, Any]:
-    # The body is validated here, not by the route's signature: the campaigns' models load on first use, so the
-    # function's other requests do not pay for them at a cold start (bench row "cold start").
-    from audience_sync.campaigns.models import CampaignRequest
+    # The body is validated here, not by the route's signature: read strictly first (`_body`).
 
     return services().campaigns.put(campaign_id, _body(CampaignRequest))
 
@@ -514,8 +518,6 @@ def stop_campaign(campaign_id: str) -> dict[str, Any]:
     responses={**success(202, "the send"), **error_responses(400, 404, 409, 413, 503)},
 )
 def trigger_campaign(campaign_id: str) -> tuple[dict[str, Any], int]:
-    from audience_sync.campaigns.models import TriggerRequest
-    from audience_sync.campaigns.service import valid_campaign_id
 
     valid_campaign_id(campaign_id)
     request = _body(TriggerRequest)
@@ -533,8 +535,6 @@ def trigger_campaign(campaign_id: str) -> tuple[dict[str, Any], int]:
     responses={**success(200, "the rendered webhook"), **error_responses(400, 404, 413, 503)},
 )
 def preview_campaign(campaign_id: str) -> dict[str, Any]:
-    from audience_sync.campaigns.preview import PreviewRequest
-    from audience_sync.campaigns.service import valid_campaign_id
 
     valid_campaign_id(campaign_id)
     return services().campaign_previews.preview(campaign_id, _body(PreviewRequest))
@@ -547,7 +547,6 @@ def preview_campaign(campaign_id: str) -> dict[str, Any]:
     responses={**success(200, "the metrics"), **error_responses(400, 404, 503)},
 )
 def campaign_metrics(campaign_id: str) -> dict[str, int]:
-    from audience_sync.campaigns.delivery import campaign_metrics as metrics_of
 
     svc = services()
     status = svc.campaigns.get(campaign_id)["status"]  # 404 for an unknown campaign rather than zeros
@@ -556,8 +555,6 @@ def campaign_metrics(campaign_id: str) -> dict[str, int]:
 
 @_history_route("/v1/campaigns/<campaign_id>/metrics/history", "A campaign's", "`scheduled` (the users waiting)")
 def campaign_metrics_history(campaign_id: str, minutes: Minutes = 60) -> dict[str, Any]:
-    from audience_sync.campaigns.delivery import CAMPAIGN_LEVELS
-    from audience_sync.campaigns.delivery import campaign_metrics as metrics_of
 
     status = services().campaigns.get(campaign_id)["status"]  # 404 for an unknown campaign rather than zeros
     return _recent(campaign_counters_id(campaign_id), minutes, lambda c: metrics_of(c, status), CAMPAIGN_LEVELS)
@@ -572,7 +569,6 @@ def campaign_metrics_history(campaign_id: str, minutes: Minutes = 60) -> dict[st
     responses={**success(202, "the counts"), **error_responses(400, 413, 503)},
 )
 def record_interactions() -> tuple[dict[str, Any], int]:
-    from audience_sync.campaigns.models import InteractionsRequest
 
     request = _body(InteractionsRequest)
     correlation_id = app.current_event.request_context.request_id
@@ -613,10 +609,7 @@ def _spec() -> dict[str, Any]:
     braze_openapi.finish(spec)
     # the segment route reads its body itself (errors name JSON Pointers into it): its shape, for the document
     spec["paths"]["/v1/segments/{segment_id}"]["put"]["requestBody"] = SEGMENT_BODY
-    # the campaigns' routes read their bodies themselves too (their models load on first use)
-    from audience_sync.campaigns.models import CampaignRequest, InteractionsRequest, TriggerRequest
-    from audience_sync.campaigns.preview import PreviewRequest
-
+    # the campaigns' routes read their bodies themselves too (`_body`)
     _document_body(spec, "put", "/v1/campaigns/{campaign_id}", CampaignRequest)
     _document_body(spec, "post", "/v1/campaigns/{campaign_id}/preview", PreviewRequest)
     _document_body(spec, "post", "/v1/campaigns/{campaign_id}/trigger", TriggerRequest)

@@ -9,18 +9,17 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container, load_destinations
+from audience_sync.composition.insights import Insights
 from audience_sync.settings import Settings
 
-load_destinations()  # at init: the container builds the destinations on first use
 logger = Logger()
 # Stop reading this long before the invocation's deadline; the steps left are the oldest at the next run.
 DEADLINE_MARGIN_MS = 10_000
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> Insights:
+    return Insights(Settings.from_env())
 
 
 @logger.inject_lambda_context

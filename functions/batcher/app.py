@@ -12,17 +12,16 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container, load_destinations
+from audience_sync.composition.delivery import Delivery
 from audience_sync.settings import Settings
 
-load_destinations()  # at init: the container builds the destinations on first use
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore", "requests"])  # AWS, and the destinations' HTTP
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> Delivery:
+    return Delivery(Settings.from_env())
 
 
 @logger.inject_lambda_context

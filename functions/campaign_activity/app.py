@@ -16,18 +16,18 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync.campaigns.activities import Activity, Due, decode
-from audience_sync.composition import Container
+from audience_sync.composition.campaigns import Campaigns
 from audience_sync.core.metrics import campaign_counters_id
 from audience_sync.observability.step_metrics import publish_counts
 from audience_sync.settings import Settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patching all would import requests
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> Campaigns:
+    return Campaigns(Settings.from_env())
 
 
 def _order(message: Activity | Due) -> tuple[int, int]:

@@ -13,16 +13,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container
+from audience_sync.composition.export_runner import ExportRunning
 from audience_sync.settings import Settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore", "requests"])  # AWS, and the destinations' HTTP
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> ExportRunning:
+    return ExportRunning(Settings.from_env())
 
 
 processor = BatchProcessor(event_type=EventType.SQS)  # a failed job is reported alone (ReportBatchItemFailures)

@@ -13,17 +13,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container, load_destinations
+from audience_sync.composition.imports import ImportRunning
 from audience_sync.settings import Settings
 
-load_destinations()  # the writer's segments and campaigns may route what changed
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patching all would import requests
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> ImportRunning:
+    return ImportRunning(Settings.from_env())
 
 
 processor = BatchProcessor(event_type=EventType.SQS)  # a failed run is reported alone (ReportBatchItemFailures)

@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync.adapters.aws import snapstart
-from audience_sync.composition import Container
+from audience_sync.composition.ingest import Ingest
 from audience_sync.core.errors import DomainError, StoreUnavailable
 from audience_sync.http.resolver import error_response, handle, new_resolver, normalise_request, proxy_response
 from audience_sync.settings import Settings
@@ -39,8 +39,8 @@ app = new_resolver(logger)
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> Ingest:
+    return Ingest(Settings.from_env())
 
 
 # SnapStart: the services this handler uses are built before the snapshot (adapters/aws/snapstart.py).

@@ -19,20 +19,20 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync.adapters.aws.membership_queue import decode_message
-from audience_sync.composition import Container
+from audience_sync.composition.memberships import Memberships
 from audience_sync.observability import segment_metrics
 from audience_sync.profiles.values import format_time
 from audience_sync.segments.membership import Transition
 from audience_sync.settings import Settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patching all would import requests
 MAX_THREADS = 10  # the event source mapping's BatchSize
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> Memberships:
+    return Memberships(Settings.from_env())
 
 
 @cache

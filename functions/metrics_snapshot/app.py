@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container
+from audience_sync.composition.gauges import Gauges
 from audience_sync.observability import gauges
 from audience_sync.settings import Settings
 
@@ -16,8 +16,8 @@ logger = Logger()
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> Gauges:
+    return Gauges(Settings.from_env())
 
 
 @logger.inject_lambda_context

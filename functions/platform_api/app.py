@@ -14,7 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audience_sync.adapters.aws import snapstart
-from audience_sync.composition import Container
+from audience_sync.composition.management import PlatformApi
 from audience_sync.http import braze
 from audience_sync.http.resolver import handle, normalise_request
 from audience_sync.settings import Settings
@@ -24,12 +24,12 @@ from audience_sync.sources.braze.partner_routes import partners_router
 from audience_sync.sources.braze.routes import users_router
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patching all would import requests
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> PlatformApi:
+    return PlatformApi(Settings.from_env())
 
 
 # SnapStart: the services this handler uses are built before the snapshot (adapters/aws/snapstart.py).

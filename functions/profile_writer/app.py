@@ -15,19 +15,20 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container
+from audience_sync.campaigns.activities import tracked
+from audience_sync.composition.writer import ProfileWriting
 from audience_sync.observability import profile_metrics
 from audience_sync.profiles import operations
 from audience_sync.profiles.writer import Message
 from audience_sync.settings import Settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patching all would import requests
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> ProfileWriting:
+    return ProfileWriting(Settings.from_env())
 
 
 def _messages(records: list[dict[str, Any]]) -> list[Message]:
@@ -49,8 +50,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = services().profile_writer.write(_messages(event.get("Records", [])))
     if report.activities:  # events and purchases an active campaign listens to (campaigns/connector.py); first, so
         # that a failure here, which delivers the batch again, has counted nothing below yet
-        from audience_sync.campaigns.activities import tracked
-
         services().activity_router.publish([tracked(a) for a in report.activities])
     if report.cohort_ignored:  # ids of a partner's cohort that named no user here, counted per cohort
         services().cohort_store.add_ignored(report.cohort_ignored)

@@ -12,13 +12,12 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from audience_sync.composition import Container, load_destinations
+from audience_sync.composition.delivery import Delivery
 from audience_sync.pipeline.batcher import REQUEST_BUDGET_MS
 from audience_sync.settings import Settings
 
-load_destinations()  # at init: the container builds the destinations on first use
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore", "requests"])  # AWS, and the destinations' HTTP
 
 
 class AttemptInput(BaseModel):
@@ -27,8 +26,8 @@ class AttemptInput(BaseModel):
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> Delivery:
+    return Delivery(Settings.from_env())
 
 
 @logger.inject_lambda_context

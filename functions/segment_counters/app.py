@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container
+from audience_sync.composition.segments import SegmentStores
 from audience_sync.segments.counts import fold_all
 from audience_sync.settings import Settings
 
@@ -17,8 +17,8 @@ logger = Logger()
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> SegmentStores:
+    return SegmentStores(Settings.from_env())
 
 
 @logger.inject_lambda_context

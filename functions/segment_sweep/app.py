@@ -11,17 +11,17 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container
+from audience_sync.composition.sweep import Sweeping
 from audience_sync.segments.sweep import TIME_BASED
 from audience_sync.settings import Settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patching all would import requests
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> Sweeping:
+    return Sweeping(Settings.from_env())
 
 
 @logger.inject_lambda_context

@@ -8,19 +8,18 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audience_sync.composition import Container, load_destinations
+from audience_sync.composition.destinations import Destinations
 from audience_sync.connections.errors import NotConnected
 from audience_sync.destinations.base import AuthorizationFailed
 from audience_sync.settings import Settings
 
-load_destinations()  # at init: the container builds the destinations on first use
 logger = Logger()
 REFRESH_WITHIN_SECONDS = 7 * 86_400
 
 
 @cache
-def services() -> Container:
-    return Container(Settings.from_env())
+def services() -> Destinations:
+    return Destinations(Settings.from_env())
 
 
 @logger.inject_lambda_context

@@ -1,5 +1,6 @@
 """The architecture's rules, checked (docs/architecture.md): AWS and HTTP only in adapters and destination clients,
-and each package importing only the packages below it. A rule that stops being checked fails here."""
+each package importing only the packages below it, and nothing a function runs imported after its init. A rule that
+stops being checked fails here."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ ALLOWED = (
 PLANTS = ["import boto3", "from botocore.exceptions import ClientError", "import requests"]
 
 
-def ruff_on(path: str, source: str) -> subprocess.CompletedProcess[str]:
+def ruff_on(path: str, source: str, rule: str = "TID251") -> subprocess.CompletedProcess[str]:
     """ruff with the project's configuration on `source`, as if it were the file at `path`."""
     return subprocess.run(
-        [str(RUFF), "check", "--select", "TID251", "--stdin-filename", path, "-"],
+        [str(RUFF), "check", "--select", rule, "--stdin-filename", path, "-"],
         input=source,
         capture_output=True,
         text=True,
@@ -64,6 +65,29 @@ def test_a_planted_sdk_import_outside_the_adapters_fails_the_lint(path: str, sta
 def test_adapters_and_destination_clients_may_import_the_sdks(path: str) -> None:
     result = ruff_on(path, "import boto3\nfrom botocore.exceptions import ClientError\nimport requests\n")
     assert result.returncode == 0, result.stdout
+
+
+LATE_IMPORT = "def handle() -> None:\n    import json\n\n    json.dumps(1)\n"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "layers/common/audience_sync/campaigns/planted.py",
+        "layers/common/audience_sync/composition/planted.py",
+        "functions/planted/app.py",
+    ],
+)
+def test_a_planted_import_inside_a_function_of_the_layer_or_a_handler_fails_the_lint(path: str) -> None:
+    """A function imports at its init what it will run (composition/__init__.py, docs/decisions/0026)."""
+    result = ruff_on(path, LATE_IMPORT, "PLC0415")
+    assert result.returncode == 1, result.stdout
+    assert "PLC0415" in result.stdout
+
+
+@pytest.mark.parametrize("path", ["tests/unit/planted.py", "localmode/planted.py", "bench/planted.py"])
+def test_the_tools_around_the_functions_may_import_late(path: str) -> None:
+    assert ruff_on(path, LATE_IMPORT, "PLC0415").returncode == 0
 
 
 def test_only_adapters_and_destination_clients_import_the_sdks() -> None:

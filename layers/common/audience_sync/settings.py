@@ -3,7 +3,7 @@
 Split by concern: the stack's **resources** (tables, queues, buckets, keys, secrets), each **destination**'s
 settings (LinkedIn's app, version and limits: destinations/linkedin/settings.py), the **pipeline**'s tuning
 (pipeline/tuning.py) and the **API**'s. A function is given only the resources it uses; the composition root
-(composition.py) asks for a resource when it builds what needs it, and a missing one is a clear error naming the
+(composition/) asks for a resource when it builds what needs it, and a missing one is a clear error naming the
 variable, never an empty table name sent to AWS. The operator CLI builds Resources from the stack's outputs.
 """
 

@@ -1,13 +1,13 @@
-"""A new segment's sweep is queued with a delay (composition.py, settings.py sweep_delay_seconds): past the writers'
-cache of definitions and their batches in flight, so a user written while the segment was defined is either
-evaluated by its writer or read by the sweep. Continuations of a sweep go at once."""
+"""A new segment's sweep is queued with a delay (composition/management.py, settings.py sweep_delay_seconds): past
+the writers' cache of definitions and their batches in flight, so a user written while the segment was defined is
+either evaluated by its writer or read by the sweep. Continuations of a sweep go at once."""
 
 from __future__ import annotations
 
 import boto3
 
 from audience_sync.adapters.aws.membership_queue import SqsSweepJobs
-from audience_sync.composition import Container
+from audience_sync.composition.container import Container
 from audience_sync.settings import Resources, Settings
 
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 import requests
 
-from audience_sync.composition import Container
+from audience_sync.composition.container import Container
 from audience_sync.destinations.linkedin.audiences import EXPLANATIONS
 from audience_sync.insights.audience import MIN_READ_INTERVAL_SECONDS
 from audience_sync.settings import Settings

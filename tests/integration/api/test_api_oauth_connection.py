@@ -179,7 +179,7 @@ def test_disconnect(api: Api) -> None:
 
 
 def test_a_refresh_answer_without_a_refresh_token_keeps_the_old_one(api: Api, monkeypatch: Any) -> None:
-    from audience_sync.composition import Container
+    from audience_sync.composition.container import Container
     from audience_sync.destinations.base import TokenGrant
     from audience_sync.destinations.linkedin.oauth import OAuthClient
     from audience_sync.settings import Settings

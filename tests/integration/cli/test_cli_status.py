@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from audience_sync.composition import Container
+from audience_sync.composition.container import Container
 from audience_sync.settings import Settings
 from audience_sync.steps.records import AUDIENCE_NOT_FOUND, AUDIENCE_STATUS_ERROR
 from audience_sync_cli.render import when

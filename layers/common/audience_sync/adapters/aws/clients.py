@@ -126,7 +126,8 @@ def cloudformation() -> CloudFormationClient:
 
 def reset() -> None:
     """Forget cached clients and secrets (tests and local mode start a fresh emulated account)."""
-    from aws_lambda_powertools.utilities import parameters  # secrets.py caches through it
+    # secrets.py caches through Powertools' parameters; imported here, as only tests and local mode reset
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
     with _CREATE:
         _client.cache_clear()

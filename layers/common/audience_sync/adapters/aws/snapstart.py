@@ -29,7 +29,8 @@ def register(warm: Callable[[], Any]) -> bool:
     """Build the handler's services before the snapshot (`warm`), renew what containers must not share after each
     restore. True if the runtime's hook library was there to register with."""
     try:
-        from snapshot_restore_py import register_after_restore, register_before_snapshot
+        # at init (register is called by a handler's import); only Lambda's runtime has the library
+        from snapshot_restore_py import register_after_restore, register_before_snapshot  # noqa: PLC0415
     except ImportError:  # not Lambda's runtime, and not installed: there is no snapshot to prepare for
         return False
     register_before_snapshot(warm)

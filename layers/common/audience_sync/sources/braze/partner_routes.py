@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class PartnerApi(Protocol):
-    """What the routes need (composition.py builds it)."""
+    """What the routes need (composition/management.py builds it)."""
 
     @property
     def cohort_import(self) -> CohortImport: ...

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class UserApi(Protocol):
-    """What the routes need (composition.py builds it)."""
+    """What the routes need (composition/management.py builds it)."""
 
     @property
     def credentials(self) -> Credentials: ...

@@ -1,0 +1,36 @@
+"""What the rest of the platform tells campaigns, and asks of them: whether a campaign's sends may go on (the
+batcher's and the retry's gate), what users did that an active campaign listens to (the profile writer), and that
+a campaign's webhook was delivered (the batcher's and the retry's observer)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from audience_sync.adapters.aws.campaigns_table import DynamoCampaignStore
+from audience_sync.adapters.aws.queues import SqsPublisher
+from audience_sync.campaigns.connector import ActivityRouter, CachedTriggerIndex, WebhookInteractions
+from audience_sync.campaigns.gate import CampaignGate
+from audience_sync.campaigns.ports import CampaignStore
+from audience_sync.composition.core import Core
+
+
+class CampaignSignals(Core):
+    @cached_property
+    def campaign_store(self) -> CampaignStore:
+        return DynamoCampaignStore(self.resources.require("campaigns_table"))
+
+    @cached_property
+    def campaign_gate(self) -> CampaignGate:
+        return CampaignGate(lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds)
+
+    @cached_property
+    def activity_router(self) -> ActivityRouter:
+        """What users do that an active campaign listens to, onto the campaign activity queue."""
+        index = CachedTriggerIndex(lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds)
+        return ActivityRouter(index, SqsPublisher(self.resources.require("campaign_activity_queue_url")), self.clock)
+
+    @cached_property
+    def webhook_interactions(self) -> WebhookInteractions:
+        """Delivered webhooks record received_webhook (the batcher's and the retry's DeliveryObserver). Its router
+        is built on the first delivered webhook: a batcher that only sends steps' users never needs it."""
+        return WebhookInteractions(lambda: self.activity_router, self.clock)

@@ -1,0 +1,81 @@
+"""What each Lambda function imports at its init (composition/__init__.py): its own capability's modules, and not
+another capability's. Each function is imported as Lambda imports it, in a fresh interpreter: its directory, the
+layer's sources, the template's variables (bench/coldstart.py builds them, as `make bench` measures the imports).
+
+The markers are what a function pays for only if it needs them: a destination's HTTP client (requests), campaign
+templates (Liquid), Powertools' OpenAPI models (the API's document) and every capability at once (`Container`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
+import pytest
+
+from bench.coldstart import functions, lambda_environment
+
+HTTP = "requests"
+LIQUID = "liquid"
+OPENAPI = "aws_lambda_powertools.event_handler.openapi.models"
+EVERYTHING = "audience_sync.composition.container"
+MARKERS = (HTTP, LIQUID, OPENAPI, EVERYTHING)
+
+EXPECTED: dict[str, set[str]] = {
+    "IngestFunction": set(),  # the hot path: nothing of a destination, a campaign or the API's document
+    "MembershipFunction": set(),
+    "SegmentCountersFunction": set(),
+    "SegmentSweepFunction": set(),
+    "MetricsSnapshotFunction": set(),
+    "ConsoleFunction": set(),
+    "TokenRefreshFunction": {HTTP},
+    "AudienceRefreshFunction": {HTTP},
+    "ExportFunction": {HTTP},  # the export's callback
+    # campaign definitions are loaded (their templates compiled) to route what users did, and to check a trigger
+    "ProfileWriterFunction": {LIQUID},
+    "ImportFunction": {LIQUID},
+    "CampaignActivityFunction": {LIQUID},
+    "PlatformApiFunction": {LIQUID},
+    "BatcherFunction": {HTTP, LIQUID},  # a delivered campaign webhook records received_webhook
+    "RetryFunction": {HTTP, LIQUID},
+    "ApiFunction": {HTTP, LIQUID, OPENAPI, EVERYTHING},
+}
+
+
+@cache
+def imported() -> dict[str, set[str]]:
+    """Every function's modules after `import app`, each in its own interpreter (two at a time)."""
+
+    def modules(name: str) -> set[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", "import app, json, sys; print(json.dumps(sorted(sys.modules)))"],
+            cwd=functions()[name],
+            env=lambda_environment(name),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return set(json.loads(result.stdout))
+
+    names = sorted(functions())
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(names, pool.map(modules, names), strict=True))
+
+
+def test_every_function_of_the_template_is_expected() -> None:
+    assert set(EXPECTED) == set(functions())
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED))
+def test_a_function_imports_what_its_capability_needs_and_no_more(function: str) -> None:
+    modules = imported()[function]
+    assert {marker for marker in MARKERS if marker in modules} == EXPECTED[function]
+
+
+def test_each_function_but_the_console_imports_its_composition_at_init() -> None:
+    for function, modules in imported().items():
+        if function != "ConsoleFunction":
+            assert any(m.startswith("audience_sync.composition.") for m in modules), function
