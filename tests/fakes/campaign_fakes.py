@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from audience_sync.campaigns.models import CampaignStatus
 from audience_sync.campaigns.ports import Claim, Wait
+from audience_sync.campaigns.triggers import CampaignStatus
 
 
 @dataclass

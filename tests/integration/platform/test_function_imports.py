@@ -33,13 +33,14 @@ EXPECTED: dict[str, set[str]] = {
     "TokenRefreshFunction": {HTTP},
     "AudienceRefreshFunction": {HTTP},
     "ExportFunction": {HTTP},  # the export's callback
-    # campaign definitions are loaded (their templates compiled) to route what users did, and to check a trigger
-    "ProfileWriterFunction": {LIQUID},
-    "ImportFunction": {LIQUID},
+    # they route what users did to the campaigns listening: from their deliveries, no template (campaigns/routing.py)
+    "ProfileWriterFunction": set(),
+    "ImportFunction": set(),
+    "BatcherFunction": {HTTP},  # a delivered campaign webhook records received_webhook
+    "RetryFunction": {HTTP},
+    # they load campaigns whole: to send them, to save them (their templates checked)
     "CampaignActivityFunction": {LIQUID},
-    "PlatformApiFunction": {LIQUID},
-    "BatcherFunction": {HTTP, LIQUID},  # a delivered campaign webhook records received_webhook
-    "RetryFunction": {HTTP, LIQUID},
+    "PlatformApiFunction": {LIQUID},  # the segments' service checks no campaign uses a deleted segment
     "ApiFunction": {HTTP, LIQUID, OPENAPI, EVERYTHING},
 }
 

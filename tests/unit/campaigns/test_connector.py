@@ -12,17 +12,11 @@ from typing import Any
 import pytest
 
 from audience_sync.campaigns.activities import Activity, Due, TriggerIndex, decode, encode, interaction
-from audience_sync.campaigns.connector import (
-    ActivityRouter,
-    CampaignConnector,
-    InteractionService,
-    WebhookInteractions,
-    dispatch_id,
-    schedule_name,
-)
-from audience_sync.campaigns.delivery import CampaignTriggers, campaign_metrics
+from audience_sync.campaigns.connector import CampaignConnector, InteractionService, dispatch_id, schedule_name
+from audience_sync.campaigns.delivery import CampaignTriggers, campaign_metrics, load
 from audience_sync.campaigns.exceptions import UserBusy
 from audience_sync.campaigns.models import InteractionsRequest
+from audience_sync.campaigns.routing import ActivityRouter, WebhookInteractions
 from audience_sync.core.metrics import campaign_counters_id
 from audience_sync.pipeline.ingest import Entrant
 from audience_sync.pipeline.messages import QueuedMessage
@@ -101,7 +95,12 @@ class World:
             self.store, self.profiles, self.queue, NoSteps(), self.clock, enrolled=self.router.enrolled
         )
         self.connector = CampaignConnector(
-            lambda: TriggerIndex(self.store.all()), self.state, self.scheduler, self.store, self.triggers, self.clock
+            lambda: TriggerIndex(self.store.all(), load),
+            self.state,
+            self.scheduler,
+            self.store,
+            self.triggers,
+            self.clock,
         )
 
     def profile(self, external_id: str, segments: dict[str, str] | None = None) -> None:

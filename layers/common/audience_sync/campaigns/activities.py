@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
 
-from audience_sync.campaigns.delivery import Campaign, load
-from audience_sync.campaigns.models import (
+from audience_sync.campaigns.triggers import (
     ActionDelivery,
     CampaignStatus,
     CustomEventTrigger,
@@ -39,9 +39,15 @@ from audience_sync.campaigns.models import (
 from audience_sync.profiles.writer import TrackedActivity
 from audience_sync.segments.filters import Filter, ProfileView, parse
 
+if TYPE_CHECKING:
+    from audience_sync.campaigns.delivery import Campaign
+
 Kind = Literal["custom_event", "purchase", "interaction"]
 Role = Literal["trigger", "exception"]
 ANY_PRODUCT = "*"
+# A stored campaign as the connector sends it (delivery.load: checked, its templates compiled).
+Load = Callable[[Mapping[str, Any]], "Campaign"]
+_CACHED = 256  # parsed deliveries kept per container (a definition's delivery is small)
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ def encode(message: Activity | Due) -> str:
 
 @dataclass(frozen=True)
 class _Listener:
-    campaign: Campaign
+    campaign_id: str
     role: Role
     filter: Filter | None  # a custom event's property filters, all of them
     published_ms: int
@@ -160,25 +166,29 @@ def time_ms(text: str) -> int:
 
 
 class TriggerIndex:
-    """The active action-based campaigns by what they listen to."""
+    """The active action-based campaigns by what they listen to. Built from their deliveries alone, so routing
+    (`listens`: the profile writer, the batcher's and the retry's `received_webhook`) compiles no template and needs
+    no Liquid. `match` gives the campaigns themselves, loaded by `load` (delivery.load) once each: the connector's."""
 
-    def __init__(self, stored: Iterable[Mapping[str, Any]]):
+    def __init__(self, stored: Iterable[Mapping[str, Any]], load: Load | None = None):
         self.active: dict[str, int] = {}  # active campaign id -> when it was published (ms)
         self._listeners: dict[tuple[str, str], list[_Listener]] = {}
+        self._stored: dict[str, Mapping[str, Any]] = {}
+        self._load = load
+        self._loaded: dict[str, Campaign] = {}
         for item in stored:
             if item.get("status") != CampaignStatus.ACTIVE:
                 continue
+            campaign_id = str(item["campaign_id"])
             published_at = str(item.get("published_at") or "")
-            self.active[str(item["campaign_id"])] = time_ms(published_at) if published_at else 0
+            self.active[campaign_id] = time_ms(published_at) if published_at else 0
             delivery = item["definition"].get("delivery") or {}
             if delivery.get("type") != "action":
                 continue
-            campaign = load(item)
-            self._add(campaign, str(item.get("published_at") or ""))
+            self._stored[campaign_id] = item
+            self._add(campaign_id, _action_delivery(json.dumps(delivery, sort_keys=True)), published_at)
 
-    def _add(self, campaign: Campaign, published_at: str) -> None:
-        delivery = campaign.request.delivery
-        assert isinstance(delivery, ActionDelivery)
+    def _add(self, campaign_id: str, delivery: ActionDelivery, published_at: str) -> None:
         published_ms = time_ms(published_at) if published_at else 0
         roles: list[tuple[Role, Any]] = [("trigger", delivery.trigger)]
         roles += [("exception", t) for t in delivery.exceptions]
@@ -194,7 +204,7 @@ class TriggerIndex:
                 assert isinstance(trigger, InteractionTrigger)
                 source = trigger.interaction
                 key = _key("interaction", source.type.value, source.campaign_id)
-            listener = _Listener(campaign, role, filter_, published_ms, _ms(delivery.start_at), _ms(delivery.end_at))
+            listener = _Listener(campaign_id, role, filter_, published_ms, _ms(delivery.start_at), _ms(delivery.end_at))
             self._listeners.setdefault(key, []).append(listener)
 
     def _candidates(self, activity: Activity) -> list[_Listener]:
@@ -217,6 +227,23 @@ class TriggerIndex:
 
     def match(self, activity: Activity) -> list[tuple[Campaign, Role]]:
         """The campaigns this activity triggers or is an exception of, under the rules of the module's docstring."""
+        if self._load is None:
+            raise RuntimeError("this index only routes activities: it was built without `load`")
         if not self._counts(activity):
             return []
-        return [(lst.campaign, lst.role) for lst in self._candidates(activity) if lst.accepts(activity)]
+        return [
+            (self._campaign(lst.campaign_id), lst.role) for lst in self._candidates(activity) if lst.accepts(activity)
+        ]
+
+    def _campaign(self, campaign_id: str) -> Campaign:
+        found = self._loaded.get(campaign_id)
+        if found is None:  # two threads may both load it: the same campaign, one kept
+            assert self._load is not None
+            found = self._loaded[campaign_id] = self._load(self._stored[campaign_id])
+        return found
+
+
+@lru_cache(maxsize=_CACHED)  # thread-safe: local mode runs every function in one process
+def _action_delivery(delivery: str) -> ActionDelivery:
+    """A stored action delivery, checked once per definition in a container (it was checked when saved)."""
+    return ActionDelivery.model_validate_json(delivery)

@@ -1,10 +1,11 @@
 """Action-based delivery and the Campaign Connector (contract v2 §6, docs/campaigns.md, docs/decisions/0017).
 
 What users do reaches the campaign activity queue as `Activity` messages (activities.py), published only when an
-active campaign listens to it (`ActivityRouter`): custom events and purchases by the profile writer, interactions by
-`POST /v1/interactions` (`InteractionService`), by the pipeline for every delivered webhook (`received_webhook`) and
-by the planning for every user drawn into a control group (`enrolled_in_control_group`). The campaign activity
-function hands them to `CampaignConnector.handle`, with the `Due` messages the waits' schedules put on the same queue.
+active campaign listens to it (routing.py `ActivityRouter`): custom events and purchases by the profile writer,
+interactions by `POST /v1/interactions` (`InteractionService`), by the pipeline for every delivered webhook
+(`received_webhook`) and by the planning for every user drawn into a control group (`enrolled_in_control_group`).
+The campaign activity function hands them to `CampaignConnector.handle`, with the `Due` messages the waits'
+schedules put on the same queue.
 
 For each activity, the campaigns it matches (activities.py TriggerIndex: active, after `published_at`, in the
 window, property filters):
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,12 +40,12 @@ from aws_lambda_powertools import Logger
 from audience_sync.campaigns.activities import Activity, Due, TriggerIndex, encode, interaction, time_ms
 from audience_sync.campaigns.delivery import Campaign, CampaignTriggers, Send, load, plan
 from audience_sync.campaigns.exceptions import UserBusy
-from audience_sync.campaigns.models import ActionDelivery, CampaignStatus, InteractionsRequest, InteractionType
+from audience_sync.campaigns.models import InteractionsRequest
 from audience_sync.campaigns.ports import CampaignState, CampaignStore, Claim, Wait, WaitScheduler
+from audience_sync.campaigns.routing import ActivityRouter
+from audience_sync.campaigns.triggers import ActionDelivery, CampaignStatus
 from audience_sync.core.clock import Clock
-from audience_sync.core.metrics import CAMPAIGN_PREFIX, StepDelta, is_step
-from audience_sync.core.users import QueuedUser
-from audience_sync.pipeline.ports import MessagePublisher
+from audience_sync.core.metrics import StepDelta
 from audience_sync.segments.membership import MEMBERSHIPS
 
 logger = Logger(child=True)
@@ -61,85 +61,6 @@ def dispatch_id(campaign_id: str, external_id: str, activity_id: str) -> str:
 def schedule_name(wait_id: str) -> str:
     """A wait's schedule (EventBridge Scheduler names: 1-64 of [0-9A-Za-z_.-])."""
     return "wait-" + wait_id
-
-
-class CachedTriggerIndex:
-    """The trigger index, built from every stored campaign at most every `cache_seconds` a container (settings.py
-    campaign_cache_seconds: a campaign published or stopped listens, or stops, within that)."""
-
-    def __init__(self, store: Callable[[], CampaignStore], clock: Clock, cache_seconds: float):
-        self._store = store  # built on first use: a profile writer with no activity never reads the table
-        self.clock = clock
-        self.cache_ms = cache_seconds * 1000
-        self._built: tuple[int, TriggerIndex] | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> TriggerIndex:
-        now = self.clock.now_ms()
-        with self._lock:
-            built = self._built
-        if built is not None and now - built[0] < self.cache_ms:
-            return built[1]
-        index = TriggerIndex(self._store().all())
-        with self._lock:
-            self._built = (now, index)
-        return index
-
-
-class ActivityRouter:
-    """Publishes the activities an active campaign may take; the rest go no further."""
-
-    def __init__(self, index: Callable[[], TriggerIndex], publisher: MessagePublisher, clock: Clock):
-        self.index = index
-        self.publisher = publisher
-        self.clock = clock
-
-    def publish(self, activities: Sequence[Activity], correlation_id: str | None = None) -> int:
-        """The activities published (PublishFailed if the queue refuses them)."""
-        if not activities:
-            return 0
-        index = self.index()
-        wanted = [a for a in activities if index.listens(a)]
-        if wanted:
-            self.publisher.send([encode(a) for a in wanted], correlation_id=correlation_id)
-        return len(wanted)
-
-    def enrolled(self, campaign: Campaign, sends: Sequence[Send]) -> None:
-        """Users drawn into a campaign's control group: each records `enrolled_in_control_group`."""
-        now = self.clock.now_ms()
-        kind = InteractionType.ENROLLED_IN_CONTROL_GROUP
-        self.publish(
-            [
-                interaction(
-                    str(send.profile["external_id"]),
-                    campaign.campaign_id,
-                    kind,
-                    now,
-                    f"g:{send.dispatch_id}:{send.profile['external_id']}",  # an API trigger's dispatch_id is the call's
-                )
-                for send in sends
-                if send.profile.get("external_id")
-            ]
-        )
-
-
-class WebhookInteractions:
-    """Every delivered webhook records `received_webhook` (pipeline/ports.py DeliveryObserver)."""
-
-    def __init__(self, router: Callable[[], ActivityRouter], clock: Clock):
-        self.router = router  # built on the first delivered webhook
-        self.clock = clock
-
-    def delivered(self, counters_id: str, users: Sequence[QueuedUser]) -> None:
-        if is_step(counters_id) or not users:
-            return
-        campaign_id = counters_id.removeprefix(CAMPAIGN_PREFIX)
-        now = self.clock.now_ms()
-        activities = [
-            interaction(str(u["x"]), campaign_id, InteractionType.RECEIVED_WEBHOOK, now, f"w:{u.get('d')}:{u['x']}")
-            for u in users
-        ]
-        self.router().publish(activities)
 
 
 @dataclass

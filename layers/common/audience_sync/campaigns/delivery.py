@@ -40,10 +40,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from audience_sync.campaigns.models import AudienceSyncMessage, CampaignRequest, CampaignStatus, TriggerRequest
+from audience_sync.campaigns.models import AudienceSyncMessage, CampaignRequest, TriggerRequest
 from audience_sync.campaigns.ports import CampaignStore, StepEntry
 from audience_sync.campaigns.rendering import CompiledWebhook, TooLarge, compile_webhook, variables
 from audience_sync.campaigns.templates import Aborted, TemplateError
+from audience_sync.campaigns.triggers import CampaignStatus
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import Conflict, NotFound
 from audience_sync.core.metrics import StepDelta, campaign_counters_id

@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from audience_sync.campaigns.models import CampaignStatus
 from audience_sync.campaigns.ports import CampaignStore
+from audience_sync.campaigns.triggers import CampaignStatus
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import StoreUnavailable
 from audience_sync.core.metrics import CAMPAIGN_PREFIX, is_step

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from audience_sync.campaigns.models import CampaignStatus
+from audience_sync.campaigns.triggers import CampaignStatus
 from audience_sync.pipeline.ingest import Entrant
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from audience_sync.campaigns.models import StrictModel, WebhookMessage
+from audience_sync.campaigns.models import WebhookMessage
 from audience_sync.campaigns.ports import CampaignStore
 from audience_sync.campaigns.rendering import TooLarge, compile_webhook, variables
 from audience_sync.campaigns.templates import Aborted, TemplateError
+from audience_sync.campaigns.triggers import StrictModel
 from audience_sync.core.errors import Invalid, NotFound
 from audience_sync.profiles.identity import MAX_ID_CHARS
 

@@ -15,14 +15,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from audience_sync.campaigns.exceptions import PublishInvalid
-from audience_sync.campaigns.models import (
-    AudienceSyncMessage,
-    CampaignRequest,
-    CampaignStatus,
-    InteractionTrigger,
-    InteractionType,
-)
+from audience_sync.campaigns.models import AudienceSyncMessage, CampaignRequest
 from audience_sync.campaigns.ports import CampaignStore
+from audience_sync.campaigns.triggers import CampaignStatus, InteractionTrigger, InteractionType
 from audience_sync.core.catalogue import catalogue_page
 from audience_sync.core.clock import Clock
 from audience_sync.core.errors import Conflict, Invalid, NotFound

@@ -8,9 +8,9 @@ from functools import cached_property
 
 from audience_sync.adapters.aws.campaigns_table import DynamoCampaignStore
 from audience_sync.adapters.aws.queues import SqsPublisher
-from audience_sync.campaigns.connector import ActivityRouter, CachedTriggerIndex, WebhookInteractions
 from audience_sync.campaigns.gate import CampaignGate
 from audience_sync.campaigns.ports import CampaignStore
+from audience_sync.campaigns.routing import ActivityRouter, CachedTriggerIndex, WebhookInteractions
 from audience_sync.composition.core import Core
 
 
@@ -24,10 +24,15 @@ class CampaignSignals(Core):
         return CampaignGate(lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds)
 
     @cached_property
+    def trigger_index(self) -> CachedTriggerIndex:
+        """What the active campaigns listen to, from their deliveries (routing only: Campaigns' matches too)."""
+        return CachedTriggerIndex(lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds)
+
+    @cached_property
     def activity_router(self) -> ActivityRouter:
         """What users do that an active campaign listens to, onto the campaign activity queue."""
-        index = CachedTriggerIndex(lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds)
-        return ActivityRouter(index, SqsPublisher(self.resources.require("campaign_activity_queue_url")), self.clock)
+        queue = SqsPublisher(self.resources.require("campaign_activity_queue_url"))
+        return ActivityRouter(self.trigger_index, queue, self.clock)
 
     @cached_property
     def webhook_interactions(self) -> WebhookInteractions:

@@ -9,9 +9,10 @@ from audience_sync.adapters.aws.campaign_state import DynamoCampaignState
 from audience_sync.adapters.aws.queues import SqsPublisher
 from audience_sync.adapters.aws.scheduler import EventBridgeWaitScheduler
 from audience_sync.campaigns.connector import CampaignConnector, InteractionService
-from audience_sync.campaigns.delivery import CampaignTriggers
+from audience_sync.campaigns.delivery import CampaignTriggers, load
 from audience_sync.campaigns.ports import CampaignState
 from audience_sync.campaigns.preview import CampaignPreviews
+from audience_sync.campaigns.routing import CachedTriggerIndex
 from audience_sync.campaigns.service import CampaignService
 from audience_sync.composition.campaign_signals import CampaignSignals
 from audience_sync.composition.ingest import Ingest
@@ -19,6 +20,13 @@ from audience_sync.composition.segments import SegmentStores
 
 
 class Campaigns(CampaignSignals, SegmentStores, Ingest):
+    @cached_property
+    def trigger_index(self) -> CachedTriggerIndex:
+        """The router's index, which here also gives the matched campaigns themselves (the connector's)."""
+        return CachedTriggerIndex(
+            lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds, load=load
+        )
+
     @cached_property
     def campaigns(self) -> CampaignService:
         return CampaignService(self.campaign_store, self.segment_store, self.steps, self.clock)
@@ -48,7 +56,7 @@ class Campaigns(CampaignSignals, SegmentStores, Ingest):
             self.resources.require("campaign_activity_dlq_arn"),
         )
         return CampaignConnector(
-            self.activity_router.index,
+            self.trigger_index,
             self.campaign_state,
             scheduler,
             self.campaign_store,

@@ -34,8 +34,8 @@ from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import applied, error_code, translated
 from audience_sync.adapters.aws.items import from_dynamodb
 from audience_sync.adapters.aws.metrics_table import CounterTables, counter_updates, serialised
-from audience_sync.campaigns.models import MAX_DELAY_SECONDS
 from audience_sync.campaigns.ports import Claim, Wait
+from audience_sync.campaigns.triggers import MAX_DELAY_SECONDS
 from audience_sync.core.clock import Clock
 from audience_sync.core.metrics import StepDelta, campaign_counters_id
 

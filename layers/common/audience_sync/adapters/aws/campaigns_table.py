@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from audience_sync.adapters.aws import clients
 from audience_sync.adapters.aws.errors import is_conditional_failure, translated
 from audience_sync.adapters.aws.items import from_dynamodb, scan
-from audience_sync.campaigns.models import CampaignStatus
+from audience_sync.campaigns.triggers import CampaignStatus
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
