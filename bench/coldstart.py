@@ -41,6 +41,7 @@ class ColdStart:
     from_source_ms: float | None = None  # the same import compiling every module (no bytecode shipped)
     layer_built: bool = True  # False: the build failed and the layer's sources were imported (with their bytecode)
     own_ms: float | None = None  # of import_ms, our package's own modules (their self time: our code, our models)
+    snapstart: bool = False  # its init runs when a version is published; a cold start restores the snapshot
 
 
 def functions() -> dict[str, Path]:
@@ -52,6 +53,14 @@ def functions() -> dict[str, Path]:
         for name, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Serverless::Function"
     }
+
+
+def snapstart_functions() -> set[str]:
+    """The functions the template gives SnapStart (decision 0021)."""
+    from localmode.template import load_template
+
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    return {name for name, resource in resources.items() if "SnapStart" in (resource.get("Properties") or {})}
 
 
 def lambda_environment(function: str | None = None) -> dict[str, str]:
@@ -185,6 +194,7 @@ def measure(progress: Callable[[str], None] | None = None) -> list[ColdStart]:
         if progress:
             progress("cold start: building the layer (layers/common/Makefile)")
         layer = build_layer(Path(tmp))
+        snapstart = snapstart_functions()
         for name, code_dir in functions().items():
             if progress:
                 progress(f"cold start: importing {name} {RUNS} times")
@@ -203,6 +213,7 @@ def measure(progress: Callable[[str], None] | None = None) -> list[ColdStart]:
                     from_source,
                     layer is not None,
                     own,
+                    name in snapstart,
                 )
             )
     return results

@@ -164,17 +164,21 @@ def rows(results: Results) -> list[Row]:
         )
     if results.cold_start:
         worst = max(results.cold_start, key=lambda c: c.import_ms)
-        imports = ", ".join(f"{c.function.removesuffix('Function')} {c.import_ms:.0f}" for c in results.cold_start)
+        plain = [c for c in results.cold_start if not c.snapstart]
+        snapped = [c for c in results.cold_start if c.snapstart]
         source = next((c for c in results.cold_start if c.from_source_ms), None)
         compiled = (
             f"; Ingest without the build's bytecode {source.from_source_ms:.0f}"
             if source and source.from_source_ms
             else ""
         )
+        measured = f"max {worst.import_ms:.0f} ms: {_imports(plain)}"
+        if snapped:  # their init runs when a version is published: a cold start restores the snapshot
+            measured += f"; with SnapStart, init at publish: {_imports(snapped)}"
         out.append(
             Row(
                 "cold start (import)",
-                f"max {worst.import_ms:.0f} ms: {imports}{compiled}",
+                measured + compiled,
                 f"<= {IMPORT_TARGET_MS} ms",
                 worst.import_ms <= IMPORT_TARGET_MS,
             )
@@ -474,3 +478,7 @@ def write_markdown(results: Results, table_rows: list[Row], path: Path, details:
     from bench.document import document  # document.py imports this module's rows and targets
 
     path.write_text(document(results, table_rows, details), encoding="utf-8")
+
+
+def _imports(cold_starts: list[ColdStart]) -> str:
+    return ", ".join(f"{c.function.removesuffix('Function')} {c.import_ms:.0f}" for c in cold_starts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.backfill import BackfillResult
+from bench.coldstart import ColdStart
 from bench.cost import CostResult, Usage
 from bench.hot_path import HotPathResult
 from bench.latency import LatencyResult
@@ -140,3 +141,22 @@ def test_imports_pass_at_ten_thousand_rows_a_second_and_only_when_exact() -> Non
     assert marks_of(10.1, True, 1_000)["import planning"] == "MISS"
     assert marks_of(1.0, False, 1_000)["import exactly once"] == "MISS"
     assert marks_of(1.0, True, 999)["import exactly once"] == "MISS"
+
+
+def cold(function: str, import_ms: float, snapstart: bool = False) -> ColdStart:
+    return ColdStart(function, import_ms, import_ms, [], None, None, snapstart=snapstart)
+
+
+def test_every_function_imports_within_the_target_or_the_cold_start_row_misses() -> None:
+    within = Results(cold_start=[cold("IngestFunction", 240, snapstart=True), cold("BatcherFunction", 250)])
+    over = Results(cold_start=[cold("IngestFunction", 251, snapstart=True), cold("BatcherFunction", 120)])
+
+    assert marks(within)["cold start (import)"] == "pass"
+    assert marks(over)["cold start (import)"] == "MISS"  # SnapStart's init counts too: every function's import
+
+
+def test_the_cold_start_row_names_the_functions_with_snapstart_apart() -> None:
+    results = Results(cold_start=[cold("ApiFunction", 700, True), cold("BatcherFunction", 400)])
+    (row,) = [r for r in rows(results) if r.metric == "cold start (import)"]
+
+    assert row.value.startswith("max 700 ms: Batcher 400; with SnapStart, init at publish: Api 700")
