@@ -1,5 +1,5 @@
 """The step entry webhook's route, declared once: the ingest function serves it, the API function documents it
-(http/openapi.py) although another function answers it."""
+(http/openapi_document.py) although another function answers it."""
 
 from __future__ import annotations
 
