@@ -138,6 +138,15 @@ def test_an_event_triggers_a_webhook_rendered_with_its_properties() -> None:
     assert world.metrics()["triggered"] == 1
 
 
+def test_a_campaign_this_version_cannot_read_is_skipped_and_the_others_send() -> None:
+    broken = campaign("broken")
+    broken["definition"]["message"]["body"] = "{{ unclosed"  # saved by a version whose Liquid took it
+    world = World(broken, campaign("follow"))
+    world.event(plan="gold")
+    (webhook,) = world.queue.webhooks()
+    assert webhook["d"] == dispatch_id("follow", "u1", "a1")
+
+
 def test_property_filters_all_hold_on_the_events_properties() -> None:
     trigger = {
         "custom_event": "purchase_intent",

@@ -33,11 +33,25 @@ def test_routing_reads_the_delivery_and_compiles_no_template() -> None:
     assert not index.listens(Activity("custom_event", "u1", "other", AFTER, "a2"))
 
 
-def test_the_connectors_index_loads_the_matched_campaign_whole() -> None:
-    index = TriggerIndex([broken_template(campaign())], load)
+def test_the_connectors_index_loads_the_matched_campaigns_whole_and_skips_one_it_cannot_read() -> None:
+    index = TriggerIndex([broken_template(campaign("broken")), campaign("fine")], load)
 
-    with pytest.raises(ValidationError, match="body"):  # loading checks the templates: what the connector sends
-        index.match(SIGNED_UP)
+    matched = index.match(SIGNED_UP)  # loading checks the templates: what the connector sends
+
+    assert [(c.campaign_id, role) for c, role in matched] == [("fine", "trigger")]
+    assert index.unreadable == {"broken"}
+    with pytest.raises(ValidationError, match="body"):  # what the index skipped
+        load(broken_template(campaign("broken")))
+
+
+def test_a_campaign_whose_delivery_this_version_refuses_routes_nothing_and_stops_no_other() -> None:
+    refused = campaign("refused")
+    refused["definition"]["delivery"]["delay_seconds"] = "10"  # saved by a version that took it; this one does not
+    index = TriggerIndex([refused, campaign("fine")])
+
+    assert index.listens(SIGNED_UP)  # "fine" listens
+    assert index.unreadable == {"refused"}
+    assert not TriggerIndex([refused]).listens(SIGNED_UP)
 
 
 def test_a_routing_index_does_not_match() -> None:

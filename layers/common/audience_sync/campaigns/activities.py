@@ -168,7 +168,12 @@ def time_ms(text: str) -> int:
 class TriggerIndex:
     """The active action-based campaigns by what they listen to. Built from their deliveries alone, so routing
     (`listens`: the profile writer, the batcher's and the retry's `received_webhook`) compiles no template and needs
-    no Liquid. `match` gives the campaigns themselves, loaded by `load` (delivery.load) once each: the connector's."""
+    no Liquid. `match` gives the campaigns themselves, loaded by `load` (delivery.load) once each: the connector's.
+
+    A stored campaign that cannot be read (a definition the code of this version refuses: saved by another) listens
+    to nothing and is named in `unreadable`, for the caller to report: one campaign never stops what the others
+    take, nor the profile writes whose activities are routed here.
+    """
 
     def __init__(self, stored: Iterable[Mapping[str, Any]], load: Load | None = None):
         self.active: dict[str, int] = {}  # active campaign id -> when it was published (ms)
@@ -176,6 +181,7 @@ class TriggerIndex:
         self._stored: dict[str, Mapping[str, Any]] = {}
         self._load = load
         self._loaded: dict[str, Campaign] = {}
+        self.unreadable: set[str] = set()
         for item in stored:
             if item.get("status") != CampaignStatus.ACTIVE:
                 continue
@@ -185,8 +191,13 @@ class TriggerIndex:
             delivery = item["definition"].get("delivery") or {}
             if delivery.get("type") != "action":
                 continue
+            try:
+                action = _action_delivery(json.dumps(delivery, sort_keys=True))
+            except ValueError:  # pydantic's ValidationError is one
+                self.unreadable.add(campaign_id)
+                continue
             self._stored[campaign_id] = item
-            self._add(campaign_id, _action_delivery(json.dumps(delivery, sort_keys=True)), published_at)
+            self._add(campaign_id, action, published_at)
 
     def _add(self, campaign_id: str, delivery: ActionDelivery, published_at: str) -> None:
         published_ms = time_ms(published_at) if published_at else 0
@@ -231,15 +242,23 @@ class TriggerIndex:
             raise RuntimeError("this index only routes activities: it was built without `load`")
         if not self._counts(activity):
             return []
-        return [
-            (self._campaign(lst.campaign_id), lst.role) for lst in self._candidates(activity) if lst.accepts(activity)
-        ]
+        matched: list[tuple[Campaign, Role]] = []
+        for listener in self._candidates(activity):
+            if listener.accepts(activity):
+                campaign = self._campaign(listener.campaign_id)
+                if campaign is not None:
+                    matched.append((campaign, listener.role))
+        return matched
 
-    def _campaign(self, campaign_id: str) -> Campaign:
+    def _campaign(self, campaign_id: str) -> Campaign | None:
+        """The campaign loaded whole, or None if it cannot be (named in `unreadable`)."""
         found = self._loaded.get(campaign_id)
-        if found is None:  # two threads may both load it: the same campaign, one kept
+        if found is None and campaign_id not in self.unreadable:  # two threads may both load it: one is kept
             assert self._load is not None
-            found = self._loaded[campaign_id] = self._load(self._stored[campaign_id])
+            try:
+                found = self._loaded[campaign_id] = self._load(self._stored[campaign_id])
+            except ValueError:  # a template or a field this version refuses (TemplateError, ValidationError)
+                self.unreadable.add(campaign_id)
         return found
 
 

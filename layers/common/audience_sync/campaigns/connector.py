@@ -124,6 +124,8 @@ class CampaignConnector:
         dues = list(dict.fromkeys(m for m in messages if isinstance(m, Due)))
         index = self.index()
         matched = [(a, index.match(a)) for a in activities]
+        if index.unreadable:  # skipped: the other campaigns take what they match
+            logger.error("campaigns not readable: they take no activity", extra={"campaigns": sorted(index.unreadable)})
         wanted = {a.external_id for a, found in matched if found} | {d.external_id for d in dues}
         profiles = self.triggers.profiles_of(sorted(wanted)) if wanted else {}
         for round_ in _rounds([(a, found) for a, found in matched if found]):

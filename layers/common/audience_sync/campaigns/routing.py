@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from aws_lambda_powertools import Logger
+
 from audience_sync.campaigns.activities import Activity, Load, TriggerIndex, encode, interaction
 from audience_sync.campaigns.ports import CampaignStore
 from audience_sync.campaigns.triggers import InteractionType
@@ -22,6 +24,8 @@ from audience_sync.pipeline.ports import MessagePublisher
 
 if TYPE_CHECKING:
     from audience_sync.campaigns.delivery import Campaign, Send
+
+logger = Logger(child=True)
 
 
 class CachedTriggerIndex:
@@ -45,6 +49,8 @@ class CachedTriggerIndex:
         if built is not None and now - built[0] < self.cache_ms:
             return built[1]
         index = TriggerIndex(self._store().all(), self._load)
+        if index.unreadable:  # they listen to nothing until they are saved again (or this version can read them)
+            logger.error("campaigns not readable: they take no activity", extra={"campaigns": sorted(index.unreadable)})
         with self._lock:
             self._built = (now, index)
         return index
