@@ -8,6 +8,7 @@ from functools import cached_property
 
 from audience_sync.adapters.aws.campaigns_table import DynamoCampaignStore
 from audience_sync.adapters.aws.queues import SqsPublisher
+from audience_sync.campaigns.activities import Load
 from audience_sync.campaigns.gate import CampaignGate
 from audience_sync.campaigns.ports import CampaignStore
 from audience_sync.campaigns.routing import ActivityRouter, CachedTriggerIndex, WebhookInteractions
@@ -15,6 +16,10 @@ from audience_sync.composition.core import Core
 
 
 class CampaignSignals(Core):
+    # How the trigger index loads a matched campaign whole: None routes only (no template, no Liquid); Campaigns,
+    # whose connector sends them, gives delivery.load.
+    campaign_loader: Load | None = None
+
     @cached_property
     def campaign_store(self) -> CampaignStore:
         return DynamoCampaignStore(self.resources.require("campaigns_table"))
@@ -25,8 +30,10 @@ class CampaignSignals(Core):
 
     @cached_property
     def trigger_index(self) -> CachedTriggerIndex:
-        """What the active campaigns listen to, from their deliveries (routing only: Campaigns' matches too)."""
-        return CachedTriggerIndex(lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds)
+        """What the active campaigns listen to, from their deliveries; it matches campaigns with a `campaign_loader`."""
+        return CachedTriggerIndex(
+            lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds, self.campaign_loader
+        )
 
     @cached_property
     def activity_router(self) -> ActivityRouter:

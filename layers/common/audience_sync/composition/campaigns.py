@@ -12,7 +12,6 @@ from audience_sync.campaigns.connector import CampaignConnector, InteractionServ
 from audience_sync.campaigns.delivery import CampaignTriggers, load
 from audience_sync.campaigns.ports import CampaignState
 from audience_sync.campaigns.preview import CampaignPreviews
-from audience_sync.campaigns.routing import CachedTriggerIndex
 from audience_sync.campaigns.service import CampaignService
 from audience_sync.composition.campaign_signals import CampaignSignals
 from audience_sync.composition.ingest import Ingest
@@ -20,12 +19,7 @@ from audience_sync.composition.segments import SegmentStores
 
 
 class Campaigns(CampaignSignals, SegmentStores, Ingest):
-    @cached_property
-    def trigger_index(self) -> CachedTriggerIndex:
-        """The router's index, which here also gives the matched campaigns themselves (the connector's)."""
-        return CachedTriggerIndex(
-            lambda: self.campaign_store, self.clock, self.settings.campaign_cache_seconds, load=load
-        )
+    campaign_loader = staticmethod(load)  # the router's index also gives the connector the matched campaigns
 
     @cached_property
     def campaigns(self) -> CampaignService:
