@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from localmode import log_context
+from localmode import event_handler_context, log_context
 from localmode.template import NO_VALUE
 
 _instances = itertools.count(1)
@@ -79,6 +79,7 @@ class LocalFunction:
 def load_functions(template: dict[str, Any], root: Path, resolver: Any) -> dict[str, LocalFunction]:
     """Every AWS::Serverless::Function, with Globals merged in and its environment resolved."""
     log_context.install()  # the functions share this process: each invocation keeps its log keys to itself
+    event_handler_context.install()  # and its API Gateway event
     defaults = (template.get("Globals") or {}).get("Function") or {}
     functions: dict[str, LocalFunction] = {}
     for logical_id, resource in template.get("Resources", {}).items():
