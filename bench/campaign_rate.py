@@ -19,7 +19,8 @@ from typing import Any
 
 import requests
 
-from bench.pipeline import BenchManager, _drain, max_in_window, sandbox_stack, url_process
+from bench.pipeline import BenchManager, _drain, max_in_window, sandbox_stack
+from localmode.processes import url_process
 
 CAMPAIGN_ID = "rate"
 RATE_LIMIT_PER_MINUTE = 60_000

@@ -19,13 +19,10 @@ What is real and what stands in:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import multiprocessing
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -209,40 +206,6 @@ class PipelineResult:
         return self.requests_per_second / self.rate_limit
 
 
-@contextmanager
-def sandbox_process(config: dict[str, Any]) -> Iterator[str]:
-    """The LinkedIn sandbox as a process of its own; yields its base URL."""
-    with url_process("the sandbox", "localmode.sandbox", "--config", json.dumps(config)) as url:
-        yield url
-
-
-@contextmanager
-def url_process(what: str, module: str, *args: str) -> Iterator[str]:
-    """`python -m module args` as a process of its own (its CPU is not this one's), which prints its base URL on
-    127.0.0.1 first; yields the URL, and stops the process after."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": _pythonpath()},
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"{what} did not start: {url!r}")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _pythonpath() -> str:
-    from localmode.provision import ROOT
-
-    return os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")])
-
-
 def run(
     users: int = 500_000,
     users_per_webhook: int = 100,
@@ -272,6 +235,7 @@ def sandbox_stack(rate_limit: int) -> Iterator[tuple[str, Any]]:
     """The stack provisioned in moto's server mode, against the sandbox in a process of its own allowing
     `rate_limit` requests in any second; yields (the sandbox's URL, the stack). The environment is restored after."""
     from localmode.provision import provision
+    from localmode.sandbox.server import sandbox_process
 
     saved = dict(os.environ)
     sandbox_config = {"rate_limit": rate_limit, "rate_window_seconds": 1.0, "propagation_delay_seconds": 0}

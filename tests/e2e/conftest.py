@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from localmode.sandbox import LinkedInSandbox
-from localmode.sandbox.server import serving
+from localmode.sandbox.server import sandbox_process
 
 
 @pytest.fixture
 def external_linkedin() -> Iterator[str]:
-    """An independent LinkedIn-compatible endpoint on its own port (not the one local mode mounts)."""
-    with serving(LinkedInSandbox()) as url:
+    """An independent LinkedIn-compatible endpoint: a process of its own (not the sandbox local mode mounts), so
+    the times it stamps on arrivals are not this test process's to delay."""
+    with sandbox_process() as url:
         yield url

@@ -16,6 +16,8 @@ from typing import Any
 import boto3
 import requests
 
+from localmode.processes import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "e2e-key"
 
@@ -71,12 +73,7 @@ def local_service(tmp_path: Path, **env: str) -> Iterator[Service]:
             time.sleep(0.2)  # polling a subprocess's readiness, not timing the code under test
         yield service
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process, grace_seconds=15)
 
 
 # ---- helpers over HTTP ---------------------------------------------------------------------------
