@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import itertools
 import os
@@ -41,6 +42,7 @@ class LocalFunction:
         module = importlib.util.module_from_spec(spec)
         sys.modules[unique] = module
         spec.loader.exec_module(module)
+        gc.freeze()  # a container's modules live as long as the process, like start-up's (LocalService.start)
         return module
 
     def invoke(self, event: dict[str, Any]) -> Any:
