@@ -31,6 +31,7 @@ class LocalFunction:
     environment: dict[str, str]
     events: dict[str, dict[str, Any]]
     _idle: queue.SimpleQueue[ModuleType] = field(default_factory=queue.SimpleQueue)
+    freeze_on_load: bool = False  # set by LocalService (`make run`), not by the tests' in-process stacks
 
     def _load(self) -> ModuleType:
         module_name, _ = self.handler.rsplit(".", 1)
@@ -42,7 +43,11 @@ class LocalFunction:
         module = importlib.util.module_from_spec(spec)
         sys.modules[unique] = module
         spec.loader.exec_module(module)
-        gc.freeze()  # a container's modules live as long as the process, like start-up's (LocalService.start)
+        if self.freeze_on_load:
+            # A container lives as long as local mode: out of the collector's walks, like start-up (LocalService).
+            # This freezes whatever else is alive too, other invocations' objects: reference counting still frees
+            # them, and the collector gets any cycle among them back when the service stops.
+            gc.freeze()
         return module
 
     def invoke(self, event: dict[str, Any]) -> Any:

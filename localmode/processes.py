@@ -21,16 +21,18 @@ def url_process(what: str, module: str, *args: str) -> Iterator[str]:
     environment = {**os.environ, "PYTHONPATH": pythonpath}
     command = [sys.executable, "-m", module, *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
+    output = process.stdout
+    assert output is not None  # stdout=PIPE
     try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
+        url = output.readline().strip()
         if not url.startswith("http://127.0.0.1:"):
             raise RuntimeError(f"{what} did not start: {url!r}")
         yield url
     finally:
-        stop(process, grace_seconds=10)
-        if process.stdout is not None:
-            process.stdout.close()
+        try:
+            stop(process, grace_seconds=10)
+        finally:
+            output.close()
 
 
 def stop(process: subprocess.Popen[str] | subprocess.Popen[bytes], grace_seconds: float) -> None:
