@@ -59,7 +59,7 @@ SEGMENT = (
 )
 SEGMENT_STEPS = [
     "  # 8. a segment on that cohort and an event (docs/segments.md): existing profiles are swept in, later writes",
-    "  #    move users in and out as they happen; ~2 s later its members (u-1, after steps 6 and 7) and size",
+    "  #    move users in and out as they happen; ~3 s later its members (u-1, after steps 6 and 7) and size",
     f"  curl -s -X PUT -H \"x-api-key: $KEY\" $API/v1/segments/vip-buyers -d '{SEGMENT}'",
     '  curl -s -H "x-api-key: $KEY" $API/v1/segments/vip-buyers/members',
     '  curl -s -H "x-api-key: $KEY" $API/v1/segments/vip-buyers',
@@ -95,7 +95,8 @@ def campaign_steps(flush_seconds: int) -> list[str]:
         "  # 9. a webhook campaign (docs/campaigns.md): a receiver on this machine (local mode lets webhooks reach",
         "  #    127.0.0.1; on AWS never), the campaign, a trigger, and",
         f"  #    ~{flush_seconds + 1} s later what the receiver got and the campaign's metrics",
-        "  .venv/bin/python -m bench.receiver > /tmp/receiver.url & sleep 1; HOOK=$(head -1 /tmp/receiver.url)",
+        "  .venv/bin/python -m bench.receiver > /tmp/receiver.url & RECEIVER=$!;"
+        " sleep 1; HOOK=$(head -1 /tmp/receiver.url)",
         f"  curl -s -X PUT -H \"x-api-key: $KEY\" $API/v1/campaigns/welcome-hook -d '{CAMPAIGN}'",
         '  curl -s -X POST -H "x-api-key: $KEY" $API/v1/campaigns/welcome-hook/publish',
         '  curl -s -X POST -H "x-api-key: $KEY" $API/v1/campaigns/welcome-hook/trigger'
@@ -131,6 +132,7 @@ def follow_up_steps(flush_seconds: int, time_scale: float) -> list[str]:
         f"  curl -s -X POST -H \"Authorization: Bearer $BRAZE\" $API/users/track -d '{ORDER}'",
         '  curl -s -H "x-api-key: $KEY" $API/v1/campaigns/order-thanks/metrics',
         "  curl -s $HOOK/_received/last",
+        "  kill $RECEIVER  # the receiver of steps 9 and 10",
     ]
 
 
