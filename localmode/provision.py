@@ -14,10 +14,10 @@ from typing import Any
 from localmode import moto_threadsafe, stepfunctions
 from localmode.api_gateway import ApiGateway, local_api_id, rest_apis
 from localmode.functions import LocalFunction, global_environment, layer_paths, load_functions
+from localmode.processes import ROOT
 from localmode.resources import ACCOUNT_ID, REGION, create_resources
 from localmode.template import Resolver, load_template
 
-ROOT = Path(__file__).resolve().parent.parent
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",

@@ -16,9 +16,8 @@ from typing import Any
 import boto3
 import requests
 
-from localmode.processes import stop
+from localmode.processes import ROOT, stop
 
-ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "e2e-key"
 
 
