@@ -9,10 +9,9 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from audience_sync.adapters.aws.sqs_batch import SqsRecord, handle_each
 from audience_sync.composition.export_runner import ExportRunning
 from audience_sync.settings import Settings
 
@@ -25,16 +24,13 @@ def services() -> ExportRunning:
     return ExportRunning(Settings.from_env())
 
 
-processor = BatchProcessor(event_type=EventType.SQS)  # a failed job is reported alone (ReportBatchItemFailures)
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    def run(record: SQSRecord) -> None:
-        export_id = json.loads(record.body)["export_id"]
+    def run(record: SqsRecord) -> None:
+        export_id = json.loads(record["body"])["export_id"]
         deadline_ms = services().clock.now_ms() + context.get_remaining_time_in_millis()
         outcome = services().export_runner.run(export_id, deadline_ms)
         logger.info("export job", extra={"export_id": export_id, "outcome": outcome})
 
-    return dict(process_partial_response(event=event, record_handler=run, processor=processor, context=context))
+    return handle_each(event.get("Records", []), run, logger, "export job failed")  # a failed job alone, again

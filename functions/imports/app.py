@@ -9,10 +9,9 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from audience_sync.adapters.aws.sqs_batch import SqsRecord, handle_each
 from audience_sync.composition.imports import ImportRunning
 from audience_sync.settings import Settings
 
@@ -25,9 +24,6 @@ def services() -> ImportRunning:
     return ImportRunning(Settings.from_env())
 
 
-processor = BatchProcessor(event_type=EventType.SQS)  # a failed run is reported alone (ReportBatchItemFailures)
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -37,10 +33,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             logger.info("import runs started", extra={"runs": started})
         return {}
 
-    def run(record: SQSRecord) -> None:
-        job = json.loads(record.body)
+    def run(record: SqsRecord) -> None:
+        job = json.loads(record["body"])
         deadline_ms = services().clock.now_ms() + context.get_remaining_time_in_millis()
         outcome = services().import_runner.run(job["import_id"], job["run_id"], deadline_ms)
         logger.info("import run", extra={"import_id": job["import_id"], "run_id": job["run_id"], "outcome": outcome})
 
-    return dict(process_partial_response(event=event, record_handler=run, processor=processor, context=context))
+    return handle_each(event.get("Records", []), run, logger, "import run failed")  # a failed run alone, again

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from audience_sync.adapters.aws.sqs_batch import SqsRecord, handle_each
 from audience_sync.composition.sweep import Sweeping
 from audience_sync.segments.sweep import TIME_BASED
 from audience_sync.settings import Settings
@@ -32,13 +33,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if sweep.start(TIME_BASED):
             logger.info("time-based segments sweep started")
         return {}
-    failures = []
-    for record in event.get("Records", []):
-        try:
-            report = sweep.run(json.loads(record["body"]), record["messageId"])
-        except Exception:
-            logger.exception("sweep job failed", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
+
+    def run(record: SqsRecord) -> None:
+        report = sweep.run(json.loads(record["body"]), record["messageId"])
         logger.info("sweep job done", extra={"profiles": report.profiles, "queued": report.queued})
-    return {"batchItemFailures": failures}
+
+    return handle_each(event.get("Records", []), run, logger, "sweep job failed")

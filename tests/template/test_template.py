@@ -116,6 +116,7 @@ EXPECTED_GLOBAL_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
+    "PYDANTIC_DISABLE_PLUGINS",
     "STEPS_TABLE",
     "METRICS_TABLE",
     "METRICS_HISTORY_TABLE",
@@ -878,11 +879,12 @@ def test_batcher_sqs_event(template: dict[str, Any]) -> None:
 
 
 def test_global_environment_is_read_by_the_code() -> None:
-    """Settings.from_env reads every variable of its own; Powertools reads the POWERTOOLS_* ones."""
+    """Settings.from_env reads every variable of its own; Powertools reads the POWERTOOLS_* ones, pydantic its own."""
     settings_source = (REPO / "layers" / "common" / "audience_sync" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'(?:"env": |env\.get\()"([A-Z0-9_]+)"', settings_source))
     own = set().union(*EXPECTED_FUNCTION_ENV.values())
-    assert read == {name for name in EXPECTED_GLOBAL_ENV if not name.startswith("POWERTOOLS_")} | own | LOCAL_ONLY_ENV
+    libraries = {name for name in EXPECTED_GLOBAL_ENV if name.startswith(("POWERTOOLS_", "PYDANTIC_"))}
+    assert read == EXPECTED_GLOBAL_ENV - libraries | own | LOCAL_ONLY_ENV
 
 
 def test_no_function_on_aws_may_send_webhooks_to_loopback(template: dict[str, Any]) -> None:

@@ -45,13 +45,24 @@ EXPECTED: dict[str, set[str]] = {
 }
 
 
+# the modules after `import app`, and whether pydantic looked for plugins (its `_plugins` is filled by a scan of every
+# installed package's entry points, which the template's PYDANTIC_DISABLE_PLUGINS skips)
+PLUGINS_SCANNED = "<pydantic scanned for plugins>"
+IMPORT_AND_LIST = f"""
+import app, json, sys
+loader = sys.modules.get("pydantic.plugin._loader")
+scanned = [{PLUGINS_SCANNED!r}] if getattr(loader, "_plugins", None) is not None else []
+print(json.dumps(sorted(sys.modules) + scanned))
+"""
+
+
 @cache
 def imported() -> dict[str, set[str]]:
     """Every function's modules after `import app`, each in its own interpreter (two at a time)."""
 
     def modules(name: str) -> set[str]:
         result = subprocess.run(
-            [sys.executable, "-c", "import app, json, sys; print(json.dumps(sorted(sys.modules)))"],
+            [sys.executable, "-c", IMPORT_AND_LIST],
             cwd=functions()[name],
             env=lambda_environment(name),
             capture_output=True,
@@ -80,3 +91,20 @@ def test_each_function_but_the_console_imports_its_composition_at_init() -> None
     for function, modules in imported().items():
         if function != "ConsoleFunction":
             assert any(m.startswith("audience_sync.composition.") for m in modules), function
+
+
+# Libraries' modules no function needs, each measured in tens of milliseconds of a cold start: Powertools' batch
+# utility imports every parser model and event data class (adapters/aws/sqs_batch.py), and wrapt from 2.0 imports
+# asyncio under the X-Ray SDK (layers/common/requirements.txt); pydantic's scan for plugins reads every installed
+# package's metadata (template.yaml, PYDANTIC_DISABLE_PLUGINS).
+NEVER = (
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.parser",
+    "wrapt.synchronization",
+    PLUGINS_SCANNED,
+)
+
+
+def test_no_function_imports_what_only_costs_its_cold_start() -> None:
+    for function, modules in imported().items():
+        assert not [module for module in NEVER if module in modules], function

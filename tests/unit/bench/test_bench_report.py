@@ -160,3 +160,13 @@ def test_the_cold_start_row_names_the_functions_with_snapstart_apart() -> None:
     (row,) = [r for r in rows(results) if r.metric == "cold start (import)"]
 
     assert row.value.startswith("max 700 ms: Batcher 400; with SnapStart, init at publish: Api 700")
+
+
+def test_the_cold_start_row_and_its_section_show_the_libraries_alone() -> None:
+    from bench.document import _cold_start
+
+    results = Results(cold_start=[cold("BatcherFunction", 400)], cold_start_libraries_ms=262.4)
+    (row,) = [r for r in rows(results) if r.metric == "cold start (import)"]
+
+    assert row.value == "max 400 ms: Batcher 400; the SDK, pydantic and Powertools alone 262"
+    assert "take **262 ms** the same way" in "\n".join(_cold_start(results))
