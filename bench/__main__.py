@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         results.cost = cost.measure(webhooks=50 if args.quick else 300, progress=progress)
         results.cost_keyed = cost.measure(webhooks=50 if args.quick else 300, keyed=True, progress=progress)
     if "cold_start" in chosen:
-        results.cold_start, results.cold_start_libraries_ms = coldstart.measure(progress)
+        results.cold_start, results.cold_start_libraries = coldstart.measure(progress)
     if "horizon" in chosen:
         from audience_sync.core.backoff import retry_schedule
 

@@ -9,6 +9,7 @@ shipped and Lambda compiled at every cold start."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import re
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,15 @@ class ColdStart:
     layer_built: bool = True  # False: the build failed and the layer's sources were imported (with their bytecode)
     own_ms: float | None = None  # of import_ms, our package's own modules (their self time: our code, our models)
     snapstart: bool = False  # its init runs when a version is published; a cold start restores the snapshot
+    instructions: int | None = None  # of importing the handler module (count_instructions), None without valgrind
+
+
+@dataclass(frozen=True)
+class Libraries:
+    """LIBRARIES alone: what every function but the console imports before any of our code."""
+
+    ms: float
+    instructions: int | None
 
 
 def functions() -> dict[str, Path]:
@@ -122,10 +133,10 @@ def import_times(
             check=True,
         )
         rows = [m for m in (_LINE.match(line) for line in result.stderr.splitlines()) if m]
-        app = next(m for m in reversed(rows) if m.group(4) == "app")
-        totals.append(int(app.group(2)) / 1000)
+        at = max(i for i, m in enumerate(rows) if m.group(4) == "app")
+        totals.append(int(rows[at].group(2)) / 1000)
         own.append(sum(int(m.group(1)) for m in rows if _is_ours(m.group(4))) / 1000)
-        for m in rows:
+        for m in _imported_by(rows, at):
             if len(m.group(3)) == 2:  # imported directly by app
                 children.setdefault(m.group(4), []).append(int(m.group(2)) / 1000)
     heaviest = sorted(((name, min(ms)) for name, ms in children.items()), key=lambda x: -x[1])[:3]
@@ -148,10 +159,15 @@ print((time.perf_counter() - started) * 1000)
 """
 
 
+def _environment(function: str, layer: Path) -> dict[str, str]:
+    environment = lambda_environment(function)
+    environment.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(layer))  # Lambda's /var/task and /opt: read-only
+    return environment
+
+
 def libraries_ms(layer: Path, runs: int = RUNS) -> float:
     """The fastest of `runs` fresh interpreters importing LIBRARIES alone, in the batcher's environment."""
-    environment = lambda_environment("BatcherFunction")
-    environment.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(layer))
+    environment = _environment("BatcherFunction", layer)
     timings = []
     for _ in range(runs):
         result = subprocess.run(
@@ -164,6 +180,47 @@ def libraries_ms(layer: Path, runs: int = RUNS) -> float:
         )
         timings.append(float(result.stdout))
     return min(timings)
+
+
+# Instructions do not move with the machine: on the 2-core VM the fastest of 9 imports still moves by 10-15 % between
+# runs (a function measured once below the libraries it imports), while valgrind's count of the same import moves
+# by less than 0.2 %. They compare commits; the milliseconds say what a cold start takes.
+_INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def count_instructions(code: str, environment: dict[str, str], cwd: Path | None = None) -> int | None:
+    """Instructions the interpreter executes to run `code` (valgrind's cachegrind, no cache simulation: ~40x slower
+    than running it), less those of an empty one; None where valgrind is not installed."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+
+    def count(source: str) -> int:
+        command = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+        result = subprocess.run(
+            [*command, sys.executable, "-c", source],
+            cwd=cwd,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+        found = _INSTRUCTIONS.search(result.stderr)
+        if found is None:
+            raise RuntimeError("valgrind printed no instruction count")
+        return int(found.group(1).replace(",", ""))
+
+    return count(code) - count("pass")
+
+
+def _imported_by(rows: list[re.Match[str]], at: int) -> list[re.Match[str]]:
+    """The rows of the modules imported under rows[at]: -X importtime prints a module after what it imported, indented
+    deeper. (Not the interpreter's start-up, whose imports under `site` are indented as deep.)"""
+    start = at
+    while start > 0 and rows[start - 1].group(3):
+        start -= 1
+    return rows[start:at]
 
 
 def _is_ours(module: str) -> bool:
@@ -221,8 +278,9 @@ def build_layer(into: Path) -> Path | None:
     return into / "python" if result.returncode == 0 else None
 
 
-def measure(progress: Callable[[str], None] | None = None) -> tuple[list[ColdStart], float]:
-    """Each function's import, and the libraries' alone (libraries_ms), with the same layer."""
+def measure(progress: Callable[[str], None] | None = None) -> tuple[list[ColdStart], Libraries]:
+    """Each function's import, and the libraries' alone (LIBRARIES), with the same layer: timed first, then their
+    instructions counted two at a time (counting loads the machine, timing must not share it)."""
     sizes = built_sizes(progress) or {}
     results: list[ColdStart] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -251,7 +309,20 @@ def measure(progress: Callable[[str], None] | None = None) -> tuple[list[ColdSta
                     name in snapstart,
                 )
             )
+        path = layer or ROOT / "layers" / "common"
         if progress:
             progress(f"cold start: importing the libraries alone {RUNS} times")
-        floor = libraries_ms(layer or ROOT / "layers" / "common")
-    return results, floor
+        floor_ms = libraries_ms(path)
+        if progress:
+            progress("cold start: counting each import's instructions (valgrind, if installed)")
+        code_dirs = functions()
+
+        def instructions(name: str) -> int | None:
+            if name == "":
+                return count_instructions(LIBRARIES, _environment("BatcherFunction", path))
+            return count_instructions("import app", _environment(name, path), code_dirs[name])
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            counts = list(pool.map(instructions, ["", *(c.function for c in results)]))
+    results = [dataclasses.replace(c, instructions=n) for c, n in zip(results, counts[1:], strict=True)]
+    return results, Libraries(floor_ms, counts[0])

@@ -207,17 +207,22 @@ def _cold_start(results: Results) -> list[str]:
             if all(c.layer_built for c in cs)
             else " **The build failed in this run: the layer's sources were used.**"
         ),
-        "Sizes: `sam build` into a temporary directory, unzipped.",
+        "Sizes: `sam build` into a temporary directory, unzipped. Instructions: valgrind's count of the same import",
+        "less an empty interpreter's (`coldstart.count_instructions`); unlike the milliseconds, which move by 10-15 %",
+        "between runs on this VM, they move by less than 0.2 %: compare commits by them.",
         "",
-        "| function | import, ms (median) | of it, our modules (ms) | heaviest imports (ms) | code | layer |",
-        "|---|---|---|---|---|---|",
+        "| function | import, ms (median) | instructions | of it, our modules (ms) | heaviest imports (ms) | code | layer |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in cs:
         heavy = ", ".join(f"{name} {ms:.0f}" for name, ms in c.biggest)
         code = f"{c.code_bytes / 1e3:.1f} kB" if c.code_bytes else "-"
         layer = f"{c.layer_bytes / 1e6:.1f} MB" if c.layer_bytes else "-"
         own = f"{c.own_ms:.0f}" if c.own_ms is not None else "-"
-        lines.append(f"| {c.function} | {c.import_ms:.0f} ({c.median_ms:.0f}) | {own} | {heavy} | {code} | {layer} |")
+        counted = _millions(c.instructions)
+        lines.append(
+            f"| {c.function} | {c.import_ms:.0f} ({c.median_ms:.0f}) | {counted} | {own} | {heavy} | {code} | {layer} |"
+        )
     source = next((c for c in cs if c.from_source_ms), None)
     if source is not None and source.from_source_ms is not None:
         lines += [
@@ -227,13 +232,14 @@ def _cold_start(results: Results) -> list[str]:
             "python builder shipped (wheels unpacked, no `.pyc`) and Lambda, on a read-only `/opt`, compiled at every",
             "cold start. The request path's three functions have SnapStart besides (decision 0021).",
         ]
-    floor = results.cold_start_libraries_ms
+    floor = results.cold_start_libraries
     if floor is not None:
         lines += [
             "",
-            f"The libraries every function but the console imports, alone, take **{floor:.0f} ms** the same way",
-            "(`coldstart.LIBRARIES`: boto3 with botocore and urllib3, pydantic with a first model, Powertools' logger,",
-            "metrics and tracer patching botocore): no handler that uses them can import in less on this machine.",
+            f"The libraries every function but the console imports, alone, take **{floor.ms:.0f} ms** the same way",
+            f"({_millions(floor.instructions)} instructions; `coldstart.LIBRARIES`: boto3 with botocore and urllib3,",
+            "pydantic with a first model, Powertools' logger, metrics and tracer patching botocore): no handler that",
+            "uses them can import in less on this machine.",
         ]
     worst = max(c.import_ms for c in cs)
     if worst > IMPORT_TARGET_MS:
@@ -250,6 +256,10 @@ def _cold_start(results: Results) -> list[str]:
         ]
     lines.append("")
     return lines
+
+
+def _millions(instructions: int | None) -> str:
+    return f"{instructions / 1e6:,.0f} M" if instructions is not None else "-"
 
 
 def _horizon(results: Results) -> list[str]:

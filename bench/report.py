@@ -12,7 +12,7 @@ from typing import Any
 from bench.backfill import PHYSICAL_LIMIT_FACTOR, BackfillResult
 from bench.campaign_rate import CampaignRateResult
 from bench.campaigns import PlanningResult, WaitingCost
-from bench.coldstart import ColdStart
+from bench.coldstart import ColdStart, Libraries
 from bench.cost import CostResult, api_floor_per_million
 from bench.exports import ExportResult
 from bench.hot_path import HotPathResult
@@ -66,7 +66,7 @@ class Results:
     cost: CostResult | None = None
     cost_keyed: CostResult | None = None
     cold_start: list[ColdStart] | None = None
-    cold_start_libraries_ms: float | None = None  # boto3, pydantic and Powertools alone (coldstart.LIBRARIES)
+    cold_start_libraries: Libraries | None = None  # boto3, pydantic and Powertools alone (coldstart.LIBRARIES)
     horizon_seconds: int | None = None
     track_hot_path: TrackHotPath | None = None
     writer: WriterResult | None = None
@@ -174,8 +174,8 @@ def rows(results: Results) -> list[Row]:
             else ""
         )
         measured = f"max {worst.import_ms:.0f} ms: {_imports(plain)}"
-        if results.cold_start_libraries_ms is not None:
-            measured += f"; the SDK, pydantic and Powertools alone {results.cold_start_libraries_ms:.0f}"
+        if results.cold_start_libraries is not None:
+            measured += f"; the SDK, pydantic and Powertools alone {results.cold_start_libraries.ms:.0f}"
         if snapped:  # their init runs when a version is published: a cold start restores the snapshot
             measured += f"; with SnapStart, init at publish: {_imports(snapped)}"
         out.append(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.backfill import BackfillResult
-from bench.coldstart import ColdStart
+from bench.coldstart import ColdStart, Libraries
 from bench.cost import CostResult, Usage
 from bench.hot_path import HotPathResult
 from bench.latency import LatencyResult
@@ -165,8 +165,10 @@ def test_the_cold_start_row_names_the_functions_with_snapstart_apart() -> None:
 def test_the_cold_start_row_and_its_section_show_the_libraries_alone() -> None:
     from bench.document import _cold_start
 
-    results = Results(cold_start=[cold("BatcherFunction", 400)], cold_start_libraries_ms=262.4)
+    results = Results(cold_start=[cold("BatcherFunction", 400)], cold_start_libraries=Libraries(262.4, 1_111_000_000))
     (row,) = [r for r in rows(results) if r.metric == "cold start (import)"]
 
     assert row.value == "max 400 ms: Batcher 400; the SDK, pydantic and Powertools alone 262"
-    assert "take **262 ms** the same way" in "\n".join(_cold_start(results))
+    section = "\n".join(_cold_start(results))
+    assert "take **262 ms** the same way\n(1,111 M instructions;" in section
+    assert "| BatcherFunction | 400 (400) | - |" in section  # no count without valgrind
