@@ -117,21 +117,10 @@ def import_times(
     totals: list[float] = []
     own: list[float] = []
     children: dict[str, list[float]] = {}
-    environment = lambda_environment(function)
-    environment["PYTHONDONTWRITEBYTECODE"] = "1"  # Lambda's /var/task and /opt are read-only
-    if layer is not None:
-        environment["PYTHONPATH"] = str(layer)
+    environment = _environment(function, layer or ROOT / "layers" / "common")
     for _ in range(runs):
         flags = ["-X", f"pycache_prefix={tempfile.mkdtemp()}"] if compile_all else []
-        result = subprocess.run(
-            [sys.executable, "-X", "importtime", *flags, "-c", "import app"],
-            cwd=code_dir,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        result = _python(["-X", "importtime", *flags, "-c", "import app"], environment, code_dir)
         rows = [m for m in (_LINE.match(line) for line in result.stderr.splitlines()) if m]
         at = max(i for i, m in enumerate(rows) if m.group(4) == "app")
         totals.append(int(rows[at].group(2)) / 1000)
@@ -159,10 +148,25 @@ print((time.perf_counter() - started) * 1000)
 """
 
 
-def _environment(function: str, layer: Path) -> dict[str, str]:
+def _environment(function: str | None, layer: Path) -> dict[str, str]:
     environment = lambda_environment(function)
     environment.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(layer))  # Lambda's /var/task and /opt: read-only
     return environment
+
+
+def _python(
+    arguments: list[str], environment: dict[str, str], cwd: Path | None = None, under: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter (`under` a tool such as valgrind), its output captured; raises if it fails."""
+    return subprocess.run(
+        [*(under or []), sys.executable, *arguments],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
 
 
 def libraries_ms(layer: Path, runs: int = RUNS) -> float:
@@ -170,14 +174,7 @@ def libraries_ms(layer: Path, runs: int = RUNS) -> float:
     environment = _environment("BatcherFunction", layer)
     timings = []
     for _ in range(runs):
-        result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", LIBRARIES],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        result = _python(["-X", "importtime", "-c", LIBRARIES], environment)
         timings.append(float(result.stdout))
     return min(timings)
 
@@ -196,16 +193,8 @@ def count_instructions(code: str, environment: dict[str, str], cwd: Path | None 
         return None
 
     def count(source: str) -> int:
-        command = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-        result = subprocess.run(
-            [*command, sys.executable, "-c", source],
-            cwd=cwd,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=True,
-        )
+        tool = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+        result = _python(["-c", source], environment, cwd, under=tool)
         found = _INSTRUCTIONS.search(result.stderr)
         if found is None:
             raise RuntimeError("valgrind printed no instruction count")
