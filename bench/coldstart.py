@@ -155,7 +155,11 @@ def _environment(function: str | None, layer: Path) -> dict[str, str]:
 
 
 def _python(
-    arguments: list[str], environment: dict[str, str], cwd: Path | None = None, under: list[str] | None = None
+    arguments: list[str],
+    environment: dict[str, str],
+    cwd: Path | None = None,
+    under: list[str] | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """A fresh interpreter (`under` a tool such as valgrind), its output captured; raises if it fails."""
     return subprocess.run(
@@ -164,7 +168,7 @@ def _python(
         env=environment,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=True,
     )
 
@@ -187,20 +191,24 @@ _INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 def count_instructions(code: str, environment: dict[str, str], cwd: Path | None = None) -> int | None:
     """Instructions the interpreter executes to run `code` (valgrind's cachegrind, no cache simulation: ~40x slower
-    than running it), less those of an empty one; None where valgrind is not installed."""
+    than running it), less those of an empty one; None where valgrind is not installed or could not count (the
+    timings are the row; a count is an extra)."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
 
     def count(source: str) -> int:
         tool = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-        result = _python(["-c", source], environment, cwd, under=tool)
+        result = _python(["-c", source], environment, cwd, under=tool, timeout=600)
         found = _INSTRUCTIONS.search(result.stderr)
         if found is None:
             raise RuntimeError("valgrind printed no instruction count")
         return int(found.group(1).replace(",", ""))
 
-    return count(code) - count("pass")
+    try:
+        return count(code) - count("pass")
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, RuntimeError):
+        return None
 
 
 def _imported_by(rows: list[re.Match[str]], at: int) -> list[re.Match[str]]:

@@ -44,3 +44,13 @@ import time:       500 |       7500 | app"""
     under_app = coldstart._imported_by(rows, len(rows) - 1)
 
     assert [m.group(4) for m in under_app] == ["deep", "first", "second"]
+
+
+def test_a_failed_count_is_no_count_not_a_lost_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        raise subprocess.CalledProcessError(1, command, "", "valgrind: unrecognised instruction")
+
+    monkeypatch.setattr(coldstart.shutil, "which", lambda name: "/usr/bin/valgrind")
+    monkeypatch.setattr(coldstart.subprocess, "run", failing_run)
+
+    assert coldstart.count_instructions("import app", {}) is None

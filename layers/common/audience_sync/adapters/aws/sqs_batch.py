@@ -1,6 +1,8 @@
 """Lambda's partial batch response for an SQS event source (`ReportBatchItemFailures` in the template): each record
 is handled on its own; one whose handling raises is named in `batchItemFailures`, so SQS delivers it again and
-deletes the others. A batch whose records all fail is reported whole, which SQS treats as the batch failing.
+deletes the others. A batch whose records all fail is reported whole: SQS delivers them all again, as after a failed
+invocation, but the invocation itself succeeds (Powertools raised instead): what keeps failing is watched where it
+ends, the queues' dead-letter alarms, not by Lambda's Errors metric.
 
 Why not Powertools' batch utility (`BatchProcessor`, `process_partial_response`), which does the same loop: importing
 it imports every parser model and event data class Powertools has, and asyncio. Measured with `-X importtime`: about
