@@ -313,13 +313,9 @@ def measure(progress: Callable[[str], None] | None = None) -> tuple[list[ColdSta
         if progress:
             progress("cold start: counting each import's instructions (valgrind, if installed)")
         code_dirs = functions()
-
-        def instructions(name: str) -> int | None:
-            if name == "":
-                return count_instructions(LIBRARIES, _environment("BatcherFunction", path))
-            return count_instructions("import app", _environment(name, path), code_dirs[name])
-
+        libraries = (LIBRARIES, _environment("BatcherFunction", path), None)
+        handlers = [("import app", _environment(c.function, path), code_dirs[c.function]) for c in results]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            counts = list(pool.map(instructions, ["", *(c.function for c in results)]))
-    results = [dataclasses.replace(c, instructions=n) for c, n in zip(results, counts[1:], strict=True)]
-    return results, Libraries(floor_ms, counts[0])
+            floor_count, *counts = pool.map(lambda job: count_instructions(*job), [libraries, *handlers])
+    results = [dataclasses.replace(c, instructions=n) for c, n in zip(results, counts, strict=True)]
+    return results, Libraries(floor_ms, floor_count)
