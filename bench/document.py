@@ -199,7 +199,8 @@ def _cold_start(results: Results) -> list[str]:
         "written (`PYTHONDONTWRITEBYTECODE`), so what is not compiled in the build is compiled at every start.",
         "Nothing a function runs is left for its first invocation: each imports at its init its capability's",
         "modules (`composition/`, one class per capability) and every module it will run (ruff's PLC0415 refuses an",
-        'import inside a function in the layer and the handlers; decision 0026). "Our modules" is the self time of',
+        "import inside a function in the layer and the handlers), and builds the services its handler uses, their",
+        'SDK clients with them (decision 0026): the row is the whole init. "Our modules" is the self time of',
         "our package's modules in the fastest run (our code, and pydantic building our models); the rest is the",
         "libraries' and Python's."
         + (
@@ -230,16 +231,18 @@ def _cold_start(results: Results) -> list[str]:
             f"The layer's bytecode is compiled in the build: {source.function} imports in {source.import_ms:.0f} ms from",
             f"it, and in {source.from_source_ms:.0f} ms from the same sources without it, which is what SAM's own",
             "python builder shipped (wheels unpacked, no `.pyc`) and Lambda, on a read-only `/opt`, compiled at every",
-            "cold start. The request path's three functions have SnapStart besides (decision 0021).",
+            "cold start. The request path's three functions have SnapStart besides (decision 0021). The build",
+            "also trims botocore's data to the services the platform calls (`layers/common/trim_botocore_data.py`):",
+            "creating a function's clients parsed the endpoints and models of every AWS service.",
         ]
     floor = results.cold_start_libraries
     if floor is not None:
         lines += [
             "",
             f"The libraries every function but the console imports, alone, take **{floor.ms:.0f} ms** the same way",
-            f"({_millions(floor.instructions)} instructions; `coldstart.LIBRARIES`: boto3 with botocore and urllib3,",
-            "pydantic with a first model, Powertools' logger, metrics and tracer patching botocore): no handler that",
-            "uses them can import in less on this machine.",
+            f"({_millions(floor.instructions)} instructions; `coldstart.LIBRARIES`: boto3 with botocore and urllib3",
+            "and a first client, pydantic with a first model, Powertools' logger, metrics and tracer patching",
+            "botocore): no handler that uses them can start in less on this machine.",
         ]
     worst = max(c.import_ms for c in cs)
     if worst > IMPORT_TARGET_MS:
@@ -250,9 +253,10 @@ def _cold_start(results: Results) -> list[str]:
             '("our modules" includes pydantic building our models and the dataclasses Python generates). The',
             "management API is the largest: it holds every capability, its OpenAPI models and Liquid, and has",
             "SnapStart, so its init runs when a version is published, not at a cold start. Nothing is deferred to a",
-            "first invocation (decision 0026). Removed because they cost a cold start and did nothing for us:",
-            "Powertools' batch utility (every parser model and event class), wrapt 2's asyncio under the X-Ray SDK,",
-            "pydantic's scan of every installed package for plugins at its first model.",
+            "first invocation, SDK clients included (decision 0026). Removed because they cost a cold start and did",
+            "nothing for us: Powertools' batch utility (every parser model and event class), wrapt 2's asyncio under",
+            "the X-Ray SDK, pydantic's scan of every installed package for plugins at its first model, and botocore's",
+            "data for the services the platform does not call.",
         ]
     lines.append("")
     return lines

@@ -34,6 +34,17 @@ class LocalFunction:
     freeze_on_load: bool = False  # set by LocalService (`make run`), not by the tests' in-process stacks
 
     def _load(self) -> ModuleType:
+        """A new container: the handler's module, imported in the function's environment (its init builds its
+        services from it, decision 0026)."""
+        from audience_sync.settings import FUNCTION_ENVIRONMENT
+
+        environment = FUNCTION_ENVIRONMENT.set({**os.environ, **self.environment})
+        try:
+            return self._import()
+        finally:
+            FUNCTION_ENVIRONMENT.reset(environment)
+
+    def _import(self) -> ModuleType:
         module_name, _ = self.handler.rsplit(".", 1)
         path = self.code_dir / f"{module_name.replace('.', '/')}.py"
         unique = f"_local_{self.logical_id}_{next(_instances)}"

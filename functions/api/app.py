@@ -50,12 +50,12 @@ def services() -> Container:
     return Container(Settings.from_env())
 
 
-# SnapStart: the services this handler uses are built before the snapshot (adapters/aws/snapstart.py).
-snapstart.register(
-    lambda: services().warm(
-        ("steps", "metrics", "connections", "launcher", "credentials", "segments", "campaigns", "exports", "imports")
-    )
+# Built at init, not at the first request: with SnapStart that is before the snapshot, so no restored container
+# builds them (adapters/aws/snapstart.py; decision 0026).
+services().warm(
+    ("steps", "metrics", "connections", "launcher", "credentials", "segments", "campaigns", "exports", "imports")
 )
+snapstart.register()
 
 
 def _stage_prefix() -> tuple[str, str]:

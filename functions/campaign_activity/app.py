@@ -30,6 +30,10 @@ def services() -> Campaigns:
     return Campaigns(Settings.from_env())
 
 
+# Built at init, not at the first event: a cold start pays for its clients once, in Lambda's init (decision 0026).
+services().warm(("campaign_connector",))
+
+
 def _order(message: Activity | Due) -> tuple[int, int]:
     return (0, message.time_ms) if isinstance(message, Activity) else (1, 0)
 

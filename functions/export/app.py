@@ -24,6 +24,10 @@ def services() -> ExportRunning:
     return ExportRunning(Settings.from_env())
 
 
+# Built at init, not at the first event: a cold start pays for its clients once, in Lambda's init (decision 0026).
+services().warm(("export_runner",))
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -43,8 +43,10 @@ def services() -> Ingest:
     return Ingest(Settings.from_env())
 
 
-# SnapStart: the services this handler uses are built before the snapshot (adapters/aws/snapstart.py).
-snapstart.register(lambda: services().warm(("ingest", "profile_users", "signatures")))
+# Built at init, not at the first request: with SnapStart that is before the snapshot, so no restored container
+# builds them (adapters/aws/snapstart.py; decision 0026).
+services().warm(("ingest", "profile_users", "signatures"))
+snapstart.register()
 
 
 def accept(step_id: str, body: WebhookBody, request_id: str) -> dict[str, Any]:

@@ -35,6 +35,10 @@ def services() -> Memberships:
     return Memberships(Settings.from_env())
 
 
+# Built at init, not at the first event: a cold start pays for its clients once, in Lambda's init (decision 0026).
+services().warm(("membership_processor",))
+
+
 @cache
 def _threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="membership")
@@ -43,7 +47,7 @@ def _threads() -> ThreadPoolExecutor:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    processor = services().membership_processor  # built here, once, not by the threads at once
+    processor = services().membership_processor  # built at init, once, not by the threads at once
     now = dt.datetime.fromtimestamp(services().clock.now_ms() / 1000, dt.UTC)
     hour, at = now.strftime("%Y-%m-%dT%H"), format_time(now)
 

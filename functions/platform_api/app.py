@@ -32,12 +32,10 @@ def services() -> PlatformApi:
     return PlatformApi(Settings.from_env())
 
 
-# SnapStart: the services this handler uses are built before the snapshot (adapters/aws/snapstart.py).
-snapstart.register(
-    lambda: services().warm(
-        ("credentials", "request_counter", "profile_service", "cohort_import", "segments", "exports")
-    )
-)
+# Built at init, not at the first request: with SnapStart that is before the snapshot, so no restored container
+# builds them (adapters/aws/snapstart.py; decision 0026).
+services().warm(("credentials", "request_counter", "profile_service", "cohort_import", "segments", "exports"))
+snapstart.register()
 
 
 app = braze.new_resolver(logger)

@@ -31,6 +31,10 @@ def services() -> ProfileWriting:
     return ProfileWriting(Settings.from_env())
 
 
+# Built at init, not at the first event: a cold start pays for its clients once, in Lambda's init (decision 0026).
+services().warm(("profile_writer", "activity_router", "cohort_store"))
+
+
 def _messages(records: list[dict[str, Any]]) -> list[Message]:
     messages = []
     for record in records:

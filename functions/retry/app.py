@@ -10,24 +10,23 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
 
 from audience_sync.composition.delivery import Delivery
 from audience_sync.pipeline.batcher import REQUEST_BUDGET_MS
+from audience_sync.pipeline.retry_attempt import AttemptInput
 from audience_sync.settings import Settings
 
 logger = Logger()
 tracer = Tracer(patch_modules=["botocore", "requests"])  # AWS, and the destinations' HTTP
 
 
-class AttemptInput(BaseModel):
-    key: str = Field(pattern=r"^retry/[^/]+/[0-9a-f]{32}/\d+\.json$")
-    attempt: int = Field(ge=1)
-
-
 @cache
 def services() -> Delivery:
     return Delivery(Settings.from_env())
+
+
+# Built at init, not at the first event: a cold start pays for its clients once, in Lambda's init (decision 0026).
+services().warm(("retry_attempt",))
 
 
 @logger.inject_lambda_context

@@ -21,6 +21,10 @@ def services() -> SegmentStores:
     return SegmentStores(Settings.from_env())
 
 
+# Built at init, not at the first event: a cold start pays for its clients once, in Lambda's init (decision 0026).
+services().warm(("segment_store", "member_index"))
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     folded = fold_all(services().segment_store, services().member_index)

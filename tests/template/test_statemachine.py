@@ -346,9 +346,8 @@ def test_retry_state_machine_invokes_only_the_retry_function_in_time() -> None:
 
 def test_retry_definition_speaks_the_retry_function_protocol() -> None:
     """The definition's paths and values are the ones the batcher starts with and the retry function answers."""
-    from audience_sync.pipeline.retry_attempt import RETRY
+    from audience_sync.pipeline.retry_attempt import RETRY, AttemptInput
     from audience_sync.pipeline.retry_batch import execution_input
-    from functions.retry.app import AttemptInput
 
     raw = json.loads(RETRY_DEFINITION.read_text(encoding="utf-8"))
     states = raw["States"]

@@ -1033,7 +1033,7 @@ def test_sqs_event_sample_bodies() -> None:
 
 def test_retry_event_sample_is_what_the_state_machine_sends() -> None:
     """`sam local invoke RetryFunction -e events/retry_attempt.json` gets a valid attempt input."""
-    from functions.retry.app import AttemptInput
+    from audience_sync.pipeline.retry_attempt import AttemptInput
 
     sample = json.loads((EVENTS / "retry_attempt.json").read_text(encoding="utf-8"))
     AttemptInput.model_validate(sample)  # raises on a sample the handler would refuse

@@ -1,10 +1,9 @@
-"""SnapStart (adapters/aws/snapstart.py): the request path's handlers build their services before the snapshot,
-sending nothing, and renew what restored containers must not share. Lambda's runtime library is the one in
-requirements-dev.txt (snapshot-restore-py, the managed runtime's own)."""
+"""Init and SnapStart (adapters/aws/snapstart.py): every handler builds its services at init (with SnapStart, before
+the snapshot), sending nothing, and the request path's handlers renew what restored containers must not share.
+Lambda's runtime library is the one in requirements-dev.txt (snapshot-restore-py, the managed runtime's own)."""
 
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 from snapshot_restore_py import get_after_restore, get_before_snapshot
 
 from audience_sync.pipeline import ingest
-from audience_sync.settings import FUNCTION_ENVIRONMENT
 from tests.stack_support import StackFixture
 
 SNAPSTART_FUNCTIONS = ("IngestFunction", "ApiFunction", "PlatformApiFunction")
@@ -35,31 +33,31 @@ def test_the_request_path_has_snapstart_and_nothing_else_does() -> None:
     assert _snapstart_functions() == set(SNAPSTART_FUNCTIONS)
 
 
-def test_each_handler_builds_its_services_before_the_snapshot_and_sends_nothing(stack: StackFixture) -> None:
+def test_every_handler_builds_its_services_at_init_and_sends_nothing(stack: StackFixture) -> None:
+    """Decision 0026: nothing is left for a first invocation, SDK clients included; for the SnapStart functions init is
+    before the snapshot, so building must open no connection a restored container would inherit."""
     calls: list[str] = []
 
     def count(event_name: str, **_: Any) -> None:
         calls.append(event_name)
 
     events = boto3._get_default_session().events  # every client the adapters create comes from this session
-    for function in SNAPSTART_FUNCTIONS:
-        local = stack.stack.functions[function]
+    functions = {name: f for name, f in stack.stack.functions.items() if name != "ConsoleFunction"}  # static files
+    assert set(SNAPSTART_FUNCTIONS) < set(functions)
+    for name, local in functions.items():
         before, after = len(get_before_snapshot()), len(get_after_restore())
-        environment = FUNCTION_ENVIRONMENT.set({**os.environ, **local.environment})
         events.register("before-call", count)
         try:
-            module = local._load()  # the function's init, as Lambda runs it before taking the snapshot
-            (hook,) = get_before_snapshot()[before:]
-            assert len(get_after_restore()) == after + 1, function
-            warm, args, kwargs = hook
-            warm(*args, **kwargs)
+            module = local._load()  # the function's init, as Lambda runs it (before the snapshot, with SnapStart)
         finally:
             events.unregister("before-call", count)
-            FUNCTION_ENVIRONMENT.reset(environment)
 
-        assert calls == [], function  # built, not one AWS request: no restored container inherits a connection
+        assert calls == [], name  # built, not one AWS request
+        assert module.services.cache_info().currsize == 1, name  # built by the import, not left for an invocation
         built = set(vars(module.services()))
-        assert built > {"settings", "resources", "clock"}, function  # cached services, beyond the constructor's
+        assert built > {"settings", "resources", "clock"}, name  # cached services, beyond the constructor's
+        assert len(get_before_snapshot()) == before, name  # nothing left to do before the snapshot
+        assert len(get_after_restore()) == after + (name in SNAPSTART_FUNCTIONS), name
 
 
 def test_a_restored_container_gets_its_own_ledger_share_and_jitter(monkeypatch: pytest.MonkeyPatch) -> None:

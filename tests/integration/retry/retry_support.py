@@ -7,7 +7,6 @@ the real handler runs and only the chosen collaborator misbehaves, a chosen numb
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -127,15 +126,8 @@ class RetryHarness(Harness):
         return crash
 
     def retry_attempt(self, module: ModuleType) -> Any:
-        """A retry container's RetryAttempt, built in the function's environment (as an invocation would)."""
-        from audience_sync.settings import FUNCTION_ENVIRONMENT
-
-        environment = self.stack.stack.functions["RetryFunction"].environment
-        token = FUNCTION_ENVIRONMENT.set({**os.environ, **environment})
-        try:
-            return module.services().retry_attempt
-        finally:
-            FUNCTION_ENVIRONMENT.reset(token)
+        """A retry container's RetryAttempt (built at the container's init)."""
+        return module.services().retry_attempt
 
     # ---- SQS -------------------------------------------------------------------------------
     def redeliver(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -20,8 +20,8 @@ class Core:
         self.clock = clock or SystemClock()
 
     def warm(self, services: tuple[str, ...]) -> Self:
-        """Build the named services now (a SnapStart function's init, adapters/aws/snapstart.py): their clients are
-        created, nothing is sent."""
+        """Build the named services now, at a function's init (decision 0026; with SnapStart, before the snapshot):
+        their clients are created, nothing is sent."""
         for name in services:
             getattr(self, name)
         return self

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel, Field
 
 from audience_sync.core.backoff import RetryPolicy
 from audience_sync.core.clock import Clock
@@ -37,6 +38,13 @@ logger = Logger(child=True)
 RETRY = "retry"
 SETTLED = "settled"
 HORIZON_PREFIX = "retry_horizon_"
+
+
+class AttemptInput(BaseModel):
+    """What the state machine passes the retry function (statemachine/retry_batch.asl.json's task payload)."""
+
+    key: str = Field(pattern=r"^retry/[^/]+/[0-9a-f]{32}/\d+\.json$")
+    attempt: int = Field(ge=1)
 
 
 def attempt_ledger_id(key: str, attempt: int) -> str:

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
+# Every service the platform calls: `client` refuses any other. The layer's build keeps botocore's data for these
+# alone (layers/common/trim_botocore_data.py: parsing the endpoints and models of every AWS service was ~60 ms of each
+# cold start). secretsmanager is Powertools' parameters' (secrets.py); sts, botocore's for credentials from a role.
+SERVICES = frozenset(
+    {"cloudformation", "dynamodb", "kms", "s3", "scheduler", "secretsmanager", "sns", "sqs", "stepfunctions", "sts"}
+)
+
 # max_pool_connections: a membership function's ten record threads and the calls they fan out (fanout.py, 32).
 _CONFIG = Config(
     connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=48
@@ -54,6 +61,8 @@ def _table(name: str) -> Any:
 
 
 def client(service: str) -> Any:
+    if service not in SERVICES:  # its data is not in the layer (SERVICES): fail here, in the tests, not on Lambda
+        raise ValueError(f"{service} is not in clients.SERVICES")
     with _CREATE:
         return _client(service)
 
