@@ -3,9 +3,9 @@
 botocore ships the models of every AWS service (~460 directories, 29 MB) and, in `endpoints.json`, the endpoints of
 every service in every partition (1.2 MB of JSON). A Lambda function pays for that data at its init, when it creates
 its clients: botocore parses the whole `endpoints.json` for its first client, lists every service directory to find
-a model, and parses each model with its documentation, which is most of its bytes. Measured with valgrind on the
-batcher's init (bench/coldstart.py `count_instructions`): creating its DynamoDB, SQS and S3 clients took 596 M
-instructions with the data as shipped and 305 M trimmed, about 60 ms of every cold start on this machine.
+a model, and parses each model with its documentation, which is most of its bytes. Measured with valgrind in the
+batcher's environment (bench/coldstart.py `count_instructions`): creating a DynamoDB, an SQS and an S3 client took
+596 M instructions with the data as shipped and 305 M trimmed, about 60 ms of every cold start on this machine.
 
 What is kept, and why it is the same to botocore:
 - the directories of the services in `SERVICES` of `audience_sync/adapters/aws/clients.py` (read from its source,
@@ -13,10 +13,15 @@ What is kept, and why it is the same to botocore:
   in the tests, not on Lambda;
 - those services' entries in every partition of `endpoints.json` (by their models' `endpointPrefix`), and every
   partition's defaults, regions and metadata: what the endpoint resolver reads for them;
-- each model without its documentation strings, which botocore only reads to write help and docs
-  (tests/unit/adapters/test_trim_botocore_data.py compares every operation and shape with the shipped models).
+- each model without the documentation of the service, its operations, shapes and members, which botocore only
+  reads (with `.get`) to write help and docs; a client context parameter's, which it reads at every request, is
+  kept (tests/unit/adapters/test_trim_botocore_data.py compares every operation and shape with the shipped models,
+  and sends a request of each service from both);
+- every JSON file of those services (models, endpoint rule sets, paginators, waiters) written without whitespace:
+  the same data, parsed faster (S3's endpoint rule set is 922 kB as shipped, 119 kB without whitespace, and parsed
+  for every S3 client).
 
-Other data files (rule sets, paginators, waiters, partitions.json, retry and default configuration) stay as shipped.
+partitions.json, the retry and the default configuration stay as shipped.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# the maps from a name to its spec: an operation, a shape or a member may be named "documentation"
-_NAMED = frozenset({"operations", "shapes", "members"})
+# Where botocore reads documentation with `.get` (botocore/model.py: the service's, an operation's, a shape's, a
+# member's): only there is it dropped. Elsewhere it may be required: a client context parameter's is read by
+# subscript at every request's endpoint resolution (ServiceModel.client_context_parameters).
 _DOCUMENTATION = frozenset({"documentation", "documentationUrl"})
+_MODELS = frozenset({"service-2.json", "service-2.json.gz"})  # not service-2.sdk-extras.json, a patch to one
 
 
 def kept_services(clients_source: Path) -> frozenset[str]:
@@ -46,21 +53,30 @@ def kept_services(clients_source: Path) -> frozenset[str]:
     raise ValueError(f"no SERVICES = frozenset({{...}}) in {clients_source}")
 
 
-def without_documentation(model: Any, parent: str = "") -> Any:
-    """A service model without its documentation strings; every other key and value as it was."""
-    if isinstance(model, dict):
-        return {
-            key: without_documentation(value, key)
-            for key, value in model.items()
-            if parent in _NAMED or key not in _DOCUMENTATION or not isinstance(value, str)
-        }
-    if isinstance(model, list):
-        return [without_documentation(value) for value in model]
-    return model
+def without_documentation(model: dict[str, Any]) -> dict[str, Any]:
+    """A service model without the documentation of the service, its operations, shapes and members; every other
+    key and value as it was."""
+    trimmed = _drop_documentation(model)
+    if "operations" in model:
+        trimmed["operations"] = {name: _drop_documentation(spec) for name, spec in model["operations"].items()}
+    if "shapes" in model:
+        trimmed["shapes"] = {name: _shape(spec) for name, spec in model["shapes"].items()}
+    return trimmed
 
 
-def _service_models(service_dir: Path) -> list[Path]:
-    return sorted(service_dir.glob("*/service-2.json*"))
+def _shape(spec: dict[str, Any]) -> dict[str, Any]:
+    trimmed = _drop_documentation(spec)
+    if "members" in spec:
+        trimmed["members"] = {name: _drop_documentation(member) for name, member in spec["members"].items()}
+    return trimmed
+
+
+def _drop_documentation(spec: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in spec.items() if key not in _DOCUMENTATION or not isinstance(value, str)}
+
+
+def _service_files(service_dir: Path) -> list[Path]:
+    return sorted(p for p in service_dir.glob("*/*.json*") if p.name.endswith((".json", ".json.gz")))
 
 
 def _read(path: Path) -> Any:
@@ -86,10 +102,12 @@ def trim(data_dir: Path, services: frozenset[str]) -> None:
         if entry.name not in services:
             shutil.rmtree(entry)
             continue
-        for path in _service_models(entry):
-            model = _read(path)
-            prefixes.add(model["metadata"].get("endpointPrefix", entry.name))
-            _write(path, without_documentation(model))
+        for path in _service_files(entry):
+            data = _read(path)
+            if path.name in _MODELS:
+                prefixes.add(data["metadata"].get("endpointPrefix", entry.name))
+                data = without_documentation(data)
+            _write(path, data)  # without whitespace, the same data: parsed in a fraction of the time
     endpoints_path = data_dir / "endpoints.json"
     endpoints = _read(endpoints_path)
     for partition in endpoints["partitions"]:

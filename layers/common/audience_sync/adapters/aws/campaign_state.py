@@ -69,6 +69,7 @@ def _wait(item: dict[str, Any]) -> Wait:
 
 class DynamoCampaignState:
     def __init__(self, table_name: str, counters: CounterTables, clock: Clock):
+        clients.create_now("dynamodb")  # at the container's init (decision 0026)
         self.table_name = table_name
         self.table = clients.table(table_name)
         self.counters = counters

@@ -60,6 +60,13 @@ def _table(name: str) -> Any:
     return boto3.resource("dynamodb", config=_CONFIG).Table(name)
 
 
+def create_now(*services: str) -> None:
+    """Create these services' clients now, at the container's init, not at their first call (decision 0026): an
+    adapter calls it from its constructor, and its calls take the client from the cache (where a test can swap it)."""
+    for service in services:
+        client(service)
+
+
 def client(service: str) -> Any:
     if service not in SERVICES:  # its data is not in the layer (SERVICES): fail here, in the tests, not on Lambda
         raise ValueError(f"{service} is not in clients.SERVICES")

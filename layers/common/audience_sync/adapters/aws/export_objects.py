@@ -82,6 +82,8 @@ class S3ObjectStream:
 
 class S3ObjectStore:
     def __init__(self, public_endpoint: str | None = None):
+        clients.create_now("s3")  # at the container's init (decision 0026)
+        clients.s3_presigner(public_endpoint)
         self.public_endpoint = public_endpoint  # local mode: the port the links must download from
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:

@@ -31,6 +31,7 @@ def _lock_key(segment_id: str) -> dict[str, Any]:
 
 class DynamoExportJobs:
     def __init__(self, table_name: str):
+        clients.create_now("dynamodb")  # at the container's init (decision 0026)
         self.table_name = table_name
 
     def _job_item(self, job: ExportJob) -> dict[str, Any]:

@@ -31,6 +31,9 @@ def _final(error: ClientError) -> RunFailed | None:
 
 
 class S3ObjectSource:
+    def __init__(self) -> None:
+        clients.create_now("s3")  # at the container's init (decision 0026)
+
     def first_after(self, bucket: str, prefix: str, after: str | None) -> ObjectInfo | None:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 100}
         if after is not None:

@@ -10,6 +10,7 @@ from audience_sync.adapters.aws.errors import translated
 
 class KmsTokenCipher:
     def __init__(self, key_id: Callable[[], str]):
+        clients.create_now("kms")  # at the container's init (decision 0026)
         self.key_id = key_id  # asked for when a token is encrypted: a function that only decrypts needs no key id
 
     @translated("kms.encrypt")

@@ -34,6 +34,7 @@ CONFLICT_ATTEMPTS = 4
 
 class DynamoLedger:
     def __init__(self, table_name: str, counters: CounterTables, clock: Clock):
+        clients.create_now("dynamodb")  # at the container's init (decision 0026)
         self.table_name = table_name
         self.counters = counters
         self.clock = clock

@@ -21,6 +21,7 @@ _SEND_ATTEMPTS = 3
 
 class SqsProfileQueue:
     def __init__(self, queue_url: str):
+        clients.create_now("sqs")  # at the container's init (decision 0026)
         self.queue_url = queue_url
 
     def send(self, messages: Sequence[GroupMessage], request_id: str) -> None:

@@ -32,6 +32,7 @@ def _compact(value: Any) -> str:
 
 class DynamoProfileStore:
     def __init__(self, table_name: str, clock: Clock | None = None):
+        clients.create_now("dynamodb")  # at the container's init (decision 0026)
         self.table_name = table_name
         self.clock = clock or SystemClock()
 

@@ -32,6 +32,7 @@ _BATCH_BYTES = 250_000
 
 class SqsPublisher:
     def __init__(self, queue_url: str, delay_seconds: int = 0):
+        clients.create_now("sqs")  # at the container's init (decision 0026)
         self.queue_url = queue_url
         self.delay_seconds = delay_seconds  # SQS DelaySeconds of every message (0-900)
 
@@ -80,6 +81,7 @@ def fits_one_call(items: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]
 
 class SqsQueueReader:
     def __init__(self, queue_url: str):
+        clients.create_now("sqs")  # at the container's init (decision 0026)
         self.queue_url = queue_url
 
     @translated("sqs.receive")

@@ -9,6 +9,7 @@ from audience_sync.adapters.aws.errors import translated
 
 class DynamoRequestCounter:
     def __init__(self, table_name: str):
+        clients.create_now("dynamodb")  # at the container's init (decision 0026)
         self.table_name = table_name
 
     @translated("rate_limit.count")

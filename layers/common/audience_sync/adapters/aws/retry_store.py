@@ -16,6 +16,7 @@ from audience_sync.pipeline.retry_batch import RetryBatch, execution_input
 
 class S3RetryStore:
     def __init__(self, bucket: str, state_machine_arn: Callable[[], str]):
+        clients.create_now("s3", "stepfunctions")  # at the container's init (decision 0026)
         self.bucket = bucket
         # asked for when an execution is started (the batcher's hand-offs, a retry attempt's split by wait)
         self.state_machine_arn = state_machine_arn

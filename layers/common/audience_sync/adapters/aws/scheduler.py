@@ -28,6 +28,7 @@ def at_expression(due_ms: int) -> str:
 
 class EventBridgeWaitScheduler:
     def __init__(self, group: str, queue_arn: str, role_arn: str, dead_letter_arn: str):
+        clients.create_now("scheduler")  # at the container's init (decision 0026)
         self.group = group
         self.queue_arn = queue_arn
         self.role_arn = role_arn

@@ -76,6 +76,7 @@ class DynamoMoveOrders:
     newest orders."""
 
     def __init__(self, members_table: str, clock: Clock):
+        _dynamodb()  # at the container's init (decision 0026)
         self.members_table = members_table
         self.clock = clock
 
@@ -88,6 +89,7 @@ class DynamoMoveOrders:
 
 class DynamoMemberIndex:
     def __init__(self, members_table: str, stats_table: str, clock: Clock):
+        _dynamodb()  # at the container's init (decision 0026)
         self.members_table = members_table
         self.stats_table = stats_table
         self.members_view = clients.table(members_table)

@@ -16,6 +16,7 @@ logger = Logger(child=True)
 
 class SnsNotifier:
     def __init__(self, topic_arn: str):
+        clients.create_now("sns")  # at the container's init (decision 0026)
         self.topic_arn = topic_arn
 
     def notify(self, code: str, **details: Any) -> None:
