@@ -56,8 +56,16 @@ def _unchecked_client(service: str) -> Any:
 
 
 @cache
+def _dynamodb_resource() -> Any:
+    # One for every table: each resource makes a client of its own, and a function reads up to eight tables (each
+    # client ~50 M instructions of its init). Not the low-level client's either: the resource's client turns Python
+    # values into DynamoDB's typed JSON on every call (boto3.dynamodb.transform).
+    return boto3.resource("dynamodb", config=_CONFIG)
+
+
+@cache
 def _table(name: str) -> Any:
-    return boto3.resource("dynamodb", config=_CONFIG).Table(name)
+    return _dynamodb_resource().Table(name)
 
 
 def create_now(*services: str) -> None:
@@ -149,5 +157,6 @@ def reset() -> None:
         _client.cache_clear()
         _unchecked_client.cache_clear()
         _table.cache_clear()
+        _dynamodb_resource.cache_clear()
         _presigner.cache_clear()
         parameters.clear_caches()
