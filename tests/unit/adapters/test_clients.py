@@ -3,7 +3,9 @@ unchecked DynamoDB client skips botocore's parameter check, and only the members
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,9 +65,45 @@ def test_the_members_index_sends_through_the_unchecked_client(monkeypatch: pytes
     assert segment_members._dynamodb() is clients.dynamodb()
 
 
-def _adapters() -> list[tuple[str, Any, set[str]]]:
-    """Every adapter that calls AWS through a low-level client, built as its composition builds it, and the clients
-    its constructor must create."""
+ADAPTERS = Path(clients.__file__).parent
+# clients.py's factories, by the name the recorder below gives what each creates
+_FACTORIES = {"unchecked_dynamodb": "unchecked dynamodb", "s3_presigner": "s3 presigner"}
+
+
+def _called_after_init(module: str) -> set[str]:
+    """The clients a module's adapters call outside their constructors (read from its source): what their
+    constructors must have created. `segment_members._dynamodb` is the members' index's (unchecked, CHECKS_REQUESTS)."""
+    called: set[str] = set()
+
+    def visit(node: ast.AST, in_constructor: bool) -> None:
+        if isinstance(node, ast.FunctionDef):
+            if node.name == "_dynamodb":  # the accessor itself
+                return
+            in_constructor = in_constructor or node.name == "__init__"
+        if isinstance(node, ast.Call) and not in_constructor:
+            function = node.func
+            if (
+                isinstance(function, ast.Attribute)
+                and isinstance(function.value, ast.Name)
+                and function.value.id == "clients"
+                and function.attr != "create_now"
+            ):
+                argument = node.args[0] if node.args else None
+                if function.attr == "client" and isinstance(argument, ast.Constant):
+                    called.add(str(argument.value))
+                else:
+                    called.add(_FACTORIES.get(function.attr, function.attr))
+            if isinstance(function, ast.Name) and function.id == "_dynamodb":
+                called.add("unchecked dynamodb")
+        for child in ast.iter_child_nodes(node):
+            visit(child, in_constructor)
+
+    visit(ast.parse((ADAPTERS / f"{module}.py").read_text()), False)
+    return called
+
+
+def _adapters() -> list[tuple[str, Any]]:
+    """Every adapter that calls AWS, by its module, built as its composition builds it."""
     from audience_sync.adapters.aws.campaign_state import DynamoCampaignState
     from audience_sync.adapters.aws.export_objects import S3ObjectStore
     from audience_sync.adapters.aws.exports_table import DynamoExportJobs
@@ -76,40 +114,47 @@ def _adapters() -> list[tuple[str, Any, set[str]]]:
     from audience_sync.adapters.aws.profile_queue import SqsProfileQueue
     from audience_sync.adapters.aws.profiles_table import DynamoProfileStore
     from audience_sync.adapters.aws.queues import SqsPublisher, SqsQueueReader
+    from audience_sync.adapters.aws.rate_bucket import DynamoRateBuckets
     from audience_sync.adapters.aws.request_counter import DynamoRequestCounter
     from audience_sync.adapters.aws.retry_store import S3RetryStore
     from audience_sync.adapters.aws.scheduler import EventBridgeWaitScheduler
+    from audience_sync.adapters.aws.signature_table import DynamoSignatureRegistry
     from audience_sync.adapters.aws.sns import SnsNotifier
     from audience_sync.core.clock import SystemClock
 
     clock, counters = SystemClock(), CounterTables("metrics", "history")
     url = "https://sqs.us-east-1.amazonaws.com/1/q"
     return [
-        ("campaign state", lambda: DynamoCampaignState("t", counters, clock), {"dynamodb"}),
-        ("export objects", S3ObjectStore, {"s3", "s3 presigner"}),
-        ("export jobs", lambda: DynamoExportJobs("t"), {"dynamodb"}),
-        ("import objects", S3ObjectSource, {"s3"}),
-        ("token cipher", lambda: KmsTokenCipher(lambda: "key"), {"kms"}),
-        ("ledger", lambda: DynamoLedger("t", counters, clock), {"dynamodb"}),
-        ("profile queue", lambda: SqsProfileQueue(url), {"sqs"}),
-        ("profiles", lambda: DynamoProfileStore("t", clock), {"dynamodb"}),
-        ("publisher", lambda: SqsPublisher(url), {"sqs"}),
-        ("queue reader", lambda: SqsQueueReader(url), {"sqs"}),
-        ("request counter", lambda: DynamoRequestCounter("t"), {"dynamodb"}),
-        ("retry store", lambda: S3RetryStore("b", lambda: "arn"), {"s3", "stepfunctions"}),
-        ("wait scheduler", lambda: EventBridgeWaitScheduler("g", "arn:q", "arn:r", "arn:d"), {"scheduler"}),
-        ("notifier", lambda: SnsNotifier("arn:topic"), {"sns"}),
-        ("move orders", lambda: segment_members.DynamoMoveOrders("t", clock), {"unchecked dynamodb"}),
-        ("member index", lambda: segment_members.DynamoMemberIndex("t", "s", clock), {"unchecked dynamodb"}),
+        ("campaign_state", lambda: DynamoCampaignState("t", counters, clock)),
+        ("export_objects", S3ObjectStore),
+        ("exports_table", lambda: DynamoExportJobs("t")),
+        ("import_objects", S3ObjectSource),
+        ("kms", lambda: KmsTokenCipher(lambda: "key")),
+        ("ledger_table", lambda: DynamoLedger("t", counters, clock)),
+        ("profile_queue", lambda: SqsProfileQueue(url)),
+        ("profiles_table", lambda: DynamoProfileStore("t", clock)),
+        ("queues", lambda: SqsPublisher(url)),
+        ("queues", lambda: SqsQueueReader(url)),
+        ("rate_bucket", lambda: DynamoRateBuckets("t", clock, 10)),
+        ("request_counter", lambda: DynamoRequestCounter("t")),
+        ("retry_store", lambda: S3RetryStore("b", lambda: "arn")),
+        ("scheduler", lambda: EventBridgeWaitScheduler("g", "arn:q", "arn:r", "arn:d")),
+        ("signature_table", lambda: DynamoSignatureRegistry("t")),
+        ("sns", lambda: SnsNotifier("arn:topic")),
+        ("segment_members", lambda: segment_members.DynamoMoveOrders("t", clock)),
+        ("segment_members", lambda: segment_members.DynamoMemberIndex("t", "s", clock)),
     ]
 
 
-@pytest.mark.parametrize(("adapter", "build", "expected"), _adapters(), ids=[a[0] for a in _adapters()])
-def test_an_adapter_creates_its_clients_when_it_is_built(
-    monkeypatch: pytest.MonkeyPatch, adapter: str, build: Any, expected: set[str]
-) -> None:
+def test_every_module_whose_adapters_call_a_client_after_init_is_checked() -> None:
+    calling = {p.stem for p in ADAPTERS.glob("*.py") if p.stem != "clients" and _called_after_init(p.stem)}
+    assert calling <= {module for module, _ in _adapters()}
+
+
+@pytest.mark.parametrize("module", sorted({module for module, _ in _adapters()}))
+def test_an_adapter_creates_the_clients_it_calls_when_it_is_built(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
     """Decision 0026: a function builds its services at init, so the clients they call are created then, not at the
-    first call of a first invocation."""
+    first call of a first invocation. A table is created where it is built, and never in a call."""
     created: set[str] = set()
 
     class Recorder:
@@ -119,8 +164,7 @@ def test_an_adapter_creates_its_clients_when_it_is_built(
             self.name = name
 
         def __call__(self, *args: Any) -> object:
-            if self.name != "table":  # a table's resource is created where it is built, as it always was
-                created.add(self.name or args[0])
+            created.add(self.name or args[0])
             return object()
 
         def cache_clear(self) -> None:  # clients.reset() after the test
@@ -131,6 +175,16 @@ def test_an_adapter_creates_its_clients_when_it_is_built(
     monkeypatch.setattr(clients, "_presigner", Recorder("s3 presigner"))
     monkeypatch.setattr(clients, "_table", Recorder("table"))
 
-    build()
+    for _, build in (adapter for adapter in _adapters() if adapter[0] == module):
+        build()
 
-    assert created == expected, adapter
+    called = _called_after_init(module)
+    assert "table" not in called, module
+    assert called <= created, module
+
+
+def test_every_table_shares_one_client_and_it_is_not_the_low_level_one() -> None:
+    # each boto3 resource makes a client of its own; the resource's turns Python values into DynamoDB's typed JSON
+    first, second = clients.table("first"), clients.table("second")
+    assert first.meta.client is second.meta.client
+    assert first.meta.client is not clients.dynamodb()

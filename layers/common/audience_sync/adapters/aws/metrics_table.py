@@ -6,7 +6,6 @@ is in the counters."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
@@ -33,13 +32,13 @@ class CounterTables:
 class MetricsStore:
     def __init__(self, table_name: str, history_table_name: str = ""):
         self.table = clients.table(table_name)
-        self.history_table_name = history_table_name
+        self._history_table = clients.table(history_table_name) if history_table_name else None
 
-    @cached_property
+    @property
     def history_table(self) -> Any:
-        if not self.history_table_name:
+        if self._history_table is None:
             raise RuntimeError("this function is not given the metrics history table")
-        return clients.table(self.history_table_name)
+        return self._history_table
 
     @translated("metrics.history")
     def history(self, series: str, first_minute: int, last_minute: int) -> dict[int, dict[str, int]]:

@@ -147,6 +147,8 @@ class DynamoRateBuckets:
     created on first use and kept for the container, so its last known state saves a read per request."""
 
     def __init__(self, table_name: str, clock: Clock, headroom_percent: float):
+        clients.table(table_name)  # its buckets' table and client, at the container's init (decision 0026)
+        clients.create_now("dynamodb")
         self.table_name = table_name
         self.clock = clock
         self.headroom_percent = headroom_percent

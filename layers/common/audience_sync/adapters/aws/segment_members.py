@@ -89,7 +89,8 @@ class DynamoMoveOrders:
 
 class DynamoMemberIndex:
     def __init__(self, members_table: str, stats_table: str, clock: Clock):
-        _dynamodb()  # at the container's init (decision 0026)
+        _dynamodb()  # at the container's init (decision 0026); a fold's transactions are checked (`fold`)
+        clients.create_now("dynamodb")
         self.members_table = members_table
         self.stats_table = stats_table
         self.members_view = clients.table(members_table)

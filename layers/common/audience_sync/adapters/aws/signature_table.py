@@ -10,13 +10,13 @@ class DynamoSignatureRegistry:
     """Items are {id, expires_at}; DynamoDB's TTL removes them once the signature would be stale anyway."""
 
     def __init__(self, table_name: str):
-        self.table_name = table_name
+        self.table = clients.table(table_name)
 
     @translated("signatures.claim")
     def claim(self, key: str, expires_at: int, now: int) -> bool:
         # An item past its expiry may still be there (TTL deletes lazily, and release() expires items at once).
         return applied(
-            lambda: clients.table(self.table_name).put_item(
+            lambda: self.table.put_item(
                 Item={"id": key, "expires_at": expires_at},
                 ConditionExpression="attribute_not_exists(id) OR expires_at < :now",
                 ExpressionAttributeValues={":now": now},
@@ -26,4 +26,4 @@ class DynamoSignatureRegistry:
     @translated("signatures.release")
     def release(self, key: str, now: int) -> None:
         # Expired rather than deleted: the ingest is granted PutItem, not DeleteItem.
-        clients.table(self.table_name).put_item(Item={"id": key, "expires_at": now - 1})
+        self.table.put_item(Item={"id": key, "expires_at": now - 1})
