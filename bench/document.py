@@ -249,9 +249,10 @@ def _cold_start(results: Results) -> list[str]:
         lines += [
             "",
             f"**Missed** on this machine ({worst:.0f} ms against {IMPORT_TARGET_MS}). Most of it is those libraries,",
-            "then a client for each further AWS service a function calls (its model and endpoint rules parsed, about",
-            "50-70 M instructions each), Liquid where campaigns are sent or saved, requests where HTTP is sent, and",
-            'our modules ("our modules" includes pydantic building our models and the dataclasses Python generates).',
+            "then a client for each further AWS service a function calls (its model and endpoint rules parsed,",
+            "about 20-35 M instructions each, S3's 118 M), Liquid where campaigns are sent or saved, requests where",
+            'HTTP is sent, and our modules ("our modules" includes pydantic building our models and the dataclasses',
+            "Python generates).",
             "The management API is the largest: it holds every capability, its OpenAPI models and Liquid, and has",
             "SnapStart, so its init runs when a version is published, not at a cold start. Nothing is deferred to a",
             "first invocation but Powertools' Secrets Manager client, made with the first secret read (decision",
