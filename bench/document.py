@@ -201,8 +201,9 @@ def _cold_start(results: Results) -> list[str]:
         "modules (`composition/`, one class per capability) and every module it will run (ruff's PLC0415 refuses an",
         "import inside a function in the layer and the handlers), and builds the services its handler uses, their",
         'SDK clients with them (decision 0026): the row is the whole init. "Our modules" is the self time of',
-        "our package's modules in the fastest run (our code, and pydantic building our models); the rest is the",
-        "libraries' and Python's."
+        "our package's modules and the handler's in the fastest run (our code, pydantic building our models, and",
+        "the handler's module building its services, their SDK clients' creation included); the rest is the",
+        "libraries' imports and Python's."
         + (
             ""
             if all(c.layer_built for c in cs)
