@@ -10,6 +10,8 @@ import queue
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -33,16 +35,23 @@ class LocalFunction:
     _idle: queue.SimpleQueue[ModuleType] = field(default_factory=queue.SimpleQueue)
     freeze_on_load: bool = False  # set by LocalService (`make run`), not by the tests' in-process stacks
 
+    @contextmanager
+    def _environment(self) -> Iterator[None]:
+        """The function's own environment for the code run inside (audience_sync.settings.function_environment), as
+        on Lambda."""
+        from audience_sync.settings import FUNCTION_ENVIRONMENT
+
+        token = FUNCTION_ENVIRONMENT.set({**os.environ, **self.environment})
+        try:
+            yield
+        finally:
+            FUNCTION_ENVIRONMENT.reset(token)
+
     def _load(self) -> ModuleType:
         """A new container: the handler's module, imported in the function's environment (its init builds its
         services from it, decision 0026)."""
-        from audience_sync.settings import FUNCTION_ENVIRONMENT
-
-        environment = FUNCTION_ENVIRONMENT.set({**os.environ, **self.environment})
-        try:
+        with self._environment():
             return self._import()
-        finally:
-            FUNCTION_ENVIRONMENT.reset(environment)
 
     def _import(self) -> ModuleType:
         module_name, _ = self.handler.rsplit(".", 1)
@@ -64,21 +73,16 @@ class LocalFunction:
     def invoke(self, event: dict[str, Any]) -> Any:
         """Invoke like Lambda: reuse an idle container or start a new one; exceptions propagate. The function's code
         sees its own environment (audience_sync.settings.function_environment), as on Lambda."""
-        from audience_sync.settings import FUNCTION_ENVIRONMENT
-
-        environment = FUNCTION_ENVIRONMENT.set({**os.environ, **self.environment})
         try:
-            try:
-                module = self._idle.get_nowait()
-            except queue.Empty:
-                module = self._load()
-            try:
+            module = self._idle.get_nowait()
+        except queue.Empty:
+            module = self._load()
+        try:
+            with self._environment():
                 handler = getattr(module, self.handler.rsplit(".", 1)[1])
                 return handler(event, self._context())
-            finally:
-                self._idle.put(module)
         finally:
-            FUNCTION_ENVIRONMENT.reset(environment)
+            self._idle.put(module)
 
     def _context(self) -> SimpleNamespace:
         deadline = time.monotonic() + self.timeout
